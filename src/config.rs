@@ -1,0 +1,213 @@
+//! Typed settings: built-in defaults, then an optional TOML file, then `SCIMD_*` environment
+//! variables, then command-line flags. One `Settings` value is passed down; there is no global.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://scimd.db";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `sqlite://path` (or a bare path) or `postgres://…`.
+    pub database_url: String,
+    /// Address the HTTP server listens on; port 0 picks a free one.
+    pub bind: String,
+    /// The externally visible base URL (`https://scim.example.com`), used in `Location` and
+    /// `meta.location`. When unset, it is derived from each request's Host header.
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes; bigger ones get 413.
+    pub max_body_bytes: usize,
+    /// Largest page a list request may ask for (`count` is capped to this).
+    pub max_page_size: u32,
+    /// Page size when a list request gives no `count`.
+    pub default_page_size: u32,
+    pub db_pool_size: u32,
+    pub workers: Option<usize>,
+    pub log_format: LogFormat,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            bind: DEFAULT_BIND.to_owned(),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            max_page_size: 1000,
+            default_page_size: 100,
+            db_pool_size: 16,
+            workers: None,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// The TOML file's shape: every key optional, unknown keys refused so typos surface.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    bind: Option<String>,
+    public_url: Option<String>,
+    max_body_bytes: Option<usize>,
+    max_page_size: Option<u32>,
+    default_page_size: Option<u32>,
+    db_pool_size: Option<u32>,
+    workers: Option<usize>,
+    log_format: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid value for {key}: {message}")]
+    Value { key: String, message: String },
+}
+
+impl Settings {
+    /// Loads settings from `file` (or `./scimd.toml` when present) and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let default_file = Path::new("scimd.toml");
+        let file = match file {
+            Some(path) => Some(path),
+            None if default_file.exists() => Some(default_file),
+            None => None,
+        };
+        let mut settings = Settings::default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+            let parsed: FileSettings = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+            settings.apply_file(parsed)?;
+        }
+        settings.apply_env(&env)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn apply_file(&mut self, f: FileSettings) -> Result<(), ConfigError> {
+        if let Some(v) = f.database_url {
+            self.database_url = v;
+        }
+        if let Some(v) = f.bind {
+            self.bind = v;
+        }
+        if let Some(v) = f.public_url {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = f.max_body_bytes {
+            self.max_body_bytes = v;
+        }
+        if let Some(v) = f.max_page_size {
+            self.max_page_size = v;
+        }
+        if let Some(v) = f.default_page_size {
+            self.default_page_size = v;
+        }
+        if let Some(v) = f.db_pool_size {
+            self.db_pool_size = v;
+        }
+        if let Some(v) = f.workers {
+            self.workers = Some(v);
+        }
+        if let Some(v) = f.log_format {
+            self.log_format = parse_log_format("log_format", &v)?;
+        }
+        Ok(())
+    }
+
+    fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
+        for (key, value) in env {
+            match key.as_str() {
+                "SCIMD_DATABASE_URL" => self.database_url = value.clone(),
+                "SCIMD_BIND" => self.bind = value.clone(),
+                "SCIMD_PUBLIC_URL" => self.public_url = Some(value.clone()),
+                "SCIMD_MAX_BODY_BYTES" => self.max_body_bytes = parse_number(key, value)?,
+                "SCIMD_MAX_PAGE_SIZE" => self.max_page_size = parse_number(key, value)?,
+                "SCIMD_DEFAULT_PAGE_SIZE" => self.default_page_size = parse_number(key, value)?,
+                "SCIMD_DB_POOL_SIZE" => self.db_pool_size = parse_number(key, value)?,
+                "SCIMD_WORKERS" => self.workers = Some(parse_number(key, value)?),
+                "SCIMD_LOG_FORMAT" => self.log_format = parse_log_format(key, value)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn validate(&mut self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url).map_err(|e| ConfigError::Value {
+                key: "public_url".into(),
+                message: e.to_string(),
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(ConfigError::Value {
+                    key: "public_url".into(),
+                    message: "must be an http(s) URL".into(),
+                });
+            }
+            self.public_url = Some(url.trim_end_matches('/').to_owned());
+        }
+        if self.max_page_size == 0 || self.default_page_size == 0 {
+            return Err(ConfigError::Value {
+                key: "max_page_size/default_page_size".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        self.default_page_size = self.default_page_size.min(self.max_page_size);
+        Ok(())
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Value {
+        key: key.to_owned(),
+        message: format!("'{value}' is not a number"),
+    })
+}
+
+fn parse_log_format(key: &str, value: &str) -> Result<LogFormat, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(ConfigError::Value {
+            key: key.to_owned(),
+            message: format!("'{value}': expected text or json"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_and_unknown_file_keys_are_refused() {
+        let mut s = Settings::default();
+        let file: FileSettings =
+            toml::from_str("bind = \"0.0.0.0:9000\"\nmax_page_size = 50").unwrap_or_default();
+        s.apply_file(file).ok();
+        assert_eq!(s.bind, "0.0.0.0:9000");
+        s.apply_env(&[("SCIMD_BIND".into(), "127.0.0.1:1".into())]).ok();
+        assert_eq!(s.bind, "127.0.0.1:1");
+        assert!(s.validate().is_ok());
+        assert_eq!(s.default_page_size, 50);
+        assert!(toml::from_str::<FileSettings>("bnd = 1").is_err());
+        assert!(s.apply_env(&[("SCIMD_MAX_PAGE_SIZE".into(), "lots".into())]).is_err());
+    }
+}

@@ -1,0 +1,194 @@
+//! Storage: one diesel `MultiConnection` over SQLite (embedded default) and PostgreSQL (production),
+//! a pool, embedded migrations, and the repositories in `repo/`.
+
+pub mod filter_sql;
+pub mod repo;
+pub mod rows;
+pub mod schema;
+pub mod values;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// Migrations per backend; the folders carry identical names (a test checks it).
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Errors from the storage layer, mapped to protocol errors by the services.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database connection error: {0}")]
+    Pool(#[from] r2d2::PoolError),
+    #[error("database connection error: {0}")]
+    Connection(#[from] diesel::ConnectionError),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("invalid database URL: {0}")]
+    BadUrl(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which backend a URL names: `postgres://`/`postgresql://`, else SQLite (`sqlite://path` or a path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbTarget {
+    Postgres(String),
+    Sqlite(String),
+}
+
+impl DbTarget {
+    pub fn parse(url: &str) -> StoreResult<DbTarget> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DbTarget::Postgres(url.to_owned()));
+        }
+        let path =
+            url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        if path.is_empty() || path.contains("://") {
+            return Err(StoreError::BadUrl(format!("'{url}': use postgres://… or sqlite://path")));
+        }
+        Ok(DbTarget::Sqlite(path.to_owned()))
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, DbTarget::Sqlite(_))
+    }
+}
+
+/// Opens connections of the configured backend, with SQLite tuned for a server workload.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    target: DbTarget,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.target {
+            DbTarget::Postgres(url) => diesel::PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            DbTarget::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(path)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside the writer; the busy timeout covers other processes
+                // (the CLI) writing at the same moment.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConnection = r2d2::PooledConnection<Manager>;
+
+/// The database handle shared by every request: the pool plus, on SQLite, the single-writer gate.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool,
+    target: DbTarget,
+    /// SQLite allows one writer; a `BEGIN DEFERRED` that upgrades to a write fails with SQLITE_BUSY
+    /// instead of waiting, so writers queue here instead. PostgreSQL needs no gate.
+    write_gate: Option<Arc<Mutex<()>>>,
+}
+
+impl Database {
+    /// Connects and runs pending migrations.
+    pub fn connect(url: &str, pool_size: u32) -> StoreResult<Database> {
+        let target = DbTarget::parse(url)?;
+        let manager = Manager { target: target.clone() };
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)?;
+        let write_gate = target.is_sqlite().then(|| Arc::new(Mutex::new(())));
+        let db = Database { pool, target, write_gate };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    pub fn target(&self) -> &DbTarget {
+        &self.target
+    }
+
+    fn migrate(&self) -> StoreResult<()> {
+        let mut conn = self.pool.get()?;
+        let migrations = match &*conn {
+            DbConnection::Postgres(_) => POSTGRES_MIGRATIONS,
+            DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
+        };
+        conn.run_pending_migrations(migrations)
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(())
+    }
+
+    /// A connection for reads.
+    pub fn conn(&self) -> StoreResult<PooledConnection> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` in one transaction: everything it writes commits together or not at all.
+    pub fn write<T, E>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<diesel::result::Error> + From<StoreError>,
+    {
+        let _guard = self.lock_writer();
+        let mut pooled = self.pool.get().map_err(StoreError::from)?;
+        let conn: &mut DbConnection = &mut pooled;
+        conn.transaction(f)
+    }
+
+    /// Runs `f` in one read transaction, so a list and its count see the same snapshot.
+    pub fn read<T, E>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<diesel::result::Error> + From<StoreError>,
+    {
+        let mut pooled = self.pool.get().map_err(StoreError::from)?;
+        let conn: &mut DbConnection = &mut pooled;
+        conn.transaction(f)
+    }
+
+    fn lock_writer(&self) -> Option<MutexGuard<'_, ()>> {
+        // A poisoned gate only means another writer panicked; the database itself rolled back.
+        self.write_gate
+            .as_ref()
+            .map(|gate| gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+}
+
+/// True when a diesel error is a unique-constraint violation (the same on both backends).
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

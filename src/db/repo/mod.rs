@@ -1,0 +1,8 @@
+//! Repositories: one module per aggregate, plain functions over a `DbConnection`, always scoped by
+//! tenant. They return diesel errors; services decide what those mean.
+
+pub mod groups;
+pub mod tenants;
+pub mod tokens;
+pub mod users;
+pub mod values;

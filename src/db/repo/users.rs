@@ -1,0 +1,105 @@
+//! SCIM users of one tenant.
+
+use diesel::prelude::*;
+
+use crate::db::filter_sql::SqlPredicate;
+use crate::db::rows::{NewUserRow, UserRow, UserWrite};
+use crate::db::schema::scim_users;
+use crate::db::{DbConnection, MultiBackend};
+
+pub fn insert(conn: &mut DbConnection, row: &NewUserRow) -> QueryResult<()> {
+    diesel::insert_into(scim_users::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConnection, tenant_id: &str, id: &str) -> QueryResult<Option<UserRow>> {
+    scim_users::table
+        .filter(scim_users::tenant_id.eq(tenant_id))
+        .filter(scim_users::id.eq(id))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The id of the user holding this (lower-cased) userName, if any.
+pub fn id_by_user_name(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    user_name_ci: &str,
+) -> QueryResult<Option<String>> {
+    scim_users::table
+        .filter(scim_users::tenant_id.eq(tenant_id))
+        .filter(scim_users::user_name_ci.eq(user_name_ci))
+        .select(scim_users::id)
+        .first(conn)
+        .optional()
+}
+
+/// Which of `ids` are users of this tenant (for validating group members).
+pub fn existing_ids(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    ids: &[String],
+) -> QueryResult<Vec<String>> {
+    scim_users::table
+        .filter(scim_users::tenant_id.eq(tenant_id))
+        .filter(scim_users::id.eq_any(ids))
+        .select(scim_users::id)
+        .load(conn)
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    id: &str,
+    fields: &UserWrite,
+) -> QueryResult<usize> {
+    diesel::update(
+        scim_users::table.filter(scim_users::tenant_id.eq(tenant_id)).filter(scim_users::id.eq(id)),
+    )
+    .set(fields)
+    .execute(conn)
+}
+
+pub fn delete(conn: &mut DbConnection, tenant_id: &str, id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        scim_users::table.filter(scim_users::tenant_id.eq(tenant_id)).filter(scim_users::id.eq(id)),
+    )
+    .execute(conn)
+}
+
+fn filtered(
+    tenant_id: &str,
+    predicate: Option<SqlPredicate>,
+) -> scim_users::BoxedQuery<'static, MultiBackend> {
+    let query =
+        scim_users::table.filter(scim_users::tenant_id.eq(tenant_id.to_owned())).into_boxed();
+    match predicate {
+        Some(p) => query.filter(p),
+        None => query,
+    }
+}
+
+/// One page in creation order (`seq`), which is stable while other rows are added.
+pub fn list(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    predicate: Option<SqlPredicate>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<UserRow>> {
+    filtered(tenant_id, predicate)
+        .order(scim_users::seq)
+        .offset(offset)
+        .limit(limit)
+        .select(UserRow::as_select())
+        .load(conn)
+}
+
+pub fn count(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    predicate: Option<SqlPredicate>,
+) -> QueryResult<i64> {
+    filtered(tenant_id, predicate).count().get_result(conn)
+}

@@ -1,0 +1,81 @@
+//! The one error type handlers return; it renders SCIM errors in the SCIM error schema (RFC 7644
+//! §3.12) and 401s with a `WWW-Authenticate` challenge that names the reason (RFC 6750 §3).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Value, json};
+
+use crate::scim::error::ScimError;
+use crate::service::credentials::AuthFailure;
+
+pub const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub scim: ScimError,
+    /// The challenge of a 401.
+    pub challenge: Option<String>,
+}
+
+impl From<ScimError> for ApiError {
+    fn from(scim: ScimError) -> Self {
+        ApiError { scim, challenge: None }
+    }
+}
+
+impl From<AuthFailure> for ApiError {
+    fn from(failure: AuthFailure) -> Self {
+        let description = failure.description();
+        let challenge = match failure.error_code() {
+            Some(code) => format!(
+                "Bearer realm=\"scimd\", error=\"{code}\", error_description=\"{description}\""
+            ),
+            None => "Bearer realm=\"scimd\"".to_owned(),
+        };
+        ApiError { scim: ScimError::unauthorized(description), challenge: Some(challenge) }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(_: actix_web::error::BlockingError) -> Self {
+        ApiError::from(ScimError::internal("the worker pool is shutting down"))
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.scim.fmt(f)
+    }
+}
+
+/// The SCIM error body.
+pub fn error_body(err: &ScimError) -> Value {
+    let mut body = json!({
+        "schemas": [ERROR_URN],
+        "status": err.status.to_string(),
+        "detail": err.detail,
+    });
+    if let (Some(t), Some(obj)) = (err.scim_type, body.as_object_mut()) {
+        obj.insert("scimType".into(), Value::String(t.as_str().to_owned()));
+    }
+    body
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.scim.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE));
+        if let Some(challenge) = &self.challenge {
+            if let Ok(value) = HeaderValue::from_str(challenge) {
+                response.insert_header((header::WWW_AUTHENTICATE, value));
+            }
+        }
+        response.body(error_body(&self.scim).to_string())
+    }
+}

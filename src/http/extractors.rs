@@ -1,0 +1,152 @@
+//! Request extractors: the authenticated `Principal`, a SCIM JSON body (content type, size limit,
+//! syntax), query parameters as pairs, and the base URL resources are located under.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::scim::error::ScimError;
+use crate::service::credentials::{self, AuthFailure, Principal};
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::from(ScimError::internal("application state missing")))
+}
+
+/// The caller, authenticated by its bearer token. Failing requests get a 401 that names the reason.
+pub struct Authenticated(pub Principal);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let header = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().map(str::to_owned).map_err(|_| AuthFailure::Malformed));
+        let state = state(req);
+        let peer = req.peer_addr();
+        let path = req.path().to_owned();
+        Box::pin(async move {
+            let state = state?;
+            let token = match header.transpose() {
+                Ok(h) => credentials::bearer_token(h.as_deref()).map(str::to_owned),
+                Err(failure) => Err(failure),
+            };
+            let outcome = match token {
+                Ok(token) => {
+                    let st = state.clone();
+                    web::block(move || credentials::authenticate(&st.db, st.clock.as_ref(), &token))
+                        .await?
+                        .map_err(ScimError::from)?
+                }
+                Err(failure) => Err(failure),
+            };
+            outcome.map(Authenticated).map_err(|failure| {
+                tracing::info!(reason = failure.description(), ?peer, %path, "SCIM authentication failed");
+                ApiError::from(failure)
+            })
+        })
+    }
+}
+
+/// A JSON request body as SCIM clients send it: `application/scim+json` or `application/json`
+/// (with or without charset), at most `max_body_bytes`, syntactically valid JSON.
+pub struct ScimBody(pub Value);
+
+fn acceptable_content_type(req: &HttpRequest) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return true; // Lenient: some clients omit it; the body must still be JSON.
+    };
+    let Ok(text) = value.to_str() else { return false };
+    let mime = text.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    mime == "application/json" || mime == "application/scim+json" || mime.ends_with("+json")
+}
+
+impl FromRequest for ScimBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = state(req).map(|s| s.settings.max_body_bytes).unwrap_or(1024 * 1024);
+        let type_ok = acceptable_content_type(req);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let too_large = || {
+                ApiError::from(ScimError::payload_too_large(format!(
+                    "request body exceeds the limit of {limit} bytes"
+                )))
+            };
+            if !type_ok {
+                return Err(ScimError::unsupported_media_type(
+                    "send the body as application/scim+json or application/json",
+                )
+                .into());
+            }
+            if declared.is_some_and(|len| len > limit) {
+                return Err(too_large());
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ScimError::invalid_syntax(format!("could not read the body: {e}"))
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Err(ScimError::invalid_syntax(
+                    "the request body is empty; a JSON object is required",
+                )
+                .into());
+            }
+            let value: Value = serde_json::from_slice(&body).map_err(|e| {
+                ScimError::invalid_syntax(format!("the body is not valid JSON: {e}"))
+            })?;
+            if !value.is_object() {
+                return Err(ScimError::invalid_syntax("the body must be a JSON object").into());
+            }
+            Ok(ScimBody(value))
+        })
+    }
+}
+
+/// Query parameters in order, decoded; names are compared case-insensitively by their users.
+pub fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// `https://host/scim/v2`: from the configured public URL, else from this request's Host.
+pub fn scim_base(req: &HttpRequest, state: &AppState) -> String {
+    match &state.settings.public_url {
+        Some(url) => format!("{url}/scim/v2"),
+        None => {
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
+                .unwrap_or("localhost");
+            let scheme = if req.app_config().secure() { "https" } else { "http" };
+            format!("{scheme}://{host}/scim/v2")
+        }
+    }
+}

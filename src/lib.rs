@@ -1,0 +1,10 @@
+//! scimd: a SCIM 2.0 service provider (RFC 7643/7644) for Okta and Microsoft Entra ID, with
+//! per-tenant isolation, on SQLite or PostgreSQL.
+
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod scim;
+pub mod service;
+pub mod startup;

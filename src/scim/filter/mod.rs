@@ -1,0 +1,9 @@
+//! RFC 7644 §3.4.2.2 filters: syntax tree, parser and in-memory evaluator.
+
+pub mod ast;
+pub mod eval;
+pub mod parser;
+
+pub use ast::{AttrPath, CORE_SCHEMA_PREFIX, CompValue, CompareOp, Filter, is_core_urn};
+pub use eval::matches;
+pub use parser::{MAX_FILTER_DEPTH, MAX_FILTER_LEN, parse_filter};

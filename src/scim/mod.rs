@@ -1,0 +1,13 @@
+//! The SCIM protocol, pure: schemas, resource validation, filters, PATCH, list queries, errors.
+//! Nothing here knows about HTTP or SQL.
+
+pub mod discovery;
+pub mod error;
+pub mod filter;
+pub mod hints;
+pub mod patch;
+pub mod path;
+pub mod query;
+pub mod resource;
+pub mod schema;
+pub mod schema_hints;

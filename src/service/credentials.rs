@@ -1,0 +1,231 @@
+//! Static per-tenant bearer tokens (Okta's "HTTP Header" mode): issued once, stored as SHA-256,
+//! revocable at once; and turning an `Authorization` header into a `Principal` or a precise reason.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::AdminError;
+use crate::clock::{Clock, Millis, to_rfc3339};
+use crate::db::repo::{tenants, tokens};
+use crate::db::rows::StaticTokenRow;
+use crate::db::{Database, StoreError};
+
+/// Every static token starts with this, so leaked tokens are easy to recognise and scan for.
+pub const TOKEN_PREFIX: &str = "scimd_st_";
+/// `last_used_at` is refreshed at most this often, so reads don't turn into writes.
+const LAST_USED_GRANULARITY: Millis = 60_000;
+
+/// Who is calling: the tenant every query is scoped to and the credential that proved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub tenant_id: String,
+    pub tenant_slug: String,
+    pub credential_id: String,
+}
+
+/// Why a request was not authenticated; each becomes a distinct 401 description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    Missing,
+    NotBearer,
+    Malformed,
+    Unknown,
+    Revoked,
+    TenantDisabled,
+}
+
+impl AuthFailure {
+    pub fn description(self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "no Authorization header; send 'Authorization: Bearer <token>'",
+            AuthFailure::NotBearer => "the Authorization header must use the Bearer scheme",
+            AuthFailure::Malformed => "the bearer token is malformed",
+            AuthFailure::Unknown => "the bearer token is not recognised",
+            AuthFailure::Revoked => "the bearer token has been revoked",
+            AuthFailure::TenantDisabled => "the tenant of this token is disabled",
+        }
+    }
+
+    /// The RFC 6750 error code: a missing credential carries none.
+    pub fn error_code(self) -> Option<&'static str> {
+        match self {
+            AuthFailure::Missing => None,
+            AuthFailure::NotBearer | AuthFailure::Malformed => Some("invalid_request"),
+            _ => Some("invalid_token"),
+        }
+    }
+}
+
+/// SHA-256 of the token, hex. Tokens carry 256 random bits, so a fast hash is enough.
+pub fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Extracts the token from an `Authorization` header value.
+pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthFailure> {
+    let header = header.ok_or(AuthFailure::Missing)?.trim();
+    let (scheme, token) = header.split_once(' ').ok_or(AuthFailure::NotBearer)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthFailure::NotBearer);
+    }
+    let token = token.trim();
+    let well_formed = !token.is_empty()
+        && token.len() <= 4096
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
+    if well_formed { Ok(token) } else { Err(AuthFailure::Malformed) }
+}
+
+/// Authenticates a static token. The lookup is by hash, so no secret is ever compared directly.
+pub fn authenticate(
+    db: &Database,
+    clock: &dyn Clock,
+    token: &str,
+) -> Result<Result<Principal, AuthFailure>, StoreError> {
+    if !token.starts_with(TOKEN_PREFIX) {
+        return Ok(Err(AuthFailure::Unknown));
+    }
+    let mut conn = db.conn()?;
+    let Some((row, tenant)) = tokens::find_by_hash(&mut conn, &hash_token(token))? else {
+        return Ok(Err(AuthFailure::Unknown));
+    };
+    if row.revoked_at.is_some() {
+        return Ok(Err(AuthFailure::Revoked));
+    }
+    if tenant.disabled {
+        return Ok(Err(AuthFailure::TenantDisabled));
+    }
+    let now = clock.now();
+    if row.last_used_at.is_none_or(|last| now - last >= LAST_USED_GRANULARITY) {
+        drop(conn);
+        db.write(|conn| tokens::touch(conn, &row.id, now).map_err(StoreError::from))?;
+    }
+    Ok(Ok(Principal { tenant_id: tenant.id, tenant_slug: tenant.slug, credential_id: row.id }))
+}
+
+/// A freshly issued token: the only time the secret exists outside the client.
+#[derive(Debug, Serialize)]
+pub struct IssuedToken {
+    pub id: String,
+    pub tenant: String,
+    pub label: String,
+    pub token: String,
+}
+
+/// A token as listed: never the secret.
+#[derive(Debug, Serialize)]
+pub struct TokenView {
+    pub id: String,
+    pub label: String,
+    pub hint: String,
+    pub created: String,
+    pub last_used: Option<String>,
+    pub revoked: Option<String>,
+}
+
+impl From<StaticTokenRow> for TokenView {
+    fn from(row: StaticTokenRow) -> Self {
+        TokenView {
+            id: row.id,
+            label: row.label,
+            hint: row.hint,
+            created: to_rfc3339(row.created_at),
+            last_used: row.last_used_at.map(to_rfc3339),
+            revoked: row.revoked_at.map(to_rfc3339),
+        }
+    }
+}
+
+pub fn issue(
+    db: &Database,
+    clock: &dyn Clock,
+    tenant_slug: &str,
+    label: &str,
+) -> Result<IssuedToken, AdminError> {
+    let label = label.trim();
+    if label.is_empty() || label.len() > 100 {
+        return Err(AdminError::Invalid("a token label must be 1-100 characters".into()));
+    }
+    let token = new_token();
+    let id = uuid::Uuid::now_v7().to_string();
+    db.write(|conn| {
+        let tenant = tenants::find_by_slug(conn, tenant_slug)?
+            .ok_or_else(|| AdminError::NotFound(format!("tenant '{tenant_slug}'")))?;
+        tokens::insert(
+            conn,
+            &StaticTokenRow {
+                id: id.clone(),
+                tenant_id: tenant.id,
+                label: label.to_owned(),
+                token_hash: hash_token(&token),
+                hint: format!("{}…", &token[..TOKEN_PREFIX.len() + 4]),
+                created_at: clock.now(),
+                last_used_at: None,
+                revoked_at: None,
+            },
+        )?;
+        Ok::<_, AdminError>(())
+    })?;
+    Ok(IssuedToken { id, tenant: tenant_slug.to_owned(), label: label.to_owned(), token })
+}
+
+pub fn list(db: &Database, tenant_slug: &str) -> Result<Vec<TokenView>, AdminError> {
+    let mut conn = db.conn()?;
+    let tenant = tenants::find_by_slug(&mut conn, tenant_slug)?
+        .ok_or_else(|| AdminError::NotFound(format!("tenant '{tenant_slug}'")))?;
+    Ok(tokens::list_for_tenant(&mut conn, &tenant.id)?.into_iter().map(TokenView::from).collect())
+}
+
+/// Revokes a token; effective for the very next request, since every request looks it up.
+pub fn revoke(db: &Database, clock: &dyn Clock, token_id: &str) -> Result<TokenView, AdminError> {
+    db.write(|conn| {
+        let row = tokens::find(conn, token_id)?
+            .ok_or_else(|| AdminError::NotFound(format!("token '{token_id}'")))?;
+        if row.revoked_at.is_none() {
+            tokens::revoke(conn, token_id, clock.now())?;
+        }
+        let row = tokens::find(conn, token_id)?
+            .ok_or_else(|| AdminError::NotFound(format!("token '{token_id}'")))?;
+        Ok(TokenView::from(row))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_header_parsing_names_each_failure() {
+        assert_eq!(bearer_token(None), Err(AuthFailure::Missing));
+        assert_eq!(bearer_token(Some("Basic abc")), Err(AuthFailure::NotBearer));
+        assert_eq!(bearer_token(Some("Bearer")), Err(AuthFailure::NotBearer));
+        assert_eq!(bearer_token(Some("Bearer  ")), Err(AuthFailure::NotBearer));
+        assert_eq!(bearer_token(Some("Bearer a\"b")), Err(AuthFailure::Malformed));
+        assert_eq!(bearer_token(Some("bearer scimd_st_x")), Ok("scimd_st_x"));
+    }
+
+    #[test]
+    fn tokens_are_prefixed_random_and_hashed() {
+        let (a, b) = (new_token(), new_token());
+        assert!(a.starts_with(TOKEN_PREFIX));
+        assert_ne!(a, b);
+        assert_eq!(a.len(), TOKEN_PREFIX.len() + 43);
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,58 @@
+//! Building and running the server: `Application::build` binds (port 0 picks a free port, which
+//! tests use), `port()` tells which, `run_until_stopped()` serves.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{NormalizePath, TrailingSlash};
+use actix_web::{App, HttpServer, web};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Database;
+use crate::http::{AppState, routes};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+        let db = Database::connect(&settings.database_url, settings.db_pool_size)?;
+        Self::build_with(settings, clock, db)
+    }
+
+    /// Builds on an already connected database (tests share it with their fixtures).
+    pub fn build_with(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        db: Database,
+    ) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let workers = settings.workers;
+        let state = web::Data::new(AppState { db, clock, settings: Arc::new(settings) });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(NormalizePath::new(TrailingSlash::Trim))
+                .configure(routes)
+        })
+        .listen(listener)?;
+        if let Some(n) = workers {
+            server = server.workers(n.max(1));
+        }
+        Ok(Application { port, server: server.run() })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
