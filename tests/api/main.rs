@@ -1,1 +1,11 @@
+//! Integration tests: the real server on a random port, a real database per test, HTTP only.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod auth;
+mod bad_input;
+mod cli;
+mod discovery;
+mod groups;
+mod helpers;
+mod migrations;
+mod users;

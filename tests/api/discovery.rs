@@ -1,0 +1,57 @@
+//! Discovery endpoints describe what the server really does.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn discovery_documents() {
+    let app = spawn_app().await;
+    let spc = expect_json(app.get("/ServiceProviderConfig").await, StatusCode::OK).await;
+    assert_eq!(
+        spc["schemas"],
+        json!(["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"])
+    );
+    assert_eq!(spc["patch"]["supported"], true);
+    assert_eq!(spc["filter"]["supported"], true);
+    assert_eq!(spc["filter"]["maxResults"], json!(1000));
+    assert_eq!(spc["bulk"]["supported"], false);
+    assert_eq!(spc["sort"]["supported"], false);
+    assert_eq!(spc["changePassword"]["supported"], false);
+    assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
+
+    let types = expect_json(app.get("/ResourceTypes").await, StatusCode::OK).await;
+    assert_eq!(types["totalResults"], json!(2));
+    let user_type = expect_json(app.get("/ResourceTypes/User").await, StatusCode::OK).await;
+    assert_eq!(user_type["endpoint"], "/Users");
+    assert_eq!(
+        user_type["schemaExtensions"][0]["schema"],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    );
+
+    let schemas = expect_json(app.get("/Schemas").await, StatusCode::OK).await;
+    let ids: Vec<&str> = schemas["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&USER_SCHEMA) && ids.contains(&GROUP_SCHEMA) && ids.len() == 3, "{ids:?}");
+    let user = expect_json(app.get(&format!("/Schemas/{USER_SCHEMA}")).await, StatusCode::OK).await;
+    let user_name =
+        user["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "userName").unwrap();
+    assert_eq!(
+        (user_name["required"].clone(), user_name["uniqueness"].clone()),
+        (json!(true), json!("server"))
+    );
+    assert!(user["meta"]["location"].as_str().unwrap().starts_with(&app.address));
+
+    expect_error(app.get("/Schemas/urn:nope").await, StatusCode::NOT_FOUND, None).await;
+    expect_error(app.get("/Schemas?filter=id%20eq%20%22x%22").await, StatusCode::FORBIDDEN, None)
+        .await;
+    let post = app.post("/ServiceProviderConfig", &json!({})).await;
+    expect_error(post, StatusCode::METHOD_NOT_ALLOWED, None).await;
+    let health = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}

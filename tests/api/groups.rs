@@ -1,0 +1,159 @@
+//! Okta's group push sequence and membership semantics.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::users::urlencode;
+
+#[tokio::test]
+async fn okta_group_push_sequence() {
+    let app = spawn_app().await;
+    let alice = id_of(&app.create_user("alice@example.com").await);
+    let bob = id_of(&app.create_user("bob@example.com").await);
+    let carol = id_of(&app.create_user("carol@example.com").await);
+
+    // Create, then find by displayName.
+    let group = app.create_group("Engineering").await;
+    let gid = id_of(&group);
+    assert_eq!(group["members"], json!([]));
+    assert_eq!(group["meta"]["resourceType"], "Group");
+    let found = expect_json(
+        app.get(&format!("/Groups?filter={}", urlencode("displayName eq \"engineering\""))).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(found["totalResults"], json!(1));
+    assert_eq!(found["Resources"][0]["id"], json!(gid));
+    // Same name again → 409.
+    expect_error(
+        app.post("/Groups", &json!({"schemas": [GROUP_SCHEMA], "displayName": "ENGINEERING"}))
+            .await,
+        StatusCode::CONFLICT,
+        Some("uniqueness"),
+    )
+    .await;
+
+    // Every push starts with a no-path replace of id + displayName.
+    let rename = patch_body(
+        json!([{"op": "replace", "value": {"id": gid, "displayName": "Engineering Team"}}]),
+    );
+    let renamed =
+        expect_json(app.patch(&format!("/Groups/{gid}"), &rename).await, StatusCode::OK).await;
+    assert_eq!(renamed["displayName"], "Engineering Team");
+
+    // Add members.
+    let add = patch_body(json!([{"op": "add", "path": "members", "value": [
+        {"value": alice, "display": "alice@example.com"}, {"value": bob, "display": "bob@example.com"}]}]));
+    let with_members =
+        expect_json(app.patch(&format!("/Groups/{gid}"), &add).await, StatusCode::OK).await;
+    let members: Vec<&str> = with_members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, vec![alice.as_str(), bob.as_str()]);
+    assert_eq!(with_members["members"][0]["type"], "User");
+    assert_eq!(with_members["members"][0]["display"], "alice Tester");
+    // Adding again is idempotent.
+    expect_json(app.patch(&format!("/Groups/{gid}"), &add).await, StatusCode::OK).await;
+
+    // The user shows its group.
+    let alice_read = expect_json(app.get(&format!("/Users/{alice}")).await, StatusCode::OK).await;
+    assert_eq!(alice_read["groups"][0]["value"], json!(gid));
+    assert_eq!(alice_read["groups"][0]["display"], "Engineering Team");
+
+    // Remove one by filter.
+    let remove =
+        patch_body(json!([{"op": "remove", "path": format!("members[value eq \"{alice}\"]")}]));
+    let after_remove =
+        expect_json(app.patch(&format!("/Groups/{gid}"), &remove).await, StatusCode::OK).await;
+    assert_eq!(after_remove["members"].as_array().unwrap().len(), 1);
+    assert_eq!(after_remove["members"][0]["value"], json!(bob));
+
+    // Replace the whole list.
+    let replace = patch_body(
+        json!([{"op": "replace", "path": "members", "value": [{"value": carol}, {"value": alice}]}]),
+    );
+    let replaced =
+        expect_json(app.patch(&format!("/Groups/{gid}"), &replace).await, StatusCode::OK).await;
+    let mut members: Vec<String> = replaced["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap().to_owned())
+        .collect();
+    members.sort();
+    let mut want = vec![carol.clone(), alice.clone()];
+    want.sort();
+    assert_eq!(members, want);
+
+    // Entra: remove with a value array; membership probe filter.
+    let entra_remove =
+        patch_body(json!([{"op": "Remove", "path": "members", "value": [{"value": carol}]}]));
+    expect_json(app.patch(&format!("/Groups/{gid}"), &entra_remove).await, StatusCode::OK).await;
+    let probe = urlencode(&format!("id eq \"{gid}\" and members[value eq \"{alice}\"]"));
+    let hit = expect_json(
+        app.get(&format!("/Groups?filter={probe}&excludedAttributes=members")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(hit["totalResults"], json!(1));
+    assert!(hit["Resources"][0].get("members").is_none());
+    let probe = urlencode(&format!("id eq \"{gid}\" and members[value eq \"{carol}\"]"));
+    let miss = expect_json(app.get(&format!("/Groups?filter={probe}")).await, StatusCode::OK).await;
+    assert_eq!(miss["totalResults"], json!(0));
+
+    // Reads without members; the list view too.
+    let slim = expect_json(
+        app.get(&format!("/Groups/{gid}?excludedAttributes=members")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(slim.get("members").is_none() && slim["displayName"] == "Engineering Team");
+
+    // Delete.
+    assert_eq!(app.delete(&format!("/Groups/{gid}")).await.status(), StatusCode::NO_CONTENT);
+    expect_error(app.get(&format!("/Groups/{gid}")).await, StatusCode::NOT_FOUND, None).await;
+    let alice_read = expect_json(app.get(&format!("/Users/{alice}")).await, StatusCode::OK).await;
+    assert_eq!(alice_read["groups"], json!([]));
+}
+
+#[tokio::test]
+async fn put_replaces_members_and_unknown_members_are_refused() {
+    let app = spawn_app().await;
+    let u1 = id_of(&app.create_user("u1@example.com").await);
+    let u2 = id_of(&app.create_user("u2@example.com").await);
+    let created = app
+        .post(
+            "/Groups",
+            &json!({"schemas": [GROUP_SCHEMA], "displayName": "Ops", "members": [{"value": u1}]}),
+        )
+        .await;
+    let group = expect_json(created, StatusCode::CREATED).await;
+    let gid = id_of(&group);
+    assert_eq!(group["members"][0]["value"], json!(u1));
+
+    // App-wizard style PUT with the full member list.
+    let mut body = group.clone();
+    body["members"] = json!([{"value": u2, "display": "u2"}]);
+    let put = expect_json(app.put(&format!("/Groups/{gid}"), &body).await, StatusCode::OK).await;
+    assert_eq!(put["members"].as_array().unwrap().len(), 1);
+    assert_eq!(put["members"][0]["value"], json!(u2));
+
+    // A member that is not a user of this tenant: 400 and nothing changes.
+    let bad = patch_body(json!([
+        {"op": "replace", "value": {"displayName": "Ops renamed"}},
+        {"op": "add", "path": "members", "value": [{"value": "no-such-user"}]}
+    ]));
+    expect_error(
+        app.patch(&format!("/Groups/{gid}"), &bad).await,
+        StatusCode::BAD_REQUEST,
+        Some("invalidValue"),
+    )
+    .await;
+    let unchanged = expect_json(app.get(&format!("/Groups/{gid}")).await, StatusCode::OK).await;
+    assert_eq!(unchanged["displayName"], "Ops");
+    assert_eq!(unchanged["meta"]["version"], put["meta"]["version"]);
+}

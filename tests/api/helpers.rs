@@ -1,0 +1,254 @@
+//! Test harness: every test gets its own database (a fresh SQLite file, or a fresh PostgreSQL
+//! database when SCIMD_TEST_POSTGRES is set) and its own server on a random port.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::sync::Arc;
+
+use diesel::prelude::*;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use scimd::clock::{Clock, SystemClock};
+use scimd::config::Settings;
+use scimd::db::Database;
+use scimd::service::{credentials, tenants};
+use scimd::startup::Application;
+
+pub const SCIM_JSON: &str = "application/scim+json";
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/// A database that exists for one test and is removed afterwards.
+pub struct TestDatabase {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    SqliteFile(std::path::PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    pub fn new() -> TestDatabase {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        match std::env::var("SCIMD_TEST_POSTGRES") {
+            Ok(base) if !base.is_empty() => {
+                let base = base.trim_end_matches('/').to_owned();
+                let admin_url = format!("{base}/postgres");
+                let name = format!("scimd_test_{id}");
+                let mut conn = PgConnection::establish(&admin_url)
+                    .expect("connect to PostgreSQL admin database");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                TestDatabase {
+                    url: format!("{base}/{name}"),
+                    cleanup: Cleanup::Postgres { admin_url, name },
+                }
+            }
+            _ => {
+                let path = std::env::temp_dir().join(format!("scimd-test-{id}.db"));
+                TestDatabase {
+                    url: format!("sqlite://{}", path.display()),
+                    cleanup: Cleanup::SqliteFile(path),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                if let Ok(mut conn) = PgConnection::establish(admin_url) {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut conn);
+                }
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub db: Database,
+    pub clock: Arc<dyn Clock>,
+    /// A tenant created for the test, with a live token.
+    pub tenant: String,
+    pub token: String,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    _database: TestDatabase,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let database = TestDatabase::new();
+    let mut settings = Settings {
+        database_url: database.url.clone(),
+        bind: "127.0.0.1:0".into(),
+        db_pool_size: 4,
+        workers: Some(2),
+        ..Settings::default()
+    };
+    configure(&mut settings);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let db = Database::connect(&settings.database_url, settings.db_pool_size)
+        .expect("connect test database");
+    let app =
+        Application::build_with(settings.clone(), clock.clone(), db.clone()).expect("build app");
+    let port = app.port();
+    tokio::spawn(app.run_until_stopped());
+    tenants::create(&db, clock.as_ref(), "acme", Some("Acme Inc")).expect("create tenant");
+    let token = credentials::issue(&db, clock.as_ref(), "acme", "okta").expect("issue token").token;
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        db,
+        clock,
+        tenant: "acme".into(),
+        token,
+        client: reqwest::Client::new(),
+        settings,
+        _database: database,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/scim/v2{path}", self.address)
+    }
+
+    /// Creates another tenant and returns a token for it.
+    pub fn other_tenant(&self, slug: &str) -> String {
+        tenants::create(&self.db, self.clock.as_ref(), slug, None).expect("create tenant");
+        credentials::issue(&self.db, self.clock.as_ref(), slug, "okta").expect("issue token").token
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.get_as(&self.token, path).await
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("GET")
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: &Value) -> Response {
+        self.send_as(&self.token, method, path, body).await
+    }
+
+    pub async fn send_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Response {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .header("Content-Type", "application/scim+json; charset=utf-8")
+            .header("User-Agent", "Okta SCIM Client 1.0.0")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.send(reqwest::Method::POST, path, body).await
+    }
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.send(reqwest::Method::PUT, path, body).await
+    }
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.send(reqwest::Method::PATCH, path, body).await
+    }
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client.delete(self.url(path)).bearer_auth(&self.token).send().await.expect("DELETE")
+    }
+
+    /// Creates a user as Okta does and returns the created resource.
+    pub async fn create_user(&self, user_name: &str) -> Value {
+        let response = self.post("/Users", &okta_user(user_name)).await;
+        expect_json(response, StatusCode::CREATED).await
+    }
+
+    pub async fn create_group(&self, name: &str) -> Value {
+        let response = self
+            .post(
+                "/Groups",
+                &json!({"schemas": [GROUP_SCHEMA], "displayName": name, "members": []}),
+            )
+            .await;
+        expect_json(response, StatusCode::CREATED).await
+    }
+}
+
+/// The body Okta sends to create a user (Okta SCIM 2.0 reference).
+pub fn okta_user(user_name: &str) -> Value {
+    let (given, family) =
+        user_name.split_once('@').map(|(l, _)| (l, "Tester")).unwrap_or((user_name, "Tester"));
+    json!({
+        "schemas": [USER_SCHEMA],
+        "userName": user_name,
+        "name": {"givenName": given, "familyName": family},
+        "emails": [{"primary": true, "value": user_name, "type": "work"}],
+        "displayName": format!("{given} {family}"),
+        "locale": "en-US",
+        "externalId": format!("00u{}", given),
+        "groups": [],
+        "password": "1mz050nq",
+        "active": true
+    })
+}
+
+pub fn patch_body(operations: Value) -> Value {
+    json!({"schemas": [PATCH_OP], "Operations": operations})
+}
+
+/// Asserts the status and a SCIM content type, and returns the JSON body.
+pub async fn expect_json(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let content_type =
+        response.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
+    let text = response.text().await.expect("body");
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    assert!(
+        content_type.as_deref().is_some_and(|c| c.starts_with(SCIM_JSON)),
+        "content type {content_type:?} for body {text}"
+    );
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("invalid JSON ({e}): {text}"))
+}
+
+/// Asserts a SCIM error response with this status and scimType, returning its body.
+pub async fn expect_error(
+    response: Response,
+    status: StatusCode,
+    scim_type: Option<&str>,
+) -> Value {
+    let body = expect_json(response, status).await;
+    assert_eq!(body["schemas"], json!([ERROR_SCHEMA]), "{body}");
+    assert_eq!(body["status"], json!(status.as_u16().to_string()), "{body}");
+    assert_eq!(body["scimType"].as_str(), scim_type, "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    body
+}
+
+pub fn id_of(resource: &Value) -> String {
+    resource["id"].as_str().expect("id").to_owned()
+}
