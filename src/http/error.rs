@@ -71,10 +71,8 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE));
-        if let Some(challenge) = &self.challenge {
-            if let Ok(value) = HeaderValue::from_str(challenge) {
-                response.insert_header((header::WWW_AUTHENTICATE, value));
-            }
+        if let Some(Ok(value)) = self.challenge.as_deref().map(HeaderValue::from_str) {
+            response.insert_header((header::WWW_AUTHENTICATE, value));
         }
         response.body(error_body(&self.scim).to_string())
     }

@@ -82,7 +82,8 @@ mod tests {
 
     #[test]
     fn paging_values_are_clamped_or_refused() {
-        let cases: &[(&[(&str, &str)], Option<(u64, u64)>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<(u64, u64)>);
+        let cases: &[Case<'_>] = &[
             (&[], Some((1, 100))),
             (&[("startIndex", "1"), ("count", "2")], Some((1, 2))),
             (&[("startIndex", "0"), ("count", "-5")], Some((1, 0))),

@@ -97,10 +97,9 @@ async fn create(
     })
     .await?;
     let mut response = scim_response(StatusCode::CREATED, &resource, Some(version));
-    if let Some(location) = resource.pointer("/meta/location").and_then(Value::as_str) {
-        if let Ok(value) = header::HeaderValue::from_str(location) {
-            response.headers_mut().insert(header::LOCATION, value);
-        }
+    let location = resource.pointer("/meta/location").and_then(Value::as_str);
+    if let Some(Ok(value)) = location.map(header::HeaderValue::from_str) {
+        response.headers_mut().insert(header::LOCATION, value);
     }
     Ok(response)
 }
