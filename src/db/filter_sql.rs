@@ -14,6 +14,7 @@ use super::values::index_key;
 use crate::clock::parse_rfc3339;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
+use crate::scim::schema::{ResourceKind, find_attribute};
 
 /// A bound parameter.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +116,7 @@ enum ColumnKind {
 /// A resource table that filters run against.
 #[derive(Debug, Clone, Copy)]
 pub struct FilterTarget {
+    kind: ResourceKind,
     table: &'static str,
     core_urn: &'static str,
     /// (attribute, sub-attribute, column, kind); names are matched case-insensitively.
@@ -133,6 +135,7 @@ struct Membership {
 }
 
 pub const USERS: FilterTarget = FilterTarget {
+    kind: ResourceKind::User,
     table: "scim_users",
     core_urn: "urn:ietf:params:scim:schemas:core:2.0:User",
     columns: &[
@@ -148,6 +151,7 @@ pub const USERS: FilterTarget = FilterTarget {
 };
 
 pub const GROUPS: FilterTarget = FilterTarget {
+    kind: ResourceKind::Group,
     table: "scim_groups",
     core_urn: "urn:ietf:params:scim:schemas:core:2.0:Group",
     columns: &[
@@ -286,11 +290,11 @@ impl Builder<'_> {
             }
             Some((op, value)) => {
                 // `emails co "x"` on a complex multi-valued attribute compares its `value`.
-                let key = if path.sub.is_none() && is_complex_multi(&path.name) {
-                    format!("{key}.value")
-                } else {
-                    key
-                };
+                let complex_multi =
+                    find_attribute(self.target.kind, path.urn.as_deref(), &path.name, None)
+                        .is_some_and(|def| def.multi_valued && def.is_complex());
+                let key =
+                    if path.sub.is_none() && complex_multi { format!("{key}.value") } else { key };
                 out.sql("v.attr = ").text(key).sql(" AND ");
                 value_comparison("v.value_ci", op, value, out)?;
             }
@@ -583,20 +587,6 @@ pub fn like_escape(text: &str) -> String {
         out.push(c);
     }
     out
-}
-
-fn is_complex_multi(name: &str) -> bool {
-    const COMPLEX_MULTI: &[&str] = &[
-        "emails",
-        "phonenumbers",
-        "ims",
-        "photos",
-        "addresses",
-        "entitlements",
-        "roles",
-        "x509certificates",
-    ];
-    COMPLEX_MULTI.contains(&name.to_ascii_lowercase().as_str())
 }
 
 fn path_text(path: &AttrPath) -> String {

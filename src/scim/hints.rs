@@ -1,5 +1,5 @@
 //! Schema facts the pure filter and PATCH engines need, behind a trait so they stay independent of
-//! the schema registry; [`CoreHints`] is a small built-in table for tests and bootstrapping.
+//! the schema registry; `CoreHints` is a small built-in table for the engines' unit tests.
 
 use crate::scim::filter::AttrPath;
 
@@ -15,64 +15,76 @@ pub trait AttributeHints {
     fn is_immutable(&self, path: &AttrPath) -> bool;
 }
 
-/// RFC 7643 User/Group/Enterprise facts, hard-coded until the schema registry provides them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CoreHints;
+/// A fixed table of RFC 7643 facts for the engines' unit tests; the server uses the schema
+/// registry (`schema_hints::SchemaHints`) instead.
+#[cfg(test)]
+mod core {
+    use super::*;
 
-const MULTI_VALUED: &[&str] = &[
-    "emails",
-    "phoneNumbers",
-    "ims",
-    "photos",
-    "addresses",
-    "groups",
-    "entitlements",
-    "roles",
-    "x509Certificates",
-    "members",
-];
-const CASE_EXACT_TOP: &[&str] = &["id", "externalId", "$ref"];
-const CASE_EXACT_META: &[&str] = &["version", "location"];
-const READ_ONLY: &[&str] = &["id", "meta", "groups"];
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct CoreHints;
 
-fn one_of(name: &str, table: &[&str]) -> bool {
-    table.iter().any(|t| t.eq_ignore_ascii_case(name))
-}
+    const MULTI_VALUED: &[&str] = &[
+        "emails",
+        "phoneNumbers",
+        "ims",
+        "photos",
+        "addresses",
+        "groups",
+        "entitlements",
+        "roles",
+        "x509Certificates",
+        "members",
+    ];
+    const CASE_EXACT_TOP: &[&str] = &["id", "externalId", "$ref"];
+    const CASE_EXACT_META: &[&str] = &["version", "location"];
+    const READ_ONLY: &[&str] = &["id", "meta", "groups"];
 
-fn sub_is(path: &AttrPath, name: &str) -> bool {
-    path.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(name))
-}
+    fn one_of(name: &str, table: &[&str]) -> bool {
+        table.iter().any(|t| t.eq_ignore_ascii_case(name))
+    }
 
-impl AttributeHints for CoreHints {
-    fn case_exact(&self, path: &AttrPath) -> bool {
-        if sub_is(path, "$ref") {
-            return true;
-        }
-        path.is_core()
-            && match &path.sub {
-                None => one_of(&path.name, CASE_EXACT_TOP),
-                Some(sub) => path.name.eq_ignore_ascii_case("meta") && one_of(sub, CASE_EXACT_META),
+    fn sub_is(path: &AttrPath, name: &str) -> bool {
+        path.sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(name))
+    }
+
+    impl AttributeHints for CoreHints {
+        fn case_exact(&self, path: &AttrPath) -> bool {
+            if sub_is(path, "$ref") {
+                return true;
             }
-    }
+            path.is_core()
+                && match &path.sub {
+                    None => one_of(&path.name, CASE_EXACT_TOP),
+                    Some(sub) => {
+                        path.name.eq_ignore_ascii_case("meta") && one_of(sub, CASE_EXACT_META)
+                    }
+                }
+        }
 
-    fn is_multi_valued(&self, path: &AttrPath) -> bool {
-        path.is_core() && path.sub.is_none() && one_of(&path.name, MULTI_VALUED)
-    }
+        fn is_multi_valued(&self, path: &AttrPath) -> bool {
+            path.is_core() && path.sub.is_none() && one_of(&path.name, MULTI_VALUED)
+        }
 
-    fn is_boolean(&self, path: &AttrPath) -> bool {
-        // `primary` is boolean wherever it appears as a sub-attribute of a multi-valued attribute.
-        sub_is(path, "primary")
-            || (path.is_core() && path.sub.is_none() && path.name.eq_ignore_ascii_case("active"))
-    }
+        fn is_boolean(&self, path: &AttrPath) -> bool {
+            // `primary` is boolean wherever it appears as a sub-attribute of a multi-valued attribute.
+            sub_is(path, "primary")
+                || (path.is_core()
+                    && path.sub.is_none()
+                    && path.name.eq_ignore_ascii_case("active"))
+        }
 
-    fn is_read_only(&self, path: &AttrPath) -> bool {
-        path.is_core() && one_of(&path.name, READ_ONLY)
-    }
+        fn is_read_only(&self, path: &AttrPath) -> bool {
+            path.is_core() && one_of(&path.name, READ_ONLY)
+        }
 
-    fn is_immutable(&self, _path: &AttrPath) -> bool {
-        false
+        fn is_immutable(&self, _path: &AttrPath) -> bool {
+            false
+        }
     }
 }
+#[cfg(test)]
+pub use core::CoreHints;
 
 #[cfg(test)]
 mod tests {
