@@ -217,7 +217,8 @@ pub fn list(scope: &Scope<'_>, query: &ListQuery) -> ScimResult<(u64, Vec<Value>
 pub fn replace(scope: &Scope<'_>, id: &str, body: &Value) -> ScimResult<(Value, i64)> {
     let data = normalize_resource(ResourceKind::Group, body)?;
     scope.db.write(|conn| {
-        let current = groups::find(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
+        let current =
+            groups::find_for_update(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
         let (fields, members) =
             columns(data, scope.clock.now().max(current.updated_at), current.version + 1)?;
         ensure_unique_display_name(conn, scope.tenant_id, &fields, Some(id))?;
@@ -389,7 +390,8 @@ pub fn patch(
 ) -> ScimResult<(Value, i64)> {
     let (changes, others) = split_operations(parse_patch_request(body)?)?;
     scope.db.write(|conn| {
-        let current = groups::find(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
+        let current =
+            groups::find_for_update(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
         let now = scope.clock.now().max(current.updated_at);
         let mut modified = !changes.is_empty();
         for change in changes {

@@ -155,7 +155,8 @@ pub fn list(scope: &Scope<'_>, query: &ListQuery) -> ScimResult<(u64, Vec<Value>
 pub fn replace(scope: &Scope<'_>, id: &str, body: &Value) -> ScimResult<(Value, i64)> {
     let data = normalize_resource(ResourceKind::User, body)?;
     scope.db.write(|conn| {
-        let current = users::find(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
+        let current =
+            users::find_for_update(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
         store_update(conn, scope, current, &data)
     })?;
     get(scope, id, &Projection::default_for(ResourceKind::User))
@@ -166,7 +167,8 @@ pub fn patch(scope: &Scope<'_>, id: &str, body: &Value) -> ScimResult<(Value, i6
     let ops = parse_patch_request(body)?;
     let hints = SchemaHints::new(ResourceKind::User);
     scope.db.write(|conn| {
-        let current = users::find(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
+        let current =
+            users::find_for_update(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
         let mut resource: Value = serde_json::from_str(&current.data)
             .map_err(|_| ScimError::internal("stored resource is corrupt"))?;
         apply_patch(&mut resource, &ops, &hints)?;

@@ -233,3 +233,25 @@ async fn delete_removes_user_and_memberships() {
 pub fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn concurrent_patches_lose_no_update() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let id = id_of(&app.create_user("busy@example.com").await);
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let app = app.clone();
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = patch_body(json!([{"op": "add", "path": "emails", "value": [{"value": format!("alias{i}@example.com"), "type": "other"}]}]));
+            app.patch(&format!("/Users/{id}"), &body).await.status()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::OK);
+    }
+    let user = expect_json(app.get(&format!("/Users/{id}")).await, StatusCode::OK).await;
+    let emails = user["emails"].as_array().unwrap();
+    assert_eq!(emails.len(), 11, "every concurrent PATCH must survive: {emails:?}");
+    assert_eq!(user["meta"]["version"], json!("W/\"11\""));
+}

@@ -15,6 +15,27 @@ pub fn insert(conn: &mut DbConnection, row: &NewGroupRow) -> QueryResult<()> {
     Ok(())
 }
 
+/// Reads a resource for a read-modify-write. A no-op UPDATE first takes the row lock (on
+/// PostgreSQL, held until commit), so concurrent writers on other nodes queue instead of losing
+/// each other's changes; SQLite writers are already serialised.
+pub fn find_for_update(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    id: &str,
+) -> QueryResult<Option<GroupRow>> {
+    let claimed = diesel::update(
+        scim_groups::table
+            .filter(scim_groups::tenant_id.eq(tenant_id))
+            .filter(scim_groups::id.eq(id)),
+    )
+    .set(scim_groups::version.eq(scim_groups::version))
+    .execute(conn)?;
+    if claimed == 0 {
+        return Ok(None);
+    }
+    find(conn, tenant_id, id)
+}
+
 pub fn find(conn: &mut DbConnection, tenant_id: &str, id: &str) -> QueryResult<Option<GroupRow>> {
     scim_groups::table
         .filter(scim_groups::tenant_id.eq(tenant_id))

@@ -12,6 +12,25 @@ pub fn insert(conn: &mut DbConnection, row: &NewUserRow) -> QueryResult<()> {
     Ok(())
 }
 
+/// Reads a resource for a read-modify-write. A no-op UPDATE first takes the row lock (on
+/// PostgreSQL, held until commit), so concurrent writers on other nodes queue instead of losing
+/// each other's changes; SQLite writers are already serialised.
+pub fn find_for_update(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    id: &str,
+) -> QueryResult<Option<UserRow>> {
+    let claimed = diesel::update(
+        scim_users::table.filter(scim_users::tenant_id.eq(tenant_id)).filter(scim_users::id.eq(id)),
+    )
+    .set(scim_users::version.eq(scim_users::version))
+    .execute(conn)?;
+    if claimed == 0 {
+        return Ok(None);
+    }
+    find(conn, tenant_id, id)
+}
+
 pub fn find(conn: &mut DbConnection, tenant_id: &str, id: &str) -> QueryResult<Option<UserRow>> {
     scim_users::table
         .filter(scim_users::tenant_id.eq(tenant_id))
