@@ -1,7 +1,7 @@
 //! Provisioning groups. Memberships live as rows: PATCH operations on `members` become row inserts
 //! and deletes, so one member costs the same in a group of ten or of fifty thousand.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -27,12 +27,13 @@ fn not_found(id: &str) -> ScimError {
     ScimError::not_found(format!("Group '{id}' not found"))
 }
 
-/// Splits a normalised group body into its columns and its member ids.
+/// Splits a normalised group body into its columns, its member ids and the stored JSON (without
+/// members), which the filter index is built from.
 fn columns(
     mut data: Value,
     now: i64,
     version: i64,
-) -> ScimResult<(GroupWrite, Option<Vec<String>>)> {
+) -> ScimResult<(GroupWrite, Option<Vec<String>>, Value)> {
     let members = match data.as_object_mut().and_then(|o| o.remove("members")) {
         None | Some(Value::Null) => None,
         Some(list) => Some(member_ids(&list)?),
@@ -51,6 +52,7 @@ fn columns(
             data: data.to_string(),
         },
         members,
+        data,
     ))
 }
 
@@ -154,11 +156,20 @@ fn render_all(
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         Some(groups::members_of(conn, &ids)?)
     };
+    // Grouped once, so a page of large groups costs one pass over its members.
+    let by_group: Option<HashMap<&str, Vec<&Member>>> = members.as_ref().map(|all| {
+        let mut map: HashMap<&str, Vec<&Member>> = HashMap::new();
+        for member in all {
+            map.entry(member.group_id.as_str()).or_default().push(member);
+        }
+        map
+    });
     rows.iter()
         .map(|row| {
-            let own: Option<Vec<&Member>> =
-                members.as_ref().map(|all| all.iter().filter(|m| m.group_id == row.id).collect());
-            render::group(scope.base, row, own.as_deref()).map(|v| projection.apply(&v))
+            let own: Option<&[&Member]> = by_group
+                .as_ref()
+                .map(|map| map.get(row.id.as_str()).map(Vec::as_slice).unwrap_or_default());
+            render::group(scope.base, row, own).map(|v| projection.apply(&v))
         })
         .collect()
 }
@@ -166,11 +177,10 @@ fn render_all(
 pub fn create(scope: &Scope<'_>, body: &Value) -> ScimResult<(Value, i64)> {
     let data = normalize_resource(ResourceKind::Group, body)?;
     let now = scope.clock.now();
-    let (fields, members) = columns(data, now, 1)?;
+    let (fields, members, stored) = columns(data, now, 1)?;
     let id = uuid::Uuid::now_v7().to_string();
     scope.db.write(|conn| {
         ensure_unique_display_name(conn, scope.tenant_id, &fields, None)?;
-        let data: Value = serde_json::from_str(&fields.data).unwrap_or(Value::Null);
         groups::insert(
             conn,
             &NewGroupRow {
@@ -180,7 +190,7 @@ pub fn create(scope: &Scope<'_>, body: &Value) -> ScimResult<(Value, i64)> {
                 fields,
             },
         )?;
-        write_index(conn, scope.tenant_id, &id, &data)?;
+        write_index(conn, scope.tenant_id, &id, &stored)?;
         if let Some(ids) = members {
             let resolved = resolve_members(conn, scope.tenant_id, &id, &ids)?;
             groups::add_members(conn, scope.tenant_id, &id, &resolved)?;
@@ -219,10 +229,9 @@ pub fn replace(scope: &Scope<'_>, id: &str, body: &Value) -> ScimResult<(Value, 
     scope.db.write(|conn| {
         let current =
             groups::find_for_update(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
-        let (fields, members) =
+        let (fields, members, stored) =
             columns(data, scope.clock.now().max(current.updated_at), current.version + 1)?;
         ensure_unique_display_name(conn, scope.tenant_id, &fields, Some(id))?;
-        let stored: Value = serde_json::from_str(&fields.data).unwrap_or(Value::Null);
         groups::update(conn, scope.tenant_id, id, &fields)?;
         write_index(conn, scope.tenant_id, id, &stored)?;
         let resolved = resolve_members(conn, scope.tenant_id, id, &members.unwrap_or_default())?;
@@ -405,9 +414,8 @@ pub fn patch(
             let unchanged =
                 serde_json::from_str::<Value>(&current.data).is_ok_and(|old| old == data);
             if !unchanged {
-                let (fields, _) = columns(data, now, current.version + 1)?;
+                let (fields, _, stored) = columns(data, now, current.version + 1)?;
                 ensure_unique_display_name(conn, scope.tenant_id, &fields, Some(id))?;
-                let stored: Value = serde_json::from_str(&fields.data).unwrap_or(Value::Null);
                 groups::update(conn, scope.tenant_id, id, &fields)?;
                 write_index(conn, scope.tenant_id, id, &stored)?;
                 modified = false;

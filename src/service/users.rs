@@ -1,6 +1,8 @@
 //! Provisioning users: create, read, list, replace, patch, delete — each one transaction, always
 //! within the caller's tenant.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::Scope;
@@ -83,14 +85,18 @@ fn render_all(
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         Some(groups::groups_of_member(conn, scope.tenant_id, &ids)?)
     };
+    // Grouped once, so a page costs one pass over its memberships.
+    let by_member: Option<HashMap<&str, Vec<(String, String)>>> = memberships.as_ref().map(|all| {
+        let mut map: HashMap<&str, Vec<(String, String)>> = HashMap::new();
+        for (member, gid, display) in all {
+            map.entry(member.as_str()).or_default().push((gid.clone(), display.clone()));
+        }
+        map
+    });
     rows.iter()
         .map(|row| {
-            let own: Option<Vec<(String, String)>> = memberships.as_ref().map(|all| {
-                all.iter()
-                    .filter(|(member, _, _)| *member == row.id)
-                    .map(|(_, gid, display)| (gid.clone(), display.clone()))
-                    .collect()
-            });
+            let own: Option<Vec<(String, String)>> =
+                by_member.as_ref().map(|map| map.get(row.id.as_str()).cloned().unwrap_or_default());
             render::user(scope.base, row, own.as_deref()).map(|v| projection.apply(&v))
         })
         .collect()
