@@ -411,10 +411,9 @@ pub fn patch(
                 .map_err(|_| ScimError::internal("stored resource is corrupt"))?;
             apply_patch(&mut resource, &others, &SchemaHints::new(ResourceKind::Group))?;
             let data = normalize_resource(ResourceKind::Group, &resource)?;
-            let unchanged =
-                serde_json::from_str::<Value>(&current.data).is_ok_and(|old| old == data);
-            if !unchanged {
-                let (fields, _, stored) = columns(data, now, current.version + 1)?;
+            let (fields, _, stored) = columns(data, now, current.version + 1)?;
+            // Stored JSON is canonical (schema order), so equal text means nothing changed.
+            if fields.data != current.data {
                 ensure_unique_display_name(conn, scope.tenant_id, &fields, Some(id))?;
                 groups::update(conn, scope.tenant_id, id, &fields)?;
                 write_index(conn, scope.tenant_id, id, &stored)?;

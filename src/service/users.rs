@@ -191,11 +191,11 @@ fn store_update(
     current: UserRow,
     data: &Value,
 ) -> ScimResult<()> {
-    let unchanged = serde_json::from_str::<Value>(&current.data).is_ok_and(|old| old == *data);
-    if unchanged {
+    let fields = columns(data, scope.clock.now().max(current.updated_at), current.version + 1)?;
+    // Stored JSON is canonical (normalised, schema order), so equal text means nothing changed.
+    if fields.data == current.data {
         return Ok(());
     }
-    let fields = columns(data, scope.clock.now().max(current.updated_at), current.version + 1)?;
     ensure_unique_user_name(conn, scope.tenant_id, &fields, Some(&current.id))?;
     users::update(conn, scope.tenant_id, &current.id, &fields)?;
     write_index(conn, scope.tenant_id, &current.id, data)
