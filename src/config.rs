@@ -32,6 +32,16 @@ pub struct Settings {
     pub db_pool_size: u32,
     pub workers: Option<usize>,
     pub log_format: LogFormat,
+    /// Lifetime of JWT access tokens, in seconds (default 1 h).
+    pub access_token_ttl_secs: u64,
+    /// A refresh token unused this long expires, in seconds (default 90 days).
+    pub refresh_idle_ttl_secs: u64,
+    /// Every refresh token of a grant expires this long after consent, if set (default: never).
+    pub refresh_absolute_ttl_secs: Option<u64>,
+    /// Lifetime of authorization codes, in seconds (default 60, at most 600).
+    pub auth_code_ttl_secs: u64,
+    /// Lifetime of a tenant admin's login session on the consent pages, in seconds (default 1 h).
+    pub session_ttl_secs: u64,
 }
 
 impl Default for Settings {
@@ -46,6 +56,11 @@ impl Default for Settings {
             db_pool_size: 16,
             workers: None,
             log_format: LogFormat::Text,
+            access_token_ttl_secs: 3600,
+            refresh_idle_ttl_secs: 90 * 86_400,
+            refresh_absolute_ttl_secs: None,
+            auth_code_ttl_secs: 60,
+            session_ttl_secs: 3600,
         }
     }
 }
@@ -63,6 +78,11 @@ struct FileSettings {
     db_pool_size: Option<u32>,
     workers: Option<usize>,
     log_format: Option<String>,
+    access_token_ttl_secs: Option<u64>,
+    refresh_idle_ttl_secs: Option<u64>,
+    refresh_absolute_ttl_secs: Option<u64>,
+    auth_code_ttl_secs: Option<u64>,
+    session_ttl_secs: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +148,21 @@ impl Settings {
         if let Some(v) = f.log_format {
             self.log_format = parse_log_format("log_format", &v)?;
         }
+        if let Some(v) = f.access_token_ttl_secs {
+            self.access_token_ttl_secs = v;
+        }
+        if let Some(v) = f.refresh_idle_ttl_secs {
+            self.refresh_idle_ttl_secs = v;
+        }
+        if let Some(v) = f.refresh_absolute_ttl_secs {
+            self.refresh_absolute_ttl_secs = (v > 0).then_some(v);
+        }
+        if let Some(v) = f.auth_code_ttl_secs {
+            self.auth_code_ttl_secs = v;
+        }
+        if let Some(v) = f.session_ttl_secs {
+            self.session_ttl_secs = v;
+        }
         Ok(())
     }
 
@@ -143,6 +178,18 @@ impl Settings {
                 "SCIMD_DB_POOL_SIZE" => self.db_pool_size = parse_number(key, value)?,
                 "SCIMD_WORKERS" => self.workers = Some(parse_number(key, value)?),
                 "SCIMD_LOG_FORMAT" => self.log_format = parse_log_format(key, value)?,
+                "SCIMD_ACCESS_TOKEN_TTL_SECS" => {
+                    self.access_token_ttl_secs = parse_number(key, value)?
+                }
+                "SCIMD_REFRESH_IDLE_TTL_SECS" => {
+                    self.refresh_idle_ttl_secs = parse_number(key, value)?
+                }
+                "SCIMD_REFRESH_ABSOLUTE_TTL_SECS" => {
+                    let secs: u64 = parse_number(key, value)?;
+                    self.refresh_absolute_ttl_secs = (secs > 0).then_some(secs);
+                }
+                "SCIMD_AUTH_CODE_TTL_SECS" => self.auth_code_ttl_secs = parse_number(key, value)?,
+                "SCIMD_SESSION_TTL_SECS" => self.session_ttl_secs = parse_number(key, value)?,
                 _ => {}
             }
         }
@@ -170,6 +217,26 @@ impl Settings {
             });
         }
         self.default_page_size = self.default_page_size.min(self.max_page_size);
+        let positive = [
+            ("access_token_ttl_secs", self.access_token_ttl_secs),
+            ("refresh_idle_ttl_secs", self.refresh_idle_ttl_secs),
+            ("auth_code_ttl_secs", self.auth_code_ttl_secs),
+            ("session_ttl_secs", self.session_ttl_secs),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::Value {
+                    key: key.into(),
+                    message: "must be at least 1".into(),
+                });
+            }
+        }
+        if self.auth_code_ttl_secs > 600 {
+            return Err(ConfigError::Value {
+                key: "auth_code_ttl_secs".into(),
+                message: "at most 600 (RFC 6749 §4.1.2 recommends 10 minutes at most)".into(),
+            });
+        }
         Ok(())
     }
 }

@@ -1,10 +1,12 @@
 //! scimd: a SCIM 2.0 service provider (RFC 7643/7644) for Okta and Microsoft Entra ID, with
 //! per-tenant isolation, on SQLite or PostgreSQL.
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod oauth;
 pub mod scim;
 pub mod service;
 pub mod startup;

@@ -120,3 +120,112 @@ pub struct ValueRow {
     pub value: String,
     pub value_ci: String,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = admin_accounts)]
+pub struct AdminAccountRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub email: String,
+    pub email_ci: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = web_sessions)]
+pub struct WebSessionRow {
+    pub id_hash: String,
+    pub admin_id: String,
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = login_throttle)]
+pub struct ThrottleRow {
+    pub throttle_key: String,
+    pub failures: i64,
+    pub window_start: i64,
+    pub locked_until: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = oauth_clients)]
+pub struct ClientRow {
+    pub id: String,
+    pub name: String,
+    pub secret_hash: String,
+    /// JSON array of the exact redirect URIs.
+    pub redirect_uris: String,
+    pub require_pkce: bool,
+    pub created_at: i64,
+    pub secret_rotated_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = oauth_grants)]
+pub struct GrantRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub admin_id: Option<String>,
+    pub client_id: String,
+    pub scope: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = oauth_codes)]
+pub struct CodeRow {
+    pub code_hash: String,
+    pub grant_id: String,
+    pub redirect_uri: String,
+    pub pkce: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshTokenRow {
+    pub id: String,
+    pub token_hash: String,
+    pub grant_id: String,
+    pub parent_id: Option<String>,
+    pub created_at: i64,
+    pub used_at: Option<i64>,
+    pub retired_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+pub struct SigningKeyRow {
+    pub kid: String,
+    pub alg: String,
+    /// PKCS#8 DER, base64.
+    pub private_key: String,
+    /// Raw public key, base64url (the JWK `x`).
+    pub public_key: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEventRow {
+    pub id: String,
+    pub at: i64,
+    pub tenant_id: Option<String>,
+    pub event: String,
+    pub actor: String,
+    pub client_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub ip: Option<String>,
+    /// JSON object with event-specific facts; never a secret.
+    pub detail: String,
+}

@@ -76,7 +76,118 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admin_accounts (id) {
+        id -> Text,
+        tenant_id -> Text,
+        email -> Text,
+        email_ci -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    web_sessions (id_hash) {
+        id_hash -> Text,
+        admin_id -> Text,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_throttle (throttle_key) {
+        throttle_key -> Text,
+        failures -> BigInt,
+        window_start -> BigInt,
+        locked_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    oauth_clients (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        redirect_uris -> Text,
+        require_pkce -> Bool,
+        created_at -> BigInt,
+        secret_rotated_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    oauth_grants (id) {
+        id -> Text,
+        tenant_id -> Text,
+        admin_id -> Nullable<Text>,
+        client_id -> Text,
+        scope -> Text,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    oauth_codes (code_hash) {
+        code_hash -> Text,
+        grant_id -> Text,
+        redirect_uri -> Text,
+        pkce -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        token_hash -> Text,
+        grant_id -> Text,
+        parent_id -> Nullable<Text>,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        retired_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        private_key -> Text,
+        public_key -> Text,
+        created_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> BigInt,
+        tenant_id -> Nullable<Text>,
+        event -> Text,
+        actor -> Text,
+        client_id -> Nullable<Text>,
+        grant_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        detail -> Text,
+    }
+}
+
 diesel::joinable!(static_tokens -> tenants (tenant_id));
+diesel::joinable!(admin_accounts -> tenants (tenant_id));
+diesel::joinable!(web_sessions -> admin_accounts (admin_id));
+diesel::joinable!(oauth_grants -> tenants (tenant_id));
+diesel::joinable!(oauth_grants -> oauth_clients (client_id));
+diesel::joinable!(oauth_codes -> oauth_grants (grant_id));
+diesel::joinable!(refresh_tokens -> oauth_grants (grant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
@@ -85,4 +196,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     scim_groups,
     group_members,
     resource_values,
+    admin_accounts,
+    web_sessions,
+    login_throttle,
+    oauth_clients,
+    oauth_grants,
+    oauth_codes,
+    refresh_tokens,
+    signing_keys,
+    audit_events,
 );

@@ -1,17 +1,17 @@
 //! Static per-tenant bearer tokens (Okta's "HTTP Header" mode): issued once, stored as SHA-256,
 //! revocable at once; and turning an `Authorization` header into a `Principal` or a precise reason.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::AdminError;
+use crate::audit::{self, Event, Kind};
 use crate::clock::{Clock, Millis, to_rfc3339};
 use crate::db::repo::{tenants, tokens};
 use crate::db::rows::StaticTokenRow;
 use crate::db::{Database, StoreError};
+use crate::oauth::jwt::JwtFailure;
+use crate::oauth::scope::Access;
+use crate::oauth::secret;
 
 /// Every static token starts with this, so leaked tokens are easy to recognise and scan for.
 pub const TOKEN_PREFIX: &str = "scimd_st_";
@@ -23,7 +23,10 @@ const LAST_USED_GRANULARITY: Millis = 60_000;
 pub struct Principal {
     pub tenant_id: String,
     pub tenant_slug: String,
+    /// `st:<id>` for a static token, `grant:<id>` for a JWT access token.
     pub credential_id: String,
+    /// What the credential may do: static tokens may do everything, JWTs what their scope says.
+    pub access: Access,
 }
 
 /// Why a request was not authenticated; each becomes a distinct 401 description.
@@ -35,6 +38,10 @@ pub enum AuthFailure {
     Unknown,
     Revoked,
     TenantDisabled,
+    /// A JWT access token that failed verification.
+    Token(JwtFailure),
+    /// A JWT access token whose grant has been revoked.
+    GrantRevoked,
 }
 
 impl AuthFailure {
@@ -46,6 +53,10 @@ impl AuthFailure {
             AuthFailure::Unknown => "the bearer token is not recognised",
             AuthFailure::Revoked => "the bearer token has been revoked",
             AuthFailure::TenantDisabled => "the tenant of this token is disabled",
+            AuthFailure::Token(failure) => failure.description(),
+            AuthFailure::GrantRevoked => {
+                "the access token's grant has been revoked; a tenant admin must authorize again"
+            }
         }
     }
 
@@ -61,18 +72,11 @@ impl AuthFailure {
 
 /// SHA-256 of the token, hex. Tokens carry 256 random bits, so a fast hash is enough.
 pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push_str(&format!("{byte:02x}"));
-    }
-    hex
+    secret::sha256_hex(token)
 }
 
 fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+    secret::generate(TOKEN_PREFIX)
 }
 
 /// Extracts the token from an `Authorization` header value.
@@ -113,7 +117,12 @@ pub fn authenticate(
         drop(conn);
         db.write(|conn| tokens::touch(conn, &row.id, now).map_err(StoreError::from))?;
     }
-    Ok(Ok(Principal { tenant_id: tenant.id, tenant_slug: tenant.slug, credential_id: row.id }))
+    Ok(Ok(Principal {
+        tenant_id: tenant.id,
+        tenant_slug: tenant.slug,
+        credential_id: format!("st:{}", row.id),
+        access: Access::FULL,
+    }))
 }
 
 /// A freshly issued token: the only time the secret exists outside the client.
@@ -168,7 +177,7 @@ pub fn issue(
             conn,
             &StaticTokenRow {
                 id: id.clone(),
-                tenant_id: tenant.id,
+                tenant_id: tenant.id.clone(),
                 label: label.to_owned(),
                 token_hash: hash_token(&token),
                 hint: format!("{}…", &token[..TOKEN_PREFIX.len() + 4]),
@@ -177,6 +186,11 @@ pub fn issue(
                 revoked_at: None,
             },
         )?;
+        let event = Event::new(Kind::StaticTokenIssued, "operator")
+            .tenant(tenant.id.clone())
+            .detail("token_id", id.clone())
+            .detail("label", label);
+        audit::record(conn, clock.now(), event)?;
         Ok::<_, AdminError>(())
     })?;
     Ok(IssuedToken { id, tenant: tenant_slug.to_owned(), label: label.to_owned(), token })
@@ -196,6 +210,10 @@ pub fn revoke(db: &Database, clock: &dyn Clock, token_id: &str) -> Result<TokenV
             .ok_or_else(|| AdminError::NotFound(format!("token '{token_id}'")))?;
         if row.revoked_at.is_none() {
             tokens::revoke(conn, token_id, clock.now())?;
+            let event = Event::new(Kind::StaticTokenRevoked, "operator")
+                .tenant(row.tenant_id.clone())
+                .detail("token_id", token_id);
+            audit::record(conn, clock.now(), event)?;
         }
         let row = tokens::find(conn, token_id)?
             .ok_or_else(|| AdminError::NotFound(format!("token '{token_id}'")))?;

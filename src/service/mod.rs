@@ -1,8 +1,14 @@
 //! Use cases, each one database transaction: provisioning users and groups, tenants, credentials.
 //! Services take `now` from the injected clock and return protocol errors, never panics.
 
+pub mod access_tokens;
+pub mod admins;
+pub mod clients;
 pub mod credentials;
 pub mod groups;
+pub mod keys;
+pub mod login;
+pub mod oauth_flow;
 pub mod render;
 pub mod tenants;
 pub mod users;

@@ -64,6 +64,10 @@ pub fn create(
             return Err(AdminError::Conflict(format!("tenant '{slug}'")));
         }
         tenants::insert(conn, &row)?;
+        let event = crate::audit::Event::new(crate::audit::Kind::TenantCreated, "operator")
+            .tenant(row.id.clone())
+            .detail("slug", slug);
+        crate::audit::record(conn, row.created_at, event)?;
         Ok(())
     })?;
     Ok(row.into())

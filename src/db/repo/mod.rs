@@ -1,7 +1,11 @@
 //! Repositories: one module per aggregate, plain functions over a `DbConnection`, always scoped by
 //! tenant. They return diesel errors; services decide what those mean.
 
+pub mod admins;
+pub mod audit;
 pub mod groups;
+pub mod keys;
+pub mod oauth;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

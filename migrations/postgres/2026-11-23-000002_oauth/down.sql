@@ -1,0 +1,9 @@
+DROP TABLE audit_events;
+DROP TABLE signing_keys;
+DROP TABLE refresh_tokens;
+DROP TABLE oauth_codes;
+DROP TABLE oauth_grants;
+DROP TABLE oauth_clients;
+DROP TABLE login_throttle;
+DROP TABLE web_sessions;
+DROP TABLE admin_accounts;

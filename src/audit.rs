@@ -1,0 +1,138 @@
+//! The audit trail's vocabulary. Every event is written by the service that makes the change, in
+//! the same transaction, so the trail never claims what did not happen nor misses what did.
+
+use serde_json::{Value, json};
+
+use crate::db::DbConnection;
+use crate::db::repo::audit as repo;
+use crate::db::rows::AuditEventRow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    TenantCreated,
+    AdminCreated,
+    LoginSucceeded,
+    LoginFailed,
+    Logout,
+    ConsentGranted,
+    ConsentDenied,
+    CodeIssued,
+    CodeRedeemed,
+    CodeReused,
+    CodeRejected,
+    TokenIssued,
+    TokenRefreshed,
+    RefreshRetried,
+    RefreshReuseDetected,
+    RefreshRejected,
+    GrantRevoked,
+    ClientCreated,
+    ClientSecretRotated,
+    ClientDeleted,
+    ClientAuthFailed,
+    KeyCreated,
+    KeyRotated,
+    StaticTokenIssued,
+    StaticTokenRevoked,
+    ScimAuthFailed,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::TenantCreated => "tenant.created",
+            Kind::AdminCreated => "admin.created",
+            Kind::LoginSucceeded => "login.succeeded",
+            Kind::LoginFailed => "login.failed",
+            Kind::Logout => "login.logout",
+            Kind::ConsentGranted => "consent.granted",
+            Kind::ConsentDenied => "consent.denied",
+            Kind::CodeIssued => "code.issued",
+            Kind::CodeRedeemed => "code.redeemed",
+            Kind::CodeReused => "code.reused",
+            Kind::CodeRejected => "code.rejected",
+            Kind::TokenIssued => "token.issued",
+            Kind::TokenRefreshed => "token.refreshed",
+            Kind::RefreshRetried => "token.refresh_retried",
+            Kind::RefreshReuseDetected => "token.reuse_detected",
+            Kind::RefreshRejected => "token.refresh_rejected",
+            Kind::GrantRevoked => "grant.revoked",
+            Kind::ClientCreated => "client.created",
+            Kind::ClientSecretRotated => "client.secret_rotated",
+            Kind::ClientDeleted => "client.deleted",
+            Kind::ClientAuthFailed => "client.auth_failed",
+            Kind::KeyCreated => "key.created",
+            Kind::KeyRotated => "key.rotated",
+            Kind::StaticTokenIssued => "static_token.issued",
+            Kind::StaticTokenRevoked => "static_token.revoked",
+            Kind::ScimAuthFailed => "scim.auth_failed",
+        }
+    }
+}
+
+/// One event, built up with the facts that apply. `detail` never holds a secret.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: Kind,
+    pub actor: String,
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub ip: Option<String>,
+    pub detail: Value,
+}
+
+impl Event {
+    /// `actor` says who acted: `admin:<id>`, `client:<id>`, `operator` (CLI), `system`, `anonymous`.
+    pub fn new(kind: Kind, actor: impl Into<String>) -> Event {
+        Event {
+            kind,
+            actor: actor.into(),
+            tenant_id: None,
+            client_id: None,
+            grant_id: None,
+            ip: None,
+            detail: json!({}),
+        }
+    }
+    pub fn tenant(mut self, tenant_id: impl Into<String>) -> Event {
+        self.tenant_id = Some(tenant_id.into());
+        self
+    }
+    pub fn client(mut self, client_id: impl Into<String>) -> Event {
+        self.client_id = Some(client_id.into());
+        self
+    }
+    pub fn grant(mut self, grant_id: impl Into<String>) -> Event {
+        self.grant_id = Some(grant_id.into());
+        self
+    }
+    pub fn ip(mut self, ip: Option<String>) -> Event {
+        self.ip = ip;
+        self
+    }
+    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Event {
+        if let Value::Object(map) = &mut self.detail {
+            map.insert(key.to_owned(), value.into());
+        }
+        self
+    }
+}
+
+/// Appends `event` inside the caller's transaction.
+pub fn record(conn: &mut DbConnection, now: i64, event: Event) -> diesel::QueryResult<()> {
+    repo::insert(
+        conn,
+        &AuditEventRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            at: now,
+            tenant_id: event.tenant_id,
+            event: event.kind.as_str().to_owned(),
+            actor: event.actor,
+            client_id: event.client_id,
+            grant_id: event.grant_id,
+            ip: event.ip,
+            detail: event.detail.to_string(),
+        },
+    )
+}

@@ -1,0 +1,145 @@
+//! OAuth clients, grants (one per consent), authorization codes and refresh-token families.
+
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::rows::{ClientRow, CodeRow, GrantRow, RefreshTokenRow, TenantRow};
+use crate::db::schema::{oauth_clients, oauth_codes, oauth_grants, refresh_tokens, tenants};
+
+pub fn insert_client(conn: &mut DbConnection, row: &ClientRow) -> QueryResult<()> {
+    diesel::insert_into(oauth_clients::table).values(row).execute(conn).map(drop)
+}
+
+pub fn find_client(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ClientRow>> {
+    oauth_clients::table.find(id).select(ClientRow::as_select()).first(conn).optional()
+}
+
+pub fn list_clients(conn: &mut DbConnection) -> QueryResult<Vec<ClientRow>> {
+    oauth_clients::table
+        .order((oauth_clients::created_at, oauth_clients::id))
+        .select(ClientRow::as_select())
+        .load(conn)
+}
+
+pub fn set_client_secret(
+    conn: &mut DbConnection,
+    id: &str,
+    secret_hash: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    diesel::update(oauth_clients::table.find(id))
+        .set((oauth_clients::secret_hash.eq(secret_hash), oauth_clients::secret_rotated_at.eq(now)))
+        .execute(conn)
+}
+
+pub fn delete_client(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    diesel::delete(oauth_clients::table.find(id)).execute(conn)
+}
+
+pub fn insert_grant(conn: &mut DbConnection, row: &GrantRow) -> QueryResult<()> {
+    diesel::insert_into(oauth_grants::table).values(row).execute(conn).map(drop)
+}
+
+/// A grant and its tenant.
+pub fn find_grant(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(GrantRow, TenantRow)>> {
+    oauth_grants::table
+        .inner_join(tenants::table)
+        .filter(oauth_grants::id.eq(id))
+        .select((GrantRow::as_select(), TenantRow::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// Takes the grant's row lock (a no-op UPDATE) so refreshes of one family run one at a time on
+/// every backend and every node; SQLite already serialises writers.
+pub fn lock_grant(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    diesel::update(oauth_grants::table.find(id))
+        .set(oauth_grants::created_at.eq(oauth_grants::created_at))
+        .execute(conn)
+}
+
+/// Marks a grant revoked; returns 0 when it already was.
+pub fn revoke_grant(
+    conn: &mut DbConnection,
+    id: &str,
+    now: i64,
+    reason: &str,
+) -> QueryResult<usize> {
+    diesel::update(oauth_grants::table.find(id))
+        .filter(oauth_grants::revoked_at.is_null())
+        .set((oauth_grants::revoked_at.eq(now), oauth_grants::revoked_reason.eq(reason)))
+        .execute(conn)
+}
+
+pub fn list_grants(conn: &mut DbConnection, tenant_id: Option<&str>) -> QueryResult<Vec<GrantRow>> {
+    let mut query = oauth_grants::table.select(GrantRow::as_select()).into_boxed();
+    if let Some(tenant_id) = tenant_id {
+        query = query.filter(oauth_grants::tenant_id.eq(tenant_id.to_owned()));
+    }
+    query.order((oauth_grants::created_at, oauth_grants::id)).load(conn)
+}
+
+pub fn insert_code(conn: &mut DbConnection, row: &CodeRow) -> QueryResult<()> {
+    diesel::insert_into(oauth_codes::table).values(row).execute(conn).map(drop)
+}
+
+pub fn find_code(conn: &mut DbConnection, code_hash: &str) -> QueryResult<Option<CodeRow>> {
+    oauth_codes::table.find(code_hash).select(CodeRow::as_select()).first(conn).optional()
+}
+
+/// Marks a code used; returns 0 when another request used it first.
+pub fn use_code(conn: &mut DbConnection, code_hash: &str, now: i64) -> QueryResult<usize> {
+    diesel::update(oauth_codes::table.find(code_hash))
+        .filter(oauth_codes::used_at.is_null())
+        .set(oauth_codes::used_at.eq(now))
+        .execute(conn)
+}
+
+pub fn insert_refresh(conn: &mut DbConnection, row: &RefreshTokenRow) -> QueryResult<()> {
+    diesel::insert_into(refresh_tokens::table).values(row).execute(conn).map(drop)
+}
+
+pub fn find_refresh(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> QueryResult<Option<RefreshTokenRow>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select(RefreshTokenRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_refresh_by_id(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Option<RefreshTokenRow>> {
+    refresh_tokens::table.find(id).select(RefreshTokenRow::as_select()).first(conn).optional()
+}
+
+/// Records the first use of a refresh token (later uses keep the first time).
+pub fn mark_refresh_used(conn: &mut DbConnection, id: &str, now: i64) -> QueryResult<usize> {
+    diesel::update(refresh_tokens::table.find(id))
+        .filter(refresh_tokens::used_at.is_null())
+        .set(refresh_tokens::used_at.eq(now))
+        .execute(conn)
+}
+
+/// Retires every live token of the family except `keep` and its children: `keep` has just been
+/// used, so its parent and the parent's other descendants are superseded.
+pub fn retire_family_except(
+    conn: &mut DbConnection,
+    grant_id: &str,
+    keep: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::grant_id.eq(grant_id))
+            .filter(refresh_tokens::retired_at.is_null())
+            .filter(refresh_tokens::id.ne(keep))
+            .filter(refresh_tokens::parent_id.is_null().or(refresh_tokens::parent_id.ne(keep))),
+    )
+    .set(refresh_tokens::retired_at.eq(now))
+    .execute(conn)
+}

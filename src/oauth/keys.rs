@@ -1,0 +1,80 @@
+//! Signing keys: Ed25519 (EdDSA) — the fastest to verify of the asymmetric algorithms jsonwebtoken
+//! offers (≈ 45 µs, vs ≈ 63 µs for ES256 on aws-lc-rs), deterministic, with 32-byte public keys.
+//! The `kid` is the key's RFC 7638 JWK thumbprint.
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+pub const ALG: &str = "EdDSA";
+
+/// A new key pair as stored: PKCS#8 (base64) and the raw public key (base64url, the JWK `x`).
+#[derive(Debug)]
+pub struct GeneratedKey {
+    pub kid: String,
+    pub private_pkcs8: String,
+    pub public_x: String,
+}
+
+pub fn generate() -> Result<GeneratedKey, String> {
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|e| e.to_string())?;
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| e.to_string())?;
+    let public_x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+    Ok(GeneratedKey {
+        kid: thumbprint(&public_x),
+        private_pkcs8: STANDARD.encode(pkcs8.as_ref()),
+        public_x,
+    })
+}
+
+/// RFC 7638: SHA-256 over the required members in lexicographic order, base64url.
+pub fn thumbprint(public_x: &str) -> String {
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{public_x}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+pub fn encoding_key(private_pkcs8: &str) -> Result<EncodingKey, String> {
+    let der =
+        STANDARD.decode(private_pkcs8).map_err(|e| format!("stored key is not base64: {e}"))?;
+    Ok(EncodingKey::from_ed_der(&der))
+}
+
+pub fn decoding_key(public_x: &str) -> Result<DecodingKey, String> {
+    DecodingKey::from_ed_components(public_x)
+        .map_err(|e| format!("stored public key is invalid: {e}"))
+}
+
+/// The key as published in `/oauth/jwks.json`.
+pub fn jwk(kid: &str, public_x: &str) -> Value {
+    json!({"kty": "OKP", "crv": "Ed25519", "x": public_x, "kid": kid, "alg": ALG, "use": "sig"})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_are_distinct_and_named_by_thumbprint() {
+        let a = generate().unwrap();
+        let b = generate().unwrap();
+        assert_ne!(a.kid, b.kid);
+        assert_eq!(a.kid, thumbprint(&a.public_x));
+        assert_eq!(URL_SAFE_NO_PAD.decode(&a.public_x).unwrap().len(), 32);
+        assert!(encoding_key(&a.private_pkcs8).is_ok());
+        assert!(decoding_key(&a.public_x).is_ok());
+        assert_eq!(jwk(&a.kid, &a.public_x)["kty"], "OKP");
+    }
+
+    #[test]
+    fn rfc8037_thumbprint_vector() {
+        // RFC 8037 appendix A.3.
+        assert_eq!(
+            thumbprint("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! PKCE (RFC 7636) on top of oxide-auth's checker: S256 only (`plain` is refused), enforced when a
+//! challenge was sent or the client requires it, and a `code_verifier` presented for a code that
+//! was issued without a challenge is refused, so an attacker cannot strip PKCE (downgrade).
+
+use std::borrow::Cow;
+
+use oxide_auth::code_grant::extensions::Pkce;
+
+/// The value stored with the authorization code, or `None` when no challenge was sent.
+pub fn challenge(
+    require: bool,
+    method: Option<&str>,
+    challenge: Option<&str>,
+) -> Result<Option<String>, &'static str> {
+    if challenge.is_none() && method.is_some() {
+        return Err("code_challenge_method without code_challenge");
+    }
+    if method == Some("plain") || (challenge.is_some() && method.is_none()) {
+        return Err("PKCE method plain is not supported; use S256");
+    }
+    if challenge.is_some_and(|c| !(43..=128).contains(&c.len())) {
+        return Err("code_challenge must be 43 to 128 characters");
+    }
+    let checker = if require { Pkce::required() } else { Pkce::optional() };
+    match checker.challenge(method.map(Cow::Borrowed), challenge.map(Cow::Borrowed)) {
+        Ok(Some(value)) => Ok(value.into_private_value().ok().flatten()),
+        Ok(None) => Ok(None),
+        Err(()) if challenge.is_none() => {
+            Err("this client must use PKCE (code_challenge with S256)")
+        }
+        Err(()) => Err("unsupported code_challenge_method; use S256"),
+    }
+}
+
+/// Checks the verifier at the token endpoint against what was stored with the code.
+pub fn verify(stored: Option<&str>, verifier: Option<&str>) -> Result<(), &'static str> {
+    match (stored, verifier) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => {
+            Err("code_verifier sent, but the authorization request had no code_challenge")
+        }
+        (Some(_), None) => {
+            Err("code_verifier is required: the authorization request had a code_challenge")
+        }
+        (Some(stored), Some(verifier)) => {
+            let value = oxide_auth::primitives::grant::Value::private(Some(stored.to_owned()));
+            Pkce::required()
+                .verify(Some(value), Some(Cow::Borrowed(verifier)))
+                .map_err(|()| "code_verifier does not match the code_challenge")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use sha2::{Digest, Sha256};
+
+    const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K1-aLx5mKqHpRPf7CWzA2t6zKg_0123456789";
+
+    fn s256(verifier: &str) -> String {
+        URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+    }
+
+    #[test]
+    fn s256_round_trip() {
+        let stored = challenge(false, Some("S256"), Some(&s256(VERIFIER))).unwrap();
+        let stored = stored.unwrap();
+        assert!(verify(Some(&stored), Some(VERIFIER)).is_ok());
+        assert!(
+            verify(Some(&stored), Some("wrong-verifier-wrong-verifier-wrong-verifier")).is_err()
+        );
+        assert!(verify(Some(&stored), None).is_err());
+    }
+
+    #[test]
+    fn rfc7636_appendix_b_vector() {
+        assert_eq!(
+            s256("dBjftJeZ4CVP-mJ92K1-aLx5mKqHpRPf7CWzA2t6zKg"),
+            "E9Melhoa2OwvFrEMTJguCHaoeUutvu5kp_sSHTFdz3c"
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let c = s256(VERIFIER);
+        assert!(challenge(false, Some("plain"), Some(&c)).is_err());
+        assert!(challenge(false, None, Some(&c)).is_err(), "default method is plain");
+        assert!(challenge(false, Some("S512"), Some(&c)).is_err());
+        assert!(challenge(false, Some("S256"), None).is_err());
+        assert!(challenge(false, Some("S256"), Some("short")).is_err());
+        assert!(challenge(true, None, None).is_err(), "required by the client");
+        assert_eq!(challenge(false, None, None).unwrap(), None);
+        assert!(verify(None, Some(VERIFIER)).is_err(), "downgrade");
+        assert!(verify(None, None).is_ok());
+    }
+}

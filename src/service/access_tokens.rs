@@ -1,0 +1,225 @@
+//! JWT access tokens at the resource server (SCIM) and at /oauth/introspect and /oauth/revoke.
+//! A token's signature is verified once per node and remembered by hash; expiry, issuer and
+//! audience are re-checked on every request, and so is its grant, with one primary-key read, so
+//! a revocation on any node takes effect on every node at once.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::credentials::{AuthFailure, Principal};
+use super::keys::TokenRuntime;
+use super::oauth_flow::OAuthEnv;
+use crate::audit::{self, Event, Kind};
+use crate::clock::Clock;
+use crate::db::repo::oauth;
+use crate::db::rows::ClientRow;
+use crate::db::{Database, StoreError};
+use crate::oauth::jwt::{self, AccessClaims, JwtFailure};
+use crate::oauth::refresh::{self as rules, Decision, TokenState};
+use crate::oauth::scope::Access;
+use crate::oauth::secret;
+
+/// A JWT's claims after its signature checked out (from the cache or freshly).
+pub fn verified_claims(
+    db: &Database,
+    runtime: &TokenRuntime,
+    now: i64,
+    token: &str,
+) -> Result<Result<Arc<AccessClaims>, JwtFailure>, StoreError> {
+    let hash = secret::sha256(token);
+    if let Some(claims) = runtime.verified(&hash) {
+        return Ok(Ok(claims));
+    }
+    let kid = match jwt::key_id(token) {
+        Ok(kid) => kid,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    let Some(key) = runtime.decoding_key(db, now, &kid)? else {
+        return Ok(Err(JwtFailure::UnknownKey));
+    };
+    match jwt::verify_signature(token, &key) {
+        Ok(claims) => {
+            let claims = Arc::new(claims);
+            runtime.remember(hash, claims.clone(), now.div_euclid(1000));
+            Ok(Ok(claims))
+        }
+        Err(failure) => Ok(Err(failure)),
+    }
+}
+
+/// Authenticates a SCIM request carrying a JWT access token.
+pub fn authenticate(
+    db: &Database,
+    clock: &dyn Clock,
+    runtime: &TokenRuntime,
+    token: &str,
+    issuer: &str,
+) -> Result<Result<Principal, AuthFailure>, StoreError> {
+    let now = clock.now();
+    let claims = match verified_claims(db, runtime, now, token)? {
+        Ok(claims) => claims,
+        Err(failure) => return Ok(Err(AuthFailure::Token(failure))),
+    };
+    let audience = super::oauth_flow::audience_for(issuer);
+    if let Err(failure) = jwt::check_claims(&claims, issuer, &audience, now.div_euclid(1000)) {
+        return Ok(Err(AuthFailure::Token(failure)));
+    }
+    let Some((grant, tenant)) = oauth::find_grant(&mut *db.conn()?, &claims.grant)? else {
+        return Ok(Err(AuthFailure::GrantRevoked));
+    };
+    if grant.revoked_at.is_some() {
+        return Ok(Err(AuthFailure::GrantRevoked));
+    }
+    if tenant.disabled {
+        return Ok(Err(AuthFailure::TenantDisabled));
+    }
+    if grant.tenant_id != claims.tenant {
+        return Ok(Err(AuthFailure::Token(JwtFailure::Malformed)));
+    }
+    Ok(Ok(Principal {
+        tenant_id: tenant.id,
+        tenant_slug: tenant.slug,
+        credential_id: format!("grant:{}", grant.id),
+        access: Access::from_scope(&claims.scope),
+    }))
+}
+
+/// Records a failed SCIM authentication (its own small transaction: nothing else changed).
+pub fn record_failure(
+    db: &Database,
+    clock: &dyn Clock,
+    failure: AuthFailure,
+    ip: Option<String>,
+    path: &str,
+) -> Result<(), StoreError> {
+    let event = Event::new(Kind::ScimAuthFailed, "anonymous")
+        .ip(ip)
+        .detail("reason", failure.description())
+        .detail("path", path);
+    db.write(|conn| audit::record(conn, clock.now(), event).map_err(StoreError::from))
+}
+
+/// What a presented token turned out to be, for introspection and revocation.
+enum Found {
+    Access(Arc<AccessClaims>),
+    Refresh(crate::db::rows::RefreshTokenRow),
+    Nothing,
+}
+
+fn find(env: &OAuthEnv<'_>, runtime: &TokenRuntime, token: &str) -> Result<Found, StoreError> {
+    if token.starts_with(secret::REFRESH_PREFIX) {
+        return Ok(oauth::find_refresh(&mut *env.db.conn()?, &secret::sha256_hex(token))?
+            .map_or(Found::Nothing, Found::Refresh));
+    }
+    match verified_claims(env.db, runtime, env.clock.now(), token)? {
+        Ok(claims) if claims.iss == env.issuer => Ok(Found::Access(claims)),
+        _ => Ok(Found::Nothing),
+    }
+}
+
+/// RFC 7662. Only the client a token was issued to learns anything about it.
+pub fn introspect(
+    env: &OAuthEnv<'_>,
+    runtime: &TokenRuntime,
+    client: &ClientRow,
+    token: &str,
+) -> Result<Value, StoreError> {
+    let inactive = json!({ "active": false });
+    let now = env.clock.now();
+    match find(env, runtime, token)? {
+        Found::Access(claims) => {
+            if claims.client_id != client.id
+                || jwt::check_claims(&claims, env.issuer, &env.audience(), now.div_euclid(1000))
+                    .is_err()
+            {
+                return Ok(inactive);
+            }
+            let Some((grant, tenant)) = oauth::find_grant(&mut *env.db.conn()?, &claims.grant)?
+            else {
+                return Ok(inactive);
+            };
+            if grant.revoked_at.is_some() || tenant.disabled {
+                return Ok(inactive);
+            }
+            Ok(json!({
+                "active": true,
+                "token_type": "Bearer",
+                "scope": claims.scope,
+                "client_id": claims.client_id,
+                "sub": claims.sub,
+                "aud": claims.aud,
+                "iss": claims.iss,
+                "exp": claims.exp,
+                "iat": claims.iat,
+                "jti": claims.jti,
+                "tenant": tenant.slug,
+            }))
+        }
+        Found::Refresh(row) => {
+            let Some((grant, tenant)) = oauth::find_grant(&mut *env.db.conn()?, &row.grant_id)?
+            else {
+                return Ok(inactive);
+            };
+            if grant.client_id != client.id {
+                return Ok(inactive);
+            }
+            let policy = env.refresh_policy();
+            let state = TokenState {
+                created_at: row.created_at,
+                used_at: row.used_at,
+                retired_at: row.retired_at,
+                grant_created_at: grant.created_at,
+                grant_revoked: grant.revoked_at.is_some(),
+                tenant_disabled: tenant.disabled,
+            };
+            if !matches!(rules::decide(policy, state, now), Decision::Rotate { .. }) {
+                return Ok(inactive);
+            }
+            Ok(json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "scope": grant.scope,
+                "client_id": grant.client_id,
+                "sub": grant.admin_id,
+                "iat": row.created_at.div_euclid(1000),
+                "exp": rules::expires_at(policy, row.created_at, grant.created_at).div_euclid(1000),
+                "tenant": tenant.slug,
+            }))
+        }
+        Found::Nothing => Ok(inactive),
+    }
+}
+
+/// RFC 7009. Revoking either kind of token revokes its grant: every refresh and access token
+/// issued under the same consent stops working at once (§2.1 allows this for access tokens).
+/// Unknown tokens, and tokens of other clients, are answered like success and left alone.
+pub fn revoke(
+    env: &OAuthEnv<'_>,
+    runtime: &TokenRuntime,
+    client: &ClientRow,
+    token: &str,
+) -> Result<(), StoreError> {
+    let grant_id = match find(env, runtime, token)? {
+        Found::Access(claims) => claims.grant.clone(),
+        Found::Refresh(row) => row.grant_id,
+        Found::Nothing => return Ok(()),
+    };
+    let now = env.clock.now();
+    env.db.write(|conn| {
+        let Some((grant, _)) = oauth::find_grant(conn, &grant_id)? else { return Ok(()) };
+        if grant.client_id != client.id {
+            return Ok(());
+        }
+        if oauth::revoke_grant(conn, &grant.id, now, "revoked by the client")? == 1 {
+            let event = Event::new(Kind::GrantRevoked, format!("client:{}", client.id))
+                .tenant(grant.tenant_id.clone())
+                .client(grant.client_id.clone())
+                .grant(grant.id.clone())
+                .ip(env.ip.clone())
+                .detail("reason", "revoked by the client (RFC 7009)");
+            audit::record(conn, now, event)?;
+        }
+        Ok(())
+    })
+}
