@@ -10,7 +10,7 @@ use serde::Serialize;
 use scimd::clock::{Clock, SystemClock};
 use scimd::config::{LogFormat, Settings};
 use scimd::db::Database;
-use scimd::service::{credentials, tenants};
+use scimd::service::{admins, audit_log, clients, credentials, grants, keys, tenants};
 use scimd::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -45,6 +45,90 @@ enum Command {
     /// Manage static bearer tokens (Okta "HTTP Header" authentication).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage tenant admin accounts (who log in and consent on the authorize page).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Manage OAuth clients (e.g. the vendor's Okta OIN app).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage JWT signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// List or revoke OAuth grants (one per consent).
+    #[command(subcommand)]
+    Grant(GrantCommand),
+    /// Show the audit trail, oldest first.
+    Audit {
+        #[arg(long)]
+        tenant: Option<String>,
+        /// RFC 3339 time or a span back from now (30m, 24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a tenant admin; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from stdin (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List a tenant's admins.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register a client; its secret is printed once and stored as argon2id.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// An exact redirect URI (repeatable).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Register Okta's five callback URIs for this OIN app name.
+        #[arg(long)]
+        okta_app: Option<String>,
+        /// Refuse authorization requests without PKCE (S256).
+        #[arg(long)]
+        require_pkce: bool,
+    },
+    /// List clients (never their secrets).
+    List,
+    /// Issue a new secret; the old one stops working at once.
+    RotateSecret { client_id: String },
+    /// Delete a client and every grant and token it holds.
+    Delete { client_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key; older keys stay published until their tokens have expired.
+    Rotate,
+    /// List signing keys.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum GrantCommand {
+    /// List grants, optionally of one tenant.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a grant: its refresh and access tokens stop working at once.
+    Revoke { grant_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +204,44 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => {
             let db = Database::connect(&settings.database_url, 2)?;
             token_command(&db, clock.as_ref(), cmd, cli.json)
+        }
+        Command::Admin(cmd) => {
+            let db = Database::connect(&settings.database_url, 2)?;
+            admin_command(&db, clock.as_ref(), cmd, cli.json)
+        }
+        Command::Client(cmd) => {
+            let db = Database::connect(&settings.database_url, 2)?;
+            client_command(&db, clock.as_ref(), cmd, cli.json)
+        }
+        Command::Keys(cmd) => {
+            let db = Database::connect(&settings.database_url, 2)?;
+            let ttl_ms = i64::try_from(settings.access_token_ttl_secs).unwrap_or(3600) * 1000;
+            keys_command(&db, clock.as_ref(), cmd, ttl_ms, cli.json)
+        }
+        Command::Grant(cmd) => {
+            let db = Database::connect(&settings.database_url, 2)?;
+            grant_command(&db, clock.as_ref(), cmd, cli.json)
+        }
+        Command::Audit { tenant, since, limit } => {
+            let db = Database::connect(&settings.database_url, 2)?;
+            let events =
+                audit_log::list(&db, clock.as_ref(), tenant.as_deref(), since.as_deref(), limit)?;
+            print(cli.json, &serde_json::json!({ "events": events }), || {
+                let mut out =
+                    format!("{:<26} {:<24} {:<16} {:<44} DETAIL", "AT", "EVENT", "TENANT", "ACTOR");
+                for e in &events {
+                    out.push_str(&format!(
+                        "\n{:<26} {:<24} {:<16} {:<44} {}",
+                        e.at,
+                        e.event,
+                        e.tenant.as_deref().unwrap_or("-"),
+                        e.actor,
+                        e.detail
+                    ));
+                }
+                out
+            });
+            Ok(())
         }
     }
 }
@@ -237,6 +359,176 @@ fn token_command(
         TokenCommand::Revoke { token_id } => {
             let t = credentials::revoke(db, clock, &token_id)?;
             print(json, &t, || format!("revoked token {} ({})", t.id, t.label));
+        }
+    }
+    Ok(())
+}
+
+fn admin_command(
+    db: &Database,
+    clock: &dyn Clock,
+    cmd: AdminCommand,
+    json: bool,
+) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::Create { tenant, email, password_stdin: _ } => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let admin = admins::create(db, clock, &tenant, &email, password)?;
+            print(json, &admin, || {
+                format!(
+                    "created admin {} for tenant '{}' ({})",
+                    admin.email, admin.tenant, admin.id
+                )
+            });
+        }
+        AdminCommand::List { tenant } => {
+            let all = admins::list(db, &tenant)?;
+            print(json, &serde_json::json!({ "admins": all }), || {
+                let mut out = format!("{:<38} {:<36} CREATED", "ID", "EMAIL");
+                for a in &all {
+                    out.push_str(&format!("\n{:<38} {:<36} {}", a.id, a.email, a.created));
+                }
+                out
+            });
+        }
+    }
+    Ok(())
+}
+
+fn client_command(
+    db: &Database,
+    clock: &dyn Clock,
+    cmd: ClientCommand,
+    json: bool,
+) -> anyhow::Result<()> {
+    let issued_text = |c: &clients::IssuedClient| {
+        format!(
+            "client_id:     {}\nclient_secret: {}\nredirect URIs:\n  {}\n\nThe secret is shown only now; it is stored as an argon2id hash.",
+            c.client_id,
+            c.client_secret,
+            c.redirect_uris.join("\n  ")
+        )
+    };
+    match cmd {
+        ClientCommand::Create { name, redirect_uris, okta_app, require_pkce } => {
+            let c = clients::create(
+                db,
+                clock,
+                &name,
+                &redirect_uris,
+                okta_app.as_deref(),
+                require_pkce,
+            )?;
+            print(json, &c, || issued_text(&c));
+        }
+        ClientCommand::List => {
+            let all = clients::list(db)?;
+            print(json, &serde_json::json!({ "clients": all }), || {
+                let mut out =
+                    format!("{:<34} {:<20} {:<6} REDIRECT URIS", "CLIENT ID", "NAME", "PKCE");
+                for c in &all {
+                    let pkce = if c.require_pkce { "yes" } else { "no" };
+                    out.push_str(&format!(
+                        "\n{:<34} {:<20} {:<6} {}",
+                        c.client_id,
+                        c.name,
+                        pkce,
+                        c.redirect_uris.join(" ")
+                    ));
+                }
+                out
+            });
+        }
+        ClientCommand::RotateSecret { client_id } => {
+            let c = clients::rotate_secret(db, clock, &client_id)?;
+            print(json, &c, || issued_text(&c));
+        }
+        ClientCommand::Delete { client_id } => {
+            let c = clients::delete(db, clock, &client_id)?;
+            print(json, &c, || {
+                format!("deleted client {} ({}) and its grants", c.client_id, c.name)
+            });
+        }
+    }
+    Ok(())
+}
+
+fn keys_command(
+    db: &Database,
+    clock: &dyn Clock,
+    cmd: KeysCommand,
+    ttl_ms: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::Rotate => {
+            let k = keys::rotate(db, clock, ttl_ms)?;
+            print(json, &k, || {
+                format!(
+                    "new signing key {} ({}); older keys stay published until their tokens expire",
+                    k.kid, k.alg
+                )
+            });
+        }
+        KeysCommand::List => {
+            let all = keys::list(db, clock, ttl_ms)?;
+            print(json, &serde_json::json!({ "keys": all }), || {
+                let mut out = format!(
+                    "{:<45} {:<6} {:<26} {:<26} PUBLISHED",
+                    "KID", "ALG", "CREATED", "RETIRED"
+                );
+                for k in &all {
+                    out.push_str(&format!(
+                        "\n{:<45} {:<6} {:<26} {:<26} {}",
+                        k.kid,
+                        k.alg,
+                        k.created,
+                        k.retired.as_deref().unwrap_or("-"),
+                        k.published
+                    ));
+                }
+                out
+            });
+        }
+    }
+    Ok(())
+}
+
+fn grant_command(
+    db: &Database,
+    clock: &dyn Clock,
+    cmd: GrantCommand,
+    json: bool,
+) -> anyhow::Result<()> {
+    match cmd {
+        GrantCommand::List { tenant } => {
+            let all = grants::list(db, tenant.as_deref())?;
+            print(json, &serde_json::json!({ "grants": all }), || {
+                let mut out = format!(
+                    "{:<38} {:<16} {:<34} {:<22} {:<26} REVOKED",
+                    "ID", "TENANT", "CLIENT", "SCOPE", "CREATED"
+                );
+                for g in &all {
+                    out.push_str(&format!(
+                        "\n{:<38} {:<16} {:<34} {:<22} {:<26} {}",
+                        g.id,
+                        g.tenant,
+                        g.client_id,
+                        g.scope,
+                        g.created,
+                        g.revoked.as_deref().unwrap_or("-")
+                    ));
+                }
+                out
+            });
+        }
+        GrantCommand::Revoke { grant_id } => {
+            grants::revoke(db, clock, &grant_id)?;
+            print(json, &serde_json::json!({ "revoked": grant_id }), || {
+                format!("revoked grant {grant_id}")
+            });
         }
     }
     Ok(())

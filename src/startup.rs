@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::http::{AppState, routes};
+use crate::service::keys::{self, TokenRuntime};
 
 pub struct Application {
     port: u16,
@@ -34,7 +35,14 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let workers = settings.workers;
-        let state = web::Data::new(AppState { db, clock, settings: Arc::new(settings) });
+        keys::ensure_signing_key(&db, clock.as_ref())
+            .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;
+        let state = web::Data::new(AppState {
+            db,
+            clock,
+            settings: Arc::new(settings),
+            tokens: Arc::new(TokenRuntime::new()),
+        });
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

@@ -38,6 +38,19 @@ impl From<AuthFailure> for ApiError {
     }
 }
 
+impl ApiError {
+    /// RFC 6750 §3.1: the token is valid but lacks the scope this request needs.
+    pub fn insufficient_scope(needed: &str) -> ApiError {
+        ApiError {
+            scim: ScimError::forbidden(format!("the access token lacks the scope '{needed}'")),
+            challenge: Some(format!(
+                "Bearer realm=\"scimd\", error=\"insufficient_scope\", scope=\"{needed}\", \
+                 error_description=\"this request needs the scope {needed}\""
+            )),
+        }
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(_: actix_web::error::BlockingError) -> Self {
         ApiError::from(ScimError::internal("the worker pool is shutting down"))

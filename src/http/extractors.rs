@@ -5,14 +5,17 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::db::StoreError;
+use crate::oauth::scope;
 use crate::scim::error::ScimError;
+use crate::service::access_tokens;
 use crate::service::credentials::{self, AuthFailure, Principal};
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
@@ -34,27 +37,57 @@ impl FromRequest for Authenticated {
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().map(str::to_owned).map_err(|_| AuthFailure::Malformed));
         let state = state(req);
-        let peer = req.peer_addr();
+        let issuer = state.as_ref().map(|s| origin(req, s)).unwrap_or_default();
+        let peer = req.peer_addr().map(|a| a.ip().to_string());
         let path = req.path().to_owned();
+        // Reads need scim:read, everything else changes data and needs scim:write.
+        let needs_write = !matches!(*req.method(), Method::GET | Method::HEAD);
         Box::pin(async move {
             let state = state?;
             let token = match header.transpose() {
                 Ok(h) => credentials::bearer_token(h.as_deref()).map(str::to_owned),
                 Err(failure) => Err(failure),
             };
-            let outcome = match token {
-                Ok(token) => {
-                    let st = state.clone();
-                    web::block(move || credentials::authenticate(&st.db, st.clock.as_ref(), &token))
-                        .await?
-                        .map_err(ScimError::from)?
+            let st = state.clone();
+            let (peer2, path2) = (peer.clone(), path.clone());
+            let outcome = web::block(move || {
+                let outcome = match token {
+                    Ok(token) if token.starts_with(credentials::TOKEN_PREFIX) => {
+                        credentials::authenticate(&st.db, st.clock.as_ref(), &token)?
+                    }
+                    Ok(token) => access_tokens::authenticate(
+                        &st.db,
+                        st.clock.as_ref(),
+                        &st.tokens,
+                        &token,
+                        &issuer,
+                    )?,
+                    Err(failure) => Err(failure),
+                };
+                if let Err(failure) = outcome {
+                    access_tokens::record_failure(
+                        &st.db,
+                        st.clock.as_ref(),
+                        failure,
+                        peer2,
+                        &path2,
+                    )?;
                 }
-                Err(failure) => Err(failure),
-            };
-            outcome.map(Authenticated).map_err(|failure| {
+                Ok::<_, StoreError>(outcome)
+            })
+            .await?
+            .map_err(ScimError::from)?;
+            let principal = outcome.map_err(|failure| {
                 tracing::info!(reason = failure.description(), ?peer, %path, "SCIM authentication failed");
                 ApiError::from(failure)
-            })
+            })?;
+            if needs_write && !principal.access.write {
+                return Err(ApiError::insufficient_scope(scope::SCIM_WRITE));
+            }
+            if !needs_write && !principal.access.read {
+                return Err(ApiError::insufficient_scope(scope::SCIM_READ));
+            }
+            Ok(Authenticated(principal))
         })
     }
 }
@@ -136,8 +169,14 @@ pub fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
 
 /// `https://host/scim/v2`: from the configured public URL, else from this request's Host.
 pub fn scim_base(req: &HttpRequest, state: &AppState) -> String {
+    format!("{}/scim/v2", origin(req, state))
+}
+
+/// Our public origin (`https://host[:port]`): the configured `public_url`, else derived from the
+/// request. It is the OAuth issuer; the SCIM base under it is every access token's audience.
+pub fn origin(req: &HttpRequest, state: &AppState) -> String {
     match &state.settings.public_url {
-        Some(url) => format!("{url}/scim/v2"),
+        Some(url) => url.clone(),
         None => {
             let host = req
                 .headers()
@@ -146,7 +185,7 @@ pub fn scim_base(req: &HttpRequest, state: &AppState) -> String {
                 .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
                 .unwrap_or("localhost");
             let scheme = if req.app_config().secure() { "https" } else { "http" };
-            format!("{scheme}://{host}/scim/v2")
+            format!("{scheme}://{host}")
         }
     }
 }

@@ -3,7 +3,9 @@
 
 pub mod error;
 pub mod extractors;
+pub mod oauth;
 pub mod scim;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -12,16 +14,20 @@ use actix_web::{HttpResponse, web};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
+use crate::service::keys::TokenRuntime;
 
 /// Shared by every request.
 pub struct AppState {
     pub db: Database,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// Per-node caches for JWT verification (keys by kid, verified tokens by hash).
+    pub tokens: Arc<TokenRuntime>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
+        .configure(oauth::routes)
         .service(web::scope("/scim/v2").configure(scim::routes));
 }
 

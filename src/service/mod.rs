@@ -3,8 +3,10 @@
 
 pub mod access_tokens;
 pub mod admins;
+pub mod audit_log;
 pub mod clients;
 pub mod credentials;
+pub mod grants;
 pub mod groups;
 pub mod keys;
 pub mod login;

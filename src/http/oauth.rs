@@ -1,0 +1,587 @@
+//! OAuth2 endpoints: /oauth/authorize (login and consent pages), /oauth/login, /oauth/logout,
+//! /oauth/token, /oauth/revoke, /oauth/introspect, /oauth/jwks.json and the RFC 8414 metadata.
+//! Handlers parse and shape responses; every decision is made in `service::oauth_flow`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::extractors::{origin, query_pairs};
+use super::ui::{self, CSRF_COOKIE, ConsentPage, LoginPage, SESSION_COOKIE};
+use crate::db::StoreError;
+use crate::oauth::error::{OAuthError, OAuthErrorCode};
+use crate::oauth::{scope, secret};
+use crate::service::access_tokens;
+use crate::service::keys;
+use crate::service::login::{self, LoginFailure, Session};
+use crate::service::oauth_flow::{
+    self, AuthMethod, AuthorizeOutcome, ClientCredentials, ConsentDecision, ConsentRequest,
+    OAuthEnv, Params,
+};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/oauth/authorize")
+            .route(web::get().to(authorize_get))
+            .route(web::post().to(authorize_post)),
+    )
+    .route("/oauth/login", web::post().to(login_post))
+    .route("/oauth/logout", web::post().to(logout_post))
+    .route("/oauth/token", web::post().to(token))
+    .route("/oauth/revoke", web::post().to(revoke))
+    .route("/oauth/introspect", web::post().to(introspect))
+    .route("/oauth/jwks.json", web::get().to(jwks))
+    .route("/.well-known/oauth-authorization-server", web::get().to(metadata));
+}
+
+fn client_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}
+
+fn secure(req: &HttpRequest, state: &AppState) -> bool {
+    origin(req, state).starts_with("https://")
+}
+
+/// Everything a blocking OAuth task needs, owned so it can move to the blocking pool.
+struct Ctx {
+    state: web::Data<AppState>,
+    issuer: String,
+    ip: Option<String>,
+}
+
+impl Ctx {
+    fn new(req: &HttpRequest, state: &web::Data<AppState>) -> Ctx {
+        Ctx { state: state.clone(), issuer: origin(req, state), ip: client_ip(req) }
+    }
+
+    fn env(&self) -> OAuthEnv<'_> {
+        OAuthEnv {
+            db: &self.state.db,
+            clock: self.state.clock.as_ref(),
+            settings: &self.state.settings,
+            issuer: &self.issuer,
+            ip: self.ip.clone(),
+        }
+    }
+}
+
+fn server_error_page(e: impl std::fmt::Display) -> HttpResponse {
+    tracing::error!(error = %e, "OAuth page failed");
+    ui::error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "An internal error occurred; see the server log.",
+    )
+}
+
+fn redirect(status: StatusCode, location: &str) -> HttpResponse {
+    match HeaderValue::from_str(location) {
+        Ok(value) => {
+            let mut builder = HttpResponse::build(status);
+            builder
+                .insert_header((header::LOCATION, value))
+                .insert_header((header::CACHE_CONTROL, "no-store"));
+            builder.finish()
+        }
+        Err(_) => server_error_page("redirect location is not a valid header"),
+    }
+}
+
+fn host_of(uri: &str) -> String {
+    url::Url::parse(uri).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// The login page, setting a fresh double-submit CSRF cookie when the browser has none.
+fn login_page(
+    req: &HttpRequest,
+    state: &AppState,
+    consent: &ConsentRequest,
+    status: StatusCode,
+    error: Option<String>,
+    email: &str,
+) -> HttpResponse {
+    let csrf = ui::cookie_value(req, CSRF_COOKIE).unwrap_or_else(|| secret::generate(""));
+    let return_to = req.query_string().to_owned();
+    let page = LoginPage {
+        client_name: &consent.client_name,
+        error,
+        email,
+        csrf: &csrf,
+        return_to: &return_to,
+    };
+    let mut response = ui::render(status, &page);
+    let _ = response.add_cookie(&ui::cookie(CSRF_COOKIE, csrf.clone(), secure(req, state)));
+    response
+}
+
+fn consent_page(req: &HttpRequest, consent: &ConsentRequest, session: &Session) -> HttpResponse {
+    let return_to = req.query_string().to_owned();
+    let action = format!("/oauth/authorize?{return_to}");
+    let page = ConsentPage {
+        client_name: &consent.client_name,
+        tenant_name: &session.tenant_name,
+        email: &session.email,
+        scope_lines: scope::describe(&consent.scope),
+        redirect_host: &host_of(&consent.redirect_uri),
+        action: &action,
+        csrf: &session.csrf_token,
+        return_to: &return_to,
+    };
+    ui::render(StatusCode::OK, &page)
+}
+
+/// Runs the authorization request (and the admin's decision, if any) off the async runtime.
+async fn run_authorize(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    params: Params,
+    decision: Option<ConsentDecision>,
+    csrf: Option<String>,
+) -> Result<(AuthorizeOutcome, Option<Session>), HttpResponse> {
+    let ctx = Ctx::new(req, state);
+    let cookie = ui::cookie_value(req, SESSION_COOKIE);
+    let result = web::block(move || {
+        let session = match cookie {
+            Some(cookie) => login::session(&ctx.state.db, ctx.state.clock.as_ref(), &cookie)?,
+            None => None,
+        };
+        // A decision needs a live session and its CSRF token; otherwise just show the page.
+        let decision = decision.filter(|_| {
+            session
+                .as_ref()
+                .zip(csrf.as_deref())
+                .is_some_and(|(s, c)| secret::equal(&s.csrf_token, c))
+        });
+        let outcome = oauth_flow::authorize(&ctx.env(), &params, session.as_ref(), decision)?;
+        Ok::<_, StoreError>((outcome, session))
+    })
+    .await;
+    match result {
+        Ok(Ok(pair)) => Ok(pair),
+        Ok(Err(e)) => Err(server_error_page(e)),
+        Err(e) => Err(server_error_page(e)),
+    }
+}
+
+async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let params = Params::from_pairs(query_pairs(&req));
+    match run_authorize(&req, &state, params, None, None).await {
+        Err(response) => response,
+        Ok((AuthorizeOutcome::ErrorPage(message), _)) => ui::error_page(
+            StatusCode::BAD_REQUEST,
+            "This authorization request is invalid",
+            &message,
+        ),
+        Ok((AuthorizeOutcome::Redirect(location), _)) => redirect(StatusCode::FOUND, &location),
+        Ok((AuthorizeOutcome::Pending(consent), Some(session))) => {
+            consent_page(&req, &consent, &session)
+        }
+        Ok((AuthorizeOutcome::Pending(consent), None)) => {
+            login_page(&req, &state, &consent, StatusCode::OK, None, "")
+        }
+    }
+}
+
+fn form_params(body: &web::Bytes) -> Params {
+    Params::from_pairs(
+        url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+    )
+}
+
+async fn authorize_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = form_params(&body);
+    let params = Params::from_pairs(query_pairs(&req));
+    let decision = match form.get("decision") {
+        Some("allow") => Some(ConsentDecision::Allow),
+        Some("deny") => Some(ConsentDecision::Deny),
+        _ => None,
+    };
+    let csrf = form.get("csrf").map(str::to_owned);
+    let Some(wanted) = decision else {
+        return ui::error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid form",
+            "The form carried no decision.",
+        );
+    };
+    match run_authorize(&req, &state, params, Some(wanted), csrf).await {
+        Err(response) => response,
+        Ok((AuthorizeOutcome::ErrorPage(message), _)) => ui::error_page(
+            StatusCode::BAD_REQUEST,
+            "This authorization request is invalid",
+            &message,
+        ),
+        Ok((AuthorizeOutcome::Redirect(location), _)) => redirect(StatusCode::SEE_OTHER, &location),
+        // No decision was taken: the session expired or the CSRF token did not match.
+        Ok((AuthorizeOutcome::Pending(consent), Some(_))) => {
+            let _ = consent;
+            ui::error_page(
+                StatusCode::FORBIDDEN,
+                "The form expired",
+                "The consent form is no longer valid. Go back, reload the page and decide again.",
+            )
+        }
+        Ok((AuthorizeOutcome::Pending(consent), None)) => login_page(
+            &req,
+            &state,
+            &consent,
+            StatusCode::UNAUTHORIZED,
+            Some("Your session has expired. Sign in again.".into()),
+            "",
+        ),
+    }
+}
+
+/// The authorize query a login or logout form carries back; it only ever becomes the query of
+/// our own /oauth/authorize, so it cannot redirect anywhere else.
+fn return_to(form: &Params) -> String {
+    form.get("return_to")
+        .filter(|q| q.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("")
+        .to_owned()
+}
+
+async fn login_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = form_params(&body);
+    let return_to = return_to(&form);
+    let csrf_ok = match (ui::cookie_value(&req, CSRF_COOKIE), form.get("csrf")) {
+        (Some(cookie), Some(field)) => secret::equal(&cookie, field),
+        _ => false,
+    };
+    if !csrf_ok {
+        return ui::error_page(
+            StatusCode::FORBIDDEN,
+            "The form expired",
+            "The sign-in form could not be verified (cookies must be enabled). Go back, reload the page and sign in again.",
+        );
+    }
+    let email = form.get("email").unwrap_or("").to_owned();
+    let password = form.get("password").unwrap_or("").to_owned();
+    let ctx = Ctx::new(&req, &state);
+    let ttl = i64::try_from(state.settings.session_ttl_secs).unwrap_or(3600) * 1000;
+    let email2 = email.clone();
+    let params = Params::from_pairs(
+        url::form_urlencoded::parse(return_to.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    );
+    let result = web::block(move || {
+        let outcome = login::login(
+            &ctx.state.db,
+            ctx.state.clock.as_ref(),
+            ttl,
+            &email2,
+            &password,
+            ctx.ip.as_deref(),
+        )?;
+        let consent = match oauth_flow::authorize(&ctx.env(), &params, None, None)? {
+            AuthorizeOutcome::Pending(consent) => Some(consent),
+            _ => None,
+        };
+        Ok::<_, StoreError>((outcome, consent))
+    })
+    .await;
+    let (outcome, consent) = match result {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(e)) => return server_error_page(e),
+        Err(e) => return server_error_page(e),
+    };
+    let location = format!("/oauth/authorize?{return_to}");
+    match outcome {
+        Ok(new) => {
+            let mut response = redirect(StatusCode::SEE_OTHER, &location);
+            let _ =
+                response.add_cookie(&ui::cookie(SESSION_COOKIE, new.cookie, secure(&req, &state)));
+            response
+        }
+        Err(failure) => {
+            let Some(consent) = consent else {
+                return ui::error_page(
+                    StatusCode::BAD_REQUEST,
+                    "This authorization request is invalid",
+                    "Start again from your identity provider.",
+                );
+            };
+            let (status, message) = match failure {
+                LoginFailure::Invalid => {
+                    (StatusCode::UNAUTHORIZED, "Incorrect email or password.".to_owned())
+                }
+                LoginFailure::Throttled { retry_after } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "Too many failed sign-in attempts. Try again in {} minute(s).",
+                        (retry_after + 59_999) / 60_000
+                    ),
+                ),
+            };
+            // Re-render on the authorize URL's query so the form posts the same request again.
+            let req_for_page = req.clone();
+            let csrf = ui::cookie_value(&req_for_page, CSRF_COOKIE).unwrap_or_default();
+            let page = LoginPage {
+                client_name: &consent.client_name,
+                error: Some(message),
+                email: &email,
+                csrf: &csrf,
+                return_to: &return_to,
+            };
+            ui::render(status, &page)
+        }
+    }
+}
+
+async fn logout_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = form_params(&body);
+    let location = format!("/oauth/authorize?{}", return_to(&form));
+    let Some(cookie) = ui::cookie_value(&req, SESSION_COOKIE) else {
+        return redirect(StatusCode::SEE_OTHER, &location);
+    };
+    let csrf = form.get("csrf").unwrap_or("").to_owned();
+    let ctx = Ctx::new(&req, &state);
+    let result = web::block(move || {
+        let db = &ctx.state.db;
+        let clock = ctx.state.clock.as_ref();
+        match login::session(db, clock, &cookie)? {
+            Some(session) if secret::equal(&session.csrf_token, &csrf) => {
+                login::logout(db, clock, &cookie, ctx.ip.as_deref())?;
+                Ok::<_, StoreError>(true)
+            }
+            _ => Ok(false),
+        }
+    })
+    .await;
+    match result {
+        Ok(Ok(true)) => {
+            let mut response = redirect(StatusCode::SEE_OTHER, &location);
+            let _ = response.add_cookie(&ui::expired_cookie(SESSION_COOKIE, secure(&req, &state)));
+            response
+        }
+        Ok(Ok(false)) => ui::error_page(
+            StatusCode::FORBIDDEN,
+            "The form expired",
+            "Reload the page and try again.",
+        ),
+        Ok(Err(e)) => server_error_page(e),
+        Err(e) => server_error_page(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON endpoints for clients.
+
+fn no_store(builder: &mut actix_web::HttpResponseBuilder) {
+    builder
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+}
+
+/// RFC 6749 §5.2. A failed Basic authentication also gets a `WWW-Authenticate: Basic` challenge.
+fn oauth_error(err: &OAuthError, basic: bool) -> HttpResponse {
+    let status = StatusCode::from_u16(err.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut builder = HttpResponse::build(status);
+    no_store(&mut builder);
+    if err.code == OAuthErrorCode::InvalidClient && basic {
+        builder
+            .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"scimd\", charset=\"UTF-8\""));
+    }
+    if err.code == OAuthErrorCode::ServerError {
+        tracing::error!(error = %err, "OAuth endpoint failed");
+    } else {
+        tracing::info!(error = err.code.as_str(), description = %err.description, "OAuth request refused");
+    }
+    builder.json(json!({ "error": err.code.as_str(), "error_description": err.description }))
+}
+
+fn json_ok(body: &impl serde::Serialize) -> HttpResponse {
+    let mut builder = HttpResponse::Ok();
+    no_store(&mut builder);
+    builder.json(body)
+}
+
+/// `client_id:client_secret` from an `Authorization: Basic` header, each part form-urlencoded
+/// (RFC 6749 §2.3.1). `Err` for a malformed header.
+fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let bad = || OAuthError::invalid_client("the Authorization header is not valid HTTP Basic");
+    let text = value.to_str().map_err(|_| bad())?;
+    let Some((scheme, encoded)) = text.trim().split_once(' ') else { return Err(bad()) };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(bad());
+    }
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret_text) = decoded.split_once(':').ok_or_else(bad)?;
+    let unescape = |s: &str| -> String {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((unescape(id), unescape(secret_text))))
+}
+
+/// Parses a client request: form body, then the client's credentials (Basic or body).
+fn client_request(
+    req: &HttpRequest,
+    body: &web::Bytes,
+) -> Result<(Params, ClientCredentials), (OAuthError, bool)> {
+    let is_form =
+        req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Err((
+            OAuthError::invalid_request("send the parameters as application/x-www-form-urlencoded"),
+            false,
+        ));
+    }
+    let params = form_params(body);
+    let basic = basic_credentials(req).map_err(|e| (e, true))?;
+    let used_basic = basic.is_some();
+    let creds = oauth_flow::client_credentials(basic, &params).map_err(|e| (e, used_basic))?;
+    Ok((params, creds))
+}
+
+async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let (params, creds) = match client_request(&req, &body) {
+        Ok(pair) => pair,
+        Err((e, basic)) => return oauth_error(&e, basic),
+    };
+    let basic = creds.method == AuthMethod::Basic;
+    let ctx = Ctx::new(&req, &state);
+    let result = web::block(move || {
+        let env = ctx.env();
+        let client = match oauth_flow::authenticate_client(&env, &creds)? {
+            Ok(client) => client,
+            Err(e) => return Ok(Err(e)),
+        };
+        oauth_flow::token(&env, &params, &creds, &client)
+    })
+    .await;
+    match result {
+        Ok(Ok(Ok(response))) => json_ok(&response),
+        Ok(Ok(Err(e))) => oauth_error(&e, basic),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "token endpoint storage failure");
+            oauth_error(&OAuthError::server_error(), false)
+        }
+        Err(_) => oauth_error(&OAuthError::server_error(), false),
+    }
+}
+
+/// Shared by /revoke and /introspect: authenticate the client, then act on `token`.
+async fn with_client_token<F>(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+    act: F,
+) -> HttpResponse
+where
+    F: FnOnce(
+            &OAuthEnv<'_>,
+            &web::Data<AppState>,
+            &crate::db::rows::ClientRow,
+            &str,
+        ) -> Result<Value, StoreError>
+        + Send
+        + 'static,
+{
+    let (params, creds) = match client_request(&req, &body) {
+        Ok(pair) => pair,
+        Err((e, basic)) => return oauth_error(&e, basic),
+    };
+    let basic = creds.method == AuthMethod::Basic;
+    let Some(token) = params.get("token").map(str::to_owned) else {
+        return oauth_error(&OAuthError::invalid_request("the token parameter is required"), basic);
+    };
+    let ctx = Ctx::new(&req, &state);
+    let result = web::block(move || {
+        let env = ctx.env();
+        let client = match oauth_flow::authenticate_client(&env, &creds)? {
+            Ok(client) => client,
+            Err(e) => return Ok(Err(e)),
+        };
+        act(&env, &ctx.state, &client, &token).map(Ok)
+    })
+    .await;
+    match result {
+        Ok(Ok(Ok(body))) => json_ok(&body),
+        Ok(Ok(Err(e))) => oauth_error(&e, basic),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "storage failure");
+            oauth_error(&OAuthError::server_error(), false)
+        }
+        Err(_) => oauth_error(&OAuthError::server_error(), false),
+    }
+}
+
+async fn revoke(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    with_client_token(req, state, body, |env, state, client, token| {
+        access_tokens::revoke(env, &state.tokens, client, token).map(|()| json!({}))
+    })
+    .await
+}
+
+async fn introspect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    with_client_token(req, state, body, |env, state, client, token| {
+        access_tokens::introspect(env, &state.tokens, client, token)
+    })
+    .await
+}
+
+async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    let ttl = i64::try_from(state.settings.access_token_ttl_secs).unwrap_or(3600) * 1000;
+    let st = state.clone();
+    match web::block(move || keys::jwks(&st.db, st.clock.as_ref(), ttl)).await {
+        Ok(Ok(body)) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+            .insert_header((header::CONTENT_TYPE, "application/jwk-set+json"))
+            .body(body.to_string()),
+        _ => oauth_error(&OAuthError::server_error(), false),
+    }
+}
+
+/// RFC 8414 authorization server metadata.
+async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let issuer = origin(&req, &state);
+    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "public, max-age=300")).json(json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/oauth/authorize"),
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "jwks_uri": format!("{issuer}/oauth/jwks.json"),
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "scopes_supported": scope::ALL,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "service_documentation": format!("{issuer}/scim/v2/ServiceProviderConfig"),
+    }))
+}
