@@ -37,6 +37,13 @@ pub fn negotiate(requested: Option<&str>) -> String {
     if granted.is_empty() { ALL.join(" ") } else { granted.join(" ") }
 }
 
+/// Known scopes of a space-separated list, in canonical order (oxide-auth's `Scope` is a set
+/// and prints in no particular order).
+pub fn canonical(scope: &str) -> String {
+    let tokens: Vec<&str> = scope.split(' ').collect();
+    ALL.into_iter().filter(|s| tokens.contains(s)).collect::<Vec<_>>().join(" ")
+}
+
 /// Plain words for the consent page.
 pub fn describe(scope: &str) -> Vec<&'static str> {
     let access = Access::from_scope(scope);
@@ -78,5 +85,7 @@ mod tests {
         assert_eq!(Access::from_scope("scim:read"), Access { read: true, write: false });
         assert_eq!(Access::from_scope("scim:readx"), Access { read: false, write: false });
         assert_eq!(describe("scim:read").len(), 1);
+        assert_eq!(canonical("scim:write scim:read"), "scim:read scim:write");
+        assert_eq!(canonical("scim:write x"), "scim:write");
     }
 }

@@ -229,7 +229,7 @@ impl ConsentRecorder<'_> {
             tenant_id: session.tenant_id.clone(),
             admin_id: Some(session.admin_id.clone()),
             client_id: grant.client_id.clone(),
-            scope: grant.scope.to_string(),
+            scope: scope::canonical(&grant.scope.to_string()),
             created_at: now,
             revoked_at: None,
             revoked_reason: None,
@@ -411,7 +411,7 @@ pub fn authorize(
         return Ok(AuthorizeOutcome::Pending(ConsentRequest {
             client_id: pre_grant.client_id,
             client_name,
-            scope: pre_grant.scope.to_string(),
+            scope: scope::canonical(&pre_grant.scope.to_string()),
             redirect_uri: pre_grant.redirect_uri.as_str().to_owned(),
         }));
     };
@@ -783,7 +783,11 @@ impl TokenStore<'_, '_> {
         let conn: &mut DbConnection = self.conn.get_mut();
         oauth::mark_refresh_used(conn, &presented.id, now)?;
         let retired = oauth::retire_family_except(conn, &grant_row.id, &presented.id, now)?;
-        let response = self.mint(&grant_row, &grant.scope.to_string(), Some(&presented.id))?;
+        let response = self.mint(
+            &grant_row,
+            &scope::canonical(&grant.scope.to_string()),
+            Some(&presented.id),
+        )?;
         let kind = if retry { Kind::RefreshRetried } else { Kind::TokenRefreshed };
         let event = self
             .event(kind, &grant_row)
@@ -813,7 +817,7 @@ impl Authorizer for TokenStore<'_, '_> {
 impl Issuer for TokenStore<'_, '_> {
     fn issue(&mut self, grant: Grant) -> Result<IssuedToken, ()> {
         let result = self.find_grant(&grant.owner_id).and_then(|row| {
-            let response = self.mint(&row, &grant.scope.to_string(), None)?;
+            let response = self.mint(&row, &scope::canonical(&grant.scope.to_string()), None)?;
             self.record(
                 self.event(Kind::TokenIssued, &row).detail("scope", response.scope.clone()),
             )?;

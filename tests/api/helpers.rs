@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use scimd::clock::{Clock, SystemClock};
+use scimd::clock::{Clock, ManualClock, SystemClock};
 use scimd::config::Settings;
 use scimd::db::Database;
 use scimd::service::{credentials, tenants};
@@ -97,6 +97,20 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(configure, Arc::new(SystemClock)).await
+}
+
+/// A server whose clock only moves when the test says so (token expiry without sleeping).
+pub async fn spawn_app_manual(
+    configure: impl FnOnce(&mut Settings),
+) -> (TestApp, Arc<ManualClock>) {
+    let now = SystemClock.now();
+    let clock = ManualClock::new(now);
+    let app = spawn_app_on(configure, clock.clone()).await;
+    (app, clock)
+}
+
+pub async fn spawn_app_on(configure: impl FnOnce(&mut Settings), clock: Arc<dyn Clock>) -> TestApp {
     let database = TestDatabase::new();
     let mut settings = Settings {
         database_url: database.url.clone(),
@@ -106,7 +120,6 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         ..Settings::default()
     };
     configure(&mut settings);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let db = Database::connect(&settings.database_url, settings.db_pool_size)
         .expect("connect test database");
     let app =

@@ -8,4 +8,6 @@ mod discovery;
 mod groups;
 mod helpers;
 mod migrations;
+mod oauth;
+mod okta;
 mod users;
