@@ -56,3 +56,108 @@ async fn cli_tenant_and_token_lifecycle() {
     let err: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(err["error"].as_str().unwrap().contains("already exists"));
 }
+
+fn scimd_stdin(database_url: &str, args: &[&str], input: &str) -> Value {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scimd"))
+        .args(["--database-url", database_url, "--json"])
+        .args(args)
+        .env_remove("SCIMD_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run scimd");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "scimd {args:?} failed: {stdout}");
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+#[tokio::test]
+async fn cli_admins_clients_keys_grants_and_audit() {
+    let app = spawn_app().await;
+    let url = app.settings.database_url.clone();
+    let admin = scimd_stdin(
+        &url,
+        &["admin", "create", "--tenant", "acme", "--email", "ops@acme.test", "--password-stdin"],
+        "a long enough password\n",
+    );
+    assert_eq!(admin["email"], "ops@acme.test");
+    let listed = scimd(&url, &["admin", "list", "--tenant", "acme"]);
+    assert_eq!(listed["admins"].as_array().unwrap().len(), 1);
+    assert!(!listed.to_string().contains("argon2"), "no hashes in output");
+
+    let client = scimd(&url, &["client", "create", "--name", "Okta", "--okta-app", "acme_scim"]);
+    let client_id = client["client_id"].as_str().unwrap().to_owned();
+    assert!(client["client_secret"].as_str().unwrap().starts_with("scimd_cs_"));
+    let uris: Vec<&str> =
+        client["redirect_uris"].as_array().unwrap().iter().map(|u| u.as_str().unwrap()).collect();
+    assert_eq!(uris.len(), 5);
+    for host in ["okta.com", "okta-emea.com", "oktapreview.com", "trexcloud.com", "okta1.com:1802"]
+    {
+        assert!(
+            uris.iter().any(|u| u
+                .contains(&format!("system-admin.{host}/admin/app/cpc/acme_scim/oauth/callback"))),
+            "{host}"
+        );
+    }
+    let listed = scimd(&url, &["client", "list"]);
+    assert!(!listed.to_string().contains("client_secret"));
+    let rotated = scimd(&url, &["client", "rotate-secret", &client_id]);
+    assert_ne!(rotated["client_secret"], client["client_secret"]);
+
+    // The old secret stops working at once, the new one works.
+    let token_url = format!("{}/oauth/token", app.address);
+    let form = [("grant_type", "refresh_token"), ("refresh_token", "scimd_rt_x")];
+    let old = app
+        .client
+        .post(&token_url)
+        .basic_auth(&client_id, client["client_secret"].as_str())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    let new = app
+        .client
+        .post(&token_url)
+        .basic_auth(&client_id, rotated["client_secret"].as_str())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        new.status(),
+        StatusCode::BAD_REQUEST,
+        "authenticated; the refresh token is what is wrong"
+    );
+
+    let key = scimd(&url, &["keys", "rotate"]);
+    let keys = scimd(&url, &["keys", "list"]);
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(keys["keys"][0]["kid"], key["kid"]);
+    assert!(!keys.to_string().contains("private"));
+
+    let grants = scimd(&url, &["grant", "list", "--tenant", "acme"]);
+    assert_eq!(grants["grants"], serde_json::json!([]));
+    scimd(&url, &["client", "delete", &client_id]);
+    assert!(scimd(&url, &["client", "list"])["clients"].as_array().unwrap().is_empty());
+
+    let audit = scimd(&url, &["audit", "--since", "1h"]);
+    let events: Vec<&str> =
+        audit["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    for expected in [
+        "admin.created",
+        "client.created",
+        "client.secret_rotated",
+        "client.auth_failed",
+        "key.rotated",
+        "client.deleted",
+    ] {
+        assert!(events.contains(&expected), "{expected} missing from {events:?}");
+    }
+    let acme_only = scimd(&url, &["audit", "--tenant", "acme"]);
+    assert!(acme_only["events"].as_array().unwrap().iter().all(|e| e["tenant"] == "acme"));
+    assert!(!audit.to_string().contains("scimd_cs_"), "no secret in the trail");
+}

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bad_input;
+mod browser;
 mod cli;
 mod discovery;
 mod groups;
@@ -11,3 +12,5 @@ mod migrations;
 mod oauth;
 mod okta;
 mod users;
+#[allow(dead_code)]
+mod webdriver;

@@ -33,10 +33,7 @@ fn locate(env_var: &str, default: &str) -> Option<PathBuf> {
 fn free_port() -> Result<u16, String> {
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind 127.0.0.1:0: {e}"))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| format!("local_addr: {e}"))?
-        .port();
+    let port = listener.local_addr().map_err(|e| format!("local_addr: {e}"))?.port();
     drop(listener);
     Ok(port)
 }
@@ -140,9 +137,7 @@ impl Browser {
         }
         let resp = req.send().map_err(|e| format!("{what}: {e}"))?;
         let status = resp.status();
-        let text = resp
-            .text()
-            .map_err(|e| format!("{what}: reading body: {e}"))?;
+        let text = resp.text().map_err(|e| format!("{what}: reading body: {e}"))?;
         let parsed: Value = serde_json::from_str(&text)
             .map_err(|e| format!("{what}: HTTP {status}, non-JSON body {text:?}: {e}"))?;
         let value = parsed.get("value").cloned().unwrap_or(Value::Null);
@@ -210,12 +205,8 @@ impl Browser {
     /// Finds `css`, clears it and types `text` into it.
     pub fn type_into(&self, css: &str, text: &str) -> Result<(), String> {
         let Element(id) = self.find(css)?;
-        self.session_cmd(
-            reqwest::Method::POST,
-            &format!("/element/{id}/clear"),
-            Some(&json!({})),
-        )
-        .map_err(|e| format!("clear {css:?}: {e}"))?;
+        self.session_cmd(reqwest::Method::POST, &format!("/element/{id}/clear"), Some(&json!({})))
+            .map_err(|e| format!("clear {css:?}: {e}"))?;
         self.session_cmd(
             reqwest::Method::POST,
             &format!("/element/{id}/value"),
@@ -227,13 +218,9 @@ impl Browser {
 
     pub fn click(&self, css: &str) -> Result<(), String> {
         let Element(id) = self.find(css)?;
-        self.session_cmd(
-            reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            Some(&json!({})),
-        )
-        .map(drop)
-        .map_err(|e| format!("click {css:?}: {e}"))
+        self.session_cmd(reqwest::Method::POST, &format!("/element/{id}/click"), Some(&json!({})))
+            .map(drop)
+            .map_err(|e| format!("click {css:?}: {e}"))
     }
 
     /// Polls current_url every 50 ms until pred(url) or timeout; returns the url.
@@ -261,11 +248,8 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         if !self.session.is_empty() {
-            let _ = self.request(
-                reqwest::Method::DELETE,
-                &format!("/session/{}", self.session),
-                None,
-            );
+            let _ =
+                self.request(reqwest::Method::DELETE, &format!("/session/{}", self.session), None);
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
