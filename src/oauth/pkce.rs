@@ -78,8 +78,8 @@ mod tests {
     #[test]
     fn rfc7636_appendix_b_vector() {
         assert_eq!(
-            s256("dBjftJeZ4CVP-mJ92K1-aLx5mKqHpRPf7CWzA2t6zKg"),
-            "E9Melhoa2OwvFrEMTJguCHaoeUutvu5kp_sSHTFdz3c"
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 

@@ -56,7 +56,6 @@ impl fmt::Display for PatchPath {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::scim::error::ScimType;

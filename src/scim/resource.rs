@@ -702,7 +702,6 @@ fn filter_value(def: &AttributeDef, value: &Value, filter: &SubFilter) -> Option
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::scim::error::ScimType;

@@ -91,10 +91,13 @@ impl Params {
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Params {
         let mut params = Params::default();
         for (key, value) in pairs {
-            if params.map.contains_key(&key) {
-                params.repeated.get_or_insert(key);
-            } else {
-                params.map.insert(key, value);
+            match params.map.entry(key) {
+                std::collections::hash_map::Entry::Occupied(seen) => {
+                    params.repeated.get_or_insert_with(|| seen.key().clone());
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
             }
         }
         params

@@ -217,7 +217,6 @@ fn ordering_satisfies(ord: Ordering, op: CompareOp) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use serde_json::json;
 
