@@ -42,6 +42,9 @@ pub struct Settings {
     pub auth_code_ttl_secs: u64,
     /// Lifetime of a tenant admin's login session on the consent pages, in seconds (default 1 h).
     pub session_ttl_secs: u64,
+    /// Take the client address from `Forwarded`/`X-Forwarded-For` (only behind a proxy that sets
+    /// them): login throttling per IP would otherwise count every user as the proxy.
+    pub trust_forwarded_headers: bool,
 }
 
 impl Default for Settings {
@@ -61,6 +64,7 @@ impl Default for Settings {
             refresh_absolute_ttl_secs: None,
             auth_code_ttl_secs: 60,
             session_ttl_secs: 3600,
+            trust_forwarded_headers: false,
         }
     }
 }
@@ -83,6 +87,7 @@ struct FileSettings {
     refresh_absolute_ttl_secs: Option<u64>,
     auth_code_ttl_secs: Option<u64>,
     session_ttl_secs: Option<u64>,
+    trust_forwarded_headers: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +168,9 @@ impl Settings {
         if let Some(v) = f.session_ttl_secs {
             self.session_ttl_secs = v;
         }
+        if let Some(v) = f.trust_forwarded_headers {
+            self.trust_forwarded_headers = v;
+        }
         Ok(())
     }
 
@@ -190,6 +198,9 @@ impl Settings {
                 }
                 "SCIMD_AUTH_CODE_TTL_SECS" => self.auth_code_ttl_secs = parse_number(key, value)?,
                 "SCIMD_SESSION_TTL_SECS" => self.session_ttl_secs = parse_number(key, value)?,
+                "SCIMD_TRUST_FORWARDED_HEADERS" => {
+                    self.trust_forwarded_headers = parse_bool(key, value)?;
+                }
                 _ => {}
             }
         }
@@ -246,6 +257,17 @@ fn parse_number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, Confi
         key: key.to_owned(),
         message: format!("'{value}' is not a number"),
     })
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Value {
+            key: key.to_owned(),
+            message: format!("'{value}': expected true or false"),
+        }),
+    }
 }
 
 fn parse_log_format(key: &str, value: &str) -> Result<LogFormat, ConfigError> {

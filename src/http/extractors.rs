@@ -38,7 +38,7 @@ impl FromRequest for Authenticated {
             .map(|v| v.to_str().map(str::to_owned).map_err(|_| AuthFailure::Malformed));
         let state = state(req);
         let issuer = state.as_ref().map(|s| origin(req, s)).unwrap_or_default();
-        let peer = req.peer_addr().map(|a| a.ip().to_string());
+        let peer = state.as_ref().ok().and_then(|s| super::oauth::client_ip(req, s));
         let path = req.path().to_owned();
         // Reads need scim:read, everything else changes data and needs scim:write.
         let needs_write = !matches!(*req.method(), Method::GET | Method::HEAD);

@@ -38,7 +38,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/.well-known/oauth-authorization-server", web::get().to(metadata));
 }
 
-fn client_ip(req: &HttpRequest) -> Option<String> {
+/// The client's address: the peer, or what a trusted proxy says (`trust_forwarded_headers`).
+pub fn client_ip(req: &HttpRequest, state: &AppState) -> Option<String> {
+    if state.settings.trust_forwarded_headers {
+        let info = req.connection_info();
+        if let Some(addr) = info.realip_remote_addr() {
+            let host = addr.parse::<std::net::SocketAddr>().map(|a| a.ip().to_string());
+            return Some(host.unwrap_or_else(|_| addr.trim_matches(['[', ']']).to_owned()));
+        }
+    }
     req.peer_addr().map(|a| a.ip().to_string())
 }
 
@@ -55,7 +63,7 @@ struct Ctx {
 
 impl Ctx {
     fn new(req: &HttpRequest, state: &web::Data<AppState>) -> Ctx {
-        Ctx { state: state.clone(), issuer: origin(req, state), ip: client_ip(req) }
+        Ctx { state: state.clone(), issuer: origin(req, state), ip: client_ip(req, state) }
     }
 
     fn env(&self) -> OAuthEnv<'_> {

@@ -967,8 +967,10 @@ impl refresh::Request for TokenRequest<'_> {
     fn refresh_token(&self) -> Option<Cow<'_, str>> {
         self.params.cow("refresh_token")
     }
+    /// Only our scopes can narrow a refresh; others (Okta may repeat `offline_access`) are
+    /// ignored rather than failing the refresh with `invalid_scope`.
     fn scope(&self) -> Option<Cow<'_, str>> {
-        self.params.cow("scope")
+        self.params.get("scope").map(scope::canonical).filter(|s| !s.is_empty()).map(Cow::Owned)
     }
     fn grant_type(&self) -> Option<Cow<'_, str>> {
         self.params.cow("grant_type")

@@ -500,6 +500,24 @@ async fn scopes_limit_what_a_token_may_do() {
     assert!(c.contains("insufficient_scope") && c.contains("scim:write"), "{c}");
     expect_error(response, StatusCode::FORBIDDEN, None).await;
 
+    // Okta may repeat offline_access (or other scopes it knows) on refresh: never a failure.
+    let full = okta::authorize_and_exchange(&app, &fx, &[]).await;
+    let again = tokens(
+        okta::token_request(
+            &app,
+            &fx,
+            ClientAuth::Basic,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &rt(&full)),
+                ("scope", "offline_access scim:read scim:write"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(again["scope"], "scim:read scim:write");
+
     let write_only = okta::authorize_and_exchange(&app, &fx, &[("scope", "scim:write")]).await;
     assert_eq!(scim_get(&app, &at(&write_only)).await.status(), StatusCode::FORBIDDEN);
 
