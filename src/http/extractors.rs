@@ -38,7 +38,7 @@ impl FromRequest for Authenticated {
             .map(|v| v.to_str().map(str::to_owned).map_err(|_| AuthFailure::Malformed));
         let state = state(req);
         let issuer = state.as_ref().map(|s| origin(req, s)).unwrap_or_default();
-        let peer = state.as_ref().ok().and_then(|s| super::oauth::client_ip(req, s));
+        let peer = state.as_ref().ok().and_then(|s| client_ip(req, s));
         let path = req.path().to_owned();
         // Reads need scim:read, everything else changes data and needs scim:write.
         let needs_write = !matches!(*req.method(), Method::GET | Method::HEAD);
@@ -165,6 +165,18 @@ pub fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
     url::form_urlencoded::parse(req.query_string().as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
+}
+
+/// The client's address: the peer, or what a trusted proxy says (`trust_forwarded_headers`).
+pub fn client_ip(req: &HttpRequest, state: &AppState) -> Option<String> {
+    if state.settings.trust_forwarded_headers {
+        let info = req.connection_info();
+        if let Some(addr) = info.realip_remote_addr() {
+            let host = addr.parse::<std::net::SocketAddr>().map(|a| a.ip().to_string());
+            return Some(host.unwrap_or_else(|_| addr.trim_matches(['[', ']']).to_owned()));
+        }
+    }
+    req.peer_addr().map(|a| a.ip().to_string())
 }
 
 /// `https://host/scim/v2`: from the configured public URL, else from this request's Host.

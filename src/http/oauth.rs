@@ -7,12 +7,13 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::AppState;
-use super::extractors::{origin, query_pairs};
+use super::extractors::{client_ip, origin, query_pairs};
 use super::ui::{self, CSRF_COOKIE, ConsentPage, LoginPage, SESSION_COOKIE};
 use crate::db::StoreError;
+use crate::db::rows::ClientRow;
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
 use crate::oauth::{scope, secret};
 use crate::service::access_tokens;
@@ -36,18 +37,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/oauth/introspect", web::post().to(introspect))
     .route("/oauth/jwks.json", web::get().to(jwks))
     .route("/.well-known/oauth-authorization-server", web::get().to(metadata));
-}
-
-/// The client's address: the peer, or what a trusted proxy says (`trust_forwarded_headers`).
-pub fn client_ip(req: &HttpRequest, state: &AppState) -> Option<String> {
-    if state.settings.trust_forwarded_headers {
-        let info = req.connection_info();
-        if let Some(addr) = info.realip_remote_addr() {
-            let host = addr.parse::<std::net::SocketAddr>().map(|a| a.ip().to_string());
-            return Some(host.unwrap_or_else(|_| addr.trim_matches(['[', ']']).to_owned()));
-        }
-    }
-    req.peer_addr().map(|a| a.ip().to_string())
 }
 
 fn secure(req: &HttpRequest, state: &AppState) -> bool {
@@ -103,24 +92,20 @@ fn host_of(uri: &str) -> String {
     url::Url::parse(uri).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
 }
 
-/// The login page, setting a fresh double-submit CSRF cookie when the browser has none.
+/// The login page for the authorize request whose query is `return_to`, setting a fresh
+/// double-submit CSRF cookie when the browser has none.
 fn login_page(
     req: &HttpRequest,
     state: &AppState,
     consent: &ConsentRequest,
+    return_to: &str,
     status: StatusCode,
     error: Option<String>,
     email: &str,
 ) -> HttpResponse {
     let csrf = ui::cookie_value(req, CSRF_COOKIE).unwrap_or_else(|| secret::generate(""));
-    let return_to = req.query_string().to_owned();
-    let page = LoginPage {
-        client_name: &consent.client_name,
-        error,
-        email,
-        csrf: &csrf,
-        return_to: &return_to,
-    };
+    let page =
+        LoginPage { client_name: &consent.client_name, error, email, csrf: &csrf, return_to };
     let mut response = ui::render(status, &page);
     let _ = response.add_cookie(&ui::cookie(CSRF_COOKIE, csrf.clone(), secure(req, state)));
     response
@@ -189,7 +174,7 @@ async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
             consent_page(&req, &consent, &session)
         }
         Ok((AuthorizeOutcome::Pending(consent), None)) => {
-            login_page(&req, &state, &consent, StatusCode::OK, None, "")
+            login_page(&req, &state, &consent, req.query_string(), StatusCode::OK, None, "")
         }
     }
 }
@@ -229,18 +214,16 @@ async fn authorize_post(
         ),
         Ok((AuthorizeOutcome::Redirect(location), _)) => redirect(StatusCode::SEE_OTHER, &location),
         // No decision was taken: the session expired or the CSRF token did not match.
-        Ok((AuthorizeOutcome::Pending(consent), Some(_))) => {
-            let _ = consent;
-            ui::error_page(
-                StatusCode::FORBIDDEN,
-                "The form expired",
-                "The consent form is no longer valid. Go back, reload the page and decide again.",
-            )
-        }
+        Ok((AuthorizeOutcome::Pending(_), Some(_))) => ui::error_page(
+            StatusCode::FORBIDDEN,
+            "The form expired",
+            "The consent form is no longer valid. Go back, reload the page and decide again.",
+        ),
         Ok((AuthorizeOutcome::Pending(consent), None)) => login_page(
             &req,
             &state,
             &consent,
+            req.query_string(),
             StatusCode::UNAUTHORIZED,
             Some("Your session has expired. Sign in again.".into()),
             "",
@@ -334,17 +317,7 @@ async fn login_post(
                     ),
                 ),
             };
-            // Re-render on the authorize URL's query so the form posts the same request again.
-            let req_for_page = req.clone();
-            let csrf = ui::cookie_value(&req_for_page, CSRF_COOKIE).unwrap_or_default();
-            let page = LoginPage {
-                client_name: &consent.client_name,
-                error: Some(message),
-                email: &email,
-                csrf: &csrf,
-                return_to: &return_to,
-            };
-            ui::render(status, &page)
+            login_page(&req, &state, &consent, &return_to, status, Some(message), &email)
         }
     }
 }
@@ -469,47 +442,23 @@ fn client_request(
     Ok((params, creds))
 }
 
-async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
-    let (params, creds) = match client_request(&req, &body) {
-        Ok(pair) => pair,
-        Err((e, basic)) => return oauth_error(&e, basic),
-    };
-    let basic = creds.method == AuthMethod::Basic;
-    let ctx = Ctx::new(&req, &state);
-    let result = web::block(move || {
-        let env = ctx.env();
-        let client = match oauth_flow::authenticate_client(&env, &creds)? {
-            Ok(client) => client,
-            Err(e) => return Ok(Err(e)),
-        };
-        oauth_flow::token(&env, &params, &creds, &client)
-    })
-    .await;
-    match result {
-        Ok(Ok(Ok(response))) => json_ok(&response),
-        Ok(Ok(Err(e))) => oauth_error(&e, basic),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "token endpoint storage failure");
-            oauth_error(&OAuthError::server_error(), false)
-        }
-        Err(_) => oauth_error(&OAuthError::server_error(), false),
-    }
-}
-
-/// Shared by /revoke and /introspect: authenticate the client, then act on `token`.
-async fn with_client_token<F>(
+/// Shared by /token, /revoke and /introspect: parse the form, authenticate the client (argon2id,
+/// off the async runtime), then `act`; answers in JSON with `Cache-Control: no-store`.
+async fn with_client<T, F>(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
     act: F,
 ) -> HttpResponse
 where
+    T: serde::Serialize + Send + 'static,
     F: FnOnce(
             &OAuthEnv<'_>,
-            &web::Data<AppState>,
-            &crate::db::rows::ClientRow,
-            &str,
-        ) -> Result<Value, StoreError>
+            &AppState,
+            &Params,
+            &ClientCredentials,
+            &ClientRow,
+        ) -> Result<Result<T, OAuthError>, StoreError>
         + Send
         + 'static,
 {
@@ -518,33 +467,45 @@ where
         Err((e, basic)) => return oauth_error(&e, basic),
     };
     let basic = creds.method == AuthMethod::Basic;
-    let Some(token) = params.get("token").map(str::to_owned) else {
-        return oauth_error(&OAuthError::invalid_request("the token parameter is required"), basic);
-    };
     let ctx = Ctx::new(&req, &state);
     let result = web::block(move || {
         let env = ctx.env();
-        let client = match oauth_flow::authenticate_client(&env, &creds)? {
-            Ok(client) => client,
-            Err(e) => return Ok(Err(e)),
-        };
-        act(&env, &ctx.state, &client, &token).map(Ok)
+        match oauth_flow::authenticate_client(&env, &creds)? {
+            Ok(client) => act(&env, &ctx.state, &params, &creds, &client),
+            Err(e) => Ok(Err(e)),
+        }
     })
     .await;
     match result {
         Ok(Ok(Ok(body))) => json_ok(&body),
         Ok(Ok(Err(e))) => oauth_error(&e, basic),
         Ok(Err(e)) => {
-            tracing::error!(error = %e, "storage failure");
+            tracing::error!(error = %e, "OAuth endpoint storage failure");
             oauth_error(&OAuthError::server_error(), false)
         }
         Err(_) => oauth_error(&OAuthError::server_error(), false),
     }
 }
 
+fn token_param(params: &Params) -> Result<&str, OAuthError> {
+    params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("the token parameter is required"))
+}
+
+async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    with_client(req, state, body, |env, _, params, creds, client| {
+        oauth_flow::token(env, params, creds, client)
+    })
+    .await
+}
+
 async fn revoke(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
-    with_client_token(req, state, body, |env, state, client, token| {
-        access_tokens::revoke(env, &state.tokens, client, token).map(|()| json!({}))
+    with_client(req, state, body, |env, state, params, _, client| match token_param(params) {
+        Ok(token) => {
+            access_tokens::revoke(env, &state.tokens, client, token).map(|()| Ok(json!({})))
+        }
+        Err(e) => Ok(Err(e)),
     })
     .await
 }
@@ -554,8 +515,9 @@ async fn introspect(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    with_client_token(req, state, body, |env, state, client, token| {
-        access_tokens::introspect(env, &state.tokens, client, token)
+    with_client(req, state, body, |env, state, params, _, client| match token_param(params) {
+        Ok(token) => access_tokens::introspect(env, &state.tokens, client, token).map(Ok),
+        Err(e) => Ok(Err(e)),
     })
     .await
 }

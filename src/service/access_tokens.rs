@@ -9,14 +9,14 @@ use serde_json::{Value, json};
 
 use super::credentials::{AuthFailure, Principal};
 use super::keys::TokenRuntime;
-use super::oauth_flow::OAuthEnv;
+use super::oauth_flow::{OAuthEnv, token_state};
 use crate::audit::{self, Event, Kind};
 use crate::clock::Clock;
 use crate::db::repo::oauth;
 use crate::db::rows::ClientRow;
 use crate::db::{Database, StoreError};
 use crate::oauth::jwt::{self, AccessClaims, JwtFailure};
-use crate::oauth::refresh::{self as rules, Decision, TokenState};
+use crate::oauth::refresh::{self as rules, Decision};
 use crate::oauth::scope::Access;
 use crate::oauth::secret;
 
@@ -165,15 +165,10 @@ pub fn introspect(
                 return Ok(inactive);
             }
             let policy = env.refresh_policy();
-            let state = TokenState {
-                created_at: row.created_at,
-                used_at: row.used_at,
-                retired_at: row.retired_at,
-                grant_created_at: grant.created_at,
-                grant_revoked: grant.revoked_at.is_some(),
-                tenant_disabled: tenant.disabled,
-            };
-            if !matches!(rules::decide(policy, state, now), Decision::Rotate { .. }) {
+            if !matches!(
+                rules::decide(policy, token_state(&row, &grant, &tenant), now),
+                Decision::Rotate { .. }
+            ) {
                 return Ok(inactive);
             }
             Ok(json!({

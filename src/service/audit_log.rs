@@ -4,9 +4,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::AdminError;
+use super::tenants;
 use crate::clock::{Clock, parse_rfc3339, to_rfc3339};
 use crate::db::Database;
-use crate::db::repo::{audit, tenants};
+use crate::db::repo::audit;
 
 #[derive(Debug, Serialize)]
 pub struct AuditView {
@@ -50,15 +51,8 @@ pub fn list(
 ) -> Result<Vec<AuditView>, AdminError> {
     let since = since.map(|s| parse_since(s, clock.now())).transpose()?;
     let mut conn = db.conn()?;
-    let tenant = match tenant_slug {
-        Some(slug) => Some(
-            tenants::find_by_slug(&mut conn, slug)?
-                .ok_or_else(|| AdminError::NotFound(format!("tenant '{slug}'")))?,
-        ),
-        None => None,
-    };
-    let slugs: std::collections::HashMap<String, String> =
-        tenants::list(&mut conn)?.into_iter().map(|t| (t.id, t.slug)).collect();
+    let tenant = tenants::optional_by_slug(&mut conn, tenant_slug)?;
+    let slugs = tenants::slugs_by_id(&mut conn)?;
     let rows = audit::list(
         &mut conn,
         tenant.as_ref().map(|t| t.id.as_str()),

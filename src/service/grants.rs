@@ -4,10 +4,11 @@
 use serde::Serialize;
 
 use super::AdminError;
+use super::tenants;
 use crate::audit::{self, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::Database;
-use crate::db::repo::{oauth, tenants};
+use crate::db::repo::oauth;
 
 #[derive(Debug, Serialize)]
 pub struct GrantView {
@@ -23,15 +24,8 @@ pub struct GrantView {
 
 pub fn list(db: &Database, tenant_slug: Option<&str>) -> Result<Vec<GrantView>, AdminError> {
     let mut conn = db.conn()?;
-    let tenant = match tenant_slug {
-        Some(slug) => Some(
-            tenants::find_by_slug(&mut conn, slug)?
-                .ok_or_else(|| AdminError::NotFound(format!("tenant '{slug}'")))?,
-        ),
-        None => None,
-    };
-    let slugs: std::collections::HashMap<String, String> =
-        tenants::list(&mut conn)?.into_iter().map(|t| (t.id, t.slug)).collect();
+    let tenant = tenants::optional_by_slug(&mut conn, tenant_slug)?;
+    let slugs = tenants::slugs_by_id(&mut conn)?;
     Ok(oauth::list_grants(&mut conn, tenant.as_ref().map(|t| t.id.as_str()))?
         .into_iter()
         .map(|g| GrantView {

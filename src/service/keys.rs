@@ -18,6 +18,9 @@ use crate::oauth::keys as crypto;
 
 /// A node re-reads the key table on an unknown `kid` at most this often (ms).
 const RELOAD_INTERVAL: i64 = 1_000;
+/// Retired keys stay published this long past the access-token lifetime, covering the
+/// verification leeway and clock skew between nodes.
+const KEY_GRACE: i64 = 60_000;
 /// Verified tokens remembered per node.
 const VERIFIED_CAPACITY: usize = 50_000;
 
@@ -142,7 +145,7 @@ pub fn rotate(db: &Database, clock: &dyn Clock, access_ttl_ms: i64) -> Result<Ke
     db.write(|conn| {
         let row = insert_new_key(conn, now)?;
         let retired = keys::retire_all_except(conn, &row.kid, now)?;
-        let deleted = keys::delete_retired_before(conn, now - access_ttl_ms - 60_000)?;
+        let deleted = keys::delete_retired_before(conn, now - access_ttl_ms - KEY_GRACE)?;
         let event = Event::new(Kind::KeyRotated, "operator")
             .detail("kid", row.kid.clone())
             .detail("retired", retired)
@@ -153,8 +156,7 @@ pub fn rotate(db: &Database, clock: &dyn Clock, access_ttl_ms: i64) -> Result<Ke
 }
 
 fn published(row: &SigningKeyRow, now: i64, access_ttl_ms: i64) -> bool {
-    // A minute of slack covers the verification leeway and clock skew between nodes.
-    row.retired_at.is_none_or(|at| now < at + access_ttl_ms + 60_000)
+    row.retired_at.is_none_or(|at| now < at + access_ttl_ms + KEY_GRACE)
 }
 
 fn view(row: SigningKeyRow, now: i64, access_ttl_ms: i64) -> KeyView {

@@ -34,8 +34,8 @@ use super::login::Session;
 use crate::audit::{self, Event, Kind};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::repo::{oauth, tenants};
-use crate::db::rows::{ClientRow, CodeRow, GrantRow, RefreshTokenRow};
+use crate::db::repo::oauth;
+use crate::db::rows::{ClientRow, CodeRow, GrantRow, RefreshTokenRow, TenantRow};
 use crate::db::{Database, DbConnection, StoreError};
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
 use crate::oauth::jwt::{self, AccessClaims};
@@ -113,6 +113,18 @@ impl Params {
 
     fn cow(&self, key: &str) -> Option<Cow<'_, str>> {
         self.get(key).map(Cow::Borrowed)
+    }
+}
+
+/// What the refresh rules need to know about a stored token.
+pub fn token_state(row: &RefreshTokenRow, grant: &GrantRow, tenant: &TenantRow) -> TokenState {
+    TokenState {
+        created_at: row.created_at,
+        used_at: row.used_at,
+        retired_at: row.retired_at,
+        grant_created_at: grant.created_at,
+        grant_revoked: grant.revoked_at.is_some(),
+        tenant_disabled: tenant.disabled,
     }
 }
 
@@ -723,15 +735,7 @@ impl TokenStore<'_, '_> {
             )));
         }
         let policy = self.env.refresh_policy();
-        let state = TokenState {
-            created_at: row.created_at,
-            used_at: row.used_at,
-            retired_at: row.retired_at,
-            grant_created_at: grant.created_at,
-            grant_revoked: grant.revoked_at.is_some(),
-            tenant_disabled: tenant.disabled,
-        };
-        let decision = rules::decide(policy, state, now);
+        let decision = rules::decide(policy, token_state(&row, &grant, &tenant), now);
         match decision {
             Decision::Rotate { retry } => {
                 let expires = rules::expires_at(policy, row.created_at, grant.created_at);
@@ -1086,9 +1090,4 @@ pub fn token(
             }
         }
     })
-}
-
-/// The tenant a consenting admin belongs to, for pages that name it.
-pub fn tenant_name(db: &Database, tenant_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(tenants::find(&mut *db.conn()?, tenant_id)?.map(|t| t.name))
 }

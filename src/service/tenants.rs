@@ -4,9 +4,9 @@ use serde::Serialize;
 
 use super::AdminError;
 use crate::clock::{Clock, to_rfc3339};
-use crate::db::Database;
 use crate::db::repo::tenants;
 use crate::db::rows::TenantRow;
+use crate::db::{Database, DbConnection};
 
 /// A tenant as operators see it.
 #[derive(Debug, Clone, Serialize)]
@@ -83,6 +83,25 @@ pub fn by_slug(db: &Database, slug: &str) -> Result<TenantRow, AdminError> {
     let mut conn = db.conn()?;
     tenants::find_by_slug(&mut conn, slug)?
         .ok_or_else(|| AdminError::NotFound(format!("tenant '{slug}'")))
+}
+
+/// The tenant named by an optional `--tenant` filter (`NotFound` when it does not exist).
+pub fn optional_by_slug(
+    conn: &mut DbConnection,
+    slug: Option<&str>,
+) -> Result<Option<TenantRow>, AdminError> {
+    slug.map(|slug| {
+        tenants::find_by_slug(conn, slug)?
+            .ok_or_else(|| AdminError::NotFound(format!("tenant '{slug}'")))
+    })
+    .transpose()
+}
+
+/// Tenant slugs by id, for listings that show tenants by their slug.
+pub fn slugs_by_id(
+    conn: &mut DbConnection,
+) -> Result<std::collections::HashMap<String, String>, AdminError> {
+    Ok(tenants::list(conn)?.into_iter().map(|t| (t.id, t.slug)).collect())
 }
 
 #[cfg(test)]
