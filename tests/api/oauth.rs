@@ -503,17 +503,8 @@ async fn scopes_limit_what_a_token_may_do() {
     // Okta may repeat offline_access (or other scopes it knows) on refresh: never a failure.
     let full = okta::authorize_and_exchange(&app, &fx, &[]).await;
     let again = tokens(
-        okta::token_request(
-            &app,
-            &fx,
-            ClientAuth::Basic,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &rt(&full)),
-                ("scope", "offline_access scim:read scim:write"),
-            ],
-        )
-        .await,
+        okta::refresh_with_scope(&app, &fx, &rt(&full), "offline_access scim:read scim:write")
+            .await,
     )
     .await;
     assert_eq!(again["scope"], "scim:read scim:write");
@@ -522,33 +513,11 @@ async fn scopes_limit_what_a_token_may_do() {
     assert_eq!(scim_get(&app, &at(&write_only)).await.status(), StatusCode::FORBIDDEN);
 
     // Refresh may narrow the scope but never widen it.
-    let narrowed = tokens(
-        okta::token_request(
-            &app,
-            &fx,
-            ClientAuth::Basic,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &rt(&read_only)),
-                ("scope", "scim:read"),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let narrowed =
+        tokens(okta::refresh_with_scope(&app, &fx, &rt(&read_only), "scim:read").await).await;
     assert_eq!(narrowed["scope"], "scim:read");
     let (error, _) = oauth_error(
-        okta::token_request(
-            &app,
-            &fx,
-            ClientAuth::Basic,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &rt(&narrowed)),
-                ("scope", "scim:read scim:write"),
-            ],
-        )
-        .await,
+        okta::refresh_with_scope(&app, &fx, &rt(&narrowed), "scim:read scim:write").await,
         StatusCode::BAD_REQUEST,
     )
     .await;

@@ -239,6 +239,17 @@ pub async fn refresh(
     .await
 }
 
+pub async fn refresh_with_scope(
+    app: &TestApp,
+    fx: &Fixture,
+    refresh_token: &str,
+    scope: &str,
+) -> Response {
+    let form =
+        [("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("scope", scope)];
+    token_request(app, fx, ClientAuth::Basic, &form).await
+}
+
 /// A successful token response's JSON, after checking RFC 6749 §5.1's shape and headers.
 pub async fn tokens(response: Response) -> Value {
     let status = response.status();
