@@ -15,6 +15,15 @@ use crate::users::urlencode;
 
 const DAY: i64 = 86_400_000;
 
+/// GET a public JSON document (metadata, JWKS) of the server.
+async fn get_json(app: &TestApp, path: &str) -> Value {
+    app.client.get(format!("{}{path}", app.address)).send().await.unwrap().json().await.unwrap()
+}
+
+fn key_ids(jwks: &Value) -> Vec<&str> {
+    jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect()
+}
+
 async fn scim_get(app: &TestApp, token: &str) -> reqwest::Response {
     app.get_as(token, "/Users").await
 }
@@ -551,15 +560,7 @@ async fn forged_and_foreign_tokens_are_refused_with_their_reason() {
         c[key] = value;
         c
     };
-    let jwks: Value = app
-        .client
-        .get(format!("{}/oauth/jwks.json", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(&app, "/oauth/jwks.json").await;
     let public_x = jwks["keys"][0]["x"].as_str().unwrap().to_owned();
     let hs256 = {
         let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
@@ -626,17 +627,8 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
     let old = okta::authorize_and_exchange(&app, &fx, &[]).await;
     let ttl = 3_600_000;
     let rotated = keys::rotate(&app.db, app.clock.as_ref(), ttl).unwrap();
-    let jwks: Value = app
-        .client
-        .get(format!("{}/oauth/jwks.json", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let kids: Vec<&str> =
-        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    let jwks = get_json(&app, "/oauth/jwks.json").await;
+    let kids = key_ids(&jwks);
     assert_eq!(kids.len(), 2);
     assert!(kids.contains(&rotated.kid.as_str()));
     for k in jwks["keys"].as_array().unwrap() {
@@ -654,17 +646,8 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
     // Once every token of the old key has expired, the next rotation drops it.
     clock.advance(ttl + 61_000);
     keys::rotate(&app.db, app.clock.as_ref(), ttl).unwrap();
-    let jwks: Value = app
-        .client
-        .get(format!("{}/oauth/jwks.json", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let kids: Vec<&str> =
-        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    let jwks = get_json(&app, "/oauth/jwks.json").await;
+    let kids = key_ids(&jwks);
     assert_eq!(kids.len(), 2, "{kids:?}");
     assert!(kids.contains(&rotated.kid.as_str()));
 }
@@ -881,15 +864,7 @@ async fn token_endpoint_errors_follow_rfc_6749() {
 #[tokio::test]
 async fn discovery_metadata_and_jwks() {
     let app = spawn_app().await;
-    let meta: Value = app
-        .client
-        .get(format!("{}/.well-known/oauth-authorization-server", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = get_json(&app, "/.well-known/oauth-authorization-server").await;
     assert_eq!(meta["issuer"], app.address);
     assert_eq!(meta["token_endpoint"], format!("{}/oauth/token", app.address));
     assert_eq!(meta["authorization_endpoint"], format!("{}/oauth/authorize", app.address));
@@ -899,14 +874,6 @@ async fn discovery_metadata_and_jwks() {
         meta["token_endpoint_auth_methods_supported"],
         json!(["client_secret_basic", "client_secret_post"])
     );
-    let jwks: Value = app
-        .client
-        .get(format!("{}/oauth/jwks.json", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(&app, "/oauth/jwks.json").await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1, "a fresh server creates its first key");
 }
