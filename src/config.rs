@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::scim::custom_schema::ExtensionConfig;
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scimd.db";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
@@ -45,6 +47,12 @@ pub struct Settings {
     /// Take the client address from `Forwarded`/`X-Forwarded-For` (only behind a proxy that sets
     /// them): login throttling per IP would otherwise count every user as the proxy.
     pub trust_forwarded_headers: bool,
+    /// Most operations one `/Bulk` request may carry (`maxOperations`).
+    pub bulk_max_operations: u32,
+    /// Largest `/Bulk` request body, in bytes (`maxPayloadSize`).
+    pub bulk_max_payload_bytes: usize,
+    /// Extension schemas for custom attributes (`[[schema_extensions]]`, file only).
+    pub schema_extensions: Vec<ExtensionConfig>,
 }
 
 impl Default for Settings {
@@ -65,6 +73,9 @@ impl Default for Settings {
             auth_code_ttl_secs: 60,
             session_ttl_secs: 3600,
             trust_forwarded_headers: false,
+            bulk_max_operations: 1000,
+            bulk_max_payload_bytes: 1024 * 1024,
+            schema_extensions: Vec::new(),
         }
     }
 }
@@ -88,6 +99,9 @@ struct FileSettings {
     auth_code_ttl_secs: Option<u64>,
     session_ttl_secs: Option<u64>,
     trust_forwarded_headers: Option<bool>,
+    bulk_max_operations: Option<u32>,
+    bulk_max_payload_bytes: Option<usize>,
+    schema_extensions: Option<Vec<ExtensionConfig>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +185,15 @@ impl Settings {
         if let Some(v) = f.trust_forwarded_headers {
             self.trust_forwarded_headers = v;
         }
+        if let Some(v) = f.bulk_max_operations {
+            self.bulk_max_operations = v;
+        }
+        if let Some(v) = f.bulk_max_payload_bytes {
+            self.bulk_max_payload_bytes = v;
+        }
+        if let Some(v) = f.schema_extensions {
+            self.schema_extensions = v;
+        }
         Ok(())
     }
 
@@ -200,6 +223,10 @@ impl Settings {
                 "SCIMD_SESSION_TTL_SECS" => self.session_ttl_secs = parse_number(key, value)?,
                 "SCIMD_TRUST_FORWARDED_HEADERS" => {
                     self.trust_forwarded_headers = parse_bool(key, value)?;
+                }
+                "SCIMD_BULK_MAX_OPERATIONS" => self.bulk_max_operations = parse_number(key, value)?,
+                "SCIMD_BULK_MAX_PAYLOAD_BYTES" => {
+                    self.bulk_max_payload_bytes = parse_number(key, value)?
                 }
                 _ => {}
             }
@@ -298,5 +325,23 @@ mod tests {
         assert_eq!(s.default_page_size, 50);
         assert!(toml::from_str::<FileSettings>("bnd = 1").is_err());
         assert!(s.apply_env(&[("SCIMD_MAX_PAGE_SIZE".into(), "lots".into())]).is_err());
+    }
+
+    #[test]
+    fn schema_extensions_and_bulk_limits_come_from_the_file() {
+        let text = r#"
+            bulk_max_operations = 5
+            [[schema_extensions]]
+            id = "urn:acme:params:scim:schemas:extension:acme:2.0:User"
+            resourceType = "User"
+            name = "AcmeUser"
+            attributes = [{ name = "badge", type = "integer" }]
+        "#;
+        let file: Result<FileSettings, _> = toml::from_str(text);
+        let mut s = Settings::default();
+        assert!(file.is_ok_and(|f| s.apply_file(f).is_ok()));
+        assert_eq!(s.bulk_max_operations, 5);
+        assert_eq!(s.schema_extensions.len(), 1);
+        assert_eq!(s.schema_extensions[0].attributes[0].kind, "integer");
     }
 }

@@ -35,6 +35,8 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let workers = settings.workers;
+        crate::scim::schema::install_extensions(&settings.schema_extensions)
+            .map_err(|e| anyhow::anyhow!("invalid schema_extensions: {e}"))?;
         keys::ensure_signing_key(&db, clock.as_ref())
             .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;
         let state = web::Data::new(AppState {

@@ -7,20 +7,22 @@
 
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Double, Text};
 
 use super::MultiBackend;
 use super::values::index_key;
 use crate::clock::parse_rfc3339;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
-use crate::scim::schema::{ResourceKind, find_attribute};
+use crate::scim::query::Sort;
+use crate::scim::schema::{AttrType, AttributeDef, ResourceKind, find_attribute};
 
 /// A bound parameter.
 #[derive(Debug, Clone, PartialEq)]
 enum Bind {
     Text(String),
     BigInt(i64),
+    Double(f64),
     Bool(bool),
 }
 
@@ -32,11 +34,11 @@ enum Part {
 
 /// A boolean SQL expression built at run time: portable SQL text and bound values.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SqlPredicate {
+pub struct SqlFragment {
     parts: Vec<Part>,
 }
 
-impl SqlPredicate {
+impl SqlFragment {
     fn sql(&mut self, text: &str) -> &mut Self {
         match self.parts.last_mut() {
             Some(Part::Sql(last)) => last.push_str(text),
@@ -50,6 +52,10 @@ impl SqlPredicate {
     }
     fn bigint(&mut self, value: i64) -> &mut Self {
         self.parts.push(Part::Bind(Bind::BigInt(value)));
+        self
+    }
+    fn double(&mut self, value: f64) -> &mut Self {
+        self.parts.push(Part::Bind(Bind::Double(value)));
         self
     }
     fn boolean(&mut self, value: bool) -> &mut Self {
@@ -69,24 +75,24 @@ impl SqlPredicate {
     }
 }
 
-impl Expression for SqlPredicate {
+impl Expression for SqlFragment {
     type SqlType = Bool;
 }
 
-impl<QS> AppearsOnTable<QS> for SqlPredicate {}
-impl<QS> SelectableExpression<QS> for SqlPredicate {}
+impl<QS> AppearsOnTable<QS> for SqlFragment {}
+impl<QS> SelectableExpression<QS> for SqlFragment {}
 
-impl<GB> ValidGrouping<GB> for SqlPredicate {
+impl<GB> ValidGrouping<GB> for SqlFragment {
     type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
-impl QueryId for SqlPredicate {
+impl QueryId for SqlFragment {
     type QueryId = ();
     // The text varies with the filter, so the statement must not be cached by type.
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl QueryFragment<MultiBackend> for SqlPredicate {
+impl QueryFragment<MultiBackend> for SqlFragment {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
         out.unsafe_to_cache_prepared();
         for part in &self.parts {
@@ -94,6 +100,7 @@ impl QueryFragment<MultiBackend> for SqlPredicate {
                 Part::Sql(text) => out.push_sql(text),
                 Part::Bind(Bind::Text(v)) => out.push_bind_param::<Text, String>(v)?,
                 Part::Bind(Bind::BigInt(v)) => out.push_bind_param::<BigInt, i64>(v)?,
+                Part::Bind(Bind::Double(v)) => out.push_bind_param::<Double, f64>(v)?,
                 Part::Bind(Bind::Bool(v)) => out.push_bind_param::<Bool, bool>(v)?,
             }
         }
@@ -121,6 +128,8 @@ pub struct FilterTarget {
     core_urn: &'static str,
     /// (attribute, sub-attribute, column, kind); names are matched case-insensitively.
     columns: &'static [(&'static str, Option<&'static str>, &'static str, ColumnKind)],
+    /// Columns that never hold NULL, so sorting on them needs no NULL-placement term.
+    not_null: &'static [&'static str],
     /// The attribute answered from `group_members`, and which side of the row this table is.
     membership: Option<Membership>,
 }
@@ -147,6 +156,7 @@ pub const USERS: FilterTarget = FilterTarget {
         ("meta", Some("created"), "created_at", ColumnKind::Time),
         ("meta", Some("lastModified"), "updated_at", ColumnKind::Time),
     ],
+    not_null: &["id", "user_name_ci", "active", "created_at", "updated_at"],
     membership: Some(Membership { attribute: "groups", own: "member_id", other: "group_id" }),
 };
 
@@ -161,16 +171,80 @@ pub const GROUPS: FilterTarget = FilterTarget {
         ("meta", Some("created"), "created_at", ColumnKind::Time),
         ("meta", Some("lastModified"), "updated_at", ColumnKind::Time),
     ],
+    not_null: &["id", "display_name_ci", "created_at", "updated_at"],
     membership: Some(Membership { attribute: "members", own: "group_id", other: "member_id" }),
 };
+
+impl FilterTarget {
+    /// The dedicated column of a core attribute path, if it has one.
+    fn column_of(
+        &self,
+        path: &AttrPath,
+    ) -> Option<&'static (&'static str, Option<&'static str>, &'static str, ColumnKind)> {
+        self.columns.iter().find(|(name, sub, _, _)| {
+            path.name.eq_ignore_ascii_case(name)
+                && match (sub, path.sub.as_deref()) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                    _ => false,
+                }
+        })
+    }
+}
+
+/// ORDER BY terms for `sortBy` (RFC 7644 §3.4.2.3): resources without a value come last when
+/// ascending and first when descending. The caller appends `seq`, so ties keep creation order and
+/// paging stays stable. A multi-valued attribute sorts by its smallest value ascending and its
+/// largest descending.
+pub fn order_by(target: &FilterTarget, sort: &Sort) -> ScimResult<SqlFragment> {
+    let dir = if sort.descending { "DESC" } else { "ASC" };
+    let path = &sort.by;
+    let builder = Builder { target, tenant: "" };
+    let mut out = SqlFragment::default();
+    if builder.is_core(path) {
+        if let Some(&(_, _, column, _)) = target.column_of(path) {
+            let col = format!("{}.{column}", target.table);
+            if target.not_null.contains(&column) {
+                out.sql(&format!("{col} {dir}"));
+            } else {
+                out.sql(&format!("({col} IS NULL) {dir}, {col} {dir}"));
+            }
+            return Ok(out);
+        }
+        let membership = target.membership.is_some_and(|m| path.name.eq_ignore_ascii_case(m.attribute));
+        if membership || path.name.eq_ignore_ascii_case("meta") {
+            return Err(ScimError::invalid_value(format!("cannot sort by '{}'", path_text(path))));
+        }
+    }
+    let key = index_key(builder.extension_urn(path), &path.name, path.sub.as_deref());
+    let (key, def) = builder.compared_value(path, key);
+    let column = match def {
+        Some(d) if matches!(d.kind, AttrType::DateTime | AttrType::Integer | AttrType::Decimal) => {
+            "value_num"
+        }
+        Some(d) if d.case_exact => "value",
+        _ => "value_ci",
+    };
+    let aggregate = if sort.descending { "MAX" } else { "MIN" };
+    let value = format!(
+        "(SELECT {aggregate}(s.{column}) FROM resource_values s WHERE s.resource_id = {}.id AND s.attr = ",
+        target.table
+    );
+    out.sql(&format!("({value}"))
+        .text(key.clone())
+        .sql(&format!(") IS NULL) {dir}, {value}"))
+        .text(key)
+        .sql(&format!(") {dir}"));
+    Ok(out)
+}
 
 /// Builds the SQL predicate for `filter` over `target` rows of `tenant`.
 pub fn to_predicate(
     target: &FilterTarget,
     tenant: &str,
     filter: &Filter,
-) -> ScimResult<SqlPredicate> {
-    let mut out = SqlPredicate::default();
+) -> ScimResult<SqlFragment> {
+    let mut out = SqlFragment::default();
     Builder { target, tenant }.filter(filter, &mut out)?;
     Ok(out)
 }
@@ -181,7 +255,7 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn filter(&self, filter: &Filter, out: &mut SqlPredicate) -> ScimResult<()> {
+    fn filter(&self, filter: &Filter, out: &mut SqlFragment) -> ScimResult<()> {
         match filter {
             Filter::And(a, b) => self.binary(a, " AND ", b, out),
             Filter::Or(a, b) => self.binary(a, " OR ", b, out),
@@ -222,7 +296,7 @@ impl Builder<'_> {
         a: &Filter,
         joiner: &str,
         b: &Filter,
-        out: &mut SqlPredicate,
+        out: &mut SqlFragment,
     ) -> ScimResult<()> {
         out.sql("(");
         self.filter(a, out)?;
@@ -242,19 +316,10 @@ impl Builder<'_> {
         &self,
         path: &AttrPath,
         cmp: Option<(CompareOp, &CompValue)>,
-        out: &mut SqlPredicate,
+        out: &mut SqlFragment,
     ) -> ScimResult<()> {
         if self.is_core(path) {
-            if let Some(&(_, _, column, kind)) =
-                self.target.columns.iter().find(|(name, sub, _, _)| {
-                    path.name.eq_ignore_ascii_case(name)
-                        && match (sub, path.sub.as_deref()) {
-                            (None, None) => true,
-                            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-                            _ => false,
-                        }
-                })
-            {
+            if let Some(&(_, _, column, kind)) = self.target.column_of(path) {
                 return self.column(path, column, kind, cmp, out);
             }
             if path.name.eq_ignore_ascii_case("meta") {
@@ -289,18 +354,25 @@ impl Builder<'_> {
                 out.sql("v.attr = ").text(key);
             }
             Some((op, value)) => {
-                // `emails co "x"` on a complex multi-valued attribute compares its `value`.
-                let complex_multi =
-                    find_attribute(self.target.kind, path.urn.as_deref(), &path.name, None)
-                        .is_some_and(|def| def.multi_valued && def.is_complex());
-                let key =
-                    if path.sub.is_none() && complex_multi { format!("{key}.value") } else { key };
+                let (key, def) = self.compared_value(path, key);
                 out.sql("v.attr = ").text(key).sql(" AND ");
-                value_comparison("v.value_ci", op, value, out)?;
+                value_comparison("v", def, path, op, value, out)?;
             }
         }
         out.sql(")");
         Ok(())
+    }
+
+    /// The index key and definition a comparison on `path` reads: `emails co "x"` on a complex
+    /// multi-valued attribute compares its `value` sub-attribute (RFC 7644 §3.4.2.2).
+    fn compared_value(&self, path: &AttrPath, key: String) -> (String, Option<&'static AttributeDef>) {
+        let def = find_attribute(self.target.kind, path.urn.as_deref(), &path.name, path.sub.as_deref());
+        match def {
+            Some(d) if path.sub.is_none() && d.multi_valued && d.is_complex() => {
+                (format!("{key}.value"), d.sub_attribute("value"))
+            }
+            _ => (key, def),
+        }
     }
 
     fn extension_urn<'p>(&self, path: &'p AttrPath) -> Option<&'p str> {
@@ -313,7 +385,7 @@ impl Builder<'_> {
         column: &str,
         kind: ColumnKind,
         cmp: Option<(CompareOp, &CompValue)>,
-        out: &mut SqlPredicate,
+        out: &mut SqlFragment,
     ) -> ScimResult<()> {
         let col = format!("{}.{column}", self.target.table);
         let Some((op, value)) = cmp else {
@@ -384,7 +456,7 @@ impl Builder<'_> {
         m: Membership,
         path: &AttrPath,
         cmp: Option<(CompareOp, &CompValue)>,
-        out: &mut SqlPredicate,
+        out: &mut SqlFragment,
     ) -> ScimResult<()> {
         if path.sub.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case("value")) {
             return Err(ScimError::invalid_filter(format!(
@@ -418,7 +490,7 @@ impl Builder<'_> {
         &self,
         attr: &AttrPath,
         filter: &Filter,
-        out: &mut SqlPredicate,
+        out: &mut SqlFragment,
     ) -> ScimResult<()> {
         if let Some(m) = self
             .target
@@ -453,13 +525,13 @@ impl Builder<'_> {
         .sql(" OR e.attr LIKE ")
         .text(format!("{}.%", like_escape(&parent)))
         .sql(" ESCAPE '\\') AND ");
-        self.element(&parent, filter, out)?;
+        self.element((attr, &parent), filter, out)?;
         out.sql(")");
         Ok(())
     }
 
     /// A predicate on `e.element`: true when that element satisfies `filter`.
-    fn element(&self, parent: &str, filter: &Filter, out: &mut SqlPredicate) -> ScimResult<()> {
+    fn element(&self, parent: Parent<'_>, filter: &Filter, out: &mut SqlFragment) -> ScimResult<()> {
         match filter {
             Filter::And(a, b) | Filter::Or(a, b) => {
                 out.sql("(");
@@ -503,10 +575,10 @@ impl Builder<'_> {
 
     fn element_leaf(
         &self,
-        parent: &str,
+        (parent_path, parent): Parent<'_>,
         path: &AttrPath,
         cmp: Option<(CompareOp, &CompValue)>,
-        out: &mut SqlPredicate,
+        out: &mut SqlFragment,
     ) -> ScimResult<()> {
         if path.urn.is_some() || path.sub.is_some() {
             return Err(ScimError::invalid_filter(format!(
@@ -519,40 +591,122 @@ impl Builder<'_> {
             .sql(" AND x.attr = ")
             .text(format!("{parent}.{}", path.name.to_ascii_lowercase()));
         if let Some((op, value)) = cmp {
+            let def = find_attribute(
+                self.target.kind,
+                parent_path.urn.as_deref(),
+                &parent_path.name,
+                Some(&path.name),
+            );
             out.sql(" AND ");
-            value_comparison("x.value_ci", op, value, out)?;
+            value_comparison("x", def, path, op, value, out)?;
         }
         out.sql(")");
         Ok(())
     }
 }
 
-/// Compares an indexed value; strings compare case-insensitively (both sides lower-cased).
+/// The attribute a value path (`emails[…]`) filters within, and its index key.
+type Parent<'a> = (&'a AttrPath, &'a str);
+
+/// Compares an indexed value of the row aliased `alias`, by the attribute's type: numbers and
+/// dateTimes by `value_num`, booleans by their text, strings case-insensitively through `value_ci`
+/// unless the attribute is `caseExact`. Attributes of no schema compare as case-insensitive text.
 fn value_comparison(
-    col: &str,
+    alias: &str,
+    def: Option<&AttributeDef>,
+    path: &AttrPath,
     op: CompareOp,
     value: &CompValue,
-    out: &mut SqlPredicate,
+    out: &mut SqlFragment,
 ) -> ScimResult<()> {
-    let text = match value {
-        CompValue::Str(s) => s.to_lowercase(),
-        CompValue::Bool(b) => {
-            if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
-                return Err(ScimError::invalid_filter(
-                    "booleans can only be compared with eq or ne",
-                ));
-            }
-            b.to_string()
+    let ordered = |what: &str| -> ScimResult<()> {
+        if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
+            return Err(ScimError::invalid_filter(format!(
+                "'{}' is {what}; co, sw and ew do not apply",
+                path_text(path)
+            )));
         }
-        CompValue::Number(n) => n.to_string(),
-        CompValue::Null => return Err(ScimError::invalid_filter("null cannot be compared")),
+        Ok(())
     };
-    string_comparison(col, op, text, out);
+    match (def.map(|d| d.kind), value) {
+        (Some(AttrType::DateTime), value) => {
+            ordered("a dateTime")?;
+            let millis = match value {
+                CompValue::Str(s) => parse_rfc3339(s),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                ScimError::invalid_filter(format!(
+                    "'{}' needs a quoted RFC 3339 date-time",
+                    path_text(path)
+                ))
+            })?;
+            number_comparison(alias, op, millis as f64, out);
+        }
+        (Some(AttrType::Integer | AttrType::Decimal), value) => {
+            ordered("a number")?;
+            let number = match value {
+                CompValue::Number(n) => n.as_f64(),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                ScimError::invalid_filter(format!(
+                    "'{}' is a number; compare it with an unquoted number",
+                    path_text(path)
+                ))
+            })?;
+            number_comparison(alias, op, number, out);
+        }
+        (Some(AttrType::Boolean), value) => match (op, value) {
+            (CompareOp::Eq, CompValue::Bool(b)) => {
+                out.sql(&format!("{alias}.value = ")).text(b.to_string());
+            }
+            _ => {
+                return Err(ScimError::invalid_filter(format!(
+                    "'{}' is a boolean: compare it with eq true or eq false",
+                    path_text(path)
+                )));
+            }
+        },
+        (_, CompValue::Str(text)) if def.is_some_and(|d| d.case_exact) => {
+            if op == CompareOp::Eq {
+                // The lower-cased twin narrows through the (tenant, attr, value_ci) index first.
+                out.sql(&format!("{alias}.value_ci = ")).text(text.to_lowercase()).sql(" AND ");
+            }
+            string_comparison(&format!("{alias}.value"), op, text.clone(), out);
+        }
+        (_, CompValue::Str(text)) => {
+            string_comparison(&format!("{alias}.value_ci"), op, text.to_lowercase(), out);
+        }
+        (_, CompValue::Bool(b)) if matches!(op, CompareOp::Eq) => {
+            out.sql(&format!("{alias}.value = ")).text(b.to_string());
+        }
+        (_, CompValue::Bool(_)) => {
+            return Err(ScimError::invalid_filter("booleans can only be compared with eq or ne"));
+        }
+        (_, CompValue::Number(n)) => {
+            ordered("compared with a number")?;
+            let number = n.as_f64().ok_or_else(|| ScimError::invalid_filter("number out of range"))?;
+            number_comparison(alias, op, number, out);
+        }
+        (_, CompValue::Null) => return Err(ScimError::invalid_filter("null cannot be compared")),
+    }
     Ok(())
 }
 
-fn string_comparison(col: &str, op: CompareOp, text: String, out: &mut SqlPredicate) {
-    let like = |pattern: String, out: &mut SqlPredicate| {
+fn number_comparison(alias: &str, op: CompareOp, number: f64, out: &mut SqlFragment) {
+    let sql_op = match op {
+        CompareOp::Gt => ">",
+        CompareOp::Ge => ">=",
+        CompareOp::Lt => "<",
+        CompareOp::Le => "<=",
+        _ => "=",
+    };
+    out.sql(&format!("{alias}.value_num {sql_op} ")).double(number);
+}
+
+fn string_comparison(col: &str, op: CompareOp, text: String, out: &mut SqlFragment) {
+    let like = |pattern: String, out: &mut SqlFragment| {
         out.sql(&format!("{col} LIKE ")).text(pattern).sql(" ESCAPE '\\'");
     };
     match op {

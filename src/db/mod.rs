@@ -88,10 +88,12 @@ impl ManageConnection for Manager {
                 let mut conn = diesel::SqliteConnection::establish(path)
                     .map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the writer; the busy timeout covers other processes
-                // (the CLI) writing at the same moment.
+                // (the CLI) writing at the same moment. LIKE is case-sensitive as on PostgreSQL:
+                // case-insensitive matching goes through the lower-cased `*_ci` columns instead.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA case_sensitive_like = ON;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -167,14 +169,22 @@ impl Database {
         conn.transaction(f)
     }
 
-    /// Runs `f` in one read transaction, so a list and its count see the same snapshot.
+    /// Runs `f` in one read transaction, so a list and its count see the same snapshot: SQLite's
+    /// read transactions are snapshots already; PostgreSQL's default (READ COMMITTED) takes a new
+    /// snapshot per statement, so the transaction is raised to REPEATABLE READ.
     pub fn read<T, E>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<diesel::result::Error> + From<StoreError>,
     {
         let mut pooled = self.pool.get().map_err(StoreError::from)?;
         let conn: &mut DbConnection = &mut pooled;
-        conn.transaction(f)
+        conn.transaction(|conn| {
+            if matches!(conn, DbConnection::Postgres(_)) {
+                diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    .execute(conn)?;
+            }
+            f(conn)
+        })
     }
 
     fn lock_writer(&self) -> Option<MutexGuard<'_, ()>> {

@@ -110,7 +110,7 @@ pub struct MemberRow {
     pub member_type: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = resource_values)]
 pub struct ValueRow {
     pub resource_id: String,
@@ -119,6 +119,8 @@ pub struct ValueRow {
     pub element: String,
     pub value: String,
     pub value_ci: String,
+    /// Numbers, and dateTimes as Unix milliseconds, for range comparisons and sorting.
+    pub value_num: Option<f64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -73,6 +73,7 @@ diesel::table! {
         element -> Text,
         value -> Text,
         value_ci -> Text,
+        value_num -> Nullable<Double>,
     }
 }
 

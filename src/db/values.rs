@@ -4,6 +4,8 @@
 use serde_json::Value;
 
 use super::rows::ValueRow;
+use crate::clock::parse_rfc3339;
+use crate::scim::schema::{AttrType, ResourceKind, find_attribute};
 
 /// Attribute names as indexed: lower-case, sub-attributes after a dot, extension attributes prefixed
 /// with their lower-case schema URN and a colon (`urn:…:enterprise:2.0:user:department`).
@@ -31,9 +33,20 @@ pub fn index_text(value: &Value) -> Option<String> {
     }
 }
 
-/// Flattens `data` (a stored resource without `id`/`meta`) into index rows. Top-level attributes in
-/// `skip` have dedicated columns and are left out.
+/// The number a value is ordered by in range filters and sorting: JSON numbers as they are,
+/// `dateTime` attributes as Unix milliseconds. `None` for everything compared as text.
+pub fn index_number(value: &Value, kind: Option<AttrType>) -> Option<f64> {
+    match (value, kind) {
+        (Value::Number(n), _) => n.as_f64(),
+        (Value::String(s), Some(AttrType::DateTime)) => parse_rfc3339(s).map(|ms| ms as f64),
+        _ => None,
+    }
+}
+
+/// Flattens `data` (a stored resource of `kind` without `id`/`meta`) into index rows. Top-level
+/// attributes in `skip` have dedicated columns and are left out.
 pub fn index_rows(
+    kind: ResourceKind,
     tenant_id: &str,
     resource_id: &str,
     data: &Value,
@@ -43,17 +56,19 @@ pub fn index_rows(
     let Some(object) = data.as_object() else {
         return rows;
     };
-    let mut push = |attr: String, element: String, value: &Value| {
-        if let Some(text) = index_text(value) {
-            rows.push(ValueRow {
-                resource_id: resource_id.to_owned(),
-                tenant_id: tenant_id.to_owned(),
-                value_ci: text.to_lowercase(),
-                value: text,
-                attr,
-                element,
-            });
-        }
+    let mut push = |path: (Option<&str>, &str, Option<&str>), element: String, value: &Value| {
+        let Some(text) = index_text(value) else { return };
+        let (urn, name, sub) = path;
+        let attr_type = find_attribute(kind, urn, name, sub).map(|def| def.kind);
+        rows.push(ValueRow {
+            resource_id: resource_id.to_owned(),
+            tenant_id: tenant_id.to_owned(),
+            attr: index_key(urn, name, sub),
+            element,
+            value_ci: text.to_lowercase(),
+            value: text,
+            value_num: index_number(value, attr_type),
+        });
     };
     for (name, value) in object {
         if name == "schemas" || skip.iter().any(|s| s.eq_ignore_ascii_case(name)) {
@@ -78,7 +93,7 @@ fn flatten(
     name: &str,
     value: &Value,
     resource_id: &str,
-    push: &mut impl FnMut(String, String, &Value),
+    push: &mut impl FnMut((Option<&str>, &str, Option<&str>), String, &Value),
 ) {
     match value {
         Value::Array(items) => {
@@ -87,20 +102,20 @@ fn flatten(
                 match item {
                     Value::Object(fields) => {
                         for (sub, sub_value) in fields {
-                            push(index_key(urn, name, Some(sub)), element.clone(), sub_value);
+                            push((urn, name, Some(sub)), element.clone(), sub_value);
                         }
                     }
-                    simple => push(index_key(urn, name, None), element, simple),
+                    simple => push((urn, name, None), element, simple),
                 }
             }
         }
         Value::Object(fields) => {
             let element = format!("{resource_id}/{}", index_key(urn, name, None));
             for (sub, sub_value) in fields {
-                push(index_key(urn, name, Some(sub)), element.clone(), sub_value);
+                push((urn, name, Some(sub)), element.clone(), sub_value);
             }
         }
-        simple => push(index_key(urn, name, None), String::new(), simple),
+        simple => push((urn, name, None), String::new(), simple),
     }
 }
 
@@ -119,7 +134,7 @@ mod tests {
             "locale": "en-GB",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D", "manager": {"value": "m1"}}
         });
-        let rows = index_rows("t", "u1", &data, &["userName"]);
+        let rows = index_rows(ResourceKind::User, "t", "u1", &data, &["userName"]);
         let got: Vec<(&str, &str, &str)> = rows
             .iter()
             .map(|r| (r.attr.as_str(), r.element.as_str(), r.value_ci.as_str()))
@@ -139,5 +154,17 @@ mod tests {
             ]
         );
         assert_eq!(rows[2].value, "Ada@Example.com");
+        assert!(rows.iter().all(|r| r.value_num.is_none()));
+    }
+
+    #[test]
+    fn numbers_and_date_times_are_indexed_as_numbers() {
+        let date = json!("2026-01-02T03:04:05Z");
+        assert_eq!(index_number(&json!(42), None), Some(42.0));
+        assert_eq!(index_number(&json!(-1.5), Some(AttrType::Decimal)), Some(-1.5));
+        assert_eq!(index_number(&date, Some(AttrType::DateTime)), Some(1_767_323_045_000.0));
+        assert_eq!(index_number(&date, Some(AttrType::String)), None);
+        assert_eq!(index_number(&json!("not a date"), Some(AttrType::DateTime)), None);
+        assert_eq!(index_number(&json!(true), Some(AttrType::Boolean)), None);
     }
 }

@@ -4,12 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::{Value, json};
 
 use crate::scim::error::ScimError;
 use crate::service::credentials::AuthFailure;
 
-pub const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
 
 #[derive(Debug)]
@@ -63,19 +61,6 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-/// The SCIM error body.
-pub fn error_body(err: &ScimError) -> Value {
-    let mut body = json!({
-        "schemas": [ERROR_URN],
-        "status": err.status.to_string(),
-        "detail": err.detail,
-    });
-    if let (Some(t), Some(obj)) = (err.scim_type, body.as_object_mut()) {
-        obj.insert("scimType".into(), Value::String(t.as_str().to_owned()));
-    }
-    body
-}
-
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.scim.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -87,6 +72,6 @@ impl ResponseError for ApiError {
         if let Some(Ok(value)) = self.challenge.as_deref().map(HeaderValue::from_str) {
             response.insert_header((header::WWW_AUTHENTICATE, value));
         }
-        response.body(error_body(&self.scim).to_string())
+        response.body(self.scim.to_json().to_string())
     }
 }

@@ -40,8 +40,9 @@ impl FromRequest for Authenticated {
         let issuer = state.as_ref().map(|s| origin(req, s)).unwrap_or_default();
         let peer = state.as_ref().ok().and_then(|s| client_ip(req, s));
         let path = req.path().to_owned();
-        // Reads need scim:read, everything else changes data and needs scim:write.
-        let needs_write = !matches!(*req.method(), Method::GET | Method::HEAD);
+        // Reads (including POST …/.search) need scim:read; everything else needs scim:write.
+        let is_search = *req.method() == Method::POST && req.path().ends_with("/.search");
+        let needs_write = !matches!(*req.method(), Method::GET | Method::HEAD) && !is_search;
         Box::pin(async move {
             let state = state?;
             let token = match header.transpose() {
@@ -110,7 +111,13 @@ impl FromRequest for ScimBody {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = state(req).map(|s| s.settings.max_body_bytes).unwrap_or(1024 * 1024);
+        // /Bulk advertises its own maxPayloadSize; every other body has the general limit.
+        let is_bulk = req.path().ends_with("/Bulk");
+        let limit = state(req)
+            .map(|s| {
+                if is_bulk { s.settings.bulk_max_payload_bytes } else { s.settings.max_body_bytes }
+            })
+            .unwrap_or(1024 * 1024);
         let type_ok = acceptable_content_type(req);
         let declared = req
             .headers()

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::schema::{ALL_SCHEMAS, AttrType, AttributeDef, ResourceKind, SchemaDef, schema_by_id};
+use super::schema::{AttrType, all_schemas, AttributeDef, ResourceKind, SchemaDef, schema_by_id};
 
 pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
@@ -90,7 +90,7 @@ pub fn resource_type(base_url: &str, name: &str) -> Option<Value> {
 
 /// Every `/Schemas` entry (RFC 7643 §7): User, EnterpriseUser, Group.
 pub fn schemas(base_url: &str) -> Vec<Value> {
-    ALL_SCHEMAS.iter().map(|s| render_schema(base_url, s)).collect()
+    all_schemas().iter().map(|s| render_schema(base_url, s)).collect()
 }
 
 /// One schema by URN, matched case-insensitively.

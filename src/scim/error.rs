@@ -3,6 +3,10 @@
 
 use std::fmt;
 
+use serde_json::{Value, json};
+
+pub const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
 /// The `scimType` keywords of RFC 7644 §3.12 table 9.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimType {
@@ -87,6 +91,10 @@ impl ScimError {
     pub fn method_not_allowed(detail: impl Into<String>) -> Self {
         Self::new(405, None, detail)
     }
+    /// 409 without a `scimType`: e.g. a Bulk `bulkId` that names no created resource.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(409, None, detail)
+    }
     pub fn precondition_failed(detail: impl Into<String>) -> Self {
         Self::new(412, None, detail)
     }
@@ -101,6 +109,21 @@ impl ScimError {
     }
     pub fn not_implemented(detail: impl Into<String>) -> Self {
         Self::new(501, None, detail)
+    }
+}
+
+impl ScimError {
+    /// The error in the SCIM error schema; `status` is a string, as RFC 7644 §3.12 shows it.
+    pub fn to_json(&self) -> Value {
+        let mut body = json!({
+            "schemas": [ERROR_URN],
+            "status": self.status.to_string(),
+            "detail": self.detail,
+        });
+        if let (Some(t), Some(obj)) = (self.scim_type, body.as_object_mut()) {
+            obj.insert("scimType".into(), Value::String(t.as_str().to_owned()));
+        }
+        body
     }
 }
 

@@ -1,6 +1,8 @@
 //! The SCIM protocol, pure: schemas, resource validation, filters, PATCH, list queries, errors.
 //! Nothing here knows about HTTP or SQL.
 
+pub mod bulk;
+pub mod custom_schema;
 pub mod discovery;
 pub mod error;
 pub mod filter;
@@ -11,3 +13,4 @@ pub mod query;
 pub mod resource;
 pub mod schema;
 pub mod schema_hints;
+pub mod version;

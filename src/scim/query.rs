@@ -3,11 +3,13 @@
 use serde_json::{Value, json};
 
 use super::error::{ScimError, ScimResult};
-use super::filter::{Filter, parse_filter};
+use super::filter::{AttrPath, Filter, parse_filter};
+use super::path::parse_patch_path;
 use super::resource::Projection;
 use super::schema::ResourceKind;
 
 pub const LIST_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const SEARCH_REQUEST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
 /// Page-size policy from configuration.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +25,14 @@ pub struct ListQuery {
     pub start_index: u64,
     pub count: u64,
     pub projection: Projection,
+    pub sort: Option<Sort>,
+}
+
+/// `sortBy` / `sortOrder` (RFC 7644 §3.4.2.3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sort {
+    pub by: AttrPath,
+    pub descending: bool,
 }
 
 impl ListQuery {
@@ -49,7 +59,77 @@ impl ListQuery {
             Some(v) => (parse_integer("count", v)?.max(0) as u64).min(limits.max_count),
         };
         let projection = Projection::parse(kind, get("attributes"), get("excludedAttributes"))?;
-        Ok(ListQuery { filter, start_index, count, projection })
+        let sort = match get("sortBy").map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(by) => Some(Sort { by: parse_sort_by(by)?, descending: parse_sort_order(get("sortOrder"))? }),
+        };
+        Ok(ListQuery { filter, start_index, count, projection, sort })
+    }
+
+    /// The body of `POST …/.search` (RFC 7644 §3.4.3): the same parameters as a JSON object,
+    /// with `attributes`/`excludedAttributes` as arrays and numbers as numbers.
+    pub fn from_search_request(
+        kind: ResourceKind,
+        body: &Value,
+        limits: PageLimits,
+    ) -> ScimResult<ListQuery> {
+        ListQuery::parse(kind, &search_request_params(body)?, limits)
+    }
+}
+
+/// Turns a SearchRequest into the equivalent query parameters, so both forms share one parser.
+pub fn search_request_params(body: &Value) -> ScimResult<Vec<(String, String)>> {
+    let object = body
+        .as_object()
+        .ok_or_else(|| ScimError::invalid_syntax("a SearchRequest must be a JSON object"))?;
+    let declared = object.get("schemas").and_then(Value::as_array).is_some_and(|schemas| {
+        schemas.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_URN)))
+    });
+    if !declared {
+        return Err(ScimError::invalid_syntax(format!("schemas must contain \"{SEARCH_REQUEST_URN}\"")));
+    }
+    let mut params = Vec::new();
+    for (key, value) in object {
+        if key.eq_ignore_ascii_case("schemas") || value.is_null() {
+            continue;
+        }
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| {
+                    item.as_str().map(str::to_owned).ok_or_else(|| {
+                        ScimError::invalid_value(format!("{key} must be a list of attribute names"))
+                    })
+                })
+                .collect::<ScimResult<Vec<_>>>()?
+                .join(","),
+            _ => return Err(ScimError::invalid_value(format!("{key} has the wrong type"))),
+        };
+        params.push((key.clone(), text));
+    }
+    Ok(params)
+}
+
+fn parse_sort_by(text: &str) -> ScimResult<AttrPath> {
+    let path = parse_patch_path(text).map_err(|e| {
+        ScimError::invalid_value(format!("sortBy must be an attribute path: {}", e.detail))
+    })?;
+    if path.filter.is_some() || path.sub_attr.is_some() {
+        return Err(ScimError::invalid_value("sortBy must be an attribute path without a filter"));
+    }
+    Ok(path.attr)
+}
+
+fn parse_sort_order(text: Option<&str>) -> ScimResult<bool> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(order) if order.eq_ignore_ascii_case("ascending") => Ok(false),
+        Some(order) if order.eq_ignore_ascii_case("descending") => Ok(true),
+        Some(other) => Err(ScimError::invalid_value(format!(
+            "sortOrder must be 'ascending' or 'descending', not '{other}'"
+        ))),
     }
 }
 
@@ -118,5 +198,50 @@ mod tests {
         let bad =
             ListQuery::parse(ResourceKind::User, &params(&[("filter", "userName eq")]), LIMITS);
         assert_eq!(bad.err().map(|e| e.status), Some(400));
+    }
+
+    #[test]
+    fn sort_parameters_parse_or_are_invalid_value() {
+        let sort = |pairs: &[(&str, &str)]| {
+            ListQuery::parse(ResourceKind::User, &params(pairs), LIMITS).map(|q| q.sort)
+        };
+        assert_eq!(sort(&[]).ok(), Some(None));
+        assert_eq!(sort(&[("sortOrder", "descending")]).ok(), Some(None));
+        let by = sort(&[("sortBy", "name.familyName"), ("sortOrder", "Descending")]);
+        assert_eq!(
+            by.ok().flatten(),
+            Some(Sort { by: AttrPath::new("name").with_sub("familyName"), descending: true })
+        );
+        for bad in [
+            &[("sortBy", "emails[type eq \"work\"]")][..],
+            &[("sortBy", "userName"), ("sortOrder", "up")],
+            &[("sortBy", "user name")],
+        ] {
+            assert_eq!(
+                sort(bad).err().and_then(|e| e.scim_type),
+                Some(super::super::error::ScimType::InvalidValue),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn search_requests_become_the_same_query_as_parameters() {
+        let body = json!({
+            "schemas": [SEARCH_REQUEST_URN],
+            "attributes": ["userName", "name.givenName"],
+            "filter": "userName sw \"a\"",
+            "sortBy": "userName",
+            "startIndex": 3,
+            "count": 10
+        });
+        let q = ListQuery::from_search_request(ResourceKind::User, &body, LIMITS);
+        let q = q.ok();
+        assert_eq!(q.as_ref().map(|q| (q.start_index, q.count)), Some((3, 10)));
+        assert!(q.as_ref().is_some_and(|q| q.filter.is_some() && q.sort.is_some()));
+        let undeclared = json!({"filter": "userName pr"});
+        assert!(ListQuery::from_search_request(ResourceKind::User, &undeclared, LIMITS).is_err());
+        let wrong = json!({"schemas": [SEARCH_REQUEST_URN], "attributes": [1]});
+        assert!(ListQuery::from_search_request(ResourceKind::User, &wrong, LIMITS).is_err());
     }
 }

@@ -1,5 +1,10 @@
 //! The SCIM schema registry (RFC 7643 §3.1, §4, §8.7.1) as static data: User, Group, the
-//! enterprise User extension and the common attributes, with case-insensitive lookups.
+//! enterprise User extension and the common attributes, with case-insensitive lookups, plus the
+//! extension schemas an operator defines in configuration.
+
+use std::sync::OnceLock;
+
+use super::custom_schema::{self, ExtensionConfig};
 
 /// The data type of an attribute (RFC 7643 §2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -448,10 +453,72 @@ pub static ENTERPRISE_USER: SchemaDef = SchemaDef {
     attributes: ENTERPRISE_ATTRIBUTES,
 };
 
-/// Every schema served under `/Schemas`, in the order they are listed.
-pub static ALL_SCHEMAS: [&SchemaDef; 3] = [&USER, &ENTERPRISE_USER, &GROUP];
+/// The schemas of this process: the built-in ones plus the extensions from configuration.
+/// Set once at startup ([`install_extensions`]); every lookup then reads it without locking.
+struct Registry {
+    all: Vec<&'static SchemaDef>,
+    user_extensions: Vec<&'static SchemaDef>,
+    group_extensions: Vec<&'static SchemaDef>,
+    /// What was installed, so a second install of the same configuration is a no-op.
+    source: Vec<ExtensionConfig>,
+}
 
-static USER_EXTENSIONS: [&SchemaDef; 1] = [&ENTERPRISE_USER];
+static REGISTRY: OnceLock<Registry> = OnceLock::new();
+
+impl Registry {
+    fn builtin() -> Registry {
+        Registry {
+            all: vec![&USER, &ENTERPRISE_USER, &GROUP],
+            user_extensions: vec![&ENTERPRISE_USER],
+            group_extensions: Vec::new(),
+            source: Vec::new(),
+        }
+    }
+
+    fn build(configs: &[ExtensionConfig]) -> Result<Registry, String> {
+        let mut registry = Registry { source: configs.to_vec(), ..Registry::builtin() };
+        for config in configs {
+            if registry.all.iter().any(|s| s.id.eq_ignore_ascii_case(&config.id)) {
+                return Err(format!("schema {} is defined twice", config.id));
+            }
+            let ext = custom_schema::build(config)?;
+            registry.all.push(ext.schema);
+            match ext.kind {
+                ResourceKind::User => registry.user_extensions.push(ext.schema),
+                ResourceKind::Group => registry.group_extensions.push(ext.schema),
+            }
+        }
+        Ok(registry)
+    }
+}
+
+fn registry() -> &'static Registry {
+    REGISTRY.get_or_init(Registry::builtin)
+}
+
+/// Adds the configured extension schemas to this process's registry. Schemas are process-wide
+/// (every node of a deployment reads the same file), so only one set can be installed: installing
+/// it again is a no-op and a different set is refused.
+pub fn install_extensions(configs: &[ExtensionConfig]) -> Result<(), String> {
+    if let Some(current) = REGISTRY.get() {
+        return if current.source == configs {
+            Ok(())
+        } else {
+            Err("schema extensions are already installed with another definition".into())
+        };
+    }
+    let built = Registry::build(configs)?;
+    match REGISTRY.set(built) {
+        Ok(()) => Ok(()),
+        Err(_) if registry().source == configs => Ok(()),
+        Err(_) => Err("schema extensions are already installed with another definition".into()),
+    }
+}
+
+/// Every schema served under `/Schemas`, in the order they are listed.
+pub fn all_schemas() -> &'static [&'static SchemaDef] {
+    &registry().all
+}
 
 /// The resource types this server exposes (RFC 7643 §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -473,8 +540,8 @@ impl ResourceKind {
     /// Extension schemas a resource of this kind may carry.
     pub fn extensions(self) -> &'static [&'static SchemaDef] {
         match self {
-            ResourceKind::User => &USER_EXTENSIONS,
-            ResourceKind::Group => &[],
+            ResourceKind::User => &registry().user_extensions,
+            ResourceKind::Group => &registry().group_extensions,
         }
     }
 
@@ -514,7 +581,7 @@ impl ResourceKind {
 
 /// Case-insensitive lookup of a schema by URN.
 pub fn schema_by_id(id: &str) -> Option<&'static SchemaDef> {
-    ALL_SCHEMAS.iter().copied().find(|s| s.id.eq_ignore_ascii_case(id))
+    all_schemas().iter().copied().find(|s| s.id.eq_ignore_ascii_case(id))
 }
 
 fn find_in<'a>(attributes: &'a [AttributeDef], name: &str) -> Option<&'a AttributeDef> {
@@ -659,7 +726,7 @@ mod tests {
                 check(a.sub_attributes);
             }
         }
-        for schema in ALL_SCHEMAS {
+        for schema in all_schemas() {
             check(schema.attributes);
             assert!(
                 schema

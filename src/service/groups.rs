@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::Scope;
 use super::render;
 use crate::db::DbConnection;
-use crate::db::filter_sql::{GROUPS, to_predicate};
+use crate::db::filter_sql::{GROUPS, order_by, to_predicate};
 use crate::db::repo::groups::{self, Member};
 use crate::db::repo::{users, values};
 use crate::db::rows::{GroupRow, GroupWrite, NewGroupRow};
@@ -20,6 +20,7 @@ use crate::scim::query::ListQuery;
 use crate::scim::resource::{Projection, normalize_resource};
 use crate::scim::schema::{GROUP_SCHEMA, ResourceKind};
 use crate::scim::schema_hints::SchemaHints;
+use crate::scim::version::{EntityTags, check_if_match};
 
 const COLUMN_ATTRIBUTES: &[&str] = &["displayName", "externalId", "members"];
 
@@ -123,7 +124,7 @@ fn resolve_members(
 }
 
 fn write_index(conn: &mut DbConnection, tenant_id: &str, id: &str, data: &Value) -> ScimResult<()> {
-    values::replace(conn, id, &index_rows(tenant_id, id, data, COLUMN_ATTRIBUTES))?;
+    values::replace(conn, id, &index_rows(ResourceKind::Group, tenant_id, id, data, COLUMN_ATTRIBUTES))?;
     Ok(())
 }
 
@@ -211,6 +212,7 @@ pub fn get(scope: &Scope<'_>, id: &str, projection: &Projection) -> ScimResult<(
 pub fn list(scope: &Scope<'_>, query: &ListQuery) -> ScimResult<(u64, Vec<Value>)> {
     let predicate =
         || query.filter.as_ref().map(|f| to_predicate(&GROUPS, scope.tenant_id, f)).transpose();
+    let order = query.sort.as_ref().map(|sort| order_by(&GROUPS, sort)).transpose()?;
     scope.db.read(|conn| {
         let total = groups::count(conn, scope.tenant_id, predicate()?)?;
         let offset = query.start_index.saturating_sub(1);
@@ -218,17 +220,30 @@ pub fn list(scope: &Scope<'_>, query: &ListQuery) -> ScimResult<(u64, Vec<Value>
             return Ok((total as u64, Vec::new()));
         }
         let rows =
-            groups::list(conn, scope.tenant_id, predicate()?, offset as i64, query.count as i64)?;
+            groups::list(
+            conn,
+            scope.tenant_id,
+            predicate()?,
+            order,
+            offset as i64,
+            query.count as i64,
+        )?;
         Ok((total as u64, render_all(conn, scope, &rows, &query.projection)?))
     })
 }
 
 /// PUT: attributes and the member list are replaced by the body's.
-pub fn replace(scope: &Scope<'_>, id: &str, body: &Value) -> ScimResult<(Value, i64)> {
+pub fn replace(
+    scope: &Scope<'_>,
+    id: &str,
+    body: &Value,
+    if_match: Option<&EntityTags>,
+) -> ScimResult<(Value, i64)> {
     let data = normalize_resource(ResourceKind::Group, body)?;
     scope.db.write(|conn| {
         let current =
             groups::find_for_update(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
+        check_if_match(if_match, current.version)?;
         let (fields, members, stored) =
             columns(data, scope.clock.now().max(current.updated_at), current.version + 1)?;
         ensure_unique_display_name(conn, scope.tenant_id, &fields, Some(id))?;
@@ -396,11 +411,13 @@ pub fn patch(
     id: &str,
     body: &Value,
     projection: &Projection,
+    if_match: Option<&EntityTags>,
 ) -> ScimResult<(Value, i64)> {
     let (changes, others) = split_operations(parse_patch_request(body)?)?;
     scope.db.write(|conn| {
         let current =
             groups::find_for_update(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
+        check_if_match(if_match, current.version)?;
         let now = scope.clock.now().max(current.updated_at);
         let mut modified = !changes.is_empty();
         for change in changes {
@@ -428,13 +445,18 @@ pub fn patch(
     get(scope, id, projection)
 }
 
-pub fn delete(scope: &Scope<'_>, id: &str) -> ScimResult<()> {
+pub fn delete(scope: &Scope<'_>, id: &str, if_match: Option<&EntityTags>) -> ScimResult<()> {
     scope.db.write(|conn| {
+        if if_match.is_some() {
+            let current =
+                groups::find_for_update(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
+            check_if_match(if_match, current.version)?;
+        }
         if groups::delete(conn, scope.tenant_id, id)? == 0 {
             return Err(not_found(id));
         }
         values::delete(conn, id)?;
-        groups::remove_member_everywhere(conn, id)?;
+        groups::remove_member_everywhere(conn, scope.tenant_id, id, scope.clock.now())?;
         Ok(())
     })
 }

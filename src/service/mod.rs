@@ -4,6 +4,7 @@
 pub mod access_tokens;
 pub mod admins;
 pub mod audit_log;
+pub mod bulk;
 pub mod clients;
 pub mod credentials;
 pub mod grants;

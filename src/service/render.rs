@@ -7,11 +7,7 @@ use crate::db::repo::groups::Member;
 use crate::db::rows::{GroupRow, UserRow};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::schema::ResourceKind;
-
-/// The weak ETag of a resource version (RFC 7644 §3.14).
-pub fn etag(version: i64) -> String {
-    format!("W/\"{version}\"")
-}
+use crate::scim::version::etag;
 
 fn stored_object(data: &str, id: &str) -> ScimResult<Map<String, Value>> {
     match serde_json::from_str(data) {

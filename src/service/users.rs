@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::Scope;
 use super::render;
-use crate::db::filter_sql::{USERS, to_predicate};
+use crate::db::filter_sql::{USERS, order_by, to_predicate};
 use crate::db::repo::{groups, users, values};
 use crate::db::rows::{NewUserRow, UserRow, UserWrite};
 use crate::db::values::index_rows;
@@ -17,6 +17,7 @@ use crate::scim::query::ListQuery;
 use crate::scim::resource::{Projection, normalize_resource};
 use crate::scim::schema::ResourceKind;
 use crate::scim::schema_hints::SchemaHints;
+use crate::scim::version::{EntityTags, check_if_match};
 
 /// Top-level attributes kept in their own columns rather than the value index.
 const COLUMN_ATTRIBUTES: &[&str] = &["userName", "externalId", "displayName", "active"];
@@ -68,7 +69,7 @@ fn write_index(
     id: &str,
     data: &Value,
 ) -> ScimResult<()> {
-    values::replace(conn, id, &index_rows(tenant_id, id, data, COLUMN_ATTRIBUTES))?;
+    values::replace(conn, id, &index_rows(ResourceKind::User, tenant_id, id, data, COLUMN_ATTRIBUTES))?;
     Ok(())
 }
 
@@ -145,6 +146,7 @@ pub fn get(scope: &Scope<'_>, id: &str, projection: &Projection) -> ScimResult<(
 pub fn list(scope: &Scope<'_>, query: &ListQuery) -> ScimResult<(u64, Vec<Value>)> {
     let predicate =
         || query.filter.as_ref().map(|f| to_predicate(&USERS, scope.tenant_id, f)).transpose();
+    let order = query.sort.as_ref().map(|sort| order_by(&USERS, sort)).transpose()?;
     scope.db.read(|conn| {
         let total = users::count(conn, scope.tenant_id, predicate()?)?;
         let offset = query.start_index.saturating_sub(1);
@@ -152,29 +154,48 @@ pub fn list(scope: &Scope<'_>, query: &ListQuery) -> ScimResult<(u64, Vec<Value>
             return Ok((total as u64, Vec::new()));
         }
         let rows =
-            users::list(conn, scope.tenant_id, predicate()?, offset as i64, query.count as i64)?;
+            users::list(
+            conn,
+            scope.tenant_id,
+            predicate()?,
+            order,
+            offset as i64,
+            query.count as i64,
+        )?;
         Ok((total as u64, render_all(conn, scope, &rows, &query.projection)?))
     })
 }
 
 /// PUT: the body replaces every writable attribute.
-pub fn replace(scope: &Scope<'_>, id: &str, body: &Value) -> ScimResult<(Value, i64)> {
+pub fn replace(
+    scope: &Scope<'_>,
+    id: &str,
+    body: &Value,
+    if_match: Option<&EntityTags>,
+) -> ScimResult<(Value, i64)> {
     let data = normalize_resource(ResourceKind::User, body)?;
     scope.db.write(|conn| {
         let current =
             users::find_for_update(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
+        check_if_match(if_match, current.version)?;
         store_update(conn, scope, current, &data)
     })?;
     get(scope, id, &Projection::default_for(ResourceKind::User))
 }
 
 /// PATCH: all operations apply, or none.
-pub fn patch(scope: &Scope<'_>, id: &str, body: &Value) -> ScimResult<(Value, i64)> {
+pub fn patch(
+    scope: &Scope<'_>,
+    id: &str,
+    body: &Value,
+    if_match: Option<&EntityTags>,
+) -> ScimResult<(Value, i64)> {
     let ops = parse_patch_request(body)?;
     let hints = SchemaHints::new(ResourceKind::User);
     scope.db.write(|conn| {
         let current =
             users::find_for_update(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
+        check_if_match(if_match, current.version)?;
         let mut resource: Value = serde_json::from_str(&current.data)
             .map_err(|_| ScimError::internal("stored resource is corrupt"))?;
         apply_patch(&mut resource, &ops, &hints)?;
@@ -201,13 +222,18 @@ fn store_update(
     write_index(conn, scope.tenant_id, &current.id, data)
 }
 
-pub fn delete(scope: &Scope<'_>, id: &str) -> ScimResult<()> {
+pub fn delete(scope: &Scope<'_>, id: &str, if_match: Option<&EntityTags>) -> ScimResult<()> {
     scope.db.write(|conn| {
+        if if_match.is_some() {
+            let current =
+                users::find_for_update(conn, scope.tenant_id, id)?.ok_or_else(|| not_found(id))?;
+            check_if_match(if_match, current.version)?;
+        }
         if users::delete(conn, scope.tenant_id, id)? == 0 {
             return Err(not_found(id));
         }
         values::delete(conn, id)?;
-        groups::remove_member_everywhere(conn, id)?;
+        groups::remove_member_everywhere(conn, scope.tenant_id, id, scope.clock.now())?;
         Ok(())
     })
 }

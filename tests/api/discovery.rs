@@ -16,8 +16,11 @@ async fn discovery_documents() {
     assert_eq!(spc["patch"]["supported"], true);
     assert_eq!(spc["filter"]["supported"], true);
     assert_eq!(spc["filter"]["maxResults"], json!(1000));
-    assert_eq!(spc["bulk"]["supported"], false);
-    assert_eq!(spc["sort"]["supported"], false);
+    assert_eq!(spc["bulk"]["supported"], true);
+    assert_eq!(spc["bulk"]["maxOperations"], json!(1000));
+    assert_eq!(spc["bulk"]["maxPayloadSize"], json!(1_048_576));
+    assert_eq!(spc["sort"]["supported"], true);
+    assert_eq!(spc["etag"]["supported"], true);
     assert_eq!(spc["changePassword"]["supported"], false);
     assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
 
@@ -26,8 +29,8 @@ async fn discovery_documents() {
     let user_type = expect_json(app.get("/ResourceTypes/User").await, StatusCode::OK).await;
     assert_eq!(user_type["endpoint"], "/Users");
     assert_eq!(
-        user_type["schemaExtensions"][0]["schema"],
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+        user_type["schemaExtensions"],
+        json!([{"schema": ENTERPRISE, "required": false}, {"schema": ACME_EXTENSION, "required": false}])
     );
 
     let schemas = expect_json(app.get("/Schemas").await, StatusCode::OK).await;
@@ -37,7 +40,18 @@ async fn discovery_documents() {
         .iter()
         .map(|s| s["id"].as_str().unwrap())
         .collect();
-    assert!(ids.contains(&USER_SCHEMA) && ids.contains(&GROUP_SCHEMA) && ids.len() == 3, "{ids:?}");
+    assert_eq!(ids, [USER_SCHEMA, ENTERPRISE, GROUP_SCHEMA, ACME_EXTENSION], "{ids:?}");
+    // The configured extension is served like the built-in ones, characteristics included.
+    let acme =
+        expect_json(app.get(&format!("/Schemas/{ACME_EXTENSION}")).await, StatusCode::OK).await;
+    assert_eq!(acme["name"], "AcmeUser");
+    let attribute = |name: &str| {
+        acme["attributes"].as_array().unwrap().iter().find(|a| a["name"] == name).unwrap().clone()
+    };
+    assert_eq!(attribute("badgeNumber")["type"], "integer");
+    assert_eq!(attribute("costCode")["caseExact"], true);
+    assert_eq!(attribute("employeeId")["mutability"], "immutable");
+    assert_eq!(attribute("desk")["subAttributes"][1]["name"], "floor");
     let user = expect_json(app.get(&format!("/Schemas/{USER_SCHEMA}")).await, StatusCode::OK).await;
     let user_name =
         user["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "userName").unwrap();

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use scimd::clock::{Clock, ManualClock, SystemClock};
 use scimd::config::Settings;
+use scimd::scim::custom_schema::ExtensionConfig;
 use scimd::db::Database;
 use scimd::service::{credentials, tenants};
 use scimd::startup::Application;
@@ -19,6 +20,31 @@ pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// The custom extension every test server is configured with (schemas are process-wide).
+pub const ACME_EXTENSION: &str = "urn:acme:params:scim:schemas:extension:acme:2.0:User";
+
+/// `[[schema_extensions]]` of every test server: one attribute of each interesting kind.
+pub fn acme_extension() -> Vec<ExtensionConfig> {
+    let definition = json!([{
+        "id": ACME_EXTENSION,
+        "resourceType": "User",
+        "name": "AcmeUser",
+        "description": "Acme's custom attributes",
+        "attributes": [
+            {"name": "badgeNumber", "type": "integer"},
+            {"name": "hireDate", "type": "dateTime"},
+            {"name": "costCode", "type": "string", "caseExact": true},
+            {"name": "clearance", "type": "string", "canonicalValues": ["low", "high"]},
+            {"name": "employeeId", "type": "string", "mutability": "immutable"},
+            {"name": "desk", "type": "complex", "subAttributes": [
+                {"name": "building", "type": "string"},
+                {"name": "floor", "type": "integer"}
+            ]}
+        ]
+    }]);
+    serde_json::from_value(definition).expect("valid extension definition")
+}
 
 /// A database that exists for one test and is removed afterwards.
 pub struct TestDatabase {
@@ -117,6 +143,7 @@ pub async fn spawn_app_on(configure: impl FnOnce(&mut Settings), clock: Arc<dyn 
         bind: "127.0.0.1:0".into(),
         db_pool_size: 4,
         workers: Some(2),
+        schema_extensions: acme_extension(),
         ..Settings::default()
     };
     configure(&mut settings);

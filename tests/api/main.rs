@@ -4,13 +4,16 @@
 mod auth;
 mod bad_input;
 mod browser;
+mod bulk;
 mod cli;
 mod discovery;
+mod equivalence;
 mod groups;
 mod helpers;
 mod migrations;
 mod oauth;
 mod okta;
+mod queries;
 mod users;
 #[allow(dead_code)]
 mod webdriver;

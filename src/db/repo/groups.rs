@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::filter_sql::SqlPredicate;
+use crate::db::filter_sql::SqlFragment;
 use crate::db::rows::{GroupRow, GroupWrite, MemberRow, NewGroupRow};
 use crate::db::schema::{group_members, scim_groups, scim_users};
 use crate::db::{DbConnection, MultiBackend};
@@ -109,7 +109,7 @@ pub fn delete(conn: &mut DbConnection, tenant_id: &str, id: &str) -> QueryResult
 
 fn filtered(
     tenant_id: &str,
-    predicate: Option<SqlPredicate>,
+    predicate: Option<SqlFragment>,
 ) -> scim_groups::BoxedQuery<'static, MultiBackend> {
     let query =
         scim_groups::table.filter(scim_groups::tenant_id.eq(tenant_id.to_owned())).into_boxed();
@@ -122,12 +122,18 @@ fn filtered(
 pub fn list(
     conn: &mut DbConnection,
     tenant_id: &str,
-    predicate: Option<SqlPredicate>,
+    predicate: Option<SqlFragment>,
+    order: Option<SqlFragment>,
     offset: i64,
     limit: i64,
 ) -> QueryResult<Vec<GroupRow>> {
-    filtered(tenant_id, predicate)
-        .order(scim_groups::seq)
+    let query = filtered(tenant_id, predicate);
+    // `seq` last: ties (and unsorted lists) keep creation order, stable while rows are added.
+    let query = match order {
+        Some(order) => query.order(order).then_order_by(scim_groups::seq),
+        None => query.order(scim_groups::seq),
+    };
+    query
         .offset(offset)
         .limit(limit)
         .select(GroupRow::as_select())
@@ -137,7 +143,7 @@ pub fn list(
 pub fn count(
     conn: &mut DbConnection,
     tenant_id: &str,
-    predicate: Option<SqlPredicate>,
+    predicate: Option<SqlFragment>,
 ) -> QueryResult<i64> {
     filtered(tenant_id, predicate).count().get_result(conn)
 }
@@ -269,7 +275,28 @@ pub fn remove_all_members(conn: &mut DbConnection, group_id: &str) -> QueryResul
 }
 
 /// Drops a deleted user or group from every group it belonged to.
-pub fn remove_member_everywhere(conn: &mut DbConnection, member_id: &str) -> QueryResult<usize> {
+/// Takes a deleted user or group out of every group it belonged to. Those groups' member lists
+/// changed, so they get a new version: ETags handed out before must stop matching.
+pub fn remove_member_everywhere(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    member_id: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    let affected: Vec<String> = group_members::table
+        .filter(group_members::member_id.eq(member_id))
+        .select(group_members::group_id)
+        .load(conn)?;
+    if affected.is_empty() {
+        return Ok(0);
+    }
     diesel::delete(group_members::table.filter(group_members::member_id.eq(member_id)))
-        .execute(conn)
+        .execute(conn)?;
+    diesel::update(
+        scim_groups::table
+            .filter(scim_groups::tenant_id.eq(tenant_id))
+            .filter(scim_groups::id.eq_any(&affected)),
+    )
+    .set((scim_groups::updated_at.eq(now), scim_groups::version.eq(scim_groups::version + 1)))
+    .execute(conn)
 }

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::filter_sql::SqlPredicate;
+use crate::db::filter_sql::SqlFragment;
 use crate::db::rows::{NewUserRow, UserRow, UserWrite};
 use crate::db::schema::scim_users;
 use crate::db::{DbConnection, MultiBackend};
@@ -89,7 +89,7 @@ pub fn delete(conn: &mut DbConnection, tenant_id: &str, id: &str) -> QueryResult
 
 fn filtered(
     tenant_id: &str,
-    predicate: Option<SqlPredicate>,
+    predicate: Option<SqlFragment>,
 ) -> scim_users::BoxedQuery<'static, MultiBackend> {
     let query =
         scim_users::table.filter(scim_users::tenant_id.eq(tenant_id.to_owned())).into_boxed();
@@ -103,12 +103,18 @@ fn filtered(
 pub fn list(
     conn: &mut DbConnection,
     tenant_id: &str,
-    predicate: Option<SqlPredicate>,
+    predicate: Option<SqlFragment>,
+    order: Option<SqlFragment>,
     offset: i64,
     limit: i64,
 ) -> QueryResult<Vec<UserRow>> {
-    filtered(tenant_id, predicate)
-        .order(scim_users::seq)
+    let query = filtered(tenant_id, predicate);
+    // `seq` last: ties (and unsorted lists) keep creation order, stable while rows are added.
+    let query = match order {
+        Some(order) => query.order(order).then_order_by(scim_users::seq),
+        None => query.order(scim_users::seq),
+    };
+    query
         .offset(offset)
         .limit(limit)
         .select(UserRow::as_select())
@@ -118,7 +124,7 @@ pub fn list(
 pub fn count(
     conn: &mut DbConnection,
     tenant_id: &str,
-    predicate: Option<SqlPredicate>,
+    predicate: Option<SqlFragment>,
 ) -> QueryResult<i64> {
     filtered(tenant_id, predicate).count().get_result(conn)
 }

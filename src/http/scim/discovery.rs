@@ -7,7 +7,7 @@ use super::{method_not_allowed, scim_response};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extractors::{Authenticated, query_pairs, scim_base};
-use crate::scim::discovery::{self, ProviderCapabilities};
+use crate::scim::discovery::{self, BulkLimits, ProviderCapabilities};
 use crate::scim::error::ScimError;
 use crate::scim::query::list_response;
 
@@ -54,11 +54,14 @@ async fn service_provider_config(
 ) -> Result<HttpResponse, ApiError> {
     let caps = ProviderCapabilities {
         patch: true,
-        bulk: None,
+        bulk: Some(BulkLimits {
+            max_operations: state.settings.bulk_max_operations,
+            max_payload_size: state.settings.bulk_max_payload_bytes as u64,
+        }),
         filter_max_results: state.settings.max_page_size,
         change_password: false,
-        sort: false,
-        etag: false,
+        sort: true,
+        etag: true,
         documentation_uri: None,
     };
     let body = discovery::service_provider_config(&scim_base(&req, &state), &caps);

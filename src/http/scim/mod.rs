@@ -1,5 +1,6 @@
 //! SCIM 2.0 endpoints under `/scim/v2` (RFC 7644).
 
+mod bulk;
 mod discovery;
 mod resources;
 
@@ -12,6 +13,7 @@ use crate::scim::error::ScimError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     resources::routes(cfg);
+    bulk::routes(cfg);
     discovery::routes(cfg);
     cfg.default_service(web::to(unknown_endpoint));
 }
@@ -25,7 +27,7 @@ fn scim_response(
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE));
     if let Some(v) = version {
-        response.insert_header((header::ETAG, crate::service::render::etag(v)));
+        response.insert_header((header::ETAG, crate::scim::version::etag(v)));
     }
     response.body(body.to_string())
 }

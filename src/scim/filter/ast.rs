@@ -161,7 +161,7 @@ pub enum Filter {
 }
 
 impl Filter {
-    /// Height of the tree (a leaf is 1); the parser keeps this within `MAX_FILTER_DEPTH`.
+    /// Height of the tree (a leaf is 1); the parser keeps this within `MAX_FILTER_HEIGHT`.
     pub fn depth(&self) -> usize {
         match self {
             Filter::Compare { .. } | Filter::Present(_) => 1,

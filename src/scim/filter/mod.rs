@@ -6,4 +6,4 @@ pub mod parser;
 
 pub use ast::{AttrPath, CORE_SCHEMA_PREFIX, CompValue, CompareOp, Filter, is_core_urn};
 pub use eval::matches;
-pub use parser::{MAX_FILTER_DEPTH, MAX_FILTER_LEN, parse_filter};
+pub use parser::{MAX_FILTER_DEPTH, MAX_FILTER_HEIGHT, MAX_FILTER_LEN, parse_filter};

@@ -8,10 +8,13 @@ use crate::scim::error::{ScimError, ScimResult};
 
 /// Longest filter (or PATCH path) accepted, in bytes; bounds parser work per request.
 pub const MAX_FILTER_LEN: usize = 4096;
-/// Deepest nesting of parentheses/`not`/value paths, and tallest AST, accepted. Bounding both
-/// keeps the parser and every recursive consumer of the tree (eval, SQL, Display) off the
-/// stack-overflow cliff whatever the client sends.
+/// Deepest nesting of parentheses/`not`/value paths accepted.
 pub const MAX_FILTER_DEPTH: usize = 32;
+/// Tallest AST accepted: a chain of `and`/`or` terms grows the tree by one level per term, so
+/// this is what bounds long `value eq "a" or value eq "b" or …` lists. Bounding nesting and height
+/// keeps the parser and every recursive consumer of the tree (eval, SQL, Display, drop) far from
+/// the stack's limit whatever the client sends.
+pub const MAX_FILTER_HEIGHT: usize = 256;
 
 /// Longest token excerpt quoted back in error messages.
 const EXCERPT_CHARS: usize = 40;
@@ -345,9 +348,9 @@ impl<'a> Parser<'a> {
     }
 
     fn check_height(&self, height: usize, pos: usize) -> ScimResult<()> {
-        if height > MAX_FILTER_DEPTH {
+        if height > MAX_FILTER_HEIGHT {
             return Err(self.error(format!(
-                "{} expression at {pos} is deeper than the maximum of {MAX_FILTER_DEPTH} nested terms",
+                "{} expression at {pos} has more than the maximum of {MAX_FILTER_HEIGHT} nested terms",
                 self.kind.noun()
             )));
         }
@@ -784,20 +787,21 @@ mod tests {
         assert!(err(&"not (".repeat(800)).detail.contains("nests deeper"));
 
         let nots = |n: usize| format!("{}a pr{}", "not (".repeat(n), ")".repeat(n));
-        assert_eq!(parse_filter(&nots(MAX_FILTER_DEPTH - 1)).unwrap().depth(), MAX_FILTER_DEPTH);
-        assert!(err(&nots(MAX_FILTER_DEPTH)).detail.contains("deeper than the maximum"));
+        assert_eq!(parse_filter(&nots(MAX_FILTER_DEPTH)).unwrap().depth(), MAX_FILTER_DEPTH + 1);
+        assert!(err(&nots(MAX_FILTER_DEPTH + 1)).detail.contains("nests deeper than the maximum"));
     }
 
     #[test]
     fn enforces_tree_height_limit() {
         let chain = |n: usize| vec!["a pr"; n].join(" and ");
-        let ok = parse_filter(&chain(MAX_FILTER_DEPTH)).unwrap();
-        assert_eq!(ok.depth(), MAX_FILTER_DEPTH);
-        assert!(err(&chain(MAX_FILTER_DEPTH + 1)).detail.contains("nested terms"));
-        let ors = vec!["a pr"; MAX_FILTER_DEPTH + 1].join(" or ");
-        assert!(err(&ors).detail.contains("nested terms"));
-        let vp = format!("emails[{}]", vec!["a pr"; MAX_FILTER_DEPTH].join(" and "));
-        assert!(err(&vp).detail.contains("deeper than the maximum"));
+        let ok = parse_filter(&chain(MAX_FILTER_HEIGHT)).unwrap();
+        assert_eq!(ok.depth(), MAX_FILTER_HEIGHT);
+        assert!(err(&chain(MAX_FILTER_HEIGHT + 1)).detail.contains("nested terms"));
+        // Long `or` lists of ids (as sent for membership checks) fit well within the limit.
+        let ors = vec!["value eq \"2819c223-7f76-453a-919d-413861904646\""; 80].join(" or ");
+        assert!(parse_filter(&ors).is_ok());
+        let vp = format!("emails[{}]", vec!["a pr"; MAX_FILTER_HEIGHT].join(" and "));
+        assert!(err(&vp).detail.contains("nested terms"));
     }
 
     /// Deterministic fuzzing: no input may panic, and every success must round-trip.
