@@ -3,6 +3,8 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PG_URL ?= postgres://postgres@127.0.0.1
 PORT ?= 8080
+# The binaries as cargo builds them (CI keeps its build directory elsewhere).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 .DEFAULT_GOAL := help
 
@@ -24,6 +26,15 @@ test: ## Run the whole suite (unit + HTTP integration tests) on SQLite
 test-postgres: pg-up ## Run the same suite against PostgreSQL on 127.0.0.1:5432 (a fresh database per test)
 	SCIMD_TEST_POSTGRES=$(PG_URL) $(CARGO) test --all-targets
 
+conformance: build ## Run the public SCIM conformance suite scim2-tester against the server (SQLite)
+	@dir=$$(mktemp -d) && bash .ci/scim2-tester.sh $(TARGET_DIR)/debug/scimd sqlite://$$dir/conformance.db && rm -rf $$dir
+
+conformance-postgres: build pg-up ## The same against PostgreSQL (a fresh database, dropped afterwards)
+	@db=scimd_conformance_$$$$; \
+	psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $$db" && \
+	bash .ci/scim2-tester.sh $(TARGET_DIR)/debug/scimd $(PG_URL)/$$db; status=$$?; \
+	psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $$db"; exit $$status
+
 pg-up: ## Start the local PostgreSQL cluster if it is down
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
 	  command -v pg_ctlcluster >/dev/null && pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | tail -1) main start; \
@@ -37,4 +48,4 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-.PHONY: help build run test test-postgres pg-up lint fmt
+.PHONY: help build run test test-postgres conformance conformance-postgres pg-up lint fmt

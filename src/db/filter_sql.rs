@@ -211,7 +211,8 @@ pub fn order_by(target: &FilterTarget, sort: &Sort) -> ScimResult<SqlFragment> {
             }
             return Ok(out);
         }
-        let membership = target.membership.is_some_and(|m| path.name.eq_ignore_ascii_case(m.attribute));
+        let membership =
+            target.membership.is_some_and(|m| path.name.eq_ignore_ascii_case(m.attribute));
         if membership || path.name.eq_ignore_ascii_case("meta") {
             return Err(ScimError::invalid_value(format!("cannot sort by '{}'", path_text(path))));
         }
@@ -365,8 +366,13 @@ impl Builder<'_> {
 
     /// The index key and definition a comparison on `path` reads: `emails co "x"` on a complex
     /// multi-valued attribute compares its `value` sub-attribute (RFC 7644 §3.4.2.2).
-    fn compared_value(&self, path: &AttrPath, key: String) -> (String, Option<&'static AttributeDef>) {
-        let def = find_attribute(self.target.kind, path.urn.as_deref(), &path.name, path.sub.as_deref());
+    fn compared_value(
+        &self,
+        path: &AttrPath,
+        key: String,
+    ) -> (String, Option<&'static AttributeDef>) {
+        let def =
+            find_attribute(self.target.kind, path.urn.as_deref(), &path.name, path.sub.as_deref());
         match def {
             Some(d) if path.sub.is_none() && d.multi_valued && d.is_complex() => {
                 (format!("{key}.value"), d.sub_attribute("value"))
@@ -531,7 +537,12 @@ impl Builder<'_> {
     }
 
     /// A predicate on `e.element`: true when that element satisfies `filter`.
-    fn element(&self, parent: Parent<'_>, filter: &Filter, out: &mut SqlFragment) -> ScimResult<()> {
+    fn element(
+        &self,
+        parent: Parent<'_>,
+        filter: &Filter,
+        out: &mut SqlFragment,
+    ) -> ScimResult<()> {
         match filter {
             Filter::And(a, b) | Filter::Or(a, b) => {
                 out.sql("(");
@@ -686,7 +697,8 @@ fn value_comparison(
         }
         (_, CompValue::Number(n)) => {
             ordered("compared with a number")?;
-            let number = n.as_f64().ok_or_else(|| ScimError::invalid_filter("number out of range"))?;
+            let number =
+                n.as_f64().ok_or_else(|| ScimError::invalid_filter("number out of range"))?;
             number_comparison(alias, op, number, out);
         }
         (_, CompValue::Null) => return Err(ScimError::invalid_filter("null cannot be compared")),

@@ -60,21 +60,26 @@ pub struct BulkRequest {
 /// Parses a BulkRequest. Whole-request problems are errors here; `maxOperations` is exceeded
 /// with 413, as RFC 7644 §3.7.4 requires.
 pub fn parse_bulk_request(body: &Value, max_operations: u32) -> ScimResult<BulkRequest> {
-    let object =
-        body.as_object().ok_or_else(|| ScimError::invalid_syntax("a BulkRequest is a JSON object"))?;
+    let object = body
+        .as_object()
+        .ok_or_else(|| ScimError::invalid_syntax("a BulkRequest is a JSON object"))?;
     let declared = object.get("schemas").and_then(Value::as_array).is_some_and(|schemas| {
         schemas.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(BULK_REQUEST_URN)))
     });
     if !declared {
-        return Err(ScimError::invalid_syntax(format!("schemas must contain \"{BULK_REQUEST_URN}\"")));
+        return Err(ScimError::invalid_syntax(format!(
+            "schemas must contain \"{BULK_REQUEST_URN}\""
+        )));
     }
-    let field = |name: &str| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
-    let fail_on_errors = match field("failOnErrors") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-            ScimError::invalid_value("failOnErrors must be a positive integer")
-        })?),
-    };
+    let field =
+        |name: &str| object.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+    let fail_on_errors =
+        match field("failOnErrors") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                ScimError::invalid_value("failOnErrors must be a positive integer")
+            })?),
+        };
     let items = field("Operations")
         .and_then(Value::as_array)
         .ok_or_else(|| ScimError::invalid_syntax("Operations must be an array of operations"))?;
@@ -165,10 +170,9 @@ impl BulkOperation {
 
     /// The `data` an operation needs (POST, PUT and PATCH).
     pub fn body(&self) -> ScimResult<&Value> {
-        self.data
-            .as_ref()
-            .filter(|d| d.is_object())
-            .ok_or_else(|| ScimError::invalid_syntax("this operation needs a JSON object in 'data'"))
+        self.data.as_ref().filter(|d| d.is_object()).ok_or_else(|| {
+            ScimError::invalid_syntax("this operation needs a JSON object in 'data'")
+        })
     }
 
     /// The bulkIds this operation refers to (`bulkId:x` in its path or anywhere in its data).
@@ -238,8 +242,12 @@ fn replace_references(
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| replace_references(v, created, missing)),
-        Value::Object(map) => map.values_mut().for_each(|v| replace_references(v, created, missing)),
+        Value::Array(items) => {
+            items.iter_mut().for_each(|v| replace_references(v, created, missing))
+        }
+        Value::Object(map) => {
+            map.values_mut().for_each(|v| replace_references(v, created, missing))
+        }
         _ => {}
     }
 }
@@ -388,7 +396,10 @@ mod tests {
         assert_eq!(execution_order(&ops), vec![1, 0, 2]);
         let created: HashMap<String, String> = [("u".to_owned(), "id-u".to_owned())].into();
         assert!(ops[0].resolve(&created).is_ok());
-        assert_eq!(ops[0].data.as_ref().map(|d| d["members"][0]["value"].clone()), Some(json!("id-u")));
+        assert_eq!(
+            ops[0].data.as_ref().map(|d| d["members"][0]["value"].clone()),
+            Some(json!("id-u"))
+        );
         assert!(ops[2].resolve(&created).is_ok());
         assert_eq!(ops[2].path, "/Users/id-u");
         let mut dangling = ops[0].clone();

@@ -4,7 +4,9 @@
 
 use serde::Deserialize;
 
-use super::schema::{AttrType, AttributeDef, Mutability, ResourceKind, Returned, SchemaDef, Uniqueness};
+use super::schema::{
+    AttrType, AttributeDef, Mutability, ResourceKind, Returned, SchemaDef, Uniqueness,
+};
 
 /// One extension schema as written in the configuration file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -76,7 +78,9 @@ pub fn build(config: &ExtensionConfig) -> Result<Extension, String> {
         return Err(context("id must be a URN (urn:…)".into()));
     }
     if config.id.to_ascii_lowercase().starts_with("urn:ietf:params:scim:") {
-        return Err(context("urn:ietf:params:scim: URNs are reserved for the standard schemas".into()));
+        return Err(context(
+            "urn:ietf:params:scim: URNs are reserved for the standard schemas".into(),
+        ));
     }
     if config.attributes.is_empty() {
         return Err(context("needs at least one attribute".into()));
@@ -228,7 +232,10 @@ mod tests {
         let ext = ext.as_ref().ok();
         assert_eq!(ext.map(|e| e.kind), Some(ResourceKind::User));
         let schema = ext.map(|e| e.schema);
-        assert_eq!(schema.and_then(|s| s.attribute("BADGENUMBER")).map(|a| a.kind), Some(AttrType::Integer));
+        assert_eq!(
+            schema.and_then(|s| s.attribute("BADGENUMBER")).map(|a| a.kind),
+            Some(AttrType::Integer)
+        );
         assert!(schema.and_then(|s| s.attribute("costCode")).is_some_and(|a| a.case_exact));
         let desk = schema.and_then(|s| s.attribute("desk"));
         assert!(desk.and_then(|d| d.sub_attribute("building")).is_some());
@@ -244,7 +251,13 @@ mod tests {
             (GOOD.replace("\"integer\"", "\"int\""), "unknown type"),
             (GOOD.replace("\"hireDate\"", "\"badgeNumber\""), "twice"),
             (GOOD.replace("\"costCode\"", "\"2fa\""), "names start"),
-            (GOOD.replace("name = \"building\"\n        type = \"string\"", "name = \"x\"\n        type = \"complex\""), "cannot be complex"),
+            (
+                GOOD.replace(
+                    "name = \"building\"\n        type = \"string\"",
+                    "name = \"x\"\n        type = \"complex\"",
+                ),
+                "cannot be complex",
+            ),
             (format!("{GOOD}\n        colour = 1"), "unknown field"),
         ];
         for (text, expected) in cases {

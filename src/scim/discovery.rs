@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::schema::{AttrType, all_schemas, AttributeDef, ResourceKind, SchemaDef, schema_by_id};
+use super::schema::{AttrType, AttributeDef, ResourceKind, SchemaDef, all_schemas, schema_by_id};
 
 pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";

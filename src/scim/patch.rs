@@ -215,6 +215,11 @@ fn set_schema_object(
         }
         Value::Object(obj) => {
             for (key, v) in obj {
+                // As in path-less values: `schemas` (which some clients repeat inside an
+                // extension object), `id` and `meta` are not attributes to set.
+                if IGNORED_KEYS.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
+                    continue;
+                }
                 let mut path = key_path(&key)?;
                 if path.urn.is_some() {
                     return Err(ScimError::invalid_value(format!(
@@ -1925,6 +1930,12 @@ mod tests {
                 user(),
                 json!([{"op": "remove", "path": format!("{ENT}:department")}]),
                 Want::Ok(user()),
+            ),
+            (
+                "whole extension object with its own schemas key",
+                with_ext(json!({"department": "Eng"})),
+                json!([{"op": "replace", "path": ENT, "value": {"schemas": [ENT], "costCenter": "42"}}]),
+                Want::Ok(with_ext(json!({"department": "Eng", "costCenter": "42"}))),
             ),
             (
                 "manager string",

@@ -61,7 +61,10 @@ impl ListQuery {
         let projection = Projection::parse(kind, get("attributes"), get("excludedAttributes"))?;
         let sort = match get("sortBy").map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
-            Some(by) => Some(Sort { by: parse_sort_by(by)?, descending: parse_sort_order(get("sortOrder"))? }),
+            Some(by) => Some(Sort {
+                by: parse_sort_by(by)?,
+                descending: parse_sort_order(get("sortOrder"))?,
+            }),
         };
         Ok(ListQuery { filter, start_index, count, projection, sort })
     }
@@ -83,10 +86,14 @@ pub fn search_request_params(body: &Value) -> ScimResult<Vec<(String, String)>> 
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("a SearchRequest must be a JSON object"))?;
     let declared = object.get("schemas").and_then(Value::as_array).is_some_and(|schemas| {
-        schemas.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_URN)))
+        schemas
+            .iter()
+            .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_URN)))
     });
     if !declared {
-        return Err(ScimError::invalid_syntax(format!("schemas must contain \"{SEARCH_REQUEST_URN}\"")));
+        return Err(ScimError::invalid_syntax(format!(
+            "schemas must contain \"{SEARCH_REQUEST_URN}\""
+        )));
     }
     let mut params = Vec::new();
     for (key, value) in object {

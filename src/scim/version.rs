@@ -55,7 +55,7 @@ impl EntityTags {
             EntityTags::Any => true,
             EntityTags::Tags(tags) => {
                 let current = version.to_string();
-                tags.iter().any(|t| *t == current)
+                tags.contains(&current)
             }
         }
     }

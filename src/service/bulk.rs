@@ -72,7 +72,8 @@ fn execute(scope: &Scope<'_>, op: &BulkOperation) -> ScimResult<Done> {
     let if_match = op.version.as_deref().map(EntityTags::parse).transpose()?;
     let if_match = if_match.as_ref();
     let id = target.id.as_deref().unwrap_or_default();
-    let created_id = |resource: &Value| resource.get("id").and_then(Value::as_str).map(str::to_owned);
+    let created_id =
+        |resource: &Value| resource.get("id").and_then(Value::as_str).map(str::to_owned);
     let kind = target.kind;
     // Bulk results carry no resource bodies, so group writes skip rendering their members.
     let lean = Projection::parse(kind, None, Some("members"))?;

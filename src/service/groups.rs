@@ -124,7 +124,11 @@ fn resolve_members(
 }
 
 fn write_index(conn: &mut DbConnection, tenant_id: &str, id: &str, data: &Value) -> ScimResult<()> {
-    values::replace(conn, id, &index_rows(ResourceKind::Group, tenant_id, id, data, COLUMN_ATTRIBUTES))?;
+    values::replace(
+        conn,
+        id,
+        &index_rows(ResourceKind::Group, tenant_id, id, data, COLUMN_ATTRIBUTES),
+    )?;
     Ok(())
 }
 
@@ -219,8 +223,7 @@ pub fn list(scope: &Scope<'_>, query: &ListQuery) -> ScimResult<(u64, Vec<Value>
         if query.count == 0 || offset >= total as u64 {
             return Ok((total as u64, Vec::new()));
         }
-        let rows =
-            groups::list(
+        let rows = groups::list(
             conn,
             scope.tenant_id,
             predicate()?,

@@ -69,7 +69,11 @@ fn write_index(
     id: &str,
     data: &Value,
 ) -> ScimResult<()> {
-    values::replace(conn, id, &index_rows(ResourceKind::User, tenant_id, id, data, COLUMN_ATTRIBUTES))?;
+    values::replace(
+        conn,
+        id,
+        &index_rows(ResourceKind::User, tenant_id, id, data, COLUMN_ATTRIBUTES),
+    )?;
     Ok(())
 }
 
@@ -153,8 +157,7 @@ pub fn list(scope: &Scope<'_>, query: &ListQuery) -> ScimResult<(u64, Vec<Value>
         if query.count == 0 || offset >= total as u64 {
             return Ok((total as u64, Vec::new()));
         }
-        let rows =
-            users::list(
+        let rows = users::list(
             conn,
             scope.tenant_id,
             predicate()?,

@@ -107,7 +107,12 @@ async fn limits_are_enforced_as_advertised() {
     ]));
     expect_error(app.post("/Bulk", &big).await, StatusCode::PAYLOAD_TOO_LARGE, None).await;
     let unsigned = json!({"Operations": []});
-    expect_error(app.post("/Bulk", &unsigned).await, StatusCode::BAD_REQUEST, Some("invalidSyntax")).await;
+    expect_error(
+        app.post("/Bulk", &unsigned).await,
+        StatusCode::BAD_REQUEST,
+        Some("invalidSyntax"),
+    )
+    .await;
     // Still a normal endpoint otherwise: nothing was created.
     let users = expect_json(app.get("/Users").await, StatusCode::OK).await;
     assert_eq!(users["totalResults"], json!(0));

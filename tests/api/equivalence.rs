@@ -36,9 +36,14 @@ impl Rng {
 }
 
 /// Words with case variants and LIKE wildcards, so escaping and case rules are exercised.
-const WORDS: &[&str] = &["alpha", "Alpha", "alphabet", "beta", "BETA-x", "a_b", "axb", "50%", "5000"];
-const DATES: &[&str] =
-    &["2024-01-01T00:00:00Z", "2025-06-30T12:00:00Z", "2025-06-30T14:00:00+02:00", "2026-11-23T08:15:00Z"];
+const WORDS: &[&str] =
+    &["alpha", "Alpha", "alphabet", "beta", "BETA-x", "a_b", "axb", "50%", "5000"];
+const DATES: &[&str] = &[
+    "2024-01-01T00:00:00Z",
+    "2025-06-30T12:00:00Z",
+    "2025-06-30T14:00:00+02:00",
+    "2026-11-23T08:15:00Z",
+];
 
 fn random_user(rng: &mut Rng, index: usize) -> Value {
     let mut user = json!({
@@ -99,7 +104,8 @@ fn leaf(rng: &mut Rng) -> String {
         8 => format!("{ext}:costCode {} {}", rng.pick(&string_ops), quoted(rng.pick(WORDS))),
         9 => format!("emails {} {}", rng.pick(&["co", "sw", "eq"]), quoted(rng.pick(WORDS))),
         _ => {
-            let attr = rng.pick(&["title", "displayName", "name.familyName", "emails", "externalId"]);
+            let attr =
+                rng.pick(&["title", "displayName", "name.familyName", "emails", "externalId"]);
             let attr = if attr == "name.familyName" && rng.chance(50) { "name" } else { attr };
             format!("{attr} pr")
         }
@@ -128,12 +134,18 @@ fn random_filter(rng: &mut Rng, depth: usize) -> String {
 }
 
 fn ids(page: &Value) -> BTreeSet<String> {
-    page["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+    page["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
 async fn sql_filters_agree_with_the_reference_evaluator() {
-    let seed = std::env::var("SCIMD_FILTER_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5c1d_2026);
+    let seed =
+        std::env::var("SCIMD_FILTER_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5c1d_2026);
     let mut rng = Rng(seed);
     let app = spawn_app().await;
     for index in 0..40 {
@@ -153,7 +165,8 @@ async fn sql_filters_agree_with_the_reference_evaluator() {
             .filter(|u| matches(&filter, u, &hints))
             .map(|u| u["id"].as_str().unwrap().to_owned())
             .collect();
-        let response = app.get(&format!("/Users?count=1000&attributes=id&filter={}", urlencode(&text))).await;
+        let response =
+            app.get(&format!("/Users?count=1000&attributes=id&filter={}", urlencode(&text))).await;
         let page = expect_json(response, StatusCode::OK).await;
         assert_eq!(ids(&page), expected, "seed {seed:#x}, round {round}: {text}");
         if !expected.is_empty() && expected.len() < users.len() {

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use scimd::clock::{Clock, ManualClock, SystemClock};
 use scimd::config::Settings;
-use scimd::scim::custom_schema::ExtensionConfig;
 use scimd::db::Database;
+use scimd::scim::custom_schema::ExtensionConfig;
 use scimd::service::{credentials, tenants};
 use scimd::startup::Application;
 

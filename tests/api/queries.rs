@@ -64,9 +64,21 @@ async fn sort_by_columns_indexed_values_and_numbers() {
     }
     // Paging through a sorted list.
     let second = list(&app, "sortBy=userName&startIndex=2&count=1").await;
-    assert_eq!((user_names(&second), second["totalResults"].clone()), (vec!["bob".into()], json!(3)));
-    for bad in ["sortBy=userName&sortOrder=sideways", "sortBy=emails%5Btype%20eq%20%22w%22%5D", "sortBy=groups"] {
-        expect_error(app.get(&format!("/Users?{bad}")).await, StatusCode::BAD_REQUEST, Some("invalidValue")).await;
+    assert_eq!(
+        (user_names(&second), second["totalResults"].clone()),
+        (vec!["bob".into()], json!(3))
+    );
+    for bad in [
+        "sortBy=userName&sortOrder=sideways",
+        "sortBy=emails%5Btype%20eq%20%22w%22%5D",
+        "sortBy=groups",
+    ] {
+        expect_error(
+            app.get(&format!("/Users?{bad}")).await,
+            StatusCode::BAD_REQUEST,
+            Some("invalidValue"),
+        )
+        .await;
     }
 }
 
@@ -81,7 +93,12 @@ async fn filters_compare_by_type_and_case_exactness() {
         (format!("{ext}:badgeNumber eq 100"), vec!["bob"]),
         // Offsets are honoured: 09:00+01:00 is 08:00Z.
         (format!("{ext}:hireDate ge \"2025-12-31T23:59:59Z\""), vec!["alice", "bob"]),
-        (format!("{ext}:hireDate lt \"2026-02-01T08:00:01Z\" and {ext}:hireDate gt \"2026-01-01T00:00:00Z\""), vec!["alice"]),
+        (
+            format!(
+                "{ext}:hireDate lt \"2026-02-01T08:00:01Z\" and {ext}:hireDate gt \"2026-01-01T00:00:00Z\""
+            ),
+            vec!["alice"],
+        ),
         // caseExact: only the exact spelling matches, for eq and for co/sw.
         (format!("{ext}:costCode eq \"AB-1\""), vec!["carol"]),
         (format!("{ext}:costCode sw \"ab\""), vec!["alice"]),
@@ -133,7 +150,8 @@ async fn custom_extension_is_validated_on_write() {
     let promote = patch_body(json!([
         {"op": "replace", "path": format!("{ACME_EXTENSION}:badgeNumber"), "value": 77}
     ]));
-    let patched = expect_json(app.patch(&format!("/Users/{id}"), &promote).await, StatusCode::OK).await;
+    let patched =
+        expect_json(app.patch(&format!("/Users/{id}"), &promote).await, StatusCode::OK).await;
     assert_eq!(patched[ACME_EXTENSION]["badgeNumber"], json!(77));
     let filter = urlencode(&format!("{ACME_EXTENSION}:badgeNumber gt 50"));
     assert_eq!(user_names(&list(&app, &format!("filter={filter}")).await), vec!["dave"]);
@@ -157,7 +175,14 @@ async fn post_search_matches_get_and_spans_resource_types_at_the_root() {
     let page = expect_json(app.post("/Users/.search", &search).await, StatusCode::OK).await;
     assert_eq!(user_names(&page), vec!["carol", "alice"]);
     assert!(page["Resources"][0].get(ACME_EXTENSION).is_none(), "attributes honoured");
-    let get = list(&app, &format!("filter={}&sortBy=userName&sortOrder=descending", urlencode("userName ne \"bob\""))).await;
+    let get = list(
+        &app,
+        &format!(
+            "filter={}&sortBy=userName&sortOrder=descending",
+            urlencode("userName ne \"bob\"")
+        ),
+    )
+    .await;
     assert_eq!(user_names(&get), user_names(&page));
 
     // The root: three users then two groups, paged as one list.
@@ -167,7 +192,12 @@ async fn post_search_matches_get_and_spans_resource_types_at_the_root() {
     };
     let first = expect_json(app.post("/.search", &all(1, 4)).await, StatusCode::OK).await;
     assert_eq!(first["totalResults"], json!(5));
-    let kinds: Vec<&str> = first["Resources"].as_array().unwrap().iter().map(|r| r["meta"]["resourceType"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = first["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["meta"]["resourceType"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["User", "User", "User", "Group"]);
     let rest = expect_json(app.post("/.search", &all(5, 4)).await, StatusCode::OK).await;
     assert_eq!(rest["Resources"][0]["displayName"], "Sales");
@@ -178,15 +208,35 @@ async fn post_search_matches_get_and_spans_resource_types_at_the_root() {
     assert_eq!(found["totalResults"], json!(1));
 
     let unsigned = json!({"filter": "userName pr"});
-    expect_error(app.post("/Users/.search", &unsigned).await, StatusCode::BAD_REQUEST, Some("invalidSyntax")).await;
+    expect_error(
+        app.post("/Users/.search", &unsigned).await,
+        StatusCode::BAD_REQUEST,
+        Some("invalidSyntax"),
+    )
+    .await;
     let bad_filter = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName eq"});
-    expect_error(app.post("/Users/.search", &bad_filter).await, StatusCode::BAD_REQUEST, Some("invalidFilter")).await;
+    expect_error(
+        app.post("/Users/.search", &bad_filter).await,
+        StatusCode::BAD_REQUEST,
+        Some("invalidFilter"),
+    )
+    .await;
     let get_search = app.get("/Users/.search").await;
     assert_eq!(get_search.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
-async fn send_with(app: &TestApp, method: reqwest::Method, path: &str, header: (&str, &str), body: Option<&Value>) -> reqwest::Response {
-    let mut request = app.client.request(method, app.url(path)).bearer_auth(&app.token).header(header.0, header.1);
+async fn send_with(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    header: (&str, &str),
+    body: Option<&Value>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(&app.token)
+        .header(header.0, header.1);
     if let Some(body) = body {
         request = request.header("Content-Type", SCIM_JSON).body(body.to_string());
     }
@@ -203,55 +253,75 @@ async fn etags_guard_writes_and_spare_unchanged_reads() {
     let path = format!("/Users/{id}");
     assert_eq!(user["meta"]["version"], "W/\"1\"");
 
-    let fresh = send_with(&app, reqwest::Method::GET, &path, ("If-None-Match", "W/\"1\""), None).await;
+    let fresh =
+        send_with(&app, reqwest::Method::GET, &path, ("If-None-Match", "W/\"1\""), None).await;
     assert_eq!(fresh.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(fresh.headers()["etag"], "W/\"1\"");
     assert!(fresh.text().await.unwrap().is_empty());
-    let other = send_with(&app, reqwest::Method::GET, &path, ("If-None-Match", "W/\"7\""), None).await;
+    let other =
+        send_with(&app, reqwest::Method::GET, &path, ("If-None-Match", "W/\"7\""), None).await;
     assert_eq!(other.status(), StatusCode::OK);
 
     let mut replacement = okta_user("vic@example.com");
     replacement["displayName"] = json!("Victor");
-    let put = send_with(&app, reqwest::Method::PUT, &path, ("If-Match", "W/\"1\""), Some(&replacement)).await;
+    let put =
+        send_with(&app, reqwest::Method::PUT, &path, ("If-Match", "W/\"1\""), Some(&replacement))
+            .await;
     assert_eq!(put.headers()["etag"], "W/\"2\"");
     expect_json(put, StatusCode::OK).await;
 
     // The same stale tag again: 412, and nothing changes.
     replacement["displayName"] = json!("Stale");
-    let stale = send_with(&app, reqwest::Method::PUT, &path, ("If-Match", "W/\"1\""), Some(&replacement)).await;
+    let stale =
+        send_with(&app, reqwest::Method::PUT, &path, ("If-Match", "W/\"1\""), Some(&replacement))
+            .await;
     expect_error(stale, StatusCode::PRECONDITION_FAILED, None).await;
     let deactivate = patch_body(json!([{"op": "replace", "path": "active", "value": false}]));
-    let stale = send_with(&app, reqwest::Method::PATCH, &path, ("If-Match", "\"1\""), Some(&deactivate)).await;
+    let stale =
+        send_with(&app, reqwest::Method::PATCH, &path, ("If-Match", "\"1\""), Some(&deactivate))
+            .await;
     expect_error(stale, StatusCode::PRECONDITION_FAILED, None).await;
-    let stale = send_with(&app, reqwest::Method::DELETE, &path, ("If-Match", "W/\"1\""), None).await;
+    let stale =
+        send_with(&app, reqwest::Method::DELETE, &path, ("If-Match", "W/\"1\""), None).await;
     expect_error(stale, StatusCode::PRECONDITION_FAILED, None).await;
     let current = expect_json(app.get(&path).await, StatusCode::OK).await;
-    assert_eq!((current["displayName"].clone(), current["active"].clone()), (json!("Victor"), json!(true)));
+    assert_eq!(
+        (current["displayName"].clone(), current["active"].clone()),
+        (json!("Victor"), json!(true))
+    );
 
-    let malformed = send_with(&app, reqwest::Method::PATCH, &path, ("If-Match", "2"), Some(&deactivate)).await;
+    let malformed =
+        send_with(&app, reqwest::Method::PATCH, &path, ("If-Match", "2"), Some(&deactivate)).await;
     expect_error(malformed, StatusCode::BAD_REQUEST, None).await;
-    let any = send_with(&app, reqwest::Method::PATCH, &path, ("If-Match", "*"), Some(&deactivate)).await;
+    let any =
+        send_with(&app, reqwest::Method::PATCH, &path, ("If-Match", "*"), Some(&deactivate)).await;
     assert_eq!(any.headers()["etag"], "W/\"3\"");
-    let gone = send_with(&app, reqwest::Method::DELETE, &path, ("If-Match", "W/\"2\", W/\"3\""), None).await;
+    let gone =
+        send_with(&app, reqwest::Method::DELETE, &path, ("If-Match", "W/\"2\", W/\"3\""), None)
+            .await;
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
 
     // Groups: a member change is a new version too.
     let group = app.create_group("Guarded").await;
     let gpath = format!("/Groups/{}", id_of(&group));
     let member = app.create_user("m@example.com").await;
-    let add = patch_body(json!([{"op": "add", "path": "members", "value": [{"value": id_of(&member)}]}]));
-    let added = send_with(&app, reqwest::Method::PATCH, &gpath, ("If-Match", "W/\"1\""), Some(&add)).await;
+    let add =
+        patch_body(json!([{"op": "add", "path": "members", "value": [{"value": id_of(&member)}]}]));
+    let added =
+        send_with(&app, reqwest::Method::PATCH, &gpath, ("If-Match", "W/\"1\""), Some(&add)).await;
     assert_eq!(added.status(), StatusCode::OK);
     let tag = added.headers()["etag"].to_str().unwrap().to_owned();
     assert_ne!(tag, "W/\"1\"");
-    let stale = send_with(&app, reqwest::Method::PATCH, &gpath, ("If-Match", "W/\"1\""), Some(&add)).await;
+    let stale =
+        send_with(&app, reqwest::Method::PATCH, &gpath, ("If-Match", "W/\"1\""), Some(&add)).await;
     expect_error(stale, StatusCode::PRECONDITION_FAILED, None).await;
     let same = send_with(&app, reqwest::Method::GET, &gpath, ("If-None-Match", &tag), None).await;
     assert_eq!(same.status(), StatusCode::NOT_MODIFIED);
     // Deleting the member changes the group's member list, hence its version.
     let deleted = app.delete(&format!("/Users/{}", id_of(&member))).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    let changed = send_with(&app, reqwest::Method::GET, &gpath, ("If-None-Match", &tag), None).await;
+    let changed =
+        send_with(&app, reqwest::Method::GET, &gpath, ("If-None-Match", &tag), None).await;
     assert_eq!(changed.status(), StatusCode::OK);
     let group = expect_json(changed, StatusCode::OK).await;
     assert!(group.get("members").is_none_or(|m| m == &json!([])), "{group}");
@@ -266,13 +336,18 @@ async fn entra_manager_string_and_boolean_strings() {
         {"op": "Add", "path": format!("{ENTERPRISE}:manager"), "value": boss},
         {"op": "Replace", "path": "active", "value": "False"}
     ]));
-    let patched = expect_json(app.patch(&format!("/Users/{id}"), &body).await, StatusCode::OK).await;
+    let patched =
+        expect_json(app.patch(&format!("/Users/{id}"), &body).await, StatusCode::OK).await;
     assert_eq!(patched[ENTERPRISE]["manager"]["value"], json!(boss));
     assert_eq!(patched["active"], false);
     let filter = urlencode(&format!("{ENTERPRISE}:manager.value eq \"{boss}\""));
-    assert_eq!(user_names(&list(&app, &format!("filter={filter}")).await), vec!["worker@example.com"]);
+    assert_eq!(
+        user_names(&list(&app, &format!("filter={filter}")).await),
+        vec!["worker@example.com"]
+    );
     let reactivate = patch_body(json!([{"op": "Replace", "value": {"active": "True"}}]));
-    let patched = expect_json(app.patch(&format!("/Users/{id}"), &reactivate).await, StatusCode::OK).await;
+    let patched =
+        expect_json(app.patch(&format!("/Users/{id}"), &reactivate).await, StatusCode::OK).await;
     assert_eq!(patched["active"], true);
     let active = list(&app, &format!("filter={}", urlencode("active eq true"))).await;
     assert_eq!(active["totalResults"], json!(2));

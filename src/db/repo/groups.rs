@@ -133,11 +133,7 @@ pub fn list(
         Some(order) => query.order(order).then_order_by(scim_groups::seq),
         None => query.order(scim_groups::seq),
     };
-    query
-        .offset(offset)
-        .limit(limit)
-        .select(GroupRow::as_select())
-        .load(conn)
+    query.offset(offset).limit(limit).select(GroupRow::as_select()).load(conn)
 }
 
 pub fn count(

@@ -114,11 +114,7 @@ pub fn list(
         Some(order) => query.order(order).then_order_by(scim_users::seq),
         None => query.order(scim_users::seq),
     };
-    query
-        .offset(offset)
-        .limit(limit)
-        .select(UserRow::as_select())
-        .load(conn)
+    query.offset(offset).limit(limit).select(UserRow::as_select()).load(conn)
 }
 
 pub fn count(

@@ -94,7 +94,11 @@ fn entity_tags(req: &HttpRequest, name: header::HeaderName) -> ScimResult<Option
         .transpose()
 }
 
-fn list_kind(scope: &Scope<'_>, kind: ResourceKind, query: &ListQuery) -> ScimResult<(u64, Vec<Value>)> {
+fn list_kind(
+    scope: &Scope<'_>,
+    kind: ResourceKind,
+    query: &ListQuery,
+) -> ScimResult<(u64, Vec<Value>)> {
     match kind {
         ResourceKind::User => users::list(scope, query),
         ResourceKind::Group => groups::list(scope, query),
@@ -207,7 +211,9 @@ async fn get(
     })
     .await?;
     if if_none_match.is_some_and(|tags| tags.matches(version)) {
-        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag(version))).finish());
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(version)))
+            .finish());
     }
     Ok(scim_response(StatusCode::OK, &resource, Some(version)))
 }
