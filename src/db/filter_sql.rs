@@ -427,16 +427,7 @@ impl Builder<'_> {
                 }
             },
             ColumnKind::Time => {
-                let millis = match value {
-                    CompValue::Str(s) => parse_rfc3339(s),
-                    _ => None,
-                }
-                .ok_or_else(|| {
-                    ScimError::invalid_filter(format!(
-                        "'{}' needs a quoted RFC 3339 date-time",
-                        path_text(path)
-                    ))
-                })?;
+                let millis = date_operand(path, value)?;
                 let sql_op = match op {
                     CompareOp::Eq | CompareOp::Ne => "=",
                     CompareOp::Gt => ">",
@@ -642,17 +633,7 @@ fn value_comparison(
     match (def.map(|d| d.kind), value) {
         (Some(AttrType::DateTime), value) => {
             ordered("a dateTime")?;
-            let millis = match value {
-                CompValue::Str(s) => parse_rfc3339(s),
-                _ => None,
-            }
-            .ok_or_else(|| {
-                ScimError::invalid_filter(format!(
-                    "'{}' needs a quoted RFC 3339 date-time",
-                    path_text(path)
-                ))
-            })?;
-            number_comparison(alias, op, millis as f64, out);
+            number_comparison(alias, op, date_operand(path, value)? as f64, out);
         }
         (Some(AttrType::Integer | AttrType::Decimal), value) => {
             ordered("a number")?;
@@ -704,6 +685,20 @@ fn value_comparison(
         (_, CompValue::Null) => return Err(ScimError::invalid_filter("null cannot be compared")),
     }
     Ok(())
+}
+
+/// A dateTime operand as Unix milliseconds: a quoted RFC 3339 date-time, any offset.
+fn date_operand(path: &AttrPath, value: &CompValue) -> ScimResult<i64> {
+    match value {
+        CompValue::Str(s) => parse_rfc3339(s),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        ScimError::invalid_filter(format!(
+            "'{}' needs a quoted RFC 3339 date-time",
+            path_text(path)
+        ))
+    })
 }
 
 fn number_comparison(alias: &str, op: CompareOp, number: f64, out: &mut SqlFragment) {

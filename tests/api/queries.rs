@@ -317,6 +317,24 @@ async fn etags_guard_writes_and_spare_unchanged_reads() {
     expect_error(stale, StatusCode::PRECONDITION_FAILED, None).await;
     let same = send_with(&app, reqwest::Method::GET, &gpath, ("If-None-Match", &tag), None).await;
     assert_eq!(same.status(), StatusCode::NOT_MODIFIED);
+    // Prefer: return=minimal gets 204 and the new version, no body.
+    let remove = patch_body(
+        json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", id_of(&member))}]),
+    );
+    let minimal = send_with(
+        &app,
+        reqwest::Method::PATCH,
+        &gpath,
+        ("Prefer", "return=minimal"),
+        Some(&remove),
+    )
+    .await;
+    assert_eq!(minimal.status(), StatusCode::NO_CONTENT);
+    let tag = minimal.headers()["etag"].to_str().unwrap().to_owned();
+    let readd =
+        send_with(&app, reqwest::Method::PATCH, &gpath, ("If-Match", &tag), Some(&add)).await;
+    let tag = readd.headers()["etag"].to_str().unwrap().to_owned();
+    expect_json(readd, StatusCode::OK).await;
     // Deleting the member changes the group's member list, hence its version.
     let deleted = app.delete(&format!("/Users/{}", id_of(&member))).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);

@@ -246,7 +246,10 @@ async fn patch(
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
     let kind = **kind;
-    let projection = projection(kind, &req)?;
+    let minimal = prefers_minimal(&req);
+    // A client that wants no body gets none, and a group then reads no member rows to render it.
+    let projection =
+        if minimal { Projection::parse(kind, Some("id"), None)? } else { projection(kind, &req)? };
     let if_match = entity_tags(&req, header::IF_MATCH)?;
     let id = id.into_inner();
     let (resource, version) = run(&req, &state, principal, move |scope| match kind {
@@ -255,7 +258,18 @@ async fn patch(
         ResourceKind::Group => groups::patch(scope, &id, &body.0, &projection, if_match.as_ref()),
     })
     .await?;
+    if minimal {
+        return Ok(HttpResponse::NoContent().insert_header((header::ETAG, etag(version))).finish());
+    }
     Ok(scim_response(StatusCode::OK, &resource, Some(version)))
+}
+
+/// `Prefer: return=minimal` (RFC 7240 §4.2): answer a PATCH with 204 instead of the resource.
+fn prefers_minimal(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|pref| pref.trim().eq_ignore_ascii_case("return=minimal")))
 }
 
 async fn delete(
