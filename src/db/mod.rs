@@ -195,6 +195,14 @@ impl Database {
     }
 }
 
+/// Rows fetched by key, put back in the order of the page's keys.
+pub fn in_page_order<T>(page: &[i64], mut rows: Vec<(i64, T)>) -> Vec<T> {
+    let position: std::collections::HashMap<i64, usize> =
+        page.iter().enumerate().map(|(i, seq)| (*seq, i)).collect();
+    rows.sort_by_key(|(seq, _)| position.get(seq).copied().unwrap_or(usize::MAX));
+    rows.into_iter().map(|(_, row)| row).collect()
+}
+
 /// True when a diesel error is a unique-constraint violation (the same on both backends).
 pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
     matches!(

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use crate::db::filter_sql::SqlFragment;
 use crate::db::rows::{GroupRow, GroupWrite, MemberRow, NewGroupRow};
 use crate::db::schema::{group_members, scim_groups, scim_users};
-use crate::db::{DbConnection, MultiBackend};
+use crate::db::{DbConnection, MultiBackend, in_page_order};
 
 /// Ids per `IN (…)` list; keeps every backend under its bind-parameter limit.
 const ID_CHUNK: usize = 500;
@@ -133,7 +133,14 @@ pub fn list(
         Some(order) => query.order(order).then_order_by(scim_groups::seq),
         None => query.order(scim_groups::seq),
     };
-    query.offset(offset).limit(limit).select(GroupRow::as_select()).load(conn)
+    // The page's keys first, then its rows: skipping `offset` entries then walks the
+    // (tenant_id, seq) index only, instead of reading every skipped row with its JSON.
+    let page: Vec<i64> = query.offset(offset).limit(limit).select(scim_groups::seq).load(conn)?;
+    let rows: Vec<(i64, GroupRow)> = scim_groups::table
+        .filter(scim_groups::seq.eq_any(&page))
+        .select((scim_groups::seq, GroupRow::as_select()))
+        .load(conn)?;
+    Ok(in_page_order(&page, rows))
 }
 
 pub fn count(

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use crate::db::filter_sql::SqlFragment;
 use crate::db::rows::{NewUserRow, UserRow, UserWrite};
 use crate::db::schema::scim_users;
-use crate::db::{DbConnection, MultiBackend};
+use crate::db::{DbConnection, MultiBackend, in_page_order};
 
 pub fn insert(conn: &mut DbConnection, row: &NewUserRow) -> QueryResult<()> {
     diesel::insert_into(scim_users::table).values(row).execute(conn)?;
@@ -114,7 +114,14 @@ pub fn list(
         Some(order) => query.order(order).then_order_by(scim_users::seq),
         None => query.order(scim_users::seq),
     };
-    query.offset(offset).limit(limit).select(UserRow::as_select()).load(conn)
+    // The page's keys first, then its rows: skipping `offset` entries then walks the
+    // (tenant_id, seq) index only, instead of reading every skipped row with its JSON.
+    let page: Vec<i64> = query.offset(offset).limit(limit).select(scim_users::seq).load(conn)?;
+    let rows: Vec<(i64, UserRow)> = scim_users::table
+        .filter(scim_users::seq.eq_any(&page))
+        .select((scim_users::seq, UserRow::as_select()))
+        .load(conn)?;
+    Ok(in_page_order(&page, rows))
 }
 
 pub fn count(
