@@ -131,6 +131,9 @@ impl Database {
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .connection_timeout(Duration::from_secs(10))
+            // A SQLite connection is a file handle that cannot go stale, so the `SELECT 1` check
+            // on every checkout is pure overhead there; PostgreSQL connections can drop.
+            .test_on_check_out(!target.is_sqlite())
             .build(manager)?;
         let write_gate = target.is_sqlite().then(|| Arc::new(Mutex::new(())));
         let db = Database { pool, target, write_gate };
