@@ -35,6 +35,10 @@ conformance-postgres: build pg-up ## The same against PostgreSQL (a fresh databa
 	bash .ci/scim2-tester.sh $(TARGET_DIR)/debug/scimd $(PG_URL)/$$db; status=$$?; \
 	psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $$db"; exit $$status
 
+bench: ## Release build, 100k users and a 50k-member group, then wrk per scenario (BENCH_* knobs: bench/run.py)
+	$(CARGO) build --release --bin scimd
+	python3 bench/run.py
+
 pg-up: ## Start the local PostgreSQL cluster if it is down
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
 	  command -v pg_ctlcluster >/dev/null && pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | tail -1) main start; \
@@ -48,4 +52,4 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-.PHONY: help build run test test-postgres conformance conformance-postgres pg-up lint fmt
+.PHONY: help build run test test-postgres conformance conformance-postgres bench pg-up lint fmt
