@@ -51,6 +51,9 @@ pub struct Settings {
     pub bulk_max_operations: u32,
     /// Largest `/Bulk` request body, in bytes (`maxPayloadSize`).
     pub bulk_max_payload_bytes: usize,
+    /// Answer every group PATCH with 204 and no body (Okta accepts it), instead of 200 with the
+    /// group: for very large groups the full member list would be megabytes per change.
+    pub group_patch_no_content: bool,
     /// Extension schemas for custom attributes (`[[schema_extensions]]`, file only).
     pub schema_extensions: Vec<ExtensionConfig>,
 }
@@ -75,6 +78,7 @@ impl Default for Settings {
             trust_forwarded_headers: false,
             bulk_max_operations: 1000,
             bulk_max_payload_bytes: 1024 * 1024,
+            group_patch_no_content: false,
             schema_extensions: Vec::new(),
         }
     }
@@ -101,6 +105,7 @@ struct FileSettings {
     trust_forwarded_headers: Option<bool>,
     bulk_max_operations: Option<u32>,
     bulk_max_payload_bytes: Option<usize>,
+    group_patch_no_content: Option<bool>,
     schema_extensions: Option<Vec<ExtensionConfig>>,
 }
 
@@ -191,6 +196,9 @@ impl Settings {
         if let Some(v) = f.bulk_max_payload_bytes {
             self.bulk_max_payload_bytes = v;
         }
+        if let Some(v) = f.group_patch_no_content {
+            self.group_patch_no_content = v;
+        }
         if let Some(v) = f.schema_extensions {
             self.schema_extensions = v;
         }
@@ -223,6 +231,9 @@ impl Settings {
                 "SCIMD_SESSION_TTL_SECS" => self.session_ttl_secs = parse_number(key, value)?,
                 "SCIMD_TRUST_FORWARDED_HEADERS" => {
                     self.trust_forwarded_headers = parse_bool(key, value)?;
+                }
+                "SCIMD_GROUP_PATCH_NO_CONTENT" => {
+                    self.group_patch_no_content = parse_bool(key, value)?;
                 }
                 "SCIMD_BULK_MAX_OPERATIONS" => self.bulk_max_operations = parse_number(key, value)?,
                 "SCIMD_BULK_MAX_PAYLOAD_BYTES" => {

@@ -90,10 +90,12 @@ impl ManageConnection for Manager {
                 // WAL lets readers run beside the writer; the busy timeout covers other processes
                 // (the CLI) writing at the same moment. LIKE is case-sensitive as on PostgreSQL:
                 // case-insensitive matching goes through the lower-cased `*_ci` columns instead.
+                // The WAL is checkpointed by a background thread (`spawn_checkpointer`); the
+                // raised auto-checkpoint threshold only bounds the WAL should that thread stall.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA case_sensitive_like = ON;",
+                     PRAGMA case_sensitive_like = ON; PRAGMA wal_autocheckpoint = 16384;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -121,6 +123,8 @@ pub struct Database {
     /// SQLite allows one writer; a `BEGIN DEFERRED` that upgrades to a write fails with SQLITE_BUSY
     /// instead of waiting, so writers queue here instead. PostgreSQL needs no gate.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// While any clone lives, the SQLite checkpointer thread keeps running.
+    _alive: Arc<()>,
 }
 
 impl Database {
@@ -136,7 +140,11 @@ impl Database {
             .test_on_check_out(!target.is_sqlite())
             .build(manager)?;
         let write_gate = target.is_sqlite().then(|| Arc::new(Mutex::new(())));
-        let db = Database { pool, target, write_gate };
+        let alive = Arc::new(());
+        if let DbTarget::Sqlite(path) = &target {
+            spawn_checkpointer(path.clone(), Arc::downgrade(&alive));
+        }
+        let db = Database { pool, target, write_gate, _alive: alive };
         db.migrate()?;
         Ok(db)
     }
@@ -195,6 +203,37 @@ impl Database {
         self.write_gate
             .as_ref()
             .map(|gate| gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+}
+
+/// How often the SQLite WAL is checkpointed in the background.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Copies the SQLite WAL back into the database file from a thread of its own. Left to SQLite,
+/// the commit that crosses the auto-checkpoint threshold does it, with two fsyncs, while every
+/// other writer waits at the write gate. A passive checkpoint never blocks readers or writers.
+/// The thread ends once the last clone of its `Database` is dropped.
+fn spawn_checkpointer(path: String, alive: std::sync::Weak<()>) {
+    let spawned = std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(move || {
+        let mut conn = match diesel::SqliteConnection::establish(&path) {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::warn!(error = %err, "no background WAL checkpoints; SQLite will do them");
+                return;
+            }
+        };
+        if conn.batch_execute("PRAGMA busy_timeout = 1000;").is_err() {
+            return;
+        }
+        while alive.upgrade().is_some() {
+            std::thread::sleep(CHECKPOINT_EVERY);
+            if let Err(err) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+                tracing::debug!(error = %err, "WAL checkpoint skipped");
+            }
+        }
+    });
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "no background WAL checkpoints; SQLite will do them");
     }
 }
 

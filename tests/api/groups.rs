@@ -164,3 +164,22 @@ async fn put_replaces_members_and_unknown_members_are_refused() {
     assert_eq!(unchanged["displayName"], "Ops");
     assert_eq!(unchanged["meta"]["version"], put["meta"]["version"]);
 }
+
+#[tokio::test]
+async fn group_patch_can_answer_without_a_body() {
+    let app = spawn_app_with(|s| s.group_patch_no_content = true).await;
+    let gid = id_of(&app.create_group("Quiet").await);
+    let uid = id_of(&app.create_user("q@example.com").await);
+    let add = patch_body(json!([{"op": "add", "path": "members", "value": [{"value": uid}]}]));
+    let response = app.patch(&format!("/Groups/{gid}"), &add).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(response.headers()["etag"], "W/\"2\"");
+    assert!(response.text().await.unwrap().is_empty());
+    let group = expect_json(app.get(&format!("/Groups/{gid}")).await, StatusCode::OK).await;
+    assert_eq!(group["members"][0]["value"], json!(uid));
+    // Users still get the resource back.
+    let deactivate = patch_body(json!([{"op": "replace", "path": "active", "value": false}]));
+    let user =
+        expect_json(app.patch(&format!("/Users/{uid}"), &deactivate).await, StatusCode::OK).await;
+    assert_eq!(user["active"], false);
+}

@@ -246,7 +246,8 @@ async fn patch(
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
     let kind = **kind;
-    let minimal = prefers_minimal(&req);
+    let minimal = prefers_minimal(&req)
+        || (kind == ResourceKind::Group && state.settings.group_patch_no_content);
     // A client that wants no body gets none, and a group then reads no member rows to render it.
     let projection =
         if minimal { Projection::parse(kind, Some("id"), None)? } else { projection(kind, &req)? };
