@@ -4,14 +4,15 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service};
 use actix_web::middleware::{NormalizePath, TrailingSlash};
 use actix_web::{App, HttpServer, web};
+use tracing::Instrument;
 
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
-use crate::http::{AppState, routes};
+use crate::http::{AppState, request_id, routes};
 use crate::service::keys::{self, TokenRuntime};
 
 pub struct Application {
@@ -49,6 +50,12 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
+                .wrap_fn(|req, srv| {
+                    let id = request_id::request_id(&req);
+                    let span = tracing::info_span!("request", request_id = %id);
+                    let response = srv.call(req).instrument(span);
+                    async move { response.await.map(|r| request_id::tag(r, &id)) }
+                })
                 .configure(routes)
         })
         .listen(listener)?;

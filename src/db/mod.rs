@@ -155,12 +155,24 @@ impl Database {
 
     fn migrate(&self) -> StoreResult<()> {
         let mut conn = self.pool.get()?;
-        let migrations = match &*conn {
-            DbConnection::Postgres(_) => POSTGRES_MIGRATIONS,
-            DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
-        };
+        let migrations = migrations_for(&conn);
         conn.run_pending_migrations(migrations)
             .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(())
+    }
+
+    /// For readiness probes: the database answers and its schema is the one this binary expects
+    /// (another node may have been rolled back, or a restore may predate a migration).
+    pub fn check_ready(&self) -> StoreResult<()> {
+        let mut conn = self.pool.get()?;
+        conn.batch_execute("SELECT 1")?;
+        let migrations = migrations_for(&conn);
+        let pending = conn
+            .has_pending_migration(migrations)
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        if pending {
+            return Err(StoreError::Migration("migrations are pending; run scimd migrate".into()));
+        }
         Ok(())
     }
 
@@ -203,6 +215,13 @@ impl Database {
         self.write_gate
             .as_ref()
             .map(|gate| gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+}
+
+fn migrations_for(conn: &DbConnection) -> EmbeddedMigrations {
+    match conn {
+        DbConnection::Postgres(_) => POSTGRES_MIGRATIONS,
+        DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
     }
 }
 

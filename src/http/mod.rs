@@ -4,6 +4,7 @@
 pub mod error;
 pub mod extractors;
 pub mod oauth;
+pub mod request_id;
 pub mod scim;
 pub mod ui;
 
@@ -27,10 +28,31 @@ pub struct AppState {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
         .configure(oauth::routes)
         .service(web::scope("/scim/v2").configure(scim::routes));
 }
 
+/// The process is up (liveness): answered without touching the database.
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok")
+}
+
+/// The node can serve (readiness): the database answers and no migration is pending. The reason
+/// of a 503 goes to the log only; the body just says "unavailable".
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let db = state.db.clone();
+    let checked = web::block(move || db.check_ready()).await;
+    match checked {
+        Ok(Ok(())) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready"),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "not ready");
+            unavailable()
+        }
+        Err(_) => unavailable(),
+    }
+}
+
+fn unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("unavailable")
 }

@@ -69,3 +69,37 @@ async fn discovery_documents() {
     let health = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn readiness_and_request_ids() {
+    let app = spawn_app().await;
+    let ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let generated = ready.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(generated.len(), 36, "a UUID: {generated}");
+    assert_eq!(ready.text().await.unwrap(), "ready");
+
+    // A plain id from a proxy is kept, on SCIM answers and on 401s alike.
+    let kept = app
+        .client
+        .get(app.url("/Users"))
+        .bearer_auth(&app.token)
+        .header("X-Request-Id", "okta-req.42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "okta-req.42");
+    let refused =
+        app.client.get(app.url("/Users")).header("X-Request-Id", "lb:7").send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.headers()["x-request-id"], "lb:7");
+    // Anything else is replaced, never echoed.
+    let replaced = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .header("X-Request-Id", "x".repeat(200))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replaced.headers()["x-request-id"].len(), 36);
+}
