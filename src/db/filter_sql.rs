@@ -176,6 +176,31 @@ pub const GROUPS: FilterTarget = FilterTarget {
 };
 
 impl FilterTarget {
+    /// True when `path` names this table's core schema (or no schema).
+    fn is_core(&self, path: &AttrPath) -> bool {
+        path.urn.as_deref().is_none_or(|urn| urn.eq_ignore_ascii_case(self.core_urn))
+    }
+
+    /// The index key and definition a comparison on `path` reads: `emails co "x"` on a complex
+    /// multi-valued attribute compares its `value` sub-attribute (RFC 7644 §3.4.2.2).
+    fn compared_value(
+        &self,
+        path: &AttrPath,
+        key: String,
+    ) -> (String, Option<&'static AttributeDef>) {
+        let def = find_attribute(self.kind, path.urn.as_deref(), &path.name, path.sub.as_deref());
+        match def {
+            Some(d) if path.sub.is_none() && d.multi_valued && d.is_complex() => {
+                (format!("{key}.value"), d.sub_attribute("value"))
+            }
+            _ => (key, def),
+        }
+    }
+
+    fn extension_urn<'p>(&self, path: &'p AttrPath) -> Option<&'p str> {
+        path.urn.as_deref().filter(|urn| !urn.eq_ignore_ascii_case(self.core_urn))
+    }
+
     /// The dedicated column of a core attribute path, if it has one.
     fn column_of(
         &self,
@@ -199,9 +224,8 @@ impl FilterTarget {
 pub fn order_by(target: &FilterTarget, sort: &Sort) -> ScimResult<SqlFragment> {
     let dir = if sort.descending { "DESC" } else { "ASC" };
     let path = &sort.by;
-    let builder = Builder { target, tenant: "" };
     let mut out = SqlFragment::default();
-    if builder.is_core(path) {
+    if target.is_core(path) {
         if let Some(&(_, _, column, _)) = target.column_of(path) {
             let col = format!("{}.{column}", target.table);
             if target.not_null.contains(&column) {
@@ -217,8 +241,8 @@ pub fn order_by(target: &FilterTarget, sort: &Sort) -> ScimResult<SqlFragment> {
             return Err(ScimError::invalid_value(format!("cannot sort by '{}'", path_text(path))));
         }
     }
-    let key = index_key(builder.extension_urn(path), &path.name, path.sub.as_deref());
-    let (key, def) = builder.compared_value(path, key);
+    let key = index_key(target.extension_urn(path), &path.name, path.sub.as_deref());
+    let (key, def) = target.compared_value(path, key);
     let column = match def {
         Some(d) if matches!(d.kind, AttrType::DateTime | AttrType::Integer | AttrType::Decimal) => {
             "value_num"
@@ -307,11 +331,6 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// True when `path` names this table's core schema (or no schema).
-    fn is_core(&self, path: &AttrPath) -> bool {
-        path.urn.as_deref().is_none_or(|urn| urn.eq_ignore_ascii_case(self.target.core_urn))
-    }
-
     /// `attr op value`, or `attr pr` when `cmp` is `None`.
     fn leaf(
         &self,
@@ -319,7 +338,7 @@ impl Builder<'_> {
         cmp: Option<(CompareOp, &CompValue)>,
         out: &mut SqlFragment,
     ) -> ScimResult<()> {
-        if self.is_core(path) {
+        if self.target.is_core(path) {
             if let Some(&(_, _, column, kind)) = self.target.column_of(path) {
                 return self.column(path, column, kind, cmp, out);
             }
@@ -335,7 +354,7 @@ impl Builder<'_> {
                 return self.membership(m, path, cmp, out);
             }
         }
-        let key = index_key(self.extension_urn(path), &path.name, path.sub.as_deref());
+        let key = index_key(self.target.extension_urn(path), &path.name, path.sub.as_deref());
         out.sql(&format!(
             "{}.id IN (SELECT v.resource_id FROM resource_values v WHERE v.tenant_id = ",
             self.target.table
@@ -355,34 +374,13 @@ impl Builder<'_> {
                 out.sql("v.attr = ").text(key);
             }
             Some((op, value)) => {
-                let (key, def) = self.compared_value(path, key);
+                let (key, def) = self.target.compared_value(path, key);
                 out.sql("v.attr = ").text(key).sql(" AND ");
                 value_comparison("v", def, path, op, value, out)?;
             }
         }
         out.sql(")");
         Ok(())
-    }
-
-    /// The index key and definition a comparison on `path` reads: `emails co "x"` on a complex
-    /// multi-valued attribute compares its `value` sub-attribute (RFC 7644 §3.4.2.2).
-    fn compared_value(
-        &self,
-        path: &AttrPath,
-        key: String,
-    ) -> (String, Option<&'static AttributeDef>) {
-        let def =
-            find_attribute(self.target.kind, path.urn.as_deref(), &path.name, path.sub.as_deref());
-        match def {
-            Some(d) if path.sub.is_none() && d.multi_valued && d.is_complex() => {
-                (format!("{key}.value"), d.sub_attribute("value"))
-            }
-            _ => (key, def),
-        }
-    }
-
-    fn extension_urn<'p>(&self, path: &'p AttrPath) -> Option<&'p str> {
-        path.urn.as_deref().filter(|urn| !urn.eq_ignore_ascii_case(self.target.core_urn))
     }
 
     fn column(
@@ -492,7 +490,7 @@ impl Builder<'_> {
         if let Some(m) = self
             .target
             .membership
-            .filter(|m| self.is_core(attr) && attr.name.eq_ignore_ascii_case(m.attribute))
+            .filter(|m| self.target.is_core(attr) && attr.name.eq_ignore_ascii_case(m.attribute))
         {
             // Memberships are rows, not indexed values: only `[value eq "id"]` applies.
             return match filter {
@@ -511,7 +509,7 @@ impl Builder<'_> {
                 ))),
             };
         }
-        let parent = index_key(self.extension_urn(attr), &attr.name, None);
+        let parent = index_key(self.target.extension_urn(attr), &attr.name, None);
         out.sql(&format!(
             "{}.id IN (SELECT e.resource_id FROM resource_values e WHERE e.tenant_id = ",
             self.target.table
