@@ -10,7 +10,14 @@ use crate::db::rows::AuditEventRow;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     TenantCreated,
+    TenantRenamed,
+    TenantDisabled,
+    TenantEnabled,
     AdminCreated,
+    AdminPasswordReset,
+    AdminDisabled,
+    AdminEnabled,
+    OperatorCreated,
     LoginSucceeded,
     LoginFailed,
     Logout,
@@ -38,10 +45,54 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, for filters that offer them.
+    pub const ALL: &'static [Kind] = &[
+        Kind::TenantCreated,
+        Kind::TenantRenamed,
+        Kind::TenantDisabled,
+        Kind::TenantEnabled,
+        Kind::AdminCreated,
+        Kind::AdminPasswordReset,
+        Kind::AdminDisabled,
+        Kind::AdminEnabled,
+        Kind::OperatorCreated,
+        Kind::LoginSucceeded,
+        Kind::LoginFailed,
+        Kind::Logout,
+        Kind::ConsentGranted,
+        Kind::ConsentDenied,
+        Kind::CodeIssued,
+        Kind::CodeRedeemed,
+        Kind::CodeReused,
+        Kind::CodeRejected,
+        Kind::TokenIssued,
+        Kind::TokenRefreshed,
+        Kind::RefreshRetried,
+        Kind::RefreshReuseDetected,
+        Kind::RefreshRejected,
+        Kind::GrantRevoked,
+        Kind::ClientCreated,
+        Kind::ClientSecretRotated,
+        Kind::ClientDeleted,
+        Kind::ClientAuthFailed,
+        Kind::KeyCreated,
+        Kind::KeyRotated,
+        Kind::StaticTokenIssued,
+        Kind::StaticTokenRevoked,
+        Kind::ScimAuthFailed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::TenantCreated => "tenant.created",
+            Kind::TenantRenamed => "tenant.renamed",
+            Kind::TenantDisabled => "tenant.disabled",
+            Kind::TenantEnabled => "tenant.enabled",
             Kind::AdminCreated => "admin.created",
+            Kind::AdminPasswordReset => "admin.password_reset",
+            Kind::AdminDisabled => "admin.disabled",
+            Kind::AdminEnabled => "admin.enabled",
+            Kind::OperatorCreated => "operator.created",
             Kind::LoginSucceeded => "login.succeeded",
             Kind::LoginFailed => "login.failed",
             Kind::Logout => "login.logout",
@@ -83,7 +134,8 @@ pub struct Event {
 }
 
 impl Event {
-    /// `actor` says who acted: `admin:<id>`, `client:<id>`, `operator` (CLI), `system`, `anonymous`.
+    /// `actor` says who acted: `admin:<id>`, `client:<id>`, `operator:<id>` (console), `operator`
+    /// (CLI), `system`, `anonymous`.
     pub fn new(kind: Kind, actor: impl Into<String>) -> Event {
         Event {
             kind,

@@ -56,6 +56,34 @@ pub struct Settings {
     pub group_patch_no_content: bool,
     /// Extension schemas for custom attributes (`[[schema_extensions]]`, file only).
     pub schema_extensions: Vec<ExtensionConfig>,
+    /// Request budgets shared by every node (0 turns one off).
+    pub rate_limits: RateLimits,
+}
+
+/// Requests per minute; each is enforced across all nodes through the database.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    /// SCIM requests per tenant.
+    pub scim_per_tenant: u64,
+    /// /oauth/token, /oauth/revoke and /oauth/introspect requests per client id.
+    pub token_per_client: u64,
+    /// The same endpoints per client IP address.
+    pub token_per_ip: u64,
+    /// Sign-in form posts (consent, console, account pages) per client IP address; failed
+    /// sign-ins also lock the account and the address (see the README).
+    pub login_per_ip: u64,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            scim_per_tenant: 12_000,
+            token_per_client: 600,
+            token_per_ip: 600,
+            login_per_ip: 60,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -80,6 +108,7 @@ impl Default for Settings {
             bulk_max_payload_bytes: 1024 * 1024,
             group_patch_no_content: false,
             schema_extensions: Vec::new(),
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -107,6 +136,7 @@ struct FileSettings {
     bulk_max_payload_bytes: Option<usize>,
     group_patch_no_content: Option<bool>,
     schema_extensions: Option<Vec<ExtensionConfig>>,
+    rate_limits: Option<RateLimits>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +232,9 @@ impl Settings {
         if let Some(v) = f.schema_extensions {
             self.schema_extensions = v;
         }
+        if let Some(v) = f.rate_limits {
+            self.rate_limits = v;
+        }
         Ok(())
     }
 
@@ -238,6 +271,18 @@ impl Settings {
                 "SCIMD_BULK_MAX_OPERATIONS" => self.bulk_max_operations = parse_number(key, value)?,
                 "SCIMD_BULK_MAX_PAYLOAD_BYTES" => {
                     self.bulk_max_payload_bytes = parse_number(key, value)?
+                }
+                "SCIMD_RATE_LIMIT_SCIM_PER_TENANT" => {
+                    self.rate_limits.scim_per_tenant = parse_number(key, value)?
+                }
+                "SCIMD_RATE_LIMIT_TOKEN_PER_CLIENT" => {
+                    self.rate_limits.token_per_client = parse_number(key, value)?
+                }
+                "SCIMD_RATE_LIMIT_TOKEN_PER_IP" => {
+                    self.rate_limits.token_per_ip = parse_number(key, value)?
+                }
+                "SCIMD_RATE_LIMIT_LOGIN_PER_IP" => {
+                    self.rate_limits.login_per_ip = parse_number(key, value)?
                 }
                 _ => {}
             }
@@ -354,5 +399,18 @@ mod tests {
         assert_eq!(s.bulk_max_operations, 5);
         assert_eq!(s.schema_extensions.len(), 1);
         assert_eq!(s.schema_extensions[0].attributes[0].kind, "integer");
+    }
+
+    #[test]
+    fn rate_limits_come_from_a_table_and_the_environment() {
+        let file: FileSettings =
+            toml::from_str("[rate_limits]\nscim_per_tenant = 5").unwrap_or_default();
+        let mut s = Settings::default();
+        assert!(s.apply_file(file).is_ok());
+        assert_eq!(s.rate_limits.scim_per_tenant, 5);
+        assert_eq!(s.rate_limits.token_per_client, RateLimits::default().token_per_client);
+        assert!(s.apply_env(&[("SCIMD_RATE_LIMIT_LOGIN_PER_IP".into(), "0".into())]).is_ok());
+        assert_eq!(s.rate_limits.login_per_ip, 0);
+        assert!(toml::from_str::<FileSettings>("[rate_limits]\nscim = 5").is_err());
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use scimd::clock::{Clock, SystemClock};
 use scimd::config::{LogFormat, Settings};
 use scimd::db::Database;
-use scimd::service::{admins, audit_log, clients, credentials, grants, keys, tenants};
+use scimd::service::{admins, audit_log, clients, credentials, grants, keys, operators, tenants};
 use scimd::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -57,16 +57,47 @@ enum Command {
     /// List or revoke OAuth grants (one per consent).
     #[command(subcommand)]
     Grant(GrantCommand),
-    /// Show the audit trail, oldest first.
+    /// Manage operator accounts (who sign in to the console at /admin).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Show the audit trail, oldest first; with --json, one JSON object per line (JSON Lines).
     Audit {
+        /// Tenant slug.
         #[arg(long)]
         tenant: Option<String>,
-        /// RFC 3339 time or a span back from now (30m, 24h, 7d).
+        /// Event type, e.g. token.refreshed.
+        #[arg(long)]
+        event: Option<String>,
+        /// Actor, e.g. operator:<id>, admin:<id>, client:<id>.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Grant id.
+        #[arg(long)]
+        grant: Option<String>,
+        /// From this RFC 3339 time or span back from now (30m, 24h, 7d), inclusive.
         #[arg(long)]
         since: Option<String>,
+        /// Until this RFC 3339 time or span back from now, exclusive.
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many events (0: all).
         #[arg(long, default_value_t = 1000)]
         limit: i64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Create an operator; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read the password from stdin (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List operators.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,26 +253,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let db = Database::connect(&settings.database_url, 2)?;
             grant_command(&db, clock.as_ref(), cmd, cli.json)
         }
-        Command::Audit { tenant, since, limit } => {
+        Command::Operator(cmd) => {
             let db = Database::connect(&settings.database_url, 2)?;
-            let events =
-                audit_log::list(&db, clock.as_ref(), tenant.as_deref(), since.as_deref(), limit)?;
-            print(cli.json, &serde_json::json!({ "events": events }), || {
-                let mut out =
-                    format!("{:<26} {:<24} {:<16} {:<44} DETAIL", "AT", "EVENT", "TENANT", "ACTOR");
-                for e in &events {
-                    out.push_str(&format!(
-                        "\n{:<26} {:<24} {:<16} {:<44} {}",
-                        e.at,
-                        e.event,
-                        e.tenant.as_deref().unwrap_or("-"),
-                        e.actor,
-                        e.detail
-                    ));
-                }
-                out
-            });
-            Ok(())
+            operator_command(&db, clock.as_ref(), cmd, cli.json)
+        }
+        Command::Audit { tenant, event, actor, grant, since, until, limit } => {
+            let db = Database::connect(&settings.database_url, 2)?;
+            let query = audit_log::AuditQuery { tenant, event, actor, grant, since, until };
+            audit(&db, clock.as_ref(), &query, limit, cli.json)
         }
     }
 }
@@ -364,6 +383,82 @@ fn token_command(
     Ok(())
 }
 
+/// Prints the matching events oldest first, a page at a time, so an export of millions of
+/// events runs in constant memory.
+fn audit(
+    db: &Database,
+    clock: &dyn Clock,
+    query: &audit_log::AuditQuery,
+    limit: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if !json {
+        writeln!(out, "{:<26} {:<24} {:<16} {:<44} DETAIL", "AT", "EVENT", "TENANT", "ACTOR")?;
+    }
+    let mut left = if limit > 0 { limit } else { i64::MAX };
+    let mut cursor: Option<String> = None;
+    while left > 0 {
+        let page = audit_log::page(db, clock, query, cursor.as_deref(), false, left.min(1000))?;
+        for e in &page.events {
+            if json {
+                writeln!(out, "{}", serde_json::to_string(e)?)?;
+            } else {
+                let tenant = e.tenant.as_deref().unwrap_or("-");
+                writeln!(
+                    out,
+                    "{:<26} {:<24} {:<16} {:<44} {}",
+                    e.at, e.event, tenant, e.actor, e.detail
+                )?;
+            }
+        }
+        left -= i64::try_from(page.events.len()).unwrap_or(left);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn read_password_line() -> anyhow::Result<String> {
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password)?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn operator_command(
+    db: &Database,
+    clock: &dyn Clock,
+    cmd: OperatorCommand,
+    json: bool,
+) -> anyhow::Result<()> {
+    match cmd {
+        OperatorCommand::Create { email, password_stdin: _ } => {
+            let operator = operators::create(db, clock, &email, &read_password_line()?)?;
+            print(json, &operator, || {
+                format!("created operator {} ({}); sign in at /admin", operator.email, operator.id)
+            });
+        }
+        OperatorCommand::List => {
+            let all = operators::list(db)?;
+            print(json, &serde_json::json!({ "operators": all }), || {
+                let mut out = format!("{:<38} {:<36} {:<9} CREATED", "ID", "EMAIL", "DISABLED");
+                for o in &all {
+                    out.push_str(&format!(
+                        "\n{:<38} {:<36} {:<9} {}",
+                        o.id, o.email, o.disabled, o.created
+                    ));
+                }
+                out
+            });
+        }
+    }
+    Ok(())
+}
+
 fn admin_command(
     db: &Database,
     clock: &dyn Clock,
@@ -372,10 +467,7 @@ fn admin_command(
 ) -> anyhow::Result<()> {
     match cmd {
         AdminCommand::Create { tenant, email, password_stdin: _ } => {
-            let mut password = String::new();
-            std::io::stdin().read_line(&mut password)?;
-            let password = password.trim_end_matches(['\r', '\n']);
-            let admin = admins::create(db, clock, &tenant, &email, password)?;
+            let admin = admins::create(db, clock, &tenant, &email, &read_password_line()?)?;
             print(json, &admin, || {
                 format!(
                     "created admin {} for tenant '{}' ({})",

@@ -13,7 +13,9 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::http::{AppState, request_id, routes};
+use crate::service::activity::ActivityTracker;
 use crate::service::keys::{self, TokenRuntime};
+use crate::service::rate_limit::BatchedLimiter;
 
 pub struct Application {
     port: u16,
@@ -45,6 +47,8 @@ impl Application {
             clock,
             settings: Arc::new(settings),
             tokens: Arc::new(TokenRuntime::new()),
+            scim_limiter: Arc::new(BatchedLimiter::new()),
+            activity: Arc::new(ActivityTracker::new()),
         });
         let mut server = HttpServer::new(move || {
             App::new()

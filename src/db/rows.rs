@@ -231,3 +231,43 @@ pub struct AuditEventRow {
     /// JSON object with event-specific facts; never a secret.
     pub detail: String,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = operator_accounts)]
+pub struct OperatorRow {
+    pub id: String,
+    pub email: String,
+    pub email_ci: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = operator_sessions)]
+pub struct OperatorSessionRow {
+    pub id_hash: String,
+    pub operator_id: String,
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = rate_limits)]
+pub struct RateLimitRow {
+    pub bucket: String,
+    pub window_start: i64,
+    pub hits: i64,
+}
+
+#[derive(Debug, Clone, Default, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = tenant_activity, treat_none_as_null = true)]
+pub struct TenantActivityRow {
+    pub tenant_id: String,
+    pub last_request_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub last_failure_at: Option<i64>,
+    pub last_failure_status: Option<i64>,
+    pub last_failure_reason: Option<String>,
+}

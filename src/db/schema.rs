@@ -182,6 +182,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    operator_accounts (id) {
+        id -> Text,
+        email -> Text,
+        email_ci -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    operator_sessions (id_hash) {
+        id_hash -> Text,
+        operator_id -> Text,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    rate_limits (bucket) {
+        bucket -> Text,
+        window_start -> BigInt,
+        hits -> BigInt,
+    }
+}
+
+diesel::table! {
+    tenant_activity (tenant_id) {
+        tenant_id -> Text,
+        last_request_at -> Nullable<BigInt>,
+        last_success_at -> Nullable<BigInt>,
+        last_failure_at -> Nullable<BigInt>,
+        last_failure_status -> Nullable<BigInt>,
+        last_failure_reason -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(static_tokens -> tenants (tenant_id));
 diesel::joinable!(admin_accounts -> tenants (tenant_id));
 diesel::joinable!(web_sessions -> admin_accounts (admin_id));
@@ -189,6 +229,8 @@ diesel::joinable!(oauth_grants -> tenants (tenant_id));
 diesel::joinable!(oauth_grants -> oauth_clients (client_id));
 diesel::joinable!(oauth_codes -> oauth_grants (grant_id));
 diesel::joinable!(refresh_tokens -> oauth_grants (grant_id));
+diesel::joinable!(operator_sessions -> operator_accounts (operator_id));
+diesel::joinable!(tenant_activity -> tenants (tenant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
@@ -206,4 +248,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     signing_keys,
     audit_events,
+    operator_accounts,
+    operator_sessions,
+    rate_limits,
+    tenant_activity,
 );

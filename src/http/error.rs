@@ -15,11 +15,17 @@ pub struct ApiError {
     pub scim: ScimError,
     /// The challenge of a 401.
     pub challenge: Option<String>,
+    /// Seconds for the `Retry-After` of a 429.
+    pub retry_after: Option<u64>,
 }
+
+/// Why a SCIM request failed, left on the response for the tenant's activity status line.
+#[derive(Debug, Clone)]
+pub struct FailureReason(pub String);
 
 impl From<ScimError> for ApiError {
     fn from(scim: ScimError) -> Self {
-        ApiError { scim, challenge: None }
+        ApiError { scim, challenge: None, retry_after: None }
     }
 }
 
@@ -32,7 +38,11 @@ impl From<AuthFailure> for ApiError {
             ),
             None => "Bearer realm=\"scimd\"".to_owned(),
         };
-        ApiError { scim: ScimError::unauthorized(description), challenge: Some(challenge) }
+        ApiError {
+            scim: ScimError::unauthorized(description),
+            challenge: Some(challenge),
+            retry_after: None,
+        }
     }
 }
 
@@ -45,6 +55,18 @@ impl ApiError {
                 "Bearer realm=\"scimd\", error=\"insufficient_scope\", scope=\"{needed}\", \
                  error_description=\"this request needs the scope {needed}\""
             )),
+            retry_after: None,
+        }
+    }
+
+    /// 429: the tenant's request budget for this window is spent (RFC 6585 §4).
+    pub fn rate_limited(retry_after_secs: u64) -> ApiError {
+        ApiError {
+            scim: ScimError::too_many_requests(format!(
+                "too many requests for this tenant; retry after {retry_after_secs} second(s)"
+            )),
+            challenge: None,
+            retry_after: Some(retry_after_secs),
         }
     }
 }
@@ -72,6 +94,10 @@ impl ResponseError for ApiError {
         if let Some(Ok(value)) = self.challenge.as_deref().map(HeaderValue::from_str) {
             response.insert_header((header::WWW_AUTHENTICATE, value));
         }
+        if let Some(secs) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        response.extensions_mut().insert(FailureReason(self.scim.detail.clone()));
         response.body(self.scim.to_json().to_string())
     }
 }

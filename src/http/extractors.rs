@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
 use serde_json::Value;
 
@@ -17,6 +17,7 @@ use crate::oauth::scope;
 use crate::scim::error::ScimError;
 use crate::service::access_tokens;
 use crate::service::credentials::{self, AuthFailure, Principal};
+use crate::service::rate_limit::{Decision, Limit};
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
@@ -43,6 +44,7 @@ impl FromRequest for Authenticated {
         // Reads (including POST …/.search) need scim:read; everything else needs scim:write.
         let is_search = *req.method() == Method::POST && req.path().ends_with("/.search");
         let needs_write = !matches!(*req.method(), Method::GET | Method::HEAD) && !is_search;
+        let tenant_slot = req.extensions().get::<ScimTenant>().cloned();
         Box::pin(async move {
             let state = state?;
             let token = match header.transpose() {
@@ -52,36 +54,60 @@ impl FromRequest for Authenticated {
             let st = state.clone();
             let (peer2, path2) = (peer.clone(), path.clone());
             let outcome = web::block(move || {
-                let outcome = match token {
+                let outcome = match &token {
                     Ok(token) if token.starts_with(credentials::TOKEN_PREFIX) => {
-                        credentials::authenticate(&st.db, st.clock.as_ref(), &token)?
+                        credentials::authenticate(&st.db, st.clock.as_ref(), token)?
                     }
                     Ok(token) => access_tokens::authenticate(
                         &st.db,
                         st.clock.as_ref(),
                         &st.tokens,
-                        &token,
+                        token,
                         &issuer,
                     )?,
-                    Err(failure) => Err(failure),
+                    Err(failure) => Err(*failure),
                 };
-                if let Err(failure) = outcome {
-                    access_tokens::record_failure(
-                        &st.db,
-                        st.clock.as_ref(),
-                        failure,
-                        peer2,
-                        &path2,
-                    )?;
+                match outcome {
+                    Ok(principal) => {
+                        let limit = Limit::per_minute(st.settings.rate_limits.scim_per_tenant);
+                        let checked =
+                            st.scim_limiter.check(&principal.tenant_id, limit, st.clock.now());
+                        let decision = st.scim_limiter.settle(&st.db, &checked)?;
+                        Ok::<_, StoreError>(Admission::Admitted(principal, decision))
+                    }
+                    Err(failure) => {
+                        let tenant = access_tokens::record_failure(
+                            &st.db,
+                            st.clock.as_ref(),
+                            &st.tokens,
+                            failure,
+                            token.as_deref().ok(),
+                            peer2,
+                            &path2,
+                        )?;
+                        Ok(Admission::Refused(failure, tenant))
+                    }
                 }
-                Ok::<_, StoreError>(outcome)
             })
             .await?
             .map_err(ScimError::from)?;
-            let principal = outcome.map_err(|failure| {
-                tracing::info!(reason = failure.description(), ?peer, %path, "SCIM authentication failed");
-                ApiError::from(failure)
-            })?;
+            let (principal, decision) = match outcome {
+                Admission::Admitted(principal, decision) => (principal, decision),
+                Admission::Refused(failure, tenant) => {
+                    tracing::info!(reason = failure.description(), ?peer, %path, "SCIM authentication failed");
+                    if let (Some(slot), Some(tenant_id)) = (&tenant_slot, tenant) {
+                        slot.set(tenant_id);
+                    }
+                    return Err(ApiError::from(failure));
+                }
+            };
+            if let Some(slot) = &tenant_slot {
+                slot.set(principal.tenant_id.clone());
+            }
+            if let Some(secs) = decision.retry_after_secs() {
+                tracing::info!(tenant = %principal.tenant_slug, "SCIM rate limit reached");
+                return Err(ApiError::rate_limited(secs));
+            }
             if needs_write && !principal.access.write {
                 return Err(ApiError::insufficient_scope(scope::SCIM_WRITE));
             }
@@ -91,6 +117,26 @@ impl FromRequest for Authenticated {
             Ok(Authenticated(principal))
         })
     }
+}
+
+/// The tenant a SCIM request was made for, once its credential is known (even when it was refused,
+/// e.g. revoked): a slot the activity middleware puts on the request before routing and reads
+/// after the response, since it may not hold the request itself meanwhile.
+#[derive(Debug, Clone, Default)]
+pub struct ScimTenant(std::rc::Rc<std::cell::RefCell<Option<String>>>);
+
+impl ScimTenant {
+    pub fn set(&self, tenant_id: String) {
+        *self.0.borrow_mut() = Some(tenant_id);
+    }
+    pub fn get(&self) -> Option<String> {
+        self.0.borrow().clone()
+    }
+}
+
+enum Admission {
+    Admitted(Principal, Decision),
+    Refused(AuthFailure, Option<String>),
 }
 
 /// A JSON request body as SCIM clients send it: `application/scim+json` or `application/json`
@@ -156,6 +202,12 @@ impl FromRequest for ScimBody {
                 )
                 .into());
             }
+            if exceeds_depth(&body, MAX_JSON_DEPTH) {
+                return Err(ScimError::invalid_syntax(format!(
+                    "the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"
+                ))
+                .into());
+            }
             let value: Value = serde_json::from_slice(&body).map_err(|e| {
                 ScimError::invalid_syntax(format!("the body is not valid JSON: {e}"))
             })?;
@@ -165,6 +217,40 @@ impl FromRequest for ScimBody {
             Ok(ScimBody(value))
         })
     }
+}
+
+/// Deepest nesting of arrays and objects a body may have. SCIM bodies need fewer than ten levels
+/// (a Bulk operation's PATCH value inside `Operations`); the limit keeps parsing, and every
+/// recursive walk of the value after it, far from stack trouble.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// Whether `json` nests deeper than `max`: a single pass over the bytes, before any parsing.
+/// Brackets inside strings do not count; malformed input is left for the parser to reject.
+fn exceeds_depth(json: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Query parameters in order, decoded; names are compared case-insensitively by their users.
@@ -206,5 +292,20 @@ pub fn origin(req: &HttpRequest, state: &AppState) -> String {
             let scheme = if req.app_config().secure() { "https" } else { "http" };
             format!("{scheme}://{host}")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exceeds_depth;
+
+    #[test]
+    fn depth_counts_brackets_outside_strings_only() {
+        assert!(!exceeds_depth(br#"{"a":[{"b":1}]}"#, 3));
+        assert!(exceeds_depth(br#"{"a":[{"b":[1]}]}"#, 3));
+        assert!(!exceeds_depth(br#"{"a":"[[[[[[{{{{"}"#, 1));
+        assert!(!exceeds_depth(br#"{"a":"\"[[[["}"#, 1));
+        assert!(exceeds_depth(&[b'['; 40], 32));
+        assert!(!exceeds_depth(b"", 0));
     }
 }

@@ -1,12 +1,16 @@
 //! HTTP: actix-web routes, extractors and the error type. Handlers parse, call one service function
 //! off the async runtime, and shape the response; no SQL and no protocol rules live here.
 
+pub mod account;
+pub mod activity;
+pub mod console;
 pub mod error;
 pub mod extractors;
 pub mod oauth;
 pub mod request_id;
 pub mod scim;
 pub mod ui;
+pub mod web_session;
 
 use std::sync::Arc;
 
@@ -15,7 +19,9 @@ use actix_web::{HttpResponse, web};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
+use crate::service::activity::ActivityTracker;
 use crate::service::keys::TokenRuntime;
+use crate::service::rate_limit::BatchedLimiter;
 
 /// Shared by every request.
 pub struct AppState {
@@ -24,13 +30,24 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Per-node caches for JWT verification (keys by kid, verified tokens by hash).
     pub tokens: Arc<TokenRuntime>,
+    /// This node's side of the shared SCIM request budget per tenant.
+    pub scim_limiter: Arc<BatchedLimiter>,
+    /// Throttles writes of each tenant's last SCIM activity.
+    pub activity: Arc<ActivityTracker>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .configure(oauth::routes)
-        .service(web::scope("/scim/v2").configure(scim::routes));
+        .configure(ui::routes)
+        .configure(account::routes)
+        .configure(console::routes)
+        .service(
+            web::scope("/scim/v2")
+                .wrap(actix_web::middleware::from_fn(activity::track))
+                .configure(scim::routes),
+        );
 }
 
 /// The process is up (liveness): answered without touching the database.

@@ -23,6 +23,7 @@ use crate::service::oauth_flow::{
     self, AuthMethod, AuthorizeOutcome, ClientCredentials, ConsentDecision, ConsentRequest,
     OAuthEnv, Params,
 };
+use crate::service::rate_limit::{self, Decision, Limit};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -37,10 +38,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/oauth/introspect", web::post().to(introspect))
     .route("/oauth/jwks.json", web::get().to(jwks))
     .route("/.well-known/oauth-authorization-server", web::get().to(metadata));
-}
-
-fn secure(req: &HttpRequest, state: &AppState) -> bool {
-    origin(req, state).starts_with("https://")
 }
 
 /// Everything a blocking OAuth task needs, owned so it can move to the blocking pool.
@@ -107,7 +104,7 @@ fn login_page(
     let page =
         LoginPage { client_name: &consent.client_name, error, email, csrf: &csrf, return_to };
     let mut response = ui::render(status, &page);
-    let _ = response.add_cookie(&ui::cookie(CSRF_COOKIE, csrf.clone(), secure(req, state)));
+    let _ = response.add_cookie(&ui::cookie(CSRF_COOKIE, csrf.clone(), ui::is_secure(req, state)));
     response
 }
 
@@ -269,14 +266,13 @@ async fn login_post(
             .collect(),
     );
     let result = web::block(move || {
-        let outcome = login::login(
-            &ctx.state.db,
-            ctx.state.clock.as_ref(),
-            ttl,
-            &email2,
-            &password,
-            ctx.ip.as_deref(),
-        )?;
+        let attempt = login::Attempt {
+            email: &email2,
+            password: &password,
+            ip: ctx.ip.as_deref(),
+            ip_limit: Limit::per_minute(ctx.state.settings.rate_limits.login_per_ip),
+        };
+        let outcome = login::login(&ctx.state.db, ctx.state.clock.as_ref(), ttl, &attempt)?;
         let consent = match oauth_flow::authorize(&ctx.env(), &params, None, None)? {
             AuthorizeOutcome::Pending(consent) => Some(consent),
             _ => None,
@@ -293,8 +289,11 @@ async fn login_post(
     match outcome {
         Ok(new) => {
             let mut response = redirect(StatusCode::SEE_OTHER, &location);
-            let _ =
-                response.add_cookie(&ui::cookie(SESSION_COOKIE, new.cookie, secure(&req, &state)));
+            let _ = response.add_cookie(&ui::cookie(
+                SESSION_COOKIE,
+                new.cookie,
+                ui::is_secure(&req, &state),
+            ));
             response
         }
         Err(failure) => {
@@ -317,7 +316,12 @@ async fn login_post(
                     ),
                 ),
             };
-            login_page(&req, &state, &consent, &return_to, status, Some(message), &email)
+            let mut response =
+                login_page(&req, &state, &consent, &return_to, status, Some(message), &email);
+            if let LoginFailure::Throttled { retry_after } = failure {
+                ui::set_retry_after(&mut response, retry_after);
+            }
+            response
         }
     }
 }
@@ -349,7 +353,8 @@ async fn logout_post(
     match result {
         Ok(Ok(true)) => {
             let mut response = redirect(StatusCode::SEE_OTHER, &location);
-            let _ = response.add_cookie(&ui::expired_cookie(SESSION_COOKIE, secure(&req, &state)));
+            let _ = response
+                .add_cookie(&ui::expired_cookie(SESSION_COOKIE, ui::is_secure(&req, &state)));
             response
         }
         Ok(Ok(false)) => ui::error_page(
@@ -379,6 +384,9 @@ fn oauth_error(err: &OAuthError, basic: bool) -> HttpResponse {
     if err.code == OAuthErrorCode::InvalidClient && basic {
         builder
             .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"scimd\", charset=\"UTF-8\""));
+    }
+    if let Some(secs) = err.retry_after {
+        builder.insert_header((header::RETRY_AFTER, secs.to_string()));
     }
     if err.code == OAuthErrorCode::ServerError {
         tracing::error!(error = %err, "OAuth endpoint failed");
@@ -470,6 +478,10 @@ where
     let ctx = Ctx::new(&req, &state);
     let result = web::block(move || {
         let env = ctx.env();
+        // Counted before the client's secret is checked: argon2id is the expensive part.
+        if let Some(secs) = token_budget(&ctx, &creds.client_id)? {
+            return Ok(Err(OAuthError::rate_limited(secs)));
+        }
         match oauth_flow::authenticate_client(&env, &creds)? {
             Ok(client) => act(&env, &ctx.state, &params, &creds, &client),
             Err(e) => Ok(Err(e)),
@@ -485,6 +497,30 @@ where
         }
         Err(_) => oauth_error(&OAuthError::server_error(), false),
     }
+}
+
+/// Counts a request against the client's and the address's budgets; `Some(seconds)` when either
+/// is spent.
+fn token_budget(ctx: &Ctx, client_id: &str) -> Result<Option<u64>, StoreError> {
+    let limits = &ctx.state.settings.rate_limits;
+    let now = ctx.state.clock.now();
+    let db = &ctx.state.db;
+    let by_client = rate_limit::hit(
+        db,
+        &format!("token-client:{client_id}"),
+        Limit::per_minute(limits.token_per_client),
+        now,
+    )?;
+    let by_ip = match &ctx.ip {
+        Some(ip) => rate_limit::hit(
+            db,
+            &format!("token-ip:{ip}"),
+            Limit::per_minute(limits.token_per_ip),
+            now,
+        )?,
+        None => Decision::Allowed,
+    };
+    Ok(by_client.retry_after_secs().max(by_ip.retry_after_secs()))
 }
 
 fn token_param(params: &Params) -> Result<&str, OAuthError> {

@@ -1,5 +1,6 @@
-//! The consent pages: askama templates rendered with security headers that forbid framing
-//! (clickjacking on the Allow button), caching and referrers, and the cookies they rely on.
+//! HTML pages (consent, account, console): askama templates rendered with security headers that
+//! forbid framing (clickjacking on the Allow button), inline script, caching and referrers, and
+//! the cookies they rely on.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
@@ -7,7 +8,14 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use askama::Template;
 
+use super::AppState;
+use super::extractors::origin;
+
 pub const SESSION_COOKIE: &str = "scimd_session";
+
+/// No inline script or style at all: styles and the console's one script come from /static.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+     img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 pub const CSRF_COOKIE: &str = "scimd_csrf";
 
 #[derive(Template)]
@@ -47,10 +55,7 @@ pub fn page(status: StatusCode) -> HttpResponseBuilder {
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
-        ))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
     builder
@@ -71,14 +76,33 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
     render(status, &ErrorPage { title, message })
 }
 
-/// Cookies are `Secure` whenever we are served over https (the public URL or the connection).
+/// Whether this request reached us over https (the public URL or the connection): cookies are
+/// then `Secure`.
+pub fn is_secure(req: &HttpRequest, state: &AppState) -> bool {
+    origin(req, state).starts_with("https://")
+}
+
+/// The sign-in form's CSRF cookie and the tenant admin's session cookie (consent and account
+/// pages), `Secure` whenever we are served over https.
 pub fn cookie<'c>(name: &'c str, value: String, secure: bool) -> Cookie<'c> {
+    session_cookie(name, "/", value, secure)
+}
+
+/// A session cookie scoped to `path`: HttpOnly, SameSite=Lax (the consent page is reached by a
+/// top-level redirect from the identity provider), Secure over https.
+pub fn session_cookie<'c>(name: &'c str, path: &'c str, value: String, secure: bool) -> Cookie<'c> {
     Cookie::build(name, value)
-        .path("/oauth")
+        .path(path)
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(secure)
         .finish()
+}
+
+pub fn expired_session_cookie<'c>(name: &'c str, path: &'c str, secure: bool) -> Cookie<'c> {
+    let mut c = session_cookie(name, path, String::new(), secure);
+    c.make_removal();
+    c
 }
 
 pub fn expired_cookie(name: &str, secure: bool) -> Cookie<'_> {
@@ -89,4 +113,36 @@ pub fn expired_cookie(name: &str, secure: bool) -> Cookie<'_> {
 
 pub fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
     req.cookie(name).map(|c| c.value().to_owned()).filter(|v| !v.is_empty() && v.len() <= 200)
+}
+
+/// `Retry-After` in whole seconds (at least 1) for a throttled page.
+pub fn set_retry_after(response: &mut HttpResponse, retry_after_ms: i64) {
+    let secs = (retry_after_ms.max(0) + 999) / 1000;
+    if let Ok(value) = header::HeaderValue::from_str(&secs.max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+}
+
+/// The stylesheet and the console's one script, compiled in and served from /static with a long
+/// cache lifetime (their names change with the binary's version in a future release; for now
+/// an hour keeps deploys visible quickly).
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.route("/static/scimd.css", actix_web::web::get().to(stylesheet))
+        .route("/static/console.js", actix_web::web::get().to(script));
+}
+
+async fn stylesheet() -> HttpResponse {
+    asset("text/css; charset=utf-8", include_str!("../../templates/static/scimd.css"))
+}
+
+async fn script() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", include_str!("../../templates/static/console.js"))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(body)
 }

@@ -13,6 +13,8 @@ pub enum OAuthErrorCode {
     UnsupportedResponseType,
     ServerError,
     UnsupportedTokenType,
+    /// RFC 6749 §4.1.2.1's code for an overloaded server; sent with 429 and `Retry-After`.
+    TemporarilyUnavailable,
 }
 
 impl OAuthErrorCode {
@@ -28,13 +30,16 @@ impl OAuthErrorCode {
             OAuthErrorCode::UnsupportedResponseType => "unsupported_response_type",
             OAuthErrorCode::ServerError => "server_error",
             OAuthErrorCode::UnsupportedTokenType => "unsupported_token_type",
+            OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 
-    /// 401 for a failed client authentication, 500 for our own failures, else 400.
+    /// 401 for a failed client authentication, 429 for a rate limit, 500 for our own failures,
+    /// else 400.
     pub fn status(self) -> u16 {
         match self {
             OAuthErrorCode::InvalidClient => 401,
+            OAuthErrorCode::TemporarilyUnavailable => 429,
             OAuthErrorCode::ServerError => 500,
             _ => 400,
         }
@@ -47,11 +52,13 @@ impl OAuthErrorCode {
 pub struct OAuthError {
     pub code: OAuthErrorCode,
     pub description: String,
+    /// Seconds for `Retry-After` (rate limits).
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
     pub fn new(code: OAuthErrorCode, description: impl Into<String>) -> OAuthError {
-        OAuthError { code, description: description.into() }
+        OAuthError { code, description: description.into(), retry_after: None }
     }
     pub fn invalid_request(description: impl Into<String>) -> OAuthError {
         OAuthError::new(OAuthErrorCode::InvalidRequest, description)
@@ -61,6 +68,16 @@ impl OAuthError {
     }
     pub fn invalid_grant(description: impl Into<String>) -> OAuthError {
         OAuthError::new(OAuthErrorCode::InvalidGrant, description)
+    }
+    /// Too many requests from this client or address in the current window.
+    pub fn rate_limited(retry_after_secs: u64) -> OAuthError {
+        OAuthError {
+            retry_after: Some(retry_after_secs),
+            ..OAuthError::new(
+                OAuthErrorCode::TemporarilyUnavailable,
+                format!("too many requests; retry after {retry_after_secs} second(s)"),
+            )
+        }
     }
     pub fn server_error() -> OAuthError {
         OAuthError::new(OAuthErrorCode::ServerError, "internal error; see the server log")

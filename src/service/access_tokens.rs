@@ -85,19 +85,49 @@ pub fn authenticate(
     }))
 }
 
-/// Records a failed SCIM authentication (its own small transaction: nothing else changed).
+/// Records a failed SCIM authentication (its own small transaction: nothing else changed) and
+/// returns the tenant the credential belongs to when it is authentically that tenant's (a revoked
+/// static token, an expired JWT with a good signature), so the tenant's status line and audit log
+/// show why its requests fail. Forged or unknown tokens are attributed to no tenant.
 pub fn record_failure(
     db: &Database,
     clock: &dyn Clock,
+    runtime: &TokenRuntime,
     failure: AuthFailure,
+    token: Option<&str>,
     ip: Option<String>,
     path: &str,
-) -> Result<(), StoreError> {
-    let event = Event::new(Kind::ScimAuthFailed, "anonymous")
+) -> Result<Option<String>, StoreError> {
+    let now = clock.now();
+    let tenant_id = match token {
+        Some(token) => tenant_of(db, runtime, now, token)?,
+        None => None,
+    };
+    let mut event = Event::new(Kind::ScimAuthFailed, "anonymous")
         .ip(ip)
         .detail("reason", failure.description())
         .detail("path", path);
-    db.write(|conn| audit::record(conn, clock.now(), event).map_err(StoreError::from))
+    if let Some(tenant_id) = &tenant_id {
+        event = event.tenant(tenant_id.clone());
+    }
+    db.write(|conn| audit::record(conn, now, event).map_err(StoreError::from))?;
+    Ok(tenant_id)
+}
+
+fn tenant_of(
+    db: &Database,
+    runtime: &TokenRuntime,
+    now: i64,
+    token: &str,
+) -> Result<Option<String>, StoreError> {
+    if token.starts_with(super::credentials::TOKEN_PREFIX) {
+        let found = crate::db::repo::tokens::find_by_hash(
+            &mut *db.conn()?,
+            &super::credentials::hash_token(token),
+        )?;
+        return Ok(found.map(|(row, _)| row.tenant_id));
+    }
+    Ok(verified_claims(db, runtime, now, token)?.ok().map(|claims| claims.tenant.clone()))
 }
 
 /// What a presented token turned out to be, for introspection and revocation.

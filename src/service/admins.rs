@@ -19,6 +19,22 @@ pub struct AdminView {
     pub tenant: String,
     pub email: String,
     pub created: String,
+    pub disabled: bool,
+}
+
+/// A password made for someone else (a new or reset admin): shown once, to be changed.
+#[derive(Debug, Serialize)]
+pub struct IssuedPassword {
+    pub admin: AdminView,
+    pub password: String,
+}
+
+/// 24 random characters from an alphabet without look-alikes (about 139 bits).
+pub fn generate_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..24).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
 }
 
 /// The case-insensitive form emails are unique and looked up by.
@@ -26,7 +42,7 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-fn validate_email(email: &str) -> Result<(), AdminError> {
+pub(super) fn validate_email(email: &str) -> Result<(), AdminError> {
     let ok = email.len() <= 254
         && email
             .split_once('@')
@@ -38,6 +54,18 @@ fn validate_email(email: &str) -> Result<(), AdminError> {
 pub fn create(
     db: &Database,
     clock: &dyn Clock,
+    tenant_slug: &str,
+    email: &str,
+    password_text: &str,
+) -> Result<AdminView, AdminError> {
+    create_as(db, clock, "operator", tenant_slug, email, password_text)
+}
+
+/// `create` on behalf of `actor` (the console's signed-in operator).
+pub fn create_as(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &str,
     tenant_slug: &str,
     email: &str,
     password_text: &str,
@@ -68,7 +96,7 @@ pub fn create(
             created_at: now,
         };
         admins::insert(conn, &row)?;
-        let event = Event::new(Kind::AdminCreated, "operator")
+        let event = Event::new(Kind::AdminCreated, actor)
             .tenant(tenant.id)
             .detail("admin_id", row.id.clone())
             .detail("email", email);
@@ -78,8 +106,83 @@ pub fn create(
             tenant: tenant.slug,
             email: row.email,
             created: to_rfc3339(now),
+            disabled: false,
         })
     })
+}
+
+/// Sets a new random password for one of a tenant's admins and signs them out everywhere.
+pub fn reset_password(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &str,
+    tenant_id: &str,
+    admin_id: &str,
+) -> Result<IssuedPassword, AdminError> {
+    let password_text = generate_password();
+    let password_hash = password::hash(&password_text).map_err(AdminError::Invalid)?;
+    let now = clock.now();
+    let admin = db.write(|conn| {
+        let row = tenant_admin(conn, tenant_id, admin_id)?;
+        admins::set_password(conn, admin_id, &password_hash)?;
+        admins::delete_sessions_of(conn, admin_id)?;
+        let event = Event::new(Kind::AdminPasswordReset, actor)
+            .tenant(tenant_id)
+            .detail("admin_id", admin_id)
+            .detail("email", row.email.clone());
+        audit::record(conn, now, event)?;
+        Ok::<_, AdminError>(row)
+    })?;
+    Ok(IssuedPassword { admin: view(admin, ""), password: password_text })
+}
+
+/// Disables (signing them out everywhere) or re-enables one of a tenant's admins.
+pub fn set_disabled(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &str,
+    tenant_id: &str,
+    admin_id: &str,
+    disabled: bool,
+) -> Result<(), AdminError> {
+    let now = clock.now();
+    db.write(|conn| {
+        let row = tenant_admin(conn, tenant_id, admin_id)?;
+        if row.disabled == disabled {
+            return Ok(());
+        }
+        admins::set_disabled(conn, admin_id, disabled)?;
+        if disabled {
+            admins::delete_sessions_of(conn, admin_id)?;
+        }
+        let kind = if disabled { Kind::AdminDisabled } else { Kind::AdminEnabled };
+        let event = Event::new(kind, actor)
+            .tenant(tenant_id)
+            .detail("admin_id", admin_id)
+            .detail("email", row.email);
+        audit::record(conn, now, event)?;
+        Ok(())
+    })
+}
+
+fn tenant_admin(
+    conn: &mut crate::db::DbConnection,
+    tenant_id: &str,
+    admin_id: &str,
+) -> Result<AdminAccountRow, AdminError> {
+    admins::find(conn, admin_id)?
+        .filter(|row| row.tenant_id == tenant_id)
+        .ok_or_else(|| AdminError::NotFound(format!("admin '{admin_id}'")))
+}
+
+fn view(row: AdminAccountRow, tenant_slug: &str) -> AdminView {
+    AdminView {
+        id: row.id,
+        tenant: tenant_slug.to_owned(),
+        email: row.email,
+        created: to_rfc3339(row.created_at),
+        disabled: row.disabled,
+    }
 }
 
 pub fn list(db: &Database, tenant_slug: &str) -> Result<Vec<AdminView>, AdminError> {
@@ -88,11 +191,6 @@ pub fn list(db: &Database, tenant_slug: &str) -> Result<Vec<AdminView>, AdminErr
         .ok_or_else(|| AdminError::NotFound(format!("tenant '{tenant_slug}'")))?;
     Ok(admins::list_for_tenant(&mut conn, &tenant.id)?
         .into_iter()
-        .map(|row| AdminView {
-            id: row.id,
-            tenant: tenant.slug.clone(),
-            email: row.email,
-            created: to_rfc3339(row.created_at),
-        })
+        .map(|row| view(row, &tenant.slug))
         .collect())
 }

@@ -1,16 +1,21 @@
-//! Reading the audit trail for operators (`scimd audit`).
+//! Reading the audit trail: the console's audit page and export, and `scimd audit`. Filters map
+//! onto indexed columns and pages use keyset cursors, so a page costs the same at any depth.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::AdminError;
 use super::tenants;
+use std::collections::HashMap;
+
 use crate::clock::{Clock, parse_rfc3339, to_rfc3339};
 use crate::db::Database;
-use crate::db::repo::audit;
+use crate::db::repo::audit::{self, AuditFilter, Cursor};
+use crate::db::rows::AuditEventRow;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AuditView {
+    pub id: String,
     pub at: String,
     pub event: String,
     pub actor: String,
@@ -37,11 +42,83 @@ pub fn parse_since(text: &str, now: i64) -> Result<i64, AdminError> {
     match number.parse::<i64>() {
         Ok(n) if factor > 0 && n >= 0 => Ok(now - n.saturating_mul(factor)),
         _ => Err(AdminError::Invalid(format!(
-            "--since '{text}': give an RFC 3339 time or a span like 24h or 7d"
+            "'{text}': give an RFC 3339 time or a span like 24h or 7d"
         ))),
     }
 }
 
+/// The filters of the audit page, the JSON-lines export and `scimd audit`, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Tenant slug.
+    pub tenant: Option<String>,
+    pub event: Option<String>,
+    pub actor: Option<String>,
+    pub grant: Option<String>,
+    /// RFC 3339 or a span back from now (inclusive).
+    pub since: Option<String>,
+    /// RFC 3339 or a span back from now (exclusive).
+    pub until: Option<String>,
+}
+
+/// One page and the cursor of the next, if there is more.
+#[derive(Debug, Serialize)]
+pub struct AuditPage {
+    pub events: Vec<AuditView>,
+    pub next: Option<String>,
+}
+
+fn resolve(
+    conn: &mut crate::db::DbConnection,
+    clock: &dyn Clock,
+    query: &AuditQuery,
+) -> Result<AuditFilter, AdminError> {
+    let now = clock.now();
+    let nonempty = |v: &Option<String>| {
+        v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+    };
+    let tenant = tenants::optional_by_slug(conn, nonempty(&query.tenant).as_deref())?;
+    Ok(AuditFilter {
+        tenant_id: tenant.map(|t| t.id),
+        event: nonempty(&query.event),
+        actor: nonempty(&query.actor),
+        grant_id: nonempty(&query.grant),
+        from: nonempty(&query.since).map(|s| parse_since(&s, now)).transpose()?,
+        until: nonempty(&query.until).map(|s| parse_since(&s, now)).transpose()?,
+    })
+}
+
+/// A cursor as it travels in URLs: `<at>.<id>`.
+fn parse_cursor(text: &str) -> Result<(i64, String), AdminError> {
+    text.split_once('.')
+        .and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())))
+        .filter(|(_, id)| uuid::Uuid::parse_str(id).is_ok())
+        .ok_or_else(|| AdminError::Invalid("invalid page cursor".into()))
+}
+
+/// A page of events, newest first (`backwards`) or oldest first, after `cursor`.
+pub fn page(
+    db: &Database,
+    clock: &dyn Clock,
+    query: &AuditQuery,
+    cursor: Option<&str>,
+    backwards: bool,
+    limit: i64,
+) -> Result<AuditPage, AdminError> {
+    let key = cursor.filter(|c| !c.is_empty()).map(parse_cursor).transpose()?;
+    let cursor = if backwards { Cursor::Before(key) } else { Cursor::After(key) };
+    let limit = limit.clamp(1, 10_000);
+    let mut conn = db.conn()?;
+    let filter = resolve(&mut conn, clock, query)?;
+    let mut rows = audit::page(&mut conn, &filter, &cursor, limit + 1)?;
+    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = more.then(|| rows.last().map(|r| format!("{}.{}", r.at, r.id))).flatten();
+    let slugs = tenants::slugs_by_id(&mut conn)?;
+    Ok(AuditPage { events: rows.into_iter().map(|row| view(row, &slugs)).collect(), next })
+}
+
+/// Up to `limit` events, oldest first.
 pub fn list(
     db: &Database,
     clock: &dyn Clock,
@@ -49,29 +126,26 @@ pub fn list(
     since: Option<&str>,
     limit: i64,
 ) -> Result<Vec<AuditView>, AdminError> {
-    let since = since.map(|s| parse_since(s, clock.now())).transpose()?;
-    let mut conn = db.conn()?;
-    let tenant = tenants::optional_by_slug(&mut conn, tenant_slug)?;
-    let slugs = tenants::slugs_by_id(&mut conn)?;
-    let rows = audit::list(
-        &mut conn,
-        tenant.as_ref().map(|t| t.id.as_str()),
-        since,
-        limit.clamp(1, 100_000),
-    )?;
-    Ok(rows
-        .into_iter()
-        .map(|row| AuditView {
-            at: to_rfc3339(row.at),
-            event: row.event,
-            actor: row.actor,
-            tenant: row.tenant_id.map(|id| slugs.get(&id).cloned().unwrap_or(id)),
-            client_id: row.client_id,
-            grant_id: row.grant_id,
-            ip: row.ip,
-            detail: serde_json::from_str(&row.detail).unwrap_or(Value::Null),
-        })
-        .collect())
+    let query = AuditQuery {
+        tenant: tenant_slug.map(str::to_owned),
+        since: since.map(str::to_owned),
+        ..AuditQuery::default()
+    };
+    Ok(page(db, clock, &query, None, false, limit)?.events)
+}
+
+pub fn view(row: AuditEventRow, slugs: &HashMap<String, String>) -> AuditView {
+    AuditView {
+        id: row.id,
+        at: to_rfc3339(row.at),
+        event: row.event,
+        actor: row.actor,
+        tenant: row.tenant_id.map(|id| slugs.get(&id).cloned().unwrap_or(id)),
+        client_id: row.client_id,
+        grant_id: row.grant_id,
+        ip: row.ip,
+        detail: serde_json::from_str(&row.detail).unwrap_or(Value::Null),
+    }
 }
 
 #[cfg(test)]
@@ -87,6 +161,15 @@ mod tests {
         assert_eq!(parse_since("1970-01-02T00:00:00Z", now).unwrap(), 86_400_000);
         for bad in ["", "h", "-1h", "5w", "yesterday"] {
             assert!(parse_since(bad, now).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cursors_are_time_dot_uuid() {
+        let id = "0190b5a0-0000-7000-8000-000000000000";
+        assert_eq!(parse_cursor(&format!("12.{id}")).unwrap(), (12, id.to_owned()));
+        for bad in ["", "12", "x.y", "12.not-a-uuid", &format!("a.{id}")] {
+            assert!(parse_cursor(bad).is_err(), "{bad}");
         }
     }
 }

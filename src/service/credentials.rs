@@ -164,6 +164,17 @@ pub fn issue(
     tenant_slug: &str,
     label: &str,
 ) -> Result<IssuedToken, AdminError> {
+    issue_as(db, clock, "operator", tenant_slug, label)
+}
+
+/// `issue` on behalf of `actor` (the console's signed-in operator).
+pub fn issue_as(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &str,
+    tenant_slug: &str,
+    label: &str,
+) -> Result<IssuedToken, AdminError> {
     let label = label.trim();
     if label.is_empty() || label.len() > 100 {
         return Err(AdminError::Invalid("a token label must be 1-100 characters".into()));
@@ -186,7 +197,7 @@ pub fn issue(
                 revoked_at: None,
             },
         )?;
-        let event = Event::new(Kind::StaticTokenIssued, "operator")
+        let event = Event::new(Kind::StaticTokenIssued, actor)
             .tenant(tenant.id.clone())
             .detail("token_id", id.clone())
             .detail("label", label);
@@ -205,12 +216,24 @@ pub fn list(db: &Database, tenant_slug: &str) -> Result<Vec<TokenView>, AdminErr
 
 /// Revokes a token; effective for the very next request, since every request looks it up.
 pub fn revoke(db: &Database, clock: &dyn Clock, token_id: &str) -> Result<TokenView, AdminError> {
+    revoke_as(db, clock, "operator", None, token_id)
+}
+
+/// `revoke` on behalf of `actor`; with `tenant_id`, a token of another tenant is not found.
+pub fn revoke_as(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &str,
+    tenant_id: Option<&str>,
+    token_id: &str,
+) -> Result<TokenView, AdminError> {
     db.write(|conn| {
         let row = tokens::find(conn, token_id)?
+            .filter(|row| tenant_id.is_none_or(|t| t == row.tenant_id))
             .ok_or_else(|| AdminError::NotFound(format!("token '{token_id}'")))?;
         if row.revoked_at.is_none() {
             tokens::revoke(conn, token_id, clock.now())?;
-            let event = Event::new(Kind::StaticTokenRevoked, "operator")
+            let event = Event::new(Kind::StaticTokenRevoked, actor)
                 .tenant(row.tenant_id.clone())
                 .detail("token_id", token_id);
             audit::record(conn, clock.now(), event)?;

@@ -8,6 +8,7 @@ use crate::db::repo::{admins, tenants};
 use crate::db::rows::{ThrottleRow, WebSessionRow};
 use crate::db::{Database, DbConnection, StoreError};
 use crate::oauth::{password, secret};
+use crate::service::rate_limit::{self, Decision, Limit};
 
 use super::admins::normalize_email;
 
@@ -29,7 +30,7 @@ pub struct Session {
     pub csrf_token: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginFailure {
     /// Wrong email or password (never says which).
     Invalid,
@@ -53,12 +54,21 @@ fn ip_key(ip: &str) -> String {
 }
 
 /// How long `key` is still locked, if it is.
-fn locked_for(conn: &mut DbConnection, key: &str, now: i64) -> Result<Option<i64>, StoreError> {
+pub(super) fn locked_for(
+    conn: &mut DbConnection,
+    key: &str,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
     let row = admins::find_throttle(conn, key)?;
     Ok(row.and_then(|r| r.locked_until).filter(|until| *until > now).map(|until| until - now))
 }
 
-fn count_failure(conn: &mut DbConnection, key: &str, max: i64, now: i64) -> Result<(), StoreError> {
+pub(super) fn count_failure(
+    conn: &mut DbConnection,
+    key: &str,
+    max: i64,
+    now: i64,
+) -> Result<(), StoreError> {
     let row = admins::find_throttle(conn, key)?;
     let (failures, window_start) = match row {
         Some(r) if now - r.window_start < WINDOW && r.locked_until.is_none_or(|u| u > now) => {
@@ -74,62 +84,111 @@ fn count_failure(conn: &mut DbConnection, key: &str, max: i64, now: i64) -> Resu
     Ok(())
 }
 
-pub fn login(
+/// What a sign-in form submitted, and the address it came from.
+pub struct Attempt<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub ip: Option<&'a str>,
+    /// Sign-in posts per address and window, shared by every node.
+    pub ip_limit: Limit,
+}
+
+/// An account as sign-in needs it, whichever table it lives in.
+pub(super) struct Account<T> {
+    pub row: T,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+/// The sign-in skeleton shared by tenant admins and operators: the address's request budget,
+/// account and address lockouts, argon2id outside any transaction (against a dummy hash for
+/// unknown emails, so they cost the same), and failures counted and audited. `realm` prefixes the
+/// account's throttle key so an operator and an admin with one email are throttled apart.
+pub(super) fn verify<T>(
     db: &Database,
     clock: &dyn Clock,
-    session_ttl_ms: i64,
-    email: &str,
-    password_text: &str,
-    ip: Option<&str>,
-) -> Result<Result<NewSession, LoginFailure>, StoreError> {
+    realm: &str,
+    attempt: &Attempt<'_>,
+    find: impl FnOnce(&mut DbConnection) -> Result<Option<Account<T>>, StoreError>,
+) -> Result<Result<T, LoginFailure>, StoreError> {
+    let Attempt { email, password: password_text, ip, ip_limit } = *attempt;
     let now = clock.now();
-    let (account, admin) = {
+    let account = format!("{realm}{}", account_key(email));
+    let refuse = |reason: &str, now: i64| {
+        let event = Event::new(Kind::LoginFailed, "anonymous")
+            .ip(ip.map(str::to_owned))
+            .detail("email", email)
+            .detail("realm", realm.trim_end_matches(':'))
+            .detail("reason", reason.to_owned());
+        db.write(|conn| audit::record(conn, now, event).map_err(StoreError::from))
+    };
+    if let Some(ip) = ip {
+        let decision = rate_limit::hit(db, &format!("login-ip:{ip}"), ip_limit, now)?;
+        if let Decision::Limited { retry_after_ms } = decision {
+            refuse("too many sign-in requests from this address", now)?;
+            return Ok(Err(LoginFailure::Throttled { retry_after: retry_after_ms }));
+        }
+    }
+    let found = {
         let mut conn = db.conn()?;
-        let mut locked = locked_for(&mut conn, &account_key(email), now)?;
+        let mut locked = locked_for(&mut conn, &account, now)?;
         if let Some(ip) = ip {
             locked = locked.max(locked_for(&mut conn, &ip_key(ip), now)?);
         }
         if let Some(retry_after) = locked {
-            let event = Event::new(Kind::LoginFailed, "anonymous")
-                .ip(ip.map(str::to_owned))
-                .detail("email", email)
-                .detail("reason", "throttled");
-            db.write(|conn| audit::record(conn, now, event).map_err(StoreError::from))?;
+            drop(conn);
+            refuse("throttled", now)?;
             return Ok(Err(LoginFailure::Throttled { retry_after }));
         }
-        let admin = admins::find_by_email(&mut conn, &normalize_email(email))?;
-        (account_key(email), admin)
+        find(&mut conn)?
     };
-    // The slow part, outside any transaction; unknown emails cost the same as wrong passwords.
-    let verified = match &admin {
-        Some(row) if !row.disabled => password::verify(password_text, &row.password_hash),
+    let verified = match &found {
+        Some(a) if !a.disabled => password::verify(password_text, &a.password_hash),
         _ => {
             password::verify_dummy(password_text);
             false
         }
     };
     let now = clock.now();
-    let Some(admin) = admin.filter(|_| verified) else {
+    let Some(found) = found.filter(|_| verified) else {
         db.write(|conn| {
             count_failure(conn, &account, ACCOUNT_MAX_FAILURES, now)?;
             if let Some(ip) = ip {
                 count_failure(conn, &ip_key(ip), IP_MAX_FAILURES, now)?;
             }
-            let event = Event::new(Kind::LoginFailed, "anonymous")
-                .ip(ip.map(str::to_owned))
-                .detail("email", email)
-                .detail("reason", "invalid email or password");
-            audit::record(conn, now, event)?;
             Ok::<_, StoreError>(())
         })?;
+        refuse("invalid email or password", now)?;
         return Ok(Err(LoginFailure::Invalid));
     };
+    db.write(|conn| admins::clear_throttle(conn, &account).map_err(StoreError::from))?;
+    Ok(Ok(found.row))
+}
+
+/// Signs a tenant admin in on the consent or account pages.
+pub fn login(
+    db: &Database,
+    clock: &dyn Clock,
+    session_ttl_ms: i64,
+    attempt: &Attempt<'_>,
+) -> Result<Result<NewSession, LoginFailure>, StoreError> {
+    let found = verify(db, clock, "", attempt, |conn| {
+        Ok(admins::find_by_email(conn, &normalize_email(attempt.email))?.map(|row| Account {
+            password_hash: row.password_hash.clone(),
+            disabled: row.disabled,
+            row,
+        }))
+    })?;
+    let admin = match found {
+        Ok(admin) => admin,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    let now = clock.now();
     let cookie = secret::generate(secret::SESSION_PREFIX);
     let csrf_token = secret::generate("");
     let session = db.write(|conn| {
         let tenant = tenants::find(conn, &admin.tenant_id)?
             .ok_or_else(|| StoreError::Corrupt(format!("admin {} has no tenant", admin.id)))?;
-        admins::clear_throttle(conn, &account)?;
         admins::delete_expired_sessions(conn, now)?;
         admins::insert_session(
             conn,
@@ -143,7 +202,7 @@ pub fn login(
         )?;
         let event = Event::new(Kind::LoginSucceeded, format!("admin:{}", admin.id))
             .tenant(tenant.id.clone())
-            .ip(ip.map(str::to_owned))
+            .ip(attempt.ip.map(str::to_owned))
             .detail("email", admin.email.clone());
         audit::record(conn, now, event)?;
         Ok::<_, StoreError>(Session {

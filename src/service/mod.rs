@@ -2,6 +2,7 @@
 //! Services take `now` from the injected clock and return protocol errors, never panics.
 
 pub mod access_tokens;
+pub mod activity;
 pub mod admins;
 pub mod audit_log;
 pub mod bulk;
@@ -12,6 +13,8 @@ pub mod groups;
 pub mod keys;
 pub mod login;
 pub mod oauth_flow;
+pub mod operators;
+pub mod rate_limit;
 pub mod render;
 pub mod tenants;
 pub mod users;

@@ -543,6 +543,27 @@ pub struct TokenResponse {
     pub expires_in: i64,
     pub refresh_token: String,
     pub scope: String,
+    /// For the audit trail (token lineage), never sent: the access token's `jti` and expiry, and
+    /// the new refresh token's id.
+    #[serde(skip)]
+    pub minted: Minted,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Minted {
+    pub jti: String,
+    pub expires_at: i64,
+    pub refresh_token_id: String,
+}
+
+impl Minted {
+    /// Adds the lineage facts to a token event.
+    fn describe(&self, event: Event) -> Event {
+        event
+            .detail("jti", self.jti.clone())
+            .detail("access_expires_at", self.expires_at)
+            .detail("new_refresh_token_id", self.refresh_token_id.clone())
+    }
 }
 
 enum Failure {
@@ -609,10 +630,11 @@ impl TokenStore<'_, '_> {
     ) -> Result<TokenResponse, Failure> {
         let conn: &mut DbConnection = self.conn.get_mut();
         let refresh_token = secret::generate(secret::REFRESH_PREFIX);
+        let refresh_token_id = uuid::Uuid::now_v7().to_string();
         oauth::insert_refresh(
             conn,
             &RefreshTokenRow {
-                id: uuid::Uuid::now_v7().to_string(),
+                id: refresh_token_id.clone(),
                 token_hash: secret::sha256_hex(&refresh_token),
                 grant_id: grant.id.clone(),
                 parent_id: parent.map(str::to_owned),
@@ -644,6 +666,7 @@ impl TokenStore<'_, '_> {
             expires_in: ttl,
             refresh_token,
             scope: scope_text.to_owned(),
+            minted: Minted { jti: claims.jti, expires_at: claims.exp * 1000, refresh_token_id },
         })
     }
 
@@ -796,10 +819,11 @@ impl TokenStore<'_, '_> {
             Some(&presented.id),
         )?;
         let kind = if retry { Kind::RefreshRetried } else { Kind::TokenRefreshed };
-        let event = self
-            .event(kind, &grant_row)
-            .detail("refresh_token_id", presented.id.clone())
-            .detail("retired", retired);
+        let event = response.minted.describe(
+            self.event(kind, &grant_row)
+                .detail("refresh_token_id", presented.id.clone())
+                .detail("retired", retired),
+        );
         self.record(event)?;
         Ok(response)
     }
@@ -825,9 +849,9 @@ impl Issuer for TokenStore<'_, '_> {
     fn issue(&mut self, grant: Grant) -> Result<IssuedToken, ()> {
         let result = self.find_grant(&grant.owner_id).and_then(|row| {
             let response = self.mint(&row, &scope::canonical(&grant.scope.to_string()), None)?;
-            self.record(
+            self.record(response.minted.describe(
                 self.event(Kind::TokenIssued, &row).detail("scope", response.scope.clone()),
-            )?;
+            ))?;
             Ok(response)
         });
         match result {

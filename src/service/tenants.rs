@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::AdminError;
+use crate::audit::{self, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::tenants;
 use crate::db::rows::TenantRow;
@@ -51,11 +52,22 @@ pub fn create(
     slug: &str,
     name: Option<&str>,
 ) -> Result<TenantView, AdminError> {
+    create_as(db, clock, "operator", slug, name)
+}
+
+/// `create` on behalf of `actor` (the console's signed-in operator).
+pub fn create_as(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &str,
+    slug: &str,
+    name: Option<&str>,
+) -> Result<TenantView, AdminError> {
     validate_slug(slug)?;
     let row = TenantRow {
         id: uuid::Uuid::now_v7().to_string(),
         slug: slug.to_owned(),
-        name: name.unwrap_or(slug).trim().to_owned(),
+        name: name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(slug).to_owned(),
         disabled: false,
         created_at: clock.now(),
     };
@@ -64,13 +76,63 @@ pub fn create(
             return Err(AdminError::Conflict(format!("tenant '{slug}'")));
         }
         tenants::insert(conn, &row)?;
-        let event = crate::audit::Event::new(crate::audit::Kind::TenantCreated, "operator")
-            .tenant(row.id.clone())
-            .detail("slug", slug);
-        crate::audit::record(conn, row.created_at, event)?;
+        let event =
+            Event::new(Kind::TenantCreated, actor).tenant(row.id.clone()).detail("slug", slug);
+        audit::record(conn, row.created_at, event)?;
         Ok(())
     })?;
     Ok(row.into())
+}
+
+/// Renames a tenant (the display name; the slug in URLs stays).
+pub fn rename(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &str,
+    slug: &str,
+    name: &str,
+) -> Result<TenantView, AdminError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AdminError::Invalid("a tenant name must be 1-200 characters".into()));
+    }
+    let now = clock.now();
+    db.write(|conn| {
+        let mut row = tenants::find_by_slug(conn, slug)?
+            .ok_or_else(|| AdminError::NotFound(format!("tenant '{slug}'")))?;
+        tenants::rename(conn, &row.id, name)?;
+        let event = Event::new(Kind::TenantRenamed, actor)
+            .tenant(row.id.clone())
+            .detail("from", row.name.clone())
+            .detail("to", name);
+        audit::record(conn, now, event)?;
+        row.name = name.to_owned();
+        Ok(row.into())
+    })
+}
+
+/// Disables or re-enables a tenant. Disabled, every credential of the tenant (static tokens,
+/// access and refresh tokens, admin sessions) is refused from the next request on, on every node:
+/// each request reads the tenant row.
+pub fn set_disabled(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &str,
+    slug: &str,
+    disabled: bool,
+) -> Result<TenantView, AdminError> {
+    let now = clock.now();
+    db.write(|conn| {
+        let mut row = tenants::find_by_slug(conn, slug)?
+            .ok_or_else(|| AdminError::NotFound(format!("tenant '{slug}'")))?;
+        if row.disabled != disabled {
+            tenants::set_disabled(conn, &row.id, disabled)?;
+            let kind = if disabled { Kind::TenantDisabled } else { Kind::TenantEnabled };
+            audit::record(conn, now, Event::new(kind, actor).tenant(row.id.clone()))?;
+            row.disabled = disabled;
+        }
+        Ok(row.into())
+    })
 }
 
 pub fn list(db: &Database) -> Result<Vec<TenantView>, AdminError> {

@@ -24,6 +24,21 @@ fn scimd(database_url: &str, args: &[&str]) -> Value {
         .unwrap_or_else(|e| panic!("not one JSON object ({e}): {stdout}"))
 }
 
+/// `scimd audit --json`: one JSON object per line.
+fn audit_lines(database_url: &str, args: &[&str]) -> Vec<Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_scimd"))
+        .args(["--database-url", database_url, "--json", "audit"])
+        .args(args)
+        .env_remove("SCIMD_CONFIG")
+        .output()
+        .expect("run scimd");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
 #[tokio::test]
 async fn cli_tenant_and_token_lifecycle() {
     let app = spawn_app().await;
@@ -144,9 +159,8 @@ async fn cli_admins_clients_keys_grants_and_audit() {
     scimd(&url, &["client", "delete", &client_id]);
     assert!(scimd(&url, &["client", "list"])["clients"].as_array().unwrap().is_empty());
 
-    let audit = scimd(&url, &["audit", "--since", "1h"]);
-    let events: Vec<&str> =
-        audit["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    let audit = audit_lines(&url, &["--since", "1h"]);
+    let events: Vec<&str> = audit.iter().map(|e| e["event"].as_str().unwrap()).collect();
     for expected in [
         "admin.created",
         "client.created",
@@ -157,7 +171,40 @@ async fn cli_admins_clients_keys_grants_and_audit() {
     ] {
         assert!(events.contains(&expected), "{expected} missing from {events:?}");
     }
-    let acme_only = scimd(&url, &["audit", "--tenant", "acme"]);
-    assert!(acme_only["events"].as_array().unwrap().iter().all(|e| e["tenant"] == "acme"));
-    assert!(!audit.to_string().contains("scimd_cs_"), "no secret in the trail");
+    let acme_only = audit_lines(&url, &["--tenant", "acme"]);
+    assert!(!acme_only.is_empty());
+    assert!(acme_only.iter().all(|e| e["tenant"] == "acme"));
+    let rotated = audit_lines(&url, &["--event", "key.rotated"]);
+    assert_eq!(rotated.len(), 1, "{rotated:?}");
+    // Oldest first, and --limit caps the export across pages.
+    let all = audit_lines(&url, &["--limit", "0"]);
+    let times: Vec<&str> = all.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    assert_eq!(audit_lines(&url, &["--limit", "2"]).len(), 2);
+    assert!(!format!("{all:?}").contains("scimd_cs_"), "no secret in the trail");
+}
+
+#[tokio::test]
+async fn cli_creates_operators_with_the_password_on_stdin() {
+    use std::io::Write;
+    let app = spawn_app().await;
+    let url = app.settings.database_url.clone();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scimd"))
+        .args(["--database-url", &url, "--json", "operator", "create", "--email"])
+        .args(["ops@vendor.test", "--password-stdin"])
+        .env_remove("SCIMD_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run scimd");
+    child.stdin.take().unwrap().write_all(b"correct horse battery\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let created: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(created["email"], "ops@vendor.test");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("horse"));
+    let listed = scimd(&url, &["operator", "list"]);
+    assert_eq!(listed["operators"][0]["email"], "ops@vendor.test");
+    let events = audit_lines(&url, &["--event", "operator.created"]);
+    assert_eq!(events.len(), 1);
 }

@@ -79,7 +79,7 @@ pub fn hidden(html: &str, name: &str) -> String {
     unescape(&html[start..end])
 }
 
-fn unescape(s: &str) -> String {
+pub fn unescape(s: &str) -> String {
     s.replace("&amp;", "&")
         .replace("&#38;", "&")
         .replace("&quot;", "\"")

@@ -77,3 +77,20 @@ pub fn put_throttle(conn: &mut DbConnection, row: &ThrottleRow) -> QueryResult<(
 pub fn clear_throttle(conn: &mut DbConnection, key: &str) -> QueryResult<usize> {
     diesel::delete(login_throttle::table.find(key)).execute(conn)
 }
+
+pub fn set_password(conn: &mut DbConnection, id: &str, hash: &str) -> QueryResult<usize> {
+    diesel::update(admin_accounts::table.find(id))
+        .set(admin_accounts::password_hash.eq(hash))
+        .execute(conn)
+}
+
+pub fn set_disabled(conn: &mut DbConnection, id: &str, disabled: bool) -> QueryResult<usize> {
+    diesel::update(admin_accounts::table.find(id))
+        .set(admin_accounts::disabled.eq(disabled))
+        .execute(conn)
+}
+
+/// Signs an admin out everywhere (password reset, disabling).
+pub fn delete_sessions_of(conn: &mut DbConnection, admin_id: &str) -> QueryResult<usize> {
+    diesel::delete(web_sessions::table.filter(web_sessions::admin_id.eq(admin_id))).execute(conn)
+}

@@ -1,11 +1,14 @@
 //! Repositories: one module per aggregate, plain functions over a `DbConnection`, always scoped by
 //! tenant. They return diesel errors; services decide what those mean.
 
+pub mod activity;
 pub mod admins;
 pub mod audit;
 pub mod groups;
 pub mod keys;
 pub mod oauth;
+pub mod operators;
+pub mod rate_limits;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

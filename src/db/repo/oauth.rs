@@ -143,3 +143,20 @@ pub fn retire_family_except(
     .set(refresh_tokens::retired_at.eq(now))
     .execute(conn)
 }
+
+/// A grant's refresh-token family in issue order.
+pub fn family(conn: &mut DbConnection, grant_id: &str) -> QueryResult<Vec<RefreshTokenRow>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::grant_id.eq(grant_id))
+        .order((refresh_tokens::created_at, refresh_tokens::id))
+        .select(RefreshTokenRow::as_select())
+        .load(conn)
+}
+
+/// When a grant's refresh tokens were last exchanged.
+pub fn last_refresh(conn: &mut DbConnection, grant_id: &str) -> QueryResult<Option<i64>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::grant_id.eq(grant_id))
+        .select(diesel::dsl::max(refresh_tokens::used_at))
+        .first(conn)
+}

@@ -29,3 +29,11 @@ pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<TenantRow>> {
         .select(TenantRow::as_select())
         .load(conn)
 }
+
+pub fn rename(conn: &mut DbConnection, id: &str, name: &str) -> QueryResult<usize> {
+    diesel::update(tenants::table.find(id)).set(tenants::name.eq(name)).execute(conn)
+}
+
+pub fn set_disabled(conn: &mut DbConnection, id: &str, disabled: bool) -> QueryResult<usize> {
+    diesel::update(tenants::table.find(id)).set(tenants::disabled.eq(disabled)).execute(conn)
+}

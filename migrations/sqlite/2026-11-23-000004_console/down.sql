@@ -1,0 +1,9 @@
+DROP INDEX refresh_tokens_parent;
+DROP INDEX audit_events_tenant_event_at;
+DROP INDEX audit_events_grant_at;
+DROP INDEX audit_events_actor_at;
+DROP INDEX audit_events_event_at;
+DROP TABLE tenant_activity;
+DROP TABLE rate_limits;
+DROP TABLE operator_sessions;
+DROP TABLE operator_accounts;

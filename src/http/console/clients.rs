@@ -1,0 +1,95 @@
+//! OAuth clients (register, rotate a secret) and JWT signing keys (rotate).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use super::tenants::SecretPage;
+use super::{Done, Nav, Operator, OperatorForm};
+use crate::http::AppState;
+use crate::http::ui;
+use crate::http::web_session::{PageError, blocking, see_other};
+use crate::service::clients::{self, ClientView, IssuedClient};
+use crate::service::keys::{self, KeyView};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/clients", web::get().to(list))
+        .route("/admin/clients", web::post().to(create))
+        .route("/admin/clients/{id}/rotate", web::post().to(rotate))
+        .route("/admin/keys/rotate", web::post().to(rotate_key));
+}
+
+#[derive(Template)]
+#[template(path = "console/clients.html")]
+struct ClientsPage {
+    nav: Nav,
+    clients: Vec<ClientView>,
+    keys: Vec<KeyView>,
+}
+
+fn access_ttl_ms(state: &AppState) -> i64 {
+    i64::try_from(state.settings.access_token_ttl_secs).unwrap_or(3600) * 1000
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    op: Operator,
+    query: web::Query<Done>,
+) -> Result<HttpResponse, PageError> {
+    let st = state.clone();
+    let (clients, keys) = blocking(move || {
+        Ok((clients::list(&st.db)?, keys::list(&st.db, st.clock.as_ref(), access_ttl_ms(&st))?))
+    })
+    .await?;
+    let page = ClientsPage { nav: Nav::new(&op.session, query.done.as_deref()), clients, keys };
+    Ok(ui::render(StatusCode::OK, &page))
+}
+
+fn shown_once(form: &OperatorForm, title: String, issued: &IssuedClient) -> HttpResponse {
+    let page = SecretPage {
+        nav: Nav::new(&form.session, None),
+        title,
+        message: format!(
+            "Client id {} ({}). Enter this secret in the OIN submission (or Okta app) together with the client id.",
+            issued.client_id, issued.name
+        ),
+        secret: issued.client_secret.clone(),
+        back: "/admin/clients".into(),
+    };
+    ui::render(StatusCode::OK, &page)
+}
+
+async fn create(state: web::Data<AppState>, form: OperatorForm) -> Result<HttpResponse, PageError> {
+    let name = form.field("name").to_owned();
+    let okta_app = Some(form.field("okta_app").trim().to_owned()).filter(|s| !s.is_empty());
+    let uris: Vec<String> = Some(form.field("redirect_uri").trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .into_iter()
+        .collect();
+    let st = state.clone();
+    let issued = blocking(move || {
+        clients::create(&st.db, st.clock.as_ref(), &name, &uris, okta_app.as_deref(), false)
+    })
+    .await?;
+    Ok(shown_once(&form, format!("Client '{}' registered", issued.name), &issued))
+}
+
+async fn rotate(
+    state: web::Data<AppState>,
+    form: OperatorForm,
+    client_id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let st = state.clone();
+    let id = client_id.into_inner();
+    let issued = blocking(move || clients::rotate_secret(&st.db, st.clock.as_ref(), &id)).await?;
+    Ok(shown_once(&form, format!("New secret for '{}'", issued.name), &issued))
+}
+
+async fn rotate_key(
+    state: web::Data<AppState>,
+    _form: OperatorForm,
+) -> Result<HttpResponse, PageError> {
+    let st = state.clone();
+    blocking(move || keys::rotate(&st.db, st.clock.as_ref(), access_ttl_ms(&st))).await?;
+    Ok(see_other("/admin/clients?done=key-rotated"))
+}

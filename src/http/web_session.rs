@@ -1,0 +1,240 @@
+//! Signed-in browser pages (operator console, customer account pages): the session extractors,
+//! CSRF checks on every form post, and the HTML error type their handlers return.
+//!
+//! A realm names its cookie, its sign-in page and how a cookie becomes a session. GET handlers
+//! take `Signed<R>` (no session: a redirect to the sign-in page); POST handlers take
+//! `SignedForm<R>`, which also reads the form and refuses it unless its `csrf` field equals the
+//! session's token (synchronizer token, compared in constant time).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{StatusCode, header};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use futures_util::StreamExt;
+
+use super::AppState;
+use super::ui;
+use crate::clock::Clock;
+use crate::db::{Database, StoreError};
+use crate::oauth::secret;
+use crate::service::AdminError;
+
+/// Largest form body the pages accept.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+pub trait Realm: 'static {
+    type Session: Clone + Send + 'static;
+    /// The session cookie's name and path.
+    const COOKIE: &'static str;
+    const PATH: &'static str;
+    /// Where to send a browser without a session.
+    const SIGN_IN: &'static str;
+    fn lookup(
+        db: &Database,
+        clock: &dyn Clock,
+        cookie: &str,
+    ) -> Result<Option<Self::Session>, StoreError>;
+    fn csrf(session: &Self::Session) -> &str;
+}
+
+/// The signed-in session of realm `R`.
+pub struct Signed<R: Realm> {
+    pub session: R::Session,
+    /// The cookie value, for sign-out.
+    pub cookie: String,
+    _realm: PhantomData<R>,
+}
+
+/// A form post from the signed-in session of realm `R`, its CSRF token verified.
+pub struct SignedForm<R: Realm> {
+    pub session: R::Session,
+    pub cookie: String,
+    pub form: HashMap<String, String>,
+    _realm: PhantomData<R>,
+}
+
+impl<R: Realm> SignedForm<R> {
+    pub fn field(&self, name: &str) -> &str {
+        self.form.get(name).map_or("", String::as_str)
+    }
+}
+
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, PageError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| PageError::internal("application state missing"))
+}
+
+async fn lookup<R: Realm>(req: &HttpRequest) -> Result<Option<(R::Session, String)>, PageError> {
+    let state = app_state(req)?;
+    let Some(cookie) = ui::cookie_value(req, R::COOKIE) else { return Ok(None) };
+    let c = cookie.clone();
+    let session = web::block(move || R::lookup(&state.db, state.clock.as_ref(), &c)).await??;
+    Ok(session.map(|s| (s, cookie)))
+}
+
+impl<R: Realm> FromRequest for Signed<R> {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match lookup::<R>(&req).await? {
+                Some((session, cookie)) => Ok(Signed { session, cookie, _realm: PhantomData }),
+                None => {
+                    let here = match req.query_string() {
+                        "" => req.path().to_owned(),
+                        q => format!("{}?{q}", req.path()),
+                    };
+                    let next: String =
+                        url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+                    Err(PageError::Redirect(format!("{}?next={next}", R::SIGN_IN)))
+                }
+            }
+        })
+    }
+}
+
+/// Reads an `application/x-www-form-urlencoded` body of at most `MAX_FORM_BYTES`.
+pub async fn read_form<S>(payload: &mut S) -> Result<HashMap<String, String>, PageError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+{
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| PageError::bad_request("the form could not be read"))?;
+        if body.len() + chunk.len() > MAX_FORM_BYTES {
+            return Err(PageError::Page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The form is too large".into(),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+}
+
+impl<R: Realm> FromRequest for SignedForm<R> {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let form = read_form(&mut payload).await?;
+            let Some((session, cookie)) = lookup::<R>(&req).await? else {
+                return Err(PageError::forbidden(
+                    "Your session has expired. Sign in again and repeat the action.",
+                ));
+            };
+            let sent = form.get("csrf").map_or("", String::as_str);
+            if !secret::equal(R::csrf(&session), sent) {
+                return Err(PageError::forbidden(
+                    "The form could not be verified. Reload the page and try again.",
+                ));
+            }
+            Ok(SignedForm { session, cookie, form, _realm: PhantomData })
+        })
+    }
+}
+
+/// What a page handler returns instead of a page.
+#[derive(Debug)]
+pub enum PageError {
+    /// 303 to this location.
+    Redirect(String),
+    Page(StatusCode, String),
+}
+
+impl PageError {
+    pub fn bad_request(message: impl Into<String>) -> PageError {
+        PageError::Page(StatusCode::BAD_REQUEST, message.into())
+    }
+    pub fn forbidden(message: impl Into<String>) -> PageError {
+        PageError::Page(StatusCode::FORBIDDEN, message.into())
+    }
+    pub fn not_found(message: impl Into<String>) -> PageError {
+        PageError::Page(StatusCode::NOT_FOUND, message.into())
+    }
+    pub fn internal(detail: impl std::fmt::Display) -> PageError {
+        tracing::error!(error = %detail, "page failed");
+        PageError::Page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An internal error occurred; see the server log.".into(),
+        )
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PageError::Redirect(to) => write!(f, "redirect to {to}"),
+            PageError::Page(status, message) => write!(f, "{status}: {message}"),
+        }
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::Redirect(_) => StatusCode::SEE_OTHER,
+            PageError::Page(status, _) => *status,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            PageError::Redirect(to) => see_other(to),
+            PageError::Page(status, message) => {
+                let title = status.canonical_reason().unwrap_or("Error");
+                ui::error_page(*status, title, message)
+            }
+        }
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(err: StoreError) -> Self {
+        PageError::internal(err)
+    }
+}
+
+impl From<actix_web::error::BlockingError> for PageError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        PageError::internal(err)
+    }
+}
+
+impl From<AdminError> for PageError {
+    fn from(err: AdminError) -> Self {
+        match err {
+            AdminError::Invalid(message) => PageError::bad_request(message),
+            AdminError::NotFound(what) => PageError::not_found(format!("{what} not found")),
+            AdminError::Conflict(what) => {
+                PageError::Page(StatusCode::CONFLICT, format!("{what} already exists"))
+            }
+            AdminError::Store(err) => PageError::internal(err),
+        }
+    }
+}
+
+/// 303 See Other: where a successful form post lands (post/redirect/get).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_owned()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// Runs storage work off the async runtime.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
+) -> Result<T, PageError> {
+    Ok(web::block(f).await??)
+}

@@ -1,0 +1,193 @@
+//! Hardening over HTTP: security headers on every HTML page, rate limits shared through the
+//! database (429 with Retry-After in each protocol's error format), and JSON depth limits.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::console::{create_operator, operator};
+use crate::helpers::*;
+use crate::okta::{self, ClientAuth, browser};
+
+fn assert_secure_html(response: &reqwest::Response, what: &str) {
+    let h = response.headers();
+    let get = |name: &str| h.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    assert!(get("content-type").starts_with("text/html"), "{what}");
+    let csp = get("content-security-policy");
+    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    assert!(csp.contains("default-src 'none'"), "{what}: {csp}");
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{what}: {csp}");
+    assert_eq!(get("x-frame-options"), "DENY", "{what}");
+    assert_eq!(get("referrer-policy"), "no-referrer", "{what}");
+    assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
+    assert_eq!(get("cache-control"), "no-store", "{what}");
+}
+
+#[tokio::test]
+async fn every_html_page_carries_the_security_headers() {
+    let app = spawn_app().await;
+    create_operator(&app);
+    let fx = okta::setup(&app);
+    let anonymous = browser(&app);
+    let login = anonymous.authorize(&okta::authorize_query(&fx, &[])).await;
+    assert_secure_html(&login, "oauth login");
+    let html = login.text().await.unwrap();
+    assert!(!html.contains("<script") && !html.contains("style="), "no inline script or style");
+    assert_secure_html(&anonymous.authorize("client_id=nope").await, "authorize error page");
+    assert_secure_html(&anonymous.get("/account/login").await, "account login");
+    assert_secure_html(&anonymous.get("/admin/login").await, "console login");
+    let consent = browser(&app);
+    let html = consent.consent_page(&okta::authorize_query(&fx, &[])).await;
+    assert!(html.contains("id=\"allow\""));
+    let again = consent.authorize(&okta::authorize_query(&fx, &[])).await;
+    assert_secure_html(&again, "consent page");
+    let op = operator(&app).await;
+    for path in [
+        "/admin",
+        "/admin/tenants/acme",
+        "/admin/tenants/acme/connect",
+        "/admin/tenants/acme/users",
+        "/admin/audit",
+        "/admin/clients",
+        "/admin/tenants/nosuch",
+    ] {
+        let response = op.get(path).await;
+        assert_secure_html(&response, path);
+        let html = response.text().await.unwrap();
+        assert!(!html.contains(" style=") && !html.contains("<style"), "{path}: inline style");
+        for script in html.matches("<script").map(|_| ()) {
+            let () = script;
+            assert!(html.contains("<script src=\"/static/console.js\" defer></script>"), "{path}");
+        }
+    }
+    // The stylesheet and script the CSP allows are served from /static.
+    for (path, kind) in
+        [("/static/scimd.css", "text/css"), ("/static/console.js", "text/javascript")]
+    {
+        let response = anonymous.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with(kind));
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
+}
+
+#[tokio::test]
+async fn scim_requests_beyond_the_tenants_budget_get_429_with_retry_after() {
+    let app = spawn_app_with(|s| s.rate_limits.scim_per_tenant = 5).await;
+    let other = app.other_tenant("globex");
+    for _ in 0..5 {
+        assert_eq!(app.get("/Users").await.status(), StatusCode::OK);
+    }
+    let limited = app.get("/Users").await;
+    let retry: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let body = expect_error(limited, StatusCode::TOO_MANY_REQUESTS, None).await;
+    assert!(body["detail"].as_str().unwrap().contains("too many requests"));
+    // Another tenant has its own budget.
+    assert_eq!(app.get_as(&other, "/Users").await.status(), StatusCode::OK);
+    // The count lives in the database, where every node adds to it.
+    let hits = scimd_rate_limit_hits(&app, "scim:");
+    assert!(hits >= 6, "{hits}");
+}
+
+/// The shared counter rows of buckets starting with `prefix`, summed.
+fn scimd_rate_limit_hits(app: &TestApp, prefix: &str) -> i64 {
+    use diesel::prelude::*;
+    use scimd::db::schema::rate_limits::dsl::*;
+    let mut conn = app.db.conn().unwrap();
+    rate_limits
+        .filter(bucket.like(format!("{prefix}%")))
+        .select(hits)
+        .load::<i64>(&mut *conn)
+        .unwrap()
+        .into_iter()
+        .sum()
+}
+
+#[tokio::test]
+async fn a_second_node_on_the_same_database_shares_the_scim_budget() {
+    let app = spawn_app_with(|s| s.rate_limits.scim_per_tenant = 6).await;
+    let mut settings = app.settings.clone();
+    settings.bind = "127.0.0.1:0".into();
+    let node2 =
+        scimd::startup::Application::build_with(settings, app.clock.clone(), app.db.clone())
+            .unwrap();
+    let port2 = node2.port();
+    tokio::spawn(node2.run_until_stopped());
+    let url2 = format!("http://127.0.0.1:{port2}/scim/v2/Users");
+    let mut ok = 0;
+    for i in 0..12 {
+        let response = if i % 2 == 0 {
+            app.get("/Users").await
+        } else {
+            app.client.get(&url2).bearer_auth(&app.token).send().await.unwrap()
+        };
+        if response.status() == StatusCode::OK {
+            ok += 1;
+        } else {
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        }
+    }
+    assert_eq!(ok, 6, "two nodes together admit the tenant's budget once");
+}
+
+#[tokio::test]
+async fn token_endpoint_limits_per_client_answer_in_oauth_form() {
+    let app = spawn_app_with(|s| s.rate_limits.token_per_client = 3).await;
+    let fx = okta::setup(&app);
+    for _ in 0..3 {
+        let response = okta::refresh(&app, &fx, ClientAuth::Basic, "scimd_rt_unknown").await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
+    let limited = okta::refresh(&app, &fx, ClientAuth::Basic, "scimd_rt_unknown").await;
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_eq!(limited.headers()["cache-control"], "no-store");
+    let (error, description) = okta::oauth_error(limited, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(error, "temporarily_unavailable");
+    assert!(description.contains("retry after"));
+}
+
+#[tokio::test]
+async fn sign_in_posts_are_limited_per_address() {
+    let app = spawn_app_with(|s| s.rate_limits.login_per_ip = 2).await;
+    create_operator(&app);
+    let b = browser(&app);
+    let html = b.get("/admin/login").await.text().await.unwrap();
+    let csrf = okta::hidden(&html, "csrf");
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = b
+            .post_form(
+                "/admin/login",
+                &[
+                    ("email", crate::console::OPERATOR_EMAIL),
+                    ("password", "wrong password"),
+                    ("csrf", &csrf),
+                ],
+            )
+            .await;
+        statuses.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(response.headers().contains_key("retry-after"));
+            assert!(response.text().await.unwrap().contains("Too many sign-in attempts"));
+        }
+    }
+    assert_eq!(
+        statuses,
+        [StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS]
+    );
+}
+
+#[tokio::test]
+async fn deeply_nested_json_is_refused_before_parsing() {
+    let app = spawn_app().await;
+    let mut nested = json!("x");
+    for _ in 0..100 {
+        nested = json!({ "a": nested });
+    }
+    let body: Value = json!({"schemas": [USER_SCHEMA], "userName": "deep@acme.test", "x": nested});
+    let response = app.post("/Users", &body).await;
+    let error = expect_error(response, StatusCode::BAD_REQUEST, Some("invalidSyntax")).await;
+    assert!(error["detail"].as_str().unwrap().contains("nest"), "{error}");
+    // Ordinary SCIM bodies are far shallower than the limit.
+    app.create_user("shallow@acme.test").await;
+}
