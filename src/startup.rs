@@ -46,9 +46,11 @@ impl Application {
             settings: Arc::new(settings),
             tokens: Arc::new(TokenRuntime::new()),
         });
+        let registry = web::Data::new(crate::metrics::Registry::new());
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(registry.clone())
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap_fn(|req, srv| {
                     let id = request_id::request_id(&req);
@@ -56,6 +58,7 @@ impl Application {
                     let response = srv.call(req).instrument(span);
                     async move { response.await.map(|r| request_id::tag(r, &id)) }
                 })
+                .wrap(crate::http::metrics::Record::new(&registry))
                 .configure(routes)
         })
         .listen(listener)?;

@@ -40,6 +40,7 @@ impl FromRequest for Authenticated {
         let issuer = state.as_ref().map(|s| origin(req, s)).unwrap_or_default();
         let peer = state.as_ref().ok().and_then(|s| client_ip(req, s));
         let path = req.path().to_owned();
+        let request = req.clone();
         // Reads (including POST …/.search) need scim:read; everything else needs scim:write.
         let is_search = *req.method() == Method::POST && req.path().ends_with("/.search");
         let needs_write = !matches!(*req.method(), Method::GET | Method::HEAD) && !is_search;
@@ -82,6 +83,7 @@ impl FromRequest for Authenticated {
                 tracing::info!(reason = failure.description(), ?peer, %path, "SCIM authentication failed");
                 ApiError::from(failure)
             })?;
+            super::metrics::label_tenant(&request, &principal.tenant_slug);
             if needs_write && !principal.access.write {
                 return Err(ApiError::insufficient_scope(scope::SCIM_WRITE));
             }

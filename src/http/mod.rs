@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extractors;
+pub mod metrics;
 pub mod oauth;
 pub mod request_id;
 pub mod scim;
@@ -29,6 +30,7 @@ pub struct AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics::scrape))
         .configure(oauth::routes)
         .service(web::scope("/scim/v2").configure(scim::routes));
 }

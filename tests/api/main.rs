@@ -10,6 +10,7 @@ mod discovery;
 mod equivalence;
 mod groups;
 mod helpers;
+mod metrics;
 mod migrations;
 mod oauth;
 mod okta;
