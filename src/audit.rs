@@ -171,8 +171,10 @@ impl Event {
     }
 }
 
-/// Appends `event` inside the caller's transaction.
+/// Appends `event` inside the caller's transaction, and counts it in `scimd_token_events_total`
+/// (see `metrics::events`: a transaction rolled back later has still been counted).
 pub fn record(conn: &mut DbConnection, now: i64, event: Event) -> diesel::QueryResult<()> {
+    let kind = event.kind;
     repo::insert(
         conn,
         &AuditEventRow {
@@ -186,5 +188,7 @@ pub fn record(conn: &mut DbConnection, now: i64, event: Event) -> diesel::QueryR
             ip: event.ip,
             detail: event.detail.to_string(),
         },
-    )
+    )?;
+    crate::metrics::events::count(kind);
+    Ok(())
 }

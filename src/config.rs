@@ -54,6 +54,8 @@ pub struct Settings {
     /// Answer every group PATCH with 204 and no body (Okta accepts it), instead of 200 with the
     /// group: for very large groups the full member list would be megabytes per change.
     pub group_patch_no_content: bool,
+    /// Bearer token a scraper must send to `/metrics`; without it, only loopback peers may scrape.
+    pub metrics_token: Option<String>,
     /// Extension schemas for custom attributes (`[[schema_extensions]]`, file only).
     pub schema_extensions: Vec<ExtensionConfig>,
     /// Request budgets shared by every node (0 turns one off).
@@ -107,6 +109,7 @@ impl Default for Settings {
             bulk_max_operations: 1000,
             bulk_max_payload_bytes: 1024 * 1024,
             group_patch_no_content: false,
+            metrics_token: None,
             schema_extensions: Vec::new(),
             rate_limits: RateLimits::default(),
         }
@@ -135,6 +138,7 @@ struct FileSettings {
     bulk_max_operations: Option<u32>,
     bulk_max_payload_bytes: Option<usize>,
     group_patch_no_content: Option<bool>,
+    metrics_token: Option<String>,
     schema_extensions: Option<Vec<ExtensionConfig>>,
     rate_limits: Option<RateLimits>,
 }
@@ -229,6 +233,9 @@ impl Settings {
         if let Some(v) = f.group_patch_no_content {
             self.group_patch_no_content = v;
         }
+        if let Some(v) = f.metrics_token {
+            self.metrics_token = Some(v);
+        }
         if let Some(v) = f.schema_extensions {
             self.schema_extensions = v;
         }
@@ -268,6 +275,7 @@ impl Settings {
                 "SCIMD_GROUP_PATCH_NO_CONTENT" => {
                     self.group_patch_no_content = parse_bool(key, value)?;
                 }
+                "SCIMD_METRICS_TOKEN" => self.metrics_token = Some(value.clone()),
                 "SCIMD_BULK_MAX_OPERATIONS" => self.bulk_max_operations = parse_number(key, value)?,
                 "SCIMD_BULK_MAX_PAYLOAD_BYTES" => {
                     self.bulk_max_payload_bytes = parse_number(key, value)?

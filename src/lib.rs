@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod metrics;
 pub mod oauth;
 pub mod scim;
 pub mod service;

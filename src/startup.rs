@@ -50,9 +50,11 @@ impl Application {
             scim_limiter: Arc::new(BatchedLimiter::new()),
             activity: Arc::new(ActivityTracker::new()),
         });
+        let registry = web::Data::new(crate::metrics::Registry::new());
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(registry.clone())
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap_fn(|req, srv| {
                     let id = request_id::request_id(&req);
@@ -60,6 +62,7 @@ impl Application {
                     let response = srv.call(req).instrument(span);
                     async move { response.await.map(|r| request_id::tag(r, &id)) }
                 })
+                .wrap(crate::http::metrics::Record::new(&registry))
                 .configure(routes)
         })
         .listen(listener)?;

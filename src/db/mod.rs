@@ -115,6 +115,14 @@ impl ManageConnection for Manager {
 pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConnection = r2d2::PooledConnection<Manager>;
 
+/// Connections of one node's pool: open and idle, open and checked out, and the most allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub idle: u32,
+    pub in_use: u32,
+    pub max: u32,
+}
+
 /// The database handle shared by every request: the pool plus, on SQLite, the single-writer gate.
 #[derive(Clone)]
 pub struct Database {
@@ -151,6 +159,16 @@ impl Database {
 
     pub fn target(&self) -> &DbTarget {
         &self.target
+    }
+
+    /// This node's pool right now, for metrics. Cheap: no connection is checked out.
+    pub fn pool_stats(&self) -> PoolStats {
+        let state = self.pool.state();
+        PoolStats {
+            idle: state.idle_connections,
+            in_use: state.connections.saturating_sub(state.idle_connections),
+            max: self.pool.max_size(),
+        }
     }
 
     fn migrate(&self) -> StoreResult<()> {

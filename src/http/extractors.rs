@@ -41,6 +41,7 @@ impl FromRequest for Authenticated {
         let issuer = state.as_ref().map(|s| origin(req, s)).unwrap_or_default();
         let peer = state.as_ref().ok().and_then(|s| client_ip(req, s));
         let path = req.path().to_owned();
+        let request = req.clone();
         // Reads (including POST …/.search) need scim:read; everything else needs scim:write.
         let is_search = *req.method() == Method::POST && req.path().ends_with("/.search");
         let needs_write = !matches!(*req.method(), Method::GET | Method::HEAD) && !is_search;
@@ -104,6 +105,7 @@ impl FromRequest for Authenticated {
             if let Some(slot) = &tenant_slot {
                 slot.set(principal.tenant_id.clone());
             }
+            super::metrics::label_tenant(&request, &principal.tenant_slug);
             if let Some(secs) = decision.retry_after_secs() {
                 tracing::info!(tenant = %principal.tenant_slug, "SCIM rate limit reached");
                 return Err(ApiError::rate_limited(secs));

@@ -6,6 +6,7 @@ pub mod activity;
 pub mod console;
 pub mod error;
 pub mod extractors;
+pub mod metrics;
 pub mod oauth;
 pub mod request_id;
 pub mod scim;
@@ -39,6 +40,7 @@ pub struct AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics::scrape))
         .configure(oauth::routes)
         .configure(ui::routes)
         .configure(account::routes)

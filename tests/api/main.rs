@@ -12,6 +12,7 @@ mod equivalence;
 mod groups;
 mod hardening;
 mod helpers;
+mod metrics;
 mod migrations;
 mod oauth;
 mod okta;
