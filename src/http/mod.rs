@@ -3,9 +3,11 @@
 
 pub mod error;
 pub mod extractors;
+pub mod forwarded;
 pub mod oauth;
 pub mod request_id;
 pub mod scim;
+pub mod transport;
 pub mod ui;
 
 use std::sync::Arc;

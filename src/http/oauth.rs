@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
 use super::AppState;
-use super::extractors::{client_ip, origin, query_pairs};
+use super::extractors::{client_ip, is_https, origin, query_pairs};
 use super::ui::{self, CSRF_COOKIE, ConsentPage, LoginPage, SESSION_COOKIE};
 use crate::db::StoreError;
 use crate::db::rows::ClientRow;
@@ -39,8 +39,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/.well-known/oauth-authorization-server", web::get().to(metadata));
 }
 
+/// Cookies are `Secure` when the browser talks https to us: over our own TLS or a trusted
+/// proxy's, or when the configured public URL is https (a proxy we do not trust may still
+/// terminate TLS, and a `Secure` cookie can only be safer).
 fn secure(req: &HttpRequest, state: &AppState) -> bool {
-    origin(req, state).starts_with("https://")
+    is_https(req, state)
+        || state.settings.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
 }
 
 /// Everything a blocking OAuth task needs, owned so it can move to the blocking pool.

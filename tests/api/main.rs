@@ -14,6 +14,7 @@ mod migrations;
 mod oauth;
 mod okta;
 mod queries;
+mod tls;
 mod users;
 #[allow(dead_code)]
 mod webdriver;
