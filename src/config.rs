@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::cidr::Cidr;
 use crate::scim::custom_schema::ExtensionConfig;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scimd.db";
@@ -44,9 +45,27 @@ pub struct Settings {
     pub auth_code_ttl_secs: u64,
     /// Lifetime of a tenant admin's login session on the consent pages, in seconds (default 1 h).
     pub session_ttl_secs: u64,
-    /// Take the client address from `Forwarded`/`X-Forwarded-For` (only behind a proxy that sets
-    /// them): login throttling per IP would otherwise count every user as the proxy.
-    pub trust_forwarded_headers: bool,
+    /// Peers (addresses or CIDR ranges) whose `Forwarded` / `X-Forwarded-*` headers are believed:
+    /// the client address (login throttling per IP would otherwise count every user as the
+    /// proxy), the scheme and the host. From anyone else those headers are ignored.
+    pub trusted_proxies: Vec<Cidr>,
+    /// PEM certificate chain and private key: when both are set, the server speaks https itself.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// `Strict-Transport-Security` max-age on responses to https requests; 0 sends none.
+    pub hsts_max_age_secs: u64,
+    /// Time a client has to send a request's head before it gets 408 (slowloris), in seconds.
+    pub client_request_timeout_secs: u64,
+    /// Time a closing connection has to finish its shutdown before it is dropped, in seconds.
+    pub client_disconnect_timeout_secs: u64,
+    /// Idle keep-alive connections are closed after this long, in seconds; 0 disables keep-alive.
+    /// Longer than the usual 60 s of load balancers, so that they, not we, close idle connections.
+    pub keep_alive_secs: u64,
+    /// Concurrent connections per worker; more wait in the listen backlog (actix default: 25 000).
+    pub max_connections: Option<usize>,
+    /// PostgreSQL `statement_timeout`, in seconds (0 = none): a runaway query is cancelled, and
+    /// its transaction rolls back, instead of holding a pooled connection forever.
+    pub db_statement_timeout_secs: u64,
     /// Most operations one `/Bulk` request may carry (`maxOperations`).
     pub bulk_max_operations: u32,
     /// Largest `/Bulk` request body, in bytes (`maxPayloadSize`).
@@ -105,7 +124,15 @@ impl Default for Settings {
             refresh_absolute_ttl_secs: None,
             auth_code_ttl_secs: 60,
             session_ttl_secs: 3600,
-            trust_forwarded_headers: false,
+            trusted_proxies: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            hsts_max_age_secs: 31_536_000,
+            client_request_timeout_secs: 5,
+            client_disconnect_timeout_secs: 5,
+            keep_alive_secs: 75,
+            max_connections: None,
+            db_statement_timeout_secs: 30,
             bulk_max_operations: 1000,
             bulk_max_payload_bytes: 1024 * 1024,
             group_patch_no_content: false,
@@ -134,7 +161,17 @@ struct FileSettings {
     refresh_absolute_ttl_secs: Option<u64>,
     auth_code_ttl_secs: Option<u64>,
     session_ttl_secs: Option<u64>,
+    /// Deprecated: `true` trusts every peer, as `trusted_proxies = ["0.0.0.0/0", "::/0"]`.
     trust_forwarded_headers: Option<bool>,
+    trusted_proxies: Option<Vec<Cidr>>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    hsts_max_age_secs: Option<u64>,
+    client_request_timeout_secs: Option<u64>,
+    client_disconnect_timeout_secs: Option<u64>,
+    keep_alive_secs: Option<u64>,
+    max_connections: Option<usize>,
+    db_statement_timeout_secs: Option<u64>,
     bulk_max_operations: Option<u32>,
     bulk_max_payload_bytes: Option<usize>,
     group_patch_no_content: Option<bool>,
@@ -221,8 +258,35 @@ impl Settings {
         if let Some(v) = f.session_ttl_secs {
             self.session_ttl_secs = v;
         }
-        if let Some(v) = f.trust_forwarded_headers {
-            self.trust_forwarded_headers = v;
+        if let Some(v) = f.trusted_proxies {
+            self.trusted_proxies = v;
+        }
+        if f.trust_forwarded_headers == Some(true) {
+            self.trust_every_proxy();
+        }
+        if let Some(v) = f.tls_cert {
+            self.tls_cert = Some(v);
+        }
+        if let Some(v) = f.tls_key {
+            self.tls_key = Some(v);
+        }
+        if let Some(v) = f.hsts_max_age_secs {
+            self.hsts_max_age_secs = v;
+        }
+        if let Some(v) = f.client_request_timeout_secs {
+            self.client_request_timeout_secs = v;
+        }
+        if let Some(v) = f.client_disconnect_timeout_secs {
+            self.client_disconnect_timeout_secs = v;
+        }
+        if let Some(v) = f.keep_alive_secs {
+            self.keep_alive_secs = v;
+        }
+        if let Some(v) = f.max_connections {
+            self.max_connections = Some(v);
+        }
+        if let Some(v) = f.db_statement_timeout_secs {
+            self.db_statement_timeout_secs = v;
         }
         if let Some(v) = f.bulk_max_operations {
             self.bulk_max_operations = v;
@@ -246,6 +310,7 @@ impl Settings {
     }
 
     fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
+        let mut trust_every_proxy = false;
         for (key, value) in env {
             match key.as_str() {
                 "SCIMD_DATABASE_URL" => self.database_url = value.clone(),
@@ -269,8 +334,21 @@ impl Settings {
                 }
                 "SCIMD_AUTH_CODE_TTL_SECS" => self.auth_code_ttl_secs = parse_number(key, value)?,
                 "SCIMD_SESSION_TTL_SECS" => self.session_ttl_secs = parse_number(key, value)?,
-                "SCIMD_TRUST_FORWARDED_HEADERS" => {
-                    self.trust_forwarded_headers = parse_bool(key, value)?;
+                "SCIMD_TRUST_FORWARDED_HEADERS" => trust_every_proxy = parse_bool(key, value)?,
+                "SCIMD_TRUSTED_PROXIES" => self.trusted_proxies = parse_cidrs(key, value)?,
+                "SCIMD_TLS_CERT" => self.tls_cert = non_empty_path(value),
+                "SCIMD_TLS_KEY" => self.tls_key = non_empty_path(value),
+                "SCIMD_HSTS_MAX_AGE_SECS" => self.hsts_max_age_secs = parse_number(key, value)?,
+                "SCIMD_CLIENT_REQUEST_TIMEOUT_SECS" => {
+                    self.client_request_timeout_secs = parse_number(key, value)?
+                }
+                "SCIMD_CLIENT_DISCONNECT_TIMEOUT_SECS" => {
+                    self.client_disconnect_timeout_secs = parse_number(key, value)?
+                }
+                "SCIMD_KEEP_ALIVE_SECS" => self.keep_alive_secs = parse_number(key, value)?,
+                "SCIMD_MAX_CONNECTIONS" => self.max_connections = Some(parse_number(key, value)?),
+                "SCIMD_DB_STATEMENT_TIMEOUT_SECS" => {
+                    self.db_statement_timeout_secs = parse_number(key, value)?
                 }
                 "SCIMD_GROUP_PATCH_NO_CONTENT" => {
                     self.group_patch_no_content = parse_bool(key, value)?;
@@ -295,10 +373,31 @@ impl Settings {
                 _ => {}
             }
         }
+        // After the loop, so that it adds to SCIMD_TRUSTED_PROXIES whatever the variables' order.
+        if trust_every_proxy {
+            self.trust_every_proxy();
+        }
         Ok(())
     }
 
-    fn validate(&mut self) -> Result<(), ConfigError> {
+    /// The deprecated `trust_forwarded_headers = true`: every peer is a trusted proxy.
+    fn trust_every_proxy(&mut self) {
+        for any in Cidr::ANY {
+            if !self.trusted_proxies.contains(&any) {
+                self.trusted_proxies.push(any);
+            }
+        }
+    }
+
+    /// True when forwarded headers are believed from any peer at all: only safe when nothing but
+    /// the proxy can reach the listening port.
+    pub fn trusts_every_peer(&self) -> bool {
+        self.trusted_proxies.iter().any(Cidr::is_everything)
+    }
+
+    /// Checks values that no type can express, and normalises some; `load` calls it, and callers
+    /// that change settings afterwards (command-line flags) call it again.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
         if let Some(url) = &self.public_url {
             let parsed = url::Url::parse(url).map_err(|e| ConfigError::Value {
                 key: "public_url".into(),
@@ -333,6 +432,18 @@ impl Settings {
                 });
             }
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Value {
+                key: "tls_cert/tls_key".into(),
+                message: "set both (certificate chain and private key) or neither".into(),
+            });
+        }
+        if self.max_connections == Some(0) {
+            return Err(ConfigError::Value {
+                key: "max_connections".into(),
+                message: "must be at least 1".into(),
+            });
+        }
         if self.auth_code_ttl_secs > 600 {
             return Err(ConfigError::Value {
                 key: "auth_code_ttl_secs".into(),
@@ -348,6 +459,24 @@ fn parse_number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, Confi
         key: key.to_owned(),
         message: format!("'{value}' is not a number"),
     })
+}
+
+/// A comma-separated list of addresses and CIDR ranges; empty entries are skipped.
+fn parse_cidrs(key: &str, value: &str) -> Result<Vec<Cidr>, ConfigError> {
+    value
+        .split(',')
+        .filter(|item| !item.trim().is_empty())
+        .map(|item| {
+            item.parse().map_err(|e: crate::cidr::InvalidCidr| ConfigError::Value {
+                key: key.to_owned(),
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn non_empty_path(value: &str) -> Option<PathBuf> {
+    (!value.trim().is_empty()).then(|| PathBuf::from(value))
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
@@ -420,5 +549,55 @@ mod tests {
         assert!(s.apply_env(&[("SCIMD_RATE_LIMIT_LOGIN_PER_IP".into(), "0".into())]).is_ok());
         assert_eq!(s.rate_limits.login_per_ip, 0);
         assert!(toml::from_str::<FileSettings>("[rate_limits]\nscim = 5").is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_file_and_env_and_the_old_flag_trusts_everyone() {
+        let file: Result<FileSettings, _> =
+            toml::from_str("trusted_proxies = [\"10.0.0.0/8\", \"fd00::1\"]");
+        let mut s = Settings::default();
+        assert!(file.is_ok_and(|f| s.apply_file(f).is_ok()));
+        assert_eq!(s.trusted_proxies.len(), 2);
+        assert!(!s.trusts_every_peer());
+        let bad = toml::from_str::<FileSettings>("trusted_proxies = [\"10.0.0.0/33\"]");
+        assert!(bad.is_err_and(|e| e.to_string().contains("10.0.0.0/33")));
+
+        let env = |pairs: &[(&str, &str)]| {
+            let mut s = Settings::default();
+            let env: Vec<(String, String)> =
+                pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            s.apply_env(&env).map(|()| s)
+        };
+        let s = env(&[("SCIMD_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,")]).unwrap();
+        assert_eq!(
+            s.trusted_proxies,
+            vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]
+        );
+        // The deprecated flag adds "everyone", whichever variable comes first.
+        let s = env(&[
+            ("SCIMD_TRUST_FORWARDED_HEADERS", "true"),
+            ("SCIMD_TRUSTED_PROXIES", "127.0.0.1"),
+        ])
+        .unwrap();
+        assert!(s.trusts_every_peer());
+        assert_eq!(s.trusted_proxies.len(), 3);
+        assert!(env(&[("SCIMD_TRUSTED_PROXIES", "proxy.local")]).is_err());
+        let file: Result<FileSettings, _> = toml::from_str("trust_forwarded_headers = true");
+        let mut s = Settings::default();
+        assert!(file.is_ok_and(|f| s.apply_file(f).is_ok()));
+        assert!(s.trusts_every_peer());
+    }
+
+    #[test]
+    fn tls_needs_both_certificate_and_key() {
+        let mut s = Settings { tls_cert: Some("cert.pem".into()), ..Settings::default() };
+        assert!(s.validate().is_err_and(|e| e.to_string().contains("tls_cert/tls_key")));
+        s.tls_key = Some("key.pem".into());
+        assert!(s.validate().is_ok());
+        let mut s = Settings::default();
+        s.apply_env(&[("SCIMD_TLS_KEY".into(), "key.pem".into())]).ok();
+        assert!(s.validate().is_err());
+        let mut s = Settings { max_connections: Some(0), ..Settings::default() };
+        assert!(s.validate().is_err());
     }
 }

@@ -2,6 +2,7 @@
 //! per-tenant isolation, on SQLite or PostgreSQL.
 
 pub mod audit;
+pub mod cidr;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -11,3 +12,4 @@ pub mod oauth;
 pub mod scim;
 pub mod service;
 pub mod startup;
+pub mod tls;

@@ -31,11 +31,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve HTTP (the default).
+    /// Serve HTTP (the default), or HTTPS with --tls-cert and --tls-key.
     Serve {
         /// Listen address (overrides SCIMD_BIND).
         #[arg(long)]
         bind: Option<String>,
+        /// PEM certificate chain, leaf first (overrides SCIMD_TLS_CERT); needs --tls-key.
+        #[arg(long)]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key: PKCS#8, RSA or EC (overrides SCIMD_TLS_KEY).
+        #[arg(long)]
+        tls_key: Option<PathBuf>,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -214,11 +220,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         settings.database_url = url;
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    match cli.command.unwrap_or(Command::Serve { bind: None }) {
-        Command::Serve { bind } => {
+    let default = Command::Serve { bind: None, tls_cert: None, tls_key: None };
+    match cli.command.unwrap_or(default) {
+        Command::Serve { bind, tls_cert, tls_key } => {
             if let Some(bind) = bind {
                 settings.bind = bind;
             }
+            if let Some(path) = tls_cert {
+                settings.tls_cert = Some(path);
+            }
+            if let Some(path) = tls_key {
+                settings.tls_key = Some(path);
+            }
+            settings.validate()?;
             serve(settings, clock)
         }
         Command::Migrate => {
@@ -269,9 +283,10 @@ fn serve(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
     init_logging(&settings.log_format);
     let bind = settings.bind.clone();
     let database = settings.database_url.clone();
+    let scheme = if settings.tls_cert.is_some() { "https" } else { "http" };
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings, clock)?;
-        tracing::info!(%bind, port = app.port(), backend = %backend_name(&database), "scimd listening");
+        tracing::info!(%bind, port = app.port(), %scheme, backend = %backend_name(&database), "scimd listening");
         app.run_until_stopped().await?;
         Ok(())
     })

@@ -1,10 +1,13 @@
 //! Building and running the server: `Application::build` binds (port 0 picks a free port, which
-//! tests use), `port()` tells which, `run_until_stopped()` serves.
+//! tests use), `port()` tells which, `run_until_stopped()` serves, over http or, with `tls_cert`
+//! and `tls_key`, https.
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::{Server, Service};
+use actix_web::http::KeepAlive;
 use actix_web::middleware::{NormalizePath, TrailingSlash};
 use actix_web::{App, HttpServer, web};
 use tracing::Instrument;
@@ -12,7 +15,7 @@ use tracing::Instrument;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
-use crate::http::{AppState, request_id, routes};
+use crate::http::{AppState, request_id, routes, transport};
 use crate::service::activity::ActivityTracker;
 use crate::service::keys::{self, TokenRuntime};
 use crate::service::rate_limit::BatchedLimiter;
@@ -24,7 +27,11 @@ pub struct Application {
 
 impl Application {
     pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
-        let db = Database::connect(&settings.database_url, settings.db_pool_size)?;
+        let db = Database::connect_with(
+            &settings.database_url,
+            settings.db_pool_size,
+            settings.db_statement_timeout_secs,
+        )?;
         Self::build_with(settings, clock, db)
     }
 
@@ -38,6 +45,17 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let workers = settings.workers;
+        let limits = Limits::of(&settings);
+        // Read the certificate before anything else starts, so a bad one stops us with its reason.
+        let tls = match (&settings.tls_cert, &settings.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+            _ => None,
+        };
+        if settings.trusts_every_peer() {
+            tracing::warn!(
+                "forwarded headers are trusted from every peer; list the proxies in trusted_proxies"
+            );
+        }
         crate::scim::schema::install_extensions(&settings.schema_extensions)
             .map_err(|e| anyhow::anyhow!("invalid schema_extensions: {e}"))?;
         keys::ensure_signing_key(&db, clock.as_ref())
@@ -62,10 +80,20 @@ impl Application {
                     let response = srv.call(req).instrument(span);
                     async move { response.await.map(|r| request_id::tag(r, &id)) }
                 })
+                .wrap_fn(transport::hsts)
                 .wrap(crate::http::metrics::Record::new(&registry))
                 .configure(routes)
         })
-        .listen(listener)?;
+        .client_request_timeout(limits.client_request_timeout)
+        .client_disconnect_timeout(limits.client_disconnect_timeout)
+        .keep_alive(limits.keep_alive);
+        if let Some(n) = limits.max_connections {
+            server = server.max_connections(n);
+        }
+        server = match tls {
+            Some(config) => server.listen_rustls_0_23(listener, config)?,
+            None => server.listen(listener)?,
+        };
         if let Some(n) = workers {
             server = server.workers(n.max(1));
         }
@@ -78,5 +106,27 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// The connection limits of `Settings`, in actix's types.
+struct Limits {
+    client_request_timeout: Duration,
+    client_disconnect_timeout: Duration,
+    keep_alive: KeepAlive,
+    max_connections: Option<usize>,
+}
+
+impl Limits {
+    fn of(settings: &Settings) -> Limits {
+        Limits {
+            client_request_timeout: Duration::from_secs(settings.client_request_timeout_secs),
+            client_disconnect_timeout: Duration::from_secs(settings.client_disconnect_timeout_secs),
+            keep_alive: match settings.keep_alive_secs {
+                0 => KeepAlive::Disabled,
+                secs => KeepAlive::Timeout(Duration::from_secs(secs)),
+            },
+            max_connections: settings.max_connections,
+        }
     }
 }

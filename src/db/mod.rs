@@ -69,10 +69,15 @@ impl DbTarget {
     }
 }
 
-/// Opens connections of the configured backend, with SQLite tuned for a server workload.
+/// Opens connections of the configured backend, with SQLite tuned for a server workload and
+/// PostgreSQL statements bounded by `statement_timeout`.
 #[derive(Debug, Clone)]
 pub struct Manager {
     target: DbTarget,
+    /// PostgreSQL only: longer statements are cancelled (their transaction rolls back) rather
+    /// than holding a pooled connection and row locks indefinitely. SQLite has no equivalent;
+    /// its writers are bounded by the busy timeout.
+    statement_timeout: Option<Duration>,
 }
 
 impl ManageConnection for Manager {
@@ -81,9 +86,15 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.target {
-            DbTarget::Postgres(url) => diesel::PgConnection::establish(url)
-                .map(DbConnection::Postgres)
-                .map_err(r2d2::Error::ConnectionError),
+            DbTarget::Postgres(url) => {
+                let mut conn =
+                    diesel::PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                if let Some(timeout) = self.statement_timeout {
+                    conn.batch_execute(&format!("SET statement_timeout = {}", timeout.as_millis()))
+                        .map_err(r2d2::Error::QueryError)?;
+                }
+                Ok(DbConnection::Postgres(conn))
+            }
             DbTarget::Sqlite(path) => {
                 let mut conn = diesel::SqliteConnection::establish(path)
                     .map_err(r2d2::Error::ConnectionError)?;
@@ -136,10 +147,22 @@ pub struct Database {
 }
 
 impl Database {
-    /// Connects and runs pending migrations.
+    /// Connects and runs pending migrations; statements are not time-limited (the CLI, tests).
     pub fn connect(url: &str, pool_size: u32) -> StoreResult<Database> {
+        Self::connect_with(url, pool_size, 0)
+    }
+
+    /// Connects and runs pending migrations; on PostgreSQL, every pooled connection cancels
+    /// statements that run longer than `statement_timeout_secs` (0 = never).
+    pub fn connect_with(
+        url: &str,
+        pool_size: u32,
+        statement_timeout_secs: u64,
+    ) -> StoreResult<Database> {
         let target = DbTarget::parse(url)?;
-        let manager = Manager { target: target.clone() };
+        let statement_timeout =
+            (statement_timeout_secs > 0).then(|| Duration::from_secs(statement_timeout_secs));
+        let manager = Manager { target: target.clone(), statement_timeout };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .connection_timeout(Duration::from_secs(10))
@@ -171,8 +194,14 @@ impl Database {
         }
     }
 
+    /// Runs pending migrations on a connection of their own, without the statement timeout: an
+    /// index build on a large table may rightly take minutes.
     fn migrate(&self) -> StoreResult<()> {
-        let mut conn = self.pool.get()?;
+        let manager = Manager { target: self.target.clone(), statement_timeout: None };
+        let mut conn = manager.connect().map_err(|e| match e {
+            r2d2::Error::ConnectionError(e) => StoreError::Connection(e),
+            r2d2::Error::QueryError(e) => StoreError::Query(e),
+        })?;
         let migrations = migrations_for(&conn);
         conn.run_pending_migrations(migrations)
             .map_err(|e| StoreError::Migration(e.to_string()))?;

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
+use super::forwarded;
 use crate::db::StoreError;
 use crate::oauth::scope;
 use crate::scim::error::ScimError;
@@ -262,16 +263,22 @@ pub fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The client's address: the peer, or what a trusted proxy says (`trust_forwarded_headers`).
+/// The client's address: the peer, or, when the peer is one of `trusted_proxies`, the client
+/// its `Forwarded`/`X-Forwarded-For` names (login throttling would otherwise count every user as
+/// the proxy).
 pub fn client_ip(req: &HttpRequest, state: &AppState) -> Option<String> {
-    if state.settings.trust_forwarded_headers {
-        let info = req.connection_info();
-        if let Some(addr) = info.realip_remote_addr() {
-            let host = addr.parse::<std::net::SocketAddr>().map(|a| a.ip().to_string());
-            return Some(host.unwrap_or_else(|_| addr.trim_matches(['[', ']']).to_owned()));
-        }
-    }
-    req.peer_addr().map(|a| a.ip().to_string())
+    let forwarded = forwarded::from_request(req, &state.settings.trusted_proxies);
+    let client = forwarded.and_then(|f| f.client).or_else(|| req.peer_addr().map(|a| a.ip()));
+    client.map(|ip| ip.to_canonical().to_string())
+}
+
+/// Whether the client reached us over https: our own TLS, or a trusted proxy says so. Security
+/// decisions (HSTS, `Secure` cookies, the derived issuer) go through here, never through
+/// `connection_info()`, which believes forwarded headers from anyone.
+pub fn is_https(req: &HttpRequest, state: &AppState) -> bool {
+    req.app_config().secure()
+        || forwarded::from_request(req, &state.settings.trusted_proxies)
+            .is_some_and(|f| f.proto.as_deref() == Some("https"))
 }
 
 /// `https://host/scim/v2`: from the configured public URL, else from this request's Host.
@@ -280,21 +287,32 @@ pub fn scim_base(req: &HttpRequest, state: &AppState) -> String {
 }
 
 /// Our public origin (`https://host[:port]`): the configured `public_url`, else derived from the
-/// request. It is the OAuth issuer; the SCIM base under it is every access token's audience.
+/// request (and a trusted proxy's forwarded host and scheme). It is the OAuth issuer; the SCIM
+/// base under it is every access token's audience.
 pub fn origin(req: &HttpRequest, state: &AppState) -> String {
     match &state.settings.public_url {
         Some(url) => url.clone(),
         None => {
-            let host = req
-                .headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
-                .unwrap_or("localhost");
-            let scheme = if req.app_config().secure() { "https" } else { "http" };
+            let forwarded_host = forwarded::from_request(req, &state.settings.trusted_proxies)
+                .and_then(|f| f.host)
+                .filter(|h| is_plain_host(h));
+            let host = forwarded_host.unwrap_or_else(|| {
+                req.headers()
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .filter(|h| is_plain_host(h))
+                    .unwrap_or("localhost")
+                    .to_owned()
+            });
+            let scheme = if is_https(req, state) { "https" } else { "http" };
             format!("{scheme}://{host}")
         }
     }
+}
+
+/// A host[:port] with nothing that could break out of a URL.
+fn is_plain_host(host: &str) -> bool {
+    !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
 }
 
 #[cfg(test)]

@@ -6,10 +6,12 @@ pub mod activity;
 pub mod console;
 pub mod error;
 pub mod extractors;
+pub mod forwarded;
 pub mod metrics;
 pub mod oauth;
 pub mod request_id;
 pub mod scim;
+pub mod transport;
 pub mod ui;
 pub mod web_session;
 

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use askama::Template;
 
 use super::AppState;
-use super::extractors::origin;
+use super::extractors::is_https;
 
 pub const SESSION_COOKIE: &str = "scimd_session";
 
@@ -76,10 +76,12 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpRespons
     render(status, &ErrorPage { title, message })
 }
 
-/// Whether this request reached us over https (the public URL or the connection): cookies are
-/// then `Secure`.
+/// Cookies are `Secure` when the browser talks https to us: over our own TLS or a trusted
+/// proxy's, or when the configured public URL is https (a proxy we do not trust may still
+/// terminate TLS, and a `Secure` cookie can only be safer).
 pub fn is_secure(req: &HttpRequest, state: &AppState) -> bool {
-    origin(req, state).starts_with("https://")
+    is_https(req, state)
+        || state.settings.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
 }
 
 /// The sign-in form's CSRF cookie and the tenant admin's session cookie (consent and account

@@ -147,25 +147,59 @@ pub async fn spawn_app_on(configure: impl FnOnce(&mut Settings), clock: Arc<dyn 
         ..Settings::default()
     };
     configure(&mut settings);
-    let db = Database::connect(&settings.database_url, settings.db_pool_size)
-        .expect("connect test database");
+    let db = Database::connect_with(
+        &settings.database_url,
+        settings.db_pool_size,
+        settings.db_statement_timeout_secs,
+    )
+    .expect("connect test database");
     let app =
         Application::build_with(settings.clone(), clock.clone(), db.clone()).expect("build app");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
     tenants::create(&db, clock.as_ref(), "acme", Some("Acme Inc")).expect("create tenant");
     let token = credentials::issue(&db, clock.as_ref(), "acme", "okta").expect("issue token").token;
+    let (address, client) = match &settings.tls_cert {
+        Some(cert) => (format!("https://localhost:{port}"), https_client(cert, port)),
+        None => (format!("http://127.0.0.1:{port}"), http_client()),
+    };
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        address,
         port,
         db,
         clock,
         tenant: "acme".into(),
         token,
-        client: reqwest::Client::new(),
+        client,
         settings,
         _database: database,
     }
+}
+
+/// reqwest is built with rustls but no crypto provider of its own (its default would compile
+/// ring beside aws-lc-rs): every client of the tests uses the process-wide aws-lc-rs one.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+}
+
+pub fn http_client() -> reqwest::Client {
+    install_crypto_provider();
+    reqwest::Client::new()
+}
+
+/// A client that trusts only the server's own (self-signed) certificate, with `localhost`
+/// resolving to the server, so the name in the certificate is checked as in production.
+pub fn https_client(cert: &std::path::Path, port: u16) -> reqwest::Client {
+    install_crypto_provider();
+    let pem = std::fs::read(cert).expect("read test certificate");
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("PEM certificate"))
+        .resolve("localhost", std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .build()
+        .expect("https client")
 }
 
 impl TestApp {

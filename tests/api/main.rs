@@ -17,6 +17,7 @@ mod migrations;
 mod oauth;
 mod okta;
 mod queries;
+mod tls;
 mod users;
 #[allow(dead_code)]
 mod webdriver;

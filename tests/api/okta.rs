@@ -60,6 +60,7 @@ pub struct Browser {
 }
 
 pub fn browser(app: &TestApp) -> Browser {
+    crate::helpers::install_crypto_provider();
     Browser {
         http: reqwest::Client::builder()
             .cookie_store(true)

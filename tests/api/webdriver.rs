@@ -49,6 +49,7 @@ impl Browser {
             return Ok(None);
         };
         let port = free_port()?;
+        crate::helpers::install_crypto_provider();
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
             .no_proxy()
