@@ -10,7 +10,7 @@ use crate::helpers::*;
 use crate::okta::{self, ClientAuth};
 use crate::webdriver::Browser;
 
-fn wait_for_page(browser: &Browser, needle: &str) -> String {
+pub fn wait_for_page(browser: &Browser, needle: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let source = browser.page_source().unwrap_or_default();

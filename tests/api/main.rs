@@ -12,6 +12,7 @@ mod equivalence;
 mod groups;
 mod hardening;
 mod helpers;
+mod journeys;
 mod metrics;
 mod migrations;
 mod oauth;

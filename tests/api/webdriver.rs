@@ -224,6 +224,16 @@ impl Browser {
             .map_err(|e| format!("click {css:?}: {e}"))
     }
 
+    /// Runs a script in the page (W3C "execute script") and returns its result.
+    pub fn execute(&self, script: &str) -> Result<Value, String> {
+        self.session_cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(&json!({ "script": script, "args": [] })),
+        )
+        .map_err(|e| format!("execute {script:?}: {e}"))
+    }
+
     /// Polls current_url every 50 ms until pred(url) or timeout; returns the url.
     pub fn wait_for_url(
         &self,
