@@ -22,7 +22,8 @@ Knobs (flags, or the environment for `make bench`):
   --out          BENCH_OUT          Markdown report (bench/last-run.md)
   --log-errors                      show why requests failed (status and body of non-2xx)
 The server runs with the built-in defaults: SCIMD_* variables and ./scimd.toml are ignored,
-except SCIMD_WORKERS and SCIMD_DB_POOL_SIZE, which are passed on and shown in the report.
+except SCIMD_WORKERS and SCIMD_DB_POOL_SIZE, which are passed on and shown in the report. The
+per-tenant SCIM rate limit is turned off: the benchmark measures the server, not the limit.
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ class Server:
         config.write_text("")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMD_")}
         self.env.update({k: os.environ[k] for k in PASSED_SETTINGS if k in os.environ})
-        self.env.update(SCIMD_CONFIG=str(config), SCIMD_DATABASE_URL=database_url)
+        self.env.update(SCIMD_CONFIG=str(config), SCIMD_DATABASE_URL=database_url,
+                        SCIMD_RATE_LIMIT_SCIM_PER_TENANT="0")
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "server.log"
