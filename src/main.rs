@@ -523,6 +523,7 @@ fn client_command(
             let c = clients::create(
                 db,
                 clock,
+                "operator",
                 &name,
                 &redirect_uris,
                 okta_app.as_deref(),
@@ -549,7 +550,7 @@ fn client_command(
             });
         }
         ClientCommand::RotateSecret { client_id } => {
-            let c = clients::rotate_secret(db, clock, &client_id)?;
+            let c = clients::rotate_secret(db, clock, "operator", &client_id)?;
             print(json, &c, || issued_text(&c));
         }
         ClientCommand::Delete { client_id } => {
@@ -571,7 +572,7 @@ fn keys_command(
 ) -> anyhow::Result<()> {
     match cmd {
         KeysCommand::Rotate => {
-            let k = keys::rotate(db, clock, ttl_ms)?;
+            let k = keys::rotate(db, clock, "operator", ttl_ms)?;
             print(json, &k, || {
                 format!(
                     "new signing key {} ({}); older keys stay published until their tokens expire",

@@ -52,6 +52,7 @@ impl From<ClientRow> for ClientView {
 pub fn create(
     db: &Database,
     clock: &dyn Clock,
+    actor: &str,
     name: &str,
     explicit_uris: &[String],
     okta_app: Option<&str>,
@@ -94,7 +95,7 @@ pub fn create(
     };
     db.write(|conn| {
         oauth::insert_client(conn, &row)?;
-        let event = Event::new(Kind::ClientCreated, "operator")
+        let event = Event::new(Kind::ClientCreated, actor)
             .client(client_id.clone())
             .detail("name", name)
             .detail("redirect_uris", uris.clone())
@@ -121,6 +122,7 @@ pub fn list(db: &Database) -> Result<Vec<ClientView>, AdminError> {
 pub fn rotate_secret(
     db: &Database,
     clock: &dyn Clock,
+    actor: &str,
     client_id: &str,
 ) -> Result<IssuedClient, AdminError> {
     let client_secret = secret::generate(secret::CLIENT_SECRET_PREFIX);
@@ -130,11 +132,7 @@ pub fn rotate_secret(
         let row = oauth::find_client(conn, client_id)?
             .ok_or_else(|| AdminError::NotFound(format!("client '{client_id}'")))?;
         oauth::set_client_secret(conn, client_id, &secret_hash, now)?;
-        audit::record(
-            conn,
-            now,
-            Event::new(Kind::ClientSecretRotated, "operator").client(client_id),
-        )?;
+        audit::record(conn, now, Event::new(Kind::ClientSecretRotated, actor).client(client_id))?;
         Ok::<_, AdminError>(row)
     })?;
     Ok(IssuedClient {

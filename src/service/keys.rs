@@ -140,13 +140,19 @@ pub fn signing_key(conn: &mut DbConnection) -> Result<SigningKeyRow, StoreError>
 
 /// Adds a new signing key and retires the current ones. Retired keys stay published until every
 /// token they signed has expired (`access_ttl_ms` after retirement), then are deleted.
-pub fn rotate(db: &Database, clock: &dyn Clock, access_ttl_ms: i64) -> Result<KeyView, AdminError> {
+/// `actor` is `operator` (CLI) or `operator:<id>` (console).
+pub fn rotate(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &str,
+    access_ttl_ms: i64,
+) -> Result<KeyView, AdminError> {
     let now = clock.now();
     db.write(|conn| {
         let row = insert_new_key(conn, now)?;
         let retired = keys::retire_all_except(conn, &row.kid, now)?;
         let deleted = keys::delete_retired_before(conn, now - access_ttl_ms - KEY_GRACE)?;
-        let event = Event::new(Kind::KeyRotated, "operator")
+        let event = Event::new(Kind::KeyRotated, actor)
             .detail("kid", row.kid.clone())
             .detail("retired", retired)
             .detail("deleted", deleted);

@@ -549,4 +549,8 @@ async fn clients_and_keys_are_managed_from_the_console() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let html = page(&op, "/admin/clients?done=key-rotated", StatusCode::OK).await;
     assert!(html.contains("New signing key in use.") && html.matches("<code>").count() >= 2);
+    for event in ["client.created", "key.rotated"] {
+        let events = audit_events(&app, event);
+        assert!(events[0]["actor"].as_str().unwrap().starts_with("operator:"), "{events:?}");
+    }
 }

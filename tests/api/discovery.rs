@@ -71,6 +71,27 @@ async fn discovery_documents() {
 }
 
 #[tokio::test]
+async fn readiness_fails_while_a_migration_is_pending() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    // As if a newer binary's migration had not run yet: forget the latest one.
+    let mut conn = app.db.conn().unwrap();
+    diesel::sql_query(
+        "DELETE FROM __diesel_schema_migrations WHERE version = \
+         (SELECT MAX(version) FROM __diesel_schema_migrations)",
+    )
+    .execute(&mut *conn)
+    .unwrap();
+    drop(conn);
+    let response = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.text().await.unwrap(), "unavailable");
+    // Liveness does not depend on the database.
+    let live = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn readiness_and_request_ids() {
     let app = spawn_app().await;
     let ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();

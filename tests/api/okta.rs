@@ -38,6 +38,7 @@ pub fn setup_with(app: &TestApp, require_pkce: bool) -> Fixture {
     let c = clients::create(
         &app.db,
         app.clock.as_ref(),
+        "operator",
         "Okta",
         &[CALLBACK.to_owned()],
         Some("acme_scim"),

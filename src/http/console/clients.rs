@@ -66,9 +66,9 @@ async fn create(state: web::Data<AppState>, form: OperatorForm) -> Result<HttpRe
         .filter(|s| !s.is_empty())
         .into_iter()
         .collect();
-    let st = state.clone();
+    let (st, actor) = (state.clone(), form.session.actor());
     let issued = blocking(move || {
-        clients::create(&st.db, st.clock.as_ref(), &name, &uris, okta_app.as_deref(), false)
+        clients::create(&st.db, st.clock.as_ref(), &actor, &name, &uris, okta_app.as_deref(), false)
     })
     .await?;
     Ok(shown_once(&form, format!("Client '{}' registered", issued.name), &issued))
@@ -79,17 +79,18 @@ async fn rotate(
     form: OperatorForm,
     client_id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let st = state.clone();
+    let (st, actor) = (state.clone(), form.session.actor());
     let id = client_id.into_inner();
-    let issued = blocking(move || clients::rotate_secret(&st.db, st.clock.as_ref(), &id)).await?;
+    let issued =
+        blocking(move || clients::rotate_secret(&st.db, st.clock.as_ref(), &actor, &id)).await?;
     Ok(shown_once(&form, format!("New secret for '{}'", issued.name), &issued))
 }
 
 async fn rotate_key(
     state: web::Data<AppState>,
-    _form: OperatorForm,
+    form: OperatorForm,
 ) -> Result<HttpResponse, PageError> {
-    let st = state.clone();
-    blocking(move || keys::rotate(&st.db, st.clock.as_ref(), access_ttl_ms(&st))).await?;
+    let (st, actor) = (state.clone(), form.session.actor());
+    blocking(move || keys::rotate(&st.db, st.clock.as_ref(), &actor, access_ttl_ms(&st))).await?;
     Ok(see_other("/admin/clients?done=key-rotated"))
 }
