@@ -8,14 +8,15 @@ use askama::Template;
 
 use super::AppState;
 use super::extractors::client_ip;
-use super::ui::{self, CSRF_COOKIE, SESSION_COOKIE};
-use super::web_session::{PageError, Realm, Signed, SignedForm, blocking, read_form, see_other};
+use super::ui::{self, SESSION_COOKIE};
+use super::web_session::{
+    PageError, Realm, Signed, SignedForm, blocking, refused, see_other, sign_in, sign_in_csrf,
+    with_csrf_cookie,
+};
 use crate::clock::Clock;
 use crate::db::{Database, StoreError};
-use crate::oauth::secret;
 use crate::service::grants::{self, GrantSummary};
-use crate::service::login::{self, Attempt, LoginFailure, Session};
-use crate::service::rate_limit::Limit;
+use crate::service::login::{self, Session};
 
 pub struct TenantAdmins;
 
@@ -74,10 +75,9 @@ fn render_login(
     error: Option<String>,
     email: &str,
 ) -> HttpResponse {
-    let csrf = ui::cookie_value(req, CSRF_COOKIE).unwrap_or_else(|| secret::generate(""));
-    let mut response = ui::render(status, &LoginPage { error, email, csrf: &csrf });
-    let _ = response.add_cookie(&ui::cookie(CSRF_COOKIE, csrf.clone(), ui::is_secure(req, state)));
-    response
+    let csrf = sign_in_csrf(req);
+    let response = ui::render(status, &LoginPage { error, email, csrf: &csrf });
+    with_csrf_cookie(response, req, state, csrf)
 }
 
 async fn login_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -89,53 +89,17 @@ async fn login_post(
     state: web::Data<AppState>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let form = read_form(&mut payload).await?;
-    let field = |k: &str| form.get(k).map_or("", String::as_str).to_owned();
-    if !ui::cookie_value(&req, CSRF_COOKIE).is_some_and(|c| secret::equal(&c, &field("csrf"))) {
-        return Err(PageError::forbidden(
-            "The sign-in form could not be verified (cookies must be enabled). Reload the page and sign in again.",
-        ));
-    }
-    let (email, password) = (field("email"), field("password"));
-    let (ip, st, email2) = (client_ip(&req, &state), state.clone(), email.clone());
-    let outcome = web::block(move || {
-        let attempt = Attempt {
-            email: &email2,
-            password: &password,
-            ip: ip.as_deref(),
-            ip_limit: Limit::per_minute(st.settings.rate_limits.login_per_ip),
-        };
-        let ttl = i64::try_from(st.settings.session_ttl_secs).unwrap_or(3600) * 1000;
-        login::login(&st.db, st.clock.as_ref(), ttl, &attempt)
-    })
-    .await??;
+    let (post, outcome) = sign_in(&req, &state, &mut payload, login::login).await?;
     Ok(match outcome {
         Ok(new) => {
             let mut response = see_other("/account");
-            let _ = response.add_cookie(&ui::cookie(
-                SESSION_COOKIE,
-                new.cookie,
-                ui::is_secure(&req, &state),
-            ));
+            let secure = ui::is_secure(&req, &state);
+            let _ = response.add_cookie(&ui::cookie(SESSION_COOKIE, new.cookie, secure));
             response
         }
-        Err(LoginFailure::Invalid) => render_login(
-            &req,
-            &state,
-            StatusCode::UNAUTHORIZED,
-            Some("Incorrect email or password.".into()),
-            &email,
-        ),
-        Err(LoginFailure::Throttled { retry_after }) => {
-            let message = format!(
-                "Too many sign-in attempts. Try again in {} minute(s).",
-                (retry_after + 59_999) / 60_000
-            );
-            let mut response =
-                render_login(&req, &state, StatusCode::TOO_MANY_REQUESTS, Some(message), &email);
-            ui::set_retry_after(&mut response, retry_after);
-            response
-        }
+        Err(failure) => refused(failure, |status, message| {
+            render_login(&req, &state, status, Some(message), &post.email)
+        }),
     })
 }
 

@@ -17,11 +17,14 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 
 use super::AppState;
+use super::extractors::client_ip;
 use super::ui;
 use crate::clock::Clock;
 use crate::db::{Database, StoreError};
 use crate::oauth::secret;
 use crate::service::AdminError;
+use crate::service::login::{Attempt, LoginFailure};
+use crate::service::rate_limit::Limit;
 
 /// Largest form body the pages accept.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -237,4 +240,83 @@ pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, PageError> {
     Ok(web::block(f).await??)
+}
+
+/// The double-submit token of a sign-in page: the browser's CSRF cookie, or a fresh one that the
+/// page sets with `with_csrf_cookie`.
+pub fn sign_in_csrf(req: &HttpRequest) -> String {
+    ui::cookie_value(req, ui::CSRF_COOKIE).unwrap_or_else(|| secret::generate(""))
+}
+
+pub fn with_csrf_cookie(
+    mut response: HttpResponse,
+    req: &HttpRequest,
+    state: &AppState,
+    csrf: String,
+) -> HttpResponse {
+    let _ = response.add_cookie(&ui::cookie(ui::CSRF_COOKIE, csrf, ui::is_secure(req, state)));
+    response
+}
+
+/// A sign-in form post, read and checked against the double-submit cookie (there is no session
+/// yet to bind a token to).
+pub struct SignInPost {
+    pub form: HashMap<String, String>,
+    pub email: String,
+}
+
+/// One realm's sign-in: verifies credentials and opens a session.
+pub type SignInFn<T> =
+    fn(&Database, &dyn Clock, i64, &Attempt<'_>) -> Result<Result<T, LoginFailure>, StoreError>;
+
+/// Reads a sign-in post and runs `sign_in` off the async runtime with the address's budget and
+/// the session lifetime from the settings.
+pub async fn sign_in<T: Send + 'static>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    payload: &mut web::Payload,
+    sign_in: SignInFn<T>,
+) -> Result<(SignInPost, Result<T, LoginFailure>), PageError> {
+    let form = read_form(payload).await?;
+    let field = |k: &str| form.get(k).map_or("", String::as_str).to_owned();
+    if !ui::cookie_value(req, ui::CSRF_COOKIE).is_some_and(|c| secret::equal(&c, &field("csrf"))) {
+        return Err(PageError::forbidden(
+            "The sign-in form could not be verified (cookies must be enabled). Reload the page and sign in again.",
+        ));
+    }
+    let (email, password) = (field("email"), field("password"));
+    let (ip, st, typed) = (client_ip(req, state), state.clone(), email.clone());
+    let outcome = web::block(move || {
+        let attempt = Attempt {
+            email: &typed,
+            password: &password,
+            ip: ip.as_deref(),
+            ip_limit: Limit::per_minute(st.settings.rate_limits.login_per_ip),
+        };
+        let ttl = i64::try_from(st.settings.session_ttl_secs).unwrap_or(3600) * 1000;
+        sign_in(&st.db, st.clock.as_ref(), ttl, &attempt)
+    })
+    .await??;
+    Ok((SignInPost { form, email }, outcome))
+}
+
+/// The sign-in page again, with why it failed: 401, or 429 with `Retry-After`.
+pub fn refused(
+    failure: LoginFailure,
+    render: impl FnOnce(StatusCode, String) -> HttpResponse,
+) -> HttpResponse {
+    match failure {
+        LoginFailure::Invalid => {
+            render(StatusCode::UNAUTHORIZED, "Incorrect email or password.".into())
+        }
+        LoginFailure::Throttled { retry_after } => {
+            let message = format!(
+                "Too many sign-in attempts. Try again in {} minute(s).",
+                (retry_after + 59_999) / 60_000
+            );
+            let mut response = render(StatusCode::TOO_MANY_REQUESTS, message);
+            ui::set_retry_after(&mut response, retry_after);
+            response
+        }
+    }
 }

@@ -42,7 +42,24 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-pub(super) fn validate_email(email: &str) -> Result<(), AdminError> {
+/// A new account's trimmed email and its password's argon2id hash, once both are acceptable.
+/// Called before any transaction: argon2 is slow on purpose and must not hold the write lock.
+pub(super) fn new_credentials<'e>(
+    email: &'e str,
+    password_text: &str,
+) -> Result<(&'e str, String), AdminError> {
+    let email = email.trim();
+    validate_email(email)?;
+    if password_text.chars().count() < MIN_PASSWORD_LEN {
+        return Err(AdminError::Invalid(format!(
+            "the password must have at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    let password_hash = password::hash(password_text).map_err(AdminError::Invalid)?;
+    Ok((email, password_hash))
+}
+
+fn validate_email(email: &str) -> Result<(), AdminError> {
     let ok = email.len() <= 254
         && email
             .split_once('@')
@@ -70,15 +87,7 @@ pub fn create_as(
     email: &str,
     password_text: &str,
 ) -> Result<AdminView, AdminError> {
-    let email = email.trim();
-    validate_email(email)?;
-    if password_text.chars().count() < MIN_PASSWORD_LEN {
-        return Err(AdminError::Invalid(format!(
-            "the password must have at least {MIN_PASSWORD_LEN} characters"
-        )));
-    }
-    // Hash before the transaction: argon2 is slow on purpose and must not hold the write lock.
-    let password_hash = password::hash(password_text).map_err(AdminError::Invalid)?;
+    let (email, password_hash) = new_credentials(email, password_text)?;
     let now = clock.now();
     db.write(|conn| {
         let tenant = tenants::find_by_slug(conn, tenant_slug)?

@@ -5,14 +5,14 @@
 use serde::Serialize;
 
 use super::AdminError;
-use super::admins::{MIN_PASSWORD_LEN, normalize_email, validate_email};
+use super::admins::{new_credentials, normalize_email};
 use super::login::{self, Account, Attempt, LoginFailure};
 use crate::audit::{self, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::operators;
 use crate::db::rows::{OperatorRow, OperatorSessionRow};
 use crate::db::{Database, StoreError};
-use crate::oauth::{password, secret};
+use crate::oauth::secret;
 
 #[derive(Debug, Serialize)]
 pub struct OperatorView {
@@ -54,14 +54,7 @@ pub fn create(
     email: &str,
     password_text: &str,
 ) -> Result<OperatorView, AdminError> {
-    let email = email.trim();
-    validate_email(email)?;
-    if password_text.chars().count() < MIN_PASSWORD_LEN {
-        return Err(AdminError::Invalid(format!(
-            "the password must have at least {MIN_PASSWORD_LEN} characters"
-        )));
-    }
-    let password_hash = password::hash(password_text).map_err(AdminError::Invalid)?;
+    let (email, password_hash) = new_credentials(email, password_text)?;
     let now = clock.now();
     db.write(|conn| {
         if operators::find_by_email(conn, &normalize_email(email))?.is_some() {

@@ -21,10 +21,13 @@ use crate::service::{AdminError, Scope, groups, users};
 const PAGE_SIZE: u64 = 50;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/tenants/{slug}/users", web::get().to(list_users))
-        .route("/admin/tenants/{slug}/groups", web::get().to(list_groups))
-        .route("/admin/tenants/{slug}/users/{id}", web::get().to(show_user))
-        .route("/admin/tenants/{slug}/groups/{id}", web::get().to(show_group));
+    cfg.route("/admin/tenants/{slug}/{kind:users|groups}", web::get().to(browse))
+        .route("/admin/tenants/{slug}/{kind:users|groups}/{id}", web::get().to(show));
+}
+
+/// The kind a path segment names (the routes admit only these two).
+fn kind_of(segment: &str) -> ResourceKind {
+    if segment == "groups" { ResourceKind::Group } else { ResourceKind::User }
 }
 
 pub struct Row {
@@ -127,10 +130,11 @@ async fn browse(
     req: HttpRequest,
     state: web::Data<AppState>,
     op: Operator,
-    slug: String,
-    search: Search,
-    kind: ResourceKind,
+    path: web::Path<(String, String)>,
+    search: web::Query<Search>,
 ) -> Result<HttpResponse, PageError> {
+    let (slug, segment) = path.into_inner();
+    let (kind, search) = (kind_of(&segment), search.into_inner());
     check_slug(&slug)?;
     let q = search.q.unwrap_or_default();
     let start = search.start.unwrap_or(1).max(1);
@@ -191,34 +195,14 @@ async fn browse(
     Ok(ui::render(StatusCode::OK, &page))
 }
 
-async fn list_users(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    op: Operator,
-    slug: web::Path<String>,
-    q: web::Query<Search>,
-) -> Result<HttpResponse, PageError> {
-    browse(req, state, op, slug.into_inner(), q.into_inner(), ResourceKind::User).await
-}
-
-async fn list_groups(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    op: Operator,
-    slug: web::Path<String>,
-    q: web::Query<Search>,
-) -> Result<HttpResponse, PageError> {
-    browse(req, state, op, slug.into_inner(), q.into_inner(), ResourceKind::Group).await
-}
-
 async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
     op: Operator,
-    slug: String,
-    id: String,
-    kind: ResourceKind,
+    path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, PageError> {
+    let (slug, segment, id) = path.into_inner();
+    let kind = kind_of(&segment);
     check_slug(&slug)?;
     let base = scim_base(&req, &state);
     let st = state.clone();
@@ -253,26 +237,6 @@ async fn show(
         json: serde_json::to_string_pretty(&resource).unwrap_or_default(),
     };
     Ok(ui::render(StatusCode::OK, &page))
-}
-
-async fn show_user(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    op: Operator,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
-    let (slug, id) = path.into_inner();
-    show(req, state, op, slug, id, ResourceKind::User).await
-}
-
-async fn show_group(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    op: Operator,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
-    let (slug, id) = path.into_inner();
-    show(req, state, op, slug, id, ResourceKind::Group).await
 }
 
 #[cfg(test)]

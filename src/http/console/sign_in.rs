@@ -7,12 +7,11 @@ use askama::Template;
 use super::COOKIE;
 use crate::http::AppState;
 use crate::http::extractors::client_ip;
-use crate::http::ui::{self, CSRF_COOKIE};
-use crate::http::web_session::{PageError, read_form, see_other};
-use crate::oauth::secret;
-use crate::service::login::{Attempt, LoginFailure};
+use crate::http::ui;
+use crate::http::web_session::{
+    PageError, refused, see_other, sign_in, sign_in_csrf, with_csrf_cookie,
+};
 use crate::service::operators;
-use crate::service::rate_limit::Limit;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -47,10 +46,14 @@ fn render_login(
     email: &str,
     next: &str,
 ) -> HttpResponse {
-    let csrf = ui::cookie_value(req, CSRF_COOKIE).unwrap_or_else(|| secret::generate(""));
-    let mut response = ui::render(status, &LoginPage { error, email, csrf: &csrf, next });
-    let _ = response.add_cookie(&ui::cookie(CSRF_COOKIE, csrf.clone(), ui::is_secure(req, state)));
-    response
+    let csrf = sign_in_csrf(req);
+    let response = ui::render(status, &LoginPage { error, email, csrf: &csrf, next });
+    with_csrf_cookie(response, req, state, csrf)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Next {
+    next: Option<String>,
 }
 
 async fn login_page(
@@ -61,77 +64,24 @@ async fn login_page(
     render_login(&req, &state, StatusCode::OK, None, "", &safe_next(query.next.as_deref()))
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct Next {
-    next: Option<String>,
-}
-
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let form = read_form(&mut payload).await?;
-    let field = |k: &str| form.get(k).map_or("", String::as_str).to_owned();
-    let next = safe_next(form.get("next").map(String::as_str));
-    let csrf_ok =
-        ui::cookie_value(&req, CSRF_COOKIE).is_some_and(|c| secret::equal(&c, &field("csrf")));
-    if !csrf_ok {
-        return Err(PageError::forbidden(
-            "The sign-in form could not be verified (cookies must be enabled). Reload the page and sign in again.",
-        ));
-    }
-    let (email, password) = (field("email"), field("password"));
-    let ip = client_ip(&req, &state);
-    let st = state.clone();
-    let email2 = email.clone();
-    let outcome = web::block(move || {
-        let attempt = Attempt {
-            email: &email2,
-            password: &password,
-            ip: ip.as_deref(),
-            ip_limit: Limit::per_minute(st.settings.rate_limits.login_per_ip),
-        };
-        let ttl = i64::try_from(st.settings.session_ttl_secs).unwrap_or(3600) * 1000;
-        operators::login(&st.db, st.clock.as_ref(), ttl, &attempt)
-    })
-    .await??;
-    match outcome {
+    let (post, outcome) = sign_in(&req, &state, &mut payload, operators::login).await?;
+    let next = safe_next(post.form.get("next").map(String::as_str));
+    Ok(match outcome {
         Ok(new) => {
             let mut response = see_other(&next);
-            let _ = response.add_cookie(&ui::session_cookie(
-                COOKIE,
-                "/admin",
-                new.cookie,
-                ui::is_secure(&req, &state),
-            ));
-            Ok(response)
+            let secure = ui::is_secure(&req, &state);
+            let _ = response.add_cookie(&ui::session_cookie(COOKIE, "/admin", new.cookie, secure));
+            response
         }
-        Err(LoginFailure::Invalid) => Ok(render_login(
-            &req,
-            &state,
-            StatusCode::UNAUTHORIZED,
-            Some("Incorrect email or password.".into()),
-            &email,
-            &next,
-        )),
-        Err(LoginFailure::Throttled { retry_after }) => {
-            let message = format!(
-                "Too many sign-in attempts. Try again in {} minute(s).",
-                (retry_after + 59_999) / 60_000
-            );
-            let mut response = render_login(
-                &req,
-                &state,
-                StatusCode::TOO_MANY_REQUESTS,
-                Some(message),
-                &email,
-                &next,
-            );
-            ui::set_retry_after(&mut response, retry_after);
-            Ok(response)
-        }
-    }
+        Err(failure) => refused(failure, |status, message| {
+            render_login(&req, &state, status, Some(message), &post.email, &next)
+        }),
+    })
 }
 
 async fn logout(
