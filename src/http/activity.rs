@@ -9,19 +9,18 @@ use actix_web::{Error, HttpMessage, web};
 
 use super::AppState;
 use super::error::FailureReason;
-use super::extractors::ScimTenant;
+use super::extractors::RequestTenant;
 use crate::service::activity;
 
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let slot = ScimTenant::default();
-    req.extensions_mut().insert(slot.clone());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let is_get = req.method() == Method::GET;
     let response = next.call(req).await?;
-    let (Some(tenant_id), Some(state)) = (slot.get(), state) else {
+    let tenant = response.request().extensions().get::<RequestTenant>().map(|t| t.id.clone());
+    let (Some(tenant_id), Some(state)) = (tenant, state) else {
         return Ok(response);
     };
     let status = response.status();

@@ -46,7 +46,6 @@ impl FromRequest for Authenticated {
         // Reads (including POST …/.search) need scim:read; everything else needs scim:write.
         let is_search = *req.method() == Method::POST && req.path().ends_with("/.search");
         let needs_write = !matches!(*req.method(), Method::GET | Method::HEAD) && !is_search;
-        let tenant_slot = req.extensions().get::<ScimTenant>().cloned();
         Box::pin(async move {
             let state = state?;
             let token = match header.transpose() {
@@ -97,16 +96,16 @@ impl FromRequest for Authenticated {
                 Admission::Admitted(principal, decision) => (principal, decision),
                 Admission::Refused(failure, tenant) => {
                     tracing::info!(reason = failure.description(), ?peer, %path, "SCIM authentication failed");
-                    if let (Some(slot), Some(tenant_id)) = (&tenant_slot, tenant) {
-                        slot.set(tenant_id);
+                    if let Some(id) = tenant {
+                        request.extensions_mut().insert(RequestTenant { id, slug: None });
                     }
                     return Err(ApiError::from(failure));
                 }
             };
-            if let Some(slot) = &tenant_slot {
-                slot.set(principal.tenant_id.clone());
-            }
-            super::metrics::label_tenant(&request, &principal.tenant_slug);
+            request.extensions_mut().insert(RequestTenant {
+                id: principal.tenant_id.clone(),
+                slug: Some(principal.tenant_slug.clone()),
+            });
             if let Some(secs) = decision.retry_after_secs() {
                 tracing::info!(tenant = %principal.tenant_slug, "SCIM rate limit reached");
                 return Err(ApiError::rate_limited(secs));
@@ -122,19 +121,14 @@ impl FromRequest for Authenticated {
     }
 }
 
-/// The tenant a SCIM request was made for, once its credential is known (even when it was refused,
-/// e.g. revoked): a slot the activity middleware puts on the request before routing and reads
-/// after the response, since it may not hold the request itself meanwhile.
-#[derive(Debug, Clone, Default)]
-pub struct ScimTenant(std::rc::Rc<std::cell::RefCell<Option<String>>>);
-
-impl ScimTenant {
-    pub fn set(&self, tenant_id: String) {
-        *self.0.borrow_mut() = Some(tenant_id);
-    }
-    pub fn get(&self) -> Option<String> {
-        self.0.borrow().clone()
-    }
+/// The tenant a SCIM request was made for, once its credential is known, left on the request
+/// for the middlewares that read it back from the answered request: the activity status line and
+/// the metrics' `tenant` label. A refused credential that is authentically a tenant's (a revoked
+/// static token) still names the tenant's id, but no slug: the metrics label stays empty.
+#[derive(Debug, Clone)]
+pub struct RequestTenant {
+    pub id: String,
+    pub slug: Option<String>,
 }
 
 enum Admission {

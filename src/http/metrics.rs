@@ -1,5 +1,5 @@
 //! `/metrics` for Prometheus, and the middleware that counts every request into it. The tenant
-//! label comes from `TenantLabel`, which the `Authenticated` extractor leaves in the request.
+//! label comes from `RequestTenant`, which the `Authenticated` extractor leaves in the request.
 //!
 //! The page names tenants, so it is not public: with `metrics_token` set, a scraper must send it
 //! as a bearer token; without it, only direct loopback peers are answered.
@@ -15,21 +15,13 @@ use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, web};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
+use super::extractors::RequestTenant;
 use crate::metrics::text::CONTENT_TYPE;
 use crate::metrics::{Registry, RequestLabels};
 use crate::oauth::secret;
 
 /// The route label of requests no route matched (404s), so stray paths add no series.
 const UNMATCHED: &str = "unmatched";
-
-/// The slug of the tenant a request authenticated as.
-#[derive(Debug, Clone)]
-pub struct TenantLabel(pub String);
-
-/// Called once authentication succeeded; the middleware reads it back after the response.
-pub fn label_tenant(req: &HttpRequest, slug: &str) {
-    req.extensions_mut().insert(TenantLabel(slug.to_owned()));
-}
 
 /// `GET /metrics`: the exposition, to the token holder or (without a token) a loopback peer.
 pub async fn scrape(
@@ -151,7 +143,10 @@ where
                     let req = res.request();
                     let route = req.match_pattern();
                     let extensions = req.extensions();
-                    let tenant = extensions.get::<TenantLabel>().map_or("", |t| t.0.as_str());
+                    let tenant = extensions
+                        .get::<RequestTenant>()
+                        .and_then(|t| t.slug.as_deref())
+                        .unwrap_or("");
                     in_flight.finish(RequestLabels {
                         route: route.as_deref().unwrap_or(UNMATCHED),
                         method,
