@@ -16,6 +16,7 @@ build: ## Build the scimd binary (debug)
 
 run: build ## Serve on http://127.0.0.1:$(PORT) with the embedded SQLite database ./scimd.db
 	@echo "scimd: serving on http://127.0.0.1:$(PORT)/scim/v2 (database sqlite://scimd.db)"
+	@echo "  console:          http://127.0.0.1:$(PORT)/admin (first: echo 'a long password' | cargo run -q -- operator create --email you@example.com --password-stdin)"
 	@echo "  create a tenant:  cargo run -q -- tenant create acme --name 'Acme Inc'"
 	@echo "  issue a token:    cargo run -q -- token issue --tenant acme --label okta"
 	SCIMD_BIND=127.0.0.1:$(PORT) $(CARGO) run --quiet --bin scimd -- serve

@@ -4,6 +4,7 @@ DROP INDEX audit_events_grant_at;
 DROP INDEX audit_events_actor_at;
 DROP INDEX audit_events_event_at;
 DROP TABLE tenant_activity;
+DROP INDEX rate_limits_window;
 DROP TABLE rate_limits;
 DROP TABLE operator_sessions;
 DROP TABLE operator_accounts;

@@ -27,6 +27,7 @@ CREATE TABLE rate_limits (
     window_start  BIGINT NOT NULL,
     hits          BIGINT NOT NULL
 );
+CREATE INDEX rate_limits_window ON rate_limits (window_start);
 
 CREATE TABLE tenant_activity (
     tenant_id            TEXT PRIMARY KEY NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
