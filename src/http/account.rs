@@ -23,7 +23,6 @@ pub struct TenantAdmins;
 impl Realm for TenantAdmins {
     type Session = Session;
     const COOKIE: &'static str = SESSION_COOKIE;
-    const PATH: &'static str = "/";
     const SIGN_IN: &'static str = "/account/login";
     fn lookup(
         db: &Database,

@@ -31,9 +31,8 @@ const MAX_FORM_BYTES: usize = 64 * 1024;
 
 pub trait Realm: 'static {
     type Session: Clone + Send + 'static;
-    /// The session cookie's name and path.
+    /// The session cookie's name.
     const COOKIE: &'static str;
-    const PATH: &'static str;
     /// Where to send a browser without a session.
     const SIGN_IN: &'static str;
     fn lookup(

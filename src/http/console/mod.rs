@@ -17,13 +17,14 @@ use crate::db::{Database, StoreError};
 use crate::service::operators::{self, OperatorSession};
 
 pub const COOKIE: &str = "scimd_operator";
+/// The operator's cookie goes to console pages only.
+pub const COOKIE_PATH: &str = "/admin";
 
 pub struct Operators;
 
 impl Realm for Operators {
     type Session = OperatorSession;
     const COOKIE: &'static str = COOKIE;
-    const PATH: &'static str = "/admin";
     const SIGN_IN: &'static str = "/admin/login";
     fn lookup(
         db: &Database,

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::COOKIE;
+use super::{COOKIE, COOKIE_PATH};
 use crate::http::AppState;
 use crate::http::extractors::client_ip;
 use crate::http::ui;
@@ -75,7 +75,8 @@ async fn login(
         Ok(new) => {
             let mut response = see_other(&next);
             let secure = ui::is_secure(&req, &state);
-            let _ = response.add_cookie(&ui::session_cookie(COOKIE, "/admin", new.cookie, secure));
+            let _ =
+                response.add_cookie(&ui::session_cookie(COOKIE, COOKIE_PATH, new.cookie, secure));
             response
         }
         Err(failure) => refused(failure, |status, message| {
@@ -99,7 +100,7 @@ async fn logout(
     let mut response = see_other("/admin/login");
     let _ = response.add_cookie(&ui::expired_session_cookie(
         COOKIE,
-        "/admin",
+        COOKIE_PATH,
         ui::is_secure(&req, &state),
     ));
     Ok(response)
