@@ -40,6 +40,10 @@ bench: ## Release build, 100k users and a 50k-member group, then wrk per scenari
 	$(CARGO) build --release --bin scimd
 	python3 bench/run.py
 
+bench-audit: ## Release build, 1M audit events, time each audit page shape (BENCH_POSTGRES=1 adds PostgreSQL; knobs: bench/audit.py)
+	$(CARGO) build --release --bin scimd
+	python3 bench/audit.py
+
 pg-up: ## Start the local PostgreSQL cluster if it is down
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
 	  command -v pg_ctlcluster >/dev/null && pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | tail -1) main start; \
@@ -53,4 +57,4 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-.PHONY: help build run test test-postgres conformance conformance-postgres bench pg-up lint fmt
+.PHONY: help build run test test-postgres conformance conformance-postgres bench bench-audit pg-up lint fmt

@@ -457,6 +457,49 @@ async fn audit_log_filters_pages_and_exports() {
 }
 
 #[tokio::test]
+async fn audit_cursors_break_ties_within_a_millisecond() {
+    use scimd::service::audit_log::{self, AuditQuery};
+    use scimd::service::credentials;
+    let (app, clock) = spawn_app_manual(|_| {}).await;
+    // Seven events in each of five milliseconds: pages of three end inside a tie, so the cursor
+    // must carry on within the same millisecond by id, in both directions.
+    for _ in 0..5 {
+        for i in 0..7 {
+            credentials::issue(&app.db, app.clock.as_ref(), "acme", &format!("t{i}")).unwrap();
+        }
+        clock.advance(1);
+    }
+    let query = AuditQuery { event: Some("static_token.issued".into()), ..Default::default() };
+    let all = audit_log::page(&app.db, app.clock.as_ref(), &query, None, false, 1000).unwrap();
+    let oldest_first: Vec<String> = all.events.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(oldest_first.len(), 36, "35 and the harness' own token");
+    for backwards in [false, true] {
+        let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+        loop {
+            let page = audit_log::page(
+                &app.db,
+                app.clock.as_ref(),
+                &query,
+                cursor.as_deref(),
+                backwards,
+                3,
+            )
+            .unwrap();
+            seen.extend(page.events.into_iter().map(|e| e.id));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let mut expected = oldest_first.clone();
+        if backwards {
+            expected.reverse();
+        }
+        assert_eq!(seen, expected, "backwards: {backwards}");
+    }
+}
+
+#[tokio::test]
 async fn connect_page_gives_okta_values_a_fresh_token_and_live_status() {
     let app = spawn_app().await;
     create_operator(&app);
