@@ -505,9 +505,11 @@ fn token_budget(ctx: &Ctx, client_id: &str) -> Result<Option<u64>, StoreError> {
     let limits = &ctx.state.settings.rate_limits;
     let now = ctx.state.clock.now();
     let db = &ctx.state.db;
+    // The id is only claimed so far: bound what it can add to a bucket name.
+    let claimed: String = client_id.chars().take(128).collect();
     let by_client = rate_limit::hit(
         db,
-        &format!("token-client:{client_id}"),
+        &format!("token-client:{claimed}"),
         Limit::per_minute(limits.token_per_client),
         now,
     )?;

@@ -114,12 +114,15 @@ pub(super) fn verify<T>(
     let Attempt { email, password: password_text, ip, ip_limit } = *attempt;
     let now = clock.now();
     let account = format!("{realm}{}", account_key(email));
-    let refuse = |reason: &str, now: i64| {
-        let event = Event::new(Kind::LoginFailed, "anonymous")
+    let refusal = |reason: &str| {
+        Event::new(Kind::LoginFailed, "anonymous")
             .ip(ip.map(str::to_owned))
             .detail("email", email)
             .detail("realm", realm.trim_end_matches(':'))
-            .detail("reason", reason.to_owned());
+            .detail("reason", reason.to_owned())
+    };
+    let refuse = |reason: &str, now: i64| {
+        let event = refusal(reason);
         db.write(|conn| audit::record(conn, now, event).map_err(StoreError::from))
     };
     if let Some(ip) = ip {
@@ -156,9 +159,9 @@ pub(super) fn verify<T>(
             if let Some(ip) = ip {
                 count_failure(conn, &ip_key(ip), IP_MAX_FAILURES, now)?;
             }
+            audit::record(conn, now, refusal("invalid email or password"))?;
             Ok::<_, StoreError>(())
         })?;
-        refuse("invalid email or password", now)?;
         return Ok(Err(LoginFailure::Invalid));
     };
     db.write(|conn| admins::clear_throttle(conn, &account).map_err(StoreError::from))?;
