@@ -12,6 +12,7 @@ use serde_json::json;
 use super::AppState;
 use super::extractors::{client_ip, origin, query_pairs};
 use super::ui::{self, CSRF_COOKIE, ConsentPage, LoginPage, SESSION_COOKIE};
+use super::web_session::{sign_in_csrf, with_csrf_cookie};
 use crate::db::StoreError;
 use crate::db::rows::ClientRow;
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
@@ -100,12 +101,10 @@ fn login_page(
     error: Option<String>,
     email: &str,
 ) -> HttpResponse {
-    let csrf = ui::cookie_value(req, CSRF_COOKIE).unwrap_or_else(|| secret::generate(""));
+    let csrf = sign_in_csrf(req);
     let page =
         LoginPage { client_name: &consent.client_name, error, email, csrf: &csrf, return_to };
-    let mut response = ui::render(status, &page);
-    let _ = response.add_cookie(&ui::cookie(CSRF_COOKIE, csrf.clone(), ui::is_secure(req, state)));
-    response
+    with_csrf_cookie(ui::render(status, &page), req, state, csrf)
 }
 
 fn consent_page(req: &HttpRequest, consent: &ConsentRequest, session: &Session) -> HttpResponse {

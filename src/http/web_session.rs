@@ -46,14 +46,13 @@ pub trait Realm: 'static {
 /// The signed-in session of realm `R`.
 pub struct Signed<R: Realm> {
     pub session: R::Session,
-    /// The cookie value, for sign-out.
-    pub cookie: String,
     _realm: PhantomData<R>,
 }
 
 /// A form post from the signed-in session of realm `R`, its CSRF token verified.
 pub struct SignedForm<R: Realm> {
     pub session: R::Session,
+    /// The cookie value, for sign-out.
     pub cookie: String,
     pub form: HashMap<String, String>,
     _realm: PhantomData<R>,
@@ -87,7 +86,7 @@ impl<R: Realm> FromRequest for Signed<R> {
         let req = req.clone();
         Box::pin(async move {
             match lookup::<R>(&req).await? {
-                Some((session, cookie)) => Ok(Signed { session, cookie, _realm: PhantomData }),
+                Some((session, _)) => Ok(Signed { session, _realm: PhantomData }),
                 None => {
                     let here = match req.query_string() {
                         "" => req.path().to_owned(),
