@@ -27,22 +27,8 @@ pub struct StaticTokenRow {
     pub revoked_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = scim_users)]
-pub struct UserRow {
-    pub id: String,
-    pub tenant_id: String,
-    pub user_name: String,
-    pub external_id: Option<String>,
-    pub display_name: Option<String>,
-    pub active: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub version: i64,
-    pub data: String,
-}
-
-/// The user columns written on create and replace (`seq` is assigned by the database).
+/// The user columns written on create and replace (`seq` is assigned by the database; `id`,
+/// `tenant_id` and `created_at` are written once, on insert).
 #[derive(Debug, Clone, Insertable, AsChangeset)]
 #[diesel(table_name = scim_users, treat_none_as_null = true)]
 pub struct UserWrite {
@@ -57,29 +43,6 @@ pub struct UserWrite {
     pub data: String,
 }
 
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = scim_users)]
-pub struct NewUserRow {
-    pub id: String,
-    pub tenant_id: String,
-    pub created_at: i64,
-    #[diesel(embed)]
-    pub fields: UserWrite,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = scim_groups)]
-pub struct GroupRow {
-    pub id: String,
-    pub tenant_id: String,
-    pub display_name: String,
-    pub external_id: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub version: i64,
-    pub data: String,
-}
-
 #[derive(Debug, Clone, Insertable, AsChangeset)]
 #[diesel(table_name = scim_groups, treat_none_as_null = true)]
 pub struct GroupWrite {
@@ -89,16 +52,6 @@ pub struct GroupWrite {
     pub updated_at: i64,
     pub version: i64,
     pub data: String,
-}
-
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = scim_groups)]
-pub struct NewGroupRow {
-    pub id: String,
-    pub tenant_id: String,
-    pub created_at: i64,
-    #[diesel(embed)]
-    pub fields: GroupWrite,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod hints;
+pub mod member_patch;
 pub mod patch;
 pub mod path;
 pub mod query;

@@ -5,32 +5,19 @@ pub mod access_tokens;
 pub mod activity;
 pub mod admins;
 pub mod audit_log;
-pub mod bulk;
 pub mod clients;
 pub mod credentials;
 pub mod grants;
-pub mod groups;
 pub mod keys;
 pub mod login;
 pub mod oauth_flow;
 pub mod operators;
+pub mod provisioning;
 pub mod rate_limit;
-pub mod render;
 pub mod tenants;
-pub mod users;
 
-use crate::clock::Clock;
-use crate::db::{Database, StoreError, is_unique_violation};
+use crate::db::{StoreError, is_unique_violation};
 use crate::scim::error::ScimError;
-
-/// What every SCIM use case runs against: the caller's tenant, storage, time and the base URL
-/// (`https://host/scim/v2`) that `meta.location` and `$ref` values are built from.
-pub struct Scope<'a> {
-    pub db: &'a Database,
-    pub clock: &'a dyn Clock,
-    pub tenant_id: &'a str,
-    pub base: &'a str,
-}
 
 /// Storage failures reach the client as a bare 500; the detail goes to the log only.
 impl From<StoreError> for ScimError {

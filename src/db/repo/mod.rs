@@ -4,12 +4,12 @@
 pub mod activity;
 pub mod admins;
 pub mod audit;
-pub mod groups;
 pub mod keys;
+pub mod memberships;
 pub mod oauth;
 pub mod operators;
 pub mod rate_limits;
+pub mod resources;
 pub mod tenants;
 pub mod tokens;
-pub mod users;
 pub mod values;

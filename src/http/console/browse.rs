@@ -15,8 +15,10 @@ use crate::scim::error::ScimError;
 use crate::scim::query::{ListQuery, PageLimits};
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
+use crate::service::AdminError;
+use crate::service::provisioning::resources;
+use crate::service::provisioning::{ResourceId, TenantContext, TenantId};
 use crate::service::tenants::{self, TenantView};
-use crate::service::{AdminError, Scope, groups, users};
 
 const PAGE_SIZE: u64 = 50;
 
@@ -156,19 +158,16 @@ async fn browse(
     let (tenant, listed) = blocking(move || {
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let limits = PageLimits { default_count: PAGE_SIZE, max_count: PAGE_SIZE };
-        let listed = ListQuery::parse(kind, &params, limits).and_then(|query| {
-            let scope =
-                Scope { db: &st.db, clock: st.clock.as_ref(), tenant_id: &tenant.id, base: &base };
-            match kind {
-                ResourceKind::User => users::list(&scope, &query),
-                ResourceKind::Group => groups::list(&scope, &query),
-            }
-        });
+        let tenant_id = TenantId::new(tenant.id.clone());
+        let ctx =
+            TenantContext { db: &st.db, clock: st.clock.as_ref(), tenant: &tenant_id, base: &base };
+        let listed = ListQuery::parse(kind, &params, limits)
+            .and_then(|query| resources::list(&ctx, kind, &query));
         Ok((TenantView::from(tenant), listed))
     })
     .await?;
     let (total, resources, error) = match listed {
-        Ok((total, resources)) => (total, resources, None),
+        Ok(page) => (page.total, page.resources, None),
         Err(err) if err.status == 400 => {
             (0, Vec::new(), Some(format!("Invalid search: {}", err.detail)))
         }
@@ -208,13 +207,12 @@ async fn show(
     let st = state.clone();
     let (tenant, resource) = blocking(move || {
         let tenant = tenants::by_slug(&st.db, &slug)?;
-        let scope =
-            Scope { db: &st.db, clock: st.clock.as_ref(), tenant_id: &tenant.id, base: &base };
+        let tenant_id = TenantId::new(tenant.id.clone());
+        let ctx =
+            TenantContext { db: &st.db, clock: st.clock.as_ref(), tenant: &tenant_id, base: &base };
         let projection = Projection::parse(kind, None, None).map_err(scim_failure)?;
-        let found = match kind {
-            ResourceKind::User => users::get(&scope, &id, &projection),
-            ResourceKind::Group => groups::get(&scope, &id, &projection),
-        };
+        let id = ResourceId::from(id);
+        let found = resources::get(&ctx, kind, &id, &projection);
         let resource = found.map_err(|e| {
             if e.status == 404 {
                 AdminError::NotFound(format!("resource '{id}'"))
@@ -222,7 +220,7 @@ async fn show(
                 scim_failure(e)
             }
         })?;
-        Ok((TenantView::from(tenant), resource.0))
+        Ok((TenantView::from(tenant), resource.json))
     })
     .await?;
     let title = match kind {

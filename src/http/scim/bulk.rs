@@ -9,7 +9,7 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extractors::{Authenticated, ScimBody};
 use crate::scim::bulk::{bulk_response, parse_bulk_request};
-use crate::service::bulk;
+use crate::service::provisioning::bulk;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -27,6 +27,6 @@ async fn post_bulk(
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
     let request = parse_bulk_request(&body.0, state.settings.bulk_max_operations)?;
-    let results = run(&req, &state, principal, move |scope| Ok(bulk::run(scope, request))).await?;
+    let results = run(&req, &state, principal, move |ctx| Ok(bulk::run(ctx, request))).await?;
     Ok(scim_response(StatusCode::OK, &bulk_response(&results), None))
 }

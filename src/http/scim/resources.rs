@@ -1,4 +1,5 @@
-//! `/Users` and `/Groups`: the same handlers for both, dispatched on the resource kind.
+//! `/Users` and `/Groups`: the same handlers for every resource type; the kind travels with the
+//! route into the one resource pipeline.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -13,7 +14,8 @@ use crate::scim::query::{ListQuery, PageLimits, list_response};
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
 use crate::scim::version::{EntityTags, etag};
-use crate::service::{Scope, groups, users};
+use crate::service::provisioning::resources::{self, Page};
+use crate::service::provisioning::{ResourceId, TenantContext, TenantId};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for kind in [ResourceKind::User, ResourceKind::Group] {
@@ -52,15 +54,19 @@ pub(super) async fn run<T: Send + 'static>(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     principal: Authenticated,
-    call: impl FnOnce(&Scope<'_>) -> ScimResult<T> + Send + 'static,
+    call: impl FnOnce(&TenantContext<'_>) -> ScimResult<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     let base = scim_base(req, state);
     let state = state.clone();
-    let tenant = principal.0.tenant_id;
+    let tenant = TenantId::new(principal.0.tenant_id);
     let result = web::block(move || {
-        let scope =
-            Scope { db: &state.db, clock: state.clock.as_ref(), tenant_id: &tenant, base: &base };
-        call(&scope)
+        let ctx = TenantContext {
+            db: &state.db,
+            clock: state.clock.as_ref(),
+            tenant: &tenant,
+            base: &base,
+        };
+        call(&ctx)
     })
     .await?;
     Ok(result?)
@@ -94,17 +100,6 @@ fn entity_tags(req: &HttpRequest, name: header::HeaderName) -> ScimResult<Option
         .transpose()
 }
 
-fn list_kind(
-    scope: &Scope<'_>,
-    kind: ResourceKind,
-    query: &ListQuery,
-) -> ScimResult<(u64, Vec<Value>)> {
-    match kind {
-        ResourceKind::User => users::list(scope, query),
-        ResourceKind::Group => groups::list(scope, query),
-    }
-}
-
 async fn list_page(
     req: &HttpRequest,
     state: &web::Data<AppState>,
@@ -113,9 +108,12 @@ async fn list_page(
     query: ListQuery,
 ) -> Result<HttpResponse, ApiError> {
     let start = query.start_index;
-    let (total, resources) =
-        run(req, state, principal, move |scope| list_kind(scope, kind, &query)).await?;
-    Ok(scim_response(StatusCode::OK, &list_response(total, start, resources), None))
+    let page = run(req, state, principal, move |ctx| resources::list(ctx, kind, &query)).await?;
+    Ok(list_answer(page, start))
+}
+
+fn list_answer(page: Page, start_index: u64) -> HttpResponse {
+    scim_response(StatusCode::OK, &list_response(page.total, start_index, page.resources), None)
 }
 
 async fn list(
@@ -140,8 +138,7 @@ async fn search(
     list_page(&req, &state, principal, **kind, query).await
 }
 
-/// `POST /.search` at the root: users, then groups, paged as one list. Each kind is sorted on
-/// its own, since an order across resource types is not defined.
+/// `POST /.search` at the root: every resource type, paged as one list.
 async fn search_all(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -154,23 +151,8 @@ async fn search_all(
         queries.push((kind, ListQuery::from_search_request(kind, &body.0, limits)?));
     }
     let start = queries.first().map_or(1, |(_, q)| q.start_index);
-    let (total, resources) = run(&req, &state, principal, move |scope| {
-        let (mut total, mut resources) = (0, Vec::new());
-        let mut offset = start - 1;
-        for (kind, mut query) in queries {
-            let wanted = query.count.saturating_sub(resources.len() as u64);
-            // Counted even when the page is already full, for totalResults.
-            query.start_index = offset + 1;
-            query.count = wanted;
-            let (kind_total, page) = list_kind(scope, kind, &query)?;
-            total += kind_total;
-            offset = offset.saturating_sub(kind_total);
-            resources.extend(page);
-        }
-        Ok((total, resources))
-    })
-    .await?;
-    Ok(scim_response(StatusCode::OK, &list_response(total, start, resources), None))
+    let page = run(&req, &state, principal, move |ctx| resources::list_all(ctx, queries)).await?;
+    Ok(list_answer(page, start))
 }
 
 async fn create(
@@ -181,13 +163,12 @@ async fn create(
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
     let kind = **kind;
-    let (resource, version) = run(&req, &state, principal, move |scope| match kind {
-        ResourceKind::User => users::create(scope, &body.0),
-        ResourceKind::Group => groups::create(scope, &body.0),
-    })
-    .await?;
-    let mut response = scim_response(StatusCode::CREATED, &resource, Some(version));
-    let location = resource.pointer("/meta/location").and_then(Value::as_str);
+    let projection = Projection::default_for(kind);
+    let created =
+        run(&req, &state, principal, move |ctx| resources::create(ctx, kind, &body.0, &projection))
+            .await?;
+    let mut response = scim_response(StatusCode::CREATED, &created.json, Some(created.version));
+    let location = created.json.pointer("/meta/location").and_then(Value::as_str);
     if let Some(Ok(value)) = location.map(header::HeaderValue::from_str) {
         response.headers_mut().insert(header::LOCATION, value);
     }
@@ -204,18 +185,16 @@ async fn get(
     let kind = **kind;
     let projection = projection(kind, &req)?;
     let if_none_match = entity_tags(&req, header::IF_NONE_MATCH)?;
-    let id = id.into_inner();
-    let (resource, version) = run(&req, &state, principal, move |scope| match kind {
-        ResourceKind::User => users::get(scope, &id, &projection),
-        ResourceKind::Group => groups::get(scope, &id, &projection),
-    })
-    .await?;
-    if if_none_match.is_some_and(|tags| tags.matches(version)) {
+    let id = ResourceId::from(id.into_inner());
+    let found =
+        run(&req, &state, principal, move |ctx| resources::get(ctx, kind, &id, &projection))
+            .await?;
+    if if_none_match.is_some_and(|tags| tags.matches(found.version)) {
         return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(version)))
+            .insert_header((header::ETAG, etag(found.version)))
             .finish());
     }
-    Ok(scim_response(StatusCode::OK, &resource, Some(version)))
+    Ok(scim_response(StatusCode::OK, &found.json, Some(found.version)))
 }
 
 async fn replace(
@@ -228,13 +207,13 @@ async fn replace(
 ) -> Result<HttpResponse, ApiError> {
     let kind = **kind;
     let if_match = entity_tags(&req, header::IF_MATCH)?;
-    let id = id.into_inner();
-    let (resource, version) = run(&req, &state, principal, move |scope| match kind {
-        ResourceKind::User => users::replace(scope, &id, &body.0, if_match.as_ref()),
-        ResourceKind::Group => groups::replace(scope, &id, &body.0, if_match.as_ref()),
+    let id = ResourceId::from(id.into_inner());
+    let projection = Projection::default_for(kind);
+    let replaced = run(&req, &state, principal, move |ctx| {
+        resources::replace(ctx, kind, &id, &body.0, if_match.as_ref(), &projection)
     })
     .await?;
-    Ok(scim_response(StatusCode::OK, &resource, Some(version)))
+    Ok(scim_response(StatusCode::OK, &replaced.json, Some(replaced.version)))
 }
 
 async fn patch(
@@ -252,17 +231,17 @@ async fn patch(
     let projection =
         if minimal { Projection::parse(kind, Some("id"), None)? } else { projection(kind, &req)? };
     let if_match = entity_tags(&req, header::IF_MATCH)?;
-    let id = id.into_inner();
-    let (resource, version) = run(&req, &state, principal, move |scope| match kind {
-        ResourceKind::User => users::patch(scope, &id, &body.0, if_match.as_ref())
-            .map(|(r, v)| (projection.apply(&r), v)),
-        ResourceKind::Group => groups::patch(scope, &id, &body.0, &projection, if_match.as_ref()),
+    let id = ResourceId::from(id.into_inner());
+    let patched = run(&req, &state, principal, move |ctx| {
+        resources::patch(ctx, kind, &id, &body.0, if_match.as_ref(), &projection)
     })
     .await?;
     if minimal {
-        return Ok(HttpResponse::NoContent().insert_header((header::ETAG, etag(version))).finish());
+        return Ok(HttpResponse::NoContent()
+            .insert_header((header::ETAG, etag(patched.version)))
+            .finish());
     }
-    Ok(scim_response(StatusCode::OK, &resource, Some(version)))
+    Ok(scim_response(StatusCode::OK, &patched.json, Some(patched.version)))
 }
 
 /// `Prefer: return=minimal` (RFC 7240 §4.2): answer a PATCH with 204 instead of the resource.
@@ -282,11 +261,8 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let kind = **kind;
     let if_match = entity_tags(&req, header::IF_MATCH)?;
-    let id = id.into_inner();
-    run(&req, &state, principal, move |scope| match kind {
-        ResourceKind::User => users::delete(scope, &id, if_match.as_ref()),
-        ResourceKind::Group => groups::delete(scope, &id, if_match.as_ref()),
-    })
-    .await?;
+    let id = ResourceId::from(id.into_inner());
+    run(&req, &state, principal, move |ctx| resources::delete(ctx, kind, &id, if_match.as_ref()))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

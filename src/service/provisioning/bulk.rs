@@ -6,11 +6,10 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{Scope, groups, users};
+use super::{ResourceId, TenantContext, resources};
 use crate::scim::bulk::{BulkMethod, BulkOperation, BulkRequest, BulkResult, execution_order};
 use crate::scim::error::ScimResult;
 use crate::scim::resource::Projection;
-use crate::scim::schema::ResourceKind;
 use crate::scim::version::{EntityTags, etag};
 
 /// What a successful operation reports.
@@ -21,7 +20,7 @@ struct Done {
 }
 
 /// Runs the request; results come back in request order, without the operations never reached.
-pub fn run(scope: &Scope<'_>, request: BulkRequest) -> Vec<BulkResult> {
+pub fn run(ctx: &TenantContext<'_>, request: BulkRequest) -> Vec<BulkResult> {
     let order = execution_order(&request.operations);
     let mut results: Vec<Option<BulkResult>> = vec![None; request.operations.len()];
     let mut created: HashMap<String, String> = HashMap::new();
@@ -32,7 +31,7 @@ pub fn run(scope: &Scope<'_>, request: BulkRequest) -> Vec<BulkResult> {
             break;
         }
         let op = &mut operations[index];
-        let outcome = op.resolve(&created).and_then(|()| execute(scope, op));
+        let outcome = op.resolve(&created).and_then(|()| execute(ctx, op));
         let kind = op.method().ok().and_then(|m| op.target(m).ok()).map(|t| t.kind);
         results[index] = Some(match outcome {
             Ok(done) => {
@@ -44,7 +43,7 @@ pub fn run(scope: &Scope<'_>, request: BulkRequest) -> Vec<BulkResult> {
                     bulk_id: op.bulk_id.clone(),
                     location: kind
                         .zip(done.id)
-                        .map(|(kind, id)| format!("{}{}/{id}", scope.base, kind.endpoint())),
+                        .map(|(kind, id)| format!("{}{}/{id}", ctx.base, kind.endpoint())),
                     version: done.version.map(etag),
                     status: done.status,
                     error: None,
@@ -66,51 +65,32 @@ pub fn run(scope: &Scope<'_>, request: BulkRequest) -> Vec<BulkResult> {
     results.into_iter().flatten().collect()
 }
 
-fn execute(scope: &Scope<'_>, op: &BulkOperation) -> ScimResult<Done> {
+fn execute(ctx: &TenantContext<'_>, op: &BulkOperation) -> ScimResult<Done> {
     let method = op.method()?;
     let target = op.target(method)?;
     let if_match = op.version.as_deref().map(EntityTags::parse).transpose()?;
     let if_match = if_match.as_ref();
-    let id = target.id.as_deref().unwrap_or_default();
-    let created_id =
-        |resource: &Value| resource.get("id").and_then(Value::as_str).map(str::to_owned);
+    let id = ResourceId::from(target.id.clone().unwrap_or_default());
     let kind = target.kind;
-    // Bulk results carry no resource bodies, so group writes skip rendering their members.
-    let lean = Projection::parse(kind, None, Some("members"))?;
-    let (status, resource, version) = match (method, kind) {
-        (BulkMethod::Post, ResourceKind::User) => {
-            let (r, v) = users::create(scope, op.body()?)?;
-            (201, Some(r), Some(v))
+    // Bulk results carry no resource bodies, so nothing is rendered beyond the id.
+    let lean = Projection::parse(kind, Some("id"), None)?;
+    let (status, written) = match method {
+        BulkMethod::Post => (201, Some(resources::create(ctx, kind, op.body()?, &lean)?)),
+        BulkMethod::Put => {
+            (200, Some(resources::replace(ctx, kind, &id, op.body()?, if_match, &lean)?))
         }
-        (BulkMethod::Post, ResourceKind::Group) => {
-            let (r, v) = groups::create(scope, op.body()?)?;
-            (201, Some(r), Some(v))
+        BulkMethod::Patch => {
+            (200, Some(resources::patch(ctx, kind, &id, op.body()?, if_match, &lean)?))
         }
-        (BulkMethod::Put, ResourceKind::User) => {
-            let (r, v) = users::replace(scope, id, op.body()?, if_match)?;
-            (200, Some(r), Some(v))
-        }
-        (BulkMethod::Put, ResourceKind::Group) => {
-            let (r, v) = groups::replace(scope, id, op.body()?, if_match)?;
-            (200, Some(r), Some(v))
-        }
-        (BulkMethod::Patch, ResourceKind::User) => {
-            let (r, v) = users::patch(scope, id, op.body()?, if_match)?;
-            (200, Some(r), Some(v))
-        }
-        (BulkMethod::Patch, ResourceKind::Group) => {
-            let (r, v) = groups::patch(scope, id, op.body()?, &lean, if_match)?;
-            (200, Some(r), Some(v))
-        }
-        (BulkMethod::Delete, ResourceKind::User) => {
-            users::delete(scope, id, if_match)?;
-            (204, None, None)
-        }
-        (BulkMethod::Delete, ResourceKind::Group) => {
-            groups::delete(scope, id, if_match)?;
-            (204, None, None)
+        BulkMethod::Delete => {
+            resources::delete(ctx, kind, &id, if_match)?;
+            (204, None)
         }
     };
-    let id = resource.as_ref().and_then(created_id).or_else(|| target.id.clone());
-    Ok(Done { status, id, version })
+    let created_id = written.as_ref().and_then(|r| r.json.get("id")).and_then(Value::as_str);
+    Ok(Done {
+        status,
+        id: created_id.map(str::to_owned).or_else(|| target.id.clone()),
+        version: written.map(|r| r.version),
+    })
 }

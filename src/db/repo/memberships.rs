@@ -1,155 +1,17 @@
-//! SCIM groups of one tenant and their memberships (rows in `group_members`).
+//! Group memberships (rows of `group_members`): who belongs to which group, in both directions.
+//! Changes touch only the named rows, so one member costs the same in a group of ten or fifty
+//! thousand.
+
+use std::collections::HashSet;
 
 use diesel::prelude::*;
 
-use crate::db::filter_sql::SqlFragment;
-use crate::db::rows::{GroupRow, GroupWrite, MemberRow, NewGroupRow};
+use crate::db::DbConnection;
+use crate::db::rows::MemberRow;
 use crate::db::schema::{group_members, scim_groups, scim_users};
-use crate::db::{DbConnection, MultiBackend, in_page_order};
 
 /// Ids per `IN (…)` list; keeps every backend under its bind-parameter limit.
-const ID_CHUNK: usize = 500;
-
-pub fn insert(conn: &mut DbConnection, row: &NewGroupRow) -> QueryResult<()> {
-    diesel::insert_into(scim_groups::table).values(row).execute(conn)?;
-    Ok(())
-}
-
-/// Reads a resource for a read-modify-write. A no-op UPDATE first takes the row lock (on
-/// PostgreSQL, held until commit), so concurrent writers on other nodes queue instead of losing
-/// each other's changes; SQLite writers are already serialised.
-pub fn find_for_update(
-    conn: &mut DbConnection,
-    tenant_id: &str,
-    id: &str,
-) -> QueryResult<Option<GroupRow>> {
-    let claimed = diesel::update(
-        scim_groups::table
-            .filter(scim_groups::tenant_id.eq(tenant_id))
-            .filter(scim_groups::id.eq(id)),
-    )
-    .set(scim_groups::version.eq(scim_groups::version))
-    .execute(conn)?;
-    if claimed == 0 {
-        return Ok(None);
-    }
-    find(conn, tenant_id, id)
-}
-
-pub fn find(conn: &mut DbConnection, tenant_id: &str, id: &str) -> QueryResult<Option<GroupRow>> {
-    scim_groups::table
-        .filter(scim_groups::tenant_id.eq(tenant_id))
-        .filter(scim_groups::id.eq(id))
-        .select(GroupRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-/// The id of the group holding this (lower-cased) displayName, if any.
-pub fn id_by_display_name(
-    conn: &mut DbConnection,
-    tenant_id: &str,
-    display_name_ci: &str,
-) -> QueryResult<Option<String>> {
-    scim_groups::table
-        .filter(scim_groups::tenant_id.eq(tenant_id))
-        .filter(scim_groups::display_name_ci.eq(display_name_ci))
-        .select(scim_groups::id)
-        .first(conn)
-        .optional()
-}
-
-pub fn existing_ids(
-    conn: &mut DbConnection,
-    tenant_id: &str,
-    ids: &[String],
-) -> QueryResult<Vec<String>> {
-    scim_groups::table
-        .filter(scim_groups::tenant_id.eq(tenant_id))
-        .filter(scim_groups::id.eq_any(ids))
-        .select(scim_groups::id)
-        .load(conn)
-}
-
-pub fn update(
-    conn: &mut DbConnection,
-    tenant_id: &str,
-    id: &str,
-    fields: &GroupWrite,
-) -> QueryResult<usize> {
-    diesel::update(
-        scim_groups::table
-            .filter(scim_groups::tenant_id.eq(tenant_id))
-            .filter(scim_groups::id.eq(id)),
-    )
-    .set(fields)
-    .execute(conn)
-}
-
-/// Bumps version and lastModified after a membership-only change.
-pub fn touch(conn: &mut DbConnection, tenant_id: &str, id: &str, now: i64) -> QueryResult<usize> {
-    diesel::update(
-        scim_groups::table
-            .filter(scim_groups::tenant_id.eq(tenant_id))
-            .filter(scim_groups::id.eq(id)),
-    )
-    .set((scim_groups::updated_at.eq(now), scim_groups::version.eq(scim_groups::version + 1)))
-    .execute(conn)
-}
-
-pub fn delete(conn: &mut DbConnection, tenant_id: &str, id: &str) -> QueryResult<usize> {
-    diesel::delete(group_members::table.filter(group_members::group_id.eq(id))).execute(conn)?;
-    diesel::delete(
-        scim_groups::table
-            .filter(scim_groups::tenant_id.eq(tenant_id))
-            .filter(scim_groups::id.eq(id)),
-    )
-    .execute(conn)
-}
-
-fn filtered(
-    tenant_id: &str,
-    predicate: Option<SqlFragment>,
-) -> scim_groups::BoxedQuery<'static, MultiBackend> {
-    let query =
-        scim_groups::table.filter(scim_groups::tenant_id.eq(tenant_id.to_owned())).into_boxed();
-    match predicate {
-        Some(p) => query.filter(p),
-        None => query,
-    }
-}
-
-pub fn list(
-    conn: &mut DbConnection,
-    tenant_id: &str,
-    predicate: Option<SqlFragment>,
-    order: Option<SqlFragment>,
-    offset: i64,
-    limit: i64,
-) -> QueryResult<Vec<GroupRow>> {
-    let query = filtered(tenant_id, predicate);
-    // `seq` last: ties (and unsorted lists) keep creation order, stable while rows are added.
-    let query = match order {
-        Some(order) => query.order(order).then_order_by(scim_groups::seq),
-        None => query.order(scim_groups::seq),
-    };
-    // The page's keys first, then its rows: skipping `offset` entries then walks the
-    // (tenant_id, seq) index only, instead of reading every skipped row with its JSON.
-    let page: Vec<i64> = query.offset(offset).limit(limit).select(scim_groups::seq).load(conn)?;
-    let rows: Vec<(i64, GroupRow)> = scim_groups::table
-        .filter(scim_groups::seq.eq_any(&page))
-        .select((scim_groups::seq, GroupRow::as_select()))
-        .load(conn)?;
-    Ok(in_page_order(&page, rows))
-}
-
-pub fn count(
-    conn: &mut DbConnection,
-    tenant_id: &str,
-    predicate: Option<SqlFragment>,
-) -> QueryResult<i64> {
-    filtered(tenant_id, predicate).count().get_result(conn)
-}
+pub const ID_CHUNK: usize = 500;
 
 /// A member as SCIM shows it: id, type and the member's current display name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,8 +99,8 @@ pub fn add_members(
                 .load::<String>(conn)?,
         );
     }
-    let present: std::collections::HashSet<String> = present.into_iter().collect();
-    let mut seen = std::collections::HashSet::new();
+    let present: HashSet<String> = present.into_iter().collect();
+    let mut seen = HashSet::new();
     let rows: Vec<MemberRow> = members
         .iter()
         .filter(|(id, _)| !present.contains(id) && seen.insert(id.clone()))
@@ -277,7 +139,6 @@ pub fn remove_all_members(conn: &mut DbConnection, group_id: &str) -> QueryResul
     diesel::delete(group_members::table.filter(group_members::group_id.eq(group_id))).execute(conn)
 }
 
-/// Drops a deleted user or group from every group it belonged to.
 /// Takes a deleted user or group out of every group it belonged to. Those groups' member lists
 /// changed, so they get a new version: ETags handed out before must stop matching.
 pub fn remove_member_everywhere(

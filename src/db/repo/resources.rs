@@ -1,0 +1,278 @@
+//! The tables SCIM resources live in (one per resource type), with every statement written once
+//! for all of them: the columns they share have the same names and types in each table.
+
+use diesel::prelude::*;
+
+use crate::db::filter_sql::SqlFragment;
+use crate::db::rows::{GroupWrite, UserWrite};
+use crate::db::{DbConnection, in_page_order};
+
+/// A resource type's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceTable {
+    Users,
+    Groups,
+}
+
+/// A stored resource as every type reads it: what rendering needs. Type-specific columns exist
+/// for filters, sorting and uniqueness; the stored JSON holds the same values.
+#[derive(Debug, Clone, Queryable)]
+pub struct ResourceRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+    pub data: String,
+}
+
+/// The columns a create or update writes, which differ per table.
+#[derive(Debug, Clone)]
+pub enum ColumnValues {
+    User(UserWrite),
+    Group(GroupWrite),
+}
+
+impl ColumnValues {
+    /// The lower-cased value that must be unique per tenant (userName, group displayName).
+    pub fn unique_key(&self) -> &str {
+        match self {
+            ColumnValues::User(fields) => &fields.user_name_ci,
+            ColumnValues::Group(fields) => &fields.display_name_ci,
+        }
+    }
+
+    /// The unique value as the client wrote it, for messages.
+    pub fn unique_value(&self) -> &str {
+        match self {
+            ColumnValues::User(fields) => &fields.user_name,
+            ColumnValues::Group(fields) => &fields.display_name,
+        }
+    }
+
+    /// The stored JSON (canonical, so equal text means an equal resource).
+    pub fn data(&self) -> &str {
+        match self {
+            ColumnValues::User(fields) => &fields.data,
+            ColumnValues::Group(fields) => &fields.data,
+        }
+    }
+}
+
+/// Runs `$body` with `$t` naming the table module of `$table`, and `$unique` its uniqueness column.
+macro_rules! on_table {
+    ($table:expr, |$t:ident, $unique:ident| $body:expr) => {
+        match $table {
+            ResourceTable::Users => {
+                #[allow(unused_imports)]
+                use crate::db::schema::scim_users as $t;
+                #[allow(unused_imports)]
+                use crate::db::schema::scim_users::user_name_ci as $unique;
+                $body
+            }
+            ResourceTable::Groups => {
+                #[allow(unused_imports)]
+                use crate::db::schema::scim_groups as $t;
+                #[allow(unused_imports)]
+                use crate::db::schema::scim_groups::display_name_ci as $unique;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$t` naming the table the column values belong to and `$fields` bound to them.
+macro_rules! on_columns {
+    ($values:expr, |$t:ident, $fields:ident| $body:expr) => {
+        match $values {
+            ColumnValues::User($fields) => {
+                use crate::db::schema::scim_users as $t;
+                $body
+            }
+            ColumnValues::Group($fields) => {
+                use crate::db::schema::scim_groups as $t;
+                $body
+            }
+        }
+    };
+}
+
+/// The `ResourceRow` columns of table module `$t`.
+macro_rules! row_columns {
+    ($t:ident) => {
+        ($t::id, $t::tenant_id, $t::created_at, $t::updated_at, $t::version, $t::data)
+    };
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    id: &str,
+    created_at: i64,
+    values: &ColumnValues,
+) -> QueryResult<()> {
+    on_columns!(values, |t, fields| {
+        diesel::insert_into(t::table)
+            .values((
+                t::id.eq(id),
+                t::tenant_id.eq(tenant_id),
+                t::created_at.eq(created_at),
+                fields,
+            ))
+            .execute(conn)
+    })?;
+    Ok(())
+}
+
+pub fn find(
+    conn: &mut DbConnection,
+    table: ResourceTable,
+    tenant_id: &str,
+    id: &str,
+) -> QueryResult<Option<ResourceRow>> {
+    on_table!(table, |t, _unique| {
+        t::table
+            .filter(t::tenant_id.eq(tenant_id))
+            .filter(t::id.eq(id))
+            .select(row_columns!(t))
+            .first(conn)
+            .optional()
+    })
+}
+
+/// Reads a resource for a read-modify-write. A no-op UPDATE first takes the row lock (on
+/// PostgreSQL, held until commit), so concurrent writers on other nodes queue instead of losing
+/// each other's changes; SQLite writers are already serialised.
+pub fn find_for_update(
+    conn: &mut DbConnection,
+    table: ResourceTable,
+    tenant_id: &str,
+    id: &str,
+) -> QueryResult<Option<ResourceRow>> {
+    let claimed = on_table!(table, |t, _unique| {
+        diesel::update(t::table.filter(t::tenant_id.eq(tenant_id)).filter(t::id.eq(id)))
+            .set(t::version.eq(t::version))
+            .execute(conn)
+    })?;
+    if claimed == 0 {
+        return Ok(None);
+    }
+    find(conn, table, tenant_id, id)
+}
+
+/// The id of the resource holding this (lower-cased) unique value, if any.
+pub fn id_by_unique_key(
+    conn: &mut DbConnection,
+    table: ResourceTable,
+    tenant_id: &str,
+    key_ci: &str,
+) -> QueryResult<Option<String>> {
+    on_table!(table, |t, unique| {
+        t::table
+            .filter(t::tenant_id.eq(tenant_id))
+            .filter(unique.eq(key_ci))
+            .select(t::id)
+            .first(conn)
+            .optional()
+    })
+}
+
+/// Which of `ids` are resources of this table and tenant.
+pub fn existing_ids(
+    conn: &mut DbConnection,
+    table: ResourceTable,
+    tenant_id: &str,
+    ids: &[String],
+) -> QueryResult<Vec<String>> {
+    on_table!(table, |t, _unique| {
+        t::table
+            .filter(t::tenant_id.eq(tenant_id))
+            .filter(t::id.eq_any(ids))
+            .select(t::id)
+            .load(conn)
+    })
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    id: &str,
+    values: &ColumnValues,
+) -> QueryResult<usize> {
+    on_columns!(values, |t, fields| {
+        diesel::update(t::table.filter(t::tenant_id.eq(tenant_id)).filter(t::id.eq(id)))
+            .set(fields)
+            .execute(conn)
+    })
+}
+
+/// Bumps version and lastModified after a change stored outside the row (memberships).
+pub fn touch(
+    conn: &mut DbConnection,
+    table: ResourceTable,
+    tenant_id: &str,
+    id: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    on_table!(table, |t, _unique| {
+        diesel::update(t::table.filter(t::tenant_id.eq(tenant_id)).filter(t::id.eq(id)))
+            .set((t::updated_at.eq(now), t::version.eq(t::version + 1)))
+            .execute(conn)
+    })
+}
+
+pub fn delete(
+    conn: &mut DbConnection,
+    table: ResourceTable,
+    tenant_id: &str,
+    id: &str,
+) -> QueryResult<usize> {
+    on_table!(table, |t, _unique| {
+        diesel::delete(t::table.filter(t::tenant_id.eq(tenant_id)).filter(t::id.eq(id)))
+            .execute(conn)
+    })
+}
+
+/// One page, sorted by `order` if given, then in creation order (`seq`), which keeps ties and
+/// unsorted lists stable while other rows are added.
+pub fn list(
+    conn: &mut DbConnection,
+    table: ResourceTable,
+    tenant_id: &str,
+    predicate: Option<SqlFragment>,
+    order: Option<SqlFragment>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<ResourceRow>> {
+    on_table!(table, |t, _unique| {
+        let mut query = t::table.filter(t::tenant_id.eq(tenant_id.to_owned())).into_boxed();
+        if let Some(predicate) = predicate {
+            query = query.filter(predicate);
+        }
+        let query = match order {
+            Some(order) => query.order(order).then_order_by(t::seq),
+            None => query.order(t::seq),
+        };
+        // The page's keys first, then its rows: skipping `offset` entries then walks the
+        // (tenant_id, seq) index only, instead of reading every skipped row with its JSON.
+        let page: Vec<i64> = query.offset(offset).limit(limit).select(t::seq).load(conn)?;
+        let rows: Vec<(i64, ResourceRow)> =
+            t::table.filter(t::seq.eq_any(&page)).select((t::seq, row_columns!(t))).load(conn)?;
+        Ok(in_page_order(&page, rows))
+    })
+}
+
+pub fn count(
+    conn: &mut DbConnection,
+    table: ResourceTable,
+    tenant_id: &str,
+    predicate: Option<SqlFragment>,
+) -> QueryResult<i64> {
+    on_table!(table, |t, _unique| {
+        let mut query = t::table.filter(t::tenant_id.eq(tenant_id.to_owned())).into_boxed();
+        if let Some(predicate) = predicate {
+            query = query.filter(predicate);
+        }
+        query.count().get_result(conn)
+    })
+}

@@ -1,0 +1,100 @@
+//! Groups: the `scim_groups` columns, displayName unique per tenant (case-insensitive), and
+//! `members` kept as membership rows rather than in the stored JSON.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::resource_type::ResourceType;
+use crate::db::DbConnection;
+use crate::db::filter_sql::{FilterTarget, GROUPS};
+use crate::db::repo::memberships::{self, Member};
+use crate::db::repo::resources::{ColumnValues, ResourceRow, ResourceTable};
+use crate::db::rows::GroupWrite;
+use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::member_patch::member_ids;
+use crate::scim::schema::ResourceKind;
+
+pub(super) struct Groups;
+
+impl ResourceType for Groups {
+    fn kind(&self) -> ResourceKind {
+        ResourceKind::Group
+    }
+
+    fn table(&self) -> ResourceTable {
+        ResourceTable::Groups
+    }
+
+    fn filter_target(&self) -> &'static FilterTarget {
+        &GROUPS
+    }
+
+    fn column_attributes(&self) -> &'static [&'static str] {
+        &["displayName", "externalId", "members"]
+    }
+
+    fn columns(&self, data: &Value, now: i64, version: i64) -> ScimResult<ColumnValues> {
+        let text = |name: &str| data.get(name).and_then(Value::as_str).map(str::to_owned);
+        let display_name = text("displayName")
+            .filter(|d| !d.trim().is_empty())
+            .ok_or_else(|| ScimError::invalid_value("displayName is required"))?;
+        Ok(ColumnValues::Group(GroupWrite {
+            display_name_ci: display_name.to_lowercase(),
+            display_name,
+            external_id: text("externalId"),
+            updated_at: now,
+            version,
+            data: data.to_string(),
+        }))
+    }
+
+    fn taken(&self, value: &str) -> ScimError {
+        ScimError::uniqueness(format!("a group named '{value}' already exists in this tenant"))
+    }
+
+    fn take_members(&self, data: &mut Value) -> ScimResult<Option<Vec<String>>> {
+        match data.as_object_mut().and_then(|o| o.remove("members")) {
+            None | Some(Value::Null) => Ok(None),
+            Some(list) => member_ids(&list).map(Some),
+        }
+    }
+
+    fn has_members(&self) -> bool {
+        true
+    }
+
+    fn computed_attribute(&self) -> &'static str {
+        "members"
+    }
+
+    /// The members of each group with their current display names, read for the page at once.
+    fn load_computed(
+        &self,
+        conn: &mut DbConnection,
+        _tenant_id: &str,
+        base: &str,
+        rows: &[ResourceRow],
+    ) -> ScimResult<HashMap<String, Value>> {
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let mut by_group: HashMap<String, Vec<Value>> = HashMap::new();
+        for member in memberships::members_of(conn, &ids)? {
+            let entry = member_entry(base, &member);
+            by_group.entry(member.group_id).or_default().push(entry);
+        }
+        Ok(by_group.into_iter().map(|(id, members)| (id, Value::Array(members))).collect())
+    }
+}
+
+fn member_entry(base: &str, member: &Member) -> Value {
+    let endpoint = if member.member_type == "Group" { "Groups" } else { "Users" };
+    let mut entry = json!({
+        "value": member.member_id,
+        "$ref": format!("{base}/{endpoint}/{}", member.member_id),
+        "type": member.member_type,
+    });
+    if let (Some(display), Some(obj)) = (&member.display, entry.as_object_mut()) {
+        obj.insert("display".into(), Value::String(display.clone()));
+    }
+    entry
+}

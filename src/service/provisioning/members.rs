@@ -1,0 +1,103 @@
+//! Applies member changes to a group's membership rows, refusing members that are not users or
+//! groups of the same tenant.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use crate::db::DbConnection;
+use crate::db::repo::memberships::{self, ID_CHUNK};
+use crate::db::repo::resources::{self, ResourceTable};
+use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::filter::matches;
+use crate::scim::member_patch::MemberChange;
+use crate::scim::schema::ResourceKind;
+use crate::scim::schema_hints::SchemaHints;
+
+/// Applies one change to the members of `group_id`.
+pub(super) fn apply(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    group_id: &str,
+    change: MemberChange,
+) -> ScimResult<()> {
+    match change {
+        MemberChange::Add(ids) => {
+            let resolved = resolve(conn, tenant_id, group_id, &ids)?;
+            memberships::add_members(conn, tenant_id, group_id, &resolved)?;
+        }
+        MemberChange::ReplaceAll(ids) => {
+            let resolved = resolve(conn, tenant_id, group_id, &ids)?;
+            memberships::remove_all_members(conn, group_id)?;
+            memberships::add_members(conn, tenant_id, group_id, &resolved)?;
+        }
+        MemberChange::Remove(ids) => {
+            memberships::remove_members(conn, group_id, &ids)?;
+        }
+        MemberChange::RemoveAll => {
+            memberships::remove_all_members(conn, group_id)?;
+        }
+        MemberChange::RemoveMatching(filter) => {
+            // Rare general filters (e.g. on `type`) are evaluated over the members themselves.
+            let hints = SchemaHints::new(ResourceKind::Group);
+            let doomed: Vec<String> = memberships::members_of(conn, &[group_id.to_owned()])?
+                .into_iter()
+                .filter(|m| {
+                    let entry =
+                        json!({"value": m.member_id, "type": m.member_type, "display": m.display});
+                    matches(&filter, &entry, &hints)
+                })
+                .map(|m| m.member_id)
+                .collect();
+            memberships::remove_members(conn, group_id, &doomed)?;
+        }
+    }
+    Ok(())
+}
+
+/// Pairs each id with its type; refuses ids that are not users or groups of this tenant.
+fn resolve(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    group_id: &str,
+    ids: &[String],
+) -> ScimResult<Vec<(String, String)>> {
+    if ids.iter().any(|id| id == group_id) {
+        return Err(ScimError::invalid_value("a group cannot be a member of itself"));
+    }
+    let mut resolved = Vec::with_capacity(ids.len());
+    let mut missing: Vec<String> = Vec::new();
+    for chunk in ids.chunks(ID_CHUNK) {
+        let users: HashSet<String> =
+            resources::existing_ids(conn, ResourceTable::Users, tenant_id, chunk)?
+                .into_iter()
+                .collect();
+        let rest: Vec<String> = chunk.iter().filter(|id| !users.contains(*id)).cloned().collect();
+        let groups: HashSet<String> = if rest.is_empty() {
+            HashSet::new()
+        } else {
+            resources::existing_ids(conn, ResourceTable::Groups, tenant_id, &rest)?
+                .into_iter()
+                .collect()
+        };
+        for id in chunk {
+            if users.contains(id) {
+                resolved.push((id.clone(), "User".to_owned()));
+            } else if groups.contains(id) {
+                resolved.push((id.clone(), "Group".to_owned()));
+            } else {
+                missing.push(id.clone());
+            }
+        }
+    }
+    if let Some(first) = missing.first() {
+        let more = match missing.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        return Err(ScimError::invalid_value(format!(
+            "member '{first}' is not a User or Group of this tenant{more}"
+        )));
+    }
+    Ok(resolved)
+}

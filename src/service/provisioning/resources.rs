@@ -1,0 +1,331 @@
+//! The resource pipeline: create, read, list, replace, patch and delete for every resource type,
+//! each one transaction within the caller's tenant. What differs per type comes from its
+//! `ResourceType`; the skeleton (snapshot reads, row lock → If-Match → uniqueness → update →
+//! index, delete with membership cleanup) is written here once.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::resource_type::{ResourceType, resource_type};
+use super::{ResourceId, TenantContext, members, render};
+use crate::db::DbConnection;
+use crate::db::filter_sql::{order_by, to_predicate};
+use crate::db::repo::memberships;
+use crate::db::repo::resources::{self, ResourceRow};
+use crate::db::repo::values;
+use crate::db::values::index_rows;
+use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::member_patch::{MemberChange, SplitPatch, split_operations};
+use crate::scim::patch::{apply_patch, parse_patch_request};
+use crate::scim::query::ListQuery;
+use crate::scim::resource::{Projection, normalize_resource};
+use crate::scim::schema::ResourceKind;
+use crate::scim::schema_hints::SchemaHints;
+use crate::scim::version::{EntityTags, check_if_match};
+
+/// A resource as the client will see it, and its version for the `ETag`.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub json: Value,
+    pub version: i64,
+}
+
+/// One page of a list and the number of resources matching, from one snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub total: u64,
+    pub resources: Vec<Value>,
+}
+
+fn not_found(kind: ResourceKind, id: &ResourceId) -> ScimError {
+    ScimError::not_found(format!("{} '{id}' not found", kind.name()))
+}
+
+pub fn create(
+    ctx: &TenantContext<'_>,
+    kind: ResourceKind,
+    body: &Value,
+    projection: &Projection,
+) -> ScimResult<Rendered> {
+    let rt = resource_type(kind);
+    let mut data = normalize_resource(kind, body)?;
+    let members = rt.take_members(&mut data)?;
+    let now = ctx.clock.now();
+    let columns = rt.columns(&data, now, 1)?;
+    let id = ResourceId::generate();
+    let tenant = ctx.tenant.as_str();
+    let with_members = members.is_some();
+    ctx.db.write(|conn| {
+        ensure_unique(conn, ctx, rt, columns.unique_key(), columns.unique_value(), None)?;
+        resources::insert(conn, tenant, id.as_str(), now, &columns)?;
+        write_index(conn, ctx, rt, &id, &data)?;
+        if let Some(ids) = members {
+            members::apply(conn, tenant, id.as_str(), MemberChange::Add(ids))?;
+        }
+        Ok::<_, ScimError>(())
+    })?;
+    if with_members {
+        // Members are rendered with their current display names, which only the rows hold.
+        return get(ctx, kind, &id, projection);
+    }
+    // A new resource belongs to nothing yet: no need to read it back.
+    let row = ResourceRow {
+        id: id.as_str().to_owned(),
+        tenant_id: tenant.to_owned(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        data: columns.data().to_owned(),
+    };
+    let computed = (!projection.excludes(rt.computed_attribute()))
+        .then(|| (rt.computed_attribute(), Value::Array(Vec::new())));
+    let json = render::resource(ctx.base, kind, &row, computed)?;
+    Ok(Rendered { json: projection.apply(&json), version: 1 })
+}
+
+pub fn get(
+    ctx: &TenantContext<'_>,
+    kind: ResourceKind,
+    id: &ResourceId,
+    projection: &Projection,
+) -> ScimResult<Rendered> {
+    let rt = resource_type(kind);
+    ctx.db.read(|conn| {
+        let row = resources::find(conn, rt.table(), ctx.tenant.as_str(), id.as_str())?
+            .ok_or_else(|| not_found(kind, id))?;
+        let version = row.version;
+        let json = render_rows(conn, ctx, rt, std::slice::from_ref(&row), projection)?
+            .pop()
+            .unwrap_or(Value::Null);
+        Ok(Rendered { json, version })
+    })
+}
+
+/// One page of resources and the total number matching, read from one snapshot.
+pub fn list(ctx: &TenantContext<'_>, kind: ResourceKind, query: &ListQuery) -> ScimResult<Page> {
+    let rt = resource_type(kind);
+    let tenant = ctx.tenant.as_str();
+    let target = rt.filter_target();
+    let predicate = || query.filter.as_ref().map(|f| to_predicate(target, tenant, f)).transpose();
+    let order = query.sort.as_ref().map(|sort| order_by(target, sort)).transpose()?;
+    ctx.db.read(|conn| {
+        let total = resources::count(conn, rt.table(), tenant, predicate()?)?.max(0) as u64;
+        let offset = query.start_index.saturating_sub(1);
+        if query.count == 0 || offset >= total {
+            return Ok(Page { total, resources: Vec::new() });
+        }
+        let rows = resources::list(
+            conn,
+            rt.table(),
+            tenant,
+            predicate()?,
+            order,
+            offset as i64,
+            query.count as i64,
+        )?;
+        Ok(Page { total, resources: render_rows(conn, ctx, rt, &rows, &query.projection)? })
+    })
+}
+
+/// `POST /.search` at the root: every type in turn (users, then groups), paged as one list.
+/// Each type is sorted on its own, since an order across resource types is not defined.
+/// `queries` holds one query per kind, all with the same `startIndex` and `count`.
+pub fn list_all(
+    ctx: &TenantContext<'_>,
+    queries: Vec<(ResourceKind, ListQuery)>,
+) -> ScimResult<Page> {
+    let mut all = Page::default();
+    let mut offset = queries.first().map_or(0, |(_, q)| q.start_index.saturating_sub(1));
+    for (kind, mut query) in queries {
+        // Counted even when the page is already full, for totalResults.
+        query.count = query.count.saturating_sub(all.resources.len() as u64);
+        query.start_index = offset + 1;
+        let page = list(ctx, kind, &query)?;
+        all.total += page.total;
+        offset = offset.saturating_sub(page.total);
+        all.resources.extend(page.resources);
+    }
+    Ok(all)
+}
+
+/// PUT: the body replaces every writable attribute (and, for groups, the member list).
+pub fn replace(
+    ctx: &TenantContext<'_>,
+    kind: ResourceKind,
+    id: &ResourceId,
+    body: &Value,
+    if_match: Option<&EntityTags>,
+    projection: &Projection,
+) -> ScimResult<Rendered> {
+    let rt = resource_type(kind);
+    let mut data = normalize_resource(kind, body)?;
+    let members = rt.take_members(&mut data)?;
+    ctx.db.write(|conn| {
+        let current = lock(conn, ctx, rt, id, if_match)?;
+        store_update(conn, ctx, rt, &current, Some(&data), rt.has_members())?;
+        if rt.has_members() {
+            let change = MemberChange::ReplaceAll(members.unwrap_or_default());
+            members::apply(conn, ctx.tenant.as_str(), id.as_str(), change)?;
+        }
+        Ok::<_, ScimError>(())
+    })?;
+    get(ctx, kind, id, projection)
+}
+
+/// PATCH: all operations apply, or none. Member operations touch only the named rows.
+pub fn patch(
+    ctx: &TenantContext<'_>,
+    kind: ResourceKind,
+    id: &ResourceId,
+    body: &Value,
+    if_match: Option<&EntityTags>,
+    projection: &Projection,
+) -> ScimResult<Rendered> {
+    let rt = resource_type(kind);
+    let ops = parse_patch_request(body)?;
+    let split = if rt.has_members() {
+        split_operations(ops)?
+    } else {
+        SplitPatch { members: Vec::new(), attributes: ops }
+    };
+    ctx.db.write(|conn| {
+        let current = lock(conn, ctx, rt, id, if_match)?;
+        let members_changed = !split.members.is_empty();
+        for change in split.members {
+            members::apply(conn, ctx.tenant.as_str(), id.as_str(), change)?;
+        }
+        let data = if split.attributes.is_empty() {
+            None
+        } else {
+            let mut resource: Value = serde_json::from_str(&current.data)
+                .map_err(|_| ScimError::internal("stored resource is corrupt"))?;
+            apply_patch(&mut resource, &split.attributes, &SchemaHints::new(kind))?;
+            Some(normalize_resource(kind, &resource)?)
+        };
+        store_update(conn, ctx, rt, &current, data.as_ref(), members_changed)
+    })?;
+    get(ctx, kind, id, projection)
+}
+
+pub fn delete(
+    ctx: &TenantContext<'_>,
+    kind: ResourceKind,
+    id: &ResourceId,
+    if_match: Option<&EntityTags>,
+) -> ScimResult<()> {
+    let rt = resource_type(kind);
+    let tenant = ctx.tenant.as_str();
+    ctx.db.write(|conn| {
+        if if_match.is_some() {
+            lock(conn, ctx, rt, id, if_match)?;
+        }
+        if rt.has_members() {
+            memberships::remove_all_members(conn, id.as_str())?;
+        }
+        if resources::delete(conn, rt.table(), tenant, id.as_str())? == 0 {
+            return Err(not_found(kind, id));
+        }
+        values::delete(conn, id.as_str())?;
+        memberships::remove_member_everywhere(conn, tenant, id.as_str(), ctx.clock.now())?;
+        Ok(())
+    })
+}
+
+/// Takes the row lock of a resource about to be rewritten and checks `If-Match` against it.
+fn lock(
+    conn: &mut DbConnection,
+    ctx: &TenantContext<'_>,
+    rt: &dyn ResourceType,
+    id: &ResourceId,
+    if_match: Option<&EntityTags>,
+) -> ScimResult<ResourceRow> {
+    let current = resources::find_for_update(conn, rt.table(), ctx.tenant.as_str(), id.as_str())?
+        .ok_or_else(|| not_found(rt.kind(), id))?;
+    check_if_match(if_match, current.version)?;
+    Ok(current)
+}
+
+/// Writes a new version of a resource: its attributes when `data` differs from what is stored
+/// (Okta repeats identical updates, which then write nothing), else only a new version and
+/// lastModified when its members changed.
+fn store_update(
+    conn: &mut DbConnection,
+    ctx: &TenantContext<'_>,
+    rt: &dyn ResourceType,
+    current: &ResourceRow,
+    data: Option<&Value>,
+    members_changed: bool,
+) -> ScimResult<()> {
+    let now = ctx.clock.now().max(current.updated_at);
+    let tenant = ctx.tenant.as_str();
+    if let Some(data) = data {
+        let columns = rt.columns(data, now, current.version + 1)?;
+        // Stored JSON is canonical (normalised, schema order), so equal text means nothing changed.
+        if columns.data() != current.data {
+            let id = ResourceId::from(current.id.clone());
+            ensure_unique(conn, ctx, rt, columns.unique_key(), columns.unique_value(), Some(&id))?;
+            resources::update(conn, tenant, &current.id, &columns)?;
+            return write_index(conn, ctx, rt, &id, data);
+        }
+    }
+    if members_changed {
+        resources::touch(conn, rt.table(), tenant, &current.id, now)?;
+    }
+    Ok(())
+}
+
+fn ensure_unique(
+    conn: &mut DbConnection,
+    ctx: &TenantContext<'_>,
+    rt: &dyn ResourceType,
+    key_ci: &str,
+    value: &str,
+    except: Option<&ResourceId>,
+) -> ScimResult<()> {
+    let holder = resources::id_by_unique_key(conn, rt.table(), ctx.tenant.as_str(), key_ci)?;
+    if holder.is_some_and(|holder| Some(holder.as_str()) != except.map(ResourceId::as_str)) {
+        return Err(rt.taken(value));
+    }
+    Ok(())
+}
+
+/// Rebuilds the value index (filters on attributes without a column of their own).
+fn write_index(
+    conn: &mut DbConnection,
+    ctx: &TenantContext<'_>,
+    rt: &dyn ResourceType,
+    id: &ResourceId,
+    data: &Value,
+) -> ScimResult<()> {
+    let tenant = ctx.tenant.as_str();
+    let rows = index_rows(rt.kind(), tenant, id.as_str(), data, rt.column_attributes());
+    values::replace(conn, id.as_str(), &rows)?;
+    Ok(())
+}
+
+/// Renders rows with their computed attribute, unless the projection leaves it out (then no
+/// membership row is read). A page costs one membership query, however many rows it has.
+fn render_rows(
+    conn: &mut DbConnection,
+    ctx: &TenantContext<'_>,
+    rt: &dyn ResourceType,
+    rows: &[ResourceRow],
+    projection: &Projection,
+) -> ScimResult<Vec<Value>> {
+    let name = rt.computed_attribute();
+    let mut computed: Option<HashMap<String, Value>> =
+        if projection.excludes(name) || rows.is_empty() {
+            None
+        } else {
+            Some(rt.load_computed(conn, ctx.tenant.as_str(), ctx.base, rows)?)
+        };
+    rows.iter()
+        .map(|row| {
+            let value = computed.as_mut().map(|by_id| {
+                (name, by_id.remove(&row.id).unwrap_or_else(|| Value::Array(Vec::new())))
+            });
+            render::resource(ctx.base, rt.kind(), row, value).map(|json| projection.apply(&json))
+        })
+        .collect()
+}
