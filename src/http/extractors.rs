@@ -20,7 +20,8 @@ use crate::service::access_tokens;
 use crate::service::credentials::{self, AuthFailure, Principal};
 use crate::service::rate_limit::{Decision, Limit};
 
-fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+/// The application state, which every app registers; its absence is a wiring bug.
+pub(crate) fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| ApiError::from(ScimError::internal("application state missing")))

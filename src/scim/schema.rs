@@ -573,6 +573,11 @@ impl ResourceKind {
         }
     }
 
+    /// True for types whose `members` are other resources (RFC 7643 §4.2).
+    pub fn has_members(self) -> bool {
+        matches!(self, ResourceKind::Group)
+    }
+
     /// Case-insensitive lookup by resource type name.
     pub fn from_name(name: &str) -> Option<ResourceKind> {
         Self::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(name))

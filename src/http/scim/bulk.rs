@@ -1,13 +1,11 @@
 //! `POST /Bulk` (RFC 7644 §3.7).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 
-use super::resources::run;
-use super::{method_not_allowed, scim_response};
-use crate::http::AppState;
+use super::{ScimCall, method_not_allowed, scim_response};
 use crate::http::error::ApiError;
-use crate::http::extractors::{Authenticated, ScimBody};
+use crate::http::extractors::ScimBody;
 use crate::scim::bulk::{bulk_response, parse_bulk_request};
 use crate::service::provisioning::bulk;
 
@@ -20,13 +18,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The body limit (`maxPayloadSize`) is enforced while reading it; `maxOperations` here.
-async fn post_bulk(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    principal: Authenticated,
-    body: ScimBody,
-) -> Result<HttpResponse, ApiError> {
-    let request = parse_bulk_request(&body.0, state.settings.bulk_max_operations)?;
-    let results = run(&req, &state, principal, move |ctx| Ok(bulk::run(ctx, request))).await?;
+async fn post_bulk(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
+    let request = parse_bulk_request(&body.0, call.state().settings.bulk_max_operations)?;
+    let results = call.run(move |ctx| Ok(bulk::run(ctx, request))).await?;
     Ok(scim_response(StatusCode::OK, &bulk_response(&results), None))
 }

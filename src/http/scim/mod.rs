@@ -4,18 +4,78 @@ mod bulk;
 mod discovery;
 mod resources;
 
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
+use super::AppState;
 use super::error::{ApiError, SCIM_CONTENT_TYPE};
-use crate::scim::error::ScimError;
+use super::extractors::{Authenticated, scim_base, state};
+use crate::scim::error::{ScimError, ScimResult};
+use crate::service::provisioning::{TenantContext, TenantId};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     resources::routes(cfg);
     bulk::routes(cfg);
     discovery::routes(cfg);
     cfg.default_service(web::to(unknown_endpoint));
+}
+
+/// A SCIM request that passed admission (credential, rate limit, scope): the request, the app,
+/// and the caller's tenant, which every use case it runs is confined to.
+pub(super) struct ScimCall {
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    tenant: TenantId,
+}
+
+impl FromRequest for ScimCall {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let admitted = Authenticated::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let Authenticated(principal) = admitted.await?;
+            let state = state(&req)?;
+            Ok(ScimCall { req, state, tenant: TenantId::new(principal.tenant_id) })
+        })
+    }
+}
+
+impl ScimCall {
+    pub(super) fn request(&self) -> &HttpRequest {
+        &self.req
+    }
+
+    pub(super) fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Runs a use case for the caller's tenant on the blocking pool.
+    pub(super) async fn run<T: Send + 'static>(
+        self,
+        call: impl FnOnce(&TenantContext<'_>) -> ScimResult<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let base = scim_base(&self.req, &self.state);
+        let (state, tenant) = (self.state, self.tenant);
+        let result = web::block(move || {
+            let ctx = TenantContext {
+                db: &state.db,
+                clock: state.clock.as_ref(),
+                tenant: &tenant,
+                base: &base,
+            };
+            call(&ctx)
+        })
+        .await?;
+        Ok(result?)
+    }
 }
 
 /// A SCIM JSON response with an optional ETag.

@@ -5,17 +5,17 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
-use super::{method_not_allowed, scim_response};
+use super::{ScimCall, method_not_allowed, scim_response};
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extractors::{Authenticated, ScimBody, query_pairs, scim_base};
+use crate::http::extractors::{ScimBody, query_pairs};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::query::{ListQuery, PageLimits, list_response};
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
 use crate::scim::version::{EntityTags, etag};
+use crate::service::provisioning::ResourceId;
 use crate::service::provisioning::resources::{self, Page};
-use crate::service::provisioning::{ResourceId, TenantContext, TenantId};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for kind in [ResourceKind::User, ResourceKind::Group] {
@@ -49,29 +49,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Runs a service call for the caller's tenant on the blocking pool.
-pub(super) async fn run<T: Send + 'static>(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    principal: Authenticated,
-    call: impl FnOnce(&TenantContext<'_>) -> ScimResult<T> + Send + 'static,
-) -> Result<T, ApiError> {
-    let base = scim_base(req, state);
-    let state = state.clone();
-    let tenant = TenantId::new(principal.0.tenant_id);
-    let result = web::block(move || {
-        let ctx = TenantContext {
-            db: &state.db,
-            clock: state.clock.as_ref(),
-            tenant: &tenant,
-            base: &base,
-        };
-        call(&ctx)
-    })
-    .await?;
-    Ok(result?)
-}
-
 fn projection(kind: ResourceKind, req: &HttpRequest) -> ScimResult<Projection> {
     let pairs = query_pairs(req);
     let get = |name: &str| {
@@ -100,73 +77,62 @@ fn entity_tags(req: &HttpRequest, name: header::HeaderName) -> ScimResult<Option
         .transpose()
 }
 
-async fn list_page(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    principal: Authenticated,
-    kind: ResourceKind,
-    query: ListQuery,
-) -> Result<HttpResponse, ApiError> {
-    let start = query.start_index;
-    let page = run(req, state, principal, move |ctx| resources::list(ctx, kind, &query)).await?;
-    Ok(list_answer(page, start))
+/// The resource type of the route (registered with each resource route).
+fn route_kind(call: &ScimCall) -> Result<ResourceKind, ApiError> {
+    call.request()
+        .app_data::<web::Data<ResourceKind>>()
+        .map(|kind| *kind.get_ref())
+        .ok_or_else(|| ApiError::from(ScimError::internal("resource route without a kind")))
+}
+
+/// The `{id}` of the route's path.
+fn path_id(call: &ScimCall) -> ResourceId {
+    ResourceId::from(call.request().match_info().get("id").unwrap_or_default().to_owned())
 }
 
 fn list_answer(page: Page, start_index: u64) -> HttpResponse {
     scim_response(StatusCode::OK, &list_response(page.total, start_index, page.resources), None)
 }
 
-async fn list(
-    req: HttpRequest,
-    kind: web::Data<ResourceKind>,
-    state: web::Data<AppState>,
-    principal: Authenticated,
+async fn list_page(
+    call: ScimCall,
+    kind: ResourceKind,
+    query: ListQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let query = ListQuery::parse(**kind, &query_pairs(&req), page_limits(&state))?;
-    list_page(&req, &state, principal, **kind, query).await
+    let start = query.start_index;
+    let page = call.run(move |ctx| resources::list(ctx, kind, &query)).await?;
+    Ok(list_answer(page, start))
+}
+
+async fn list(call: ScimCall) -> Result<HttpResponse, ApiError> {
+    let kind = route_kind(&call)?;
+    let query = ListQuery::parse(kind, &query_pairs(call.request()), page_limits(call.state()))?;
+    list_page(call, kind, query).await
 }
 
 /// `POST /Users/.search` (RFC 7644 §3.4.3): a list request in the body, out of URLs and logs.
-async fn search(
-    req: HttpRequest,
-    kind: web::Data<ResourceKind>,
-    state: web::Data<AppState>,
-    principal: Authenticated,
-    body: ScimBody,
-) -> Result<HttpResponse, ApiError> {
-    let query = ListQuery::from_search_request(**kind, &body.0, page_limits(&state))?;
-    list_page(&req, &state, principal, **kind, query).await
+async fn search(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
+    let kind = route_kind(&call)?;
+    let query = ListQuery::from_search_request(kind, &body.0, page_limits(call.state()))?;
+    list_page(call, kind, query).await
 }
 
 /// `POST /.search` at the root: every resource type, paged as one list.
-async fn search_all(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    principal: Authenticated,
-    body: ScimBody,
-) -> Result<HttpResponse, ApiError> {
-    let limits = page_limits(&state);
+async fn search_all(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
+    let limits = page_limits(call.state());
     let mut queries = Vec::new();
     for kind in ResourceKind::ALL {
         queries.push((kind, ListQuery::from_search_request(kind, &body.0, limits)?));
     }
     let start = queries.first().map_or(1, |(_, q)| q.start_index);
-    let page = run(&req, &state, principal, move |ctx| resources::list_all(ctx, queries)).await?;
+    let page = call.run(move |ctx| resources::list_all(ctx, queries)).await?;
     Ok(list_answer(page, start))
 }
 
-async fn create(
-    req: HttpRequest,
-    kind: web::Data<ResourceKind>,
-    state: web::Data<AppState>,
-    principal: Authenticated,
-    body: ScimBody,
-) -> Result<HttpResponse, ApiError> {
-    let kind = **kind;
+async fn create(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
+    let kind = route_kind(&call)?;
     let projection = Projection::default_for(kind);
-    let created =
-        run(&req, &state, principal, move |ctx| resources::create(ctx, kind, &body.0, &projection))
-            .await?;
+    let created = call.run(move |ctx| resources::create(ctx, kind, &body.0, &projection)).await?;
     let mut response = scim_response(StatusCode::CREATED, &created.json, Some(created.version));
     let location = created.json.pointer("/meta/location").and_then(Value::as_str);
     if let Some(Ok(value)) = location.map(header::HeaderValue::from_str) {
@@ -175,20 +141,11 @@ async fn create(
     Ok(response)
 }
 
-async fn get(
-    req: HttpRequest,
-    kind: web::Data<ResourceKind>,
-    id: web::Path<String>,
-    state: web::Data<AppState>,
-    principal: Authenticated,
-) -> Result<HttpResponse, ApiError> {
-    let kind = **kind;
-    let projection = projection(kind, &req)?;
-    let if_none_match = entity_tags(&req, header::IF_NONE_MATCH)?;
-    let id = ResourceId::from(id.into_inner());
-    let found =
-        run(&req, &state, principal, move |ctx| resources::get(ctx, kind, &id, &projection))
-            .await?;
+async fn get(call: ScimCall) -> Result<HttpResponse, ApiError> {
+    let (kind, id) = (route_kind(&call)?, path_id(&call));
+    let projection = projection(kind, call.request())?;
+    let if_none_match = entity_tags(call.request(), header::IF_NONE_MATCH)?;
+    let found = call.run(move |ctx| resources::get(ctx, kind, &id, &projection)).await?;
     if if_none_match.is_some_and(|tags| tags.matches(found.version)) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag(found.version)))
@@ -197,45 +154,30 @@ async fn get(
     Ok(scim_response(StatusCode::OK, &found.json, Some(found.version)))
 }
 
-async fn replace(
-    req: HttpRequest,
-    kind: web::Data<ResourceKind>,
-    id: web::Path<String>,
-    state: web::Data<AppState>,
-    principal: Authenticated,
-    body: ScimBody,
-) -> Result<HttpResponse, ApiError> {
-    let kind = **kind;
-    let if_match = entity_tags(&req, header::IF_MATCH)?;
-    let id = ResourceId::from(id.into_inner());
+async fn replace(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
+    let (kind, id) = (route_kind(&call)?, path_id(&call));
+    let if_match = entity_tags(call.request(), header::IF_MATCH)?;
     let projection = Projection::default_for(kind);
-    let replaced = run(&req, &state, principal, move |ctx| {
-        resources::replace(ctx, kind, &id, &body.0, if_match.as_ref(), &projection)
-    })
-    .await?;
+    let replaced = call
+        .run(move |ctx| resources::replace(ctx, kind, &id, &body.0, if_match.as_ref(), &projection))
+        .await?;
     Ok(scim_response(StatusCode::OK, &replaced.json, Some(replaced.version)))
 }
 
-async fn patch(
-    req: HttpRequest,
-    kind: web::Data<ResourceKind>,
-    id: web::Path<String>,
-    state: web::Data<AppState>,
-    principal: Authenticated,
-    body: ScimBody,
-) -> Result<HttpResponse, ApiError> {
-    let kind = **kind;
-    let minimal = prefers_minimal(&req)
-        || (kind == ResourceKind::Group && state.settings.group_patch_no_content);
+async fn patch(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
+    let (kind, id) = (route_kind(&call)?, path_id(&call));
+    let minimal = prefers_minimal(call.request())
+        || (kind.has_members() && call.state().settings.group_patch_no_content);
     // A client that wants no body gets none, and a group then reads no member rows to render it.
-    let projection =
-        if minimal { Projection::parse(kind, Some("id"), None)? } else { projection(kind, &req)? };
-    let if_match = entity_tags(&req, header::IF_MATCH)?;
-    let id = ResourceId::from(id.into_inner());
-    let patched = run(&req, &state, principal, move |ctx| {
-        resources::patch(ctx, kind, &id, &body.0, if_match.as_ref(), &projection)
-    })
-    .await?;
+    let projection = if minimal {
+        Projection::parse(kind, Some("id"), None)?
+    } else {
+        projection(kind, call.request())?
+    };
+    let if_match = entity_tags(call.request(), header::IF_MATCH)?;
+    let patched = call
+        .run(move |ctx| resources::patch(ctx, kind, &id, &body.0, if_match.as_ref(), &projection))
+        .await?;
     if minimal {
         return Ok(HttpResponse::NoContent()
             .insert_header((header::ETAG, etag(patched.version)))
@@ -252,17 +194,9 @@ fn prefers_minimal(req: &HttpRequest) -> bool {
         .any(|v| v.split(',').any(|pref| pref.trim().eq_ignore_ascii_case("return=minimal")))
 }
 
-async fn delete(
-    req: HttpRequest,
-    kind: web::Data<ResourceKind>,
-    id: web::Path<String>,
-    state: web::Data<AppState>,
-    principal: Authenticated,
-) -> Result<HttpResponse, ApiError> {
-    let kind = **kind;
-    let if_match = entity_tags(&req, header::IF_MATCH)?;
-    let id = ResourceId::from(id.into_inner());
-    run(&req, &state, principal, move |ctx| resources::delete(ctx, kind, &id, if_match.as_ref()))
-        .await?;
+async fn delete(call: ScimCall) -> Result<HttpResponse, ApiError> {
+    let (kind, id) = (route_kind(&call)?, path_id(&call));
+    let if_match = entity_tags(call.request(), header::IF_MATCH)?;
+    call.run(move |ctx| resources::delete(ctx, kind, &id, if_match.as_ref())).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -60,10 +60,6 @@ impl ResourceType for Groups {
         }
     }
 
-    fn has_members(&self) -> bool {
-        true
-    }
-
     fn computed_attribute(&self) -> &'static str {
         "members"
     }

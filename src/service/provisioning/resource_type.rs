@@ -1,5 +1,6 @@
 //! What differs between resource types, and nothing else: their table and columns, their
-//! uniqueness rule, the attribute computed from memberships, and whether they hold members.
+//! uniqueness rule, the attribute computed from memberships, and how members are taken out of a
+//! body for the types that hold them (`ResourceKind::has_members`).
 //! The pipeline in `resources` does the rest the same way for all of them.
 
 use std::collections::HashMap;
@@ -36,11 +37,6 @@ pub(super) trait ResourceType: Sync {
     fn take_members(&self, data: &mut Value) -> ScimResult<Option<Vec<String>>> {
         let _ = data;
         Ok(None)
-    }
-
-    /// True for types whose `members` PATCH operations are applied to membership rows.
-    fn has_members(&self) -> bool {
-        false
     }
 
     /// The read-only attribute rendered from memberships (`groups` of a user, `members` of a group).

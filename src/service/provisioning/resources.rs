@@ -163,8 +163,8 @@ pub fn replace(
     let members = rt.take_members(&mut data)?;
     ctx.db.write(|conn| {
         let current = lock(conn, ctx, rt, id, if_match)?;
-        store_update(conn, ctx, rt, &current, Some(&data), rt.has_members())?;
-        if rt.has_members() {
+        store_update(conn, ctx, rt, &current, Some(&data), kind.has_members())?;
+        if kind.has_members() {
             let change = MemberChange::ReplaceAll(members.unwrap_or_default());
             members::apply(conn, ctx.tenant.as_str(), id.as_str(), change)?;
         }
@@ -184,7 +184,7 @@ pub fn patch(
 ) -> ScimResult<Rendered> {
     let rt = resource_type(kind);
     let ops = parse_patch_request(body)?;
-    let split = if rt.has_members() {
+    let split = if kind.has_members() {
         split_operations(ops)?
     } else {
         SplitPatch { members: Vec::new(), attributes: ops }
@@ -220,7 +220,7 @@ pub fn delete(
         if if_match.is_some() {
             lock(conn, ctx, rt, id, if_match)?;
         }
-        if rt.has_members() {
+        if kind.has_members() {
             memberships::remove_all_members(conn, id.as_str())?;
         }
         if resources::delete(conn, rt.table(), tenant, id.as_str())? == 0 {
