@@ -66,6 +66,9 @@ pub struct Settings {
     /// PostgreSQL `statement_timeout`, in seconds (0 = none): a runaway query is cancelled, and
     /// its transaction rolls back, instead of holding a pooled connection forever.
     pub db_statement_timeout_secs: u64,
+    /// How long a request waits for a free pooled database connection, in seconds, before it is
+    /// answered 503 with `Retry-After` (rather than queueing without bound).
+    pub db_pool_timeout_secs: u64,
     /// Most operations one `/Bulk` request may carry (`maxOperations`).
     pub bulk_max_operations: u32,
     /// Largest `/Bulk` request body, in bytes (`maxPayloadSize`).
@@ -133,6 +136,7 @@ impl Default for Settings {
             keep_alive_secs: 75,
             max_connections: None,
             db_statement_timeout_secs: 30,
+            db_pool_timeout_secs: 10,
             bulk_max_operations: 1000,
             bulk_max_payload_bytes: 1024 * 1024,
             group_patch_no_content: false,
@@ -172,6 +176,7 @@ struct FileSettings {
     keep_alive_secs: Option<u64>,
     max_connections: Option<usize>,
     db_statement_timeout_secs: Option<u64>,
+    db_pool_timeout_secs: Option<u64>,
     bulk_max_operations: Option<u32>,
     bulk_max_payload_bytes: Option<usize>,
     group_patch_no_content: Option<bool>,
@@ -288,6 +293,9 @@ impl Settings {
         if let Some(v) = f.db_statement_timeout_secs {
             self.db_statement_timeout_secs = v;
         }
+        if let Some(v) = f.db_pool_timeout_secs {
+            self.db_pool_timeout_secs = v;
+        }
         if let Some(v) = f.bulk_max_operations {
             self.bulk_max_operations = v;
         }
@@ -349,6 +357,9 @@ impl Settings {
                 "SCIMD_MAX_CONNECTIONS" => self.max_connections = Some(parse_number(key, value)?),
                 "SCIMD_DB_STATEMENT_TIMEOUT_SECS" => {
                     self.db_statement_timeout_secs = parse_number(key, value)?
+                }
+                "SCIMD_DB_POOL_TIMEOUT_SECS" => {
+                    self.db_pool_timeout_secs = parse_number(key, value)?
                 }
                 "SCIMD_GROUP_PATCH_NO_CONTENT" => {
                     self.group_patch_no_content = parse_bool(key, value)?;
@@ -423,6 +434,7 @@ impl Settings {
             ("refresh_idle_ttl_secs", self.refresh_idle_ttl_secs),
             ("auth_code_ttl_secs", self.auth_code_ttl_secs),
             ("session_ttl_secs", self.session_ttl_secs),
+            ("db_pool_timeout_secs", self.db_pool_timeout_secs),
         ];
         for (key, value) in positive {
             if value == 0 {

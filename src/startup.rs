@@ -58,6 +58,7 @@ impl Application {
         }
         crate::scim::schema::install_extensions(&settings.schema_extensions)
             .map_err(|e| anyhow::anyhow!("invalid schema_extensions: {e}"))?;
+        let db = db.with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs));
         keys::ensure_signing_key(&db, clock.as_ref())
             .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;
         let state = web::Data::new(AppState {

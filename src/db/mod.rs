@@ -42,6 +42,22 @@ pub enum StoreError {
     BadUrl(String),
 }
 
+impl StoreError {
+    /// True when the database could not be reached or no connection was free in time: the
+    /// request may well succeed if retried, so clients are told 503 with `Retry-After`.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            StoreError::Pool(_) | StoreError::Connection(_) => true,
+            StoreError::Query(Error::DatabaseError(kind, _)) => matches!(
+                kind,
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+            ),
+            _ => false,
+        }
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Which backend a URL names: `postgres://`/`postgresql://`, else SQLite (`sqlite://path` or a path).
@@ -124,6 +140,9 @@ impl ManageConnection for Manager {
 }
 
 pub type Pool = r2d2::Pool<Manager>;
+
+/// How long a caller waits for a pooled connection unless the settings say otherwise.
+const DEFAULT_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
 pub type PooledConnection = r2d2::PooledConnection<Manager>;
 
 /// Connections of one node's pool: open and idle, open and checked out, and the most allowed.
@@ -142,6 +161,8 @@ pub struct Database {
     /// SQLite allows one writer; a `BEGIN DEFERRED` that upgrades to a write fails with SQLITE_BUSY
     /// instead of waiting, so writers queue here instead. PostgreSQL needs no gate.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// How long a caller waits for a free pooled connection before giving up.
+    checkout_timeout: Duration,
     /// While any clone lives, the SQLite checkpointer thread keeps running.
     _alive: Arc<()>,
 }
@@ -165,7 +186,7 @@ impl Database {
         let manager = Manager { target: target.clone(), statement_timeout };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(DEFAULT_CHECKOUT_TIMEOUT)
             // A SQLite connection is a file handle that cannot go stale, so the `SELECT 1` check
             // on every checkout is pure overhead there; PostgreSQL connections can drop.
             .test_on_check_out(!target.is_sqlite())
@@ -175,9 +196,26 @@ impl Database {
         if let DbTarget::Sqlite(path) = &target {
             spawn_checkpointer(path.clone(), Arc::downgrade(&alive));
         }
-        let db = Database { pool, target, write_gate, _alive: alive };
+        let db = Database {
+            pool,
+            target,
+            write_gate,
+            checkout_timeout: DEFAULT_CHECKOUT_TIMEOUT,
+            _alive: alive,
+        };
         db.migrate()?;
         Ok(db)
+    }
+
+    /// The same database, with callers waiting at most `timeout` for a pooled connection.
+    pub fn with_checkout_timeout(mut self, timeout: Duration) -> Database {
+        self.checkout_timeout = timeout;
+        self
+    }
+
+    /// A pooled connection, or `StoreError::Pool` once the checkout timeout has passed.
+    fn checkout(&self) -> StoreResult<PooledConnection> {
+        Ok(self.pool.get_timeout(self.checkout_timeout)?)
     }
 
     pub fn target(&self) -> &DbTarget {
@@ -211,7 +249,7 @@ impl Database {
     /// For readiness probes: the database answers and its schema is the one this binary expects
     /// (another node may have been rolled back, or a restore may predate a migration).
     pub fn check_ready(&self) -> StoreResult<()> {
-        let mut conn = self.pool.get()?;
+        let mut conn = self.checkout()?;
         conn.batch_execute("SELECT 1")?;
         let migrations = migrations_for(&conn);
         let pending = conn
@@ -225,7 +263,7 @@ impl Database {
 
     /// A connection for reads.
     pub fn conn(&self) -> StoreResult<PooledConnection> {
-        Ok(self.pool.get()?)
+        self.checkout()
     }
 
     /// Runs `f` in one transaction: everything it writes commits together or not at all.
@@ -234,7 +272,7 @@ impl Database {
         E: From<diesel::result::Error> + From<StoreError>,
     {
         let _guard = self.lock_writer();
-        let mut pooled = self.pool.get().map_err(StoreError::from)?;
+        let mut pooled = self.checkout()?;
         let conn: &mut DbConnection = &mut pooled;
         conn.transaction(f)
     }
@@ -246,7 +284,7 @@ impl Database {
     where
         E: From<diesel::result::Error> + From<StoreError>,
     {
-        let mut pooled = self.pool.get().map_err(StoreError::from)?;
+        let mut pooled = self.checkout()?;
         let conn: &mut DbConnection = &mut pooled;
         conn.transaction(|conn| {
             if matches!(conn, DbConnection::Postgres(_)) {

@@ -15,7 +15,7 @@ pub struct ApiError {
     pub scim: ScimError,
     /// The challenge of a 401.
     pub challenge: Option<String>,
-    /// Seconds for the `Retry-After` of a 429.
+    /// Seconds for the `Retry-After` of a 429 or 503.
     pub retry_after: Option<u64>,
 }
 
@@ -23,9 +23,13 @@ pub struct ApiError {
 #[derive(Debug, Clone)]
 pub struct FailureReason(pub String);
 
+/// Seconds a client is asked to wait before retrying after a 503 (storage out of reach).
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
 impl From<ScimError> for ApiError {
     fn from(scim: ScimError) -> Self {
-        ApiError { scim, challenge: None, retry_after: None }
+        let retry_after = (scim.status == 503).then_some(UNAVAILABLE_RETRY_AFTER_SECS);
+        ApiError { scim, challenge: None, retry_after }
     }
 }
 
@@ -99,5 +103,22 @@ impl ResponseError for ApiError {
         }
         response.extensions_mut().insert(FailureReason(self.scim.detail.clone()));
         response.body(self.scim.to_json().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unavailability_and_rate_limits_carry_retry_after() {
+        let unavailable = ApiError::from(ScimError::unavailable("later")).error_response();
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(unavailable.headers().get(header::RETRY_AFTER).unwrap(), "2");
+        assert_eq!(unavailable.headers().get(header::CONTENT_TYPE).unwrap(), SCIM_CONTENT_TYPE);
+        let limited = ApiError::rate_limited(7).error_response();
+        assert_eq!(limited.headers().get(header::RETRY_AFTER).unwrap(), "7");
+        let internal = ApiError::from(ScimError::internal("x")).error_response();
+        assert!(internal.headers().get(header::RETRY_AFTER).is_none());
     }
 }

@@ -107,6 +107,10 @@ impl ScimError {
     pub fn too_many_requests(detail: impl Into<String>) -> Self {
         Self::new(429, None, detail)
     }
+    /// 503: a dependency (the database) is unavailable for now; the request may be retried.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(503, None, detail)
+    }
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(500, None, detail)
     }

@@ -19,9 +19,14 @@ pub mod tenants;
 use crate::db::{StoreError, is_unique_violation};
 use crate::scim::error::ScimError;
 
-/// Storage failures reach the client as a bare 500; the detail goes to the log only.
+/// Storage failures reach the client as a bare 500, or a 503 when the database is only out of
+/// reach for now; the detail goes to the log only.
 impl From<StoreError> for ScimError {
     fn from(err: StoreError) -> Self {
+        if err.is_unavailable() {
+            tracing::warn!(error = %err, "database unavailable");
+            return ScimError::unavailable("the database is unavailable; retry later");
+        }
         tracing::error!(error = %err, "storage failure");
         ScimError::internal("internal storage error; see the server log")
     }
@@ -53,5 +58,48 @@ pub enum AdminError {
 impl From<diesel::result::Error> for AdminError {
     fn from(err: diesel::result::Error) -> Self {
         AdminError::Store(StoreError::Query(err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    use super::*;
+
+    fn database_error(kind: DatabaseErrorKind) -> StoreError {
+        StoreError::Query(Error::DatabaseError(kind, Box::new("detail".to_owned())))
+    }
+
+    #[test]
+    fn storage_out_of_reach_is_503_and_everything_else_500() {
+        let cases = [
+            (database_error(DatabaseErrorKind::ClosedConnection), 503),
+            (database_error(DatabaseErrorKind::UnableToSendCommand), 503),
+            (StoreError::Connection(diesel::ConnectionError::BadConnection("down".into())), 503),
+            (database_error(DatabaseErrorKind::SerializationFailure), 500),
+            (StoreError::Query(Error::NotFound), 500),
+            (StoreError::Corrupt("x".into()), 500),
+            (StoreError::Migration("x".into()), 500),
+        ];
+        for (err, status) in cases {
+            let text = err.to_string();
+            let scim = ScimError::from(err);
+            assert_eq!(scim.status, status, "{text}");
+            // The cause stays in the log; the client learns nothing about the database.
+            assert!(!scim.detail.contains("detail") && !scim.detail.contains("down"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_lost_unique_race_is_a_uniqueness_error() {
+        let scim = ScimError::from(Error::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            Box::new("dup".to_owned()),
+        ));
+        assert_eq!(
+            (scim.status, scim.scim_type),
+            (409, Some(crate::scim::error::ScimType::Uniqueness))
+        );
     }
 }

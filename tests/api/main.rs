@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth;
+mod availability;
 mod bad_input;
 mod browser;
 mod bulk;
