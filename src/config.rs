@@ -1,6 +1,9 @@
 //! Typed settings: built-in defaults, then an optional TOML file, then `SCIMD_*` environment
 //! variables, then command-line flags. One `Settings` value is passed down; there is no global.
+//! One table below declares every setting once: its type, default, file key (the field name),
+//! environment variable, and whether `Debug` must hide it.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -17,71 +20,177 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone)]
-pub struct Settings {
+impl<'de> Deserialize<'de> for LogFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_log_format("log_format", &text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Declares `Settings`, its defaults, the file's shape, the environment variables and a `Debug`
+/// that hides secrets, from one list. An entry reads
+/// `name: Type [hide] = default, env = "SCIMD_NAME";` where `[hide]` (`secret`: the whole
+/// value, `url`: a URL's password) and the `env` part are optional; without `env` a setting is
+/// read from the file only.
+macro_rules! settings {
+    ($(
+        $(#[$doc:meta])*
+        $field:ident : $ty:ty $([$hide:ident])? = $default:expr $(, env = $env:literal)? ;
+    )*) => {
+        #[derive(Clone)]
+        pub struct Settings {
+            $( $(#[$doc])* pub $field: $ty, )*
+        }
+
+        impl Default for Settings {
+            fn default() -> Self {
+                Settings { $( $field: $default, )* }
+            }
+        }
+
+        /// The TOML file's shape: every key optional, unknown keys refused so typos surface.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct FileSettings {
+            $( $field: Option<$ty>, )*
+            /// Deprecated: `true` trusts every peer, as `trusted_proxies = ["0.0.0.0/0", "::/0"]`.
+            trust_forwarded_headers: Option<bool>,
+        }
+
+        impl Settings {
+            fn apply_file(&mut self, f: FileSettings) -> Result<(), ConfigError> {
+                $( if let Some(v) = f.$field { self.$field = v; } )*
+                if f.trust_forwarded_headers == Some(true) {
+                    self.trust_every_proxy();
+                }
+                Ok(())
+            }
+
+            /// Sets the setting an environment variable names; false when it names none.
+            fn apply_env_var(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+                match key {
+                    $($( $env => self.$field = EnvValue::from_env(key, value)?, )?)*
+                    _ => return self.rate_limits.apply_env_var(key, value),
+                }
+                Ok(true)
+            }
+        }
+
+        impl fmt::Debug for Settings {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct("Settings")
+                    $( .field(stringify!($field), &hidden!(self.$field $(, $hide)?)) )*
+                    .finish()
+            }
+        }
+    };
+}
+
+/// What `Debug` shows of a setting: the value, or for secrets only whether one is set.
+macro_rules! hidden {
+    ($value:expr) => {
+        &$value as &dyn fmt::Debug
+    };
+    ($value:expr, secret) => {
+        Hidden::Secret($value.is_some())
+    };
+    ($value:expr, url) => {
+        Hidden::Url(redact_password(&$value))
+    };
+}
+
+enum Hidden {
+    Secret(bool),
+    Url(String),
+}
+
+impl fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hidden::Secret(true) => f.write_str("Some(<redacted>)"),
+            Hidden::Secret(false) => f.write_str("None"),
+            Hidden::Url(url) => fmt::Debug::fmt(url, f),
+        }
+    }
+}
+
+/// A database URL as it may be logged: the password, if any, replaced.
+fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("<redacted>"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+settings! {
     /// `sqlite://path` (or a bare path) or `postgres://…`.
-    pub database_url: String,
+    database_url: String [url] = DEFAULT_DATABASE_URL.to_owned(), env = "SCIMD_DATABASE_URL";
     /// Address the HTTP server listens on; port 0 picks a free one.
-    pub bind: String,
+    bind: String = DEFAULT_BIND.to_owned(), env = "SCIMD_BIND";
     /// The externally visible base URL (`https://scim.example.com`), used in `Location` and
     /// `meta.location`. When unset, it is derived from each request's Host header.
-    pub public_url: Option<String>,
+    public_url: Option<String> = None, env = "SCIMD_PUBLIC_URL";
     /// Largest request body accepted, in bytes; bigger ones get 413.
-    pub max_body_bytes: usize,
+    max_body_bytes: usize = 1024 * 1024, env = "SCIMD_MAX_BODY_BYTES";
     /// Largest page a list request may ask for (`count` is capped to this).
-    pub max_page_size: u32,
+    max_page_size: u32 = 1000, env = "SCIMD_MAX_PAGE_SIZE";
     /// Page size when a list request gives no `count`.
-    pub default_page_size: u32,
-    pub db_pool_size: u32,
-    pub workers: Option<usize>,
-    pub log_format: LogFormat,
+    default_page_size: u32 = 100, env = "SCIMD_DEFAULT_PAGE_SIZE";
+    db_pool_size: u32 = 16, env = "SCIMD_DB_POOL_SIZE";
+    workers: Option<usize> = None, env = "SCIMD_WORKERS";
+    log_format: LogFormat = LogFormat::Text, env = "SCIMD_LOG_FORMAT";
     /// Lifetime of JWT access tokens, in seconds (default 1 h).
-    pub access_token_ttl_secs: u64,
+    access_token_ttl_secs: u64 = 3600, env = "SCIMD_ACCESS_TOKEN_TTL_SECS";
     /// A refresh token unused this long expires, in seconds (default 90 days).
-    pub refresh_idle_ttl_secs: u64,
-    /// Every refresh token of a grant expires this long after consent, if set (default: never).
-    pub refresh_absolute_ttl_secs: Option<u64>,
+    refresh_idle_ttl_secs: u64 = 90 * 86_400, env = "SCIMD_REFRESH_IDLE_TTL_SECS";
+    /// Every refresh token of a grant expires this long after consent, if set (default: never;
+    /// 0 also means never).
+    refresh_absolute_ttl_secs: Option<u64> = None, env = "SCIMD_REFRESH_ABSOLUTE_TTL_SECS";
     /// Lifetime of authorization codes, in seconds (default 60, at most 600).
-    pub auth_code_ttl_secs: u64,
+    auth_code_ttl_secs: u64 = 60, env = "SCIMD_AUTH_CODE_TTL_SECS";
     /// Lifetime of a tenant admin's login session on the consent pages, in seconds (default 1 h).
-    pub session_ttl_secs: u64,
+    session_ttl_secs: u64 = 3600, env = "SCIMD_SESSION_TTL_SECS";
     /// Peers (addresses or CIDR ranges) whose `Forwarded` / `X-Forwarded-*` headers are believed:
     /// the client address (login throttling per IP would otherwise count every user as the
     /// proxy), the scheme and the host. From anyone else those headers are ignored.
-    pub trusted_proxies: Vec<Cidr>,
+    trusted_proxies: Vec<Cidr> = Vec::new(), env = "SCIMD_TRUSTED_PROXIES";
     /// PEM certificate chain and private key: when both are set, the server speaks https itself.
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
+    tls_cert: Option<PathBuf> = None, env = "SCIMD_TLS_CERT";
+    tls_key: Option<PathBuf> = None, env = "SCIMD_TLS_KEY";
     /// `Strict-Transport-Security` max-age on responses to https requests; 0 sends none.
-    pub hsts_max_age_secs: u64,
+    hsts_max_age_secs: u64 = 31_536_000, env = "SCIMD_HSTS_MAX_AGE_SECS";
     /// Time a client has to send a request's head before it gets 408 (slowloris), in seconds.
-    pub client_request_timeout_secs: u64,
+    client_request_timeout_secs: u64 = 5, env = "SCIMD_CLIENT_REQUEST_TIMEOUT_SECS";
     /// Time a closing connection has to finish its shutdown before it is dropped, in seconds.
-    pub client_disconnect_timeout_secs: u64,
+    client_disconnect_timeout_secs: u64 = 5, env = "SCIMD_CLIENT_DISCONNECT_TIMEOUT_SECS";
     /// Idle keep-alive connections are closed after this long, in seconds; 0 disables keep-alive.
     /// Longer than the usual 60 s of load balancers, so that they, not we, close idle connections.
-    pub keep_alive_secs: u64,
+    keep_alive_secs: u64 = 75, env = "SCIMD_KEEP_ALIVE_SECS";
     /// Concurrent connections per worker; more wait in the listen backlog (actix default: 25 000).
-    pub max_connections: Option<usize>,
+    max_connections: Option<usize> = None, env = "SCIMD_MAX_CONNECTIONS";
     /// PostgreSQL `statement_timeout`, in seconds (0 = none): a runaway query is cancelled, and
     /// its transaction rolls back, instead of holding a pooled connection forever.
-    pub db_statement_timeout_secs: u64,
+    db_statement_timeout_secs: u64 = 30, env = "SCIMD_DB_STATEMENT_TIMEOUT_SECS";
     /// How long a request waits for a free pooled database connection, in seconds, before it is
     /// answered 503 with `Retry-After` (rather than queueing without bound).
-    pub db_pool_timeout_secs: u64,
+    db_pool_timeout_secs: u64 = 10, env = "SCIMD_DB_POOL_TIMEOUT_SECS";
     /// Most operations one `/Bulk` request may carry (`maxOperations`).
-    pub bulk_max_operations: u32,
+    bulk_max_operations: u32 = 1000, env = "SCIMD_BULK_MAX_OPERATIONS";
     /// Largest `/Bulk` request body, in bytes (`maxPayloadSize`).
-    pub bulk_max_payload_bytes: usize,
+    bulk_max_payload_bytes: usize = 1024 * 1024, env = "SCIMD_BULK_MAX_PAYLOAD_BYTES";
     /// Answer every group PATCH with 204 and no body (Okta accepts it), instead of 200 with the
     /// group: for very large groups the full member list would be megabytes per change.
-    pub group_patch_no_content: bool,
+    group_patch_no_content: bool = false, env = "SCIMD_GROUP_PATCH_NO_CONTENT";
     /// Bearer token a scraper must send to `/metrics`; without it, only loopback peers may scrape.
-    pub metrics_token: Option<String>,
+    metrics_token: Option<String> [secret] = None, env = "SCIMD_METRICS_TOKEN";
     /// Extension schemas for custom attributes (`[[schema_extensions]]`, file only).
-    pub schema_extensions: Vec<ExtensionConfig>,
-    /// Request budgets shared by every node (0 turns one off).
-    pub rate_limits: RateLimits,
+    schema_extensions: Vec<ExtensionConfig> = Vec::new();
+    /// Request budgets shared by every node (0 turns one off); a `[rate_limits]` table, and
+    /// `SCIMD_RATE_LIMIT_*` variables.
+    rate_limits: RateLimits = RateLimits::default();
 }
 
 /// Requests per minute; each is enforced across all nodes through the database.
@@ -110,79 +219,72 @@ impl Default for RateLimits {
     }
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            database_url: DEFAULT_DATABASE_URL.to_owned(),
-            bind: DEFAULT_BIND.to_owned(),
-            public_url: None,
-            max_body_bytes: 1024 * 1024,
-            max_page_size: 1000,
-            default_page_size: 100,
-            db_pool_size: 16,
-            workers: None,
-            log_format: LogFormat::Text,
-            access_token_ttl_secs: 3600,
-            refresh_idle_ttl_secs: 90 * 86_400,
-            refresh_absolute_ttl_secs: None,
-            auth_code_ttl_secs: 60,
-            session_ttl_secs: 3600,
-            trusted_proxies: Vec::new(),
-            tls_cert: None,
-            tls_key: None,
-            hsts_max_age_secs: 31_536_000,
-            client_request_timeout_secs: 5,
-            client_disconnect_timeout_secs: 5,
-            keep_alive_secs: 75,
-            max_connections: None,
-            db_statement_timeout_secs: 30,
-            db_pool_timeout_secs: 10,
-            bulk_max_operations: 1000,
-            bulk_max_payload_bytes: 1024 * 1024,
-            group_patch_no_content: false,
-            metrics_token: None,
-            schema_extensions: Vec::new(),
-            rate_limits: RateLimits::default(),
-        }
+impl RateLimits {
+    /// `SCIMD_RATE_LIMIT_<FIELD>`; false for any other variable.
+    fn apply_env_var(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+        let field = match key {
+            "SCIMD_RATE_LIMIT_SCIM_PER_TENANT" => &mut self.scim_per_tenant,
+            "SCIMD_RATE_LIMIT_TOKEN_PER_CLIENT" => &mut self.token_per_client,
+            "SCIMD_RATE_LIMIT_TOKEN_PER_IP" => &mut self.token_per_ip,
+            "SCIMD_RATE_LIMIT_LOGIN_PER_IP" => &mut self.login_per_ip,
+            _ => return Ok(false),
+        };
+        *field = parse_number(key, value)?;
+        Ok(true)
     }
 }
 
-/// The TOML file's shape: every key optional, unknown keys refused so typos surface.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    database_url: Option<String>,
-    bind: Option<String>,
-    public_url: Option<String>,
-    max_body_bytes: Option<usize>,
-    max_page_size: Option<u32>,
-    default_page_size: Option<u32>,
-    db_pool_size: Option<u32>,
-    workers: Option<usize>,
-    log_format: Option<String>,
-    access_token_ttl_secs: Option<u64>,
-    refresh_idle_ttl_secs: Option<u64>,
-    refresh_absolute_ttl_secs: Option<u64>,
-    auth_code_ttl_secs: Option<u64>,
-    session_ttl_secs: Option<u64>,
-    /// Deprecated: `true` trusts every peer, as `trusted_proxies = ["0.0.0.0/0", "::/0"]`.
-    trust_forwarded_headers: Option<bool>,
-    trusted_proxies: Option<Vec<Cidr>>,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    hsts_max_age_secs: Option<u64>,
-    client_request_timeout_secs: Option<u64>,
-    client_disconnect_timeout_secs: Option<u64>,
-    keep_alive_secs: Option<u64>,
-    max_connections: Option<usize>,
-    db_statement_timeout_secs: Option<u64>,
-    db_pool_timeout_secs: Option<u64>,
-    bulk_max_operations: Option<u32>,
-    bulk_max_payload_bytes: Option<usize>,
-    group_patch_no_content: Option<bool>,
-    metrics_token: Option<String>,
-    schema_extensions: Option<Vec<ExtensionConfig>>,
-    rate_limits: Option<RateLimits>,
+/// How a setting's type is read from an environment variable's text.
+trait EnvValue: Sized {
+    fn from_env(key: &str, value: &str) -> Result<Self, ConfigError>;
+}
+
+macro_rules! numbers_from_env {
+    ($($ty:ty),*) => {$(
+        impl EnvValue for $ty {
+            fn from_env(key: &str, value: &str) -> Result<Self, ConfigError> {
+                parse_number(key, value)
+            }
+        }
+    )*};
+}
+numbers_from_env!(u32, u64, usize);
+
+impl EnvValue for String {
+    fn from_env(_: &str, value: &str) -> Result<Self, ConfigError> {
+        Ok(value.to_owned())
+    }
+}
+
+impl EnvValue for bool {
+    fn from_env(key: &str, value: &str) -> Result<Self, ConfigError> {
+        parse_bool(key, value)
+    }
+}
+
+impl EnvValue for PathBuf {
+    fn from_env(_: &str, value: &str) -> Result<Self, ConfigError> {
+        Ok(PathBuf::from(value))
+    }
+}
+
+impl EnvValue for LogFormat {
+    fn from_env(key: &str, value: &str) -> Result<Self, ConfigError> {
+        parse_log_format(key, value)
+    }
+}
+
+impl EnvValue for Vec<Cidr> {
+    fn from_env(key: &str, value: &str) -> Result<Self, ConfigError> {
+        parse_cidrs(key, value)
+    }
+}
+
+/// An empty variable unsets an optional setting.
+impl<T: EnvValue> EnvValue for Option<T> {
+    fn from_env(key: &str, value: &str) -> Result<Self, ConfigError> {
+        if value.trim().is_empty() { Ok(None) } else { T::from_env(key, value).map(Some) }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +295,11 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("invalid value for {key}: {message}")]
     Value { key: String, message: String },
+}
+
+/// Seconds as clock milliseconds, saturating (a setting cannot overflow the clock).
+fn millis(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX / 1000).saturating_mul(1000)
 }
 
 impl Settings {
@@ -220,168 +327,13 @@ impl Settings {
         Ok(settings)
     }
 
-    fn apply_file(&mut self, f: FileSettings) -> Result<(), ConfigError> {
-        if let Some(v) = f.database_url {
-            self.database_url = v;
-        }
-        if let Some(v) = f.bind {
-            self.bind = v;
-        }
-        if let Some(v) = f.public_url {
-            self.public_url = Some(v);
-        }
-        if let Some(v) = f.max_body_bytes {
-            self.max_body_bytes = v;
-        }
-        if let Some(v) = f.max_page_size {
-            self.max_page_size = v;
-        }
-        if let Some(v) = f.default_page_size {
-            self.default_page_size = v;
-        }
-        if let Some(v) = f.db_pool_size {
-            self.db_pool_size = v;
-        }
-        if let Some(v) = f.workers {
-            self.workers = Some(v);
-        }
-        if let Some(v) = f.log_format {
-            self.log_format = parse_log_format("log_format", &v)?;
-        }
-        if let Some(v) = f.access_token_ttl_secs {
-            self.access_token_ttl_secs = v;
-        }
-        if let Some(v) = f.refresh_idle_ttl_secs {
-            self.refresh_idle_ttl_secs = v;
-        }
-        if let Some(v) = f.refresh_absolute_ttl_secs {
-            self.refresh_absolute_ttl_secs = (v > 0).then_some(v);
-        }
-        if let Some(v) = f.auth_code_ttl_secs {
-            self.auth_code_ttl_secs = v;
-        }
-        if let Some(v) = f.session_ttl_secs {
-            self.session_ttl_secs = v;
-        }
-        if let Some(v) = f.trusted_proxies {
-            self.trusted_proxies = v;
-        }
-        if f.trust_forwarded_headers == Some(true) {
-            self.trust_every_proxy();
-        }
-        if let Some(v) = f.tls_cert {
-            self.tls_cert = Some(v);
-        }
-        if let Some(v) = f.tls_key {
-            self.tls_key = Some(v);
-        }
-        if let Some(v) = f.hsts_max_age_secs {
-            self.hsts_max_age_secs = v;
-        }
-        if let Some(v) = f.client_request_timeout_secs {
-            self.client_request_timeout_secs = v;
-        }
-        if let Some(v) = f.client_disconnect_timeout_secs {
-            self.client_disconnect_timeout_secs = v;
-        }
-        if let Some(v) = f.keep_alive_secs {
-            self.keep_alive_secs = v;
-        }
-        if let Some(v) = f.max_connections {
-            self.max_connections = Some(v);
-        }
-        if let Some(v) = f.db_statement_timeout_secs {
-            self.db_statement_timeout_secs = v;
-        }
-        if let Some(v) = f.db_pool_timeout_secs {
-            self.db_pool_timeout_secs = v;
-        }
-        if let Some(v) = f.bulk_max_operations {
-            self.bulk_max_operations = v;
-        }
-        if let Some(v) = f.bulk_max_payload_bytes {
-            self.bulk_max_payload_bytes = v;
-        }
-        if let Some(v) = f.group_patch_no_content {
-            self.group_patch_no_content = v;
-        }
-        if let Some(v) = f.metrics_token {
-            self.metrics_token = Some(v);
-        }
-        if let Some(v) = f.schema_extensions {
-            self.schema_extensions = v;
-        }
-        if let Some(v) = f.rate_limits {
-            self.rate_limits = v;
-        }
-        Ok(())
-    }
-
     fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
         let mut trust_every_proxy = false;
         for (key, value) in env {
-            match key.as_str() {
-                "SCIMD_DATABASE_URL" => self.database_url = value.clone(),
-                "SCIMD_BIND" => self.bind = value.clone(),
-                "SCIMD_PUBLIC_URL" => self.public_url = Some(value.clone()),
-                "SCIMD_MAX_BODY_BYTES" => self.max_body_bytes = parse_number(key, value)?,
-                "SCIMD_MAX_PAGE_SIZE" => self.max_page_size = parse_number(key, value)?,
-                "SCIMD_DEFAULT_PAGE_SIZE" => self.default_page_size = parse_number(key, value)?,
-                "SCIMD_DB_POOL_SIZE" => self.db_pool_size = parse_number(key, value)?,
-                "SCIMD_WORKERS" => self.workers = Some(parse_number(key, value)?),
-                "SCIMD_LOG_FORMAT" => self.log_format = parse_log_format(key, value)?,
-                "SCIMD_ACCESS_TOKEN_TTL_SECS" => {
-                    self.access_token_ttl_secs = parse_number(key, value)?
-                }
-                "SCIMD_REFRESH_IDLE_TTL_SECS" => {
-                    self.refresh_idle_ttl_secs = parse_number(key, value)?
-                }
-                "SCIMD_REFRESH_ABSOLUTE_TTL_SECS" => {
-                    let secs: u64 = parse_number(key, value)?;
-                    self.refresh_absolute_ttl_secs = (secs > 0).then_some(secs);
-                }
-                "SCIMD_AUTH_CODE_TTL_SECS" => self.auth_code_ttl_secs = parse_number(key, value)?,
-                "SCIMD_SESSION_TTL_SECS" => self.session_ttl_secs = parse_number(key, value)?,
-                "SCIMD_TRUST_FORWARDED_HEADERS" => trust_every_proxy = parse_bool(key, value)?,
-                "SCIMD_TRUSTED_PROXIES" => self.trusted_proxies = parse_cidrs(key, value)?,
-                "SCIMD_TLS_CERT" => self.tls_cert = non_empty_path(value),
-                "SCIMD_TLS_KEY" => self.tls_key = non_empty_path(value),
-                "SCIMD_HSTS_MAX_AGE_SECS" => self.hsts_max_age_secs = parse_number(key, value)?,
-                "SCIMD_CLIENT_REQUEST_TIMEOUT_SECS" => {
-                    self.client_request_timeout_secs = parse_number(key, value)?
-                }
-                "SCIMD_CLIENT_DISCONNECT_TIMEOUT_SECS" => {
-                    self.client_disconnect_timeout_secs = parse_number(key, value)?
-                }
-                "SCIMD_KEEP_ALIVE_SECS" => self.keep_alive_secs = parse_number(key, value)?,
-                "SCIMD_MAX_CONNECTIONS" => self.max_connections = Some(parse_number(key, value)?),
-                "SCIMD_DB_STATEMENT_TIMEOUT_SECS" => {
-                    self.db_statement_timeout_secs = parse_number(key, value)?
-                }
-                "SCIMD_DB_POOL_TIMEOUT_SECS" => {
-                    self.db_pool_timeout_secs = parse_number(key, value)?
-                }
-                "SCIMD_GROUP_PATCH_NO_CONTENT" => {
-                    self.group_patch_no_content = parse_bool(key, value)?;
-                }
-                "SCIMD_METRICS_TOKEN" => self.metrics_token = Some(value.clone()),
-                "SCIMD_BULK_MAX_OPERATIONS" => self.bulk_max_operations = parse_number(key, value)?,
-                "SCIMD_BULK_MAX_PAYLOAD_BYTES" => {
-                    self.bulk_max_payload_bytes = parse_number(key, value)?
-                }
-                "SCIMD_RATE_LIMIT_SCIM_PER_TENANT" => {
-                    self.rate_limits.scim_per_tenant = parse_number(key, value)?
-                }
-                "SCIMD_RATE_LIMIT_TOKEN_PER_CLIENT" => {
-                    self.rate_limits.token_per_client = parse_number(key, value)?
-                }
-                "SCIMD_RATE_LIMIT_TOKEN_PER_IP" => {
-                    self.rate_limits.token_per_ip = parse_number(key, value)?
-                }
-                "SCIMD_RATE_LIMIT_LOGIN_PER_IP" => {
-                    self.rate_limits.login_per_ip = parse_number(key, value)?
-                }
-                _ => {}
+            if key == "SCIMD_TRUST_FORWARDED_HEADERS" {
+                trust_every_proxy = parse_bool(key, value)?;
+            } else {
+                self.apply_env_var(key, value)?;
             }
         }
         // After the loop, so that it adds to SCIMD_TRUSTED_PROXIES whatever the variables' order.
@@ -389,6 +341,31 @@ impl Settings {
             self.trust_every_proxy();
         }
         Ok(())
+    }
+
+    /// Lifetime of access tokens, in clock milliseconds.
+    pub fn access_token_ttl_ms(&self) -> i64 {
+        millis(self.access_token_ttl_secs)
+    }
+
+    /// How long an unused refresh token lives, in clock milliseconds.
+    pub fn refresh_idle_ttl_ms(&self) -> i64 {
+        millis(self.refresh_idle_ttl_secs)
+    }
+
+    /// How long after consent every refresh token of a grant expires, if ever.
+    pub fn refresh_absolute_ttl_ms(&self) -> Option<i64> {
+        self.refresh_absolute_ttl_secs.map(millis)
+    }
+
+    /// Lifetime of authorization codes, in clock milliseconds.
+    pub fn auth_code_ttl_ms(&self) -> i64 {
+        millis(self.auth_code_ttl_secs)
+    }
+
+    /// Lifetime of sign-in sessions, in clock milliseconds.
+    pub fn session_ttl_ms(&self) -> i64 {
+        millis(self.session_ttl_secs)
     }
 
     /// The deprecated `trust_forwarded_headers = true`: every peer is a trusted proxy.
@@ -409,6 +386,8 @@ impl Settings {
     /// Checks values that no type can express, and normalises some; `load` calls it, and callers
     /// that change settings afterwards (command-line flags) call it again.
     pub fn validate(&mut self) -> Result<(), ConfigError> {
+        // 0 means "no absolute limit", as leaving it out does.
+        self.refresh_absolute_ttl_secs = self.refresh_absolute_ttl_secs.filter(|secs| *secs > 0);
         if let Some(url) = &self.public_url {
             let parsed = url::Url::parse(url).map_err(|e| ConfigError::Value {
                 key: "public_url".into(),
@@ -485,10 +464,6 @@ fn parse_cidrs(key: &str, value: &str) -> Result<Vec<Cidr>, ConfigError> {
             })
         })
         .collect()
-}
-
-fn non_empty_path(value: &str) -> Option<PathBuf> {
-    (!value.trim().is_empty()).then(|| PathBuf::from(value))
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
@@ -611,5 +586,64 @@ mod tests {
         assert!(s.validate().is_err());
         let mut s = Settings { max_connections: Some(0), ..Settings::default() };
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn debug_hides_secrets_and_database_passwords() {
+        let s = Settings {
+            database_url: "postgres://scimd:hunter2@db.internal/scimd".into(),
+            metrics_token: Some("scrape-secret".into()),
+            ..Settings::default()
+        };
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("scrape-secret"), "{shown}");
+        assert!(shown.contains("postgres://scimd:%3Credacted%3E@db.internal/scimd"), "{shown}");
+        assert!(shown.contains("metrics_token: Some(<redacted>)"), "{shown}");
+        assert!(shown.contains("bind: \"127.0.0.1:8080\""), "{shown}");
+        let shown = format!("{:?}", Settings::default());
+        assert!(shown.contains("metrics_token: None") && shown.contains("sqlite://scimd.db"));
+    }
+
+    #[test]
+    fn each_variable_sets_its_setting() {
+        let env = |key: &str, value: &str| {
+            let mut s = Settings::default();
+            s.apply_env(&[(key.to_owned(), value.to_owned())]).map(|()| s)
+        };
+        assert_eq!(env("SCIMD_DB_POOL_TIMEOUT_SECS", "3").unwrap().db_pool_timeout_secs, 3);
+        assert_eq!(env("SCIMD_WORKERS", "2").unwrap().workers, Some(2));
+        assert_eq!(env("SCIMD_LOG_FORMAT", "JSON").unwrap().log_format, LogFormat::Json);
+        assert!(env("SCIMD_LOG_FORMAT", "xml").is_err());
+        assert!(env("SCIMD_GROUP_PATCH_NO_CONTENT", "on").unwrap().group_patch_no_content);
+        assert_eq!(env("SCIMD_TLS_CERT", "c.pem").unwrap().tls_cert, Some("c.pem".into()));
+        // An empty variable unsets an optional setting.
+        assert_eq!(env("SCIMD_METRICS_TOKEN", "").unwrap().metrics_token, None);
+        assert_eq!(env("SCIMD_TLS_CERT", " ").unwrap().tls_cert, None);
+        // Unknown variables are someone else's.
+        assert_eq!(env("SCIMD_NOT_A_SETTING", "x").unwrap().bind, DEFAULT_BIND);
+        let file: FileSettings = toml::from_str("log_format = \"json\"").unwrap();
+        let mut s = Settings::default();
+        s.apply_file(file).unwrap();
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert!(toml::from_str::<FileSettings>("log_format = \"xml\"").is_err());
+    }
+
+    #[test]
+    fn durations_in_clock_milliseconds() {
+        let mut s = Settings {
+            access_token_ttl_secs: 3600,
+            refresh_absolute_ttl_secs: Some(0),
+            ..Settings::default()
+        };
+        s.validate().unwrap();
+        assert_eq!(s.access_token_ttl_ms(), 3_600_000);
+        assert_eq!(s.session_ttl_ms(), 3_600_000);
+        assert_eq!(s.auth_code_ttl_ms(), 60_000);
+        assert_eq!(s.refresh_idle_ttl_ms(), 90 * 86_400_000);
+        assert_eq!(s.refresh_absolute_ttl_ms(), None);
+        s.refresh_absolute_ttl_secs = Some(10);
+        assert_eq!(s.refresh_absolute_ttl_ms(), Some(10_000));
+        s.access_token_ttl_secs = u64::MAX;
+        assert!(s.access_token_ttl_ms() > 0);
     }
 }

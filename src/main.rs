@@ -260,7 +260,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(cmd) => {
             let db = Database::connect(&settings.database_url, 2)?;
-            let ttl_ms = i64::try_from(settings.access_token_ttl_secs).unwrap_or(3600) * 1000;
+            let ttl_ms = settings.access_token_ttl_ms();
             keys_command(&db, clock.as_ref(), cmd, ttl_ms, cli.json)
         }
         Command::Grant(cmd) => {

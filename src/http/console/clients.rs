@@ -27,10 +27,6 @@ struct ClientsPage {
     keys: Vec<KeyView>,
 }
 
-fn access_ttl_ms(state: &AppState) -> i64 {
-    i64::try_from(state.settings.access_token_ttl_secs).unwrap_or(3600) * 1000
-}
-
 async fn list(
     state: web::Data<AppState>,
     op: Operator,
@@ -38,7 +34,10 @@ async fn list(
 ) -> Result<HttpResponse, PageError> {
     let st = state.clone();
     let (clients, keys) = blocking(move || {
-        Ok((clients::list(&st.db)?, keys::list(&st.db, st.clock.as_ref(), access_ttl_ms(&st))?))
+        Ok((
+            clients::list(&st.db)?,
+            keys::list(&st.db, st.clock.as_ref(), st.settings.access_token_ttl_ms())?,
+        ))
     })
     .await?;
     let page = ClientsPage { nav: Nav::new(&op.session, query.done.as_deref()), clients, keys };
@@ -91,6 +90,9 @@ async fn rotate_key(
     form: OperatorForm,
 ) -> Result<HttpResponse, PageError> {
     let (st, actor) = (state.clone(), form.session.actor());
-    blocking(move || keys::rotate(&st.db, st.clock.as_ref(), &actor, access_ttl_ms(&st))).await?;
+    blocking(move || {
+        keys::rotate(&st.db, st.clock.as_ref(), &actor, st.settings.access_token_ttl_ms())
+    })
+    .await?;
     Ok(see_other("/admin/clients?done=key-rotated"))
 }
