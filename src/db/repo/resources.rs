@@ -97,6 +97,17 @@ macro_rules! on_columns {
     };
 }
 
+/// The rows of table module `$t` in one tenant that satisfy a filter predicate, as a boxed query.
+macro_rules! filtered {
+    ($t:ident, $tenant_id:expr, $predicate:expr) => {{
+        let query = $t::table.filter($t::tenant_id.eq($tenant_id.to_owned())).into_boxed();
+        match $predicate {
+            Some(predicate) => query.filter(predicate),
+            None => query,
+        }
+    }};
+}
+
 /// The `ResourceRow` columns of table module `$t`.
 macro_rules! row_columns {
     ($t:ident) => {
@@ -245,10 +256,7 @@ pub fn list(
     limit: i64,
 ) -> QueryResult<Vec<ResourceRow>> {
     on_table!(table, |t, _unique| {
-        let mut query = t::table.filter(t::tenant_id.eq(tenant_id.to_owned())).into_boxed();
-        if let Some(predicate) = predicate {
-            query = query.filter(predicate);
-        }
+        let query = filtered!(t, tenant_id, predicate);
         let query = match order {
             Some(order) => query.order(order).then_order_by(t::seq),
             None => query.order(t::seq),
@@ -269,10 +277,6 @@ pub fn count(
     predicate: Option<SqlFragment>,
 ) -> QueryResult<i64> {
     on_table!(table, |t, _unique| {
-        let mut query = t::table.filter(t::tenant_id.eq(tenant_id.to_owned())).into_boxed();
-        if let Some(predicate) = predicate {
-            query = query.filter(predicate);
-        }
-        query.count().get_result(conn)
+        filtered!(t, tenant_id, predicate).count().get_result(conn)
     })
 }

@@ -15,7 +15,7 @@ use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
 use crate::scim::version::{EntityTags, etag};
 use crate::service::provisioning::ResourceId;
-use crate::service::provisioning::resources::{self, Page};
+use crate::service::provisioning::resources::{self, Page, Update};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for kind in [ResourceKind::User, ResourceKind::Group] {
@@ -159,7 +159,16 @@ async fn replace(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiErro
     let if_match = entity_tags(call.request(), header::IF_MATCH)?;
     let projection = Projection::default_for(kind);
     let replaced = call
-        .run(move |ctx| resources::replace(ctx, kind, &id, &body.0, if_match.as_ref(), &projection))
+        .run(move |ctx| {
+            resources::update(
+                ctx,
+                kind,
+                &id,
+                Update::Replace(&body.0),
+                if_match.as_ref(),
+                &projection,
+            )
+        })
         .await?;
     Ok(scim_response(StatusCode::OK, &replaced.json, Some(replaced.version)))
 }
@@ -176,7 +185,16 @@ async fn patch(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError>
     };
     let if_match = entity_tags(call.request(), header::IF_MATCH)?;
     let patched = call
-        .run(move |ctx| resources::patch(ctx, kind, &id, &body.0, if_match.as_ref(), &projection))
+        .run(move |ctx| {
+            resources::update(
+                ctx,
+                kind,
+                &id,
+                Update::Patch(&body.0),
+                if_match.as_ref(),
+                &projection,
+            )
+        })
         .await?;
     if minimal {
         return Ok(HttpResponse::NoContent()

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{ResourceId, TenantContext, resources};
+use super::resources::{self, Update};
+use super::{ResourceId, TenantContext};
 use crate::scim::bulk::{BulkMethod, BulkOperation, BulkRequest, BulkResult, execution_order};
 use crate::scim::error::ScimResult;
 use crate::scim::resource::Projection;
@@ -77,10 +78,12 @@ fn execute(ctx: &TenantContext<'_>, op: &BulkOperation) -> ScimResult<Done> {
     let (status, written) = match method {
         BulkMethod::Post => (201, Some(resources::create(ctx, kind, op.body()?, &lean)?)),
         BulkMethod::Put => {
-            (200, Some(resources::replace(ctx, kind, &id, op.body()?, if_match, &lean)?))
+            let update = Update::Replace(op.body()?);
+            (200, Some(resources::update(ctx, kind, &id, update, if_match, &lean)?))
         }
         BulkMethod::Patch => {
-            (200, Some(resources::patch(ctx, kind, &id, op.body()?, if_match, &lean)?))
+            let update = Update::Patch(op.body()?);
+            (200, Some(resources::update(ctx, kind, &id, update, if_match, &lean)?))
         }
         BulkMethod::Delete => {
             resources::delete(ctx, kind, &id, if_match)?;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::resource_type::ResourceType;
 use crate::db::DbConnection;
-use crate::db::filter_sql::{FilterTarget, GROUPS};
+use crate::db::filter_sql::GROUPS as GROUPS_FILTER;
 use crate::db::repo::memberships::{self, Member};
 use crate::db::repo::resources::{ColumnValues, ResourceRow, ResourceTable};
 use crate::db::rows::GroupWrite;
@@ -15,71 +15,58 @@ use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::member_patch::member_ids;
 use crate::scim::schema::ResourceKind;
 
-pub(super) struct Groups;
+pub(super) const GROUPS: ResourceType = ResourceType {
+    kind: ResourceKind::Group,
+    table: ResourceTable::Groups,
+    filter_target: &GROUPS_FILTER,
+    column_attributes: &["displayName", "externalId", "members"],
+    computed_attribute: "members",
+    columns,
+    taken,
+    take_members,
+    load_computed: members_of_groups,
+};
 
-impl ResourceType for Groups {
-    fn kind(&self) -> ResourceKind {
-        ResourceKind::Group
-    }
+fn columns(data: &Value, now: i64, version: i64) -> ScimResult<ColumnValues> {
+    let text = |name: &str| data.get(name).and_then(Value::as_str).map(str::to_owned);
+    let display_name = text("displayName")
+        .filter(|d| !d.trim().is_empty())
+        .ok_or_else(|| ScimError::invalid_value("displayName is required"))?;
+    Ok(ColumnValues::Group(GroupWrite {
+        display_name_ci: display_name.to_lowercase(),
+        display_name,
+        external_id: text("externalId"),
+        updated_at: now,
+        version,
+        data: data.to_string(),
+    }))
+}
 
-    fn table(&self) -> ResourceTable {
-        ResourceTable::Groups
-    }
+fn taken(value: &str) -> ScimError {
+    ScimError::uniqueness(format!("a group named '{value}' already exists in this tenant"))
+}
 
-    fn filter_target(&self) -> &'static FilterTarget {
-        &GROUPS
+fn take_members(data: &mut Value) -> ScimResult<Option<Vec<String>>> {
+    match data.as_object_mut().and_then(|o| o.remove("members")) {
+        None | Some(Value::Null) => Ok(None),
+        Some(list) => member_ids(&list).map(Some),
     }
+}
 
-    fn column_attributes(&self) -> &'static [&'static str] {
-        &["displayName", "externalId", "members"]
+/// The members of each group with their current display names.
+fn members_of_groups(
+    conn: &mut DbConnection,
+    _tenant_id: &str,
+    base: &str,
+    rows: &[ResourceRow],
+) -> ScimResult<HashMap<String, Value>> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut by_group: HashMap<String, Vec<Value>> = HashMap::new();
+    for member in memberships::members_of(conn, &ids)? {
+        let entry = member_entry(base, &member);
+        by_group.entry(member.group_id).or_default().push(entry);
     }
-
-    fn columns(&self, data: &Value, now: i64, version: i64) -> ScimResult<ColumnValues> {
-        let text = |name: &str| data.get(name).and_then(Value::as_str).map(str::to_owned);
-        let display_name = text("displayName")
-            .filter(|d| !d.trim().is_empty())
-            .ok_or_else(|| ScimError::invalid_value("displayName is required"))?;
-        Ok(ColumnValues::Group(GroupWrite {
-            display_name_ci: display_name.to_lowercase(),
-            display_name,
-            external_id: text("externalId"),
-            updated_at: now,
-            version,
-            data: data.to_string(),
-        }))
-    }
-
-    fn taken(&self, value: &str) -> ScimError {
-        ScimError::uniqueness(format!("a group named '{value}' already exists in this tenant"))
-    }
-
-    fn take_members(&self, data: &mut Value) -> ScimResult<Option<Vec<String>>> {
-        match data.as_object_mut().and_then(|o| o.remove("members")) {
-            None | Some(Value::Null) => Ok(None),
-            Some(list) => member_ids(&list).map(Some),
-        }
-    }
-
-    fn computed_attribute(&self) -> &'static str {
-        "members"
-    }
-
-    /// The members of each group with their current display names, read for the page at once.
-    fn load_computed(
-        &self,
-        conn: &mut DbConnection,
-        _tenant_id: &str,
-        base: &str,
-        rows: &[ResourceRow],
-    ) -> ScimResult<HashMap<String, Value>> {
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let mut by_group: HashMap<String, Vec<Value>> = HashMap::new();
-        for member in memberships::members_of(conn, &ids)? {
-            let entry = member_entry(base, &member);
-            by_group.entry(member.group_id).or_default().push(entry);
-        }
-        Ok(by_group.into_iter().map(|(id, members)| (id, Value::Array(members))).collect())
-    }
+    Ok(by_group.into_iter().map(|(id, members)| (id, Value::Array(members))).collect())
 }
 
 fn member_entry(base: &str, member: &Member) -> Value {

@@ -50,9 +50,9 @@ pub fn create(
 ) -> ScimResult<Rendered> {
     let rt = resource_type(kind);
     let mut data = normalize_resource(kind, body)?;
-    let members = rt.take_members(&mut data)?;
+    let members = (rt.take_members)(&mut data)?;
     let now = ctx.clock.now();
-    let columns = rt.columns(&data, now, 1)?;
+    let columns = (rt.columns)(&data, now, 1)?;
     let id = ResourceId::generate();
     let tenant = ctx.tenant.as_str();
     let with_members = members.is_some();
@@ -78,8 +78,8 @@ pub fn create(
         version: 1,
         data: columns.data().to_owned(),
     };
-    let computed = (!projection.excludes(rt.computed_attribute()))
-        .then(|| (rt.computed_attribute(), Value::Array(Vec::new())));
+    let computed = (!projection.excludes(rt.computed_attribute))
+        .then(|| (rt.computed_attribute, Value::Array(Vec::new())));
     let json = render::resource(ctx.base, kind, &row, computed)?;
     Ok(Rendered { json: projection.apply(&json), version: 1 })
 }
@@ -92,7 +92,7 @@ pub fn get(
 ) -> ScimResult<Rendered> {
     let rt = resource_type(kind);
     ctx.db.read(|conn| {
-        let row = resources::find(conn, rt.table(), ctx.tenant.as_str(), id.as_str())?
+        let row = resources::find(conn, rt.table, ctx.tenant.as_str(), id.as_str())?
             .ok_or_else(|| not_found(kind, id))?;
         let version = row.version;
         let json = render_rows(conn, ctx, rt, std::slice::from_ref(&row), projection)?
@@ -106,18 +106,18 @@ pub fn get(
 pub fn list(ctx: &TenantContext<'_>, kind: ResourceKind, query: &ListQuery) -> ScimResult<Page> {
     let rt = resource_type(kind);
     let tenant = ctx.tenant.as_str();
-    let target = rt.filter_target();
+    let target = rt.filter_target;
     let predicate = || query.filter.as_ref().map(|f| to_predicate(target, tenant, f)).transpose();
     let order = query.sort.as_ref().map(|sort| order_by(target, sort)).transpose()?;
     ctx.db.read(|conn| {
-        let total = resources::count(conn, rt.table(), tenant, predicate()?)?.max(0) as u64;
+        let total = resources::count(conn, rt.table, tenant, predicate()?)?.max(0) as u64;
         let offset = query.start_index.saturating_sub(1);
         if query.count == 0 || offset >= total {
             return Ok(Page { total, resources: Vec::new() });
         }
         let rows = resources::list(
             conn,
-            rt.table(),
+            rt.table,
             tenant,
             predicate()?,
             order,
@@ -149,61 +149,92 @@ pub fn list_all(
     Ok(all)
 }
 
-/// PUT: the body replaces every writable attribute (and, for groups, the member list).
-pub fn replace(
-    ctx: &TenantContext<'_>,
-    kind: ResourceKind,
-    id: &ResourceId,
-    body: &Value,
-    if_match: Option<&EntityTags>,
-    projection: &Projection,
-) -> ScimResult<Rendered> {
-    let rt = resource_type(kind);
-    let mut data = normalize_resource(kind, body)?;
-    let members = rt.take_members(&mut data)?;
-    ctx.db.write(|conn| {
-        let current = lock(conn, ctx, rt, id, if_match)?;
-        store_update(conn, ctx, rt, &current, Some(&data), kind.has_members())?;
-        if kind.has_members() {
-            let change = MemberChange::ReplaceAll(members.unwrap_or_default());
-            members::apply(conn, ctx.tenant.as_str(), id.as_str(), change)?;
-        }
-        Ok::<_, ScimError>(())
-    })?;
-    get(ctx, kind, id, projection)
+/// A PUT or PATCH request's body.
+#[derive(Debug, Clone, Copy)]
+pub enum Update<'a> {
+    /// PUT: the body replaces every writable attribute (and, for groups, the member list).
+    Replace(&'a Value),
+    /// PATCH: all operations apply, or none. Member operations touch only the named rows.
+    Patch(&'a Value),
 }
 
-/// PATCH: all operations apply, or none. Member operations touch only the named rows.
-pub fn patch(
+/// An update checked before its transaction starts.
+enum Planned {
+    Replace { data: Value, members: Option<Vec<String>> },
+    Patch(SplitPatch),
+}
+
+impl Planned {
+    fn new(rt: &ResourceType, update: Update<'_>) -> ScimResult<Planned> {
+        Ok(match update {
+            Update::Replace(body) => {
+                let mut data = normalize_resource(rt.kind, body)?;
+                let members = (rt.take_members)(&mut data)?;
+                Planned::Replace { data, members }
+            }
+            Update::Patch(body) => {
+                let ops = parse_patch_request(body)?;
+                Planned::Patch(if rt.kind.has_members() {
+                    split_operations(ops)?
+                } else {
+                    SplitPatch { members: Vec::new(), attributes: ops }
+                })
+            }
+        })
+    }
+
+    /// Applies the update to the locked row `current`.
+    fn apply(
+        self,
+        conn: &mut DbConnection,
+        ctx: &TenantContext<'_>,
+        rt: &ResourceType,
+        current: &ResourceRow,
+    ) -> ScimResult<()> {
+        let (tenant, id) = (ctx.tenant.as_str(), current.id.as_str());
+        match self {
+            Planned::Replace { data, members } => {
+                let has_members = rt.kind.has_members();
+                store_update(conn, ctx, rt, current, Some(&data), has_members)?;
+                if has_members {
+                    let change = MemberChange::ReplaceAll(members.unwrap_or_default());
+                    members::apply(conn, tenant, id, change)?;
+                }
+                Ok(())
+            }
+            Planned::Patch(split) => {
+                let members_changed = !split.members.is_empty();
+                for change in split.members {
+                    members::apply(conn, tenant, id, change)?;
+                }
+                let data = if split.attributes.is_empty() {
+                    None
+                } else {
+                    let mut resource: Value = serde_json::from_str(&current.data)
+                        .map_err(|_| ScimError::internal("stored resource is corrupt"))?;
+                    apply_patch(&mut resource, &split.attributes, &SchemaHints::new(rt.kind))?;
+                    Some(normalize_resource(rt.kind, &resource)?)
+                };
+                store_update(conn, ctx, rt, current, data.as_ref(), members_changed)
+            }
+        }
+    }
+}
+
+/// PUT or PATCH, under the row lock and `If-Match`; answers the resource as it now is.
+pub fn update(
     ctx: &TenantContext<'_>,
     kind: ResourceKind,
     id: &ResourceId,
-    body: &Value,
+    update: Update<'_>,
     if_match: Option<&EntityTags>,
     projection: &Projection,
 ) -> ScimResult<Rendered> {
     let rt = resource_type(kind);
-    let ops = parse_patch_request(body)?;
-    let split = if kind.has_members() {
-        split_operations(ops)?
-    } else {
-        SplitPatch { members: Vec::new(), attributes: ops }
-    };
+    let planned = Planned::new(rt, update)?;
     ctx.db.write(|conn| {
         let current = lock(conn, ctx, rt, id, if_match)?;
-        let members_changed = !split.members.is_empty();
-        for change in split.members {
-            members::apply(conn, ctx.tenant.as_str(), id.as_str(), change)?;
-        }
-        let data = if split.attributes.is_empty() {
-            None
-        } else {
-            let mut resource: Value = serde_json::from_str(&current.data)
-                .map_err(|_| ScimError::internal("stored resource is corrupt"))?;
-            apply_patch(&mut resource, &split.attributes, &SchemaHints::new(kind))?;
-            Some(normalize_resource(kind, &resource)?)
-        };
-        store_update(conn, ctx, rt, &current, data.as_ref(), members_changed)
+        planned.apply(conn, ctx, rt, &current)
     })?;
     get(ctx, kind, id, projection)
 }
@@ -223,7 +254,7 @@ pub fn delete(
         if kind.has_members() {
             memberships::remove_all_members(conn, id.as_str())?;
         }
-        if resources::delete(conn, rt.table(), tenant, id.as_str())? == 0 {
+        if resources::delete(conn, rt.table, tenant, id.as_str())? == 0 {
             return Err(not_found(kind, id));
         }
         values::delete(conn, id.as_str())?;
@@ -236,12 +267,12 @@ pub fn delete(
 fn lock(
     conn: &mut DbConnection,
     ctx: &TenantContext<'_>,
-    rt: &dyn ResourceType,
+    rt: &ResourceType,
     id: &ResourceId,
     if_match: Option<&EntityTags>,
 ) -> ScimResult<ResourceRow> {
-    let current = resources::find_for_update(conn, rt.table(), ctx.tenant.as_str(), id.as_str())?
-        .ok_or_else(|| not_found(rt.kind(), id))?;
+    let current = resources::find_for_update(conn, rt.table, ctx.tenant.as_str(), id.as_str())?
+        .ok_or_else(|| not_found(rt.kind, id))?;
     check_if_match(if_match, current.version)?;
     Ok(current)
 }
@@ -252,7 +283,7 @@ fn lock(
 fn store_update(
     conn: &mut DbConnection,
     ctx: &TenantContext<'_>,
-    rt: &dyn ResourceType,
+    rt: &ResourceType,
     current: &ResourceRow,
     data: Option<&Value>,
     members_changed: bool,
@@ -260,7 +291,7 @@ fn store_update(
     let now = ctx.clock.now().max(current.updated_at);
     let tenant = ctx.tenant.as_str();
     if let Some(data) = data {
-        let columns = rt.columns(data, now, current.version + 1)?;
+        let columns = (rt.columns)(data, now, current.version + 1)?;
         // Stored JSON is canonical (normalised, schema order), so equal text means nothing changed.
         if columns.data() != current.data {
             let id = ResourceId::from(current.id.clone());
@@ -270,7 +301,7 @@ fn store_update(
         }
     }
     if members_changed {
-        resources::touch(conn, rt.table(), tenant, &current.id, now)?;
+        resources::touch(conn, rt.table, tenant, &current.id, now)?;
     }
     Ok(())
 }
@@ -278,14 +309,14 @@ fn store_update(
 fn ensure_unique(
     conn: &mut DbConnection,
     ctx: &TenantContext<'_>,
-    rt: &dyn ResourceType,
+    rt: &ResourceType,
     key_ci: &str,
     value: &str,
     except: Option<&ResourceId>,
 ) -> ScimResult<()> {
-    let holder = resources::id_by_unique_key(conn, rt.table(), ctx.tenant.as_str(), key_ci)?;
+    let holder = resources::id_by_unique_key(conn, rt.table, ctx.tenant.as_str(), key_ci)?;
     if holder.is_some_and(|holder| Some(holder.as_str()) != except.map(ResourceId::as_str)) {
-        return Err(rt.taken(value));
+        return Err((rt.taken)(value));
     }
     Ok(())
 }
@@ -294,12 +325,12 @@ fn ensure_unique(
 fn write_index(
     conn: &mut DbConnection,
     ctx: &TenantContext<'_>,
-    rt: &dyn ResourceType,
+    rt: &ResourceType,
     id: &ResourceId,
     data: &Value,
 ) -> ScimResult<()> {
     let tenant = ctx.tenant.as_str();
-    let rows = index_rows(rt.kind(), tenant, id.as_str(), data, rt.column_attributes());
+    let rows = index_rows(rt.kind, tenant, id.as_str(), data, rt.column_attributes);
     values::replace(conn, id.as_str(), &rows)?;
     Ok(())
 }
@@ -309,23 +340,23 @@ fn write_index(
 fn render_rows(
     conn: &mut DbConnection,
     ctx: &TenantContext<'_>,
-    rt: &dyn ResourceType,
+    rt: &ResourceType,
     rows: &[ResourceRow],
     projection: &Projection,
 ) -> ScimResult<Vec<Value>> {
-    let name = rt.computed_attribute();
+    let name = rt.computed_attribute;
     let mut computed: Option<HashMap<String, Value>> =
         if projection.excludes(name) || rows.is_empty() {
             None
         } else {
-            Some(rt.load_computed(conn, ctx.tenant.as_str(), ctx.base, rows)?)
+            Some((rt.load_computed)(conn, ctx.tenant.as_str(), ctx.base, rows)?)
         };
     rows.iter()
         .map(|row| {
             let value = computed.as_mut().map(|by_id| {
                 (name, by_id.remove(&row.id).unwrap_or_else(|| Value::Array(Vec::new())))
             });
-            render::resource(ctx.base, rt.kind(), row, value).map(|json| projection.apply(&json))
+            render::resource(ctx.base, rt.kind, row, value).map(|json| projection.apply(&json))
         })
         .collect()
 }
