@@ -1,6 +1,6 @@
 //! OAuth2 endpoints: /oauth/authorize (login and consent pages), /oauth/login, /oauth/logout,
 //! /oauth/token, /oauth/revoke, /oauth/introspect, /oauth/jwks.json and the RFC 8414 metadata.
-//! Handlers parse and shape responses; every decision is made in `service::oauth_flow`.
+//! Handlers parse and shape responses; every decision is made in `service::oauth`.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -20,9 +20,9 @@ use crate::oauth::{scope, secret};
 use crate::service::access_tokens;
 use crate::service::keys;
 use crate::service::login::{self, LoginFailure, Session};
-use crate::service::oauth_flow::{
-    self, AuthMethod, AuthorizeOutcome, ClientCredentials, ConsentDecision, ConsentRequest,
-    OAuthEnv, Params,
+use crate::service::oauth::{
+    self as flow, AuthMethod, AuthorizeOutcome, ClientCredentials, ConsentDecision, ConsentRequest,
+    GrantRequest, OAuthEnv, Params,
 };
 use crate::service::rate_limit::{self, Decision, Limit};
 
@@ -145,7 +145,7 @@ async fn run_authorize(
                 .zip(csrf.as_deref())
                 .is_some_and(|(s, c)| secret::equal(&s.csrf_token, c))
         });
-        let outcome = oauth_flow::authorize(&ctx.env(), &params, session.as_ref(), decision)?;
+        let outcome = flow::authorize(&ctx.env(), &params, session.as_ref(), decision)?;
         Ok::<_, StoreError>((outcome, session))
     })
     .await;
@@ -272,7 +272,7 @@ async fn login_post(
             ip_limit: Limit::per_minute(ctx.state.settings.rate_limits.login_per_ip),
         };
         let outcome = login::login(&ctx.state.db, ctx.state.clock.as_ref(), ttl, &attempt)?;
-        let consent = match oauth_flow::authorize(&ctx.env(), &params, None, None)? {
+        let consent = match flow::authorize(&ctx.env(), &params, None, None)? {
             AuthorizeOutcome::Pending(consent) => Some(consent),
             _ => None,
         };
@@ -445,7 +445,7 @@ fn client_request(
     let params = form_params(body);
     let basic = basic_credentials(req).map_err(|e| (e, true))?;
     let used_basic = basic.is_some();
-    let creds = oauth_flow::client_credentials(basic, &params).map_err(|e| (e, used_basic))?;
+    let creds = flow::client_credentials(basic, &params).map_err(|e| (e, used_basic))?;
     Ok((params, creds))
 }
 
@@ -481,7 +481,7 @@ where
         if let Some(secs) = token_budget(&ctx, &creds.client_id)? {
             return Ok(Err(OAuthError::rate_limited(secs)));
         }
-        match oauth_flow::authenticate_client(&env, &creds)? {
+        match flow::authenticate_client(&env, &creds)? {
             Ok(client) => act(&env, &ctx.state, &params, &creds, &client),
             Err(e) => Ok(Err(e)),
         }
@@ -531,8 +531,13 @@ fn token_param(params: &Params) -> Result<&str, OAuthError> {
 }
 
 async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    // Parsed only once the client is authenticated: a bad secret is `invalid_client` whatever
+    // the grant says.
     with_client(req, state, body, |env, _, params, creds, client| {
-        oauth_flow::token(env, params, creds, client)
+        match GrantRequest::parse(params) {
+            Ok(grant) => flow::token(env, &grant, creds, client),
+            Err(e) => Ok(Err(e)),
+        }
     })
     .await
 }

@@ -12,7 +12,7 @@ pub mod grants;
 pub mod groups;
 pub mod keys;
 pub mod login;
-pub mod oauth_flow;
+pub mod oauth;
 pub mod operators;
 pub mod rate_limit;
 pub mod render;
