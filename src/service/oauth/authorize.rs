@@ -69,9 +69,9 @@ pub fn authorize(
             return Ok(AuthorizeOutcome::ErrorPage(explain_untrusted(params, row.as_ref())));
         }
         Err(authorization::Error::Redirect(mut url)) => {
-            if let Some(message) = endpoint.pkce.error {
+            if let Some(refusal) = endpoint.pkce.error {
                 url.description().set_type(AuthorizationErrorType::InvalidRequest);
-                url.description().explain(message);
+                url.description().explain(refusal.to_string());
             }
             let url: url::Url = url.into();
             return Ok(AuthorizeOutcome::Redirect(url.to_string()));

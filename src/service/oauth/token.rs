@@ -126,7 +126,8 @@ pub(super) fn mint(
 ) -> Result<TokenResponse, StoreError> {
     let refresh = lineage::issue_refresh(conn, &grant.id, parent, now)?;
     let key = signing_key(conn)?;
-    let encoding = crypto::encoding_key(&key.private_key).map_err(StoreError::Corrupt)?;
+    let encoding =
+        crypto::encoding_key(&key.private_key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let ttl = env.access_ttl_secs();
     let iat = now.div_euclid(1000);
     let claims = AccessClaims {
@@ -141,7 +142,8 @@ pub(super) fn mint(
         tenant: grant.tenant_id.clone(),
         grant: grant.id.clone(),
     };
-    let access_token = jwt::sign(&claims, &key.kid, &encoding).map_err(StoreError::Corrupt)?;
+    let access_token =
+        jwt::sign(&claims, &key.kid, &encoding).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

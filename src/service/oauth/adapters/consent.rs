@@ -6,7 +6,7 @@ use oxide_auth::primitives::authorizer::Authorizer;
 use oxide_auth::primitives::grant::{Extensions, Grant, Value};
 
 use crate::db::StoreError;
-use crate::oauth::pkce;
+use crate::oauth::pkce::{self, PkceError};
 use crate::service::login::Session;
 use crate::service::oauth::OAuthEnv;
 use crate::service::oauth::authorize::record_consent;
@@ -38,7 +38,7 @@ impl Authorizer for ConsentRecorder<'_> {
 /// in `error` for the redirect's `error_description`.
 pub struct PkceChallenge {
     pub require: bool,
-    pub error: Option<&'static str>,
+    pub error: Option<PkceError>,
 }
 
 impl authorization::Extension for PkceChallenge {
@@ -53,8 +53,8 @@ impl authorization::Extension for PkceChallenge {
                 }
                 Ok(extensions)
             }
-            Err(message) => {
-                self.error = Some(message);
+            Err(refusal) => {
+                self.error = Some(refusal);
                 Err(())
             }
         }

@@ -319,8 +319,8 @@ impl accesstoken::Extension for TokenStore<'_, '_> {
         let verifier = request.extension("code_verifier");
         match pkce::verify(self.pkce_stored.as_deref(), verifier.as_deref()) {
             Ok(()) => Ok(Extensions::new()),
-            Err(message) => {
-                self.fail(Failure::Protocol(OAuthError::invalid_grant(message)));
+            Err(refusal) => {
+                self.fail(Failure::Protocol(OAuthError::invalid_grant(refusal.to_string())));
                 Err(())
             }
         }
