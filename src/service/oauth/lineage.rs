@@ -194,6 +194,8 @@ mod tests {
     use std::path::PathBuf;
     use std::sync::Arc;
 
+    use diesel::{Connection, RunQueryDsl};
+
     use super::*;
     use crate::clock::{Clock, ManualClock};
     use crate::db::Database;
@@ -206,29 +208,60 @@ mod tests {
     const CLIENT: &str = "okta";
     const START: i64 = 1_800_000_000_000;
 
-    /// A migrated SQLite database of its own, deleted afterwards.
+    /// A migrated database of its own, dropped afterwards: SQLite in a temporary file, or a
+    /// fresh PostgreSQL database when `SCIMD_TEST_POSTGRES` names a server (as for the API tests).
     struct Fixture {
         db: Database,
         clock: Arc<ManualClock>,
         grant_id: String,
-        path: PathBuf,
+        cleanup: Cleanup,
+    }
+
+    enum Cleanup {
+        SqliteFile(PathBuf),
+        Postgres { admin_url: String, name: String },
     }
 
     impl Drop for Fixture {
         fn drop(&mut self) {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut file = self.path.clone().into_os_string();
-                file.push(suffix);
-                let _ = std::fs::remove_file(file);
+            match &self.cleanup {
+                Cleanup::SqliteFile(path) => {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                    }
+                }
+                Cleanup::Postgres { admin_url, name } => {
+                    if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
+                        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = diesel::sql_query(drop).execute(&mut conn);
+                    }
+                }
+            }
+        }
+    }
+
+    fn temporary_database() -> (String, Cleanup) {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        match std::env::var("SCIMD_TEST_POSTGRES") {
+            Ok(base) if !base.is_empty() => {
+                let base = base.trim_end_matches('/');
+                let admin_url = format!("{base}/postgres");
+                let name = format!("scimd_lineage_{id}");
+                let mut conn = diesel::PgConnection::establish(&admin_url).unwrap();
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).unwrap();
+                (format!("{base}/{name}"), Cleanup::Postgres { admin_url, name })
+            }
+            _ => {
+                let path = std::env::temp_dir().join(format!("scimd-lineage-{id}.db"));
+                (format!("sqlite://{}", path.display()), Cleanup::SqliteFile(path))
             }
         }
     }
 
     impl Fixture {
         fn new() -> Fixture {
-            let path = std::env::temp_dir()
-                .join(format!("scimd-lineage-{}.db", uuid::Uuid::new_v4().simple()));
-            let db = Database::connect(&format!("sqlite://{}", path.display()), 1).unwrap();
+            let (url, cleanup) = temporary_database();
+            let db = Database::connect(&url, 1).unwrap();
             let clock = ManualClock::new(START);
             let mut conn = db.conn().unwrap();
             let tenant = TenantRow {
@@ -263,7 +296,7 @@ mod tests {
             };
             repo::insert_grant(&mut conn, &grant).unwrap();
             drop(conn);
-            Fixture { db, clock, grant_id: grant.id, path }
+            Fixture { db, clock, grant_id: grant.id, cleanup }
         }
 
         fn now(&self) -> i64 {
