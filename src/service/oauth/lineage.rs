@@ -46,7 +46,7 @@ pub enum CodeRedemption {
     Expired {
         grant: GrantRow,
     },
-    /// The grant was revoked or its tenant disabled.
+    /// The grant was revoked or its tenant disabled; the code is spent all the same.
     Inactive,
 }
 
@@ -390,6 +390,8 @@ mod tests {
         fx.code("c1", 60_000);
         tenants::set_disabled(&mut fx.conn(), "t1", true).unwrap();
         assert!(matches!(fx.redeem(CLIENT, "c1"), CodeRedemption::Inactive));
+        let spent = repo::find_code(&mut fx.conn(), &secret::sha256_hex("c1")).unwrap().unwrap();
+        assert_eq!(spent.used_at, Some(fx.now()));
 
         let fx = Fixture::new();
         fx.code("c2", 60_000);
