@@ -1,6 +1,6 @@
 //! OAuth2 endpoints: /oauth/authorize (login and consent pages), /oauth/login, /oauth/logout,
 //! /oauth/token, /oauth/revoke, /oauth/introspect, /oauth/jwks.json and the RFC 8414 metadata.
-//! Handlers parse and shape responses; every decision is made in `service::oauth_flow`.
+//! Handlers parse and shape responses; every decision is made in `service::oauth`.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -11,18 +11,18 @@ use serde_json::json;
 
 use super::AppState;
 use super::extractors::{client_ip, origin, query_pairs};
-use super::ui::{self, CSRF_COOKIE, ConsentPage, LoginPage, SESSION_COOKIE};
-use super::web_session::{sign_in_csrf, with_csrf_cookie};
+use super::ui::{self, ConsentPage, LoginPage, SESSION_COOKIE};
+use super::web_session::{PageError, refused, sign_in, sign_in_csrf, with_csrf_cookie};
 use crate::db::StoreError;
 use crate::db::rows::ClientRow;
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
 use crate::oauth::{scope, secret};
 use crate::service::access_tokens;
 use crate::service::keys;
-use crate::service::login::{self, LoginFailure, Session};
-use crate::service::oauth_flow::{
-    self, AuthMethod, AuthorizeOutcome, ClientCredentials, ConsentDecision, ConsentRequest,
-    OAuthEnv, Params,
+use crate::service::login::{self, Session};
+use crate::service::oauth::{
+    self as flow, AuthMethod, AuthorizeOutcome, ClientCredentials, ConsentDecision, ConsentRequest,
+    GrantRequest, OAuthEnv, Params,
 };
 use crate::service::rate_limit::{self, Decision, Limit};
 
@@ -145,7 +145,7 @@ async fn run_authorize(
                 .zip(csrf.as_deref())
                 .is_some_and(|(s, c)| secret::equal(&s.csrf_token, c))
         });
-        let outcome = oauth_flow::authorize(&ctx.env(), &params, session.as_ref(), decision)?;
+        let outcome = flow::authorize(&ctx.env(), &params, session.as_ref(), decision)?;
         Ok::<_, StoreError>((outcome, session))
     })
     .await;
@@ -229,100 +229,59 @@ async fn authorize_post(
 
 /// The authorize query a login or logout form carries back; it only ever becomes the query of
 /// our own /oauth/authorize, so it cannot redirect anywhere else.
-fn return_to(form: &Params) -> String {
-    form.get("return_to")
-        .filter(|q| q.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or("")
-        .to_owned()
+fn return_to(field: Option<&str>) -> String {
+    field.filter(|q| q.bytes().all(|b| b.is_ascii_graphic())).unwrap_or("").to_owned()
 }
 
+/// The consent page's sign-in, on the shared sign-in path (CSRF check, throttling, wording);
+/// what is its own is where it goes next: back to the authorize request, or that request's
+/// login page again with why.
 async fn login_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let form = form_params(&body);
-    let return_to = return_to(&form);
-    let csrf_ok = match (ui::cookie_value(&req, CSRF_COOKIE), form.get("csrf")) {
-        (Some(cookie), Some(field)) => secret::equal(&cookie, field),
-        _ => false,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let (post, outcome) = sign_in(&req, &state, &mut payload, login::login).await?;
+    let return_to = return_to(post.form.get("return_to").map(String::as_str));
+    let failure = match outcome {
+        Ok(new) => {
+            let location = format!("/oauth/authorize?{return_to}");
+            let mut response = redirect(StatusCode::SEE_OTHER, &location);
+            let secure = ui::is_secure(&req, &state);
+            let _ = response.add_cookie(&ui::cookie(SESSION_COOKIE, new.cookie, secure));
+            return Ok(response);
+        }
+        Err(failure) => failure,
     };
-    if !csrf_ok {
-        return ui::error_page(
-            StatusCode::FORBIDDEN,
-            "The form expired",
-            "The sign-in form could not be verified (cookies must be enabled). Go back, reload the page and sign in again.",
-        );
-    }
-    let email = form.get("email").unwrap_or("").to_owned();
-    let password = form.get("password").unwrap_or("").to_owned();
-    let ctx = Ctx::new(&req, &state);
-    let ttl = i64::try_from(state.settings.session_ttl_secs).unwrap_or(3600) * 1000;
-    let email2 = email.clone();
+    let Some(consent) = pending_consent(&req, &state, &return_to).await? else {
+        return Ok(ui::error_page(
+            StatusCode::BAD_REQUEST,
+            "This authorization request is invalid",
+            "Start again from your identity provider.",
+        ));
+    };
+    Ok(refused(failure, |status, message| {
+        login_page(&req, &state, &consent, &return_to, status, Some(message), &post.email)
+    }))
+}
+
+/// The authorize request a sign-in form came from, while it still awaits the admin.
+async fn pending_consent(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    return_to: &str,
+) -> Result<Option<ConsentRequest>, PageError> {
     let params = Params::from_pairs(
         url::form_urlencoded::parse(return_to.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect(),
     );
-    let result = web::block(move || {
-        let attempt = login::Attempt {
-            email: &email2,
-            password: &password,
-            ip: ctx.ip.as_deref(),
-            ip_limit: Limit::per_minute(ctx.state.settings.rate_limits.login_per_ip),
-        };
-        let outcome = login::login(&ctx.state.db, ctx.state.clock.as_ref(), ttl, &attempt)?;
-        let consent = match oauth_flow::authorize(&ctx.env(), &params, None, None)? {
-            AuthorizeOutcome::Pending(consent) => Some(consent),
-            _ => None,
-        };
-        Ok::<_, StoreError>((outcome, consent))
+    let ctx = Ctx::new(req, state);
+    let outcome = web::block(move || flow::authorize(&ctx.env(), &params, None, None)).await??;
+    Ok(match outcome {
+        AuthorizeOutcome::Pending(consent) => Some(consent),
+        _ => None,
     })
-    .await;
-    let (outcome, consent) = match result {
-        Ok(Ok(pair)) => pair,
-        Ok(Err(e)) => return server_error_page(e),
-        Err(e) => return server_error_page(e),
-    };
-    let location = format!("/oauth/authorize?{return_to}");
-    match outcome {
-        Ok(new) => {
-            let mut response = redirect(StatusCode::SEE_OTHER, &location);
-            let _ = response.add_cookie(&ui::cookie(
-                SESSION_COOKIE,
-                new.cookie,
-                ui::is_secure(&req, &state),
-            ));
-            response
-        }
-        Err(failure) => {
-            let Some(consent) = consent else {
-                return ui::error_page(
-                    StatusCode::BAD_REQUEST,
-                    "This authorization request is invalid",
-                    "Start again from your identity provider.",
-                );
-            };
-            let (status, message) = match failure {
-                LoginFailure::Invalid => {
-                    (StatusCode::UNAUTHORIZED, "Incorrect email or password.".to_owned())
-                }
-                LoginFailure::Throttled { retry_after } => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!(
-                        "Too many failed sign-in attempts. Try again in {} minute(s).",
-                        (retry_after + 59_999) / 60_000
-                    ),
-                ),
-            };
-            let mut response =
-                login_page(&req, &state, &consent, &return_to, status, Some(message), &email);
-            if let LoginFailure::Throttled { retry_after } = failure {
-                ui::set_retry_after(&mut response, retry_after);
-            }
-            response
-        }
-    }
 }
 
 async fn logout_post(
@@ -331,7 +290,7 @@ async fn logout_post(
     body: web::Bytes,
 ) -> HttpResponse {
     let form = form_params(&body);
-    let location = format!("/oauth/authorize?{}", return_to(&form));
+    let location = format!("/oauth/authorize?{}", return_to(form.get("return_to")));
     let Some(cookie) = ui::cookie_value(&req, SESSION_COOKIE) else {
         return redirect(StatusCode::SEE_OTHER, &location);
     };
@@ -445,7 +404,7 @@ fn client_request(
     let params = form_params(body);
     let basic = basic_credentials(req).map_err(|e| (e, true))?;
     let used_basic = basic.is_some();
-    let creds = oauth_flow::client_credentials(basic, &params).map_err(|e| (e, used_basic))?;
+    let creds = flow::client_credentials(basic, &params).map_err(|e| (e, used_basic))?;
     Ok((params, creds))
 }
 
@@ -481,7 +440,7 @@ where
         if let Some(secs) = token_budget(&ctx, &creds.client_id)? {
             return Ok(Err(OAuthError::rate_limited(secs)));
         }
-        match oauth_flow::authenticate_client(&env, &creds)? {
+        match flow::authenticate_client(&env, &creds)? {
             Ok(client) => act(&env, &ctx.state, &params, &creds, &client),
             Err(e) => Ok(Err(e)),
         }
@@ -531,8 +490,13 @@ fn token_param(params: &Params) -> Result<&str, OAuthError> {
 }
 
 async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    // Parsed only once the client is authenticated: a bad secret is `invalid_client` whatever
+    // the grant says.
     with_client(req, state, body, |env, _, params, creds, client| {
-        oauth_flow::token(env, params, creds, client)
+        match GrantRequest::parse(params) {
+            Ok(grant) => flow::token(env, &grant, creds, client),
+            Err(e) => Ok(Err(e)),
+        }
     })
     .await
 }

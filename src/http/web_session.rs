@@ -298,23 +298,22 @@ pub async fn sign_in<T: Send + 'static>(
     Ok((SignInPost { form, email }, outcome))
 }
 
-/// The sign-in page again, with why it failed: 401, or 429 with `Retry-After`.
+/// The sign-in page again, with why it failed: 401, or 429 with `Retry-After`. Every sign-in
+/// page (console, account, consent) words its refusals here, so they read alike.
 pub fn refused(
     failure: LoginFailure,
     render: impl FnOnce(StatusCode, String) -> HttpResponse,
 ) -> HttpResponse {
-    match failure {
+    let (what, retry_after) = match failure {
         LoginFailure::Invalid => {
-            render(StatusCode::UNAUTHORIZED, "Incorrect email or password.".into())
+            return render(StatusCode::UNAUTHORIZED, "Incorrect email or password.".into());
         }
-        LoginFailure::Throttled { retry_after } => {
-            let message = format!(
-                "Too many sign-in attempts. Try again in {} minute(s).",
-                (retry_after + 59_999) / 60_000
-            );
-            let mut response = render(StatusCode::TOO_MANY_REQUESTS, message);
-            ui::set_retry_after(&mut response, retry_after);
-            response
-        }
-    }
+        LoginFailure::Throttled { retry_after } => ("Too many sign-in attempts", retry_after),
+        LoginFailure::Locked { retry_after } => ("Too many failed sign-in attempts", retry_after),
+    };
+    let minutes = (retry_after + 59_999) / 60_000;
+    let message = format!("{what}. Try again in {minutes} minute(s).");
+    let mut response = render(StatusCode::TOO_MANY_REQUESTS, message);
+    ui::set_retry_after(&mut response, retry_after);
+    response
 }

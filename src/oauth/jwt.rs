@@ -59,11 +59,16 @@ impl JwtFailure {
     }
 }
 
-pub fn sign(claims: &AccessClaims, kid: &str, key: &EncodingKey) -> Result<String, String> {
+/// Signing failed: the key does not fit the algorithm (a corrupt stored key).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct SignError(#[from] jsonwebtoken::errors::Error);
+
+pub fn sign(claims: &AccessClaims, kid: &str, key: &EncodingKey) -> Result<String, SignError> {
     let mut header = Header::new(Algorithm::EdDSA);
     header.typ = Some(TYP.to_owned());
     header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(&header, claims, key).map_err(|e| e.to_string())
+    Ok(jsonwebtoken::encode(&header, claims, key)?)
 }
 
 /// The key id a token names, after checking its header's type and algorithm.

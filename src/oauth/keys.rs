@@ -20,9 +20,22 @@ pub struct GeneratedKey {
     pub public_x: String,
 }
 
-pub fn generate() -> Result<GeneratedKey, String> {
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|e| e.to_string())?;
-    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| e.to_string())?;
+/// Why a key could not be made or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("{0}")]
+    Generate(aws_lc_rs::error::Unspecified),
+    #[error("{0}")]
+    Rejected(aws_lc_rs::error::KeyRejected),
+    #[error("stored key is not base64: {0}")]
+    NotBase64(base64::DecodeError),
+    #[error("stored public key is invalid: {0}")]
+    InvalidPublic(jsonwebtoken::errors::Error),
+}
+
+pub fn generate() -> Result<GeneratedKey, KeyError> {
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(KeyError::Generate)?;
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(KeyError::Rejected)?;
     let public_x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
     Ok(GeneratedKey {
         kid: thumbprint(&public_x),
@@ -37,15 +50,13 @@ pub fn thumbprint(public_x: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
-pub fn encoding_key(private_pkcs8: &str) -> Result<EncodingKey, String> {
-    let der =
-        STANDARD.decode(private_pkcs8).map_err(|e| format!("stored key is not base64: {e}"))?;
+pub fn encoding_key(private_pkcs8: &str) -> Result<EncodingKey, KeyError> {
+    let der = STANDARD.decode(private_pkcs8).map_err(KeyError::NotBase64)?;
     Ok(EncodingKey::from_ed_der(&der))
 }
 
-pub fn decoding_key(public_x: &str) -> Result<DecodingKey, String> {
-    DecodingKey::from_ed_components(public_x)
-        .map_err(|e| format!("stored public key is invalid: {e}"))
+pub fn decoding_key(public_x: &str) -> Result<DecodingKey, KeyError> {
+    DecodingKey::from_ed_components(public_x).map_err(KeyError::InvalidPublic)
 }
 
 /// The key as published in `/oauth/jwks.json`.
@@ -67,6 +78,8 @@ mod tests {
         assert!(encoding_key(&a.private_pkcs8).is_ok());
         assert!(decoding_key(&a.public_x).is_ok());
         assert_eq!(jwk(&a.kid, &a.public_x)["kty"], "OKP");
+        let corrupt = encoding_key("not base64!").err().map(|e| e.to_string());
+        assert!(corrupt.is_some_and(|m| m.starts_with("stored key is not base64: ")));
     }
 
     #[test]

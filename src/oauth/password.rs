@@ -14,15 +14,17 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// Hashing failed inside argon2 (it does not for our constant parameters and salt length).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HashError(argon2::password_hash::Error);
+
 /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) to store.
-pub fn hash(secret: &str) -> Result<String, String> {
+pub fn hash(secret: &str) -> Result<String, HashError> {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
-    let salt = SaltString::encode_b64(&bytes).map_err(|e| e.to_string())?;
-    hasher()
-        .hash_password(secret.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    let salt = SaltString::encode_b64(&bytes).map_err(HashError)?;
+    hasher().hash_password(secret.as_bytes(), &salt).map(|h| h.to_string()).map_err(HashError)
 }
 
 /// True when `secret` matches the stored PHC string. A malformed hash never matches.

@@ -6,47 +6,63 @@ use std::borrow::Cow;
 
 use oxide_auth::code_grant::extensions::Pkce;
 
+/// Why a PKCE challenge or verifier is refused; the message is the `error_description`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PkceError {
+    #[error("code_challenge_method without code_challenge")]
+    MethodWithoutChallenge,
+    #[error("PKCE method plain is not supported; use S256")]
+    Plain,
+    #[error("code_challenge must be 43 to 128 characters")]
+    ChallengeLength,
+    #[error("this client must use PKCE (code_challenge with S256)")]
+    Required,
+    #[error("unsupported code_challenge_method; use S256")]
+    UnsupportedMethod,
+    /// A verifier for a code issued without a challenge: someone stripped PKCE.
+    #[error("code_verifier sent, but the authorization request had no code_challenge")]
+    Downgrade,
+    #[error("code_verifier is required: the authorization request had a code_challenge")]
+    VerifierMissing,
+    #[error("code_verifier does not match the code_challenge")]
+    Mismatch,
+}
+
 /// The value stored with the authorization code, or `None` when no challenge was sent.
 pub fn challenge(
     require: bool,
     method: Option<&str>,
     challenge: Option<&str>,
-) -> Result<Option<String>, &'static str> {
+) -> Result<Option<String>, PkceError> {
     if challenge.is_none() && method.is_some() {
-        return Err("code_challenge_method without code_challenge");
+        return Err(PkceError::MethodWithoutChallenge);
     }
     if method == Some("plain") || (challenge.is_some() && method.is_none()) {
-        return Err("PKCE method plain is not supported; use S256");
+        return Err(PkceError::Plain);
     }
     if challenge.is_some_and(|c| !(43..=128).contains(&c.len())) {
-        return Err("code_challenge must be 43 to 128 characters");
+        return Err(PkceError::ChallengeLength);
     }
     let checker = if require { Pkce::required() } else { Pkce::optional() };
     match checker.challenge(method.map(Cow::Borrowed), challenge.map(Cow::Borrowed)) {
         Ok(Some(value)) => Ok(value.into_private_value().ok().flatten()),
         Ok(None) => Ok(None),
-        Err(()) if challenge.is_none() => {
-            Err("this client must use PKCE (code_challenge with S256)")
-        }
-        Err(()) => Err("unsupported code_challenge_method; use S256"),
+        Err(()) if challenge.is_none() => Err(PkceError::Required),
+        Err(()) => Err(PkceError::UnsupportedMethod),
     }
 }
 
 /// Checks the verifier at the token endpoint against what was stored with the code.
-pub fn verify(stored: Option<&str>, verifier: Option<&str>) -> Result<(), &'static str> {
+pub fn verify(stored: Option<&str>, verifier: Option<&str>) -> Result<(), PkceError> {
     match (stored, verifier) {
         (None, None) => Ok(()),
-        (None, Some(_)) => {
-            Err("code_verifier sent, but the authorization request had no code_challenge")
-        }
-        (Some(_), None) => {
-            Err("code_verifier is required: the authorization request had a code_challenge")
-        }
+        (None, Some(_)) => Err(PkceError::Downgrade),
+        (Some(_), None) => Err(PkceError::VerifierMissing),
         (Some(stored), Some(verifier)) => {
             let value = oxide_auth::primitives::grant::Value::private(Some(stored.to_owned()));
             Pkce::required()
                 .verify(Some(value), Some(Cow::Borrowed(verifier)))
-                .map_err(|()| "code_verifier does not match the code_challenge")
+                .map_err(|()| PkceError::Mismatch)
         }
     }
 }
@@ -86,14 +102,14 @@ mod tests {
     #[test]
     fn refusals() {
         let c = s256(VERIFIER);
-        assert!(challenge(false, Some("plain"), Some(&c)).is_err());
-        assert!(challenge(false, None, Some(&c)).is_err(), "default method is plain");
-        assert!(challenge(false, Some("S512"), Some(&c)).is_err());
-        assert!(challenge(false, Some("S256"), None).is_err());
-        assert!(challenge(false, Some("S256"), Some("short")).is_err());
-        assert!(challenge(true, None, None).is_err(), "required by the client");
+        assert_eq!(challenge(false, Some("plain"), Some(&c)), Err(PkceError::Plain));
+        assert_eq!(challenge(false, None, Some(&c)), Err(PkceError::Plain), "default is plain");
+        assert_eq!(challenge(false, Some("S512"), Some(&c)), Err(PkceError::UnsupportedMethod));
+        assert_eq!(challenge(false, Some("S256"), None), Err(PkceError::MethodWithoutChallenge));
+        assert_eq!(challenge(false, Some("S256"), Some("short")), Err(PkceError::ChallengeLength));
+        assert_eq!(challenge(true, None, None), Err(PkceError::Required), "required by the client");
         assert_eq!(challenge(false, None, None).unwrap(), None);
-        assert!(verify(None, Some(VERIFIER)).is_err(), "downgrade");
+        assert_eq!(verify(None, Some(VERIFIER)), Err(PkceError::Downgrade));
         assert!(verify(None, None).is_ok());
     }
 }

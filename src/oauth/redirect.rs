@@ -22,21 +22,37 @@ pub fn valid_app_name(app_name: &str) -> bool {
         && app_name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// Why a redirect URI cannot be registered; the message names the URI for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectUriError {
+    #[error("{uri:?} is not an absolute URL: {reason}")]
+    NotAbsolute { uri: String, reason: url::ParseError },
+    #[error("{0:?}: only http and https redirect URIs are allowed")]
+    Scheme(String),
+    #[error("{0:?}: the redirect URI needs a host")]
+    NoHost(String),
+    #[error("{0:?}: a redirect URI must not contain a fragment")]
+    Fragment(String),
+    #[error("{0:?}: a redirect URI must not contain credentials")]
+    Credentials(String),
+}
+
 /// A redirect URI we are willing to register: absolute http(s), with a host, no fragment, no
 /// userinfo (RFC 6749 §3.1.2).
-pub fn validate(uri: &str) -> Result<(), String> {
-    let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URL: {e}"))?;
+pub fn validate(uri: &str) -> Result<(), RedirectUriError> {
+    let url = Url::parse(uri)
+        .map_err(|reason| RedirectUriError::NotAbsolute { uri: uri.to_owned(), reason })?;
     if !matches!(url.scheme(), "https" | "http") {
-        return Err(format!("{uri:?}: only http and https redirect URIs are allowed"));
+        return Err(RedirectUriError::Scheme(uri.to_owned()));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{uri:?}: the redirect URI needs a host"));
+        return Err(RedirectUriError::NoHost(uri.to_owned()));
     }
     if url.fragment().is_some() {
-        return Err(format!("{uri:?}: a redirect URI must not contain a fragment"));
+        return Err(RedirectUriError::Fragment(uri.to_owned()));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("{uri:?}: a redirect URI must not contain credentials"));
+        return Err(RedirectUriError::Credentials(uri.to_owned()));
     }
     Ok(())
 }
@@ -66,5 +82,21 @@ mod tests {
             assert!(validate(bad).is_err(), "{bad}");
         }
         assert!(validate("http://127.0.0.1:9999/cb").is_ok());
+    }
+
+    #[test]
+    fn refusals_name_the_uri() {
+        let cases = [
+            ("/relative", "\"/relative\" is not an absolute URL: relative URL without a base"),
+            ("ftp://x/y", "\"ftp://x/y\": only http and https redirect URIs are allowed"),
+            (
+                "https://x/y#frag",
+                "\"https://x/y#frag\": a redirect URI must not contain a fragment",
+            ),
+            ("https://u:p@x/y", "\"https://u:p@x/y\": a redirect URI must not contain credentials"),
+        ];
+        for (uri, message) in cases {
+            assert_eq!(validate(uri).map_err(|e| e.to_string()), Err(message.to_owned()), "{uri}");
+        }
     }
 }

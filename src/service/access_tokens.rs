@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::credentials::{AuthFailure, Principal};
 use super::keys::TokenRuntime;
-use super::oauth_flow::{OAuthEnv, token_state};
+use super::oauth::{OAuthEnv, token_state};
 use crate::audit::{self, Event, Kind};
 use crate::clock::Clock;
 use crate::db::repo::oauth;
@@ -61,7 +61,7 @@ pub fn authenticate(
         Ok(claims) => claims,
         Err(failure) => return Ok(Err(AuthFailure::Token(failure))),
     };
-    let audience = super::oauth_flow::audience_for(issuer);
+    let audience = super::oauth::audience_for(issuer);
     if let Err(failure) = jwt::check_claims(&claims, issuer, &audience, now.div_euclid(1000)) {
         return Ok(Err(AuthFailure::Token(failure)));
     }

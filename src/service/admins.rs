@@ -55,7 +55,8 @@ pub(super) fn new_credentials<'e>(
             "the password must have at least {MIN_PASSWORD_LEN} characters"
         )));
     }
-    let password_hash = password::hash(password_text).map_err(AdminError::Invalid)?;
+    let password_hash =
+        password::hash(password_text).map_err(|e| AdminError::Invalid(e.to_string()))?;
     Ok((email, password_hash))
 }
 
@@ -129,7 +130,8 @@ pub fn reset_password(
     admin_id: &str,
 ) -> Result<IssuedPassword, AdminError> {
     let password_text = generate_password();
-    let password_hash = password::hash(&password_text).map_err(AdminError::Invalid)?;
+    let password_hash =
+        password::hash(&password_text).map_err(|e| AdminError::Invalid(e.to_string()))?;
     let now = clock.now();
     let admin = db.write(|conn| {
         let row = tenant_admin(conn, tenant_id, admin_id)?;

@@ -72,7 +72,7 @@ pub fn create(
         uris.extend(redirect::okta_callbacks(app));
     }
     for uri in explicit_uris {
-        redirect::validate(uri).map_err(AdminError::Invalid)?;
+        redirect::validate(uri).map_err(|e| AdminError::Invalid(e.to_string()))?;
         if !uris.contains(uri) {
             uris.push(uri.clone());
         }
@@ -82,7 +82,8 @@ pub fn create(
     }
     let client_id = secret::identifier(secret::CLIENT_ID_PREFIX);
     let client_secret = secret::generate(secret::CLIENT_SECRET_PREFIX);
-    let secret_hash = password::hash(&client_secret).map_err(AdminError::Invalid)?;
+    let secret_hash =
+        password::hash(&client_secret).map_err(|e| AdminError::Invalid(e.to_string()))?;
     let now = clock.now();
     let row = ClientRow {
         id: client_id.clone(),
@@ -126,7 +127,8 @@ pub fn rotate_secret(
     client_id: &str,
 ) -> Result<IssuedClient, AdminError> {
     let client_secret = secret::generate(secret::CLIENT_SECRET_PREFIX);
-    let secret_hash = password::hash(&client_secret).map_err(AdminError::Invalid)?;
+    let secret_hash =
+        password::hash(&client_secret).map_err(|e| AdminError::Invalid(e.to_string()))?;
     let now = clock.now();
     let row = db.write(|conn| {
         let row = oauth::find_client(conn, client_id)?

@@ -102,7 +102,7 @@ impl TokenRuntime {
 }
 
 fn insert_new_key(conn: &mut DbConnection, now: i64) -> Result<SigningKeyRow, AdminError> {
-    let generated = crypto::generate().map_err(AdminError::Invalid)?;
+    let generated = crypto::generate().map_err(|e| AdminError::Invalid(e.to_string()))?;
     let row = SigningKeyRow {
         kid: generated.kid,
         alg: crypto::ALG.to_owned(),

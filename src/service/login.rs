@@ -34,8 +34,11 @@ pub struct Session {
 pub enum LoginFailure {
     /// Wrong email or password (never says which).
     Invalid,
-    /// Too many failures; retry after this many milliseconds.
+    /// Too many sign-in requests from this address; retry after this many milliseconds.
     Throttled { retry_after: i64 },
+    /// Too many failed attempts locked the account or the address; retry after this many
+    /// milliseconds.
+    Locked { retry_after: i64 },
 }
 
 /// A new session: the cookie value (shown to the browser only) and its CSRF token.
@@ -141,7 +144,7 @@ pub(super) fn verify<T>(
         if let Some(retry_after) = locked {
             drop(conn);
             refuse("throttled", now)?;
-            return Ok(Err(LoginFailure::Throttled { retry_after }));
+            return Ok(Err(LoginFailure::Locked { retry_after }));
         }
         find(&mut conn)?
     };

@@ -10,7 +10,7 @@ pub mod credentials;
 pub mod grants;
 pub mod keys;
 pub mod login;
-pub mod oauth_flow;
+pub mod oauth;
 pub mod operators;
 pub mod provisioning;
 pub mod rate_limit;

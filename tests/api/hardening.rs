@@ -177,6 +177,49 @@ async fn sign_in_posts_are_limited_per_address() {
     );
 }
 
+/// The consent page signs in on the shared path: the same budget, status and wording as the
+/// console's, and the same wording for a lockout after failures.
+#[tokio::test]
+async fn the_consent_sign_in_is_limited_and_worded_like_every_sign_in() {
+    let app = spawn_app_with(|s| s.rate_limits.login_per_ip = 2).await;
+    let fx = okta::setup(&app);
+    let b = browser(&app);
+    let html = b.authorize(&okta::authorize_query(&fx, &[])).await.text().await.unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = b.login(&html, okta::ADMIN_EMAIL, "wrong password").await;
+        statuses.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(response.headers().contains_key("retry-after"));
+            let page = response.text().await.unwrap();
+            assert!(page.contains("Too many sign-in attempts"), "{page}");
+            assert!(page.contains("okta-state-123"), "the form still returns to the request");
+        }
+    }
+    assert_eq!(
+        statuses,
+        [StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS]
+    );
+
+    // A locked operator account reads like a locked tenant admin account.
+    let app = spawn_app().await;
+    create_operator(&app);
+    let b = browser(&app);
+    let html = b.get("/admin/login").await.text().await.unwrap();
+    let csrf = okta::hidden(&html, "csrf");
+    let form = [
+        ("email", crate::console::OPERATOR_EMAIL),
+        ("password", "wrong password"),
+        ("csrf", csrf.as_str()),
+    ];
+    for _ in 0..5 {
+        b.post_form("/admin/login", &form).await;
+    }
+    let response = b.post_form("/admin/login", &form).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.text().await.unwrap().contains("Too many failed sign-in attempts"));
+}
+
 #[tokio::test]
 async fn deeply_nested_json_is_refused_before_parsing() {
     let app = spawn_app().await;

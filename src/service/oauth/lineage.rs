@@ -1,0 +1,497 @@
+//! The lineage rules applied to stored rows: what redeeming a code or presenting a refresh token
+//! does to its grant (redeem, retry after a lost response, reuse revokes, rotation retires).
+//! The decisions over a token's state are `crate::oauth::refresh`'s; this file reads and writes.
+
+use crate::db::repo::oauth as repo;
+use crate::db::rows::{CodeRow, GrantRow, RefreshTokenRow, TenantRow};
+use crate::db::{DbConnection, StoreError};
+use crate::oauth::refresh::{self as rules, Decision, RefreshPolicy, TokenState};
+use crate::oauth::secret;
+
+/// Why a grant is revoked when one of its codes comes back.
+pub const CODE_REUSED: &str = "authorization code reused";
+/// Why a grant is revoked when a retired refresh token comes back.
+pub const REFRESH_REUSED: &str = "refresh token reuse detected";
+
+/// What the refresh rules need to know about a stored token.
+pub fn token_state(row: &RefreshTokenRow, grant: &GrantRow, tenant: &TenantRow) -> TokenState {
+    TokenState {
+        created_at: row.created_at,
+        used_at: row.used_at,
+        retired_at: row.retired_at,
+        grant_created_at: grant.created_at,
+        grant_revoked: grant.revoked_at.is_some(),
+        tenant_disabled: tenant.disabled,
+    }
+}
+
+/// What presenting an authorization code did.
+#[derive(Debug)]
+pub enum CodeRedemption {
+    /// First use, in time: the code is now used and its grant may be issued tokens.
+    Redeemed {
+        grant: GrantRow,
+        code: CodeRow,
+    },
+    /// No such code (or its grant is gone).
+    Unknown,
+    /// The code belongs to another client; nothing changed.
+    OtherClient,
+    /// Used before, or by a concurrent request just now (RFC 6749 §4.1.2): the grant is revoked,
+    /// by this presentation when `newly_revoked`.
+    Reused {
+        grant: GrantRow,
+        newly_revoked: bool,
+    },
+    Expired {
+        grant: GrantRow,
+    },
+    /// The grant was revoked or its tenant disabled; the code is spent all the same.
+    Inactive,
+}
+
+/// Redeems `code` for `client_id`: at most once, before it expires.
+pub fn redeem_code(
+    conn: &mut DbConnection,
+    client_id: &str,
+    code: &str,
+    now: i64,
+) -> Result<CodeRedemption, StoreError> {
+    let Some(row) = repo::find_code(conn, &secret::sha256_hex(code))? else {
+        return Ok(CodeRedemption::Unknown);
+    };
+    let Some((grant, tenant)) = repo::find_grant(conn, &row.grant_id)? else {
+        return Ok(CodeRedemption::Unknown);
+    };
+    if grant.client_id != client_id {
+        return Ok(CodeRedemption::OtherClient);
+    }
+    if row.used_at.is_some()
+        || (row.expires_at > now && repo::use_code(conn, &row.code_hash, now)? == 0)
+    {
+        let newly_revoked = repo::revoke_grant(conn, &grant.id, now, CODE_REUSED)? == 1;
+        return Ok(CodeRedemption::Reused { grant, newly_revoked });
+    }
+    if row.expires_at <= now {
+        return Ok(CodeRedemption::Expired { grant });
+    }
+    if grant.revoked_at.is_some() || tenant.disabled {
+        return Ok(CodeRedemption::Inactive);
+    }
+    Ok(CodeRedemption::Redeemed { grant, code: row })
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug)]
+pub enum RefreshPresentation {
+    Unknown,
+    /// The token belongs to another client; nothing changed.
+    OtherClient,
+    /// Usable: a child may be issued. `retry` when the token was used before and its child never
+    /// was (a lost response, or a concurrent refresh). Usable until `expires_at`.
+    Rotate {
+        token: RefreshTokenRow,
+        grant: GrantRow,
+        retry: bool,
+        expires_at: i64,
+    },
+    /// A retired token came back: two parties hold the family, so the grant is revoked, by this
+    /// presentation when `newly_revoked`.
+    Reused {
+        token: RefreshTokenRow,
+        grant: GrantRow,
+        newly_revoked: bool,
+    },
+    /// Refused for `decision` (revoked grant, disabled tenant, expired); nothing changed.
+    Refused {
+        token: RefreshTokenRow,
+        grant: GrantRow,
+        decision: Decision,
+    },
+}
+
+/// Applies the refresh rules to the token `presented` by `client_id`. Takes the grant's lock
+/// first, so refreshes of one family run one at a time on every node.
+pub fn present_refresh(
+    conn: &mut DbConnection,
+    client_id: &str,
+    presented: &str,
+    policy: RefreshPolicy,
+    now: i64,
+) -> Result<RefreshPresentation, StoreError> {
+    let Some(found) = repo::find_refresh(conn, &secret::sha256_hex(presented))? else {
+        return Ok(RefreshPresentation::Unknown);
+    };
+    repo::lock_grant(conn, &found.grant_id)?;
+    // Re-read under the lock: a concurrent refresh may have used or retired it meanwhile.
+    let token = repo::find_refresh_by_id(conn, &found.id)?
+        .ok_or_else(|| StoreError::Corrupt("refresh token vanished".into()))?;
+    let (grant, tenant) = repo::find_grant(conn, &token.grant_id)?
+        .ok_or_else(|| StoreError::Corrupt("grant vanished".into()))?;
+    if grant.client_id != client_id {
+        return Ok(RefreshPresentation::OtherClient);
+    }
+    match rules::decide(policy, token_state(&token, &grant, &tenant), now) {
+        Decision::Rotate { retry } => {
+            let expires_at = rules::expires_at(policy, token.created_at, grant.created_at);
+            Ok(RefreshPresentation::Rotate { token, grant, retry, expires_at })
+        }
+        Decision::Reuse => {
+            let newly_revoked = repo::revoke_grant(conn, &grant.id, now, REFRESH_REUSED)? == 1;
+            Ok(RefreshPresentation::Reused { token, grant, newly_revoked })
+        }
+        decision => Ok(RefreshPresentation::Refused { token, grant, decision }),
+    }
+}
+
+/// A refresh token just added to a family: the secret for the client, and its id.
+#[derive(Debug)]
+pub struct IssuedRefresh {
+    pub secret: String,
+    pub id: String,
+}
+
+/// Adds a token to the grant's family, as a child of `parent` (none for the code's first token).
+pub fn issue_refresh(
+    conn: &mut DbConnection,
+    grant_id: &str,
+    parent: Option<&str>,
+    now: i64,
+) -> Result<IssuedRefresh, StoreError> {
+    let issued = IssuedRefresh {
+        secret: secret::generate(secret::REFRESH_PREFIX),
+        id: uuid::Uuid::now_v7().to_string(),
+    };
+    repo::insert_refresh(
+        conn,
+        &RefreshTokenRow {
+            id: issued.id.clone(),
+            token_hash: secret::sha256_hex(&issued.secret),
+            grant_id: grant_id.to_owned(),
+            parent_id: parent.map(str::to_owned),
+            created_at: now,
+            used_at: None,
+            retired_at: None,
+        },
+    )?;
+    Ok(issued)
+}
+
+/// `used` has just been exchanged: it is marked used (keeping its first use) and every other
+/// live token of its family except its own children is retired, so its parent and the parent's
+/// other children are superseded. Returns how many were retired.
+pub fn retire_superseded(
+    conn: &mut DbConnection,
+    used: &RefreshTokenRow,
+    now: i64,
+) -> Result<usize, StoreError> {
+    repo::mark_refresh_used(conn, &used.id, now)?;
+    Ok(repo::retire_family_except(conn, &used.grant_id, &used.id, now)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use diesel::{Connection, RunQueryDsl};
+
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::db::Database;
+    use crate::db::repo::tenants;
+    use crate::db::rows::ClientRow;
+
+    const DAY: i64 = 86_400_000;
+    const POLICY: RefreshPolicy =
+        RefreshPolicy { idle_ttl: 90 * DAY, absolute_ttl: Some(365 * DAY) };
+    const CLIENT: &str = "okta";
+    const START: i64 = 1_800_000_000_000;
+
+    /// A migrated database of its own, dropped afterwards: SQLite in a temporary file, or a
+    /// fresh PostgreSQL database when `SCIMD_TEST_POSTGRES` names a server (as for the API tests).
+    struct Fixture {
+        db: Database,
+        clock: Arc<ManualClock>,
+        grant_id: String,
+        cleanup: Cleanup,
+    }
+
+    enum Cleanup {
+        SqliteFile(PathBuf),
+        Postgres { admin_url: String, name: String },
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            match &self.cleanup {
+                Cleanup::SqliteFile(path) => {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                    }
+                }
+                Cleanup::Postgres { admin_url, name } => {
+                    if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
+                        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = diesel::sql_query(drop).execute(&mut conn);
+                    }
+                }
+            }
+        }
+    }
+
+    fn temporary_database() -> (String, Cleanup) {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        match std::env::var("SCIMD_TEST_POSTGRES") {
+            Ok(base) if !base.is_empty() => {
+                let base = base.trim_end_matches('/');
+                let admin_url = format!("{base}/postgres");
+                let name = format!("scimd_lineage_{id}");
+                let mut conn = diesel::PgConnection::establish(&admin_url).unwrap();
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).unwrap();
+                (format!("{base}/{name}"), Cleanup::Postgres { admin_url, name })
+            }
+            _ => {
+                let path = std::env::temp_dir().join(format!("scimd-lineage-{id}.db"));
+                (format!("sqlite://{}", path.display()), Cleanup::SqliteFile(path))
+            }
+        }
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let (url, cleanup) = temporary_database();
+            let db = Database::connect(&url, 1).unwrap();
+            let clock = ManualClock::new(START);
+            let mut conn = db.conn().unwrap();
+            let tenant = TenantRow {
+                id: "t1".into(),
+                slug: "acme".into(),
+                name: "Acme".into(),
+                disabled: false,
+                created_at: START,
+            };
+            tenants::insert(&mut conn, &tenant).unwrap();
+            for id in [CLIENT, "other"] {
+                let client = ClientRow {
+                    id: id.into(),
+                    name: id.into(),
+                    secret_hash: "unused".into(),
+                    redirect_uris: "[\"https://idp.test/cb\"]".into(),
+                    require_pkce: false,
+                    created_at: START,
+                    secret_rotated_at: None,
+                };
+                repo::insert_client(&mut conn, &client).unwrap();
+            }
+            let grant = GrantRow {
+                id: "g1".into(),
+                tenant_id: tenant.id,
+                admin_id: None,
+                client_id: CLIENT.into(),
+                scope: "scim:read scim:write".into(),
+                created_at: START,
+                revoked_at: None,
+                revoked_reason: None,
+            };
+            repo::insert_grant(&mut conn, &grant).unwrap();
+            drop(conn);
+            Fixture { db, clock, grant_id: grant.id, cleanup }
+        }
+
+        fn now(&self) -> i64 {
+            self.clock.now()
+        }
+
+        fn conn(&self) -> crate::db::PooledConnection {
+            self.db.conn().unwrap()
+        }
+
+        fn code(&self, code: &str, ttl: i64) {
+            let row = CodeRow {
+                code_hash: secret::sha256_hex(code),
+                grant_id: self.grant_id.clone(),
+                redirect_uri: "https://idp.test/cb".into(),
+                pkce: None,
+                created_at: self.now(),
+                expires_at: self.now() + ttl,
+                used_at: None,
+            };
+            repo::insert_code(&mut self.conn(), &row).unwrap();
+        }
+
+        fn redeem(&self, client: &str, code: &str) -> CodeRedemption {
+            redeem_code(&mut self.conn(), client, code, self.now()).unwrap()
+        }
+
+        fn grant(&self) -> GrantRow {
+            repo::find_grant(&mut self.conn(), &self.grant_id).unwrap().unwrap().0
+        }
+
+        fn issue(&self, parent: Option<&IssuedRefresh>) -> IssuedRefresh {
+            let parent = parent.map(|p| p.id.as_str());
+            issue_refresh(&mut self.conn(), &self.grant_id, parent, self.now()).unwrap()
+        }
+
+        fn present(&self, token: &IssuedRefresh) -> RefreshPresentation {
+            present_refresh(&mut self.conn(), CLIENT, &token.secret, POLICY, self.now()).unwrap()
+        }
+
+        /// A full refresh as the token endpoint does it: present, retire, issue a child.
+        fn refresh(&self, token: &IssuedRefresh) -> IssuedRefresh {
+            let RefreshPresentation::Rotate { token: row, .. } = self.present(token) else {
+                panic!("{:?} should rotate", token.id);
+            };
+            retire_superseded(&mut self.conn(), &row, self.now()).unwrap();
+            self.issue(Some(token))
+        }
+
+        fn row(&self, token: &IssuedRefresh) -> RefreshTokenRow {
+            repo::find_refresh_by_id(&mut self.conn(), &token.id).unwrap().unwrap()
+        }
+    }
+
+    #[test]
+    fn a_code_is_redeemed_once_and_its_reuse_revokes_the_grant() {
+        let fx = Fixture::new();
+        fx.code("c1", 60_000);
+        assert!(matches!(fx.redeem(CLIENT, "nope"), CodeRedemption::Unknown));
+        assert!(matches!(fx.redeem("other", "c1"), CodeRedemption::OtherClient));
+        let CodeRedemption::Redeemed { code, .. } = fx.redeem(CLIENT, "c1") else {
+            panic!("the first use redeems");
+        };
+        assert_eq!(code.grant_id, fx.grant_id);
+        assert!(fx.grant().revoked_at.is_none());
+
+        fx.clock.advance(1_000);
+        let reused = fx.redeem(CLIENT, "c1");
+        assert!(matches!(reused, CodeRedemption::Reused { newly_revoked: true, .. }), "{reused:?}");
+        let grant = fx.grant();
+        assert_eq!(grant.revoked_at, Some(fx.now()));
+        assert_eq!(grant.revoked_reason.as_deref(), Some(CODE_REUSED));
+        let again = fx.redeem(CLIENT, "c1");
+        assert!(matches!(again, CodeRedemption::Reused { newly_revoked: false, .. }), "{again:?}");
+    }
+
+    #[test]
+    fn an_expired_code_is_refused_without_being_used() {
+        let fx = Fixture::new();
+        fx.code("c1", 60_000);
+        fx.clock.advance(60_000);
+        assert!(matches!(fx.redeem(CLIENT, "c1"), CodeRedemption::Expired { .. }));
+        let stored = repo::find_code(&mut fx.conn(), &secret::sha256_hex("c1")).unwrap().unwrap();
+        assert_eq!(stored.used_at, None);
+        assert!(fx.grant().revoked_at.is_none(), "expiry alone revokes nothing");
+    }
+
+    #[test]
+    fn a_code_of_a_revoked_grant_or_disabled_tenant_is_inactive() {
+        let fx = Fixture::new();
+        fx.code("c1", 60_000);
+        tenants::set_disabled(&mut fx.conn(), "t1", true).unwrap();
+        assert!(matches!(fx.redeem(CLIENT, "c1"), CodeRedemption::Inactive));
+        let spent = repo::find_code(&mut fx.conn(), &secret::sha256_hex("c1")).unwrap().unwrap();
+        assert_eq!(spent.used_at, Some(fx.now()));
+
+        let fx = Fixture::new();
+        fx.code("c2", 60_000);
+        repo::revoke_grant(&mut fx.conn(), &fx.grant_id, fx.now(), "test").unwrap();
+        assert!(matches!(fx.redeem(CLIENT, "c2"), CodeRedemption::Inactive));
+    }
+
+    #[test]
+    fn rotation_retires_the_parent_once_its_child_is_used() {
+        let fx = Fixture::new();
+        let r0 = fx.issue(None);
+        let first = fx.present(&r0);
+        assert!(matches!(first, RefreshPresentation::Rotate { retry: false, .. }), "{first:?}");
+        fx.clock.advance(1_000);
+        let r1 = fx.refresh(&r0);
+        assert_eq!(fx.row(&r0).used_at, Some(fx.now()));
+        assert_eq!(fx.row(&r0).retired_at, None, "usable until its child is used");
+        assert_eq!(fx.row(&r1).parent_id.as_deref(), Some(r0.id.as_str()));
+
+        fx.clock.advance(1_000);
+        let r2 = fx.refresh(&r1);
+        assert_eq!(fx.row(&r0).retired_at, Some(fx.now()));
+        assert_eq!(fx.row(&r1).retired_at, None);
+        assert_eq!(fx.row(&r2).retired_at, None);
+    }
+
+    #[test]
+    fn a_lost_response_can_be_retried_and_the_used_sibling_wins() {
+        let fx = Fixture::new();
+        let r0 = fx.issue(None);
+        let lost = fx.refresh(&r0);
+        fx.clock.advance(30 * DAY);
+        let retried = fx.present(&r0);
+        assert!(matches!(retried, RefreshPresentation::Rotate { retry: true, .. }), "{retried:?}");
+        let kept = fx.refresh(&r0);
+        assert_eq!(fx.row(&lost).retired_at, None, "both children live until one is used");
+
+        let used_at = fx.row(&r0).used_at;
+        fx.clock.advance(1_000);
+        let grandchild = fx.refresh(&kept);
+        assert_eq!(fx.row(&r0).used_at, used_at, "the first use is kept");
+        assert_eq!(fx.row(&lost).retired_at, Some(fx.now()), "the unused sibling is superseded");
+        assert_eq!(fx.row(&r0).retired_at, Some(fx.now()));
+        assert_eq!(fx.row(&kept).retired_at, None);
+        assert_eq!(fx.row(&grandchild).retired_at, None);
+    }
+
+    #[test]
+    fn a_retired_token_coming_back_revokes_the_grant() {
+        let fx = Fixture::new();
+        let r0 = fx.issue(None);
+        let r1 = fx.refresh(&r0);
+        let _r2 = fx.refresh(&r1);
+        fx.clock.advance(1_000);
+        let stolen = fx.present(&r0);
+        assert!(
+            matches!(stolen, RefreshPresentation::Reused { newly_revoked: true, .. }),
+            "{stolen:?}"
+        );
+        assert_eq!(fx.grant().revoked_reason.as_deref(), Some(REFRESH_REUSED));
+        // The family is dead: even the newest token is refused now.
+        let after = fx.present(&r1);
+        assert!(
+            matches!(after, RefreshPresentation::Refused { decision: Decision::GrantRevoked, .. }),
+            "{after:?}"
+        );
+    }
+
+    #[test]
+    fn refresh_tokens_expire_idle_and_absolute_and_stay_with_their_client() {
+        let fx = Fixture::new();
+        let r0 = fx.issue(None);
+        let other = present_refresh(&mut fx.conn(), "other", &r0.secret, POLICY, fx.now()).unwrap();
+        assert!(matches!(other, RefreshPresentation::OtherClient));
+        let unknown = IssuedRefresh { secret: "scimd_rt_nope".into(), id: String::new() };
+        assert!(matches!(fx.present(&unknown), RefreshPresentation::Unknown));
+        let RefreshPresentation::Rotate { expires_at, .. } = fx.present(&r0) else {
+            panic!("fresh tokens rotate");
+        };
+        assert_eq!(expires_at, START + 90 * DAY);
+
+        fx.clock.advance(90 * DAY);
+        let idle = fx.present(&r0);
+        assert!(
+            matches!(idle, RefreshPresentation::Refused { decision: Decision::IdleExpired, .. }),
+            "{idle:?}"
+        );
+        // Kept in use, a family still ends at the absolute limit.
+        let fx = Fixture::new();
+        let mut token = fx.issue(None);
+        for _ in 0..4 {
+            fx.clock.advance(80 * DAY);
+            token = fx.refresh(&token);
+        }
+        fx.clock.advance(50 * DAY);
+        let end = fx.present(&token);
+        assert!(
+            matches!(end, RefreshPresentation::Refused { decision: Decision::AbsoluteExpired, .. }),
+            "{end:?}"
+        );
+        assert!(fx.grant().revoked_at.is_none(), "expiry revokes nothing");
+    }
+}

@@ -1,0 +1,229 @@
+//! POST /oauth/token: client credentials (Basic or body), client authentication, and the
+//! authorization_code and refresh_token grants run through oxide-auth in one transaction.
+
+use oxide_auth::code_grant::error::AccessTokenErrorType;
+use oxide_auth::code_grant::{accesstoken, refresh};
+use serde::Serialize;
+
+use super::OAuthEnv;
+use super::adapters::{Failure, KnownClient, TokenEndpoint, TokenRequest, TokenStore};
+use super::lineage;
+use super::request::{GrantRequest, generic};
+use crate::audit::{self, Event, Kind};
+use crate::db::rows::{ClientRow, GrantRow};
+use crate::db::{DbConnection, StoreError};
+use crate::oauth::error::{OAuthError, OAuthErrorCode};
+use crate::oauth::jwt::{self, AccessClaims};
+use crate::oauth::keys as crypto;
+use crate::service::clients;
+use crate::service::keys::signing_key;
+
+/// How the client authenticated (RFC 6749 §2.3.1); exactly one method per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Basic,
+    Post,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+    pub method: AuthMethod,
+}
+
+/// Picks the client's credentials from the Basic header or the body, refusing both at once.
+pub fn client_credentials(
+    basic: Option<(String, String)>,
+    params: &super::Params,
+) -> Result<ClientCredentials, OAuthError> {
+    let body = (params.get("client_id"), params.get("client_secret"));
+    match (basic, body) {
+        (Some(_), (_, Some(_))) => Err(OAuthError::invalid_request(
+            "use one client authentication method: HTTP Basic or client_secret in the body, not both",
+        )),
+        (Some((client_id, client_secret)), (body_id, None)) => {
+            if body_id.is_some_and(|id| id != client_id) {
+                return Err(OAuthError::invalid_request(
+                    "client_id in the body differs from the Basic credentials",
+                ));
+            }
+            Ok(ClientCredentials { client_id, client_secret, method: AuthMethod::Basic })
+        }
+        (None, (Some(id), Some(secret_text))) => Ok(ClientCredentials {
+            client_id: id.to_owned(),
+            client_secret: secret_text.to_owned(),
+            method: AuthMethod::Post,
+        }),
+        (None, _) => Err(OAuthError::invalid_client(
+            "client authentication required: HTTP Basic (client_secret_basic) or client_id and client_secret in the body (client_secret_post)",
+        )),
+    }
+}
+
+/// Authenticates the client (argon2id, slow on purpose, outside any transaction).
+pub fn authenticate_client(
+    env: &OAuthEnv<'_>,
+    creds: &ClientCredentials,
+) -> Result<Result<ClientRow, OAuthError>, StoreError> {
+    if let Some(row) = clients::authenticate(env.db, &creds.client_id, &creds.client_secret)? {
+        return Ok(Ok(row));
+    }
+    let now = env.clock.now();
+    let method = match creds.method {
+        AuthMethod::Basic => "client_secret_basic",
+        AuthMethod::Post => "client_secret_post",
+    };
+    let event = Event::new(Kind::ClientAuthFailed, "anonymous")
+        .client(creds.client_id.clone())
+        .ip(env.ip.clone())
+        .detail("method", method);
+    env.db.write(|conn| audit::record(conn, now, event).map_err(StoreError::from))?;
+    Ok(Err(OAuthError::invalid_client(
+        "client authentication failed: unknown client or wrong secret",
+    )))
+}
+
+/// RFC 6749 §5.1.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub scope: String,
+    /// For the audit trail (token lineage), never sent: the access token's `jti` and expiry, and
+    /// the new refresh token's id.
+    #[serde(skip)]
+    pub minted: Minted,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Minted {
+    pub jti: String,
+    pub expires_at: i64,
+    pub refresh_token_id: String,
+}
+
+impl Minted {
+    /// Adds the lineage facts to a token event.
+    pub(super) fn describe(&self, event: Event) -> Event {
+        event
+            .detail("jti", self.jti.clone())
+            .detail("access_expires_at", self.expires_at)
+            .detail("new_refresh_token_id", self.refresh_token_id.clone())
+    }
+}
+
+/// A new refresh token (child of `parent`) and a signed access token for `scope_text`.
+pub(super) fn mint(
+    conn: &mut DbConnection,
+    env: &OAuthEnv<'_>,
+    grant: &GrantRow,
+    scope_text: &str,
+    parent: Option<&str>,
+    now: i64,
+) -> Result<TokenResponse, StoreError> {
+    let refresh = lineage::issue_refresh(conn, &grant.id, parent, now)?;
+    let key = signing_key(conn)?;
+    let encoding =
+        crypto::encoding_key(&key.private_key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let ttl = env.access_ttl_secs();
+    let iat = now.div_euclid(1000);
+    let claims = AccessClaims {
+        iss: env.issuer.to_owned(),
+        sub: grant.admin_id.clone().unwrap_or_else(|| format!("grant:{}", grant.id)),
+        aud: env.audience(),
+        exp: iat + ttl,
+        iat,
+        jti: uuid::Uuid::new_v4().to_string(),
+        client_id: grant.client_id.clone(),
+        scope: scope_text.to_owned(),
+        tenant: grant.tenant_id.clone(),
+        grant: grant.id.clone(),
+    };
+    let access_token =
+        jwt::sign(&claims, &key.kid, &encoding).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        refresh_token: refresh.secret,
+        scope: scope_text.to_owned(),
+        minted: Minted {
+            jti: claims.jti,
+            expires_at: claims.exp * 1000,
+            refresh_token_id: refresh.id,
+        },
+    })
+}
+
+fn map_kind(kind: AccessTokenErrorType) -> OAuthErrorCode {
+    match kind {
+        AccessTokenErrorType::InvalidRequest => OAuthErrorCode::InvalidRequest,
+        AccessTokenErrorType::InvalidClient => OAuthErrorCode::InvalidClient,
+        AccessTokenErrorType::InvalidGrant => OAuthErrorCode::InvalidGrant,
+        AccessTokenErrorType::UnauthorizedClient => OAuthErrorCode::UnauthorizedClient,
+        AccessTokenErrorType::UnsupportedGrantType => OAuthErrorCode::UnsupportedGrantType,
+        AccessTokenErrorType::InvalidScope => OAuthErrorCode::InvalidScope,
+    }
+}
+
+/// The token endpoint for an authenticated client. Protocol failures commit what they wrote
+/// (a revoked grant, the audit event); storage failures roll everything back.
+pub fn token(
+    env: &OAuthEnv<'_>,
+    grant: &GrantRequest,
+    creds: &ClientCredentials,
+    client: &ClientRow,
+) -> Result<Result<TokenResponse, OAuthError>, StoreError> {
+    let now = env.clock.now();
+    env.db.write(|conn| {
+        let mut endpoint = TokenEndpoint {
+            registrar: KnownClient {
+                row: Some(client.clone()),
+                authenticated: Some((creds.client_id.clone(), creds.client_secret.clone())),
+            },
+            store: TokenStore::new(conn, env, client, now),
+        };
+        let request = TokenRequest { grant, creds };
+        // `None`: oxide-auth failed without naming an OAuth error (our callbacks aborted it).
+        let outcome: Result<(), Option<OAuthErrorCode>> = match grant {
+            GrantRequest::AuthorizationCode { .. } => {
+                accesstoken::access_token(&mut endpoint, &request).map(drop).map_err(|e| match e {
+                    accesstoken::Error::Invalid(mut d) => Some(map_kind(d.description().kind())),
+                    accesstoken::Error::Unauthorized(..) => Some(OAuthErrorCode::InvalidClient),
+                    accesstoken::Error::Primitive(_) => None,
+                })
+            }
+            GrantRequest::RefreshToken { .. } => {
+                refresh::refresh(&mut endpoint, &request).map(drop).map_err(|mut e| match &mut e {
+                    refresh::Error::Invalid(_) | refresh::Error::Unauthorized(..) => {
+                        e.description().map(|d| map_kind(d.kind()))
+                    }
+                    refresh::Error::Primitive => None,
+                })
+            }
+        };
+        finish(&mut endpoint.store, outcome)
+    })
+}
+
+/// Our callbacks' own failure, when there is one, explains oxide-auth's error better than its
+/// code alone.
+fn finish(
+    store: &mut TokenStore<'_, '_>,
+    outcome: Result<(), Option<OAuthErrorCode>>,
+) -> Result<Result<TokenResponse, OAuthError>, StoreError> {
+    match (outcome, store.take_failure()) {
+        (Ok(()), _) => store
+            .response
+            .take()
+            .map(Ok)
+            .ok_or_else(|| StoreError::Corrupt("token flow finished without a token".into())),
+        (Err(_), Some(Failure::Store(e))) => Err(e),
+        (Err(_), Some(Failure::Protocol(e))) => Ok(Err(e)),
+        (Err(Some(code)), None) => Ok(Err(generic(code))),
+        (Err(None), None) => Err(StoreError::Corrupt("token flow failed without a reason".into())),
+    }
+}
