@@ -19,6 +19,7 @@ use crate::scim::error::ScimError;
 use crate::service::access_tokens;
 use crate::service::credentials::{self, AuthFailure, Principal};
 use crate::service::rate_limit::{Decision, Limit};
+use crate::service::verdict::Verdict;
 
 /// The application state, which every app registers; its absence is a wiring bug.
 pub(crate) fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
@@ -67,17 +68,17 @@ impl FromRequest for Authenticated {
                         token,
                         &issuer,
                     )?,
-                    Err(failure) => Err(*failure),
+                    Err(failure) => Verdict::Refused(*failure),
                 };
                 match outcome {
-                    Ok(principal) => {
+                    Verdict::Granted(principal) => {
                         let limit = Limit::per_minute(st.settings.rate_limits.scim_per_tenant);
                         let checked =
                             st.scim_limiter.check(&principal.tenant_id, limit, st.clock.now());
                         let decision = st.scim_limiter.settle(&st.db, &checked)?;
                         Ok::<_, StoreError>(Admission::Admitted(principal, decision))
                     }
-                    Err(failure) => {
+                    Verdict::Refused(failure) => {
                         let tenant = access_tokens::record_failure(
                             &st.db,
                             st.clock.as_ref(),

@@ -25,6 +25,7 @@ use crate::service::oauth::{
     GrantRequest, OAuthEnv, Params,
 };
 use crate::service::rate_limit::{self, Decision, Limit};
+use crate::service::verdict::{Decided, Verdict};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -424,7 +425,7 @@ where
             &Params,
             &ClientCredentials,
             &ClientRow,
-        ) -> Result<Result<T, OAuthError>, StoreError>
+        ) -> Decided<T, OAuthError>
         + Send
         + 'static,
 {
@@ -438,17 +439,17 @@ where
         let env = ctx.env();
         // Counted before the client's secret is checked: argon2id is the expensive part.
         if let Some(secs) = token_budget(&ctx, &creds.client_id)? {
-            return Ok(Err(OAuthError::rate_limited(secs)));
+            return Ok(Verdict::Refused(OAuthError::rate_limited(secs)));
         }
         match flow::authenticate_client(&env, &creds)? {
-            Ok(client) => act(&env, &ctx.state, &params, &creds, &client),
-            Err(e) => Ok(Err(e)),
+            Verdict::Granted(client) => act(&env, &ctx.state, &params, &creds, &client),
+            Verdict::Refused(e) => Ok(Verdict::Refused(e)),
         }
     })
     .await;
     match result {
-        Ok(Ok(Ok(body))) => json_ok(&body),
-        Ok(Ok(Err(e))) => oauth_error(&e, basic),
+        Ok(Ok(Verdict::Granted(body))) => json_ok(&body),
+        Ok(Ok(Verdict::Refused(e))) => oauth_error(&e, basic),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "OAuth endpoint storage failure");
             oauth_error(&OAuthError::server_error(), false)
@@ -495,7 +496,7 @@ async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -
     with_client(req, state, body, |env, _, params, creds, client| {
         match GrantRequest::parse(params) {
             Ok(grant) => flow::token(env, &grant, creds, client),
-            Err(e) => Ok(Err(e)),
+            Err(e) => Ok(Verdict::Refused(e)),
         }
     })
     .await
@@ -503,10 +504,9 @@ async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -
 
 async fn revoke(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     with_client(req, state, body, |env, state, params, _, client| match token_param(params) {
-        Ok(token) => {
-            access_tokens::revoke(env, &state.tokens, client, token).map(|()| Ok(json!({})))
-        }
-        Err(e) => Ok(Err(e)),
+        Ok(token) => access_tokens::revoke(env, &state.tokens, client, token)
+            .map(|()| Verdict::Granted(json!({}))),
+        Err(e) => Ok(Verdict::Refused(e)),
     })
     .await
 }
@@ -517,14 +517,16 @@ async fn introspect(
     body: web::Bytes,
 ) -> HttpResponse {
     with_client(req, state, body, |env, state, params, _, client| match token_param(params) {
-        Ok(token) => access_tokens::introspect(env, &state.tokens, client, token).map(Ok),
-        Err(e) => Ok(Err(e)),
+        Ok(token) => {
+            access_tokens::introspect(env, &state.tokens, client, token).map(Verdict::Granted)
+        }
+        Err(e) => Ok(Verdict::Refused(e)),
     })
     .await
 }
 
 async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    let ttl = i64::try_from(state.settings.access_token_ttl_secs).unwrap_or(3600) * 1000;
+    let ttl = state.settings.access_token_ttl_ms();
     let st = state.clone();
     match web::block(move || keys::jwks(&st.db, st.clock.as_ref(), ttl)).await {
         Ok(Ok(body)) => HttpResponse::Ok()

@@ -25,6 +25,7 @@ use crate::oauth::secret;
 use crate::service::AdminError;
 use crate::service::login::{Attempt, LoginFailure};
 use crate::service::rate_limit::Limit;
+use crate::service::verdict::Decided;
 
 /// Largest form body the pages accept.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -264,8 +265,7 @@ pub struct SignInPost {
 }
 
 /// One realm's sign-in: verifies credentials and opens a session.
-pub type SignInFn<T> =
-    fn(&Database, &dyn Clock, i64, &Attempt<'_>) -> Result<Result<T, LoginFailure>, StoreError>;
+pub type SignInFn<T> = fn(&Database, &dyn Clock, i64, &Attempt<'_>) -> Decided<T, LoginFailure>;
 
 /// Reads a sign-in post and runs `sign_in` off the async runtime with the address's budget and
 /// the session lifetime from the settings.
@@ -291,11 +291,11 @@ pub async fn sign_in<T: Send + 'static>(
             ip: ip.as_deref(),
             ip_limit: Limit::per_minute(st.settings.rate_limits.login_per_ip),
         };
-        let ttl = i64::try_from(st.settings.session_ttl_secs).unwrap_or(3600) * 1000;
+        let ttl = st.settings.session_ttl_ms();
         sign_in(&st.db, st.clock.as_ref(), ttl, &attempt)
     })
     .await??;
-    Ok((SignInPost { form, email }, outcome))
+    Ok((SignInPost { form, email }, outcome.into_result()))
 }
 
 /// The sign-in page again, with why it failed: 401, or 429 with `Retry-After`. Every sign-in

@@ -19,6 +19,7 @@ use crate::oauth::jwt::{self, AccessClaims, JwtFailure};
 use crate::oauth::refresh::{self as rules, Decision};
 use crate::oauth::scope::Access;
 use crate::oauth::secret;
+use crate::service::verdict::{Decided, Verdict};
 
 /// A JWT's claims after its signature checked out (from the cache or freshly).
 pub fn verified_claims(
@@ -26,25 +27,25 @@ pub fn verified_claims(
     runtime: &TokenRuntime,
     now: i64,
     token: &str,
-) -> Result<Result<Arc<AccessClaims>, JwtFailure>, StoreError> {
+) -> Decided<Arc<AccessClaims>, JwtFailure> {
     let hash = secret::sha256(token);
     if let Some(claims) = runtime.verified(&hash) {
-        return Ok(Ok(claims));
+        return Ok(Verdict::Granted(claims));
     }
     let kid = match jwt::key_id(token) {
         Ok(kid) => kid,
-        Err(failure) => return Ok(Err(failure)),
+        Err(failure) => return Ok(Verdict::Refused(failure)),
     };
     let Some(key) = runtime.decoding_key(db, now, &kid)? else {
-        return Ok(Err(JwtFailure::UnknownKey));
+        return Ok(Verdict::Refused(JwtFailure::UnknownKey));
     };
     match jwt::verify_signature(token, &key) {
         Ok(claims) => {
             let claims = Arc::new(claims);
             runtime.remember(hash, claims.clone(), now.div_euclid(1000));
-            Ok(Ok(claims))
+            Ok(Verdict::Granted(claims))
         }
-        Err(failure) => Ok(Err(failure)),
+        Err(failure) => Ok(Verdict::Refused(failure)),
     }
 }
 
@@ -55,29 +56,29 @@ pub fn authenticate(
     runtime: &TokenRuntime,
     token: &str,
     issuer: &str,
-) -> Result<Result<Principal, AuthFailure>, StoreError> {
+) -> Decided<Principal, AuthFailure> {
     let now = clock.now();
     let claims = match verified_claims(db, runtime, now, token)? {
-        Ok(claims) => claims,
-        Err(failure) => return Ok(Err(AuthFailure::Token(failure))),
+        Verdict::Granted(claims) => claims,
+        Verdict::Refused(failure) => return Ok(Verdict::Refused(AuthFailure::Token(failure))),
     };
     let audience = super::oauth::audience_for(issuer);
     if let Err(failure) = jwt::check_claims(&claims, issuer, &audience, now.div_euclid(1000)) {
-        return Ok(Err(AuthFailure::Token(failure)));
+        return Ok(Verdict::Refused(AuthFailure::Token(failure)));
     }
     let Some((grant, tenant)) = oauth::find_grant(&mut *db.conn()?, &claims.grant)? else {
-        return Ok(Err(AuthFailure::GrantRevoked));
+        return Ok(Verdict::Refused(AuthFailure::GrantRevoked));
     };
     if grant.revoked_at.is_some() {
-        return Ok(Err(AuthFailure::GrantRevoked));
+        return Ok(Verdict::Refused(AuthFailure::GrantRevoked));
     }
     if tenant.disabled {
-        return Ok(Err(AuthFailure::TenantDisabled));
+        return Ok(Verdict::Refused(AuthFailure::TenantDisabled));
     }
     if grant.tenant_id != claims.tenant {
-        return Ok(Err(AuthFailure::Token(JwtFailure::Malformed)));
+        return Ok(Verdict::Refused(AuthFailure::Token(JwtFailure::Malformed)));
     }
-    Ok(Ok(Principal {
+    Ok(Verdict::Granted(Principal {
         tenant_id: tenant.id,
         tenant_slug: tenant.slug,
         credential_id: format!("grant:{}", grant.id),
@@ -127,7 +128,10 @@ fn tenant_of(
         )?;
         return Ok(found.map(|(row, _)| row.tenant_id));
     }
-    Ok(verified_claims(db, runtime, now, token)?.ok().map(|claims| claims.tenant.clone()))
+    Ok(verified_claims(db, runtime, now, token)?
+        .into_result()
+        .ok()
+        .map(|claims| claims.tenant.clone()))
 }
 
 /// What a presented token turned out to be, for introspection and revocation.
@@ -143,7 +147,7 @@ fn find(env: &OAuthEnv<'_>, runtime: &TokenRuntime, token: &str) -> Result<Found
             .map_or(Found::Nothing, Found::Refresh));
     }
     match verified_claims(env.db, runtime, env.clock.now(), token)? {
-        Ok(claims) if claims.iss == env.issuer => Ok(Found::Access(claims)),
+        Verdict::Granted(claims) if claims.iss == env.issuer => Ok(Found::Access(claims)),
         _ => Ok(Found::Nothing),
     }
 }

@@ -12,6 +12,7 @@ use crate::db::{Database, StoreError};
 use crate::oauth::jwt::JwtFailure;
 use crate::oauth::scope::Access;
 use crate::oauth::secret;
+use crate::service::verdict::{Decided, Verdict};
 
 /// Every static token starts with this, so leaked tokens are easy to recognise and scan for.
 pub const TOKEN_PREFIX: &str = "scimd_st_";
@@ -98,26 +99,26 @@ pub fn authenticate(
     db: &Database,
     clock: &dyn Clock,
     token: &str,
-) -> Result<Result<Principal, AuthFailure>, StoreError> {
+) -> Decided<Principal, AuthFailure> {
     if !token.starts_with(TOKEN_PREFIX) {
-        return Ok(Err(AuthFailure::Unknown));
+        return Ok(Verdict::Refused(AuthFailure::Unknown));
     }
     let mut conn = db.conn()?;
     let Some((row, tenant)) = tokens::find_by_hash(&mut conn, &hash_token(token))? else {
-        return Ok(Err(AuthFailure::Unknown));
+        return Ok(Verdict::Refused(AuthFailure::Unknown));
     };
     if row.revoked_at.is_some() {
-        return Ok(Err(AuthFailure::Revoked));
+        return Ok(Verdict::Refused(AuthFailure::Revoked));
     }
     if tenant.disabled {
-        return Ok(Err(AuthFailure::TenantDisabled));
+        return Ok(Verdict::Refused(AuthFailure::TenantDisabled));
     }
     let now = clock.now();
     if row.last_used_at.is_none_or(|last| now - last >= LAST_USED_GRANULARITY) {
         drop(conn);
         db.write(|conn| tokens::touch(conn, &row.id, now).map_err(StoreError::from))?;
     }
-    Ok(Ok(Principal {
+    Ok(Verdict::Granted(Principal {
         tenant_id: tenant.id,
         tenant_slug: tenant.slug,
         credential_id: format!("st:{}", row.id),

@@ -9,6 +9,7 @@ use crate::db::rows::{ThrottleRow, WebSessionRow};
 use crate::db::{Database, DbConnection, StoreError};
 use crate::oauth::{password, secret};
 use crate::service::rate_limit::{self, Decision, Limit};
+use crate::service::verdict::{Decided, Verdict};
 
 use super::admins::normalize_email;
 
@@ -113,7 +114,7 @@ pub(super) fn verify<T>(
     realm: &str,
     attempt: &Attempt<'_>,
     find: impl FnOnce(&mut DbConnection) -> Result<Option<Account<T>>, StoreError>,
-) -> Result<Result<T, LoginFailure>, StoreError> {
+) -> Decided<T, LoginFailure> {
     let Attempt { email, password: password_text, ip, ip_limit } = *attempt;
     let now = clock.now();
     let account = format!("{realm}{}", account_key(email));
@@ -132,7 +133,7 @@ pub(super) fn verify<T>(
         let decision = rate_limit::hit(db, &format!("login-ip:{ip}"), ip_limit, now)?;
         if let Decision::Limited { retry_after_ms } = decision {
             refuse("too many sign-in requests from this address", now)?;
-            return Ok(Err(LoginFailure::Throttled { retry_after: retry_after_ms }));
+            return Ok(Verdict::Refused(LoginFailure::Throttled { retry_after: retry_after_ms }));
         }
     }
     let found = {
@@ -144,7 +145,7 @@ pub(super) fn verify<T>(
         if let Some(retry_after) = locked {
             drop(conn);
             refuse("throttled", now)?;
-            return Ok(Err(LoginFailure::Locked { retry_after }));
+            return Ok(Verdict::Refused(LoginFailure::Locked { retry_after }));
         }
         find(&mut conn)?
     };
@@ -165,10 +166,10 @@ pub(super) fn verify<T>(
             audit::record(conn, now, refusal("invalid email or password"))?;
             Ok::<_, StoreError>(())
         })?;
-        return Ok(Err(LoginFailure::Invalid));
+        return Ok(Verdict::Refused(LoginFailure::Invalid));
     };
     db.write(|conn| admins::clear_throttle(conn, &account).map_err(StoreError::from))?;
-    Ok(Ok(found.row))
+    Ok(Verdict::Granted(found.row))
 }
 
 /// Signs a tenant admin in on the consent or account pages.
@@ -177,7 +178,7 @@ pub fn login(
     clock: &dyn Clock,
     session_ttl_ms: i64,
     attempt: &Attempt<'_>,
-) -> Result<Result<NewSession, LoginFailure>, StoreError> {
+) -> Decided<NewSession, LoginFailure> {
     let found = verify(db, clock, "", attempt, |conn| {
         Ok(admins::find_by_email(conn, &normalize_email(attempt.email))?.map(|row| Account {
             password_hash: row.password_hash.clone(),
@@ -186,8 +187,8 @@ pub fn login(
         }))
     })?;
     let admin = match found {
-        Ok(admin) => admin,
-        Err(failure) => return Ok(Err(failure)),
+        Verdict::Granted(admin) => admin,
+        Verdict::Refused(failure) => return Ok(Verdict::Refused(failure)),
     };
     let now = clock.now();
     let cookie = secret::generate(secret::SESSION_PREFIX);
@@ -220,7 +221,7 @@ pub fn login(
             csrf_token,
         })
     })?;
-    Ok(Ok(NewSession { cookie, session }))
+    Ok(Verdict::Granted(NewSession { cookie, session }))
 }
 
 /// The live session a cookie names, if any (expired sessions and disabled admins have none).

@@ -15,6 +15,7 @@ pub mod operators;
 pub mod provisioning;
 pub mod rate_limit;
 pub mod tenants;
+pub mod verdict;
 
 use crate::db::{StoreError, is_unique_violation};
 use crate::scim::error::ScimError;

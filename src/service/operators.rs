@@ -13,6 +13,7 @@ use crate::db::repo::operators;
 use crate::db::rows::{OperatorRow, OperatorSessionRow};
 use crate::db::{Database, StoreError};
 use crate::oauth::secret;
+use crate::service::verdict::{Decided, Verdict};
 
 #[derive(Debug, Serialize)]
 pub struct OperatorView {
@@ -93,7 +94,7 @@ pub fn login(
     clock: &dyn Clock,
     session_ttl_ms: i64,
     attempt: &Attempt<'_>,
-) -> Result<Result<NewOperatorSession, LoginFailure>, StoreError> {
+) -> Decided<NewOperatorSession, LoginFailure> {
     let found =
         login::verify(db, clock, "operator:", attempt, |conn| {
             Ok(operators::find_by_email(conn, &normalize_email(attempt.email))?.map(|row| {
@@ -101,8 +102,8 @@ pub fn login(
             }))
         })?;
     let operator = match found {
-        Ok(operator) => operator,
-        Err(failure) => return Ok(Err(failure)),
+        Verdict::Granted(operator) => operator,
+        Verdict::Refused(failure) => return Ok(Verdict::Refused(failure)),
     };
     let now = clock.now();
     let cookie = secret::generate(secret::SESSION_PREFIX);
@@ -127,7 +128,7 @@ pub fn login(
         Ok::<_, StoreError>(())
     })?;
     let session = OperatorSession { operator_id: operator.id, email: operator.email, csrf_token };
-    Ok(Ok(NewOperatorSession { cookie, session }))
+    Ok(Verdict::Granted(NewOperatorSession { cookie, session }))
 }
 
 /// The live session a cookie names (none for expired sessions or disabled operators).

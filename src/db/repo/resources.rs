@@ -276,7 +276,5 @@ pub fn count(
     tenant_id: &str,
     predicate: Option<SqlFragment>,
 ) -> QueryResult<i64> {
-    on_table!(table, |t, _unique| {
-        filtered!(t, tenant_id, predicate).count().get_result(conn)
-    })
+    on_table!(table, |t, _unique| filtered!(t, tenant_id, predicate).count().get_result(conn))
 }

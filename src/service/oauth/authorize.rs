@@ -162,7 +162,7 @@ pub(super) fn record_consent(
         .find(|(key, _)| *key == "pkce")
         .and_then(|(_, v)| v.map(str::to_owned));
     let now = env.clock.now();
-    let ttl = i64::try_from(env.settings.auth_code_ttl_secs).unwrap_or(60) * 1000;
+    let ttl = env.settings.auth_code_ttl_ms();
     let grant_row = GrantRow {
         id: uuid::Uuid::now_v7().to_string(),
         tenant_id: session.tenant_id.clone(),

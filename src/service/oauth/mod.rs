@@ -53,10 +53,6 @@ impl OAuthEnv<'_> {
     pub fn refresh_policy(&self) -> RefreshPolicy {
         policy(self.settings)
     }
-
-    fn access_ttl_secs(&self) -> i64 {
-        i64::try_from(self.settings.access_token_ttl_secs).unwrap_or(3600)
-    }
 }
 
 pub fn audience_for(issuer: &str) -> String {
@@ -64,10 +60,9 @@ pub fn audience_for(issuer: &str) -> String {
 }
 
 pub fn policy(settings: &Settings) -> RefreshPolicy {
-    let ms = |secs: u64| i64::try_from(secs).unwrap_or(i64::MAX / 1000).saturating_mul(1000);
     RefreshPolicy {
-        idle_ttl: ms(settings.refresh_idle_ttl_secs),
-        absolute_ttl: settings.refresh_absolute_ttl_secs.map(ms),
+        idle_ttl: settings.refresh_idle_ttl_ms(),
+        absolute_ttl: settings.refresh_absolute_ttl_ms(),
     }
 }
 

@@ -17,6 +17,7 @@ use crate::oauth::jwt::{self, AccessClaims};
 use crate::oauth::keys as crypto;
 use crate::service::clients;
 use crate::service::keys::signing_key;
+use crate::service::verdict::{Decided, Verdict};
 
 /// How the client authenticated (RFC 6749 §2.3.1); exactly one method per request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,9 +66,9 @@ pub fn client_credentials(
 pub fn authenticate_client(
     env: &OAuthEnv<'_>,
     creds: &ClientCredentials,
-) -> Result<Result<ClientRow, OAuthError>, StoreError> {
+) -> Decided<ClientRow, OAuthError> {
     if let Some(row) = clients::authenticate(env.db, &creds.client_id, &creds.client_secret)? {
-        return Ok(Ok(row));
+        return Ok(Verdict::Granted(row));
     }
     let now = env.clock.now();
     let method = match creds.method {
@@ -79,7 +80,7 @@ pub fn authenticate_client(
         .ip(env.ip.clone())
         .detail("method", method);
     env.db.write(|conn| audit::record(conn, now, event).map_err(StoreError::from))?;
-    Ok(Err(OAuthError::invalid_client(
+    Ok(Verdict::Refused(OAuthError::invalid_client(
         "client authentication failed: unknown client or wrong secret",
     )))
 }
@@ -128,13 +129,14 @@ pub(super) fn mint(
     let key = signing_key(conn)?;
     let encoding =
         crypto::encoding_key(&key.private_key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let ttl = env.access_ttl_secs();
+    // JWT times are in seconds.
+    let ttl_secs = env.settings.access_token_ttl_ms() / 1000;
     let iat = now.div_euclid(1000);
     let claims = AccessClaims {
         iss: env.issuer.to_owned(),
         sub: grant.admin_id.clone().unwrap_or_else(|| format!("grant:{}", grant.id)),
         aud: env.audience(),
-        exp: iat + ttl,
+        exp: iat + ttl_secs,
         iat,
         jti: uuid::Uuid::new_v4().to_string(),
         client_id: grant.client_id.clone(),
@@ -147,7 +149,7 @@ pub(super) fn mint(
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: ttl,
+        expires_in: ttl_secs,
         refresh_token: refresh.secret,
         scope: scope_text.to_owned(),
         minted: Minted {
@@ -176,7 +178,7 @@ pub fn token(
     grant: &GrantRequest,
     creds: &ClientCredentials,
     client: &ClientRow,
-) -> Result<Result<TokenResponse, OAuthError>, StoreError> {
+) -> Decided<TokenResponse, OAuthError> {
     let now = env.clock.now();
     env.db.write(|conn| {
         let mut endpoint = TokenEndpoint {
@@ -214,16 +216,16 @@ pub fn token(
 fn finish(
     store: &mut TokenStore<'_, '_>,
     outcome: Result<(), Option<OAuthErrorCode>>,
-) -> Result<Result<TokenResponse, OAuthError>, StoreError> {
+) -> Decided<TokenResponse, OAuthError> {
     match (outcome, store.take_failure()) {
         (Ok(()), _) => store
             .response
             .take()
-            .map(Ok)
+            .map(Verdict::Granted)
             .ok_or_else(|| StoreError::Corrupt("token flow finished without a token".into())),
         (Err(_), Some(Failure::Store(e))) => Err(e),
-        (Err(_), Some(Failure::Protocol(e))) => Ok(Err(e)),
-        (Err(Some(code)), None) => Ok(Err(generic(code))),
+        (Err(_), Some(Failure::Protocol(e))) => Ok(Verdict::Refused(e)),
+        (Err(Some(code)), None) => Ok(Verdict::Refused(generic(code))),
         (Err(None), None) => Err(StoreError::Corrupt("token flow failed without a reason".into())),
     }
 }
