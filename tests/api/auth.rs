@@ -3,8 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::*;
-use crate::users::urlencode;
+use crate::support::*;
 use scimd::service::credentials;
 
 async fn challenge(app: &TestApp, auth: Option<&str>) -> (String, serde_json::Value) {

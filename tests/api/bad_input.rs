@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn malformed_bodies_and_values() {
@@ -99,7 +99,7 @@ async fn bad_queries() {
         .await;
     }
     let deep = format!("{}userName eq \"x\"{}", "(".repeat(100), ")".repeat(100));
-    let path = format!("/Users?filter={}", crate::users::urlencode(&deep));
+    let path = format!("/Users?filter={}", urlencode(&deep));
     expect_error(app.get(&path).await, StatusCode::BAD_REQUEST, Some("invalidFilter")).await;
     expect_error(
         app.get("/Users?filter=active%20eq%20%22yes%22").await,

@@ -5,7 +5,7 @@ use std::process::Command;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::*;
+use crate::support::*;
 
 fn scimd(database_url: &str, args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_scimd"))

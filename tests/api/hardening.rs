@@ -4,9 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::console::{create_operator, operator};
-use crate::helpers::*;
-use crate::okta::{self, ClientAuth, browser};
+use crate::support::okta::{self, ClientAuth, browser};
+use crate::support::*;
 
 fn assert_secure_html(response: &reqwest::Response, what: &str) {
     let h = response.headers();
@@ -40,7 +39,7 @@ async fn every_html_page_carries_the_security_headers() {
     assert!(html.contains("id=\"allow\""));
     let again = consent.authorize(&okta::authorize_query(&fx, &[])).await;
     assert_secure_html(&again, "consent page");
-    let op = operator(&app).await;
+    let op = app.operator().await;
     for path in [
         "/admin",
         "/admin/tenants/acme",
@@ -158,11 +157,7 @@ async fn sign_in_posts_are_limited_per_address() {
         let response = b
             .post_form(
                 "/admin/login",
-                &[
-                    ("email", crate::console::OPERATOR_EMAIL),
-                    ("password", "wrong password"),
-                    ("csrf", &csrf),
-                ],
+                &[("email", OPERATOR_EMAIL), ("password", "wrong password"), ("csrf", &csrf)],
             )
             .await;
         statuses.push(response.status());

@@ -4,39 +4,9 @@
 
 use reqwest::StatusCode;
 
-use crate::browser::wait_for_page;
-use crate::console::{OPERATOR_EMAIL, OPERATOR_PASSWORD, create_operator};
-use crate::helpers::*;
-use crate::okta;
-use crate::webdriver::Browser;
-
-/// Runs `journey` in a fresh browser on a blocking thread; `None` when no browser is installed.
-async fn in_browser<T: Send + 'static>(
-    journey: impl FnOnce(&Browser) -> T + Send + 'static,
-) -> Option<T> {
-    tokio::task::spawn_blocking(move || {
-        let Some(browser) = Browser::launch().expect("launch chromium") else {
-            assert!(
-                std::env::var_os("SCIMD_REQUIRE_BROWSER").is_none(),
-                "SCIMD_REQUIRE_BROWSER is set but chromium/chromedriver are missing"
-            );
-            eprintln!("skipping: install chromium and chromium-driver to run the browser journeys");
-            return None;
-        };
-        Some(journey(&browser))
-    })
-    .await
-    .unwrap()
-}
-
-fn sign_in_operator(browser: &Browser, address: &str) {
-    browser.goto(&format!("{address}/admin")).unwrap();
-    wait_for_page(browser, "id=\"sign-in\"");
-    browser.type_into("#email", OPERATOR_EMAIL).unwrap();
-    browser.type_into("#password", OPERATOR_PASSWORD).unwrap();
-    browser.click("#sign-in").unwrap();
-    wait_for_page(browser, "id=\"tenants\"");
-}
+use crate::support::okta;
+use crate::support::webdriver::{in_browser, sign_in_operator, wait_for_page};
+use crate::support::*;
 
 /// The `value` attribute of the input with this id in `html`.
 fn input_value(html: &str, id: &str) -> String {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use reqwest::StatusCode;
 
-use crate::helpers::*;
+use crate::support::*;
 
 #[derive(Debug)]
 struct Sample {

@@ -7,11 +7,10 @@ use serde_json::{Value, json};
 
 use scimd::service::{audit_log, keys};
 
-use crate::helpers::*;
-use crate::okta::{
+use crate::support::okta::{
     self, ClientAuth, browser, challenge, exchange, oauth_error, param, refresh, tokens,
 };
-use crate::users::urlencode;
+use crate::support::*;
 
 const DAY: i64 = 86_400_000;
 

@@ -4,8 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
-use crate::users::urlencode;
+use crate::support::*;
 
 /// A user carrying the Acme extension; `None` leaves an attribute out.
 fn acme_user(user_name: &str, family: Option<&str>, badge: i64, hired: &str, cost: &str) -> Value {

@@ -16,8 +16,8 @@ use scimd::db::{Database, DbTarget};
 use scimd::service::audit_log;
 use scimd::startup::Application;
 
-use crate::helpers::*;
-use crate::okta;
+use crate::support::okta;
+use crate::support::*;
 
 const HSTS: &str = "strict-transport-security";
 

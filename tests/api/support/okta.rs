@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use scimd::service::{admins, clients};
 
-use crate::helpers::TestApp;
+use super::app::TestApp;
 
 pub const CALLBACK: &str = "http://127.0.0.1:9/oauth/callback";
 pub const ADMIN_EMAIL: &str = "admin@acme.test";
@@ -61,7 +61,7 @@ pub struct Browser {
 }
 
 pub fn browser(app: &TestApp) -> Browser {
-    crate::helpers::install_crypto_provider();
+    super::app::install_crypto_provider();
     Browser {
         http: reqwest::Client::builder()
             .cookie_store(true)
