@@ -156,21 +156,18 @@ async fn disabling_a_tenant_stops_its_credentials_at_once() {
     let app = spawn_app().await;
     create_operator(&app);
     let fx = okta::setup(&app);
-    let tokens = okta::authorize_and_exchange(&app, &fx, &[]).await;
-    let jwt = tokens["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(app.get_as(&jwt, "/Users").await.status(), StatusCode::OK);
+    let jwt = app.jwt_client(&fx).await;
+    assert_eq!(jwt.get("/Users").await.status(), StatusCode::OK);
     let op = app.operator().await;
     op.page("/admin/tenants/acme", StatusCode::OK).await;
     let response = op.post("/admin/tenants/acme/disable", &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    for credential in [&app.token, &jwt] {
-        let refused = app.get_as(credential, "/Users").await;
+    for client in [&app.static_token_client(), &*jwt] {
+        let refused = client.get("/Users").await;
         assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
         assert!(okta::challenge(&refused).contains("disabled"), "{}", okta::challenge(&refused));
     }
-    let refresh =
-        okta::refresh(&app, &fx, ClientAuth::Basic, tokens["refresh_token"].as_str().unwrap())
-            .await;
+    let refresh = okta::refresh(&app, &fx, ClientAuth::Basic, jwt.refresh_token()).await;
     assert_eq!(okta::oauth_error(refresh, StatusCode::BAD_REQUEST).await.0, "invalid_grant");
     let html = op.page("/admin/tenants/acme", StatusCode::OK).await;
     assert!(html.contains("id=\"tenant-disabled\""));
@@ -235,8 +232,7 @@ async fn operator_manages_tenant_admins() {
 async fn customer_admins_see_and_revoke_their_own_organisations_grants_only() {
     let app = spawn_app().await;
     let fx = okta::setup(&app);
-    let tokens = okta::authorize_and_exchange(&app, &fx, &[]).await;
-    let jwt = tokens["access_token"].as_str().unwrap().to_owned();
+    let jwt = app.jwt_client(&fx).await;
     // A second organisation with its own admin and grant.
     app.other_tenant("globex");
     admins::create(&app.db, app.clock.as_ref(), "globex", "boss@globex.test", "globex password 1")
@@ -271,18 +267,16 @@ async fn customer_admins_see_and_revoke_their_own_organisations_grants_only() {
     let response =
         admin.post_form(&format!("/account/grants/{acme_grant}/revoke"), &[("csrf", "x")]).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(app.get_as(&jwt, "/Users").await.status(), StatusCode::OK);
+    assert_eq!(jwt.get("/Users").await.status(), StatusCode::OK);
 
     let response = admin.post(&format!("/account/grants/{acme_grant}/revoke"), &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let html = admin.page("/account?done=grant-revoked", StatusCode::OK).await;
     assert!(html.contains("Access revoked"));
-    let refused = app.get_as(&jwt, "/Users").await;
+    let refused = jwt.get("/Users").await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     assert!(okta::challenge(&refused).contains("revoked"));
-    let refresh =
-        okta::refresh(&app, &fx, ClientAuth::Basic, tokens["refresh_token"].as_str().unwrap())
-            .await;
+    let refresh = okta::refresh(&app, &fx, ClientAuth::Basic, jwt.refresh_token()).await;
     assert_eq!(okta::oauth_error(refresh, StatusCode::BAD_REQUEST).await.0, "invalid_grant");
     let revoked = audit_events(&app, "grant.revoked");
     assert!(revoked[0]["actor"].as_str().unwrap().starts_with("admin:"), "{revoked:?}");
@@ -460,8 +454,8 @@ async fn users_and_groups_browser_searches_and_pages() {
         app.create_user(&format!("user{i:02}@acme.test")).await;
     }
     let group = app.create_group("Engineering").await;
-    let other = app.other_tenant("globex");
-    app.send_as(&other, reqwest::Method::POST, "/Users", &okta_user("secret@globex.test")).await;
+    let other = app.other_tenant_client("globex");
+    other.post("/Users", &okta_user("secret@globex.test")).await;
     let op = app.operator().await;
     let html = op.page("/admin/tenants/acme/users", StatusCode::OK).await;
     assert!(html.contains("60 match(es), showing 1–50"));

@@ -54,9 +54,8 @@ async fn operator_creates_a_tenant_and_a_token_in_the_browser() {
 async fn customer_admin_revokes_a_grant_in_the_browser() {
     let app = spawn_app().await;
     let fx = okta::setup(&app);
-    let tokens = okta::authorize_and_exchange(&app, &fx, &[]).await;
-    let jwt = tokens["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(app.get_as(&jwt, "/Users").await.status(), StatusCode::OK);
+    let jwt = app.jwt_client(&fx).await;
+    assert_eq!(jwt.get("/Users").await.status(), StatusCode::OK);
     let grant = scimd::service::grants::list(&app.db, Some("acme")).unwrap()[0].id.clone();
     let address = app.address.clone();
     let done = in_browser(move |browser| {
@@ -75,7 +74,7 @@ async fn customer_admin_revokes_a_grant_in_the_browser() {
     if done.is_none() {
         return;
     }
-    let refused = app.get_as(&jwt, "/Users").await;
+    let refused = jwt.get("/Users").await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     assert!(okta::challenge(&refused).contains("revoked"));
 }

@@ -65,8 +65,7 @@ async fn okta_flow_with_basic_auth_issues_a_jwt_that_scim_accepts() {
 
     // SCIM with the JWT: read, write, and the tenant is the consenting admin's.
     assert_eq!(scim_get(&app, access).await.status(), StatusCode::OK);
-    let created =
-        app.send_as(access, reqwest::Method::POST, "/Users", &okta_user("jwt@acme.test")).await;
+    let created = app.bearer_client(access).post("/Users", &okta_user("jwt@acme.test")).await;
     let user = expect_json(created, StatusCode::CREATED).await;
     let listed =
         expect_json(app.get(&format!("/Users/{}", id_of(&user))).await, StatusCode::OK).await;
@@ -501,8 +500,7 @@ async fn scopes_limit_what_a_token_may_do() {
     assert_eq!(read_only["scope"], "scim:read");
     let token = at(&read_only);
     assert_eq!(scim_get(&app, &token).await.status(), StatusCode::OK);
-    let response =
-        app.send_as(&token, reqwest::Method::POST, "/Users", &okta_user("x@acme.test")).await;
+    let response = app.bearer_client(&token).post("/Users", &okta_user("x@acme.test")).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let c = challenge(&response);
     assert!(c.contains("insufficient_scope") && c.contains("scim:write"), "{c}");

@@ -231,11 +231,7 @@ async fn send_with(
     header: (&str, &str),
     body: Option<&Value>,
 ) -> reqwest::Response {
-    let mut request = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(&app.token)
-        .header(header.0, header.1);
+    let mut request = app.static_token_client().request(method, path).header(header.0, header.1);
     if let Some(body) = body {
         request = request.header("Content-Type", SCIM_JSON).body(body.to_string());
     }

@@ -204,9 +204,8 @@ async fn without_trust_the_forwarded_scheme_is_ignored() {
 /// The client address in the audit trail of a failed SCIM authentication.
 async fn recorded_ip(app: &TestApp, forwarded_for: &str) -> Option<String> {
     let response = app
-        .client
-        .get(app.url("/Users"))
-        .bearer_auth("scimd_st_wrong")
+        .bearer_client("scimd_st_wrong")
+        .request(reqwest::Method::GET, "/Users")
         .header("X-Forwarded-For", forwarded_for)
         .send()
         .await

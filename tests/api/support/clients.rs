@@ -39,6 +39,11 @@ impl ScimClient {
         format!("{}{path}", self.base)
     }
 
+    /// A request carrying the credential, for headers or bodies the helpers below don't send.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(&self.token)
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.http.get(self.url(path)).bearer_auth(&self.token).send().await.expect("GET")
     }
