@@ -10,22 +10,6 @@ use scimd::service::admins;
 use crate::support::okta::{self, ClientAuth, browser, hidden, location};
 use crate::support::*;
 
-fn audit_events(app: &TestApp, event: &str) -> Vec<Value> {
-    scimd::service::audit_log::page(
-        &app.db,
-        app.clock.as_ref(),
-        &scimd::service::audit_log::AuditQuery { event: Some(event.into()), ..Default::default() },
-        None,
-        false,
-        1000,
-    )
-    .unwrap()
-    .events
-    .into_iter()
-    .map(|e| serde_json::to_value(e).unwrap())
-    .collect()
-}
-
 #[tokio::test]
 async fn console_pages_refuse_anonymous_users_and_tenant_admins() {
     let app = spawn_app().await;
@@ -143,7 +127,7 @@ async fn operator_creates_a_tenant_issues_and_revokes_a_token() {
     assert!(okta::challenge(&refused).contains("revoked"));
     // Every change is in the audit trail under the operator's name.
     for event in ["tenant.created", "static_token.issued", "static_token.revoked"] {
-        let events = audit_events(&app, event);
+        let events = app.audit_events(event);
         assert!(
             events.iter().any(|e| e["actor"] == format!("operator:{operator_id}")),
             "{event}: {events:?}"
@@ -222,7 +206,7 @@ async fn operator_manages_tenant_admins() {
     let kinds: Vec<String> =
         ["admin.created", "admin.password_reset", "admin.disabled", "admin.enabled"]
             .iter()
-            .filter(|k| audit_events(&app, k).is_empty())
+            .filter(|k| app.audit_events(k).is_empty())
             .map(|k| k.to_string())
             .collect();
     assert!(kinds.is_empty(), "missing events {kinds:?}");
@@ -278,7 +262,7 @@ async fn customer_admins_see_and_revoke_their_own_organisations_grants_only() {
     assert!(okta::challenge(&refused).contains("revoked"));
     let refresh = okta::refresh(&app, &fx, ClientAuth::Basic, jwt.refresh_token()).await;
     assert_eq!(okta::oauth_error(refresh, StatusCode::BAD_REQUEST).await.0, "invalid_grant");
-    let revoked = audit_events(&app, "grant.revoked");
+    let revoked = app.audit_events("grant.revoked");
     assert!(revoked[0]["actor"].as_str().unwrap().starts_with("admin:"), "{revoked:?}");
     assert!(revoked[0]["detail"]["reason"].as_str().unwrap().contains(okta::ADMIN_EMAIL));
 }
@@ -505,7 +489,7 @@ async fn clients_and_keys_are_managed_from_the_console() {
     let html = op.page("/admin/clients?done=key-rotated", StatusCode::OK).await;
     assert!(html.contains("New signing key in use.") && html.matches("<code>").count() >= 2);
     for event in ["client.created", "key.rotated"] {
-        let events = audit_events(&app, event);
+        let events = app.audit_events(event);
         assert!(events[0]["actor"].as_str().unwrap().starts_with("operator:"), "{events:?}");
     }
 }

@@ -2,7 +2,6 @@
 //! forwarded headers, connection timeouts and the PostgreSQL statement timeout.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,41 +16,10 @@ use scimd::service::audit_log;
 use scimd::startup::Application;
 
 use crate::support::okta;
+use crate::support::tls::CertFiles;
 use crate::support::*;
 
 const HSTS: &str = "strict-transport-security";
-
-/// A self-signed certificate for `localhost` and 127.0.0.1, as PEM files removed afterwards.
-struct CertFiles {
-    dir: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-impl CertFiles {
-    fn new() -> CertFiles {
-        let dir = std::env::temp_dir().join(format!("scimd-tls-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let generated =
-            rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
-                .unwrap();
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        std::fs::write(&cert, generated.cert.pem()).unwrap();
-        std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
-        CertFiles { dir, cert, key }
-    }
-
-    fn configure(&self, settings: &mut Settings) {
-        settings.tls_cert = Some(self.cert.clone());
-        settings.tls_key = Some(self.key.clone());
-    }
-}
-
-impl Drop for CertFiles {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn hsts(response: &reqwest::Response) -> Option<&str> {
     response.headers().get(HSTS).map(|v| v.to_str().unwrap())

@@ -249,6 +249,31 @@ impl TestApp {
         self.client.get(format!("{}{path}", self.address)).send().await.expect("GET")
     }
 
+    /// The audit events of one kind (every tenant), oldest first, as JSON.
+    pub fn audit_events(&self, event: &str) -> Vec<Value> {
+        scimd::service::audit_log::page(
+            &self.db,
+            self.clock.as_ref(),
+            &scimd::service::audit_log::AuditQuery {
+                event: Some(event.into()),
+                ..Default::default()
+            },
+            None,
+            false,
+            1000,
+        )
+        .unwrap()
+        .events
+        .into_iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect()
+    }
+
+    /// A public JSON document of the server (metadata, JWKS), whatever the status.
+    pub async fn get_public_json(&self, path: &str) -> Value {
+        self.get_public(path).await.json().await.expect("JSON body")
+    }
+
     /// Creates a user as Okta does and returns the created resource.
     pub async fn create_user(&self, user_name: &str) -> Value {
         let response = self.post("/Users", &okta_user(user_name)).await;

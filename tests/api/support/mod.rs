@@ -7,6 +7,9 @@
 //! | `scim.rs` | SCIM URNs, Okta's request bodies, `expect_json`/`expect_error`, `id_of`, `urlencode` |
 //! | `okta.rs` | the fake Okta: its admin's browser on the consent pages and its token back end |
 //! | `webdriver.rs` | headless Chromium through WebDriver, skipped where no browser is installed |
+//! | `metrics.rs` | `/metrics` scraped and parsed (the exposition format checked on the way) |
+//! | `tls.rs` | self-signed certificates for servers with built-in TLS |
+//! | `cli.rs` | the `scimd` binary run with `--json` |
 //!
 //! # Writing a test
 //!
@@ -42,9 +45,12 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod cli;
 pub mod clients;
+pub mod metrics;
 pub mod okta;
 pub mod scim;
+pub mod tls;
 pub mod webdriver;
 
 pub use app::*;

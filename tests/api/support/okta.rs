@@ -277,6 +277,31 @@ pub async fn oauth_error(response: Response, status: StatusCode) -> (String, Str
     )
 }
 
+/// A refresh that must fail with `invalid_grant`; returns the error description.
+pub async fn refresh_fails(app: &TestApp, fx: &Fixture, token: &str) -> String {
+    let (error, description) =
+        oauth_error(refresh(app, fx, ClientAuth::Basic, token).await, StatusCode::BAD_REQUEST)
+            .await;
+    assert_eq!(error, "invalid_grant", "{description}");
+    description
+}
+
+/// A form POST to `path` authenticated as the OAuth client (introspection, revocation).
+pub async fn client_post(
+    app: &TestApp,
+    fx: &Fixture,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Response {
+    app.client
+        .post(format!("{}{path}", app.address))
+        .basic_auth(&fx.client_id, Some(&fx.client_secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Login, consent and code exchange in one go: the token response.
 pub async fn authorize_and_exchange(app: &TestApp, fx: &Fixture, extra: &[(&str, &str)]) -> Value {
     let code = browser(app).code(fx, extra).await;
