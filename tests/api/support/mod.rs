@@ -33,9 +33,10 @@
 //! #[tokio::test]
 //! async fn a_new_user_is_listed() {
 //!     let app = spawn_app().await;
-//!     let okta = app.static_token_client();
-//!     let user = expect_json(okta.post("/Users", &okta_user("new@acme.test")).await, StatusCode::CREATED).await;
-//!     let page = expect_json(okta.get("/Users").await, StatusCode::OK).await;
+//!     let scim = app.static_token_client();
+//!     let created = scim.post("/Users", &okta_user("new@acme.test")).await;
+//!     let user = expect_json(created, StatusCode::CREATED).await;
+//!     let page = expect_json(scim.get("/Users").await, StatusCode::OK).await;
 //!     assert_eq!(page["Resources"][0]["id"], user["id"]);
 //! }
 //! ```
