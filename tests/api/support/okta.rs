@@ -1,5 +1,6 @@
 //! A fake Okta for the OAuth tests: a browser with a cookie jar that walks the real login and
-//! consent forms, and a back end that exchanges codes and refreshes tokens.
+//! consent forms, and a back end that exchanges codes and refreshes tokens. The same cookie-jar
+//! browser carries the operator and tenant-admin sessions of `clients.rs`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
