@@ -24,6 +24,9 @@ run: build ## Serve on http://127.0.0.1:$(PORT) with the embedded SQLite databas
 test: ## Run the whole suite (unit + HTTP integration tests) on SQLite
 	$(CARGO) test --all-targets
 
+test-unit: ## Only the library's unit tests (cargo test --lib): the fast loop, no server or database
+	$(CARGO) test --lib
+
 test-postgres: pg-up ## Run the same suite against PostgreSQL on 127.0.0.1:5432 (a fresh database per test)
 	SCIMD_TEST_POSTGRES=$(PG_URL) $(CARGO) test --all-targets
 
@@ -57,4 +60,4 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-.PHONY: help build run test test-postgres conformance conformance-postgres bench bench-audit pg-up lint fmt
+.PHONY: help build run test test-unit test-postgres conformance conformance-postgres bench bench-audit pg-up lint fmt

@@ -3,8 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::*;
-use crate::users::urlencode;
+use crate::support::*;
 use scimd::service::credentials;
 
 async fn challenge(app: &TestApp, auth: Option<&str>) -> (String, serde_json::Value) {
@@ -73,7 +72,7 @@ async fn tokens_record_last_use_and_never_list_the_secret() {
 #[tokio::test]
 async fn tenants_are_isolated() {
     let app = spawn_app().await;
-    let other = app.other_tenant("globex");
+    let other = app.other_tenant_client("globex");
     let user = app.create_user("shared@example.com").await;
     let id = id_of(&user);
     let group = app.create_group("Shared").await;
@@ -81,58 +80,38 @@ async fn tenants_are_isolated() {
 
     // The other tenant sees nothing by id, list or filter.
     for path in [format!("/Users/{id}"), format!("/Groups/{gid}")] {
-        expect_error(app.get_as(&other, &path).await, StatusCode::NOT_FOUND, None).await;
+        expect_error(other.get(&path).await, StatusCode::NOT_FOUND, None).await;
     }
     for path in [
         "/Users".to_owned(),
         "/Groups".to_owned(),
         format!("/Users?filter={}", urlencode("userName eq \"shared@example.com\"")),
     ] {
-        let page = expect_json(app.get_as(&other, &path).await, StatusCode::OK).await;
+        let page = expect_json(other.get(&path).await, StatusCode::OK).await;
         assert_eq!(page["totalResults"], json!(0), "{path}");
     }
     // …and changes nothing.
     let deactivate = patch_body(json!([{"op": "replace", "value": {"active": false}}]));
     expect_error(
-        app.send_as(&other, reqwest::Method::PATCH, &format!("/Users/{id}"), &deactivate).await,
+        other.patch(&format!("/Users/{id}"), &deactivate).await,
         StatusCode::NOT_FOUND,
         None,
     )
     .await;
     expect_error(
-        app.send_as(
-            &other,
-            reqwest::Method::PUT,
-            &format!("/Users/{id}"),
-            &okta_user("x@example.com"),
-        )
-        .await,
+        other.put(&format!("/Users/{id}"), &okta_user("x@example.com")).await,
         StatusCode::NOT_FOUND,
         None,
     )
     .await;
-    let delete = app
-        .client
-        .delete(app.url(&format!("/Users/{id}")))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
+    let delete = other.delete(&format!("/Users/{id}")).await;
     expect_error(delete, StatusCode::NOT_FOUND, None).await;
     // Its own group cannot take the first tenant's user as a member.
-    let own = app
-        .send_as(
-            &other,
-            reqwest::Method::POST,
-            "/Groups",
-            &json!({"displayName": "Mine", "members": [{"value": id}]}),
-        )
-        .await;
+    let own =
+        other.post("/Groups", &json!({"displayName": "Mine", "members": [{"value": id}]})).await;
     expect_error(own, StatusCode::BAD_REQUEST, Some("invalidValue")).await;
     // The same userName is free in the other tenant.
-    let theirs = app
-        .send_as(&other, reqwest::Method::POST, "/Users", &okta_user("shared@example.com"))
-        .await;
+    let theirs = other.post("/Users", &okta_user("shared@example.com")).await;
     expect_json(theirs, StatusCode::CREATED).await;
 
     let still = expect_json(app.get(&format!("/Users/{id}")).await, StatusCode::OK).await;

@@ -3,15 +3,14 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn malformed_bodies_and_values() {
     let app = spawn_app_with(|s| s.max_body_bytes = 4096).await;
+    let okta = app.static_token_client();
     let raw = |body: &'static str, content_type: &'static str| {
-        app.client
-            .post(app.url("/Users"))
-            .bearer_auth(&app.token)
+        okta.request(reqwest::Method::POST, "/Users")
             .header("Content-Type", content_type)
             .body(body)
             .send()
@@ -37,10 +36,8 @@ async fn malformed_bodies_and_values() {
     )
     .await;
     // Plain application/json with a charset is accepted.
-    let ok = app
-        .client
-        .post(app.url("/Users"))
-        .bearer_auth(&app.token)
+    let ok = okta
+        .request(reqwest::Method::POST, "/Users")
         .header("Content-Type", "application/json; charset=utf-8")
         .body(okta_user("json@example.com").to_string())
         .send()
@@ -99,7 +96,7 @@ async fn bad_queries() {
         .await;
     }
     let deep = format!("{}userName eq \"x\"{}", "(".repeat(100), ")".repeat(100));
-    let path = format!("/Users?filter={}", crate::users::urlencode(&deep));
+    let path = format!("/Users?filter={}", urlencode(&deep));
     expect_error(app.get(&path).await, StatusCode::BAD_REQUEST, Some("invalidFilter")).await;
     expect_error(
         app.get("/Users?filter=active%20eq%20%22yes%22").await,
@@ -158,7 +155,8 @@ async fn bad_patches_change_nothing() {
     let after = expect_json(app.get(&path).await, StatusCode::OK).await;
     assert_eq!(after, user, "a failed PATCH must leave the user untouched");
     // Wrong method and unknown endpoint.
-    let response = app.client.post(app.url(&path)).bearer_auth(&app.token).send().await.unwrap();
+    let response =
+        app.static_token_client().request(reqwest::Method::POST, &path).send().await.unwrap();
     expect_error(response, StatusCode::METHOD_NOT_ALLOWED, None).await;
     expect_error(app.get("/Widgets").await, StatusCode::NOT_FOUND, None).await;
 }

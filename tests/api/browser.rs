@@ -2,54 +2,31 @@
 //! Debian's `chromium` and `chromium-driver`; `.ci/run` installs them and sets
 //! SCIMD_REQUIRE_BROWSER=1 so that a missing browser fails CI instead of skipping.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::*;
-use crate::okta::{self, ClientAuth};
-use crate::webdriver::Browser;
-
-pub fn wait_for_page(browser: &Browser, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let source = browser.page_source().unwrap_or_default();
-        if source.contains(needle) {
-            return source;
-        }
-        assert!(Instant::now() < deadline, "page never showed {needle:?}: {source}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use crate::support::okta::{self, ClientAuth};
+use crate::support::webdriver::{in_browser, wait_for_page};
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_signs_in_and_allows() {
     let app = spawn_app().await;
     let fx = okta::setup(&app);
     let url = format!("{}/oauth/authorize?{}", app.address, okta::authorize_query(&fx, &[]));
-    let callback = tokio::task::spawn_blocking(move || {
-        let Some(browser) = Browser::launch().expect("launch chromium") else {
-            assert!(
-                std::env::var_os("SCIMD_REQUIRE_BROWSER").is_none(),
-                "SCIMD_REQUIRE_BROWSER is set but chromium/chromedriver are missing"
-            );
-            eprintln!("skipping: install chromium and chromium-driver to run the browser test");
-            return None;
-        };
+    let callback = in_browser(move |browser| {
         browser.goto(&url).unwrap();
         assert!(browser.title().unwrap().contains("Sign in"));
         browser.type_into("#email", okta::ADMIN_EMAIL).unwrap();
         browser.type_into("#password", okta::ADMIN_PASSWORD).unwrap();
         browser.click("#sign-in").unwrap();
-        let consent = wait_for_page(&browser, "id=\"allow\"");
+        let consent = wait_for_page(browser, "id=\"allow\"");
         assert!(consent.contains("Acme Inc"), "{consent}");
         browser.click("#allow").unwrap();
-        let callback =
-            browser.wait_for_url(|u| u.contains("code="), Duration::from_secs(15)).unwrap();
-        Some(callback)
+        browser.wait_for_url(|u| u.contains("code="), Duration::from_secs(15)).unwrap()
     })
-    .await
-    .unwrap();
+    .await;
     let Some(callback) = callback else { return };
     assert!(callback.starts_with(okta::CALLBACK), "{callback}");
     assert_eq!(okta::param(&callback, "state").as_deref(), Some("okta-state-123"));

@@ -5,39 +5,8 @@ use std::process::Command;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::*;
-
-fn scimd(database_url: &str, args: &[&str]) -> Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_scimd"))
-        .args(["--database-url", database_url, "--json"])
-        .args(args)
-        .env_remove("SCIMD_CONFIG")
-        .output()
-        .expect("run scimd");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "scimd {args:?} failed: {stdout} {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("not one JSON object ({e}): {stdout}"))
-}
-
-/// `scimd audit --json`: one JSON object per line.
-fn audit_lines(database_url: &str, args: &[&str]) -> Vec<Value> {
-    let output = Command::new(env!("CARGO_BIN_EXE_scimd"))
-        .args(["--database-url", database_url, "--json", "audit"])
-        .args(args)
-        .env_remove("SCIMD_CONFIG")
-        .output()
-        .expect("run scimd");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
-}
+use crate::support::cli::{audit_lines, scimd, scimd_stdin};
+use crate::support::*;
 
 #[tokio::test]
 async fn cli_tenant_and_token_lifecycle() {
@@ -70,23 +39,6 @@ async fn cli_tenant_and_token_lifecycle() {
     assert!(!output.status.success());
     let err: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(err["error"].as_str().unwrap().contains("already exists"));
-}
-
-fn scimd_stdin(database_url: &str, args: &[&str], input: &str) -> Value {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scimd"))
-        .args(["--database-url", database_url, "--json"])
-        .args(args)
-        .env_remove("SCIMD_CONFIG")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run scimd");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "scimd {args:?} failed: {stdout}");
-    serde_json::from_str(stdout.trim()).unwrap()
 }
 
 #[tokio::test]

@@ -5,85 +5,10 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use scimd::service::{admins, operators};
+use scimd::service::admins;
 
-use crate::helpers::*;
-use crate::okta::{self, Browser, ClientAuth, browser, hidden, location};
-
-pub const OPERATOR_EMAIL: &str = "ops@vendor.test";
-pub const OPERATOR_PASSWORD: &str = "operator password 123";
-
-pub fn create_operator(app: &TestApp) -> String {
-    operators::create(&app.db, app.clock.as_ref(), OPERATOR_EMAIL, OPERATOR_PASSWORD).unwrap().id
-}
-
-/// Signs in at /admin/login and returns the browser (its cookie jar holds the session).
-pub async fn operator(app: &TestApp) -> Browser {
-    let b = browser(app);
-    let page = b.get("/admin/login").await;
-    assert_eq!(page.status(), StatusCode::OK);
-    let html = page.text().await.unwrap();
-    let csrf = hidden(&html, "csrf");
-    let response = b
-        .post_form(
-            "/admin/login",
-            &[
-                ("email", OPERATOR_EMAIL),
-                ("password", OPERATOR_PASSWORD),
-                ("csrf", &csrf),
-                ("next", "/admin"),
-            ],
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
-    assert_eq!(location(&response), "/admin");
-    b
-}
-
-/// A page's HTML after checking its status.
-pub async fn page(b: &Browser, path: &str, status: StatusCode) -> String {
-    let response = b.get(path).await;
-    let actual = response.status();
-    let html = response.text().await.unwrap();
-    assert_eq!(actual, status, "GET {path}: {html}");
-    html
-}
-
-/// Posts a console form with the session's CSRF token taken from `html`.
-pub async fn submit(
-    b: &Browser,
-    html: &str,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let csrf = hidden(html, "csrf");
-    let mut form = fields.to_vec();
-    form.push(("csrf", &csrf));
-    b.post_form(path, &form).await
-}
-
-/// The shown-once value of a secret page.
-fn shown_secret(html: &str) -> String {
-    let marker = "id=\"secret\" type=\"text\" readonly value=\"";
-    let start = html.find(marker).unwrap_or_else(|| panic!("no secret: {html}")) + marker.len();
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
-}
-
-fn audit_events(app: &TestApp, event: &str) -> Vec<Value> {
-    scimd::service::audit_log::page(
-        &app.db,
-        app.clock.as_ref(),
-        &scimd::service::audit_log::AuditQuery { event: Some(event.into()), ..Default::default() },
-        None,
-        false,
-        1000,
-    )
-    .unwrap()
-    .events
-    .into_iter()
-    .map(|e| serde_json::to_value(e).unwrap())
-    .collect()
-}
+use crate::support::okta::{self, ClientAuth, browser, hidden, location};
+use crate::support::*;
 
 #[tokio::test]
 async fn console_pages_refuse_anonymous_users_and_tenant_admins() {
@@ -112,22 +37,15 @@ async fn console_pages_refuse_anonymous_users_and_tenant_admins() {
     let response = anonymous.post_form("/admin/tenants", &[("slug", "evil"), ("csrf", "x")]).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // A tenant admin signed in at /account has no way in either.
-    let customer = browser(&app);
-    let html = page(&customer, "/account/login", StatusCode::OK).await;
-    let csrf = hidden(&html, "csrf");
-    let response = customer
-        .post_form(
-            "/account/login",
-            &[("email", okta::ADMIN_EMAIL), ("password", okta::ADMIN_PASSWORD), ("csrf", &csrf)],
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    page(&customer, "/account", StatusCode::OK).await;
+    let (customer, status) =
+        app.tenant_admin_sign_in(okta::ADMIN_EMAIL, okta::ADMIN_PASSWORD).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    customer.page("/account", StatusCode::OK).await;
     for path in pages {
         assert_eq!(customer.get(path).await.status(), StatusCode::SEE_OTHER, "{path}");
     }
     // Nor does a tenant admin's password work on the operator sign-in.
-    let html = page(&customer, "/admin/login", StatusCode::OK).await;
+    let html = customer.page("/admin/login", StatusCode::OK).await;
     let csrf = hidden(&html, "csrf");
     let response = customer
         .post_form(
@@ -146,12 +64,12 @@ async fn console_pages_refuse_anonymous_users_and_tenant_admins() {
 async fn forms_without_the_sessions_csrf_token_change_nothing() {
     let app = spawn_app().await;
     create_operator(&app);
-    let op = operator(&app).await;
+    let op = app.operator().await;
     for csrf in ["", "forged"] {
         let response = op.post_form("/admin/tenants", &[("slug", "forged"), ("csrf", csrf)]).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
     }
-    let html = page(&op, "/admin", StatusCode::OK).await;
+    let html = op.page("/admin", StatusCode::OK).await;
     assert!(!html.contains("forged"));
     // The sign-in form itself is CSRF-protected (double-submit cookie).
     let fresh = browser(&app);
@@ -163,7 +81,7 @@ async fn forms_without_the_sessions_csrf_token_change_nothing() {
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // Signing out ends the session.
-    let response = submit(&op, &html, "/admin/logout", &[]).await;
+    let response = op.post("/admin/logout", &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(op.get("/admin").await.status(), StatusCode::SEE_OTHER);
 }
@@ -172,27 +90,25 @@ async fn forms_without_the_sessions_csrf_token_change_nothing() {
 async fn operator_creates_a_tenant_issues_and_revokes_a_token() {
     let app = spawn_app().await;
     let operator_id = create_operator(&app);
-    let op = operator(&app).await;
-    let html = page(&op, "/admin", StatusCode::OK).await;
-    let response =
-        submit(&op, &html, "/admin/tenants", &[("slug", "globex"), ("name", "Globex Corp")]).await;
+    let op = app.operator().await;
+    op.page("/admin", StatusCode::OK).await;
+    let response = op.post("/admin/tenants", &[("slug", "globex"), ("name", "Globex Corp")]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let tenant_page = location(&response);
     assert_eq!(tenant_page, "/admin/tenants/globex?done=tenant-created");
-    let html = page(&op, &tenant_page, StatusCode::OK).await;
+    let html = op.page(&tenant_page, StatusCode::OK).await;
     assert!(html.contains("Globex Corp") && html.contains("Tenant created."));
     // A duplicate slug is a clear 409 page, not a 500.
-    let response = submit(&op, &html, "/admin/tenants", &[("slug", "globex")]).await;
+    let response = op.post("/admin/tenants", &[("slug", "globex")]).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
 
-    let response =
-        submit(&op, &html, "/admin/tenants/globex/tokens", &[("label", "okta-prod")]).await;
+    let response = op.post("/admin/tenants/globex/tokens", &[("label", "okta-prod")]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let token = shown_secret(&response.text().await.unwrap());
     assert!(token.starts_with("scimd_st_"));
     assert_eq!(app.get_as(&token, "/Users").await.status(), StatusCode::OK);
     // The list shows a hint and when it was last used, never the token.
-    let html = page(&op, "/admin/tenants/globex", StatusCode::OK).await;
+    let html = op.page("/admin/tenants/globex", StatusCode::OK).await;
     assert!(!html.contains(&token));
     assert!(html.contains("okta-prod") && html.contains(&token[..13]));
     let token_id = {
@@ -201,19 +117,17 @@ async fn operator_creates_a_tenant_issues_and_revokes_a_token() {
         listed[0].id.clone()
     };
     // Revoking through another tenant's URL finds nothing.
-    let response =
-        submit(&op, &html, &format!("/admin/tenants/acme/tokens/{token_id}/revoke"), &[]).await;
+    let response = op.post(&format!("/admin/tenants/acme/tokens/{token_id}/revoke"), &[]).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.get_as(&token, "/Users").await.status(), StatusCode::OK);
-    let response =
-        submit(&op, &html, &format!("/admin/tenants/globex/tokens/{token_id}/revoke"), &[]).await;
+    let response = op.post(&format!("/admin/tenants/globex/tokens/{token_id}/revoke"), &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let refused = app.get_as(&token, "/Users").await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     assert!(okta::challenge(&refused).contains("revoked"));
     // Every change is in the audit trail under the operator's name.
     for event in ["tenant.created", "static_token.issued", "static_token.revoked"] {
-        let events = audit_events(&app, event);
+        let events = app.audit_events(event);
         assert!(
             events.iter().any(|e| e["actor"] == format!("operator:{operator_id}")),
             "{event}: {events:?}"
@@ -226,83 +140,73 @@ async fn disabling_a_tenant_stops_its_credentials_at_once() {
     let app = spawn_app().await;
     create_operator(&app);
     let fx = okta::setup(&app);
-    let tokens = okta::authorize_and_exchange(&app, &fx, &[]).await;
-    let jwt = tokens["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(app.get_as(&jwt, "/Users").await.status(), StatusCode::OK);
-    let op = operator(&app).await;
-    let html = page(&op, "/admin/tenants/acme", StatusCode::OK).await;
-    let response = submit(&op, &html, "/admin/tenants/acme/disable", &[]).await;
+    let jwt = app.jwt_client(&fx).await;
+    assert_eq!(jwt.get("/Users").await.status(), StatusCode::OK);
+    let op = app.operator().await;
+    op.page("/admin/tenants/acme", StatusCode::OK).await;
+    let response = op.post("/admin/tenants/acme/disable", &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    for credential in [&app.token, &jwt] {
-        let refused = app.get_as(credential, "/Users").await;
+    for client in [&app.static_token_client(), &*jwt] {
+        let refused = client.get("/Users").await;
         assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
         assert!(okta::challenge(&refused).contains("disabled"), "{}", okta::challenge(&refused));
     }
-    let refresh =
-        okta::refresh(&app, &fx, ClientAuth::Basic, tokens["refresh_token"].as_str().unwrap())
-            .await;
+    let refresh = okta::refresh(&app, &fx, ClientAuth::Basic, jwt.refresh_token()).await;
     assert_eq!(okta::oauth_error(refresh, StatusCode::BAD_REQUEST).await.0, "invalid_grant");
-    let html = page(&op, "/admin/tenants/acme", StatusCode::OK).await;
+    let html = op.page("/admin/tenants/acme", StatusCode::OK).await;
     assert!(html.contains("id=\"tenant-disabled\""));
-    submit(&op, &html, "/admin/tenants/acme/enable", &[]).await;
+    op.post("/admin/tenants/acme/enable", &[]).await;
     assert_eq!(app.get("/Users").await.status(), StatusCode::OK);
     // Rename changes the display name only.
-    let response =
-        submit(&op, &html, "/admin/tenants/acme/rename", &[("name", "Acme Holdings")]).await;
+    let response = op.post("/admin/tenants/acme/rename", &[("name", "Acme Holdings")]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert!(page(&op, "/admin/tenants/acme", StatusCode::OK).await.contains("Acme Holdings"));
-}
-
-/// Signs a tenant admin in at /account.
-async fn account(app: &TestApp, email: &str, password: &str) -> (Browser, StatusCode) {
-    let b = browser(app);
-    let html = page(&b, "/account/login", StatusCode::OK).await;
-    let csrf = hidden(&html, "csrf");
-    let response = b
-        .post_form("/account/login", &[("email", email), ("password", password), ("csrf", &csrf)])
-        .await;
-    let status = response.status();
-    (b, status)
+    assert!(op.page("/admin/tenants/acme", StatusCode::OK).await.contains("Acme Holdings"));
 }
 
 #[tokio::test]
 async fn operator_manages_tenant_admins() {
     let app = spawn_app().await;
     create_operator(&app);
-    let op = operator(&app).await;
-    let html = page(&op, "/admin/tenants/acme", StatusCode::OK).await;
-    let response =
-        submit(&op, &html, "/admin/tenants/acme/admins", &[("email", "jane@acme.test")]).await;
+    let op = app.operator().await;
+    op.page("/admin/tenants/acme", StatusCode::OK).await;
+    let response = op.post("/admin/tenants/acme/admins", &[("email", "jane@acme.test")]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let first_password = shown_secret(&response.text().await.unwrap());
-    let (jane, status) = account(&app, "jane@acme.test", &first_password).await;
+    let (jane, status) = app.tenant_admin_sign_in("jane@acme.test", &first_password).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let admin_id = admins::list(&app.db, "acme").unwrap()[0].id.clone();
 
-    let response =
-        submit(&op, &html, &format!("/admin/tenants/acme/admins/{admin_id}/reset"), &[]).await;
+    let response = op.post(&format!("/admin/tenants/acme/admins/{admin_id}/reset"), &[]).await;
     let second_password = shown_secret(&response.text().await.unwrap());
     assert_ne!(first_password, second_password);
     // The reset signed Jane out and her old password no longer works.
     assert_eq!(jane.get("/account").await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(account(&app, "jane@acme.test", &first_password).await.1, StatusCode::UNAUTHORIZED);
-    let (jane, status) = account(&app, "jane@acme.test", &second_password).await;
+    assert_eq!(
+        app.tenant_admin_sign_in("jane@acme.test", &first_password).await.1,
+        StatusCode::UNAUTHORIZED
+    );
+    let (jane, status) = app.tenant_admin_sign_in("jane@acme.test", &second_password).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
 
-    submit(&op, &html, &format!("/admin/tenants/acme/admins/{admin_id}/disable"), &[]).await;
+    op.post(&format!("/admin/tenants/acme/admins/{admin_id}/disable"), &[]).await;
     assert_eq!(jane.get("/account").await.status(), StatusCode::SEE_OTHER);
-    assert_eq!(account(&app, "jane@acme.test", &second_password).await.1, StatusCode::UNAUTHORIZED);
-    submit(&op, &html, &format!("/admin/tenants/acme/admins/{admin_id}/enable"), &[]).await;
-    assert_eq!(account(&app, "jane@acme.test", &second_password).await.1, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.tenant_admin_sign_in("jane@acme.test", &second_password).await.1,
+        StatusCode::UNAUTHORIZED
+    );
+    op.post(&format!("/admin/tenants/acme/admins/{admin_id}/enable"), &[]).await;
+    assert_eq!(
+        app.tenant_admin_sign_in("jane@acme.test", &second_password).await.1,
+        StatusCode::SEE_OTHER
+    );
     // Another tenant's URL does not reach Jane.
     app.other_tenant("globex");
-    let response =
-        submit(&op, &html, &format!("/admin/tenants/globex/admins/{admin_id}/disable"), &[]).await;
+    let response = op.post(&format!("/admin/tenants/globex/admins/{admin_id}/disable"), &[]).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let kinds: Vec<String> =
         ["admin.created", "admin.password_reset", "admin.disabled", "admin.enabled"]
             .iter()
-            .filter(|k| audit_events(&app, k).is_empty())
+            .filter(|k| app.audit_events(k).is_empty())
             .map(|k| k.to_string())
             .collect();
     assert!(kinds.is_empty(), "missing events {kinds:?}");
@@ -312,8 +216,7 @@ async fn operator_manages_tenant_admins() {
 async fn customer_admins_see_and_revoke_their_own_organisations_grants_only() {
     let app = spawn_app().await;
     let fx = okta::setup(&app);
-    let tokens = okta::authorize_and_exchange(&app, &fx, &[]).await;
-    let jwt = tokens["access_token"].as_str().unwrap().to_owned();
+    let jwt = app.jwt_client(&fx).await;
     // A second organisation with its own admin and grant.
     app.other_tenant("globex");
     admins::create(&app.db, app.clock.as_ref(), "globex", "boss@globex.test", "globex password 1")
@@ -333,37 +236,33 @@ async fn customer_admins_see_and_revoke_their_own_organisations_grants_only() {
         scimd::service::grants::list(&app.db, Some("globex")).unwrap()[0].id.clone()
     };
 
-    let (admin, status) = account(&app, okta::ADMIN_EMAIL, okta::ADMIN_PASSWORD).await;
+    let (admin, status) = app.tenant_admin_sign_in(okta::ADMIN_EMAIL, okta::ADMIN_PASSWORD).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let html = page(&admin, "/account", StatusCode::OK).await;
+    let html = admin.page("/account", StatusCode::OK).await;
     assert!(
         html.contains("Okta") && html.contains(okta::ADMIN_EMAIL) && html.contains("scim:read")
     );
     assert!(!html.contains(&globex_grant), "another tenant's grant is invisible");
     let acme_grant = scimd::service::grants::list(&app.db, Some("acme")).unwrap()[0].id.clone();
     // Another organisation's grant cannot be revoked from here.
-    let response =
-        submit(&admin, &html, &format!("/account/grants/{globex_grant}/revoke"), &[]).await;
+    let response = admin.post(&format!("/account/grants/{globex_grant}/revoke"), &[]).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     // Without the CSRF token nothing happens.
     let response =
         admin.post_form(&format!("/account/grants/{acme_grant}/revoke"), &[("csrf", "x")]).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(app.get_as(&jwt, "/Users").await.status(), StatusCode::OK);
+    assert_eq!(jwt.get("/Users").await.status(), StatusCode::OK);
 
-    let response =
-        submit(&admin, &html, &format!("/account/grants/{acme_grant}/revoke"), &[]).await;
+    let response = admin.post(&format!("/account/grants/{acme_grant}/revoke"), &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let html = page(&admin, "/account?done=grant-revoked", StatusCode::OK).await;
+    let html = admin.page("/account?done=grant-revoked", StatusCode::OK).await;
     assert!(html.contains("Access revoked"));
-    let refused = app.get_as(&jwt, "/Users").await;
+    let refused = jwt.get("/Users").await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     assert!(okta::challenge(&refused).contains("revoked"));
-    let refresh =
-        okta::refresh(&app, &fx, ClientAuth::Basic, tokens["refresh_token"].as_str().unwrap())
-            .await;
+    let refresh = okta::refresh(&app, &fx, ClientAuth::Basic, jwt.refresh_token()).await;
     assert_eq!(okta::oauth_error(refresh, StatusCode::BAD_REQUEST).await.0, "invalid_grant");
-    let revoked = audit_events(&app, "grant.revoked");
+    let revoked = app.audit_events("grant.revoked");
     assert!(revoked[0]["actor"].as_str().unwrap().starts_with("admin:"), "{revoked:?}");
     assert!(revoked[0]["detail"]["reason"].as_str().unwrap().contains(okta::ADMIN_EMAIL));
 }
@@ -387,8 +286,8 @@ async fn lineage_shows_the_refresh_family_with_access_tokens_retries_and_reuse()
     assert_eq!(okta::oauth_error(stale, StatusCode::BAD_REQUEST).await.0, "invalid_grant");
 
     let grant = scimd::service::grants::list(&app.db, Some("acme")).unwrap()[0].id.clone();
-    let op = operator(&app).await;
-    let html = page(&op, &format!("/admin/grants/{grant}"), StatusCode::OK).await;
+    let op = app.operator().await;
+    let html = op.page(&format!("/admin/grants/{grant}"), StatusCode::OK).await;
     assert!(html.contains(okta::ADMIN_EMAIL), "who consented");
     for claims in [&first, &second, &retried] {
         let jti = okta::jwt_parts(claims["access_token"].as_str().unwrap()).1["jti"]
@@ -410,7 +309,7 @@ async fn lineage_shows_the_refresh_family_with_access_tokens_retries_and_reuse()
     );
     assert!(lineage.tokens.iter().all(|t| t.access_jti.is_some()));
     // An unknown grant is a 404 page.
-    page(&op, "/admin/grants/0190b5a0-0000-7000-8000-000000000000", StatusCode::NOT_FOUND).await;
+    op.page("/admin/grants/0190b5a0-0000-7000-8000-000000000000", StatusCode::NOT_FOUND).await;
 }
 
 #[tokio::test]
@@ -422,27 +321,26 @@ async fn audit_log_filters_pages_and_exports() {
         scimd::service::credentials::issue(&app.db, app.clock.as_ref(), "acme", &format!("t{i}"))
             .unwrap();
     }
-    let op = operator(&app).await;
-    let html =
-        page(&op, "/admin/audit?tenant=acme&event=static_token.issued", StatusCode::OK).await;
+    let op = app.operator().await;
+    let html = op.page("/admin/audit?tenant=acme&event=static_token.issued", StatusCode::OK).await;
     assert_eq!(html.matches("<td>static_token.issued</td>").count(), 100, "a page of 100");
     let older = {
         let marker = "id=\"older\" href=\"";
         let start = html.find(marker).unwrap() + marker.len();
         okta::unescape(&html[start..start + html[start..].find('"').unwrap()])
     };
-    let html = page(&op, &older, StatusCode::OK).await;
+    let html = op.page(&older, StatusCode::OK).await;
     // 130 for acme plus the one from the harness' own token.
     assert_eq!(html.matches("<td>static_token.issued</td>").count(), 31);
     assert!(!html.contains("id=\"older\""));
     let html =
-        page(&op, "/admin/audit?tenant=globex&event=static_token.issued", StatusCode::OK).await;
+        op.page("/admin/audit?tenant=globex&event=static_token.issued", StatusCode::OK).await;
     assert_eq!(html.matches("<td>static_token.issued</td>").count(), 1);
     // Filters that cannot be parsed are a 400 with a message, not a 500.
-    let html = page(&op, "/admin/audit?since=yesterday", StatusCode::BAD_REQUEST).await;
+    let html = op.page("/admin/audit?since=yesterday", StatusCode::BAD_REQUEST).await;
     assert!(html.contains("id=\"error\""));
-    page(&op, "/admin/audit?tenant=nosuch", StatusCode::BAD_REQUEST).await;
-    page(&op, "/admin/audit?before=garbage", StatusCode::BAD_REQUEST).await;
+    op.page("/admin/audit?tenant=nosuch", StatusCode::BAD_REQUEST).await;
+    op.page("/admin/audit?before=garbage", StatusCode::BAD_REQUEST).await;
 
     let response = op.get("/admin/audit.jsonl?tenant=acme&event=static_token.issued").await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -503,23 +401,23 @@ async fn audit_cursors_break_ties_within_a_millisecond() {
 async fn connect_page_gives_okta_values_a_fresh_token_and_live_status() {
     let app = spawn_app().await;
     create_operator(&app);
-    let op = operator(&app).await;
-    let html = page(&op, "/admin/tenants/acme/connect", StatusCode::OK).await;
+    let op = app.operator().await;
+    let html = op.page("/admin/tenants/acme/connect", StatusCode::OK).await;
     assert!(html.contains(&format!("{}/scim/v2", app.address)));
     assert!(html.contains("userName") && html.contains("HTTP Header"));
     assert!(html.contains("/oauth/authorize") && html.contains("/oauth/token"));
     assert!(html.contains("no SCIM request seen yet"));
-    let response = submit(&op, &html, "/admin/tenants/acme/connect/token", &[]).await;
+    let response = op.post("/admin/tenants/acme/connect/token", &[]).await;
     let token = shown_secret(&response.text().await.unwrap());
     assert_eq!(app.get_as(&token, "/Users").await.status(), StatusCode::OK);
-    let html = page(&op, "/admin/tenants/acme/connect", StatusCode::OK).await;
+    let html = op.page("/admin/tenants/acme/connect", StatusCode::OK).await;
     assert!(html.contains("working") && html.contains("last success"), "{html}");
     // A revoked token's failures are attributed to its tenant, with the reason.
     let token_id =
         scimd::service::credentials::list(&app.db, "acme").unwrap().last().unwrap().id.clone();
     scimd::service::credentials::revoke(&app.db, app.clock.as_ref(), &token_id).unwrap();
     assert_eq!(app.get_as(&token, "/Users").await.status(), StatusCode::UNAUTHORIZED);
-    let html = page(&op, "/admin/tenants/acme/connect", StatusCode::OK).await;
+    let html = op.page("/admin/tenants/acme/connect", StatusCode::OK).await;
     assert!(html.contains("failing"), "{html}");
     assert!(
         html.contains("HTTP 401") && html.contains("the bearer token has been revoked"),
@@ -528,7 +426,7 @@ async fn connect_page_gives_okta_values_a_fresh_token_and_live_status() {
     // So is a SCIM error, e.g. a uniqueness conflict.
     app.create_user("dup@acme.test").await;
     app.post("/Users", &okta_user("dup@acme.test")).await;
-    let html = page(&op, "/admin/tenants/acme/connect", StatusCode::OK).await;
+    let html = op.page("/admin/tenants/acme/connect", StatusCode::OK).await;
     assert!(html.contains("HTTP 409"), "{html}");
 }
 
@@ -540,60 +438,58 @@ async fn users_and_groups_browser_searches_and_pages() {
         app.create_user(&format!("user{i:02}@acme.test")).await;
     }
     let group = app.create_group("Engineering").await;
-    let other = app.other_tenant("globex");
-    app.send_as(&other, reqwest::Method::POST, "/Users", &okta_user("secret@globex.test")).await;
-    let op = operator(&app).await;
-    let html = page(&op, "/admin/tenants/acme/users", StatusCode::OK).await;
+    let other = app.other_tenant_client("globex");
+    other.post("/Users", &okta_user("secret@globex.test")).await;
+    let op = app.operator().await;
+    let html = op.page("/admin/tenants/acme/users", StatusCode::OK).await;
     assert!(html.contains("60 match(es), showing 1–50"));
     assert!(!html.contains("secret@globex.test"));
-    let html = page(&op, "/admin/tenants/acme/users?start=51", StatusCode::OK).await;
+    let html = op.page("/admin/tenants/acme/users?start=51", StatusCode::OK).await;
     assert!(
         html.contains("showing 51–60")
             && html.contains("id=\"prev\"")
             && !html.contains("id=\"next\"")
     );
-    let html = page(&op, "/admin/tenants/acme/users?q=user07", StatusCode::OK).await;
+    let html = op.page("/admin/tenants/acme/users?q=user07", StatusCode::OK).await;
     assert!(html.contains("1 match(es)") && html.contains("user07@acme.test"));
-    let html =
-        page(&op, "/admin/tenants/acme/users?q=userName+sw+%22user1%22", StatusCode::OK).await;
+    let html = op.page("/admin/tenants/acme/users?q=userName+sw+%22user1%22", StatusCode::OK).await;
     assert!(html.contains("10 match(es)"));
-    let html = page(&op, "/admin/tenants/acme/users?q=userName+eq+%22", StatusCode::OK).await;
+    let html = op.page("/admin/tenants/acme/users?q=userName+eq+%22", StatusCode::OK).await;
     assert!(html.contains("Invalid search"));
-    let html = page(&op, "/admin/tenants/acme/groups?q=engin", StatusCode::OK).await;
+    let html = op.page("/admin/tenants/acme/groups?q=engin", StatusCode::OK).await;
     assert!(html.contains("Engineering"));
     let html =
-        page(&op, &format!("/admin/tenants/acme/groups/{}", id_of(&group)), StatusCode::OK).await;
+        op.page(&format!("/admin/tenants/acme/groups/{}", id_of(&group)), StatusCode::OK).await;
     assert!(
         html.contains("Engineering")
             && html.contains("urn:ietf:params:scim:schemas:core:2.0:Group")
     );
-    page(&op, &format!("/admin/tenants/globex/groups/{}", id_of(&group)), StatusCode::NOT_FOUND)
+    op.page(&format!("/admin/tenants/globex/groups/{}", id_of(&group)), StatusCode::NOT_FOUND)
         .await;
-    page(&op, "/admin/tenants/nosuch/users", StatusCode::NOT_FOUND).await;
+    op.page("/admin/tenants/nosuch/users", StatusCode::NOT_FOUND).await;
 }
 
 #[tokio::test]
 async fn clients_and_keys_are_managed_from_the_console() {
     let app = spawn_app().await;
     create_operator(&app);
-    let op = operator(&app).await;
-    let html = page(&op, "/admin/clients", StatusCode::OK).await;
-    let response =
-        submit(&op, &html, "/admin/clients", &[("name", "Okta"), ("okta_app", "acme_scim")]).await;
+    let op = app.operator().await;
+    op.page("/admin/clients", StatusCode::OK).await;
+    let response = op.post("/admin/clients", &[("name", "Okta"), ("okta_app", "acme_scim")]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let secret = shown_secret(&response.text().await.unwrap());
     assert!(secret.starts_with("scimd_cs_"));
-    let html = page(&op, "/admin/clients", StatusCode::OK).await;
+    let html = op.page("/admin/clients", StatusCode::OK).await;
     assert!(html.contains("system-admin.okta.com/admin/app/cpc/acme_scim/oauth/callback"));
     assert!(!html.contains(&secret));
     let keys_before = html.matches("<td>current</td>").count();
     assert_eq!(keys_before, 1);
-    let response = submit(&op, &html, "/admin/keys/rotate", &[]).await;
+    let response = op.post("/admin/keys/rotate", &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let html = page(&op, "/admin/clients?done=key-rotated", StatusCode::OK).await;
+    let html = op.page("/admin/clients?done=key-rotated", StatusCode::OK).await;
     assert!(html.contains("New signing key in use.") && html.matches("<code>").count() >= 2);
     for event in ["client.created", "key.rotated"] {
-        let events = audit_events(&app, event);
+        let events = app.audit_events(event);
         assert!(events[0]["actor"].as_str().unwrap().starts_with("operator:"), "{events:?}");
     }
 }

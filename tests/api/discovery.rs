@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn discovery_documents() {
@@ -102,9 +102,8 @@ async fn readiness_and_request_ids() {
 
     // A plain id from a proxy is kept, on SCIM answers and on 401s alike.
     let kept = app
-        .client
-        .get(app.url("/Users"))
-        .bearer_auth(&app.token)
+        .static_token_client()
+        .request(reqwest::Method::GET, "/Users")
         .header("X-Request-Id", "okta-req.42")
         .send()
         .await

@@ -11,8 +11,7 @@ use scimd::scim::filter::{matches, parse_filter};
 use scimd::scim::schema::ResourceKind;
 use scimd::scim::schema_hints::SchemaHints;
 
-use crate::helpers::*;
-use crate::users::urlencode;
+use crate::support::*;
 
 /// xorshift64*: small, deterministic, good enough to explore a grammar.
 struct Rng(u64);

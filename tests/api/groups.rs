@@ -3,8 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::*;
-use crate::users::urlencode;
+use crate::support::*;
 
 #[tokio::test]
 async fn okta_group_push_sequence() {

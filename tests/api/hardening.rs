@@ -4,9 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::console::{create_operator, operator};
-use crate::helpers::*;
-use crate::okta::{self, ClientAuth, browser};
+use crate::support::okta::{self, ClientAuth, browser};
+use crate::support::*;
 
 fn assert_secure_html(response: &reqwest::Response, what: &str) {
     let h = response.headers();
@@ -40,7 +39,7 @@ async fn every_html_page_carries_the_security_headers() {
     assert!(html.contains("id=\"allow\""));
     let again = consent.authorize(&okta::authorize_query(&fx, &[])).await;
     assert_secure_html(&again, "consent page");
-    let op = operator(&app).await;
+    let op = app.operator().await;
     for path in [
         "/admin",
         "/admin/tenants/acme",
@@ -73,7 +72,7 @@ async fn every_html_page_carries_the_security_headers() {
 #[tokio::test]
 async fn scim_requests_beyond_the_tenants_budget_get_429_with_retry_after() {
     let app = spawn_app_with(|s| s.rate_limits.scim_per_tenant = 5).await;
-    let other = app.other_tenant("globex");
+    let other = app.other_tenant_client("globex");
     for _ in 0..5 {
         assert_eq!(app.get("/Users").await.status(), StatusCode::OK);
     }
@@ -83,7 +82,7 @@ async fn scim_requests_beyond_the_tenants_budget_get_429_with_retry_after() {
     let body = expect_error(limited, StatusCode::TOO_MANY_REQUESTS, None).await;
     assert!(body["detail"].as_str().unwrap().contains("too many requests"));
     // Another tenant has its own budget.
-    assert_eq!(app.get_as(&other, "/Users").await.status(), StatusCode::OK);
+    assert_eq!(other.get("/Users").await.status(), StatusCode::OK);
     // The count lives in the database, where every node adds to it.
     let hits = scimd_rate_limit_hits(&app, "scim:");
     assert!(hits >= 6, "{hits}");
@@ -158,11 +157,7 @@ async fn sign_in_posts_are_limited_per_address() {
         let response = b
             .post_form(
                 "/admin/login",
-                &[
-                    ("email", crate::console::OPERATOR_EMAIL),
-                    ("password", "wrong password"),
-                    ("csrf", &csrf),
-                ],
+                &[("email", OPERATOR_EMAIL), ("password", "wrong password"), ("csrf", &csrf)],
             )
             .await;
         statuses.push(response.status());

@@ -4,39 +4,9 @@
 
 use reqwest::StatusCode;
 
-use crate::browser::wait_for_page;
-use crate::console::{OPERATOR_EMAIL, OPERATOR_PASSWORD, create_operator};
-use crate::helpers::*;
-use crate::okta;
-use crate::webdriver::Browser;
-
-/// Runs `journey` in a fresh browser on a blocking thread; `None` when no browser is installed.
-async fn in_browser<T: Send + 'static>(
-    journey: impl FnOnce(&Browser) -> T + Send + 'static,
-) -> Option<T> {
-    tokio::task::spawn_blocking(move || {
-        let Some(browser) = Browser::launch().expect("launch chromium") else {
-            assert!(
-                std::env::var_os("SCIMD_REQUIRE_BROWSER").is_none(),
-                "SCIMD_REQUIRE_BROWSER is set but chromium/chromedriver are missing"
-            );
-            eprintln!("skipping: install chromium and chromium-driver to run the browser journeys");
-            return None;
-        };
-        Some(journey(&browser))
-    })
-    .await
-    .unwrap()
-}
-
-fn sign_in_operator(browser: &Browser, address: &str) {
-    browser.goto(&format!("{address}/admin")).unwrap();
-    wait_for_page(browser, "id=\"sign-in\"");
-    browser.type_into("#email", OPERATOR_EMAIL).unwrap();
-    browser.type_into("#password", OPERATOR_PASSWORD).unwrap();
-    browser.click("#sign-in").unwrap();
-    wait_for_page(browser, "id=\"tenants\"");
-}
+use crate::support::okta;
+use crate::support::webdriver::{in_browser, sign_in_operator, wait_for_page};
+use crate::support::*;
 
 /// The `value` attribute of the input with this id in `html`.
 fn input_value(html: &str, id: &str) -> String {
@@ -84,9 +54,8 @@ async fn operator_creates_a_tenant_and_a_token_in_the_browser() {
 async fn customer_admin_revokes_a_grant_in_the_browser() {
     let app = spawn_app().await;
     let fx = okta::setup(&app);
-    let tokens = okta::authorize_and_exchange(&app, &fx, &[]).await;
-    let jwt = tokens["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(app.get_as(&jwt, "/Users").await.status(), StatusCode::OK);
+    let jwt = app.jwt_client(&fx).await;
+    assert_eq!(jwt.get("/Users").await.status(), StatusCode::OK);
     let grant = scimd::service::grants::list(&app.db, Some("acme")).unwrap()[0].id.clone();
     let address = app.address.clone();
     let done = in_browser(move |browser| {
@@ -105,7 +74,7 @@ async fn customer_admin_revokes_a_grant_in_the_browser() {
     if done.is_none() {
         return;
     }
-    let refused = app.get_as(&jwt, "/Users").await;
+    let refused = jwt.get("/Users").await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     assert!(okta::challenge(&refused).contains("revoked"));
 }

@@ -12,14 +12,12 @@ mod discovery;
 mod equivalence;
 mod groups;
 mod hardening;
-mod helpers;
 mod journeys;
 mod metrics;
 mod migrations;
 mod oauth;
-mod okta;
 mod queries;
+mod snapshots;
+mod support;
 mod tls;
 mod users;
-#[allow(dead_code)]
-mod webdriver;

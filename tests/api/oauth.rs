@@ -7,18 +7,13 @@ use serde_json::{Value, json};
 
 use scimd::service::{audit_log, keys};
 
-use crate::helpers::*;
-use crate::okta::{
-    self, ClientAuth, browser, challenge, exchange, oauth_error, param, refresh, tokens,
+use crate::support::okta::{
+    self, ClientAuth, browser, challenge, client_post, exchange, oauth_error, param, refresh,
+    refresh_fails, tokens,
 };
-use crate::users::urlencode;
+use crate::support::*;
 
 const DAY: i64 = 86_400_000;
-
-/// GET a public JSON document (metadata, JWKS) of the server.
-async fn get_json(app: &TestApp, path: &str) -> Value {
-    app.client.get(format!("{}{path}", app.address)).send().await.unwrap().json().await.unwrap()
-}
 
 fn key_ids(jwks: &Value) -> Vec<&str> {
     jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect()
@@ -66,8 +61,7 @@ async fn okta_flow_with_basic_auth_issues_a_jwt_that_scim_accepts() {
 
     // SCIM with the JWT: read, write, and the tenant is the consenting admin's.
     assert_eq!(scim_get(&app, access).await.status(), StatusCode::OK);
-    let created =
-        app.send_as(access, reqwest::Method::POST, "/Users", &okta_user("jwt@acme.test")).await;
+    let created = app.bearer_client(access).post("/Users", &okta_user("jwt@acme.test")).await;
     let user = expect_json(created, StatusCode::CREATED).await;
     let listed =
         expect_json(app.get(&format!("/Users/{}", id_of(&user))).await, StatusCode::OK).await;
@@ -358,14 +352,6 @@ fn at(body: &Value) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn refresh_fails(app: &TestApp, fx: &okta::Fixture, token: &str) -> String {
-    let (error, description) =
-        oauth_error(refresh(app, fx, ClientAuth::Basic, token).await, StatusCode::BAD_REQUEST)
-            .await;
-    assert_eq!(error, "invalid_grant", "{description}");
-    description
-}
-
 #[tokio::test]
 async fn a_lost_refresh_response_can_be_retried_even_weeks_later() {
     let (app, clock) = spawn_app_manual(|_| {}).await;
@@ -502,8 +488,7 @@ async fn scopes_limit_what_a_token_may_do() {
     assert_eq!(read_only["scope"], "scim:read");
     let token = at(&read_only);
     assert_eq!(scim_get(&app, &token).await.status(), StatusCode::OK);
-    let response =
-        app.send_as(&token, reqwest::Method::POST, "/Users", &okta_user("x@acme.test")).await;
+    let response = app.bearer_client(&token).post("/Users", &okta_user("x@acme.test")).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let c = challenge(&response);
     assert!(c.contains("insufficient_scope") && c.contains("scim:write"), "{c}");
@@ -560,7 +545,7 @@ async fn forged_and_foreign_tokens_are_refused_with_their_reason() {
         c[key] = value;
         c
     };
-    let jwks = get_json(&app, "/oauth/jwks.json").await;
+    let jwks = app.get_public_json("/oauth/jwks.json").await;
     let public_x = jwks["keys"][0]["x"].as_str().unwrap().to_owned();
     let hs256 = {
         let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
@@ -627,7 +612,7 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
     let old = okta::authorize_and_exchange(&app, &fx, &[]).await;
     let ttl = 3_600_000;
     let rotated = keys::rotate(&app.db, app.clock.as_ref(), "operator", ttl).unwrap();
-    let jwks = get_json(&app, "/oauth/jwks.json").await;
+    let jwks = app.get_public_json("/oauth/jwks.json").await;
     let kids = key_ids(&jwks);
     assert_eq!(kids.len(), 2);
     assert!(kids.contains(&rotated.kid.as_str()));
@@ -646,25 +631,10 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
     // Once every token of the old key has expired, the next rotation drops it.
     clock.advance(ttl + 61_000);
     keys::rotate(&app.db, app.clock.as_ref(), "operator", ttl).unwrap();
-    let jwks = get_json(&app, "/oauth/jwks.json").await;
+    let jwks = app.get_public_json("/oauth/jwks.json").await;
     let kids = key_ids(&jwks);
     assert_eq!(kids.len(), 2, "{kids:?}");
     assert!(kids.contains(&rotated.kid.as_str()));
-}
-
-async fn client_post(
-    app: &TestApp,
-    fx: &okta::Fixture,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    app.client
-        .post(format!("{}{path}", app.address))
-        .basic_auth(&fx.client_id, Some(&fx.client_secret))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -865,7 +835,7 @@ async fn token_endpoint_errors_follow_rfc_6749() {
 #[tokio::test]
 async fn discovery_metadata_and_jwks() {
     let app = spawn_app().await;
-    let meta = get_json(&app, "/.well-known/oauth-authorization-server").await;
+    let meta = app.get_public_json("/.well-known/oauth-authorization-server").await;
     assert_eq!(meta["issuer"], app.address);
     assert_eq!(meta["token_endpoint"], format!("{}/oauth/token", app.address));
     assert_eq!(meta["authorization_endpoint"], format!("{}/oauth/authorize", app.address));
@@ -875,6 +845,6 @@ async fn discovery_metadata_and_jwks() {
         meta["token_endpoint_auth_methods_supported"],
         json!(["client_secret_basic", "client_secret_post"])
     );
-    let jwks = get_json(&app, "/oauth/jwks.json").await;
+    let jwks = app.get_public_json("/oauth/jwks.json").await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1, "a fresh server creates its first key");
 }

@@ -4,8 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
-use crate::users::urlencode;
+use crate::support::*;
 
 /// A user carrying the Acme extension; `None` leaves an attribute out.
 fn acme_user(user_name: &str, family: Option<&str>, badge: i64, hired: &str, cost: &str) -> Value {
@@ -232,11 +231,7 @@ async fn send_with(
     header: (&str, &str),
     body: Option<&Value>,
 ) -> reqwest::Response {
-    let mut request = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(&app.token)
-        .header(header.0, header.1);
+    let mut request = app.static_token_client().request(method, path).header(header.0, header.1);
     if let Some(body) = body {
         request = request.header("Content-Type", SCIM_JSON).body(body.to_string());
     }

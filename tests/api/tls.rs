@@ -2,7 +2,6 @@
 //! forwarded headers, connection timeouts and the PostgreSQL statement timeout.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,42 +15,11 @@ use scimd::db::{Database, DbTarget};
 use scimd::service::audit_log;
 use scimd::startup::Application;
 
-use crate::helpers::*;
-use crate::okta;
+use crate::support::okta;
+use crate::support::tls::CertFiles;
+use crate::support::*;
 
 const HSTS: &str = "strict-transport-security";
-
-/// A self-signed certificate for `localhost` and 127.0.0.1, as PEM files removed afterwards.
-struct CertFiles {
-    dir: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-impl CertFiles {
-    fn new() -> CertFiles {
-        let dir = std::env::temp_dir().join(format!("scimd-tls-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let generated =
-            rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
-                .unwrap();
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        std::fs::write(&cert, generated.cert.pem()).unwrap();
-        std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
-        CertFiles { dir, cert, key }
-    }
-
-    fn configure(&self, settings: &mut Settings) {
-        settings.tls_cert = Some(self.cert.clone());
-        settings.tls_key = Some(self.key.clone());
-    }
-}
-
-impl Drop for CertFiles {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn hsts(response: &reqwest::Response) -> Option<&str> {
     response.headers().get(HSTS).map(|v| v.to_str().unwrap())
@@ -204,9 +172,8 @@ async fn without_trust_the_forwarded_scheme_is_ignored() {
 /// The client address in the audit trail of a failed SCIM authentication.
 async fn recorded_ip(app: &TestApp, forwarded_for: &str) -> Option<String> {
     let response = app
-        .client
-        .get(app.url("/Users"))
-        .bearer_auth("scimd_st_wrong")
+        .bearer_client("scimd_st_wrong")
+        .request(reqwest::Method::GET, "/Users")
         .header("X-Forwarded-For", forwarded_for)
         .send()
         .await

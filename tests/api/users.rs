@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn okta_spec_test_sequence() {
@@ -228,10 +228,6 @@ async fn delete_removes_user_and_memberships() {
     assert_eq!(group["members"], json!([]));
     // The userName is free again.
     app.create_user("gone@example.com").await;
-}
-
-pub fn urlencode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
-//! Minimal W3C WebDriver client (chromedriver + headless Chromium) so the
-//! consent-page browser test can drive a real browser through the login/consent form.
+//! Minimal W3C WebDriver client (chromedriver + headless Chromium) so the browser tests can
+//! drive a real browser through the sign-in, consent and console pages; `in_browser` skips a
+//! test where no browser is installed unless SCIMD_REQUIRE_BROWSER is set (CI sets it).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,8 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use super::clients::{OPERATOR_EMAIL, OPERATOR_PASSWORD};
 
 /// W3C key under which an element reference is returned.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -49,7 +52,7 @@ impl Browser {
             return Ok(None);
         };
         let port = free_port()?;
-        crate::helpers::install_crypto_provider();
+        super::app::install_crypto_provider();
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
             .no_proxy()
@@ -265,4 +268,46 @@ impl Drop for Browser {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `journey` in a fresh browser on a blocking thread; `None` when no browser is installed.
+pub async fn in_browser<T: Send + 'static>(
+    journey: impl FnOnce(&Browser) -> T + Send + 'static,
+) -> Option<T> {
+    tokio::task::spawn_blocking(move || {
+        let Some(browser) = Browser::launch().expect("launch chromium") else {
+            assert!(
+                std::env::var_os("SCIMD_REQUIRE_BROWSER").is_none(),
+                "SCIMD_REQUIRE_BROWSER is set but chromium/chromedriver are missing"
+            );
+            eprintln!("skipping: install chromium and chromium-driver to run the browser tests");
+            return None;
+        };
+        Some(journey(&browser))
+    })
+    .await
+    .unwrap()
+}
+
+/// Polls the page source until it contains `needle` (15 s at most) and returns it.
+pub fn wait_for_page(browser: &Browser, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let source = browser.page_source().unwrap_or_default();
+        if source.contains(needle) {
+            return source;
+        }
+        assert!(Instant::now() < deadline, "page never showed {needle:?}: {source}");
+        sleep(Duration::from_millis(50));
+    }
+}
+
+/// The operator signs in at `{address}/admin` and lands on the tenants page.
+pub fn sign_in_operator(browser: &Browser, address: &str) {
+    browser.goto(&format!("{address}/admin")).unwrap();
+    wait_for_page(browser, "id=\"sign-in\"");
+    browser.type_into("#email", OPERATOR_EMAIL).unwrap();
+    browser.type_into("#password", OPERATOR_PASSWORD).unwrap();
+    browser.click("#sign-in").unwrap();
+    wait_for_page(browser, "id=\"tenants\"");
 }

@@ -1,5 +1,6 @@
 //! A fake Okta for the OAuth tests: a browser with a cookie jar that walks the real login and
-//! consent forms, and a back end that exchanges codes and refreshes tokens.
+//! consent forms, and a back end that exchanges codes and refreshes tokens. The same cookie-jar
+//! browser carries the operator and tenant-admin sessions of `clients.rs`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use scimd::service::{admins, clients};
 
-use crate::helpers::TestApp;
+use super::app::TestApp;
 
 pub const CALLBACK: &str = "http://127.0.0.1:9/oauth/callback";
 pub const ADMIN_EMAIL: &str = "admin@acme.test";
@@ -61,7 +62,7 @@ pub struct Browser {
 }
 
 pub fn browser(app: &TestApp) -> Browser {
-    crate::helpers::install_crypto_provider();
+    super::app::install_crypto_provider();
     Browser {
         http: reqwest::Client::builder()
             .cookie_store(true)
@@ -275,6 +276,31 @@ pub async fn oauth_error(response: Response, status: StatusCode) -> (String, Str
         body["error"].as_str().unwrap().to_owned(),
         body["error_description"].as_str().unwrap_or("").to_owned(),
     )
+}
+
+/// A refresh that must fail with `invalid_grant`; returns the error description.
+pub async fn refresh_fails(app: &TestApp, fx: &Fixture, token: &str) -> String {
+    let (error, description) =
+        oauth_error(refresh(app, fx, ClientAuth::Basic, token).await, StatusCode::BAD_REQUEST)
+            .await;
+    assert_eq!(error, "invalid_grant", "{description}");
+    description
+}
+
+/// A form POST to `path` authenticated as the OAuth client (introspection, revocation).
+pub async fn client_post(
+    app: &TestApp,
+    fx: &Fixture,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Response {
+    app.client
+        .post(format!("{}{path}", app.address))
+        .basic_auth(&fx.client_id, Some(&fx.client_secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Login, consent and code exchange in one go: the token response.

@@ -1,6 +1,5 @@
-//! Test harness: every test gets its own database (a fresh SQLite file, or a fresh PostgreSQL
-//! database when SCIMD_TEST_POSTGRES is set) and its own server on a random port.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+//! The spawned application: every test gets its own database (a fresh SQLite file, or a fresh
+//! PostgreSQL database when SCIMD_TEST_POSTGRES is set) and its own server on a random port.
 
 use std::sync::Arc;
 
@@ -8,21 +7,14 @@ use diesel::prelude::*;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
+use super::scim::{ACME_EXTENSION, GROUP_SCHEMA, expect_json, okta_user};
+
 use scimd::clock::{Clock, ManualClock, SystemClock};
 use scimd::config::Settings;
 use scimd::db::Database;
 use scimd::scim::custom_schema::ExtensionConfig;
 use scimd::service::{credentials, tenants};
 use scimd::startup::Application;
-
-pub const SCIM_JSON: &str = "application/scim+json";
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-/// The custom extension every test server is configured with (schemas are process-wide).
-pub const ACME_EXTENSION: &str = "urn:acme:params:scim:schemas:extension:acme:2.0:User";
 
 /// `[[schema_extensions]]` of every test server: one attribute of each interesting kind.
 pub fn acme_extension() -> Vec<ExtensionConfig> {
@@ -213,16 +205,33 @@ impl TestApp {
         credentials::issue(&self.db, self.clock.as_ref(), slug, "okta").expect("issue token").token
     }
 
-    pub async fn get(&self, path: &str) -> Response {
-        self.get_as(&self.token, path).await
-    }
+    // The harness tenant's static token: shorthand for `self.static_token_client()`.
 
-    pub async fn get_as(&self, token: &str, path: &str) -> Response {
-        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("GET")
+    pub async fn get(&self, path: &str) -> Response {
+        self.static_token_client().get(path).await
     }
 
     pub async fn send(&self, method: reqwest::Method, path: &str, body: &Value) -> Response {
-        self.send_as(&self.token, method, path, body).await
+        self.static_token_client().send(method, path, body).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.static_token_client().post(path, body).await
+    }
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.static_token_client().put(path, body).await
+    }
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.static_token_client().patch(path, body).await
+    }
+    pub async fn delete(&self, path: &str) -> Response {
+        self.static_token_client().delete(path).await
+    }
+
+    // Any other bearer credential: shorthand for `self.bearer_client(token)`.
+
+    pub async fn get_as(&self, token: &str, path: &str) -> Response {
+        self.bearer_client(token).get(path).await
     }
 
     pub async fn send_as(
@@ -232,28 +241,37 @@ impl TestApp {
         path: &str,
         body: &Value,
     ) -> Response {
-        self.client
-            .request(method, self.url(path))
-            .bearer_auth(token)
-            .header("Content-Type", "application/scim+json; charset=utf-8")
-            .header("User-Agent", "Okta SCIM Client 1.0.0")
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("request")
+        self.bearer_client(token).send(method, path, body).await
     }
 
-    pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.send(reqwest::Method::POST, path, body).await
+    /// GET of a public (unauthenticated) path outside /scim/v2, e.g. `/healthz`.
+    pub async fn get_public(&self, path: &str) -> Response {
+        self.client.get(format!("{}{path}", self.address)).send().await.expect("GET")
     }
-    pub async fn put(&self, path: &str, body: &Value) -> Response {
-        self.send(reqwest::Method::PUT, path, body).await
+
+    /// The audit events of one kind (every tenant), oldest first, as JSON.
+    pub fn audit_events(&self, event: &str) -> Vec<Value> {
+        scimd::service::audit_log::page(
+            &self.db,
+            self.clock.as_ref(),
+            &scimd::service::audit_log::AuditQuery {
+                event: Some(event.into()),
+                ..Default::default()
+            },
+            None,
+            false,
+            1000,
+        )
+        .unwrap()
+        .events
+        .into_iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect()
     }
-    pub async fn patch(&self, path: &str, body: &Value) -> Response {
-        self.send(reqwest::Method::PATCH, path, body).await
-    }
-    pub async fn delete(&self, path: &str) -> Response {
-        self.client.delete(self.url(path)).bearer_auth(&self.token).send().await.expect("DELETE")
+
+    /// A public JSON document of the server (metadata, JWKS), whatever the status.
+    pub async fn get_public_json(&self, path: &str) -> Value {
+        self.get_public(path).await.json().await.expect("JSON body")
     }
 
     /// Creates a user as Okta does and returns the created resource.
@@ -271,58 +289,4 @@ impl TestApp {
             .await;
         expect_json(response, StatusCode::CREATED).await
     }
-}
-
-/// The body Okta sends to create a user (Okta SCIM 2.0 reference).
-pub fn okta_user(user_name: &str) -> Value {
-    let (given, family) =
-        user_name.split_once('@').map(|(l, _)| (l, "Tester")).unwrap_or((user_name, "Tester"));
-    json!({
-        "schemas": [USER_SCHEMA],
-        "userName": user_name,
-        "name": {"givenName": given, "familyName": family},
-        "emails": [{"primary": true, "value": user_name, "type": "work"}],
-        "displayName": format!("{given} {family}"),
-        "locale": "en-US",
-        "externalId": format!("00u{}", given),
-        "groups": [],
-        "password": "1mz050nq",
-        "active": true
-    })
-}
-
-pub fn patch_body(operations: Value) -> Value {
-    json!({"schemas": [PATCH_OP], "Operations": operations})
-}
-
-/// Asserts the status and a SCIM content type, and returns the JSON body.
-pub async fn expect_json(response: Response, status: StatusCode) -> Value {
-    let actual = response.status();
-    let content_type =
-        response.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
-    let text = response.text().await.expect("body");
-    assert_eq!(actual, status, "unexpected status; body: {text}");
-    assert!(
-        content_type.as_deref().is_some_and(|c| c.starts_with(SCIM_JSON)),
-        "content type {content_type:?} for body {text}"
-    );
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("invalid JSON ({e}): {text}"))
-}
-
-/// Asserts a SCIM error response with this status and scimType, returning its body.
-pub async fn expect_error(
-    response: Response,
-    status: StatusCode,
-    scim_type: Option<&str>,
-) -> Value {
-    let body = expect_json(response, status).await;
-    assert_eq!(body["schemas"], json!([ERROR_SCHEMA]), "{body}");
-    assert_eq!(body["status"], json!(status.as_u16().to_string()), "{body}");
-    assert_eq!(body["scimType"].as_str(), scim_type, "{body}");
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
-    body
-}
-
-pub fn id_of(resource: &Value) -> String {
-    resource["id"].as_str().expect("id").to_owned()
 }
