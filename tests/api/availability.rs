@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{okta_user, spawn_app_with};
+use crate::support::{okta_user, spawn_app_with};
 
 /// Runs a statement on the PostgreSQL server's maintenance database.
 fn admin_sql(base: &str, sql: &str) {

@@ -203,7 +203,7 @@ async fn the_consent_sign_in_is_limited_and_worded_like_every_sign_in() {
     let html = b.get("/admin/login").await.text().await.unwrap();
     let csrf = okta::hidden(&html, "csrf");
     let form = [
-        ("email", crate::console::OPERATOR_EMAIL),
+        ("email", crate::support::OPERATOR_EMAIL),
         ("password", "wrong password"),
         ("csrf", csrf.as_str()),
     ];
