@@ -22,7 +22,7 @@ use super::ui;
 use crate::clock::Clock;
 use crate::db::{Database, StoreError};
 use crate::oauth::secret;
-use crate::service::AdminError;
+use crate::service::OperatorError;
 use crate::service::login::{Attempt, LoginFailure};
 use crate::service::rate_limit::Limit;
 use crate::service::verdict::Decided;
@@ -213,15 +213,15 @@ impl From<actix_web::error::BlockingError> for PageError {
     }
 }
 
-impl From<AdminError> for PageError {
-    fn from(err: AdminError) -> Self {
+impl From<OperatorError> for PageError {
+    fn from(err: OperatorError) -> Self {
         match err {
-            AdminError::Invalid(message) => PageError::bad_request(message),
-            AdminError::NotFound(what) => PageError::not_found(format!("{what} not found")),
-            AdminError::Conflict(what) => {
+            OperatorError::Invalid(message) => PageError::bad_request(message),
+            OperatorError::NotFound(what) => PageError::not_found(format!("{what} not found")),
+            OperatorError::Conflict(what) => {
                 PageError::Page(StatusCode::CONFLICT, format!("{what} already exists"))
             }
-            AdminError::Store(err) => PageError::internal(err),
+            OperatorError::Store(err) => PageError::internal(err),
         }
     }
 }
@@ -236,7 +236,7 @@ pub fn see_other(location: &str) -> HttpResponse {
 
 /// Runs storage work off the async runtime.
 pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
+    f: impl FnOnce() -> Result<T, OperatorError> + Send + 'static,
 ) -> Result<T, PageError> {
     Ok(web::block(f).await??)
 }

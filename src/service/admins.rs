@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::AdminError;
+use super::OperatorError;
 use crate::audit::{self, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::Database;
@@ -47,26 +47,30 @@ pub fn normalize_email(email: &str) -> String {
 pub(super) fn new_credentials<'e>(
     email: &'e str,
     password_text: &str,
-) -> Result<(&'e str, String), AdminError> {
+) -> Result<(&'e str, String), OperatorError> {
     let email = email.trim();
     validate_email(email)?;
     if password_text.chars().count() < MIN_PASSWORD_LEN {
-        return Err(AdminError::Invalid(format!(
+        return Err(OperatorError::Invalid(format!(
             "the password must have at least {MIN_PASSWORD_LEN} characters"
         )));
     }
     let password_hash =
-        password::hash(password_text).map_err(|e| AdminError::Invalid(e.to_string()))?;
+        password::hash(password_text).map_err(|e| OperatorError::Invalid(e.to_string()))?;
     Ok((email, password_hash))
 }
 
-fn validate_email(email: &str) -> Result<(), AdminError> {
+fn validate_email(email: &str) -> Result<(), OperatorError> {
     let ok = email.len() <= 254
         && email
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
         && !email.chars().any(char::is_whitespace);
-    if ok { Ok(()) } else { Err(AdminError::Invalid(format!("'{email}' is not an email address"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(OperatorError::Invalid(format!("'{email}' is not an email address")))
+    }
 }
 
 pub fn create(
@@ -75,7 +79,7 @@ pub fn create(
     tenant_slug: &str,
     email: &str,
     password_text: &str,
-) -> Result<AdminView, AdminError> {
+) -> Result<AdminView, OperatorError> {
     create_as(db, clock, "operator", tenant_slug, email, password_text)
 }
 
@@ -87,14 +91,14 @@ pub fn create_as(
     tenant_slug: &str,
     email: &str,
     password_text: &str,
-) -> Result<AdminView, AdminError> {
+) -> Result<AdminView, OperatorError> {
     let (email, password_hash) = new_credentials(email, password_text)?;
     let now = clock.now();
     db.write(|conn| {
         let tenant = tenants::find_by_slug(conn, tenant_slug)?
-            .ok_or_else(|| AdminError::NotFound(format!("tenant '{tenant_slug}'")))?;
+            .ok_or_else(|| OperatorError::NotFound(format!("tenant '{tenant_slug}'")))?;
         if admins::find_by_email(conn, &normalize_email(email))?.is_some() {
-            return Err(AdminError::Conflict(format!("admin '{email}'")));
+            return Err(OperatorError::Conflict(format!("admin '{email}'")));
         }
         let row = AdminAccountRow {
             id: uuid::Uuid::now_v7().to_string(),
@@ -128,10 +132,10 @@ pub fn reset_password(
     actor: &str,
     tenant_id: &str,
     admin_id: &str,
-) -> Result<IssuedPassword, AdminError> {
+) -> Result<IssuedPassword, OperatorError> {
     let password_text = generate_password();
     let password_hash =
-        password::hash(&password_text).map_err(|e| AdminError::Invalid(e.to_string()))?;
+        password::hash(&password_text).map_err(|e| OperatorError::Invalid(e.to_string()))?;
     let now = clock.now();
     let admin = db.write(|conn| {
         let row = tenant_admin(conn, tenant_id, admin_id)?;
@@ -142,7 +146,7 @@ pub fn reset_password(
             .detail("admin_id", admin_id)
             .detail("email", row.email.clone());
         audit::record(conn, now, event)?;
-        Ok::<_, AdminError>(row)
+        Ok::<_, OperatorError>(row)
     })?;
     Ok(IssuedPassword { admin: view(admin, ""), password: password_text })
 }
@@ -155,7 +159,7 @@ pub fn set_disabled(
     tenant_id: &str,
     admin_id: &str,
     disabled: bool,
-) -> Result<(), AdminError> {
+) -> Result<(), OperatorError> {
     let now = clock.now();
     db.write(|conn| {
         let row = tenant_admin(conn, tenant_id, admin_id)?;
@@ -180,10 +184,10 @@ fn tenant_admin(
     conn: &mut crate::db::DbConnection,
     tenant_id: &str,
     admin_id: &str,
-) -> Result<AdminAccountRow, AdminError> {
+) -> Result<AdminAccountRow, OperatorError> {
     admins::find(conn, admin_id)?
         .filter(|row| row.tenant_id == tenant_id)
-        .ok_or_else(|| AdminError::NotFound(format!("admin '{admin_id}'")))
+        .ok_or_else(|| OperatorError::NotFound(format!("admin '{admin_id}'")))
 }
 
 fn view(row: AdminAccountRow, tenant_slug: &str) -> AdminView {
@@ -196,10 +200,10 @@ fn view(row: AdminAccountRow, tenant_slug: &str) -> AdminView {
     }
 }
 
-pub fn list(db: &Database, tenant_slug: &str) -> Result<Vec<AdminView>, AdminError> {
+pub fn list(db: &Database, tenant_slug: &str) -> Result<Vec<AdminView>, OperatorError> {
     let mut conn = db.conn()?;
     let tenant = tenants::find_by_slug(&mut conn, tenant_slug)?
-        .ok_or_else(|| AdminError::NotFound(format!("tenant '{tenant_slug}'")))?;
+        .ok_or_else(|| OperatorError::NotFound(format!("tenant '{tenant_slug}'")))?;
     Ok(admins::list_for_tenant(&mut conn, &tenant.id)?
         .into_iter()
         .map(|row| view(row, &tenant.slug))

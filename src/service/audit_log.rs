@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::AdminError;
+use super::OperatorError;
 use super::tenants;
 use std::collections::HashMap;
 
@@ -27,7 +27,7 @@ pub struct AuditView {
 }
 
 /// `--since` as an RFC 3339 time or a span back from now: `90s`, `30m`, `24h`, `7d`.
-pub fn parse_since(text: &str, now: i64) -> Result<i64, AdminError> {
+pub fn parse_since(text: &str, now: i64) -> Result<i64, OperatorError> {
     if let Some(at) = parse_rfc3339(text) {
         return Ok(at);
     }
@@ -41,7 +41,7 @@ pub fn parse_since(text: &str, now: i64) -> Result<i64, AdminError> {
     };
     match number.parse::<i64>() {
         Ok(n) if factor > 0 && n >= 0 => Ok(now - n.saturating_mul(factor)),
-        _ => Err(AdminError::Invalid(format!(
+        _ => Err(OperatorError::Invalid(format!(
             "'{text}': give an RFC 3339 time or a span like 24h or 7d"
         ))),
     }
@@ -72,7 +72,7 @@ fn resolve(
     conn: &mut crate::db::DbConnection,
     clock: &dyn Clock,
     query: &AuditQuery,
-) -> Result<AuditFilter, AdminError> {
+) -> Result<AuditFilter, OperatorError> {
     let now = clock.now();
     let nonempty = |v: &Option<String>| {
         v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
@@ -89,11 +89,11 @@ fn resolve(
 }
 
 /// A cursor as it travels in URLs: `<at>.<id>`.
-fn parse_cursor(text: &str) -> Result<(i64, String), AdminError> {
+fn parse_cursor(text: &str) -> Result<(i64, String), OperatorError> {
     text.split_once('.')
         .and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())))
         .filter(|(_, id)| uuid::Uuid::parse_str(id).is_ok())
-        .ok_or_else(|| AdminError::Invalid("invalid page cursor".into()))
+        .ok_or_else(|| OperatorError::Invalid("invalid page cursor".into()))
 }
 
 /// A page of events, newest first (`backwards`) or oldest first, after `cursor`.
@@ -104,7 +104,7 @@ pub fn page(
     cursor: Option<&str>,
     backwards: bool,
     limit: i64,
-) -> Result<AuditPage, AdminError> {
+) -> Result<AuditPage, OperatorError> {
     let key = cursor.filter(|c| !c.is_empty()).map(parse_cursor).transpose()?;
     let cursor = if backwards { Cursor::Before(key) } else { Cursor::After(key) };
     let limit = limit.clamp(1, 10_000);
@@ -125,7 +125,7 @@ pub fn list(
     tenant_slug: Option<&str>,
     since: Option<&str>,
     limit: i64,
-) -> Result<Vec<AuditView>, AdminError> {
+) -> Result<Vec<AuditView>, OperatorError> {
     let query = AuditQuery {
         tenant: tenant_slug.map(str::to_owned),
         since: since.map(str::to_owned),

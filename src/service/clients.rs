@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::AdminError;
+use super::OperatorError;
 use crate::audit::{self, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::oauth;
@@ -57,33 +57,35 @@ pub fn create(
     explicit_uris: &[String],
     okta_app: Option<&str>,
     require_pkce: bool,
-) -> Result<IssuedClient, AdminError> {
+) -> Result<IssuedClient, OperatorError> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
-        return Err(AdminError::Invalid("a client name must be 1-100 characters".into()));
+        return Err(OperatorError::Invalid("a client name must be 1-100 characters".into()));
     }
     let mut uris: Vec<String> = Vec::new();
     if let Some(app) = okta_app {
         if !redirect::valid_app_name(app) {
-            return Err(AdminError::Invalid(format!(
+            return Err(OperatorError::Invalid(format!(
                 "'{app}' is not an Okta app name (letters, digits, '_' and '-')"
             )));
         }
         uris.extend(redirect::okta_callbacks(app));
     }
     for uri in explicit_uris {
-        redirect::validate(uri).map_err(|e| AdminError::Invalid(e.to_string()))?;
+        redirect::validate(uri).map_err(|e| OperatorError::Invalid(e.to_string()))?;
         if !uris.contains(uri) {
             uris.push(uri.clone());
         }
     }
     if uris.is_empty() {
-        return Err(AdminError::Invalid("give at least one --redirect-uri or --okta-app".into()));
+        return Err(OperatorError::Invalid(
+            "give at least one --redirect-uri or --okta-app".into(),
+        ));
     }
     let client_id = secret::identifier(secret::CLIENT_ID_PREFIX);
     let client_secret = secret::generate(secret::CLIENT_SECRET_PREFIX);
     let secret_hash =
-        password::hash(&client_secret).map_err(|e| AdminError::Invalid(e.to_string()))?;
+        password::hash(&client_secret).map_err(|e| OperatorError::Invalid(e.to_string()))?;
     let now = clock.now();
     let row = ClientRow {
         id: client_id.clone(),
@@ -102,7 +104,7 @@ pub fn create(
             .detail("redirect_uris", uris.clone())
             .detail("require_pkce", require_pkce);
         audit::record(conn, now, event)?;
-        Ok::<_, AdminError>(())
+        Ok::<_, OperatorError>(())
     })?;
     Ok(IssuedClient {
         client_id,
@@ -113,7 +115,7 @@ pub fn create(
     })
 }
 
-pub fn list(db: &Database) -> Result<Vec<ClientView>, AdminError> {
+pub fn list(db: &Database) -> Result<Vec<ClientView>, OperatorError> {
     let mut conn = db.conn()?;
     Ok(oauth::list_clients(&mut conn)?.into_iter().map(ClientView::from).collect())
 }
@@ -125,17 +127,17 @@ pub fn rotate_secret(
     clock: &dyn Clock,
     actor: &str,
     client_id: &str,
-) -> Result<IssuedClient, AdminError> {
+) -> Result<IssuedClient, OperatorError> {
     let client_secret = secret::generate(secret::CLIENT_SECRET_PREFIX);
     let secret_hash =
-        password::hash(&client_secret).map_err(|e| AdminError::Invalid(e.to_string()))?;
+        password::hash(&client_secret).map_err(|e| OperatorError::Invalid(e.to_string()))?;
     let now = clock.now();
     let row = db.write(|conn| {
         let row = oauth::find_client(conn, client_id)?
-            .ok_or_else(|| AdminError::NotFound(format!("client '{client_id}'")))?;
+            .ok_or_else(|| OperatorError::NotFound(format!("client '{client_id}'")))?;
         oauth::set_client_secret(conn, client_id, &secret_hash, now)?;
         audit::record(conn, now, Event::new(Kind::ClientSecretRotated, actor).client(client_id))?;
-        Ok::<_, AdminError>(row)
+        Ok::<_, OperatorError>(row)
     })?;
     Ok(IssuedClient {
         client_id: row.id.clone(),
@@ -147,11 +149,15 @@ pub fn rotate_secret(
 }
 
 /// Deletes a client with its grants, codes and refresh tokens: every token it holds dies at once.
-pub fn delete(db: &Database, clock: &dyn Clock, client_id: &str) -> Result<ClientView, AdminError> {
+pub fn delete(
+    db: &Database,
+    clock: &dyn Clock,
+    client_id: &str,
+) -> Result<ClientView, OperatorError> {
     let now = clock.now();
     db.write(|conn| {
         let row = oauth::find_client(conn, client_id)?
-            .ok_or_else(|| AdminError::NotFound(format!("client '{client_id}'")))?;
+            .ok_or_else(|| OperatorError::NotFound(format!("client '{client_id}'")))?;
         oauth::delete_client(conn, client_id)?;
         audit::record(
             conn,

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::AdminError;
+use super::OperatorError;
 use crate::audit::{self, Event, Kind};
 use crate::clock::{Clock, Millis, to_rfc3339};
 use crate::db::repo::{tenants, tokens};
@@ -164,7 +164,7 @@ pub fn issue(
     clock: &dyn Clock,
     tenant_slug: &str,
     label: &str,
-) -> Result<IssuedToken, AdminError> {
+) -> Result<IssuedToken, OperatorError> {
     issue_as(db, clock, "operator", tenant_slug, label)
 }
 
@@ -175,16 +175,16 @@ pub fn issue_as(
     actor: &str,
     tenant_slug: &str,
     label: &str,
-) -> Result<IssuedToken, AdminError> {
+) -> Result<IssuedToken, OperatorError> {
     let label = label.trim();
     if label.is_empty() || label.len() > 100 {
-        return Err(AdminError::Invalid("a token label must be 1-100 characters".into()));
+        return Err(OperatorError::Invalid("a token label must be 1-100 characters".into()));
     }
     let token = new_token();
     let id = uuid::Uuid::now_v7().to_string();
     db.write(|conn| {
         let tenant = tenants::find_by_slug(conn, tenant_slug)?
-            .ok_or_else(|| AdminError::NotFound(format!("tenant '{tenant_slug}'")))?;
+            .ok_or_else(|| OperatorError::NotFound(format!("tenant '{tenant_slug}'")))?;
         tokens::insert(
             conn,
             &StaticTokenRow {
@@ -203,20 +203,24 @@ pub fn issue_as(
             .detail("token_id", id.clone())
             .detail("label", label);
         audit::record(conn, clock.now(), event)?;
-        Ok::<_, AdminError>(())
+        Ok::<_, OperatorError>(())
     })?;
     Ok(IssuedToken { id, tenant: tenant_slug.to_owned(), label: label.to_owned(), token })
 }
 
-pub fn list(db: &Database, tenant_slug: &str) -> Result<Vec<TokenView>, AdminError> {
+pub fn list(db: &Database, tenant_slug: &str) -> Result<Vec<TokenView>, OperatorError> {
     let mut conn = db.conn()?;
     let tenant = tenants::find_by_slug(&mut conn, tenant_slug)?
-        .ok_or_else(|| AdminError::NotFound(format!("tenant '{tenant_slug}'")))?;
+        .ok_or_else(|| OperatorError::NotFound(format!("tenant '{tenant_slug}'")))?;
     Ok(tokens::list_for_tenant(&mut conn, &tenant.id)?.into_iter().map(TokenView::from).collect())
 }
 
 /// Revokes a token; effective for the very next request, since every request looks it up.
-pub fn revoke(db: &Database, clock: &dyn Clock, token_id: &str) -> Result<TokenView, AdminError> {
+pub fn revoke(
+    db: &Database,
+    clock: &dyn Clock,
+    token_id: &str,
+) -> Result<TokenView, OperatorError> {
     revoke_as(db, clock, "operator", None, token_id)
 }
 
@@ -227,11 +231,11 @@ pub fn revoke_as(
     actor: &str,
     tenant_id: Option<&str>,
     token_id: &str,
-) -> Result<TokenView, AdminError> {
+) -> Result<TokenView, OperatorError> {
     db.write(|conn| {
         let row = tokens::find(conn, token_id)?
             .filter(|row| tenant_id.is_none_or(|t| t == row.tenant_id))
-            .ok_or_else(|| AdminError::NotFound(format!("token '{token_id}'")))?;
+            .ok_or_else(|| OperatorError::NotFound(format!("token '{token_id}'")))?;
         if row.revoked_at.is_none() {
             tokens::revoke(conn, token_id, clock.now())?;
             let event = Event::new(Kind::StaticTokenRevoked, actor)
@@ -240,7 +244,7 @@ pub fn revoke_as(
             audit::record(conn, clock.now(), event)?;
         }
         let row = tokens::find(conn, token_id)?
-            .ok_or_else(|| AdminError::NotFound(format!("token '{token_id}'")))?;
+            .ok_or_else(|| OperatorError::NotFound(format!("token '{token_id}'")))?;
         Ok(TokenView::from(row))
     })
 }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::AdminError;
+use super::OperatorError;
 use super::audit_log::{self, AuditView};
 use super::tenants;
 use crate::audit::{self, Event, Kind};
@@ -25,7 +25,7 @@ pub struct GrantView {
     pub revoked_reason: Option<String>,
 }
 
-pub fn list(db: &Database, tenant_slug: Option<&str>) -> Result<Vec<GrantView>, AdminError> {
+pub fn list(db: &Database, tenant_slug: Option<&str>) -> Result<Vec<GrantView>, OperatorError> {
     let mut conn = db.conn()?;
     let tenant = tenants::optional_by_slug(&mut conn, tenant_slug)?;
     let slugs = tenants::slugs_by_id(&mut conn)?;
@@ -44,7 +44,7 @@ pub fn list(db: &Database, tenant_slug: Option<&str>) -> Result<Vec<GrantView>, 
         .collect())
 }
 
-pub fn revoke(db: &Database, clock: &dyn Clock, grant_id: &str) -> Result<(), AdminError> {
+pub fn revoke(db: &Database, clock: &dyn Clock, grant_id: &str) -> Result<(), OperatorError> {
     revoke_as(db, clock, "operator", None, grant_id, "revoked by an operator")
 }
 
@@ -57,12 +57,12 @@ pub fn revoke_as(
     tenant_id: Option<&str>,
     grant_id: &str,
     reason: &str,
-) -> Result<(), AdminError> {
+) -> Result<(), OperatorError> {
     let now = clock.now();
     db.write(|conn| {
         let (grant, _) = oauth::find_grant(conn, grant_id)?
             .filter(|(g, _)| tenant_id.is_none_or(|t| t == g.tenant_id))
-            .ok_or_else(|| AdminError::NotFound(format!("grant '{grant_id}'")))?;
+            .ok_or_else(|| OperatorError::NotFound(format!("grant '{grant_id}'")))?;
         if oauth::revoke_grant(conn, grant_id, now, reason)? == 1 {
             let event = Event::new(Kind::GrantRevoked, actor)
                 .tenant(grant.tenant_id)
@@ -90,7 +90,7 @@ pub struct GrantSummary {
     pub revoked_reason: Option<String>,
 }
 
-fn summarise(conn: &mut DbConnection, grant: GrantRow) -> Result<GrantSummary, AdminError> {
+fn summarise(conn: &mut DbConnection, grant: GrantRow) -> Result<GrantSummary, OperatorError> {
     let client_name = oauth::find_client(conn, &grant.client_id)?
         .map_or_else(|| "(deleted client)".to_owned(), |c| c.name);
     let admin_email = match &grant.admin_id {
@@ -112,7 +112,7 @@ fn summarise(conn: &mut DbConnection, grant: GrantRow) -> Result<GrantSummary, A
 }
 
 /// A tenant's grants, newest first.
-pub fn for_tenant(db: &Database, tenant_id: &str) -> Result<Vec<GrantSummary>, AdminError> {
+pub fn for_tenant(db: &Database, tenant_id: &str) -> Result<Vec<GrantSummary>, OperatorError> {
     let mut conn = db.conn()?;
     let mut grants = oauth::list_grants(&mut conn, Some(tenant_id))?;
     grants.reverse();
@@ -157,10 +157,10 @@ pub struct Lineage {
 /// about 9 000).
 const LINEAGE_EVENTS: i64 = 20_000;
 
-pub fn lineage(db: &Database, grant_id: &str) -> Result<Lineage, AdminError> {
+pub fn lineage(db: &Database, grant_id: &str) -> Result<Lineage, OperatorError> {
     let mut conn = db.conn()?;
     let (grant, tenant) = oauth::find_grant(&mut conn, grant_id)?
-        .ok_or_else(|| AdminError::NotFound(format!("grant '{grant_id}'")))?;
+        .ok_or_else(|| OperatorError::NotFound(format!("grant '{grant_id}'")))?;
     let family = oauth::family(&mut conn, grant_id)?;
     let filter = AuditFilter { grant_id: Some(grant_id.to_owned()), ..AuditFilter::default() };
     let rows = audit_repo::page(&mut conn, &filter, &Cursor::After(None), LINEAGE_EVENTS)?;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use jsonwebtoken::DecodingKey;
 use serde::Serialize;
 
-use super::AdminError;
+use super::OperatorError;
 use crate::audit::{self, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::keys;
@@ -101,8 +101,8 @@ impl TokenRuntime {
     }
 }
 
-fn insert_new_key(conn: &mut DbConnection, now: i64) -> Result<SigningKeyRow, AdminError> {
-    let generated = crypto::generate().map_err(|e| AdminError::Invalid(e.to_string()))?;
+fn insert_new_key(conn: &mut DbConnection, now: i64) -> Result<SigningKeyRow, OperatorError> {
+    let generated = crypto::generate().map_err(|e| OperatorError::Invalid(e.to_string()))?;
     let row = SigningKeyRow {
         kid: generated.kid,
         alg: crypto::ALG.to_owned(),
@@ -116,7 +116,7 @@ fn insert_new_key(conn: &mut DbConnection, now: i64) -> Result<SigningKeyRow, Ad
 }
 
 /// Creates the first signing key when there is none (first start of a fresh database).
-pub fn ensure_signing_key(db: &Database, clock: &dyn Clock) -> Result<(), AdminError> {
+pub fn ensure_signing_key(db: &Database, clock: &dyn Clock) -> Result<(), OperatorError> {
     let now = clock.now();
     db.write(|conn| {
         if keys::active(conn)?.is_none() {
@@ -146,7 +146,7 @@ pub fn rotate(
     clock: &dyn Clock,
     actor: &str,
     access_ttl_ms: i64,
-) -> Result<KeyView, AdminError> {
+) -> Result<KeyView, OperatorError> {
     let now = clock.now();
     db.write(|conn| {
         let row = insert_new_key(conn, now)?;
@@ -179,7 +179,7 @@ pub fn list(
     db: &Database,
     clock: &dyn Clock,
     access_ttl_ms: i64,
-) -> Result<Vec<KeyView>, AdminError> {
+) -> Result<Vec<KeyView>, OperatorError> {
     let now = clock.now();
     Ok(keys::all(&mut *db.conn()?)?.into_iter().map(|row| view(row, now, access_ttl_ms)).collect())
 }

@@ -43,9 +43,9 @@ impl From<diesel::result::Error> for ScimError {
     }
 }
 
-/// Errors of the operator commands (CLI and, later, the console).
+/// Errors of operator commands (the CLI and the console at /admin).
 #[derive(Debug, thiserror::Error)]
-pub enum AdminError {
+pub enum OperatorError {
     #[error("{0}")]
     Invalid(String),
     #[error("{0} not found")]
@@ -56,9 +56,9 @@ pub enum AdminError {
     Store(#[from] StoreError),
 }
 
-impl From<diesel::result::Error> for AdminError {
+impl From<diesel::result::Error> for OperatorError {
     fn from(err: diesel::result::Error) -> Self {
-        AdminError::Store(StoreError::Query(err))
+        OperatorError::Store(StoreError::Query(err))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::AdminError;
+use super::OperatorError;
 use super::admins::{new_credentials, normalize_email};
 use super::login::{self, Account, Attempt, LoginFailure};
 use crate::audit::{self, Event, Kind};
@@ -54,12 +54,12 @@ pub fn create(
     clock: &dyn Clock,
     email: &str,
     password_text: &str,
-) -> Result<OperatorView, AdminError> {
+) -> Result<OperatorView, OperatorError> {
     let (email, password_hash) = new_credentials(email, password_text)?;
     let now = clock.now();
     db.write(|conn| {
         if operators::find_by_email(conn, &normalize_email(email))?.is_some() {
-            return Err(AdminError::Conflict(format!("operator '{email}'")));
+            return Err(OperatorError::Conflict(format!("operator '{email}'")));
         }
         let row = OperatorRow {
             id: uuid::Uuid::now_v7().to_string(),
@@ -78,7 +78,7 @@ pub fn create(
     })
 }
 
-pub fn list(db: &Database) -> Result<Vec<OperatorView>, AdminError> {
+pub fn list(db: &Database) -> Result<Vec<OperatorView>, OperatorError> {
     Ok(operators::list(&mut *db.conn()?)?.into_iter().map(OperatorView::from).collect())
 }
 

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::AdminError;
+use super::OperatorError;
 use crate::audit::{self, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::tenants;
@@ -32,7 +32,7 @@ impl From<TenantRow> for TenantView {
 }
 
 /// Slugs appear in URLs and CLI arguments: lower-case letters, digits and inner hyphens.
-pub fn validate_slug(slug: &str) -> Result<(), AdminError> {
+pub fn validate_slug(slug: &str) -> Result<(), OperatorError> {
     let ok = (1..=63).contains(&slug.len())
         && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-')
@@ -40,7 +40,7 @@ pub fn validate_slug(slug: &str) -> Result<(), AdminError> {
     if ok {
         Ok(())
     } else {
-        Err(AdminError::Invalid(format!(
+        Err(OperatorError::Invalid(format!(
             "invalid tenant slug '{slug}': use 1-63 lower-case letters, digits and inner hyphens"
         )))
     }
@@ -51,7 +51,7 @@ pub fn create(
     clock: &dyn Clock,
     slug: &str,
     name: Option<&str>,
-) -> Result<TenantView, AdminError> {
+) -> Result<TenantView, OperatorError> {
     create_as(db, clock, "operator", slug, name)
 }
 
@@ -62,7 +62,7 @@ pub fn create_as(
     actor: &str,
     slug: &str,
     name: Option<&str>,
-) -> Result<TenantView, AdminError> {
+) -> Result<TenantView, OperatorError> {
     validate_slug(slug)?;
     let row = TenantRow {
         id: uuid::Uuid::now_v7().to_string(),
@@ -73,7 +73,7 @@ pub fn create_as(
     };
     db.write(|conn| {
         if tenants::find_by_slug(conn, slug)?.is_some() {
-            return Err(AdminError::Conflict(format!("tenant '{slug}'")));
+            return Err(OperatorError::Conflict(format!("tenant '{slug}'")));
         }
         tenants::insert(conn, &row)?;
         let event =
@@ -91,15 +91,15 @@ pub fn rename(
     actor: &str,
     slug: &str,
     name: &str,
-) -> Result<TenantView, AdminError> {
+) -> Result<TenantView, OperatorError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(AdminError::Invalid("a tenant name must be 1-200 characters".into()));
+        return Err(OperatorError::Invalid("a tenant name must be 1-200 characters".into()));
     }
     let now = clock.now();
     db.write(|conn| {
         let mut row = tenants::find_by_slug(conn, slug)?
-            .ok_or_else(|| AdminError::NotFound(format!("tenant '{slug}'")))?;
+            .ok_or_else(|| OperatorError::NotFound(format!("tenant '{slug}'")))?;
         tenants::rename(conn, &row.id, name)?;
         let event = Event::new(Kind::TenantRenamed, actor)
             .tenant(row.id.clone())
@@ -120,11 +120,11 @@ pub fn set_disabled(
     actor: &str,
     slug: &str,
     disabled: bool,
-) -> Result<TenantView, AdminError> {
+) -> Result<TenantView, OperatorError> {
     let now = clock.now();
     db.write(|conn| {
         let mut row = tenants::find_by_slug(conn, slug)?
-            .ok_or_else(|| AdminError::NotFound(format!("tenant '{slug}'")))?;
+            .ok_or_else(|| OperatorError::NotFound(format!("tenant '{slug}'")))?;
         if row.disabled != disabled {
             tenants::set_disabled(conn, &row.id, disabled)?;
             let kind = if disabled { Kind::TenantDisabled } else { Kind::TenantEnabled };
@@ -135,26 +135,26 @@ pub fn set_disabled(
     })
 }
 
-pub fn list(db: &Database) -> Result<Vec<TenantView>, AdminError> {
+pub fn list(db: &Database) -> Result<Vec<TenantView>, OperatorError> {
     let mut conn = db.conn()?;
     Ok(tenants::list(&mut conn)?.into_iter().map(TenantView::from).collect())
 }
 
 /// The tenant with this slug, or `NotFound`.
-pub fn by_slug(db: &Database, slug: &str) -> Result<TenantRow, AdminError> {
+pub fn by_slug(db: &Database, slug: &str) -> Result<TenantRow, OperatorError> {
     let mut conn = db.conn()?;
     tenants::find_by_slug(&mut conn, slug)?
-        .ok_or_else(|| AdminError::NotFound(format!("tenant '{slug}'")))
+        .ok_or_else(|| OperatorError::NotFound(format!("tenant '{slug}'")))
 }
 
 /// The tenant named by an optional `--tenant` filter (`NotFound` when it does not exist).
 pub fn optional_by_slug(
     conn: &mut DbConnection,
     slug: Option<&str>,
-) -> Result<Option<TenantRow>, AdminError> {
+) -> Result<Option<TenantRow>, OperatorError> {
     slug.map(|slug| {
         tenants::find_by_slug(conn, slug)?
-            .ok_or_else(|| AdminError::NotFound(format!("tenant '{slug}'")))
+            .ok_or_else(|| OperatorError::NotFound(format!("tenant '{slug}'")))
     })
     .transpose()
 }
@@ -162,7 +162,7 @@ pub fn optional_by_slug(
 /// Tenant slugs by id, for listings that show tenants by their slug.
 pub fn slugs_by_id(
     conn: &mut DbConnection,
-) -> Result<std::collections::HashMap<String, String>, AdminError> {
+) -> Result<std::collections::HashMap<String, String>, OperatorError> {
     Ok(tenants::list(conn)?.into_iter().map(|t| (t.id, t.slug)).collect())
 }
 

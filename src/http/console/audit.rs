@@ -106,7 +106,7 @@ async fn page(
     .await?;
     let (events, next, error, status) = match result {
         Ok(page) => (page.events, page.next, None, StatusCode::OK),
-        Err(crate::service::AdminError::Store(e)) => return Err(PageError::internal(e)),
+        Err(crate::service::OperatorError::Store(e)) => return Err(PageError::internal(e)),
         Err(e) => (Vec::new(), None, Some(e.to_string()), StatusCode::BAD_REQUEST),
     };
     let page = AuditPage {

@@ -15,7 +15,7 @@ use crate::scim::error::ScimError;
 use crate::scim::query::{ListQuery, PageLimits};
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
-use crate::service::AdminError;
+use crate::service::OperatorError;
 use crate::service::provisioning::resources;
 use crate::service::provisioning::{ResourceId, TenantContext, TenantId};
 use crate::service::tenants::{self, TenantView};
@@ -124,8 +124,8 @@ fn row(kind: ResourceKind, r: &Value) -> Row {
     }
 }
 
-fn scim_failure(err: ScimError) -> AdminError {
-    AdminError::Invalid(err.detail)
+fn scim_failure(err: ScimError) -> OperatorError {
+    OperatorError::Invalid(err.detail)
 }
 
 async fn browse(
@@ -215,7 +215,7 @@ async fn show(
         let found = resources::get(&ctx, kind, &id, &projection);
         let resource = found.map_err(|e| {
             if e.status == 404 {
-                AdminError::NotFound(format!("resource '{id}'"))
+                OperatorError::NotFound(format!("resource '{id}'"))
             } else {
                 scim_failure(e)
             }
