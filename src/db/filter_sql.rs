@@ -514,4 +514,105 @@ mod tests {
     fn like_wildcards_are_escaped() {
         assert_eq!(like_escape("50%_a\\b"), "50\\%\\_a\\\\b");
     }
+
+    fn binds(fragment: &SqlFragment) -> Vec<String> {
+        let bind = |b: &Bind| match b {
+            Bind::Text(t) => t.clone(),
+            Bind::BigInt(n) => n.to_string(),
+            Bind::Double(n) => n.to_string(),
+            Bind::Bool(b) => b.to_string(),
+        };
+        let bound = fragment.parts.iter().filter_map(|p| match p {
+            Part::Bind(b) => Some(bind(b)),
+            Part::Sql(_) => None,
+        });
+        bound.collect()
+    }
+
+    #[test]
+    fn value_paths_memberships_and_sorts_are_pinned() {
+        let within = "scim_users.id IN (SELECT e.resource_id FROM resource_values e WHERE e.tenant_id = ? AND (e.attr = ? OR e.attr LIKE ? ESCAPE '\\') AND (e.element IN (SELECT x.element FROM resource_values x WHERE x.tenant_id = ? AND x.attr = ? AND x.value_ci = ?) AND (NOT e.element IN (SELECT x.element FROM resource_values x WHERE x.tenant_id = ? AND x.attr = ? AND x.value_ci LIKE ? ESCAPE '\\'))))";
+        let cases = [
+            (USERS, "emails[type eq \"work\" and not (value co \"@x\")]", within),
+            (
+                USERS,
+                "groups[value eq \"g1\"]",
+                "scim_users.id IN (SELECT gm.member_id FROM group_members gm WHERE gm.tenant_id = ? AND gm.group_id = ?)",
+            ),
+            (
+                GROUPS,
+                "members pr",
+                "scim_groups.id IN (SELECT gm.group_id FROM group_members gm WHERE gm.tenant_id = ?)",
+            ),
+            (USERS, "meta.created ge \"2026-01-01T00:00:00Z\"", "scim_users.created_at >= ?"),
+            (
+                USERS,
+                "title ne \"x\"",
+                "(NOT scim_users.id IN (SELECT v.resource_id FROM resource_values v WHERE v.tenant_id = ? AND v.attr = ? AND v.value_ci = ?))",
+            ),
+        ];
+        for (target, filter, expected) in cases {
+            assert_eq!(sql(&target, filter).ok().as_deref(), Some(expected), "{filter}");
+        }
+        let f = parse_filter("emails[type eq \"Work\" and not (value co \"@x_\")]").unwrap();
+        assert_eq!(
+            binds(&to_predicate(&USERS, "t1", &f).unwrap()),
+            [
+                "t1",
+                "emails",
+                "emails.%",
+                "t1",
+                "emails.type",
+                "work",
+                "t1",
+                "emails.value",
+                "%@x\\_%"
+            ]
+        );
+
+        let sort = |by: &str, descending| {
+            let by = crate::scim::filter::parser::parse_attr_path_str(
+                by,
+                crate::scim::filter::parser::ErrorKind::Filter,
+            )
+            .unwrap();
+            order_by(&USERS, &Sort { by, descending }).unwrap().debug_sql()
+        };
+        assert_eq!(sort("userName", true), "scim_users.user_name_ci DESC");
+        assert_eq!(
+            sort("displayName", false),
+            "(scim_users.display_name_ci IS NULL) ASC, scim_users.display_name_ci ASC"
+        );
+        assert_eq!(
+            sort("emails", true),
+            "((SELECT MAX(s.value_ci) FROM resource_values s WHERE s.resource_id = scim_users.id AND s.attr = ?) IS NULL) DESC, (SELECT MAX(s.value_ci) FROM resource_values s WHERE s.resource_id = scim_users.id AND s.attr = ?) DESC"
+        );
+    }
+
+    /// The emitter writes whatever plan it is given; nothing about it can fail.
+    #[test]
+    fn emits_hand_built_plans() {
+        let key = |sub: &str| ValueKey {
+            urn: Some("urn:x:Ext".to_owned()),
+            name: "Codes".to_owned(),
+            sub: Some(sub.to_owned()),
+        };
+        let exact =
+            Comparison::Text { op: TextOp::Eq, operand: "AbC".to_owned(), case_exact: true };
+        let plan: TablePlan = Tree::Or(
+            Box::new(Tree::Leaf(Test::Value(key("Value"), ValueTest::Compare(exact)))),
+            Box::new(Tree::Not(Box::new(Tree::Leaf(Test::Column(
+                users::ACTIVE,
+                ColumnTest::Bool(false),
+            ))))),
+        );
+        let out = emit(&USERS, "t9", &plan);
+        assert_eq!(
+            out.debug_sql(),
+            "(scim_users.id IN (SELECT v.resource_id FROM resource_values v WHERE v.tenant_id = ? AND v.attr = ? AND v.value_ci = ? AND v.value = ?) OR (NOT scim_users.active = ?))"
+        );
+        assert_eq!(binds(&out), ["t9", "urn:x:ext:codes.value", "abc", "AbC", "false"]);
+        let order = SortPlan { by: SortBy::Value(key("n"), SortValue::Number), descending: false };
+        assert!(emit_order(&USERS, &order).debug_sql().starts_with("((SELECT MIN(s.value_num)"));
+    }
 }

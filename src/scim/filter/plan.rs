@@ -522,3 +522,369 @@ fn date_operand(path: &AttrPath, value: &CompValue) -> ScimResult<i64> {
     }
     .ok_or_else(|| ScimError::invalid_filter(format!("'{path}' needs a quoted RFC 3339 date-time")))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write;
+
+    use super::*;
+    use crate::scim::error::ScimType;
+    use crate::scim::filter::parse_filter;
+    use crate::scim::filter::parser::{ErrorKind, parse_attr_path_str};
+    use crate::scim::schema::{Mutability, Returned, Uniqueness};
+
+    /// The columns of a user table, named by what they hold.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Role {
+        Id,
+        UserName,
+        ExternalId,
+        DisplayName,
+        Active,
+        Created,
+        LastModified,
+    }
+
+    const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+    const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+    const EXT: &str = "urn:example:params:scim:schemas:extension:test:2.0:User";
+
+    const fn col(
+        attr: &'static str,
+        sub: Option<&'static str>,
+        kind: ColumnKind,
+        column: Role,
+    ) -> Column<Role> {
+        Column { attr, sub, kind, column }
+    }
+
+    /// Stored like the server's user table; `Storage` is all the planner knows of it.
+    const USERS: Storage<Role, ()> = Storage {
+        core_urn: USER,
+        columns: &[
+            col("id", None, ColumnKind::TextExact, Role::Id),
+            col("userName", None, ColumnKind::TextCi, Role::UserName),
+            col("externalId", None, ColumnKind::TextExact, Role::ExternalId),
+            col("displayName", None, ColumnKind::TextCi, Role::DisplayName),
+            col("active", None, ColumnKind::Bool, Role::Active),
+            col("meta", Some("created"), ColumnKind::Time, Role::Created),
+            col("meta", Some("lastModified"), ColumnKind::Time, Role::LastModified),
+        ],
+        membership: Some(Membership { attribute: "groups", rows: () }),
+    };
+
+    const fn def(
+        name: &'static str,
+        kind: AttrType,
+        case_exact: bool,
+        multi_valued: bool,
+        sub_attributes: &'static [AttributeDef],
+    ) -> AttributeDef {
+        AttributeDef {
+            name,
+            kind,
+            multi_valued,
+            description: "",
+            required: false,
+            case_exact,
+            mutability: Mutability::ReadWrite,
+            returned: Returned::Default,
+            uniqueness: Uniqueness::None,
+            canonical_values: &[],
+            reference_types: &[],
+            sub_attributes,
+            computed: false,
+        }
+    }
+
+    const BADGE_SUBS: &[AttributeDef] = &[
+        def("value", AttrType::Integer, false, false, &[]),
+        def("when", AttrType::DateTime, false, false, &[]),
+        def("code", AttrType::String, true, false, &[]),
+        def("on", AttrType::Boolean, false, false, &[]),
+    ];
+
+    /// An extension with one attribute of each type the value index compares differently.
+    const EXT_ATTRS: &[AttributeDef] = &[
+        def("badgeNumber", AttrType::Integer, false, false, &[]),
+        def("score", AttrType::Decimal, false, false, &[]),
+        def("hireDate", AttrType::DateTime, false, false, &[]),
+        def("costCode", AttrType::String, true, false, &[]),
+        def("vip", AttrType::Boolean, false, false, &[]),
+        def("badges", AttrType::Complex, false, true, BADGE_SUBS),
+    ];
+
+    /// The built-in user schemas plus `EXT`, without touching the process-wide registry.
+    struct TestDefs;
+
+    impl Definitions for TestDefs {
+        fn find(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> Option<&AttributeDef> {
+            match urn {
+                Some(u) if u.eq_ignore_ascii_case(EXT) => {
+                    let top = EXT_ATTRS.iter().find(|d| d.name.eq_ignore_ascii_case(name))?;
+                    match sub {
+                        None => Some(top),
+                        Some(sub) => top.sub_attribute(sub),
+                    }
+                }
+                _ => ResourceKind::User.find(urn, name, sub),
+            }
+        }
+    }
+
+    fn plan(filter: &str) -> ScimResult<Plan<Role, ()>> {
+        plan_filter(&USERS, &TestDefs, &parse_filter(filter)?)
+    }
+
+    /// A compact text form of a plan, so the tables below read like the filters they test.
+    fn show<L>(tree: &Tree<L>, leaf: &dyn Fn(&L, &mut String)) -> String {
+        match tree {
+            Tree::And(a, b) => format!("({} and {})", show(a, leaf), show(b, leaf)),
+            Tree::Or(a, b) => format!("({} or {})", show(a, leaf), show(b, leaf)),
+            Tree::Not(a) => format!("not {}", show(a, leaf)),
+            Tree::Leaf(l) => {
+                let mut out = String::new();
+                leaf(l, &mut out);
+                out
+            }
+        }
+    }
+
+    fn key(k: &ValueKey) -> String {
+        let urn = k.urn.as_ref().map(|u| format!("{u}:")).unwrap_or_default();
+        let sub = k.sub.as_ref().map(|s| format!(".{s}")).unwrap_or_default();
+        format!("{urn}{}{sub}", k.name)
+    }
+
+    fn comparison(c: &Comparison) -> String {
+        match c {
+            Comparison::Number(op, n) => format!("{op:?} num {n}"),
+            Comparison::Bool(b) => format!("= {b}"),
+            Comparison::Text { op, operand, case_exact } => {
+                format!("{op:?} {} {operand:?}", if *case_exact { "exact" } else { "folded" })
+            }
+        }
+    }
+
+    fn test(t: &Test<Role, ()>, out: &mut String) {
+        let text = match t {
+            Test::Column(role, ColumnTest::NotNull) => format!("{role:?} not null"),
+            Test::Column(role, ColumnTest::Text(op, s)) => format!("{role:?} {op:?} {s:?}"),
+            Test::Column(role, ColumnTest::Bool(b)) => format!("{role:?} = {b}"),
+            Test::Column(role, ColumnTest::Time(op, ms)) => format!("{role:?} {op:?} {ms}"),
+            Test::Member((), None) => "member".to_owned(),
+            Test::Member((), Some(id)) => format!("member {id:?}"),
+            Test::Value(k, ValueTest::Present { with_subs }) => {
+                format!("[{}{}] pr", key(k), if *with_subs { ".*" } else { "" })
+            }
+            Test::Value(k, ValueTest::Compare(c)) => format!("[{}] {}", key(k), comparison(c)),
+            Test::Element(parent, tests) => {
+                let element = show(tests, &|e: &ElementTest, out: &mut String| {
+                    match &e.comparison {
+                        None => write!(out, "{} pr", e.sub),
+                        Some(c) => write!(out, "{} {}", e.sub, comparison(c)),
+                    }
+                    .unwrap()
+                });
+                format!("[{}][{element}]", key(parent))
+            }
+        };
+        out.push_str(&text);
+    }
+
+    #[test]
+    fn plans_each_kind_of_storage() {
+        let dated = "\"2026-01-01T02:00:00+02:00\"";
+        let cases: Vec<(String, &str)> = [
+            // Dedicated columns: case-insensitive text is lower-cased, exact text kept.
+            ("userName eq \"Bob@X\"", "UserName Eq \"bob@x\""),
+            ("USERNAME co \"Ab%\"", "UserName Co \"ab%\""),
+            ("userName sw \"a\"", "UserName Sw \"a\""),
+            ("displayName ew \"Z\"", "DisplayName Ew \"z\""),
+            ("displayName gt \"M\"", "DisplayName Gt \"m\""),
+            (
+                "userName ge \"a\" and userName lt \"b\"",
+                "(UserName Ge \"a\" and UserName Lt \"b\")",
+            ),
+            ("userName le \"b\"", "UserName Le \"b\""),
+            ("externalId eq \"AbC\"", "ExternalId Eq \"AbC\""),
+            ("id eq \"AbC\"", "Id Eq \"AbC\""),
+            ("userName ne \"bob\"", "not UserName Eq \"bob\""),
+            ("externalId pr", "ExternalId not null"),
+            ("externalId eq null", "not ExternalId not null"),
+            ("active eq true", "Active = true"),
+            ("active ne false", "not Active = false"),
+            (&format!("{USER}:userName eq \"A\""), "UserName Eq \"a\""),
+            // Times: any offset, as Unix milliseconds.
+            (&format!("meta.created gt {dated}"), "Created Gt 1767225600000"),
+            (&format!("meta.lastModified le {dated}"), "LastModified Le 1767225600000"),
+            (&format!("META.CREATED eq {dated}"), "Created Eq 1767225600000"),
+            (&format!("meta.created ne {dated}"), "not Created Eq 1767225600000"),
+            ("meta.created pr", "Created not null"),
+            // Memberships.
+            ("groups eq \"g1\"", "member \"g1\""),
+            ("groups.value eq \"g1\"", "member \"g1\""),
+            ("groups.value ne \"g1\"", "not member \"g1\""),
+            ("groups pr", "member"),
+            ("groups eq null", "not member"),
+            ("groups[value eq \"g1\"]", "member \"g1\""),
+            // The value index: strings fold case unless caseExact.
+            ("title eq \"Boss\"", "[title] Eq folded \"boss\""),
+            ("name.familyName co \"J\"", "[name.familyName] Co folded \"j\""),
+            ("emails co \"X\"", "[emails.value] Co folded \"x\""),
+            ("emails.type eq \"Work\"", "[emails.type] Eq folded \"work\""),
+            ("title pr", "[title.*] pr"),
+            ("name.givenName pr", "[name.givenName] pr"),
+            ("title eq null", "not [title.*] pr"),
+            ("title ne \"x\"", "not [title] Eq folded \"x\""),
+            ("emails.primary eq true", "[emails.primary] = true"),
+            ("x509Certificates sw \"MII\"", "[x509Certificates.value] Sw folded \"mii\""),
+            (&format!("{EXT}:costCode eq \"Ab\""), "[EXT:costCode] Eq exact \"Ab\""),
+            (&format!("{EXT}:costCode ge \"Ab\""), "[EXT:costCode] Ge exact \"Ab\""),
+            // Numbers and dateTimes compare as numbers.
+            (&format!("{EXT}:badgeNumber gt 5"), "[EXT:badgeNumber] Gt num 5"),
+            (&format!("{EXT}:badgeNumber eq 1e3"), "[EXT:badgeNumber] Eq num 1000"),
+            (&format!("{EXT}:score le -1.5"), "[EXT:score] Le num -1.5"),
+            (&format!("{EXT}:badgeNumber ne 5"), "not [EXT:badgeNumber] Eq num 5"),
+            (&format!("{EXT}:hireDate lt {dated}"), "[EXT:hireDate] Lt num 1767225600000"),
+            (&format!("{EXT}:vip eq false"), "[EXT:vip] = false"),
+            (&format!("{EXT}:badges gt 2"), "[EXT:badges.value] Gt num 2"),
+            (&format!("{EXT}:badges.when ge {dated}"), "[EXT:badges.when] Ge num 1767225600000"),
+            // Attributes of no schema compare by the operand's type.
+            ("nothing eq 5", "[nothing] Eq num 5"),
+            ("nothing lt 5", "[nothing] Lt num 5"),
+            ("nothing eq true", "[nothing] = true"),
+            ("nothing eq \"A\"", "[nothing] Eq folded \"a\""),
+            // Other URNs are extensions (also a core URN of another resource type).
+            (&format!("{GROUP}:displayName eq \"A\""), "[GROUP:displayName] Eq folded \"a\""),
+            // Value paths: one element passes every test.
+            (
+                "emails[type eq \"Work\" and value co \"@X\"]",
+                "[emails][(type Eq folded \"work\" and value Co folded \"@x\")]",
+            ),
+            ("emails[not (primary eq true)]", "[emails][not primary = true]"),
+            (
+                "emails[type ne \"work\" or value pr]",
+                "[emails][(not type Eq folded \"work\" or value pr)]",
+            ),
+            ("emails[display eq null]", "[emails][not display pr]"),
+            (&format!("{EXT}:badges[value ge 3]"), "[EXT:badges][value Ge num 3]"),
+            (&format!("{EXT}:badges[code eq \"Q\"]"), "[EXT:badges][code Eq exact \"Q\"]"),
+            (&format!("{EXT}:badges[when lt {dated}]"), "[EXT:badges][when Lt num 1767225600000]"),
+            (&format!("{USER}:emails[type pr]"), "[emails][type pr]"),
+            // Logic.
+            (
+                "not (userName eq \"a\") or active eq true and title pr",
+                "(not UserName Eq \"a\" or (Active = true and [title.*] pr))",
+            ),
+        ]
+        .into_iter()
+        .map(|(f, e)| (f.to_string(), e))
+        .collect();
+        for (filter, expected) in cases {
+            let got = plan(&filter).map(|p| show(&p, &test));
+            let expected = expected.replace("EXT", EXT).replace("GROUP", GROUP);
+            assert_eq!(got.as_deref().ok(), Some(expected.as_str()), "{filter}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn every_scim_error_is_raised_here() {
+        let cases: Vec<(String, &str)> = [
+            ("userName eq 5", "'userName' is a string attribute; compare it with a quoted string"),
+            ("userName ne null", "'userName' is a string attribute; compare it with a quoted string"),
+            ("userName gt null", "'userName' cannot be compared with null using this operator"),
+            ("active eq \"yes\"", "'active' is a boolean: compare it with eq true or eq false"),
+            ("active gt true", "'active' is a boolean: compare it with eq true or eq false"),
+            ("meta.created gt \"yesterday\"", "'meta.created' needs a quoted RFC 3339 date-time"),
+            ("meta.created co \"2026\"", "'meta.created' needs a quoted RFC 3339 date-time"),
+            (
+                "meta.created co \"2026-01-01T00:00:00Z\"",
+                "'meta.created' is a dateTime; co, sw and ew do not apply",
+            ),
+            (
+                "meta.location eq \"x\"",
+                "filtering on 'meta.location' is not supported; use meta.created or meta.lastModified",
+            ),
+            (
+                "meta pr",
+                "filtering on 'meta' is not supported; use meta.created or meta.lastModified",
+            ),
+            ("groups.display eq \"x\"", "groups can be filtered on groups.value only"),
+            ("groups co \"x\"", "groups supports 'pr' and 'eq' on groups.value"),
+            ("groups.value eq 5", "groups supports 'pr' and 'eq' on groups.value"),
+            ("groups[value ne \"g\"]", "groups supports 'pr' and 'eq' on groups.value"),
+            ("groups[type eq \"direct\"]", "groups[…] supports only 'value eq \"id\"'"),
+            ("GROUPS[value eq \"g\" or value eq \"h\"]", "GROUPS[…] supports only 'value eq \"id\"'"),
+            (&format!("{EXT}:badgeNumber co 5"), "'EXT:badgeNumber' is a number; co, sw and ew do not apply"),
+            (
+                &format!("{EXT}:badgeNumber eq \"1\""),
+                "'EXT:badgeNumber' is a number; compare it with an unquoted number",
+            ),
+            (&format!("{EXT}:hireDate gt \"yesterday\""), "'EXT:hireDate' needs a quoted RFC 3339 date-time"),
+            (&format!("{EXT}:hireDate sw \"2026\""), "'EXT:hireDate' is a dateTime; co, sw and ew do not apply"),
+            (&format!("{EXT}:vip eq 1"), "'EXT:vip' is a boolean: compare it with eq true or eq false"),
+            ("nothing gt true", "booleans can only be compared with eq or ne"),
+            ("nothing co 5", "'nothing' is compared with a number; co, sw and ew do not apply"),
+            ("title ne null", "null cannot be compared"),
+            ("emails[value.x eq \"a\"]", "'value.x' inside [ ] must be a plain sub-attribute name"),
+            (&format!("emails[{USER}:type pr]"), "'USER:type' inside [ ] must be a plain sub-attribute name"),
+            ("emails[type gt null]", "'type' cannot be compared with null using this operator"),
+            (&format!("{EXT}:badges[value co 1]"), "'value' is a number; co, sw and ew do not apply"),
+            (&format!("{EXT}:badges[on lt true]"), "'on' is a boolean: compare it with eq true or eq false"),
+        ]
+        .into_iter()
+        .map(|(f, e)| (f.to_string(), e))
+        .collect();
+        for (filter, expected) in cases {
+            let err = plan(&filter).err().unwrap_or_else(|| panic!("{filter} planned"));
+            let expected = expected.replace("EXT", EXT).replace("USER", USER);
+            assert_eq!(
+                (err.status, err.scim_type),
+                (400, Some(ScimType::InvalidFilter)),
+                "{filter}"
+            );
+            assert_eq!(err.detail, expected, "{filter}");
+        }
+    }
+
+    #[test]
+    fn plans_sorting() {
+        let sort = |by: &str, descending| {
+            let by = parse_attr_path_str(by, ErrorKind::Filter)?;
+            plan_sort(&USERS, &TestDefs, &Sort { by, descending })
+        };
+        let value = |k: &str, v| {
+            let (name, sub) = k.split_once('.').map_or((k, None), |(n, s)| (n, Some(s.to_owned())));
+            SortBy::Value(ValueKey { urn: None, name: name.to_owned(), sub }, v)
+        };
+        let ext = |name: &str, v| {
+            SortBy::Value(
+                ValueKey { urn: Some(EXT.to_owned()), name: name.to_owned(), sub: None },
+                v,
+            )
+        };
+        let cases = [
+            ("userName", SortBy::Column(Role::UserName)),
+            ("meta.lastModified", SortBy::Column(Role::LastModified)),
+            ("title", value("title", SortValue::Folded)),
+            ("emails", value("emails.value", SortValue::Folded)),
+            ("x509Certificates", value("x509Certificates.value", SortValue::Folded)),
+            ("name.familyName", value("name.familyName", SortValue::Folded)),
+            (&format!("{EXT}:badgeNumber"), ext("badgeNumber", SortValue::Number)),
+            (&format!("{EXT}:hireDate"), ext("hireDate", SortValue::Number)),
+            (&format!("{EXT}:costCode"), ext("costCode", SortValue::Exact)),
+        ];
+        for (by, expected) in cases {
+            for descending in [false, true] {
+                let got = sort(by, descending);
+                assert_eq!(got.ok(), Some(SortPlan { by: expected.clone(), descending }), "{by}");
+            }
+        }
+        for bad in ["groups", "groups.value", "meta", "meta.version"] {
+            let err = sort(bad, false).err().unwrap_or_else(|| panic!("{bad} sorted"));
+            assert_eq!(err.detail, format!("cannot sort by '{bad}'"));
+            assert_eq!(err.scim_type, Some(ScimType::InvalidValue));
+        }
+    }
+}
