@@ -251,8 +251,9 @@ struct Planner<'a, C: 'static, M> {
     defs: &'a dyn Definitions,
 }
 
-/// Plans the comparisons and presence tests of one level of a filter, whatever its leaves are.
-/// `ne` becomes `not eq` and `eq null` becomes `not pr` (RFC 7643 §2.5), before `leaf` sees them.
+/// Plans the logic of one level of a filter (the top level, or inside brackets) and hands each
+/// comparison and presence test to `leaf`, each value path to `nested`. `ne` becomes `not eq` and
+/// `eq null` becomes `not pr` (RFC 7643 §2.5) here, so no leaf planner sees either.
 fn logic<V, L>(
     filter: &Expr<V>,
     leaf: &mut dyn FnMut(&AttrPath, Cmp<'_>) -> ScimResult<Tree<L>>,
