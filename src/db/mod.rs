@@ -1,6 +1,7 @@
 //! Storage: one diesel `MultiConnection` over SQLite (embedded default) and PostgreSQL (production),
 //! a pool, embedded migrations, and the repositories in `repo/`.
 
+pub mod columns;
 pub mod filter_sql;
 pub mod repo;
 pub mod rows;
