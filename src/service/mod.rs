@@ -81,6 +81,7 @@ mod tests {
             (database_error(DatabaseErrorKind::SerializationFailure), 500),
             (StoreError::Query(Error::NotFound), 500),
             (StoreError::Corrupt("x".into()), 500),
+            (StoreError::Invariant("x".into()), 500),
             (StoreError::Migration("x".into()), 500),
         ];
         for (err, status) in cases {
