@@ -16,7 +16,9 @@ use serde_json::{Map, Number, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::ast::{AttrPath, CompValue, CompareOp, Expr, Filter, NoValuePath, ValuePath};
+use super::ast::{
+    AttrPath, CompValue, CompareOp, Expr, Filter, NoValuePath, ValueFilter, ValuePath,
+};
 use crate::scim::hints::AttributeHints;
 
 /// True when `resource` satisfies `filter`.
@@ -27,7 +29,7 @@ pub fn matches(filter: &Filter, resource: &Value, hints: &dyn AttributeHints) ->
 /// Evaluates a value-path filter against one element of the multi-valued attribute `parent`, as
 /// PATCH does for `emails[type eq "work"]`.
 pub(crate) fn matches_element(
-    filter: &Filter,
+    filter: &ValueFilter,
     element: &Value,
     parent: &AttrPath,
     hints: &dyn AttributeHints,
@@ -420,13 +422,18 @@ mod tests {
         assert!(matches(&f, &json!([]), &CoreHints));
     }
 
+    /// The bracketed filter of `members[<filter>]`, as a PATCH path holds it.
+    fn value_filter(text: &str) -> ValueFilter {
+        crate::scim::path::parse_patch_path(&format!("members[{text}]")).unwrap().filter.unwrap()
+    }
+
     #[test]
     fn element_matching_uses_full_paths_for_hints() {
         // `value` of members is not caseExact in CoreHints, `$ref` is.
-        let f = parse_filter(r#"$ref eq "https://x/Users/A""#).unwrap();
+        let f = value_filter(r#"$ref eq "https://x/Users/A""#);
         let member = json!({"value": "a", "$ref": "https://x/Users/a"});
         assert!(!matches_element(&f, &member, &AttrPath::new("members"), &CoreHints));
-        let f = parse_filter(r#"value eq "A""#).unwrap();
+        let f = value_filter(r#"value eq "A""#);
         assert!(matches_element(&f, &member, &AttrPath::new("members"), &CoreHints));
     }
 

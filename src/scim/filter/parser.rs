@@ -218,7 +218,7 @@ pub(crate) fn parse_attr_path_str(input: &str, kind: ErrorKind) -> ScimResult<At
 pub(crate) fn parse_path_parts(
     input: &str,
     kind: ErrorKind,
-) -> ScimResult<(AttrPath, Option<Filter>, Option<String>)> {
+) -> ScimResult<(AttrPath, Option<ValueFilter>, Option<String>)> {
     let mut p = Parser::new(input, kind)?;
     let Some(Token { tok: Tok::Word(word), pos }) = p.peek().cloned() else {
         return Err(p.unexpected("an attribute path"));
@@ -229,7 +229,7 @@ pub(crate) fn parse_path_parts(
     let mut sub_attr = None;
     if p.peek_is(&Tok::LBracket) {
         let (f, _) = p.parse_value_path_filter(&attr)?;
-        filter = Some(f.into_filter());
+        filter = Some(f);
         if let Some(Token { tok: Tok::Word(word), pos }) = p.peek().cloned()
             && let Some(sub) = word.strip_prefix('.')
         {
