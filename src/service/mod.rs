@@ -4,6 +4,7 @@
 pub mod access_tokens;
 pub mod activity;
 pub mod admins;
+pub mod admission;
 pub mod audit_log;
 pub mod clients;
 pub mod credentials;
