@@ -11,11 +11,9 @@ use crate::http::AppState;
 use crate::http::extractors::scim_base;
 use crate::http::ui;
 use crate::http::web_session::{PageError, blocking};
-use crate::scim::error::ScimError;
 use crate::scim::query::{ListQuery, PageLimits};
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
-use crate::service::OperatorError;
 use crate::service::provisioning::resources;
 use crate::service::provisioning::{ResourceId, TenantContext, TenantId};
 use crate::service::tenants::{self, TenantView};
@@ -27,9 +25,45 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/tenants/{slug}/{kind:users|groups}/{id}", web::get().to(show));
 }
 
-/// The kind a path segment names (the routes admit only these two).
-fn kind_of(segment: &str) -> ResourceKind {
-    if segment == "groups" { ResourceKind::Group } else { ResourceKind::User }
+/// How the browser shows one resource type: a description per type, not a branch per page.
+struct Listing {
+    kind: ResourceKind,
+    /// Page title, and the path segment of the routes.
+    title: &'static str,
+    segment: &'static str,
+    /// The attribute that names a resource, and the one shown beside it.
+    name: &'static str,
+    detail: Option<&'static str>,
+    /// What a page of the list asks the pipeline for: `attributes` or `excludedAttributes`.
+    projection: (&'static str, &'static str),
+    /// Plain words in the search box match these attributes by substring (and externalId exactly).
+    words_in: &'static [&'static str],
+}
+
+const LISTINGS: [Listing; 2] = [
+    Listing {
+        kind: ResourceKind::User,
+        title: "Users",
+        segment: "users",
+        name: "userName",
+        detail: Some("displayName"),
+        projection: ("attributes", "userName,displayName,externalId,active,meta"),
+        words_in: &["userName", "displayName"],
+    },
+    Listing {
+        kind: ResourceKind::Group,
+        title: "Groups",
+        segment: "groups",
+        name: "displayName",
+        detail: None,
+        projection: ("excludedAttributes", "members"),
+        words_in: &["displayName"],
+    },
+];
+
+/// The listing a path segment names (the routes admit only the listed segments).
+fn listing(segment: &str) -> &'static Listing {
+    LISTINGS.iter().find(|l| l.segment == segment).unwrap_or(&LISTINGS[0])
 }
 
 pub struct Row {
@@ -83,7 +117,7 @@ fn quoted(text: &str) -> String {
 
 /// The search box takes a SCIM filter as is (`userName sw "a"`), or plain words, which match
 /// the names by substring and the externalId exactly.
-fn filter_for(kind: ResourceKind, q: &str) -> Option<String> {
+fn filter_for(listing: &Listing, q: &str) -> Option<String> {
     let q = q.trim();
     if q.is_empty() {
         return None;
@@ -93,10 +127,8 @@ fn filter_for(kind: ResourceKind, q: &str) -> Option<String> {
         return Some(q.to_owned());
     }
     let v = quoted(q);
-    Some(match kind {
-        ResourceKind::User => format!("userName co {v} or displayName co {v} or externalId eq {v}"),
-        ResourceKind::Group => format!("displayName co {v} or externalId eq {v}"),
-    })
+    let words = listing.words_in.iter().map(|attribute| format!("{attribute} co {v}"));
+    Some(words.chain([format!("externalId eq {v}")]).collect::<Vec<_>>().join(" or "))
 }
 
 fn text(value: &Value, path: &[&str]) -> String {
@@ -107,25 +139,16 @@ fn text(value: &Value, path: &[&str]) -> String {
     v.as_str().unwrap_or("").to_owned()
 }
 
-fn row(kind: ResourceKind, r: &Value) -> Row {
-    let (name, detail) = match kind {
-        ResourceKind::User => {
-            let inactive = if r["active"] == Value::Bool(false) { " (inactive)" } else { "" };
-            (text(r, &["userName"]), format!("{}{inactive}", text(r, &["displayName"])))
-        }
-        ResourceKind::Group => (text(r, &["displayName"]), String::new()),
-    };
+fn row(listing: &Listing, r: &Value) -> Row {
+    let inactive = if r["active"] == Value::Bool(false) { " (inactive)" } else { "" };
+    let detail = listing.detail.map(|d| format!("{}{inactive}", text(r, &[d])));
     Row {
         id: text(r, &["id"]),
-        name,
-        detail,
+        name: text(r, &[listing.name]),
+        detail: detail.unwrap_or_default(),
         external_id: text(r, &["externalId"]),
         updated: text(r, &["meta", "lastModified"]),
     }
-}
-
-fn scim_failure(err: ScimError) -> OperatorError {
-    OperatorError::Invalid(err.detail)
 }
 
 async fn browse(
@@ -136,7 +159,8 @@ async fn browse(
     search: web::Query<Search>,
 ) -> Result<HttpResponse, PageError> {
     let (slug, segment) = path.into_inner();
-    let (kind, search) = (kind_of(&segment), search.into_inner());
+    let (listing, search) = (listing(&segment), search.into_inner());
+    let kind = listing.kind;
     check_slug(&slug)?;
     let q = search.q.unwrap_or_default();
     let start = search.start.unwrap_or(1).max(1);
@@ -144,13 +168,8 @@ async fn browse(
         ("startIndex".to_owned(), start.to_string()),
         ("count".to_owned(), PAGE_SIZE.to_string()),
     ];
-    match kind {
-        ResourceKind::User => {
-            params.push(("attributes".into(), "userName,displayName,externalId,active,meta".into()))
-        }
-        ResourceKind::Group => params.push(("excludedAttributes".into(), "members".into())),
-    }
-    if let Some(filter) = filter_for(kind, &q) {
+    params.push((listing.projection.0.into(), listing.projection.1.into()));
+    if let Some(filter) = filter_for(listing, &q) {
         params.push(("filter".into(), filter));
     }
     let base = scim_base(&req, &state);
@@ -171,23 +190,23 @@ async fn browse(
         Err(err) if err.status == 400 => {
             (0, Vec::new(), Some(format!("Invalid search: {}", err.detail)))
         }
-        Err(err) => return Err(PageError::internal(err.detail)),
+        Err(err) => return Err(PageError::from(err)),
     };
     let shown = resources.len() as u64;
     let page = BrowsePage {
         nav: Nav::new(&op.session, None),
         tenant,
-        kind: if kind == ResourceKind::User { "Users" } else { "Groups" },
-        path: if kind == ResourceKind::User { "users" } else { "groups" },
+        kind: listing.title,
+        path: listing.segment,
         search_label: "Search (words, or a SCIM filter)",
-        name_heading: if kind == ResourceKind::User { "userName" } else { "displayName" },
-        detail_heading: if kind == ResourceKind::User { "displayName" } else { "" },
+        name_heading: listing.name,
+        detail_heading: listing.detail.unwrap_or(""),
         q,
         error,
         total,
         first: start,
         last: start + shown.saturating_sub(1),
-        rows: resources.iter().map(|r| row(kind, r)).collect(),
+        rows: resources.iter().map(|r| row(listing, r)).collect(),
         prev: (start > 1).then(|| start.saturating_sub(PAGE_SIZE).max(1)),
         next: (start + shown <= total && shown > 0).then_some(start + shown),
     };
@@ -201,37 +220,34 @@ async fn show(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (slug, segment, id) = path.into_inner();
-    let kind = kind_of(&segment);
+    let listing = listing(&segment);
+    let kind = listing.kind;
     check_slug(&slug)?;
     let base = scim_base(&req, &state);
     let st = state.clone();
-    let (tenant, resource) = blocking(move || {
+    let id = ResourceId::from(id);
+    let wanted = id.clone();
+    let (tenant, found) = blocking(move || {
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let tenant_id = TenantId::new(tenant.id.clone());
         let ctx =
             TenantContext { db: &st.db, clock: st.clock.as_ref(), tenant: &tenant_id, base: &base };
-        let projection = Projection::parse(kind, None, None).map_err(scim_failure)?;
-        let id = ResourceId::from(id);
-        let found = resources::get(&ctx, kind, &id, &projection);
-        let resource = found.map_err(|e| {
-            if e.status == 404 {
-                OperatorError::NotFound(format!("resource '{id}'"))
-            } else {
-                scim_failure(e)
-            }
-        })?;
-        Ok((TenantView::from(tenant), resource.json))
+        let found = resources::get(&ctx, kind, &wanted, &Projection::default_for(kind));
+        Ok((TenantView::from(tenant), found))
     })
     .await?;
-    let title = match kind {
-        ResourceKind::User => format!("User {}", text(&resource, &["userName"])),
-        ResourceKind::Group => format!("Group {}", text(&resource, &["displayName"])),
+    let resource = match found {
+        Ok(found) => found.json,
+        Err(e) if e.status == 404 => {
+            return Err(PageError::not_found(format!("resource '{id}' not found")));
+        }
+        Err(e) => return Err(PageError::from(e)),
     };
     let page = ResourcePage {
         nav: Nav::new(&op.session, None),
         tenant,
-        title,
-        path: if kind == ResourceKind::User { "users" } else { "groups" },
+        title: format!("{} {}", kind.name(), text(&resource, &[listing.name])),
+        path: listing.segment,
         json: serde_json::to_string_pretty(&resource).unwrap_or_default(),
     };
     Ok(ui::render(StatusCode::OK, &page))
@@ -243,20 +259,15 @@ mod tests {
 
     #[test]
     fn words_become_a_safe_filter_and_filters_pass_through() {
-        assert_eq!(filter_for(ResourceKind::User, "  "), None);
+        let (users, groups) = (listing("users"), listing("groups"));
+        assert_eq!(filter_for(users, "  "), None);
         assert_eq!(
-            filter_for(ResourceKind::Group, "a\"b").unwrap(),
+            filter_for(groups, "a\"b").unwrap(),
             r#"displayName co "a\"b" or externalId eq "a\"b""#
         );
-        assert_eq!(
-            filter_for(ResourceKind::User, "userName sw \"x\"").unwrap(),
-            "userName sw \"x\""
-        );
+        assert_eq!(filter_for(users, "userName sw \"x\"").unwrap(), "userName sw \"x\"");
         assert!(
-            crate::scim::filter::parse_filter(
-                &filter_for(ResourceKind::User, "o'brien \\").unwrap()
-            )
-            .is_ok()
+            crate::scim::filter::parse_filter(&filter_for(users, "o'brien \\").unwrap()).is_ok()
         );
     }
 }

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 use super::UNAVAILABLE_RETRY_AFTER_SECS;
 use crate::db::StoreError;
 use crate::http::ui::{self, see_other};
+use crate::scim::error::ScimError;
 use crate::service::OperatorError;
 
 /// What a page handler returns instead of a page.
@@ -82,6 +83,21 @@ impl ResponseError for PageError {
 impl From<StoreError> for PageError {
     fn from(err: StoreError) -> Self {
         if err.is_unavailable() { PageError::unavailable(err) } else { PageError::internal(err) }
+    }
+}
+
+/// A SCIM failure shown on a console page: the same status, and the page says why.
+impl From<ScimError> for PageError {
+    fn from(err: ScimError) -> Self {
+        match err.status {
+            404 => PageError::not_found(err.detail),
+            503 => PageError::unavailable(err.detail),
+            400..=499 => PageError::Page(
+                StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST),
+                err.detail,
+            ),
+            _ => PageError::internal(err.detail),
+        }
     }
 }
 

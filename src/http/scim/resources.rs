@@ -18,7 +18,7 @@ use crate::service::provisioning::ResourceId;
 use crate::service::provisioning::resources::{self, Page, Update};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    for kind in [ResourceKind::User, ResourceKind::Group] {
+    for kind in ResourceKind::ALL {
         cfg.service(
             web::resource(kind.endpoint())
                 .app_data(web::Data::new(kind))
