@@ -13,27 +13,15 @@ use super::web_session::{
     PageError, Realm, Signed, SignedForm, blocking, refused, see_other, sign_in, sign_in_csrf,
     with_csrf_cookie,
 };
-use crate::clock::Clock;
-use crate::db::{Database, StoreError};
+use crate::service::accounts::tenant_admins::{self, TenantAdminSession};
 use crate::service::grants::{self, GrantSummary};
-use crate::service::login::{self, Session};
 
 pub struct TenantAdmins;
 
 impl Realm for TenantAdmins {
-    type Session = Session;
+    type Session = TenantAdminSession;
     const COOKIE: &'static str = SESSION_COOKIE;
     const SIGN_IN: &'static str = "/account/login";
-    fn lookup(
-        db: &Database,
-        clock: &dyn Clock,
-        cookie: &str,
-    ) -> Result<Option<Session>, StoreError> {
-        login::session(db, clock, cookie)
-    }
-    fn csrf(session: &Session) -> &str {
-        &session.csrf_token
-    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -88,7 +76,7 @@ async fn login_post(
     state: web::Data<AppState>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let (post, outcome) = sign_in(&req, &state, &mut payload, login::login).await?;
+    let (post, outcome) = sign_in(&req, &state, &mut payload, tenant_admins::login).await?;
     Ok(match outcome {
         Ok(new) => {
             let mut response = see_other("/account");
@@ -137,9 +125,9 @@ async fn revoke(
     let session = form.session.clone();
     let id = grant_id.into_inner();
     blocking(move || {
-        let actor = format!("admin:{}", session.admin_id);
         let reason = format!("revoked by tenant admin {}", session.email);
-        grants::revoke_as(&st.db, st.clock.as_ref(), &actor, Some(&session.tenant_id), &id, &reason)
+        let actor = session.actor();
+        grants::revoke(&st.db, st.clock.as_ref(), &actor, Some(&session.tenant_id), &id, &reason)
     })
     .await?;
     Ok(see_other("/account?done=grant-revoked"))
@@ -151,7 +139,8 @@ async fn logout(
     form: SignedForm<TenantAdmins>,
 ) -> Result<HttpResponse, PageError> {
     let (ip, st, cookie) = (client_ip(&req, &state), state.clone(), form.cookie.clone());
-    web::block(move || login::logout(&st.db, st.clock.as_ref(), &cookie, ip.as_deref())).await??;
+    web::block(move || tenant_admins::logout(&st.db, st.clock.as_ref(), &cookie, ip.as_deref()))
+        .await??;
     let mut response = see_other("/account/login");
     let _ = response.add_cookie(&ui::expired_cookie(SESSION_COOKIE, ui::is_secure(&req, &state)));
     Ok(response)

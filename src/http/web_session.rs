@@ -23,25 +23,21 @@ use crate::clock::Clock;
 use crate::db::{Database, StoreError};
 use crate::oauth::secret;
 use crate::service::OperatorError;
-use crate::service::login::{Attempt, LoginFailure};
+use crate::service::accounts::Session;
+use crate::service::accounts::sign_in::{Attempt, LoginFailure};
 use crate::service::rate_limit::Limit;
 use crate::service::verdict::Decided;
 
 /// Largest form body the pages accept.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
+/// One kind of signed-in page: whose session it needs and where that session's cookie lives.
 pub trait Realm: 'static {
-    type Session: Clone + Send + 'static;
+    type Session: Session;
     /// The session cookie's name.
     const COOKIE: &'static str;
     /// Where to send a browser without a session.
     const SIGN_IN: &'static str;
-    fn lookup(
-        db: &Database,
-        clock: &dyn Clock,
-        cookie: &str,
-    ) -> Result<Option<Self::Session>, StoreError>;
-    fn csrf(session: &Self::Session) -> &str;
 }
 
 /// The signed-in session of realm `R`.
@@ -75,7 +71,8 @@ async fn lookup<R: Realm>(req: &HttpRequest) -> Result<Option<(R::Session, Strin
     let state = app_state(req)?;
     let Some(cookie) = ui::cookie_value(req, R::COOKIE) else { return Ok(None) };
     let c = cookie.clone();
-    let session = web::block(move || R::lookup(&state.db, state.clock.as_ref(), &c)).await??;
+    let session =
+        web::block(move || R::Session::lookup(&state.db, state.clock.as_ref(), &c)).await??;
     Ok(session.map(|s| (s, cookie)))
 }
 
@@ -136,7 +133,7 @@ impl<R: Realm> FromRequest for SignedForm<R> {
                 ));
             };
             let sent = form.get("csrf").map_or("", String::as_str);
-            if !secret::equal(R::csrf(&session), sent) {
+            if !secret::equal(session.csrf_token(), sent) {
                 return Err(PageError::forbidden(
                     "The form could not be verified. Reload the page and try again.",
                 ));

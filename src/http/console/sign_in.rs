@@ -11,7 +11,7 @@ use crate::http::ui;
 use crate::http::web_session::{
     PageError, refused, see_other, sign_in, sign_in_csrf, with_csrf_cookie,
 };
-use crate::service::operators;
+use crate::service::accounts::operators;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -8,7 +8,8 @@ use super::{Done, Nav, Operator, OperatorForm, check_slug};
 use crate::http::AppState;
 use crate::http::ui;
 use crate::http::web_session::{PageError, blocking, see_other};
-use crate::service::admins::{self, AdminView};
+use crate::service::accounts::generate_password;
+use crate::service::accounts::tenant_admins::{self, TenantAdminView};
 use crate::service::credentials::{self, TokenView};
 use crate::service::grants::{self, GrantSummary};
 use crate::service::tenants::{self, TenantView};
@@ -44,7 +45,7 @@ struct TenantPage {
     nav: Nav,
     tenant: TenantView,
     tokens: Vec<TokenView>,
-    admins: Vec<AdminView>,
+    admins: Vec<TenantAdminView>,
     grants: Vec<GrantSummary>,
     show_lineage: bool,
     revoke_base: String,
@@ -78,7 +79,7 @@ async fn create(state: web::Data<AppState>, form: OperatorForm) -> Result<HttpRe
     let (slug, name) = (form.field("slug").trim().to_owned(), form.field("name").to_owned());
     let st = state.clone();
     let tenant =
-        blocking(move || tenants::create_as(&st.db, st.clock.as_ref(), &actor, &slug, Some(&name)))
+        blocking(move || tenants::create(&st.db, st.clock.as_ref(), &actor, &slug, Some(&name)))
             .await?;
     Ok(see_other(&format!("/admin/tenants/{}?done=tenant-created", tenant.slug)))
 }
@@ -95,7 +96,7 @@ async fn show(
     let (tenant, tokens, admins, grants) = blocking(move || {
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let tokens = credentials::list(&st.db, &slug)?;
-        let admins = admins::list(&st.db, &slug)?;
+        let admins = tenant_admins::list(&st.db, &slug)?;
         let grants = grants::for_tenant(&st.db, &tenant.id)?;
         Ok((TenantView::from(tenant), tokens, admins, grants))
     })
@@ -168,8 +169,7 @@ async fn issue_token(
     let (actor, label, st, s) =
         (form.session.actor(), form.field("label").to_owned(), state.clone(), slug.clone());
     let issued =
-        blocking(move || credentials::issue_as(&st.db, st.clock.as_ref(), &actor, &s, &label))
-            .await?;
+        blocking(move || credentials::issue(&st.db, st.clock.as_ref(), &actor, &s, &label)).await?;
     let page = SecretPage {
         nav: Nav::new(&form.session, None),
         title: format!("Token '{}' issued", issued.label),
@@ -193,7 +193,7 @@ async fn revoke_token(
     let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
     blocking(move || {
         let tenant = tenants::by_slug(&st.db, &s)?;
-        credentials::revoke_as(&st.db, st.clock.as_ref(), &actor, Some(&tenant.id), &token_id)
+        credentials::revoke(&st.db, st.clock.as_ref(), &actor, Some(&tenant.id), &token_id)
     })
     .await?;
     Ok(back_to(&slug, "token-revoked"))
@@ -207,10 +207,10 @@ async fn create_admin(
     check_slug(&slug)?;
     let (actor, email, st, s) =
         (form.session.actor(), form.field("email").to_owned(), state.clone(), slug.clone());
-    let password = admins::generate_password();
+    let password = generate_password();
     let p = password.clone();
     let admin =
-        blocking(move || admins::create_as(&st.db, st.clock.as_ref(), &actor, &s, &email, &p))
+        blocking(move || tenant_admins::create(&st.db, st.clock.as_ref(), &actor, &s, &email, &p))
             .await?;
     let page = SecretPage {
         nav: Nav::new(&form.session, None),
@@ -232,7 +232,7 @@ async fn reset_admin(
     let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
     let issued = blocking(move || {
         let tenant = tenants::by_slug(&st.db, &s)?;
-        admins::reset_password(&st.db, st.clock.as_ref(), &actor, &tenant.id, &admin_id)
+        tenant_admins::reset_password(&st.db, st.clock.as_ref(), &actor, &tenant.id, &admin_id)
     })
     .await?;
     let page = SecretPage {
@@ -257,7 +257,14 @@ async fn admin_disabled(
     let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
     blocking(move || {
         let tenant = tenants::by_slug(&st.db, &s)?;
-        admins::set_disabled(&st.db, st.clock.as_ref(), &actor, &tenant.id, &admin_id, disabled)
+        tenant_admins::set_disabled(
+            &st.db,
+            st.clock.as_ref(),
+            &actor,
+            &tenant.id,
+            &admin_id,
+            disabled,
+        )
     })
     .await?;
     Ok(back_to(&slug, if disabled { "admin-disabled" } else { "admin-enabled" }))
@@ -291,7 +298,7 @@ async fn revoke_grant(
     let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
     blocking(move || {
         let tenant = tenants::by_slug(&st.db, &s)?;
-        grants::revoke_as(
+        grants::revoke(
             &st.db,
             st.clock.as_ref(),
             &actor,
@@ -313,7 +320,7 @@ async fn revoke_any_grant(
     let (actor, st) = (form.session.actor(), state.clone());
     let id = grant_id.clone();
     blocking(move || {
-        grants::revoke_as(&st.db, st.clock.as_ref(), &actor, None, &id, "revoked by an operator")
+        grants::revoke(&st.db, st.clock.as_ref(), &actor, None, &id, "revoked by an operator")
     })
     .await?;
     Ok(see_other(&format!("/admin/grants/{grant_id}?done=grant-revoked")))
