@@ -24,29 +24,29 @@ macro_rules! on_accounts {
     ($table:expr, |$t:ident, $s:ident, $owner:ident, $tenant:ident| $body:expr) => {
         match $table {
             $crate::db::repo::accounts::AccountTable::TenantAdmins => {
-                #[allow(unused_imports)]
-                use $crate::db::schema::admin_accounts as $t;
-                #[allow(unused_imports)]
-                use $crate::db::schema::web_sessions as $s;
-                #[allow(unused_imports)]
-                use $crate::db::schema::web_sessions::admin_id as $owner;
-                #[allow(unused_variables)]
-                let $tenant = $t::tenant_id.nullable();
-                $body
+                $crate::db::repo::accounts::on_accounts!(@arm admin_accounts, web_sessions, admin_id,
+                    $crate::db::schema::admin_accounts::tenant_id.nullable(),
+                    |$t, $s, $owner, $tenant| $body)
             }
             $crate::db::repo::accounts::AccountTable::Operators => {
-                #[allow(unused_imports)]
-                use $crate::db::schema::operator_accounts as $t;
-                #[allow(unused_imports)]
-                use $crate::db::schema::operator_sessions as $s;
-                #[allow(unused_imports)]
-                use $crate::db::schema::operator_sessions::operator_id as $owner;
-                #[allow(unused_variables)]
-                let $tenant = $crate::db::repo::accounts::no_tenant();
-                $body
+                $crate::db::repo::accounts::on_accounts!(@arm operator_accounts, operator_sessions,
+                    operator_id, $crate::db::repo::accounts::no_tenant(),
+                    |$t, $s, $owner, $tenant| $body)
             }
         }
     };
+    (@arm $accounts:ident, $sessions:ident, $owner_column:ident, $tenant_of:expr,
+        |$t:ident, $s:ident, $owner:ident, $tenant:ident| $body:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::db::schema::$accounts as $t;
+        #[allow(unused_imports)]
+        use $crate::db::schema::$sessions as $s;
+        #[allow(unused_imports)]
+        use $crate::db::schema::$sessions::$owner_column as $owner;
+        #[allow(unused_variables)]
+        let $tenant = $tenant_of;
+        $body
+    }};
 }
 pub(crate) use on_accounts;
 

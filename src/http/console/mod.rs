@@ -23,6 +23,7 @@ pub struct Operators;
 impl Realm for Operators {
     type Session = OperatorSession;
     const COOKIE: &'static str = COOKIE;
+    const COOKIE_PATH: &'static str = COOKIE_PATH;
     const SIGN_IN: &'static str = "/admin/login";
 }
 

@@ -8,9 +8,10 @@ pub mod sign_in;
 pub mod tenant_admins;
 mod throttle;
 
-use crate::audit::Actor;
 use crate::clock::Clock;
-use crate::db::{Database, StoreError};
+use crate::db::repo::accounts::{self, AccountTable};
+use crate::db::rows::AccountRow;
+use crate::db::{Database, DbConnection, StoreError};
 use crate::oauth::password;
 use crate::service::OperatorError;
 
@@ -22,15 +23,80 @@ pub trait Session: Clone + Send + Sized + 'static {
     fn lookup(db: &Database, clock: &dyn Clock, cookie: &str) -> Result<Option<Self>, StoreError>;
     /// The synchronizer token every form post of this session must carry.
     fn csrf_token(&self) -> &str;
-    /// How the audit trail names the person signed in.
-    fn actor(&self) -> Actor;
+    /// Ends this session (the one `cookie` names), audited as a `login.logout` from `ip`.
+    fn sign_out(
+        &self,
+        db: &Database,
+        clock: &dyn Clock,
+        cookie: &str,
+        ip: Option<&str>,
+    ) -> Result<(), StoreError>;
 }
+
+/// Implements `Session` for a type with a `csrf_token` field, by its module's `session` and
+/// `sign_out` functions.
+macro_rules! signed_in {
+    ($session:ty) => {
+        impl $crate::service::accounts::Session for $session {
+            fn lookup(
+                db: &$crate::db::Database,
+                clock: &dyn $crate::clock::Clock,
+                cookie: &str,
+            ) -> Result<Option<Self>, $crate::db::StoreError> {
+                session(db, clock, cookie)
+            }
+            fn csrf_token(&self) -> &str {
+                &self.csrf_token
+            }
+            fn sign_out(
+                &self,
+                db: &$crate::db::Database,
+                clock: &dyn $crate::clock::Clock,
+                cookie: &str,
+                ip: Option<&str>,
+            ) -> Result<(), $crate::db::StoreError> {
+                sign_out(db, clock, self, cookie, ip)
+            }
+        }
+    };
+}
+use signed_in;
 
 /// A new session: the cookie value (for the browser only) and the session it opens.
 #[derive(Debug)]
 pub struct NewSession<S> {
     pub cookie: String,
     pub session: S,
+}
+
+/// Adds an account to `table` (with its tenant, for a tenant admin), unless its email is taken.
+fn add(
+    conn: &mut DbConnection,
+    table: AccountTable,
+    tenant_id: Option<String>,
+    email: &str,
+    password_hash: String,
+    now: i64,
+) -> Result<AccountRow, OperatorError> {
+    let email_ci = normalize_email(email);
+    if accounts::find_by_email(conn, table, &email_ci)?.is_some() {
+        let kind = match table {
+            AccountTable::TenantAdmins => "admin",
+            AccountTable::Operators => "operator",
+        };
+        return Err(OperatorError::Conflict(format!("{kind} '{email}'")));
+    }
+    let row = AccountRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id,
+        email: email.to_owned(),
+        email_ci,
+        password_hash,
+        disabled: false,
+        created_at: now,
+    };
+    accounts::insert(conn, table, &row)?;
+    Ok(row)
 }
 
 /// 24 random characters from an alphabet without look-alikes (about 139 bits).

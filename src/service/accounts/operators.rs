@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::sessions::{self, Minted};
 use super::sign_in::{self, Attempt, LoginFailure};
-use super::{NewSession, new_credentials, normalize_email};
+use super::{NewSession, add, new_credentials};
 use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::accounts::{self, AccountTable};
@@ -43,17 +43,7 @@ pub struct OperatorSession {
     pub csrf_token: String,
 }
 
-impl super::Session for OperatorSession {
-    fn lookup(db: &Database, clock: &dyn Clock, cookie: &str) -> Result<Option<Self>, StoreError> {
-        session(db, clock, cookie)
-    }
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-    fn actor(&self) -> Actor {
-        OperatorSession::actor(self)
-    }
-}
+super::signed_in!(OperatorSession);
 
 impl OperatorSession {
     /// How the audit trail names them.
@@ -76,19 +66,7 @@ pub fn create(
     let (email, password_hash) = new_credentials(email, password_text)?;
     let now = clock.now();
     db.write(|conn| {
-        if accounts::find_by_email(conn, TABLE, &normalize_email(email))?.is_some() {
-            return Err(OperatorError::Conflict(format!("operator '{email}'")));
-        }
-        let row = AccountRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            tenant_id: None,
-            email: email.to_owned(),
-            email_ci: normalize_email(email),
-            password_hash,
-            disabled: false,
-            created_at: now,
-        };
-        accounts::insert(conn, TABLE, &row)?;
+        let row = add(conn, TABLE, None, email, password_hash, now)?;
         let event = Event::new(Kind::OperatorCreated, &Actor::Cli)
             .detail("operator_id", row.id.clone())
             .detail("email", email);
@@ -128,7 +106,8 @@ pub fn session(
     Ok(found.map(|(row, operator)| OperatorSession::new(operator, row.csrf_token)))
 }
 
-pub fn logout(
+/// Ends `session`, the one `cookie` names.
+pub fn sign_out(
     db: &Database,
     clock: &dyn Clock,
     session: &OperatorSession,

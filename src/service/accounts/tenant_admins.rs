@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::sessions::{self, Minted};
 use super::sign_in::{self, Attempt, LoginFailure};
-use super::{NewSession, generate_password, hash_password, new_credentials, normalize_email};
+use super::{NewSession, add, generate_password, hash_password, new_credentials};
 use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::accounts::{self, AccountTable};
@@ -45,17 +45,7 @@ pub struct TenantAdminSession {
     pub csrf_token: String,
 }
 
-impl super::Session for TenantAdminSession {
-    fn lookup(db: &Database, clock: &dyn Clock, cookie: &str) -> Result<Option<Self>, StoreError> {
-        session(db, clock, cookie)
-    }
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-    fn actor(&self) -> Actor {
-        TenantAdminSession::actor(self)
-    }
-}
+super::signed_in!(TenantAdminSession);
 
 impl TenantAdminSession {
     /// How the audit trail names them.
@@ -89,19 +79,7 @@ pub fn create(
     db.write(|conn| {
         let tenant = tenants::find_by_slug(conn, tenant_slug)?
             .ok_or_else(|| OperatorError::NotFound(format!("tenant '{tenant_slug}'")))?;
-        if accounts::find_by_email(conn, TABLE, &normalize_email(email))?.is_some() {
-            return Err(OperatorError::Conflict(format!("admin '{email}'")));
-        }
-        let row = AccountRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            tenant_id: Some(tenant.id.clone()),
-            email: email.to_owned(),
-            email_ci: normalize_email(email),
-            password_hash,
-            disabled: false,
-            created_at: now,
-        };
-        accounts::insert(conn, TABLE, &row)?;
+        let row = add(conn, TABLE, Some(tenant.id.clone()), email, password_hash, now)?;
         let event = Event::new(Kind::AdminCreated, actor)
             .tenant(tenant.id)
             .detail("admin_id", row.id.clone())
@@ -241,13 +219,27 @@ pub fn session(
     Ok(Some(TenantAdminSession::new(admin, tenant, row.csrf_token)))
 }
 
+/// Ends the session `cookie` names, if it is live.
 pub fn logout(
     db: &Database,
     clock: &dyn Clock,
     cookie: &str,
     ip: Option<&str>,
 ) -> Result<(), StoreError> {
-    let Some(session) = session(db, clock, cookie)? else { return Ok(()) };
+    match session(db, clock, cookie)? {
+        Some(session) => sign_out(db, clock, &session, cookie, ip),
+        None => Ok(()),
+    }
+}
+
+/// Ends `session`, the one `cookie` names.
+pub fn sign_out(
+    db: &Database,
+    clock: &dyn Clock,
+    session: &TenantAdminSession,
+    cookie: &str,
+    ip: Option<&str>,
+) -> Result<(), StoreError> {
     let event = Event::new(Kind::Logout, &session.actor())
         .tenant(session.tenant_id.clone())
         .ip(ip.map(str::to_owned));
