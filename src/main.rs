@@ -53,8 +53,8 @@ enum Command {
     /// Manage static bearer tokens (Okta "HTTP Header" authentication).
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Manage tenant admin accounts (who log in and consent on the authorize page); `admin` is
-    /// the old spelling, still accepted.
+    /// Manage tenant admin accounts (who log in and consent on the authorize page).
+    // `admin` was the first spelling: scripts keep working, and --help shows the alias.
     #[command(subcommand, name = "tenant-admin", visible_alias = "admin")]
     TenantAdmin(TenantAdminCommand),
     /// Manage OAuth clients (e.g. the vendor's Okta OIN app).
