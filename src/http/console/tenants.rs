@@ -24,10 +24,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/tenants/{slug}/enable", web::post().to(enable))
         .route("/admin/tenants/{slug}/tokens", web::post().to(issue_token))
         .route("/admin/tenants/{slug}/tokens/{id}/revoke", web::post().to(revoke_token))
-        .route("/admin/tenants/{slug}/admins", web::post().to(create_admin))
-        .route("/admin/tenants/{slug}/admins/{id}/reset", web::post().to(reset_admin))
-        .route("/admin/tenants/{slug}/admins/{id}/disable", web::post().to(disable_admin))
-        .route("/admin/tenants/{slug}/admins/{id}/enable", web::post().to(enable_admin))
+        .route("/admin/tenants/{slug}/admins", web::post().to(create_tenant_admin))
+        .route("/admin/tenants/{slug}/admins/{id}/reset", web::post().to(reset_tenant_admin))
+        .route("/admin/tenants/{slug}/admins/{id}/disable", web::post().to(disable_tenant_admin))
+        .route("/admin/tenants/{slug}/admins/{id}/enable", web::post().to(enable_tenant_admin))
         .route("/admin/tenants/{slug}/grants/{id}/revoke", web::post().to(revoke_grant))
         .route("/admin/grants/{id}/revoke", web::post().to(revoke_any_grant));
 }
@@ -199,7 +199,7 @@ async fn revoke_token(
     Ok(back_to(&slug, "token-revoked"))
 }
 
-async fn create_admin(
+async fn create_tenant_admin(
     state: web::Data<AppState>,
     form: OperatorForm,
     slug: web::Path<String>,
@@ -222,7 +222,7 @@ async fn create_admin(
     Ok(ui::render(actix_web::http::StatusCode::OK, &page))
 }
 
-async fn reset_admin(
+async fn reset_tenant_admin(
     state: web::Data<AppState>,
     form: OperatorForm,
     path: web::Path<(String, String)>,
@@ -270,7 +270,7 @@ async fn admin_disabled(
     Ok(back_to(&slug, if disabled { "admin-disabled" } else { "admin-enabled" }))
 }
 
-async fn disable_admin(
+async fn disable_tenant_admin(
     state: web::Data<AppState>,
     form: OperatorForm,
     path: web::Path<(String, String)>,
@@ -279,7 +279,7 @@ async fn disable_admin(
     admin_disabled(state, form, slug, id, true).await
 }
 
-async fn enable_admin(
+async fn enable_tenant_admin(
     state: web::Data<AppState>,
     form: OperatorForm,
     path: web::Path<(String, String)>,

@@ -80,7 +80,7 @@ pub fn create(
         let tenant = tenants::find_by_slug(conn, tenant_slug)?
             .ok_or_else(|| OperatorError::NotFound(format!("tenant '{tenant_slug}'")))?;
         let row = add(conn, TABLE, Some(tenant.id.clone()), email, password_hash, now)?;
-        let event = Event::new(Kind::AdminCreated, actor)
+        let event = Event::new(Kind::TenantAdminCreated, actor)
             .tenant(tenant.id)
             .detail("admin_id", row.id.clone())
             .detail("email", email);
@@ -104,7 +104,7 @@ pub fn reset_password(
         let row = of_tenant(conn, tenant_id, admin_id)?;
         accounts::set_password(conn, TABLE, admin_id, &password_hash)?;
         sessions::close_all(conn, TABLE, admin_id)?;
-        let event = Event::new(Kind::AdminPasswordReset, actor)
+        let event = Event::new(Kind::TenantAdminPasswordReset, actor)
             .tenant(tenant_id)
             .detail("admin_id", admin_id)
             .detail("email", row.email.clone());
@@ -133,7 +133,7 @@ pub fn set_disabled(
         if disabled {
             sessions::close_all(conn, TABLE, admin_id)?;
         }
-        let kind = if disabled { Kind::AdminDisabled } else { Kind::AdminEnabled };
+        let kind = if disabled { Kind::TenantAdminDisabled } else { Kind::TenantAdminEnabled };
         let event = Event::new(kind, actor)
             .tenant(tenant_id)
             .detail("admin_id", admin_id)
