@@ -1,7 +1,8 @@
 //! Signed-in browser pages (operator console, customer account pages): the session extractors,
 //! CSRF checks on every form post, and the HTML error type their handlers return.
 //!
-//! A realm names its cookie, its sign-in page and how a cookie becomes a session. GET handlers
+//! A realm names its cookie, its sign-in page and its kind of session; `sign_in_post::<R>` and
+//! `sign_out::<R>` are its sign-in and sign-out forms, the same for every realm. GET handlers
 //! take `Signed<R>` (no session: a redirect to the sign-in page); POST handlers take
 //! `SignedForm<R>`, which also reads the form and refuses it unless its `csrf` field equals the
 //! session's token (synchronizer token, compared in constant time).
