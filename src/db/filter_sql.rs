@@ -1,4 +1,5 @@
-//! Translates a SCIM filter AST into one SQL predicate, so every filter runs in the database.
+//! Writes a planned SCIM filter (`scim::filter::plan`) as one SQL predicate, so every filter runs
+//! in the database; every SCIM error was raised by the planner, so writing cannot fail.
 //! Attributes with their own column (userName, externalId, displayName, active, meta dates) use it
 //! and its index; group membership uses `group_members`; every other attribute is matched through
 //! the `resource_values` index, and value paths (`emails[type eq "work" and value co "x"]`) are
@@ -10,12 +11,16 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Double, Text};
 
 use super::MultiBackend;
+use super::columns::{ColumnName, groups, members, users, values};
 use super::values::index_key;
-use crate::clock::parse_rfc3339;
-use crate::scim::error::{ScimError, ScimResult};
-use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
+use crate::scim::error::ScimResult;
+use crate::scim::filter::Filter;
+use crate::scim::filter::plan::{
+    Column, ColumnKind, ColumnTest, Comparison, ElementTest, Membership, OrdOp, Plan, SortBy,
+    SortPlan, SortValue, Storage, Test, TextOp, Tree, ValueKey, ValueTest, plan_filter, plan_sort,
+};
 use crate::scim::query::Sort;
-use crate::scim::schema::{AttrType, AttributeDef, ResourceKind, find_attribute};
+use crate::scim::schema::{GROUP_SCHEMA, ResourceKind, USER_SCHEMA};
 
 /// A bound parameter.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,159 +113,74 @@ impl QueryFragment<MultiBackend> for SqlFragment {
     }
 }
 
-/// How a column stores an attribute.
-#[derive(Debug, Clone, Copy)]
-enum ColumnKind {
-    /// Stored lower-cased (`*_ci`): the operand is lower-cased too.
-    TextCi,
-    /// Stored as given (case-exact attributes such as `id` and `externalId`).
-    TextExact,
-    Bool,
-    /// Unix milliseconds; the operand is an RFC 3339 date-time.
-    Time,
+/// Which side of a `group_members` row a resource table is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberSide {
+    /// Column holding this table's id.
+    own: &'static str,
+    /// Column holding the compared id.
+    other: &'static str,
 }
+
+/// A filter planned for a resource table, ready to be written as SQL.
+pub type TablePlan = Plan<ColumnName, MemberSide>;
 
 /// A resource table that filters run against.
 #[derive(Debug, Clone, Copy)]
 pub struct FilterTarget {
     kind: ResourceKind,
-    table: &'static str,
-    core_urn: &'static str,
-    /// (attribute, sub-attribute, column, kind); names are matched case-insensitively.
-    columns: &'static [(&'static str, Option<&'static str>, &'static str, ColumnKind)],
-    /// Columns that never hold NULL, so sorting on them needs no NULL-placement term.
-    not_null: &'static [&'static str],
-    /// The attribute answered from `group_members`, and which side of the row this table is.
-    membership: Option<Membership>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Membership {
-    attribute: &'static str,
-    /// Column of `group_members` holding this table's id.
-    own: &'static str,
-    /// Column of `group_members` holding the compared id.
-    other: &'static str,
+    /// The table's `id`, which every index subquery joins on.
+    id: ColumnName,
+    storage: Storage<ColumnName, MemberSide>,
 }
 
 pub const USERS: FilterTarget = FilterTarget {
     kind: ResourceKind::User,
-    table: "scim_users",
-    core_urn: "urn:ietf:params:scim:schemas:core:2.0:User",
-    columns: &[
-        ("id", None, "id", ColumnKind::TextExact),
-        ("userName", None, "user_name_ci", ColumnKind::TextCi),
-        ("externalId", None, "external_id", ColumnKind::TextExact),
-        ("displayName", None, "display_name_ci", ColumnKind::TextCi),
-        ("active", None, "active", ColumnKind::Bool),
-        ("meta", Some("created"), "created_at", ColumnKind::Time),
-        ("meta", Some("lastModified"), "updated_at", ColumnKind::Time),
-    ],
-    not_null: &["id", "user_name_ci", "active", "created_at", "updated_at"],
-    membership: Some(Membership { attribute: "groups", own: "member_id", other: "group_id" }),
+    id: users::ID,
+    storage: Storage {
+        core_urn: USER_SCHEMA,
+        columns: &[
+            column("id", None, ColumnKind::TextExact, users::ID),
+            column("userName", None, ColumnKind::TextCi, users::USER_NAME_CI),
+            column("externalId", None, ColumnKind::TextExact, users::EXTERNAL_ID),
+            column("displayName", None, ColumnKind::TextCi, users::DISPLAY_NAME_CI),
+            column("active", None, ColumnKind::Bool, users::ACTIVE),
+            column("meta", Some("created"), ColumnKind::Time, users::CREATED_AT),
+            column("meta", Some("lastModified"), ColumnKind::Time, users::UPDATED_AT),
+        ],
+        membership: Some(Membership {
+            attribute: "groups",
+            rows: MemberSide { own: members::MEMBER_ID, other: members::GROUP_ID },
+        }),
+    },
 };
 
 pub const GROUPS: FilterTarget = FilterTarget {
     kind: ResourceKind::Group,
-    table: "scim_groups",
-    core_urn: "urn:ietf:params:scim:schemas:core:2.0:Group",
-    columns: &[
-        ("id", None, "id", ColumnKind::TextExact),
-        ("displayName", None, "display_name_ci", ColumnKind::TextCi),
-        ("externalId", None, "external_id", ColumnKind::TextExact),
-        ("meta", Some("created"), "created_at", ColumnKind::Time),
-        ("meta", Some("lastModified"), "updated_at", ColumnKind::Time),
-    ],
-    not_null: &["id", "display_name_ci", "created_at", "updated_at"],
-    membership: Some(Membership { attribute: "members", own: "group_id", other: "member_id" }),
+    id: groups::ID,
+    storage: Storage {
+        core_urn: GROUP_SCHEMA,
+        columns: &[
+            column("id", None, ColumnKind::TextExact, groups::ID),
+            column("displayName", None, ColumnKind::TextCi, groups::DISPLAY_NAME_CI),
+            column("externalId", None, ColumnKind::TextExact, groups::EXTERNAL_ID),
+            column("meta", Some("created"), ColumnKind::Time, groups::CREATED_AT),
+            column("meta", Some("lastModified"), ColumnKind::Time, groups::UPDATED_AT),
+        ],
+        membership: Some(Membership {
+            attribute: "members",
+            rows: MemberSide { own: members::GROUP_ID, other: members::MEMBER_ID },
+        }),
+    },
 };
 
-impl FilterTarget {
-    /// True when `path` names this table's core schema (or no schema).
-    fn is_core(&self, path: &AttrPath) -> bool {
-        path.urn.as_deref().is_none_or(|urn| urn.eq_ignore_ascii_case(self.core_urn))
-    }
-
-    /// The index key and definition a comparison on `path` reads: `emails co "x"` on a complex
-    /// multi-valued attribute compares its `value` sub-attribute (RFC 7644 §3.4.2.2).
-    fn compared_value(
-        &self,
-        path: &AttrPath,
-        key: String,
-    ) -> (String, Option<&'static AttributeDef>) {
-        let def = find_attribute(self.kind, path.urn.as_deref(), &path.name, path.sub.as_deref());
-        match def {
-            Some(d) if path.sub.is_none() && d.multi_valued && d.is_complex() => {
-                (format!("{key}.value"), d.sub_attribute("value"))
-            }
-            _ => (key, def),
-        }
-    }
-
-    fn extension_urn<'p>(&self, path: &'p AttrPath) -> Option<&'p str> {
-        path.urn.as_deref().filter(|urn| !urn.eq_ignore_ascii_case(self.core_urn))
-    }
-
-    /// The dedicated column of a core attribute path, if it has one.
-    fn column_of(
-        &self,
-        path: &AttrPath,
-    ) -> Option<&'static (&'static str, Option<&'static str>, &'static str, ColumnKind)> {
-        self.columns.iter().find(|(name, sub, _, _)| {
-            path.name.eq_ignore_ascii_case(name)
-                && match (sub, path.sub.as_deref()) {
-                    (None, None) => true,
-                    (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-                    _ => false,
-                }
-        })
-    }
-}
-
-/// ORDER BY terms for `sortBy` (RFC 7644 §3.4.2.3): resources without a value come last when
-/// ascending and first when descending. The caller appends `seq`, so ties keep creation order and
-/// paging stays stable. A multi-valued attribute sorts by its smallest value ascending and its
-/// largest descending.
-pub fn order_by(target: &FilterTarget, sort: &Sort) -> ScimResult<SqlFragment> {
-    let dir = if sort.descending { "DESC" } else { "ASC" };
-    let path = &sort.by;
-    let mut out = SqlFragment::default();
-    if target.is_core(path) {
-        if let Some(&(_, _, column, _)) = target.column_of(path) {
-            let col = format!("{}.{column}", target.table);
-            if target.not_null.contains(&column) {
-                out.sql(&format!("{col} {dir}"));
-            } else {
-                out.sql(&format!("({col} IS NULL) {dir}, {col} {dir}"));
-            }
-            return Ok(out);
-        }
-        let membership =
-            target.membership.is_some_and(|m| path.name.eq_ignore_ascii_case(m.attribute));
-        if membership || path.name.eq_ignore_ascii_case("meta") {
-            return Err(ScimError::invalid_value(format!("cannot sort by '{}'", path_text(path))));
-        }
-    }
-    let key = index_key(target.extension_urn(path), &path.name, path.sub.as_deref());
-    let (key, def) = target.compared_value(path, key);
-    let column = match def {
-        Some(d) if matches!(d.kind, AttrType::DateTime | AttrType::Integer | AttrType::Decimal) => {
-            "value_num"
-        }
-        Some(d) if d.case_exact => "value",
-        _ => "value_ci",
-    };
-    let aggregate = if sort.descending { "MAX" } else { "MIN" };
-    let value = format!(
-        "(SELECT {aggregate}(s.{column}) FROM resource_values s WHERE s.resource_id = {}.id AND s.attr = ",
-        target.table
-    );
-    out.sql(&format!("({value}"))
-        .text(key.clone())
-        .sql(&format!(") IS NULL) {dir}, {value}"))
-        .text(key)
-        .sql(&format!(") {dir}"));
-    Ok(out)
+const fn column(
+    attr: &'static str,
+    sub: Option<&'static str>,
+    kind: ColumnKind,
+    column: ColumnName,
+) -> Column<ColumnName> {
+    Column { attr, sub, kind, column }
 }
 
 /// Builds the SQL predicate for `filter` over `target` rows of `tenant`.
@@ -269,470 +189,245 @@ pub fn to_predicate(
     tenant: &str,
     filter: &Filter,
 ) -> ScimResult<SqlFragment> {
-    let mut out = SqlFragment::default();
-    Builder { target, tenant }.filter(filter, &mut out)?;
-    Ok(out)
+    let plan = plan_filter(&target.storage, &target.kind, filter)?;
+    Ok(emit(target, tenant, &plan))
 }
 
-struct Builder<'a> {
+/// ORDER BY terms for `sortBy` (RFC 7644 §3.4.2.3): resources without a value come last when
+/// ascending and first when descending. The caller appends `seq`, so ties keep creation order and
+/// paging stays stable. A multi-valued attribute sorts by its smallest value ascending and its
+/// largest descending.
+pub fn order_by(target: &FilterTarget, sort: &Sort) -> ScimResult<SqlFragment> {
+    let plan = plan_sort(&target.storage, &target.kind, sort)?;
+    Ok(emit_order(target, &plan))
+}
+
+/// Writes a planned filter over `target` rows of `tenant`.
+pub fn emit(target: &FilterTarget, tenant: &str, plan: &TablePlan) -> SqlFragment {
+    let mut out = SqlFragment::default();
+    let writer = Writer { target, tenant };
+    tree(plan, &mut out, &mut |test, out| writer.test(test, out));
+    out
+}
+
+/// Writes a planned sort over `target` rows.
+pub fn emit_order(target: &FilterTarget, plan: &SortPlan<ColumnName>) -> SqlFragment {
+    let dir = if plan.descending { "DESC" } else { "ASC" };
+    let mut out = SqlFragment::default();
+    match &plan.by {
+        SortBy::Column(col) if col.nullable => {
+            out.sql(&format!("({col} IS NULL) {dir}, {col} {dir}"));
+        }
+        SortBy::Column(col) => {
+            out.sql(&format!("{col} {dir}"));
+        }
+        SortBy::Value(key, by) => {
+            let column = match by {
+                SortValue::Number => values::VALUE_NUM,
+                SortValue::Exact => values::VALUE,
+                SortValue::Folded => values::VALUE_CI,
+            };
+            let aggregate = if plan.descending { "MAX" } else { "MIN" };
+            let value = format!(
+                "(SELECT {aggregate}(s.{column}) FROM {} s WHERE s.{} = {} AND s.{} = ",
+                values::TABLE,
+                values::RESOURCE_ID,
+                target.id,
+                values::ATTR
+            );
+            let key = key_text(key);
+            out.sql(&format!("({value}"))
+                .text(key.clone())
+                .sql(&format!(") IS NULL) {dir}, {value}"))
+                .text(key)
+                .sql(&format!(") {dir}"));
+        }
+    }
+    out
+}
+
+/// `and`, `or` and `not` over leaves of any kind, the same way at every level.
+fn tree<L>(node: &Tree<L>, out: &mut SqlFragment, leaf: &mut dyn FnMut(&L, &mut SqlFragment)) {
+    let mut binary = |a: &Tree<L>, joiner: &str, b: &Tree<L>, out: &mut SqlFragment| {
+        out.sql("(");
+        tree(a, out, leaf);
+        out.sql(joiner);
+        tree(b, out, leaf);
+        out.sql(")");
+    };
+    match node {
+        Tree::And(a, b) => binary(a, " AND ", b, out),
+        Tree::Or(a, b) => binary(a, " OR ", b, out),
+        Tree::Not(inner) => {
+            out.sql("(NOT ");
+            tree(inner, out, leaf);
+            out.sql(")");
+        }
+        Tree::Leaf(l) => leaf(l, out),
+    }
+}
+
+struct Writer<'a> {
     target: &'a FilterTarget,
     tenant: &'a str,
 }
 
-impl Builder<'_> {
-    fn filter(&self, filter: &Filter, out: &mut SqlFragment) -> ScimResult<()> {
-        match filter {
-            Filter::And(a, b) => self.binary(a, " AND ", b, out),
-            Filter::Or(a, b) => self.binary(a, " OR ", b, out),
-            Filter::Not(inner) => {
-                out.sql("(NOT ");
-                self.filter(inner, out)?;
-                out.sql(")");
-                Ok(())
-            }
-            Filter::Present(path) => self.leaf(path, None, out),
-            Filter::Compare { path, op, value } => match (op, value) {
-                // `ne` negates `eq`, so resources without the attribute match it too.
-                (CompareOp::Ne, value) => {
-                    out.sql("(NOT ");
-                    self.leaf(path, Some((CompareOp::Eq, value)), out)?;
-                    out.sql(")");
-                    Ok(())
+impl Writer<'_> {
+    fn test(&self, test: &Test<ColumnName, MemberSide>, out: &mut SqlFragment) {
+        match test {
+            Test::Column(col, test) => column_test(*col, test, out),
+            Test::Member(side, id) => {
+                out.sql(&format!(
+                    "{} IN (SELECT gm.{} FROM {} gm WHERE gm.{} = ",
+                    self.target.id,
+                    side.own,
+                    members::TABLE,
+                    members::TENANT_ID
+                ))
+                .text(self.tenant);
+                if let Some(id) = id {
+                    out.sql(&format!(" AND gm.{} = ", side.other)).text(id.clone());
                 }
-                // `eq null`: has no value (RFC 7643 §2.5).
-                (CompareOp::Eq, CompValue::Null) => {
-                    out.sql("(NOT ");
-                    self.leaf(path, None, out)?;
-                    out.sql(")");
-                    Ok(())
-                }
-                (_, CompValue::Null) => Err(ScimError::invalid_filter(format!(
-                    "'{}' cannot be compared with null using this operator",
-                    path_text(path)
-                ))),
-                (op, value) => self.leaf(path, Some((*op, value)), out),
-            },
-            Filter::ValuePath { attr, filter } => self.value_path(attr, filter, out),
-        }
-    }
-
-    fn binary(
-        &self,
-        a: &Filter,
-        joiner: &str,
-        b: &Filter,
-        out: &mut SqlFragment,
-    ) -> ScimResult<()> {
-        out.sql("(");
-        self.filter(a, out)?;
-        out.sql(joiner);
-        self.filter(b, out)?;
-        out.sql(")");
-        Ok(())
-    }
-
-    /// `attr op value`, or `attr pr` when `cmp` is `None`.
-    fn leaf(
-        &self,
-        path: &AttrPath,
-        cmp: Option<(CompareOp, &CompValue)>,
-        out: &mut SqlFragment,
-    ) -> ScimResult<()> {
-        if self.target.is_core(path) {
-            if let Some(&(_, _, column, kind)) = self.target.column_of(path) {
-                return self.column(path, column, kind, cmp, out);
-            }
-            if path.name.eq_ignore_ascii_case("meta") {
-                return Err(ScimError::invalid_filter(format!(
-                    "filtering on '{}' is not supported; use meta.created or meta.lastModified",
-                    path_text(path)
-                )));
-            }
-            if let Some(m) =
-                self.target.membership.filter(|m| path.name.eq_ignore_ascii_case(m.attribute))
-            {
-                return self.membership(m, path, cmp, out);
-            }
-        }
-        let key = index_key(self.target.extension_urn(path), &path.name, path.sub.as_deref());
-        out.sql(&format!(
-            "{}.id IN (SELECT v.resource_id FROM resource_values v WHERE v.tenant_id = ",
-            self.target.table
-        ))
-        .text(self.tenant)
-        .sql(" AND ");
-        match cmp {
-            // A complex attribute is present when any of its sub-attributes has a value.
-            None if path.sub.is_none() => {
-                out.sql("(v.attr = ")
-                    .text(key.clone())
-                    .sql(" OR v.attr LIKE ")
-                    .text(format!("{}.%", like_escape(&key)))
-                    .sql(" ESCAPE '\\')");
-            }
-            None => {
-                out.sql("v.attr = ").text(key);
-            }
-            Some((op, value)) => {
-                let (key, def) = self.target.compared_value(path, key);
-                out.sql("v.attr = ").text(key).sql(" AND ");
-                value_comparison("v", def, path, op, value, out)?;
-            }
-        }
-        out.sql(")");
-        Ok(())
-    }
-
-    fn column(
-        &self,
-        path: &AttrPath,
-        column: &str,
-        kind: ColumnKind,
-        cmp: Option<(CompareOp, &CompValue)>,
-        out: &mut SqlFragment,
-    ) -> ScimResult<()> {
-        let col = format!("{}.{column}", self.target.table);
-        let Some((op, value)) = cmp else {
-            out.sql(&format!("{col} IS NOT NULL"));
-            return Ok(());
-        };
-        match kind {
-            ColumnKind::TextCi | ColumnKind::TextExact => {
-                let CompValue::Str(text) = value else {
-                    return Err(ScimError::invalid_filter(format!(
-                        "'{}' is a string attribute; compare it with a quoted string",
-                        path_text(path)
-                    )));
-                };
-                let text = if matches!(kind, ColumnKind::TextCi) {
-                    text.to_lowercase()
-                } else {
-                    text.clone()
-                };
-                out.sql(&format!("({col} IS NOT NULL AND "));
-                string_comparison(&col, op, text, out);
                 out.sql(")");
             }
-            ColumnKind::Bool => match (op, value) {
-                (CompareOp::Eq, CompValue::Bool(b)) => {
-                    out.sql(&format!("{col} = ")).boolean(*b);
-                }
-                _ => {
-                    return Err(ScimError::invalid_filter(format!(
-                        "'{}' is a boolean: compare it with eq true or eq false",
-                        path_text(path)
-                    )));
-                }
-            },
-            ColumnKind::Time => {
-                let millis = date_operand(path, value)?;
-                let sql_op = match op {
-                    CompareOp::Eq | CompareOp::Ne => "=",
-                    CompareOp::Gt => ">",
-                    CompareOp::Ge => ">=",
-                    CompareOp::Lt => "<",
-                    CompareOp::Le => "<=",
-                    CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
-                        return Err(ScimError::invalid_filter(format!(
-                            "'{}' is a dateTime; co, sw and ew do not apply",
-                            path_text(path)
-                        )));
-                    }
-                };
-                out.sql(&format!("{col} {sql_op} ")).bigint(millis);
-            }
+            Test::Value(key, test) => self.value(key, test, out),
+            Test::Element(parent, tests) => self.element(parent, tests, out),
         }
-        Ok(())
     }
 
-    /// `members.value eq "id"` on groups, `groups.value eq "id"` on users, and `pr` on either.
-    fn membership(
-        &self,
-        m: Membership,
-        path: &AttrPath,
-        cmp: Option<(CompareOp, &CompValue)>,
-        out: &mut SqlFragment,
-    ) -> ScimResult<()> {
-        if path.sub.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case("value")) {
-            return Err(ScimError::invalid_filter(format!(
-                "{} can be filtered on {}.value only",
-                m.attribute, m.attribute
-            )));
-        }
+    /// `id IN (SELECT <alias>.<select> FROM resource_values <alias> WHERE <alias>.tenant_id = ?`,
+    /// left open for the caller's conditions and closing parenthesis.
+    fn scan_values(&self, outer: &str, alias: &str, select: &str, out: &mut SqlFragment) {
         out.sql(&format!(
-            "{}.id IN (SELECT gm.{} FROM group_members gm WHERE gm.tenant_id = ",
-            self.target.table, m.own
+            "{outer} IN (SELECT {alias}.{select} FROM {} {alias} WHERE {alias}.{} = ",
+            values::TABLE,
+            values::TENANT_ID
         ))
         .text(self.tenant);
-        match cmp {
-            None => {}
-            Some((CompareOp::Eq, CompValue::Str(id))) => {
-                out.sql(&format!(" AND gm.{} = ", m.other)).text(id.clone());
+    }
+
+    fn value(&self, key: &ValueKey, test: &ValueTest, out: &mut SqlFragment) {
+        self.scan_values(&self.target.id.to_string(), "v", values::RESOURCE_ID, out);
+        out.sql(" AND ");
+        let key = key_text(key);
+        match test {
+            ValueTest::Present { with_subs: true } => attr_or_subs("v", key, out),
+            ValueTest::Present { with_subs: false } => {
+                out.sql(&format!("v.{} = ", values::ATTR)).text(key);
             }
-            Some(_) => {
-                return Err(ScimError::invalid_filter(format!(
-                    "{} supports 'pr' and 'eq' on {}.value",
-                    m.attribute, m.attribute
-                )));
+            ValueTest::Compare(comparison) => {
+                out.sql(&format!("v.{} = ", values::ATTR)).text(key).sql(" AND ");
+                compare_value("v", comparison, out);
             }
         }
         out.sql(")");
-        Ok(())
     }
 
-    /// `attr[filter]`: resources with at least one element of `attr` satisfying `filter`.
-    fn value_path(
-        &self,
-        attr: &AttrPath,
-        filter: &Filter,
-        out: &mut SqlFragment,
-    ) -> ScimResult<()> {
-        if let Some(m) = self
-            .target
-            .membership
-            .filter(|m| self.target.is_core(attr) && attr.name.eq_ignore_ascii_case(m.attribute))
-        {
-            // Memberships are rows, not indexed values: only `[value eq "id"]` applies.
-            return match filter {
-                Filter::Compare { path, op, value }
-                    if path.urn.is_none()
-                        && path.sub.is_none()
-                        && path.name.eq_ignore_ascii_case("value") =>
-                {
-                    let sub =
-                        AttrPath { urn: None, name: attr.name.clone(), sub: Some("value".into()) };
-                    self.membership(m, &sub, Some((*op, value)), out)
-                }
-                _ => Err(ScimError::invalid_filter(format!(
-                    "{}[…] supports only 'value eq \"id\"'",
-                    attr.name
-                ))),
-            };
-        }
-        let parent = index_key(self.target.extension_urn(attr), &attr.name, None);
-        out.sql(&format!(
-            "{}.id IN (SELECT e.resource_id FROM resource_values e WHERE e.tenant_id = ",
-            self.target.table
-        ))
-        .text(self.tenant)
-        .sql(" AND (e.attr = ")
-        .text(parent.clone())
-        .sql(" OR e.attr LIKE ")
-        .text(format!("{}.%", like_escape(&parent)))
-        .sql(" ESCAPE '\\') AND ");
-        self.element((attr, &parent), filter, out)?;
+    /// `attr[…]`: resources with an element of `parent` whose sub-attributes pass `tests`.
+    fn element(&self, parent: &ValueKey, tests: &Tree<ElementTest>, out: &mut SqlFragment) {
+        self.scan_values(&self.target.id.to_string(), "e", values::RESOURCE_ID, out);
+        out.sql(" AND ");
+        attr_or_subs("e", key_text(parent), out);
+        out.sql(" AND ");
+        tree(tests, out, &mut |test, out| {
+            let key = ValueKey { sub: Some(test.sub.clone()), ..parent.clone() };
+            self.scan_values(&format!("e.{}", values::ELEMENT), "x", values::ELEMENT, out);
+            out.sql(&format!(" AND x.{} = ", values::ATTR)).text(key_text(&key));
+            if let Some(comparison) = &test.comparison {
+                out.sql(" AND ");
+                compare_value("x", comparison, out);
+            }
+            out.sql(")");
+        });
         out.sql(")");
-        Ok(())
-    }
-
-    /// A predicate on `e.element`: true when that element satisfies `filter`.
-    fn element(
-        &self,
-        parent: Parent<'_>,
-        filter: &Filter,
-        out: &mut SqlFragment,
-    ) -> ScimResult<()> {
-        match filter {
-            Filter::And(a, b) | Filter::Or(a, b) => {
-                out.sql("(");
-                self.element(parent, a, out)?;
-                out.sql(if matches!(filter, Filter::And(..)) { " AND " } else { " OR " });
-                self.element(parent, b, out)?;
-                out.sql(")");
-                Ok(())
-            }
-            Filter::Not(inner) => {
-                out.sql("(NOT ");
-                self.element(parent, inner, out)?;
-                out.sql(")");
-                Ok(())
-            }
-            Filter::ValuePath { .. } => {
-                Err(ScimError::invalid_filter("value paths cannot be nested"))
-            }
-            Filter::Present(path) => self.element_leaf(parent, path, None, out),
-            Filter::Compare { path, op, value } => match (op, value) {
-                (CompareOp::Ne, v) => {
-                    out.sql("(NOT ");
-                    self.element_leaf(parent, path, Some((CompareOp::Eq, v)), out)?;
-                    out.sql(")");
-                    Ok(())
-                }
-                (CompareOp::Eq, CompValue::Null) => {
-                    out.sql("(NOT ");
-                    self.element_leaf(parent, path, None, out)?;
-                    out.sql(")");
-                    Ok(())
-                }
-                (_, CompValue::Null) => Err(ScimError::invalid_filter(format!(
-                    "'{}' cannot be compared with null using this operator",
-                    path_text(path)
-                ))),
-                (op, v) => self.element_leaf(parent, path, Some((*op, v)), out),
-            },
-        }
-    }
-
-    fn element_leaf(
-        &self,
-        (parent_path, parent): Parent<'_>,
-        path: &AttrPath,
-        cmp: Option<(CompareOp, &CompValue)>,
-        out: &mut SqlFragment,
-    ) -> ScimResult<()> {
-        if path.urn.is_some() || path.sub.is_some() {
-            return Err(ScimError::invalid_filter(format!(
-                "'{}' inside [ ] must be a plain sub-attribute name",
-                path_text(path)
-            )));
-        }
-        out.sql("e.element IN (SELECT x.element FROM resource_values x WHERE x.tenant_id = ")
-            .text(self.tenant)
-            .sql(" AND x.attr = ")
-            .text(format!("{parent}.{}", path.name.to_ascii_lowercase()));
-        if let Some((op, value)) = cmp {
-            let def = find_attribute(
-                self.target.kind,
-                parent_path.urn.as_deref(),
-                &parent_path.name,
-                Some(&path.name),
-            );
-            out.sql(" AND ");
-            value_comparison("x", def, path, op, value, out)?;
-        }
-        out.sql(")");
-        Ok(())
     }
 }
 
-/// The attribute a value path (`emails[…]`) filters within, and its index key.
-type Parent<'a> = (&'a AttrPath, &'a str);
+fn key_text(key: &ValueKey) -> String {
+    index_key(key.urn.as_deref(), &key.name, key.sub.as_deref())
+}
 
-/// Compares an indexed value of the row aliased `alias`, by the attribute's type: numbers and
-/// dateTimes by `value_num`, booleans by their text, strings case-insensitively through `value_ci`
-/// unless the attribute is `caseExact`. Attributes of no schema compare as case-insensitive text.
-fn value_comparison(
-    alias: &str,
-    def: Option<&AttributeDef>,
-    path: &AttrPath,
-    op: CompareOp,
-    value: &CompValue,
-    out: &mut SqlFragment,
-) -> ScimResult<()> {
-    let ordered = |what: &str| -> ScimResult<()> {
-        if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
-            return Err(ScimError::invalid_filter(format!(
-                "'{}' is {what}; co, sw and ew do not apply",
-                path_text(path)
-            )));
+/// `(a.attr = key OR a.attr LIKE 'key.%')`: the attribute itself or any of its sub-attributes.
+fn attr_or_subs(alias: &str, key: String, out: &mut SqlFragment) {
+    let attr = values::ATTR;
+    let pattern = format!("{}.%", like_escape(&key));
+    out.sql(&format!("({alias}.{attr} = "))
+        .text(key)
+        .sql(&format!(" OR {alias}.{attr} LIKE "))
+        .text(pattern)
+        .sql(" ESCAPE '\\')");
+}
+
+fn column_test(col: ColumnName, test: &ColumnTest, out: &mut SqlFragment) {
+    let col = col.to_string();
+    match test {
+        ColumnTest::NotNull => {
+            out.sql(&format!("{col} IS NOT NULL"));
         }
-        Ok(())
-    };
-    match (def.map(|d| d.kind), value) {
-        (Some(AttrType::DateTime), value) => {
-            ordered("a dateTime")?;
-            number_comparison(alias, op, date_operand(path, value)? as f64, out);
+        ColumnTest::Text(op, text) => {
+            out.sql(&format!("({col} IS NOT NULL AND "));
+            string_comparison(&col, *op, text.clone(), out);
+            out.sql(")");
         }
-        (Some(AttrType::Integer | AttrType::Decimal), value) => {
-            ordered("a number")?;
-            let number = match value {
-                CompValue::Number(n) => n.as_f64(),
-                _ => None,
-            }
-            .ok_or_else(|| {
-                ScimError::invalid_filter(format!(
-                    "'{}' is a number; compare it with an unquoted number",
-                    path_text(path)
-                ))
-            })?;
-            number_comparison(alias, op, number, out);
+        ColumnTest::Bool(b) => {
+            out.sql(&format!("{col} = ")).boolean(*b);
         }
-        (Some(AttrType::Boolean), value) => match (op, value) {
-            (CompareOp::Eq, CompValue::Bool(b)) => {
-                out.sql(&format!("{alias}.value = ")).text(b.to_string());
-            }
-            _ => {
-                return Err(ScimError::invalid_filter(format!(
-                    "'{}' is a boolean: compare it with eq true or eq false",
-                    path_text(path)
-                )));
-            }
-        },
-        (_, CompValue::Str(text)) if def.is_some_and(|d| d.case_exact) => {
-            if op == CompareOp::Eq {
+        ColumnTest::Time(op, millis) => {
+            out.sql(&format!("{col} {} ", ord_sql(*op))).bigint(*millis);
+        }
+    }
+}
+
+/// Compares an indexed value of the row aliased `alias`: numbers by `value_num`, booleans by their
+/// text, strings through `value_ci` unless case-exact.
+fn compare_value(alias: &str, comparison: &Comparison, out: &mut SqlFragment) {
+    match comparison {
+        Comparison::Number(op, number) => {
+            out.sql(&format!("{alias}.{} {} ", values::VALUE_NUM, ord_sql(*op))).double(*number);
+        }
+        Comparison::Bool(b) => {
+            out.sql(&format!("{alias}.{} = ", values::VALUE)).text(b.to_string());
+        }
+        Comparison::Text { op, operand, case_exact: true } => {
+            if *op == TextOp::Eq {
                 // The lower-cased twin narrows through the (tenant, attr, value_ci) index first.
-                out.sql(&format!("{alias}.value_ci = ")).text(text.to_lowercase()).sql(" AND ");
+                out.sql(&format!("{alias}.{} = ", values::VALUE_CI))
+                    .text(operand.to_lowercase())
+                    .sql(" AND ");
             }
-            string_comparison(&format!("{alias}.value"), op, text.clone(), out);
+            string_comparison(&format!("{alias}.{}", values::VALUE), *op, operand.clone(), out);
         }
-        (_, CompValue::Str(text)) => {
-            string_comparison(&format!("{alias}.value_ci"), op, text.to_lowercase(), out);
+        Comparison::Text { op, operand, case_exact: false } => {
+            let col = format!("{alias}.{}", values::VALUE_CI);
+            string_comparison(&col, *op, operand.clone(), out);
         }
-        (_, CompValue::Bool(b)) if matches!(op, CompareOp::Eq) => {
-            out.sql(&format!("{alias}.value = ")).text(b.to_string());
-        }
-        (_, CompValue::Bool(_)) => {
-            return Err(ScimError::invalid_filter("booleans can only be compared with eq or ne"));
-        }
-        (_, CompValue::Number(n)) => {
-            ordered("compared with a number")?;
-            let number =
-                n.as_f64().ok_or_else(|| ScimError::invalid_filter("number out of range"))?;
-            number_comparison(alias, op, number, out);
-        }
-        (_, CompValue::Null) => return Err(ScimError::invalid_filter("null cannot be compared")),
     }
-    Ok(())
 }
 
-/// A dateTime operand as Unix milliseconds: a quoted RFC 3339 date-time, any offset.
-fn date_operand(path: &AttrPath, value: &CompValue) -> ScimResult<i64> {
-    match value {
-        CompValue::Str(s) => parse_rfc3339(s),
-        _ => None,
-    }
-    .ok_or_else(|| {
-        ScimError::invalid_filter(format!(
-            "'{}' needs a quoted RFC 3339 date-time",
-            path_text(path)
-        ))
-    })
-}
-
-fn number_comparison(alias: &str, op: CompareOp, number: f64, out: &mut SqlFragment) {
-    let sql_op = match op {
-        CompareOp::Gt => ">",
-        CompareOp::Ge => ">=",
-        CompareOp::Lt => "<",
-        CompareOp::Le => "<=",
-        _ => "=",
-    };
-    out.sql(&format!("{alias}.value_num {sql_op} ")).double(number);
-}
-
-fn string_comparison(col: &str, op: CompareOp, text: String, out: &mut SqlFragment) {
-    let like = |pattern: String, out: &mut SqlFragment| {
-        out.sql(&format!("{col} LIKE ")).text(pattern).sql(" ESCAPE '\\'");
-    };
+fn ord_sql(op: OrdOp) -> &'static str {
     match op {
-        CompareOp::Eq | CompareOp::Ne => {
-            out.sql(&format!("{col} = ")).text(text);
-        }
-        CompareOp::Co => like(format!("%{}%", like_escape(&text)), out),
-        CompareOp::Sw => like(format!("{}%", like_escape(&text)), out),
-        CompareOp::Ew => like(format!("%{}", like_escape(&text)), out),
-        CompareOp::Gt => {
-            out.sql(&format!("{col} > ")).text(text);
-        }
-        CompareOp::Ge => {
-            out.sql(&format!("{col} >= ")).text(text);
-        }
-        CompareOp::Lt => {
-            out.sql(&format!("{col} < ")).text(text);
-        }
-        CompareOp::Le => {
-            out.sql(&format!("{col} <= ")).text(text);
-        }
+        OrdOp::Eq => "=",
+        OrdOp::Gt => ">",
+        OrdOp::Ge => ">=",
+        OrdOp::Lt => "<",
+        OrdOp::Le => "<=",
+    }
+}
+
+fn string_comparison(col: &str, op: TextOp, text: String, out: &mut SqlFragment) {
+    let (sql_op, operand) = match op {
+        TextOp::Eq => ("=", text),
+        TextOp::Co => ("LIKE", format!("%{}%", like_escape(&text))),
+        TextOp::Sw => ("LIKE", format!("{}%", like_escape(&text))),
+        TextOp::Ew => ("LIKE", format!("%{}", like_escape(&text))),
+        TextOp::Gt => (">", text),
+        TextOp::Ge => (">=", text),
+        TextOp::Lt => ("<", text),
+        TextOp::Le => ("<=", text),
+    };
+    out.sql(&format!("{col} {sql_op} ")).text(operand);
+    if sql_op == "LIKE" {
+        out.sql(" ESCAPE '\\'");
     }
 }
 
@@ -748,23 +443,10 @@ pub fn like_escape(text: &str) -> String {
     out
 }
 
-fn path_text(path: &AttrPath) -> String {
-    let mut text = String::new();
-    if let Some(urn) = &path.urn {
-        text.push_str(urn);
-        text.push(':');
-    }
-    text.push_str(&path.name);
-    if let Some(sub) = &path.sub {
-        text.push('.');
-        text.push_str(sub);
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::error::ScimError;
     use crate::scim::filter::parse_filter;
 
     fn sql(target: &FilterTarget, filter: &str) -> Result<String, ScimError> {
@@ -831,5 +513,106 @@ mod tests {
     #[test]
     fn like_wildcards_are_escaped() {
         assert_eq!(like_escape("50%_a\\b"), "50\\%\\_a\\\\b");
+    }
+
+    fn binds(fragment: &SqlFragment) -> Vec<String> {
+        let bind = |b: &Bind| match b {
+            Bind::Text(t) => t.clone(),
+            Bind::BigInt(n) => n.to_string(),
+            Bind::Double(n) => n.to_string(),
+            Bind::Bool(b) => b.to_string(),
+        };
+        let bound = fragment.parts.iter().filter_map(|p| match p {
+            Part::Bind(b) => Some(bind(b)),
+            Part::Sql(_) => None,
+        });
+        bound.collect()
+    }
+
+    #[test]
+    fn value_paths_memberships_and_sorts_are_pinned() {
+        let within = "scim_users.id IN (SELECT e.resource_id FROM resource_values e WHERE e.tenant_id = ? AND (e.attr = ? OR e.attr LIKE ? ESCAPE '\\') AND (e.element IN (SELECT x.element FROM resource_values x WHERE x.tenant_id = ? AND x.attr = ? AND x.value_ci = ?) AND (NOT e.element IN (SELECT x.element FROM resource_values x WHERE x.tenant_id = ? AND x.attr = ? AND x.value_ci LIKE ? ESCAPE '\\'))))";
+        let cases = [
+            (USERS, "emails[type eq \"work\" and not (value co \"@x\")]", within),
+            (
+                USERS,
+                "groups[value eq \"g1\"]",
+                "scim_users.id IN (SELECT gm.member_id FROM group_members gm WHERE gm.tenant_id = ? AND gm.group_id = ?)",
+            ),
+            (
+                GROUPS,
+                "members pr",
+                "scim_groups.id IN (SELECT gm.group_id FROM group_members gm WHERE gm.tenant_id = ?)",
+            ),
+            (USERS, "meta.created ge \"2026-01-01T00:00:00Z\"", "scim_users.created_at >= ?"),
+            (
+                USERS,
+                "title ne \"x\"",
+                "(NOT scim_users.id IN (SELECT v.resource_id FROM resource_values v WHERE v.tenant_id = ? AND v.attr = ? AND v.value_ci = ?))",
+            ),
+        ];
+        for (target, filter, expected) in cases {
+            assert_eq!(sql(&target, filter).ok().as_deref(), Some(expected), "{filter}");
+        }
+        let f = parse_filter("emails[type eq \"Work\" and not (value co \"@x_\")]").unwrap();
+        assert_eq!(
+            binds(&to_predicate(&USERS, "t1", &f).unwrap()),
+            [
+                "t1",
+                "emails",
+                "emails.%",
+                "t1",
+                "emails.type",
+                "work",
+                "t1",
+                "emails.value",
+                "%@x\\_%"
+            ]
+        );
+
+        let sort = |by: &str, descending| {
+            let by = crate::scim::filter::parser::parse_attr_path_str(
+                by,
+                crate::scim::filter::parser::ErrorKind::Filter,
+            )
+            .unwrap();
+            order_by(&USERS, &Sort { by, descending }).unwrap().debug_sql()
+        };
+        assert_eq!(sort("userName", true), "scim_users.user_name_ci DESC");
+        assert_eq!(
+            sort("displayName", false),
+            "(scim_users.display_name_ci IS NULL) ASC, scim_users.display_name_ci ASC"
+        );
+        assert_eq!(
+            sort("emails", true),
+            "((SELECT MAX(s.value_ci) FROM resource_values s WHERE s.resource_id = scim_users.id AND s.attr = ?) IS NULL) DESC, (SELECT MAX(s.value_ci) FROM resource_values s WHERE s.resource_id = scim_users.id AND s.attr = ?) DESC"
+        );
+    }
+
+    /// The emitter writes whatever plan it is given; nothing about it can fail.
+    #[test]
+    fn emits_hand_built_plans() {
+        let key = |sub: &str| ValueKey {
+            urn: Some("urn:x:Ext".to_owned()),
+            name: "Codes".to_owned(),
+            sub: Some(sub.to_owned()),
+        };
+        let exact =
+            Comparison::Text { op: TextOp::Eq, operand: "AbC".to_owned(), case_exact: true };
+        let plan: TablePlan = Tree::Or(
+            Box::new(Tree::Leaf(Test::Value(key("Value"), ValueTest::Compare(exact)))),
+            Box::new(Tree::Not(Box::new(Tree::Leaf(Test::Column(
+                users::ACTIVE,
+                ColumnTest::Bool(false),
+            ))))),
+        );
+        let out = emit(&USERS, "t9", &plan);
+        assert_eq!(
+            out.debug_sql(),
+            "(scim_users.id IN (SELECT v.resource_id FROM resource_values v WHERE v.tenant_id = ? AND v.attr = ? AND v.value_ci = ? AND v.value = ?) OR (NOT scim_users.active = ?))"
+        );
+        assert_eq!(binds(&out), ["t9", "urn:x:ext:codes.value", "abc", "AbC", "false"]);
+        let order = SortPlan { by: SortBy::Value(key("n"), SortValue::Number), descending: false };
+        assert!(emit_order(&USERS, &order).debug_sql().starts_with("((SELECT MIN(s.value_num)"));
     }
 }

@@ -1,6 +1,7 @@
 //! Storage: one diesel `MultiConnection` over SQLite (embedded default) and PostgreSQL (production),
 //! a pool, embedded migrations, and the repositories in `repo/`.
 
+pub mod columns;
 pub mod filter_sql;
 pub mod repo;
 pub mod rows;
@@ -36,8 +37,12 @@ pub enum StoreError {
     Connection(#[from] diesel::ConnectionError),
     #[error("migration failed: {0}")]
     Migration(String),
+    /// Stored data that cannot be read back (a malformed key, scope or URI in a row).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A rule the code relies on did not hold: a bug or a missing set-up step, not bad data.
+    #[error("broken invariant: {0}")]
+    Invariant(String),
     #[error("invalid database URL: {0}")]
     BadUrl(String),
 }

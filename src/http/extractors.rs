@@ -13,13 +13,9 @@ use serde_json::Value;
 use super::AppState;
 use super::error::ApiError;
 use super::forwarded;
-use crate::db::StoreError;
-use crate::oauth::scope;
 use crate::scim::error::ScimError;
-use crate::service::access_tokens;
+use crate::service::admission::{self, Admission, Gate, Knock};
 use crate::service::credentials::{self, AuthFailure, Principal};
-use crate::service::rate_limit::{Decision, Limit};
-use crate::service::verdict::Verdict;
 
 /// The application state, which every app registers; its absence is a wiring bug.
 pub(crate) fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
@@ -43,83 +39,68 @@ impl FromRequest for Authenticated {
         let state = state(req);
         let issuer = state.as_ref().map(|s| origin(req, s)).unwrap_or_default();
         let peer = state.as_ref().ok().and_then(|s| client_ip(req, s));
-        let path = req.path().to_owned();
         let request = req.clone();
         // Reads (including POST …/.search) need scim:read; everything else needs scim:write.
         let is_search = *req.method() == Method::POST && req.path().ends_with("/.search");
-        let needs_write = !matches!(*req.method(), Method::GET | Method::HEAD) && !is_search;
+        let writes = !matches!(*req.method(), Method::GET | Method::HEAD) && !is_search;
         Box::pin(async move {
             let state = state?;
             let token = match header.transpose() {
                 Ok(h) => credentials::bearer_token(h.as_deref()).map(str::to_owned),
                 Err(failure) => Err(failure),
             };
-            let st = state.clone();
-            let (peer2, path2) = (peer.clone(), path.clone());
-            let outcome = web::block(move || {
-                let outcome = match &token {
-                    Ok(token) if token.starts_with(credentials::TOKEN_PREFIX) => {
-                        credentials::authenticate(&st.db, st.clock.as_ref(), token)?
-                    }
-                    Ok(token) => access_tokens::authenticate(
-                        &st.db,
-                        st.clock.as_ref(),
-                        &st.tokens,
-                        token,
-                        &issuer,
-                    )?,
-                    Err(failure) => Verdict::Refused(*failure),
+            let (st, path, peer2) = (state.clone(), request.path().to_owned(), peer.clone());
+            let admission = web::block(move || {
+                let gate = Gate {
+                    db: &st.db,
+                    clock: st.clock.as_ref(),
+                    tokens: &st.tokens,
+                    limiter: &st.scim_limiter,
+                    per_minute: st.settings.rate_limits.scim_per_tenant,
                 };
-                match outcome {
-                    Verdict::Granted(principal) => {
-                        let limit = Limit::per_minute(st.settings.rate_limits.scim_per_tenant);
-                        let checked =
-                            st.scim_limiter.check(&principal.tenant_id, limit, st.clock.now());
-                        let decision = st.scim_limiter.settle(&st.db, &checked)?;
-                        Ok::<_, StoreError>(Admission::Admitted(principal, decision))
-                    }
-                    Verdict::Refused(failure) => {
-                        let tenant = access_tokens::record_failure(
-                            &st.db,
-                            st.clock.as_ref(),
-                            &st.tokens,
-                            failure,
-                            token.as_deref().ok(),
-                            peer2,
-                            &path2,
-                        )?;
-                        Ok(Admission::Refused(failure, tenant))
-                    }
-                }
+                let token = token.as_deref().map_err(|failure| *failure);
+                let knock = Knock { token, issuer: &issuer, peer: peer2, path: &path, writes };
+                admission::admit(&gate, &knock)
             })
             .await?
             .map_err(ScimError::from)?;
-            let (principal, decision) = match outcome {
-                Admission::Admitted(principal, decision) => (principal, decision),
-                Admission::Refused(failure, tenant) => {
-                    tracing::info!(reason = failure.description(), ?peer, %path, "SCIM authentication failed");
-                    if let Some(id) = tenant {
-                        request.extensions_mut().insert(RequestTenant { id, slug: None });
-                    }
-                    return Err(ApiError::from(failure));
-                }
-            };
-            request.extensions_mut().insert(RequestTenant {
-                id: principal.tenant_id.clone(),
-                slug: Some(principal.tenant_slug.clone()),
-            });
-            if let Some(secs) = decision.retry_after_secs() {
-                tracing::info!(tenant = %principal.tenant_slug, "SCIM rate limit reached");
-                return Err(ApiError::rate_limited(secs));
-            }
-            if needs_write && !principal.access.write {
-                return Err(ApiError::insufficient_scope(scope::SCIM_WRITE));
-            }
-            if !needs_write && !principal.access.read {
-                return Err(ApiError::insufficient_scope(scope::SCIM_READ));
-            }
-            Ok(Authenticated(principal))
+            answer(&request, admission, peer)
         })
+    }
+}
+
+/// Leaves the request's tenant on it for the middlewares, and turns a refusal into its answer.
+fn answer(
+    request: &HttpRequest,
+    admission: Admission,
+    peer: Option<String>,
+) -> Result<Authenticated, ApiError> {
+    let tenant_of = |principal: &Principal| RequestTenant {
+        id: principal.tenant_id.clone(),
+        slug: Some(principal.tenant_slug.clone()),
+    };
+    match admission {
+        Admission::Admitted(principal) => {
+            request.extensions_mut().insert(tenant_of(&principal));
+            Ok(Authenticated(principal))
+        }
+        Admission::Refused { failure, tenant } => {
+            let path = request.path();
+            tracing::info!(reason = failure.description(), ?peer, %path, "SCIM authentication failed");
+            if let Some(id) = tenant {
+                request.extensions_mut().insert(RequestTenant { id, slug: None });
+            }
+            Err(ApiError::from(failure))
+        }
+        Admission::RateLimited { principal, retry_after_secs } => {
+            request.extensions_mut().insert(tenant_of(&principal));
+            tracing::info!(tenant = %principal.tenant_slug, "SCIM rate limit reached");
+            Err(ApiError::rate_limited(retry_after_secs))
+        }
+        Admission::InsufficientScope { principal, needed } => {
+            request.extensions_mut().insert(tenant_of(&principal));
+            Err(ApiError::insufficient_scope(needed))
+        }
     }
 }
 
@@ -131,11 +112,6 @@ impl FromRequest for Authenticated {
 pub struct RequestTenant {
     pub id: String,
     pub slug: Option<String>,
-}
-
-enum Admission {
-    Admitted(Principal, Decision),
-    Refused(AuthFailure, Option<String>),
 }
 
 /// A JSON request body as SCIM clients send it: `application/scim+json` or `application/json`

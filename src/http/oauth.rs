@@ -4,18 +4,20 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
 use super::AppState;
+use super::error::PageError;
+use super::error::oauth::{no_store, oauth_error, storage_failure};
 use super::extractors::{client_ip, origin, query_pairs};
 use super::ui::{self, ConsentPage, LoginPage, SESSION_COOKIE};
-use super::web_session::{PageError, refused, sign_in, sign_in_csrf, with_csrf_cookie};
+use super::web_session::{refused, sign_in, sign_in_csrf, with_csrf_cookie};
 use crate::db::StoreError;
 use crate::db::rows::ClientRow;
-use crate::oauth::error::{OAuthError, OAuthErrorCode};
+use crate::oauth::error::OAuthError;
 use crate::oauth::{scope, secret};
 use crate::service::access_tokens;
 use crate::service::accounts::tenant_admins::{self as login, TenantAdminSession as Session};
@@ -65,15 +67,6 @@ impl Ctx {
     }
 }
 
-fn server_error_page(e: impl std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %e, "OAuth page failed");
-    ui::error_page(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "An internal error occurred; see the server log.",
-    )
-}
-
 fn redirect(status: StatusCode, location: &str) -> HttpResponse {
     match HeaderValue::from_str(location) {
         Ok(value) => {
@@ -83,7 +76,7 @@ fn redirect(status: StatusCode, location: &str) -> HttpResponse {
                 .insert_header((header::CACHE_CONTROL, "no-store"));
             builder.finish()
         }
-        Err(_) => server_error_page("redirect location is not a valid header"),
+        Err(_) => PageError::internal("redirect location is not a valid header").error_response(),
     }
 }
 
@@ -131,10 +124,10 @@ async fn run_authorize(
     params: Params,
     decision: Option<ConsentDecision>,
     csrf: Option<String>,
-) -> Result<(AuthorizeOutcome, Option<Session>), HttpResponse> {
+) -> Result<(AuthorizeOutcome, Option<Session>), PageError> {
     let ctx = Ctx::new(req, state);
     let cookie = ui::cookie_value(req, SESSION_COOKIE);
-    let result = web::block(move || {
+    let pair = web::block(move || {
         let session = match cookie {
             Some(cookie) => login::session(&ctx.state.db, ctx.state.clock.as_ref(), &cookie)?,
             None => None,
@@ -149,31 +142,29 @@ async fn run_authorize(
         let outcome = flow::authorize(&ctx.env(), &params, session.as_ref(), decision)?;
         Ok::<_, StoreError>((outcome, session))
     })
-    .await;
-    match result {
-        Ok(Ok(pair)) => Ok(pair),
-        Ok(Err(e)) => Err(server_error_page(e)),
-        Err(e) => Err(server_error_page(e)),
-    }
+    .await??;
+    Ok(pair)
 }
 
-async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+async fn authorize_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     let params = Params::from_pairs(query_pairs(&req));
-    match run_authorize(&req, &state, params, None, None).await {
-        Err(response) => response,
-        Ok((AuthorizeOutcome::ErrorPage(message), _)) => ui::error_page(
+    Ok(match run_authorize(&req, &state, params, None, None).await? {
+        (AuthorizeOutcome::ErrorPage(message), _) => ui::error_page(
             StatusCode::BAD_REQUEST,
             "This authorization request is invalid",
             &message,
         ),
-        Ok((AuthorizeOutcome::Redirect(location), _)) => redirect(StatusCode::FOUND, &location),
-        Ok((AuthorizeOutcome::Pending(consent), Some(session))) => {
+        (AuthorizeOutcome::Redirect(location), _) => redirect(StatusCode::FOUND, &location),
+        (AuthorizeOutcome::Pending(consent), Some(session)) => {
             consent_page(&req, &consent, &session)
         }
-        Ok((AuthorizeOutcome::Pending(consent), None)) => {
+        (AuthorizeOutcome::Pending(consent), None) => {
             login_page(&req, &state, &consent, req.query_string(), StatusCode::OK, None, "")
         }
-    }
+    })
 }
 
 fn form_params(body: &web::Bytes) -> Params {
@@ -186,7 +177,7 @@ async fn authorize_post(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let form = form_params(&body);
     let params = Params::from_pairs(query_pairs(&req));
     let decision = match form.get("decision") {
@@ -196,27 +187,26 @@ async fn authorize_post(
     };
     let csrf = form.get("csrf").map(str::to_owned);
     let Some(wanted) = decision else {
-        return ui::error_page(
+        return Ok(ui::error_page(
             StatusCode::BAD_REQUEST,
             "Invalid form",
             "The form carried no decision.",
-        );
+        ));
     };
-    match run_authorize(&req, &state, params, Some(wanted), csrf).await {
-        Err(response) => response,
-        Ok((AuthorizeOutcome::ErrorPage(message), _)) => ui::error_page(
+    Ok(match run_authorize(&req, &state, params, Some(wanted), csrf).await? {
+        (AuthorizeOutcome::ErrorPage(message), _) => ui::error_page(
             StatusCode::BAD_REQUEST,
             "This authorization request is invalid",
             &message,
         ),
-        Ok((AuthorizeOutcome::Redirect(location), _)) => redirect(StatusCode::SEE_OTHER, &location),
+        (AuthorizeOutcome::Redirect(location), _) => redirect(StatusCode::SEE_OTHER, &location),
         // No decision was taken: the session expired or the CSRF token did not match.
-        Ok((AuthorizeOutcome::Pending(_), Some(_))) => ui::error_page(
+        (AuthorizeOutcome::Pending(_), Some(_)) => ui::error_page(
             StatusCode::FORBIDDEN,
             "The form expired",
             "The consent form is no longer valid. Go back, reload the page and decide again.",
         ),
-        Ok((AuthorizeOutcome::Pending(consent), None)) => login_page(
+        (AuthorizeOutcome::Pending(consent), None) => login_page(
             &req,
             &state,
             &consent,
@@ -225,7 +215,7 @@ async fn authorize_post(
             Some("Your session has expired. Sign in again.".into()),
             "",
         ),
-    }
+    })
 }
 
 /// The authorize query a login or logout form carries back; it only ever becomes the query of
@@ -289,15 +279,15 @@ async fn logout_post(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
     let form = form_params(&body);
     let location = format!("/oauth/authorize?{}", return_to(form.get("return_to")));
     let Some(cookie) = ui::cookie_value(&req, SESSION_COOKIE) else {
-        return redirect(StatusCode::SEE_OTHER, &location);
+        return Ok(redirect(StatusCode::SEE_OTHER, &location));
     };
     let csrf = form.get("csrf").unwrap_or("").to_owned();
     let ctx = Ctx::new(&req, &state);
-    let result = web::block(move || {
+    let signed_out = web::block(move || {
         let db = &ctx.state.db;
         let clock = ctx.state.clock.as_ref();
         match login::session(db, clock, &cookie)? {
@@ -308,52 +298,21 @@ async fn logout_post(
             _ => Ok(false),
         }
     })
-    .await;
-    match result {
-        Ok(Ok(true)) => {
-            let mut response = redirect(StatusCode::SEE_OTHER, &location);
-            let _ = response
-                .add_cookie(&ui::expired_cookie(SESSION_COOKIE, ui::is_secure(&req, &state)));
-            response
-        }
-        Ok(Ok(false)) => ui::error_page(
+    .await??;
+    if !signed_out {
+        return Ok(ui::error_page(
             StatusCode::FORBIDDEN,
             "The form expired",
             "Reload the page and try again.",
-        ),
-        Ok(Err(e)) => server_error_page(e),
-        Err(e) => server_error_page(e),
+        ));
     }
+    let mut response = redirect(StatusCode::SEE_OTHER, &location);
+    let _ = response.add_cookie(&ui::expired_cookie(SESSION_COOKIE, ui::is_secure(&req, &state)));
+    Ok(response)
 }
 
 // ---------------------------------------------------------------------------------------------
 // JSON endpoints for clients.
-
-fn no_store(builder: &mut actix_web::HttpResponseBuilder) {
-    builder
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"));
-}
-
-/// RFC 6749 §5.2. A failed Basic authentication also gets a `WWW-Authenticate: Basic` challenge.
-fn oauth_error(err: &OAuthError, basic: bool) -> HttpResponse {
-    let status = StatusCode::from_u16(err.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut builder = HttpResponse::build(status);
-    no_store(&mut builder);
-    if err.code == OAuthErrorCode::InvalidClient && basic {
-        builder
-            .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"scimd\", charset=\"UTF-8\""));
-    }
-    if let Some(secs) = err.retry_after {
-        builder.insert_header((header::RETRY_AFTER, secs.to_string()));
-    }
-    if err.code == OAuthErrorCode::ServerError {
-        tracing::error!(error = %err, "OAuth endpoint failed");
-    } else {
-        tracing::info!(error = err.code.as_str(), description = %err.description, "OAuth request refused");
-    }
-    builder.json(json!({ "error": err.code.as_str(), "error_description": err.description }))
-}
 
 fn json_ok(body: &impl serde::Serialize) -> HttpResponse {
     let mut builder = HttpResponse::Ok();
@@ -450,10 +409,7 @@ where
     match result {
         Ok(Ok(Verdict::Granted(body))) => json_ok(&body),
         Ok(Ok(Verdict::Refused(e))) => oauth_error(&e, basic),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "OAuth endpoint storage failure");
-            oauth_error(&OAuthError::server_error(), false)
-        }
+        Ok(Err(e)) => storage_failure(&e),
         Err(_) => oauth_error(&OAuthError::server_error(), false),
     }
 }
@@ -533,7 +489,8 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
             .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
             .insert_header((header::CONTENT_TYPE, "application/jwk-set+json"))
             .body(body.to_string()),
-        _ => oauth_error(&OAuthError::server_error(), false),
+        Ok(Err(e)) => storage_failure(&e),
+        Err(_) => oauth_error(&OAuthError::server_error(), false),
     }
 }
 

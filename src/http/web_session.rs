@@ -13,17 +13,18 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::{StatusCode, header};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 
 use super::AppState;
+pub use super::error::{PageError, blocking};
 use super::extractors::client_ip;
 use super::ui;
+pub use super::ui::see_other;
 use crate::clock::Clock;
-use crate::db::{Database, StoreError};
+use crate::db::Database;
 use crate::oauth::secret;
-use crate::service::OperatorError;
 use crate::service::accounts::sign_in::{Attempt, LoginFailure};
 use crate::service::accounts::{NewSession, Session};
 use crate::service::rate_limit::Limit;
@@ -144,101 +145,6 @@ impl<R: Realm> FromRequest for SignedForm<R> {
             Ok(SignedForm { session, cookie, form, _realm: PhantomData })
         })
     }
-}
-
-/// What a page handler returns instead of a page.
-#[derive(Debug)]
-pub enum PageError {
-    /// 303 to this location.
-    Redirect(String),
-    Page(StatusCode, String),
-}
-
-impl PageError {
-    pub fn bad_request(message: impl Into<String>) -> PageError {
-        PageError::Page(StatusCode::BAD_REQUEST, message.into())
-    }
-    pub fn forbidden(message: impl Into<String>) -> PageError {
-        PageError::Page(StatusCode::FORBIDDEN, message.into())
-    }
-    pub fn not_found(message: impl Into<String>) -> PageError {
-        PageError::Page(StatusCode::NOT_FOUND, message.into())
-    }
-    pub fn internal(detail: impl std::fmt::Display) -> PageError {
-        tracing::error!(error = %detail, "page failed");
-        PageError::Page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An internal error occurred; see the server log.".into(),
-        )
-    }
-}
-
-impl std::fmt::Display for PageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PageError::Redirect(to) => write!(f, "redirect to {to}"),
-            PageError::Page(status, message) => write!(f, "{status}: {message}"),
-        }
-    }
-}
-
-impl ResponseError for PageError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            PageError::Redirect(_) => StatusCode::SEE_OTHER,
-            PageError::Page(status, _) => *status,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            PageError::Redirect(to) => see_other(to),
-            PageError::Page(status, message) => {
-                let title = status.canonical_reason().unwrap_or("Error");
-                ui::error_page(*status, title, message)
-            }
-        }
-    }
-}
-
-impl From<StoreError> for PageError {
-    fn from(err: StoreError) -> Self {
-        PageError::internal(err)
-    }
-}
-
-impl From<actix_web::error::BlockingError> for PageError {
-    fn from(err: actix_web::error::BlockingError) -> Self {
-        PageError::internal(err)
-    }
-}
-
-impl From<OperatorError> for PageError {
-    fn from(err: OperatorError) -> Self {
-        match err {
-            OperatorError::Invalid(message) => PageError::bad_request(message),
-            OperatorError::NotFound(what) => PageError::not_found(format!("{what} not found")),
-            OperatorError::Conflict(what) => {
-                PageError::Page(StatusCode::CONFLICT, format!("{what} already exists"))
-            }
-            OperatorError::Store(err) => PageError::internal(err),
-        }
-    }
-}
-
-/// 303 See Other: where a successful form post lands (post/redirect/get).
-pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location.to_owned()))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
-}
-
-/// Runs storage work off the async runtime.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, OperatorError> + Send + 'static,
-) -> Result<T, PageError> {
-    Ok(web::block(f).await??)
 }
 
 /// A realm with a sign-in page of its own, whose form posts to `sign_in_post::<R>`.

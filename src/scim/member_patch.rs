@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::scim::error::{ScimError, ScimResult};
-use crate::scim::filter::{CompValue, CompareOp, Filter};
+use crate::scim::filter::{CompValue, CompareOp, Expr, ValueFilter};
 use crate::scim::patch::{PatchOpKind, PatchOperation};
 use crate::scim::schema::GROUP_SCHEMA;
 
@@ -16,7 +16,7 @@ pub enum MemberChange {
     Remove(Vec<String>),
     /// `members[<filter>]` on something other than ids (e.g. `type eq "Group"`): evaluated over
     /// the current members.
-    RemoveMatching(Filter),
+    RemoveMatching(ValueFilter),
     RemoveAll,
     ReplaceAll(Vec<String>),
 }
@@ -57,9 +57,9 @@ fn is_members(name: &str, urn: Option<&str>) -> bool {
 }
 
 /// Ids named by `value eq "id"` comparisons joined with `or`, if that is all the filter is.
-fn ids_in_filter(filter: &Filter, out: &mut Vec<String>) -> bool {
+fn ids_in_filter(filter: &ValueFilter, out: &mut Vec<String>) -> bool {
     match filter {
-        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(id) }
+        Expr::Compare { path, op: CompareOp::Eq, value: CompValue::Str(id) }
             if path.urn.is_none()
                 && path.sub.is_none()
                 && path.name.eq_ignore_ascii_case("value") =>
@@ -67,7 +67,7 @@ fn ids_in_filter(filter: &Filter, out: &mut Vec<String>) -> bool {
             out.push(id.clone());
             true
         }
-        Filter::Or(a, b) => ids_in_filter(a, out) && ids_in_filter(b, out),
+        Expr::Or(a, b) => ids_in_filter(a, out) && ids_in_filter(b, out),
         _ => false,
     }
 }
@@ -97,7 +97,7 @@ pub fn split_operations(ops: Vec<PatchOperation>) -> ScimResult<SplitPatch> {
 /// An operation whose path is `members` or `members[…]`.
 fn path_change(
     op: PatchOpKind,
-    filter: Option<&Filter>,
+    filter: Option<&ValueFilter>,
     value: Option<&Value>,
 ) -> ScimResult<MemberChange> {
     let value = value.filter(|v| !v.is_null());
@@ -166,7 +166,6 @@ mod tests {
 
     use super::*;
     use crate::scim::error::ScimType;
-    use crate::scim::filter::parse_filter;
     use crate::scim::patch::parse_patch_request;
 
     fn split(ops: Value) -> ScimResult<SplitPatch> {
@@ -238,7 +237,10 @@ mod tests {
     #[test]
     fn filters_other_than_ids_are_evaluated_over_members() {
         let got = split(json!([{"op": "remove", "path": "members[type eq \"Group\"]"}])).unwrap();
-        let expected = parse_filter("type eq \"Group\"").unwrap();
+        let expected = crate::scim::path::parse_patch_path("members[type eq \"Group\"]")
+            .unwrap()
+            .filter
+            .unwrap();
         assert_eq!(got.members, vec![MemberChange::RemoveMatching(expected)]);
         // `value eq` joined with `and` is not a plain id list either.
         let got = split(

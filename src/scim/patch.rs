@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::eval::{get_ci, is_present, matches_element};
 use crate::scim::filter::parser::{ErrorKind, parse_attr_path_str};
-use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter, is_core_urn};
+use crate::scim::filter::{AttrPath, CompValue, CompareOp, Expr, ValueFilter, is_core_urn};
 use crate::scim::hints::AttributeHints;
 use crate::scim::path::{PatchPath, parse_patch_path};
 
@@ -523,7 +523,7 @@ fn set_sub(
 fn set_filtered(
     res: &mut Object,
     path: &PatchPath,
-    filter: &Filter,
+    filter: &ValueFilter,
     value: Value,
     hints: &dyn AttributeHints,
 ) -> ScimResult<()> {
@@ -589,16 +589,16 @@ fn set_filtered(
 }
 
 /// The attributes a filter made only of `eq` comparisons joined by `and` pins down.
-fn eq_seed(filter: &Filter) -> Option<Object> {
+fn eq_seed(filter: &ValueFilter) -> Option<Object> {
     match filter {
-        Filter::Compare { path, op: CompareOp::Eq, value }
+        Expr::Compare { path, op: CompareOp::Eq, value }
             if path.urn.is_none() && path.sub.is_none() && *value != CompValue::Null =>
         {
             let mut seed = Map::new();
             seed.insert(path.name.clone(), value.to_json());
             Some(seed)
         }
-        Filter::And(l, r) => {
+        Expr::And(l, r) => {
             let mut seed = eq_seed(l)?;
             for (k, v) in eq_seed(r)? {
                 match find_key(&seed, &k) {
@@ -701,7 +701,7 @@ fn same_element(e: &Value, listed: &Value) -> bool {
 fn remove_filtered(
     res: &mut Object,
     path: &PatchPath,
-    filter: &Filter,
+    filter: &ValueFilter,
     hints: &dyn AttributeHints,
 ) -> ScimResult<()> {
     let attr = &path.attr;

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::AttrPath;
-use crate::scim::filter::Filter;
+use crate::scim::filter::ValueFilter;
 use crate::scim::filter::parser::{ErrorKind, parse_path_parts};
 
 /// A parsed PATCH `path`. `attr.sub` is only set without a filter (`name.givenName`); after a
@@ -14,7 +14,7 @@ use crate::scim::filter::parser::{ErrorKind, parse_path_parts};
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatchPath {
     pub attr: AttrPath,
-    pub filter: Option<Filter>,
+    pub filter: Option<ValueFilter>,
     pub sub_attr: Option<String>,
 }
 
@@ -59,15 +59,15 @@ impl fmt::Display for PatchPath {
 mod tests {
     use super::*;
     use crate::scim::error::ScimType;
-    use crate::scim::filter::{CompValue, CompareOp};
+    use crate::scim::filter::{CompValue, CompareOp, Expr};
 
     const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
     fn attr(urn: Option<&str>, name: &str, sub: Option<&str>) -> AttrPath {
         AttrPath { urn: urn.map(str::to_owned), name: name.to_owned(), sub: sub.map(str::to_owned) }
     }
-    fn eq(name: &str, v: &str) -> Filter {
-        Filter::Compare {
+    fn eq(name: &str, v: &str) -> ValueFilter {
+        Expr::Compare {
             path: AttrPath::new(name),
             op: CompareOp::Eq,
             value: CompValue::Str(v.to_owned()),

@@ -134,8 +134,9 @@ pub fn ensure_signing_key(db: &Database, clock: &dyn Clock) -> Result<(), Operat
 /// The key that signs new tokens, read inside the caller's transaction so all nodes switch to a
 /// rotated key at once.
 pub fn signing_key(conn: &mut DbConnection) -> Result<SigningKeyRow, StoreError> {
-    keys::active(conn)?
-        .ok_or_else(|| StoreError::Corrupt("no active signing key; run `scimd keys rotate`".into()))
+    keys::active(conn)?.ok_or_else(|| {
+        StoreError::Invariant("no active signing key; run `scimd keys rotate`".into())
+    })
 }
 
 /// Adds a new signing key and retires the current ones. Retired keys stay published until every

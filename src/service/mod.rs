@@ -4,6 +4,7 @@
 pub mod access_tokens;
 pub mod accounts;
 pub mod activity;
+pub mod admission;
 pub mod audit_log;
 pub mod clients;
 pub mod credentials;
@@ -79,6 +80,7 @@ mod tests {
             (database_error(DatabaseErrorKind::SerializationFailure), 500),
             (StoreError::Query(Error::NotFound), 500),
             (StoreError::Corrupt("x".into()), 500),
+            (StoreError::Invariant("x".into()), 500),
             (StoreError::Migration("x".into()), 500),
         ];
         for (err, status) in cases {

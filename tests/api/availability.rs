@@ -1,11 +1,13 @@
-//! When the database is out of reach, SCIM requests are answered 503 with `Retry-After` in the
-//! SCIM error format (never a 500), and the server recovers by itself once it is back.
+//! When the database is out of reach, every surface answers 503 with `Retry-After` in its own
+//! format (SCIM error, OAuth JSON, HTML page; never a 500), and the server recovers by itself
+//! once the database is back.
 
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{okta_user, spawn_app_with};
+use crate::support::okta::browser;
+use crate::support::{okta_user, page, spawn_app_with, submit};
 
 /// Runs a statement on the PostgreSQL server's maintenance database.
 fn admin_sql(base: &str, sql: &str) {
@@ -21,6 +23,10 @@ async fn an_unreachable_database_is_a_503_with_retry_after_and_the_server_recove
     let app = spawn_app_with(|s| s.db_pool_timeout_secs = 1).await;
     let name = app.settings.database_url.rsplit('/').next().unwrap().to_owned();
     assert_eq!(app.post("/Users", &okta_user("before@acme.com")).await.status(), 201);
+
+    // The sign-in page renders without the database; its form is posted once it is gone.
+    let b = browser(&app);
+    let sign_in = page(&b, "/account/login", StatusCode::OK).await;
 
     admin_sql(&base, &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"));
     admin_sql(
@@ -43,9 +49,36 @@ async fn an_unreachable_database_is_a_503_with_retry_after_and_the_server_recove
         assert_eq!(body["status"], "503");
         assert_eq!(body["detail"], "the database is unavailable; retry later");
     }
+    let token = app
+        .client
+        .post(format!("{}/oauth/token", app.address))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .basic_auth("some-client", Some("secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(token.headers()["retry-after"], "2");
+    assert_eq!(token.headers()["cache-control"], "no-store");
+    let body: Value = token.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    let posted =
+        submit(&b, &sign_in, "/account/login", &[("email", "a@acme.com"), ("password", "p")]).await;
+    assert_eq!(posted.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(posted.headers()["retry-after"], "2");
+    assert!(posted.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(posted.text().await.unwrap().contains("briefly unavailable"));
 
     admin_sql(&base, &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"));
-    let listed = app.get("/Users").await;
+    // The pool reconnects in the background, backing off after the failures: poll, bounded.
+    let mut listed = app.get("/Users").await;
+    for _ in 0..60 {
+        if listed.status() != StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        listed = app.get("/Users").await;
+    }
     assert_eq!(listed.status(), 200);
     let body: Value = listed.json().await.unwrap();
     assert_eq!(body["totalResults"], 1);

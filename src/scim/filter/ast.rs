@@ -141,68 +141,126 @@ impl fmt::Display for CompValue {
     }
 }
 
-/// A parsed filter. Parentheses leave no trace; `Display` re-inserts the ones needed.
+/// A parsed filter expression. `V` is what may stand where a value path would: [`ValuePath`] at
+/// the top of a filter, [`NoValuePath`] inside its brackets, so a value path nested in a value path
+/// cannot be built at all and the parser is the one place that refuses it. Parentheses leave no
+/// trace; `Display` re-inserts the ones needed.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Filter {
-    Compare {
-        path: AttrPath,
-        op: CompareOp,
-        value: CompValue,
-    },
+pub enum Expr<V> {
+    Compare { path: AttrPath, op: CompareOp, value: CompValue },
     Present(AttrPath),
-    And(Box<Filter>, Box<Filter>),
-    Or(Box<Filter>, Box<Filter>),
-    Not(Box<Filter>),
-    /// `emails[type eq "work"]`: inner paths are relative to `attr` (inner `type` has name "type").
-    ValuePath {
-        attr: AttrPath,
-        filter: Box<Filter>,
-    },
+    And(Box<Expr<V>>, Box<Expr<V>>),
+    Or(Box<Expr<V>>, Box<Expr<V>>),
+    Not(Box<Expr<V>>),
+    ValuePath(V),
 }
 
-impl Filter {
+/// A filter as a client sends it in `filter=` or `/.search`.
+pub type Filter = Expr<ValuePath>;
+
+/// What stands inside `attr[…]`: paths relative to `attr`, and no further value path.
+pub type ValueFilter = Expr<NoValuePath>;
+
+/// `emails[type eq "work"]`: inner paths are relative to `attr` (inner `type` has name "type").
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValuePath {
+    pub attr: AttrPath,
+    pub filter: Box<ValueFilter>,
+}
+
+/// The empty type: a [`ValueFilter`] has no value with which to hold a value path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoValuePath {}
+
+/// What a filter can hold in place of a value path; lets one tree type serve both levels.
+pub trait Nested: fmt::Display {
+    /// Height of the nested part (the bracketed filter counts one level more).
+    fn depth(&self) -> usize;
+}
+
+impl Nested for ValuePath {
+    fn depth(&self) -> usize {
+        1 + self.filter.depth()
+    }
+}
+
+impl Nested for NoValuePath {
+    fn depth(&self) -> usize {
+        match *self {}
+    }
+}
+
+impl fmt::Display for ValuePath {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(out, "{}[{}]", self.attr, self.filter)
+    }
+}
+
+impl fmt::Display for NoValuePath {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {}
+    }
+}
+
+impl<V: Nested> Expr<V> {
     /// Height of the tree (a leaf is 1); the parser keeps this within `MAX_FILTER_HEIGHT`.
     pub fn depth(&self) -> usize {
         match self {
-            Filter::Compare { .. } | Filter::Present(_) => 1,
-            Filter::And(l, r) | Filter::Or(l, r) => 1 + l.depth().max(r.depth()),
-            Filter::Not(f) | Filter::ValuePath { filter: f, .. } => 1 + f.depth(),
+            Expr::Compare { .. } | Expr::Present(_) => 1,
+            Expr::And(l, r) | Expr::Or(l, r) => 1 + l.depth().max(r.depth()),
+            Expr::Not(f) => 1 + f.depth(),
+            Expr::ValuePath(v) => v.depth(),
+        }
+    }
+}
+
+impl ValueFilter {
+    /// The same tree as a top-level [`Filter`], e.g. for a PATCH path's value filter. Nothing is
+    /// lost: a value filter has no value path to convert.
+    pub fn into_filter(self) -> Filter {
+        match self {
+            Expr::Compare { path, op, value } => Expr::Compare { path, op, value },
+            Expr::Present(path) => Expr::Present(path),
+            Expr::And(l, r) => Expr::And(Box::new(l.into_filter()), Box::new(r.into_filter())),
+            Expr::Or(l, r) => Expr::Or(Box::new(l.into_filter()), Box::new(r.into_filter())),
+            Expr::Not(f) => Expr::Not(Box::new(f.into_filter())),
+            Expr::ValuePath(never) => match never {},
         }
     }
 }
 
 /// Binding strength used to decide where `Display` needs parentheses.
-fn precedence(f: &Filter) -> u8 {
+fn precedence<V>(f: &Expr<V>) -> u8 {
     match f {
-        Filter::Or(..) => 1,
-        Filter::And(..) => 2,
+        Expr::Or(..) => 1,
+        Expr::And(..) => 2,
         _ => 3,
     }
 }
 
 /// Writes `f`, parenthesised when it binds looser than `min` requires.
-fn write_operand(out: &mut fmt::Formatter<'_>, f: &Filter, min: u8) -> fmt::Result {
+fn write_operand<V: Nested>(out: &mut fmt::Formatter<'_>, f: &Expr<V>, min: u8) -> fmt::Result {
     if precedence(f) < min { write!(out, "({f})") } else { write!(out, "{f}") }
 }
 
-impl fmt::Display for Filter {
+impl<V: Nested> fmt::Display for Expr<V> {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Filter::Compare { path, op, value } => write!(out, "{path} {op} {value}"),
-            Filter::Present(path) => write!(out, "{path} pr"),
+            Expr::Compare { path, op, value } => write!(out, "{path} {op} {value}"),
+            Expr::Present(path) => write!(out, "{path} pr"),
             // Both operators are left-associative: a right operand of the same kind needs parens.
-            Filter::And(l, r) => {
+            Expr::And(l, r) => {
                 write_operand(out, l, 2)?;
                 out.write_str(" and ")?;
                 write_operand(out, r, 3)
             }
-            Filter::Or(l, r) => {
+            Expr::Or(l, r) => {
                 write_operand(out, l, 1)?;
                 out.write_str(" or ")?;
                 write_operand(out, r, 2)
             }
-            Filter::Not(f) => write!(out, "not ({f})"),
-            Filter::ValuePath { attr, filter } => write!(out, "{attr}[{filter}]"),
+            Expr::Not(f) => write!(out, "not ({f})"),
+            Expr::ValuePath(v) => write!(out, "{v}"),
         }
     }
 }

@@ -16,7 +16,9 @@ use serde_json::{Map, Number, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::ast::{AttrPath, CompValue, CompareOp, Filter};
+use super::ast::{
+    AttrPath, CompValue, CompareOp, Expr, Filter, NoValuePath, ValueFilter, ValuePath,
+};
 use crate::scim::hints::AttributeHints;
 
 /// True when `resource` satisfies `filter`.
@@ -27,7 +29,7 @@ pub fn matches(filter: &Filter, resource: &Value, hints: &dyn AttributeHints) ->
 /// Evaluates a value-path filter against one element of the multi-valued attribute `parent`, as
 /// PATCH does for `emails[type eq "work"]`.
 pub(crate) fn matches_element(
-    filter: &Filter,
+    filter: &ValueFilter,
     element: &Value,
     parent: &AttrPath,
     hints: &dyn AttributeHints,
@@ -35,13 +37,43 @@ pub(crate) fn matches_element(
     eval(filter, element, Some(parent), hints)
 }
 
-fn eval(f: &Filter, scope: &Value, parent: Option<&AttrPath>, hints: &dyn AttributeHints) -> bool {
+/// How each level evaluates what stands in place of a value path.
+trait EvalNested {
+    fn eval(&self, scope: &Value, parent: Option<&AttrPath>, hints: &dyn AttributeHints) -> bool;
+}
+
+impl EvalNested for ValuePath {
+    /// True when some element of `attr` satisfies the bracketed filter.
+    fn eval(&self, scope: &Value, parent: Option<&AttrPath>, hints: &dyn AttributeHints) -> bool {
+        let full = full_path(&self.attr, parent);
+        raw_values(scope, &self.attr, parent)
+            .iter()
+            .flat_map(|v| match v {
+                Value::Array(items) => items.iter().collect::<Vec<_>>(),
+                other => vec![*other],
+            })
+            .any(|element| eval(&self.filter, element, Some(&full), hints))
+    }
+}
+
+impl EvalNested for NoValuePath {
+    fn eval(&self, _: &Value, _: Option<&AttrPath>, _: &dyn AttributeHints) -> bool {
+        match *self {}
+    }
+}
+
+fn eval<V: EvalNested>(
+    f: &Expr<V>,
+    scope: &Value,
+    parent: Option<&AttrPath>,
+    hints: &dyn AttributeHints,
+) -> bool {
     match f {
-        Filter::And(l, r) => eval(l, scope, parent, hints) && eval(r, scope, parent, hints),
-        Filter::Or(l, r) => eval(l, scope, parent, hints) || eval(r, scope, parent, hints),
-        Filter::Not(inner) => !eval(inner, scope, parent, hints),
-        Filter::Present(path) => raw_values(scope, path, parent).iter().any(|v| is_present(v)),
-        Filter::Compare { path, op, value } => {
+        Expr::And(l, r) => eval(l, scope, parent, hints) && eval(r, scope, parent, hints),
+        Expr::Or(l, r) => eval(l, scope, parent, hints) || eval(r, scope, parent, hints),
+        Expr::Not(inner) => !eval(inner, scope, parent, hints),
+        Expr::Present(path) => raw_values(scope, path, parent).iter().any(|v| is_present(v)),
+        Expr::Compare { path, op, value } => {
             let full = full_path(path, parent);
             match (op, value) {
                 (CompareOp::Eq, CompValue::Null) => {
@@ -59,16 +91,7 @@ fn eval(f: &Filter, scope: &Value, parent: Option<&AttrPath>, hints: &dyn Attrib
                     .any(|c| compare(c, *op, value, hints.case_exact(&full))),
             }
         }
-        Filter::ValuePath { attr, filter } => {
-            let full = full_path(attr, parent);
-            raw_values(scope, attr, parent)
-                .iter()
-                .flat_map(|v| match v {
-                    Value::Array(items) => items.iter().collect::<Vec<_>>(),
-                    other => vec![*other],
-                })
-                .any(|element| eval(filter, element, Some(&full), hints))
-        }
+        Expr::ValuePath(nested) => nested.eval(scope, parent, hints),
     }
 }
 
@@ -399,13 +422,18 @@ mod tests {
         assert!(matches(&f, &json!([]), &CoreHints));
     }
 
+    /// The bracketed filter of `members[<filter>]`, as a PATCH path holds it.
+    fn value_filter(text: &str) -> ValueFilter {
+        crate::scim::path::parse_patch_path(&format!("members[{text}]")).unwrap().filter.unwrap()
+    }
+
     #[test]
     fn element_matching_uses_full_paths_for_hints() {
         // `value` of members is not caseExact in CoreHints, `$ref` is.
-        let f = parse_filter(r#"$ref eq "https://x/Users/A""#).unwrap();
+        let f = value_filter(r#"$ref eq "https://x/Users/A""#);
         let member = json!({"value": "a", "$ref": "https://x/Users/a"});
         assert!(!matches_element(&f, &member, &AttrPath::new("members"), &CoreHints));
-        let f = parse_filter(r#"value eq "A""#).unwrap();
+        let f = value_filter(r#"value eq "A""#);
         assert!(matches_element(&f, &member, &AttrPath::new("members"), &CoreHints));
     }
 

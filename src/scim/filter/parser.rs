@@ -3,7 +3,9 @@
 
 use std::str::FromStr;
 
-use super::ast::{AttrPath, CompValue, CompareOp, Filter};
+use super::ast::{
+    AttrPath, CompValue, CompareOp, Expr, Filter, NoValuePath, ValueFilter, ValuePath,
+};
 use crate::scim::error::{ScimError, ScimResult};
 
 /// Longest filter (or PATCH path) accepted, in bytes; bounds parser work per request.
@@ -22,7 +24,7 @@ const EXCERPT_CHARS: usize = 40;
 /// Parses a `filter` query parameter; errors are `invalidFilter`.
 pub fn parse_filter(input: &str) -> ScimResult<Filter> {
     let mut p = Parser::new(input, ErrorKind::Filter)?;
-    let (filter, _) = p.parse_or(false)?;
+    let (filter, _) = p.parse_or::<ValuePath>()?;
     p.expect_end()?;
     Ok(filter)
 }
@@ -216,7 +218,7 @@ pub(crate) fn parse_attr_path_str(input: &str, kind: ErrorKind) -> ScimResult<At
 pub(crate) fn parse_path_parts(
     input: &str,
     kind: ErrorKind,
-) -> ScimResult<(AttrPath, Option<Filter>, Option<String>)> {
+) -> ScimResult<(AttrPath, Option<ValueFilter>, Option<String>)> {
     let mut p = Parser::new(input, kind)?;
     let Some(Token { tok: Tok::Word(word), pos }) = p.peek().cloned() else {
         return Err(p.unexpected("an attribute path"));
@@ -250,7 +252,27 @@ struct Parser<'a> {
 }
 
 /// A parsed sub-tree together with its height, so depth is checked without re-walking.
-type Parsed = (Filter, usize);
+type Parsed<V> = (Expr<V>, usize);
+
+/// How each level of a filter reads `attr[`: the top level parses the bracketed value filter,
+/// the inside of brackets refuses it. This is the only place a nested value path is refused; the
+/// tree types cannot hold one.
+trait ParseNested: Sized {
+    fn value_path(p: &mut Parser<'_>, attr: AttrPath) -> ScimResult<(Self, usize)>;
+}
+
+impl ParseNested for ValuePath {
+    fn value_path(p: &mut Parser<'_>, attr: AttrPath) -> ScimResult<(Self, usize)> {
+        let (filter, h) = p.parse_value_path_filter(&attr)?;
+        Ok((ValuePath { attr, filter: Box::new(filter) }, h + 1))
+    }
+}
+
+impl ParseNested for NoValuePath {
+    fn value_path(p: &mut Parser<'_>, _: AttrPath) -> ScimResult<(Self, usize)> {
+        Err(p.error(format!("nested value filter at {} is not allowed", p.pos())))
+    }
+}
 
 impl<'a> Parser<'a> {
     fn new(input: &'a str, kind: ErrorKind) -> ScimResult<Self> {
@@ -358,40 +380,40 @@ impl<'a> Parser<'a> {
     }
 
     /// `or` binds loosest; left-associative.
-    fn parse_or(&mut self, in_value_path: bool) -> ScimResult<Parsed> {
-        let (mut left, mut height) = self.parse_and(in_value_path)?;
+    fn parse_or<V: ParseNested>(&mut self) -> ScimResult<Parsed<V>> {
+        let (mut left, mut height) = self.parse_and()?;
         while self.peek_keyword("or") {
             let pos = self.pos();
             self.advance();
-            let (right, rh) = self.parse_and(in_value_path)?;
+            let (right, rh) = self.parse_and()?;
             height = height.max(rh) + 1;
             self.check_height(height, pos)?;
-            left = Filter::Or(Box::new(left), Box::new(right));
+            left = Expr::Or(Box::new(left), Box::new(right));
         }
         Ok((left, height))
     }
 
-    fn parse_and(&mut self, in_value_path: bool) -> ScimResult<Parsed> {
-        let (mut left, mut height) = self.parse_unary(in_value_path)?;
+    fn parse_and<V: ParseNested>(&mut self) -> ScimResult<Parsed<V>> {
+        let (mut left, mut height) = self.parse_unary()?;
         while self.peek_keyword("and") {
             let pos = self.pos();
             self.advance();
-            let (right, rh) = self.parse_unary(in_value_path)?;
+            let (right, rh) = self.parse_unary()?;
             height = height.max(rh) + 1;
             self.check_height(height, pos)?;
-            left = Filter::And(Box::new(left), Box::new(right));
+            left = Expr::And(Box::new(left), Box::new(right));
         }
         Ok((left, height))
     }
 
     /// `"(" filter ")"`, `not "(" filter ")"`, or an attribute expression / value path.
-    fn parse_unary(&mut self, in_value_path: bool) -> ScimResult<Parsed> {
+    fn parse_unary<V: ParseNested>(&mut self) -> ScimResult<Parsed<V>> {
         let pos = self.pos();
         match self.peek().map(|t| &t.tok) {
             Some(Tok::LParen) => {
                 self.enter(pos)?;
                 self.advance();
-                let parsed = self.parse_or(in_value_path)?;
+                let parsed = self.parse_or()?;
                 self.expect(&Tok::RParen, &format!("')' closing the '(' at {pos}"))?;
                 self.leave();
                 Ok(parsed)
@@ -403,33 +425,26 @@ impl<'a> Parser<'a> {
                 self.enter(pos)?;
                 self.advance();
                 self.advance();
-                let (inner, h) = self.parse_or(in_value_path)?;
+                let (inner, h) = self.parse_or()?;
                 self.expect(&Tok::RParen, &format!("')' closing the 'not (' at {pos}"))?;
                 self.leave();
                 self.check_height(h + 1, pos)?;
-                Ok((Filter::Not(Box::new(inner)), h + 1))
+                Ok((Expr::Not(Box::new(inner)), h + 1))
             }
-            Some(Tok::Word(_)) => self.parse_attr_expr(in_value_path),
+            Some(Tok::Word(_)) => self.parse_attr_expr(),
             _ => Err(self.unexpected("an attribute path, '(' or 'not ('")),
         }
     }
 
     /// `attrPath "pr"`, `attrPath compareOp compValue`, or `attrPath "[" valFilter "]"`.
-    fn parse_attr_expr(&mut self, in_value_path: bool) -> ScimResult<Parsed> {
+    fn parse_attr_expr<V: ParseNested>(&mut self) -> ScimResult<Parsed<V>> {
         let Some(Token { tok: Tok::Word(word), pos }) = self.peek().cloned() else {
             return Err(self.unexpected("an attribute path"));
         };
         self.advance();
         let path = parse_attr_path(word, pos, self.kind)?;
         if self.peek_is(&Tok::LBracket) {
-            if in_value_path {
-                return Err(
-                    self.error(format!("nested value filter at {} is not allowed", self.pos()))
-                );
-            }
-            return self.parse_value_path_filter(&path).map(|(filter, h)| {
-                (Filter::ValuePath { attr: path, filter: Box::new(filter) }, h + 1)
-            });
+            return V::value_path(self, path).map(|(nested, h)| (Expr::ValuePath(nested), h));
         }
         let op_word = match self.peek() {
             Some(Token { tok: Tok::Word(w), .. }) => *w,
@@ -437,18 +452,18 @@ impl<'a> Parser<'a> {
         };
         if op_word.eq_ignore_ascii_case("pr") {
             self.advance();
-            return Ok((Filter::Present(path), 1));
+            return Ok((Expr::Present(path), 1));
         }
         let Some(op) = CompareOp::from_keyword(op_word) else {
             return Err(self.unexpected("a comparison operator or 'pr'"));
         };
         self.advance();
         let value = self.parse_comp_value()?;
-        Ok((Filter::Compare { path, op, value }, 1))
+        Ok((Expr::Compare { path, op, value }, 1))
     }
 
     /// Parses `"[" valFilter "]"` after `attr`; returns the inner filter and its height + 1.
-    fn parse_value_path_filter(&mut self, attr: &AttrPath) -> ScimResult<Parsed> {
+    fn parse_value_path_filter(&mut self, attr: &AttrPath) -> ScimResult<Parsed<NoValuePath>> {
         let pos = self.pos();
         if attr.sub.is_some() {
             return Err(self.error(format!(
@@ -457,7 +472,7 @@ impl<'a> Parser<'a> {
         }
         self.enter(pos)?;
         self.advance();
-        let (inner, h) = self.parse_or(true)?;
+        let (inner, h): (ValueFilter, usize) = self.parse_or()?;
         self.expect(&Tok::RBracket, &format!("']' closing the '[' at {pos}"))?;
         self.leave();
         self.check_height(h + 1, pos)?;
@@ -524,7 +539,19 @@ mod tests {
         Filter::Not(Box::new(f))
     }
     fn vp(attr: &str, f: Filter) -> Filter {
-        Filter::ValuePath { attr: path(attr), filter: Box::new(f) }
+        let inner = value_filter(f);
+        Filter::ValuePath(ValuePath { attr: path(attr), filter: Box::new(inner) })
+    }
+    /// The test trees are built as top-level filters; inside brackets they hold no value path.
+    fn value_filter(f: Filter) -> ValueFilter {
+        match f {
+            Expr::Compare { path, op, value } => Expr::Compare { path, op, value },
+            Expr::Present(p) => Expr::Present(p),
+            Expr::And(l, r) => Expr::And(Box::new(value_filter(*l)), Box::new(value_filter(*r))),
+            Expr::Or(l, r) => Expr::Or(Box::new(value_filter(*l)), Box::new(value_filter(*r))),
+            Expr::Not(f) => Expr::Not(Box::new(value_filter(*f))),
+            Expr::ValuePath(v) => panic!("nested value path in a test tree: {v}"),
+        }
     }
     fn err(input: &str) -> ScimError {
         match parse_filter(input) {

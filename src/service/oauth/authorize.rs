@@ -77,7 +77,7 @@ pub fn authorize(
             return Ok(AuthorizeOutcome::Redirect(url.to_string()));
         }
         Err(authorization::Error::PrimitiveError) => {
-            return Err(StoreError::Corrupt("authorization failed".into()));
+            return Err(StoreError::Invariant("authorization failed".into()));
         }
     };
     let pre_grant = pending.pre_grant().clone();
@@ -90,14 +90,14 @@ pub fn authorize(
         }));
     };
     let session =
-        session.ok_or_else(|| StoreError::Corrupt("decision without a session".into()))?;
+        session.ok_or_else(|| StoreError::Invariant("decision without a session".into()))?;
     match decision {
         ConsentDecision::Deny => deny(env, session, &pre_grant, pending),
         ConsentDecision::Allow => {
             match pending.authorize(&mut endpoint, Cow::Borrowed(session.admin_id.as_str())) {
                 Ok(url) => Ok(AuthorizeOutcome::Redirect(url.to_string())),
                 Err(_) => Err(endpoint.authorizer.failure.take().unwrap_or_else(|| {
-                    StoreError::Corrupt("could not issue an authorization code".into())
+                    StoreError::Invariant("could not issue an authorization code".into())
                 })),
             }
         }
@@ -144,7 +144,7 @@ fn deny(
             let url: url::Url = url.into();
             Ok(AuthorizeOutcome::Redirect(url.to_string()))
         }
-        _ => Err(StoreError::Corrupt("denial without a redirect".into())),
+        _ => Err(StoreError::Invariant("denial without a redirect".into())),
     }
 }
 

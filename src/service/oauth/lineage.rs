@@ -125,9 +125,9 @@ pub fn present_refresh(
     repo::lock_grant(conn, &found.grant_id)?;
     // Re-read under the lock: a concurrent refresh may have used or retired it meanwhile.
     let token = repo::find_refresh_by_id(conn, &found.id)?
-        .ok_or_else(|| StoreError::Corrupt("refresh token vanished".into()))?;
+        .ok_or_else(|| StoreError::Invariant("refresh token vanished".into()))?;
     let (grant, tenant) = repo::find_grant(conn, &token.grant_id)?
-        .ok_or_else(|| StoreError::Corrupt("grant vanished".into()))?;
+        .ok_or_else(|| StoreError::Invariant("grant vanished".into()))?;
     if grant.client_id != client_id {
         return Ok(RefreshPresentation::OtherClient);
     }

@@ -144,8 +144,8 @@ pub(super) fn mint(
         tenant: grant.tenant_id.clone(),
         grant: grant.id.clone(),
     };
-    let access_token =
-        jwt::sign(&claims, &key.kid, &encoding).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let access_token = jwt::sign(&claims, &key.kid, &encoding)
+        .map_err(|e| StoreError::Invariant(e.to_string()))?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -222,10 +222,12 @@ fn finish(
             .response
             .take()
             .map(Verdict::Granted)
-            .ok_or_else(|| StoreError::Corrupt("token flow finished without a token".into())),
+            .ok_or_else(|| StoreError::Invariant("token flow finished without a token".into())),
         (Err(_), Some(Failure::Store(e))) => Err(e),
         (Err(_), Some(Failure::Protocol(e))) => Ok(Verdict::Refused(e)),
         (Err(Some(code)), None) => Ok(Verdict::Refused(generic(code))),
-        (Err(None), None) => Err(StoreError::Corrupt("token flow failed without a reason".into())),
+        (Err(None), None) => {
+            Err(StoreError::Invariant("token flow failed without a reason".into()))
+        }
     }
 }

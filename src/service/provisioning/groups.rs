@@ -81,3 +81,60 @@ fn member_entry(base: &str, member: &Member) -> Value {
     }
     entry
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::scim::error::ScimType;
+
+    #[test]
+    fn members_leave_the_stored_body_and_become_ids() {
+        let mut data = json!({"displayName": "Eng", "members": [{"value": "u1"}, {"value": "g2", "type": "Group"}]});
+        assert_eq!(take_members(&mut data).unwrap(), Some(vec!["u1".to_owned(), "g2".to_owned()]));
+        assert_eq!(data, json!({"displayName": "Eng"}));
+        // No member list, or null: nothing to change.
+        let mut data = json!({"displayName": "Eng"});
+        assert_eq!(take_members(&mut data).unwrap(), None);
+        let mut data = json!({"displayName": "Eng", "members": null});
+        assert_eq!(take_members(&mut data).unwrap(), None);
+        assert_eq!(data, json!({"displayName": "Eng"}));
+        let mut data = json!({"members": [{"display": "no id"}]});
+        assert_eq!(take_members(&mut data).unwrap_err().scim_type, Some(ScimType::InvalidValue));
+    }
+
+    #[test]
+    fn columns_need_a_display_name_and_fold_it() {
+        let Ok(ColumnValues::Group(fields)) = columns(&json!({"displayName": "Eng Team"}), 5, 2)
+        else {
+            panic!("a group's columns");
+        };
+        assert_eq!(
+            (fields.display_name.as_str(), fields.display_name_ci.as_str()),
+            ("Eng Team", "eng team")
+        );
+        assert_eq!((fields.updated_at, fields.version), (5, 2));
+        for data in [json!({}), json!({"displayName": ""}), json!({"displayName": " "})] {
+            assert_eq!(columns(&data, 1, 1).unwrap_err().scim_type, Some(ScimType::InvalidValue));
+        }
+    }
+
+    #[test]
+    fn member_entries_point_at_their_endpoint_and_carry_the_display() {
+        let member = |kind: &str, display: Option<&str>| Member {
+            group_id: "g".into(),
+            member_id: "m".into(),
+            member_type: kind.into(),
+            display: display.map(str::to_owned),
+        };
+        assert_eq!(
+            member_entry("https://h/scim/v2", &member("User", Some("Jane"))),
+            json!({"value": "m", "$ref": "https://h/scim/v2/Users/m", "type": "User", "display": "Jane"})
+        );
+        assert_eq!(
+            member_entry("https://h/scim/v2", &member("Group", None)),
+            json!({"value": "m", "$ref": "https://h/scim/v2/Groups/m", "type": "Group"})
+        );
+    }
+}

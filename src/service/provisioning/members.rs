@@ -40,6 +40,7 @@ pub(super) fn apply(
         MemberChange::RemoveMatching(filter) => {
             // Rare general filters (e.g. on `type`) are evaluated over the members themselves.
             let hints = SchemaHints::new(ResourceKind::Group);
+            let filter = filter.into_filter();
             let doomed: Vec<String> = memberships::members_of(conn, &[group_id.to_owned()])?
                 .into_iter()
                 .filter(|m| {

@@ -52,3 +52,58 @@ pub(super) fn resource(
     );
     Ok(Value::Object(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn row(data: &str) -> ResourceRow {
+        ResourceRow {
+            id: "g1".into(),
+            tenant_id: "t".into(),
+            created_at: 0,
+            updated_at: 1_000,
+            version: 3,
+            data: data.into(),
+        }
+    }
+
+    #[test]
+    fn schemas_and_id_first_then_attributes_the_computed_one_and_meta() {
+        let stored =
+            r#"{"displayName":"Eng","schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"]}"#;
+        let members = json!([{"value": "u1"}]);
+        let json = resource(
+            "https://h/scim/v2",
+            ResourceKind::Group,
+            &row(stored),
+            Some(("members", members)),
+        )
+        .unwrap();
+        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["schemas", "id", "displayName", "members", "meta"]);
+        assert_eq!(
+            json["meta"],
+            json!({
+                "resourceType": "Group",
+                "created": "1970-01-01T00:00:00.000Z",
+                "lastModified": "1970-01-01T00:00:01.000Z",
+                "location": "https://h/scim/v2/Groups/g1",
+                "version": "W/\"3\"",
+            })
+        );
+        let without =
+            resource("https://h/scim/v2", ResourceKind::Group, &row(stored), None).unwrap();
+        assert!(without.get("members").is_none());
+    }
+
+    #[test]
+    fn a_stored_body_that_is_not_an_object_is_an_internal_error() {
+        for data in ["[]", "not json", "\"text\""] {
+            let err = resource("b", ResourceKind::User, &row(data), None).unwrap_err();
+            assert_eq!(err.status, 500, "{data}");
+        }
+    }
+}

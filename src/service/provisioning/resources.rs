@@ -1,4 +1,4 @@
-//! The resource pipeline: create, read, list, replace, patch and delete for every resource type,
+//! The resource pipeline: create, read, list, update (PUT or PATCH) and delete for every type,
 //! each one transaction within the caller's tenant. What differs per type comes from its
 //! `ResourceType`; the skeleton (snapshot reads, row lock → If-Match → uniqueness → update →
 //! index, delete with membership cleanup) is written here once.
@@ -12,7 +12,7 @@ use super::{ResourceId, TenantContext, members, render};
 use crate::db::DbConnection;
 use crate::db::filter_sql::{order_by, to_predicate};
 use crate::db::repo::memberships;
-use crate::db::repo::resources::{self, ResourceRow};
+use crate::db::repo::resources::{self, ColumnValues, ResourceRow};
 use crate::db::repo::values;
 use crate::db::values::index_rows;
 use crate::scim::error::{ScimError, ScimResult};
@@ -57,7 +57,7 @@ pub fn create(
     let tenant = ctx.tenant.as_str();
     let with_members = members.is_some();
     ctx.db.write(|conn| {
-        ensure_unique(conn, ctx, rt, columns.unique_key(), columns.unique_value(), None)?;
+        ensure_unique(conn, ctx, rt, &columns, None)?;
         resources::insert(conn, tenant, id.as_str(), now, &columns)?;
         write_index(conn, ctx, rt, &id, &data)?;
         if let Some(ids) = members {
@@ -295,7 +295,7 @@ fn store_update(
         // Stored JSON is canonical (normalised, schema order), so equal text means nothing changed.
         if columns.data() != current.data {
             let id = ResourceId::from(current.id.clone());
-            ensure_unique(conn, ctx, rt, columns.unique_key(), columns.unique_value(), Some(&id))?;
+            ensure_unique(conn, ctx, rt, &columns, Some(&id))?;
             resources::update(conn, tenant, &current.id, &columns)?;
             return write_index(conn, ctx, rt, &id, data);
         }
@@ -310,13 +310,13 @@ fn ensure_unique(
     conn: &mut DbConnection,
     ctx: &TenantContext<'_>,
     rt: &ResourceType,
-    key_ci: &str,
-    value: &str,
+    columns: &ColumnValues,
     except: Option<&ResourceId>,
 ) -> ScimResult<()> {
-    let holder = resources::id_by_unique_key(conn, rt.table, ctx.tenant.as_str(), key_ci)?;
+    let tenant = ctx.tenant.as_str();
+    let holder = resources::id_by_unique_key(conn, rt.table, tenant, columns.unique_key())?;
     if holder.is_some_and(|holder| Some(holder.as_str()) != except.map(ResourceId::as_str)) {
-        return Err((rt.taken)(value));
+        return Err((rt.taken)(columns.unique_value()));
     }
     Ok(())
 }

@@ -69,3 +69,46 @@ fn groups_of_users(
     }
     Ok(by_user.into_iter().map(|(id, groups)| (id, Value::Array(groups))).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::scim::error::ScimType;
+
+    fn user_columns(data: Value) -> ScimResult<UserWrite> {
+        match columns(&data, 7, 3)? {
+            ColumnValues::User(fields) => Ok(fields),
+            ColumnValues::Group(_) => panic!("a user's columns are a user's"),
+        }
+    }
+
+    #[test]
+    fn columns_fold_case_default_active_and_keep_the_canonical_json() {
+        let data =
+            json!({"userName": "Jane@Acme.com", "displayName": "Jane DOE", "externalId": "00u1"});
+        let fields = user_columns(data.clone()).unwrap();
+        assert_eq!(fields.user_name, "Jane@Acme.com");
+        assert_eq!(fields.user_name_ci, "jane@acme.com");
+        assert_eq!(fields.display_name_ci.as_deref(), Some("jane doe"));
+        assert_eq!(fields.external_id.as_deref(), Some("00u1"));
+        // IdPs assume a user without `active` is active.
+        assert!(fields.active);
+        assert_eq!((fields.updated_at, fields.version), (7, 3));
+        assert_eq!(fields.data, data.to_string());
+        let inactive = user_columns(json!({"userName": "a", "active": false})).unwrap();
+        assert!(!inactive.active);
+        assert_eq!(inactive.display_name, None);
+    }
+
+    #[test]
+    fn a_user_needs_a_non_blank_user_name() {
+        for data in [json!({}), json!({"userName": "  "}), json!({"userName": 7})] {
+            let err = user_columns(data.clone()).unwrap_err();
+            assert_eq!(err.scim_type, Some(ScimType::InvalidValue), "{data}");
+        }
+        assert_eq!(taken("Jane").scim_type, Some(ScimType::Uniqueness));
+        assert!(taken("Jane").detail.contains("'Jane'"));
+    }
+}

@@ -22,7 +22,7 @@ pub struct ConsentRecorder<'e> {
 impl Authorizer for ConsentRecorder<'_> {
     fn authorize(&mut self, grant: Grant) -> Result<String, ()> {
         let Some(session) = self.session else {
-            self.failure = Some(StoreError::Corrupt("consent without a session".into()));
+            self.failure = Some(StoreError::Invariant("consent without a session".into()));
             return Err(());
         };
         record_consent(self.env, session, &grant).map_err(|e| {

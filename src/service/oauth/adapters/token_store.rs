@@ -117,7 +117,7 @@ impl<'c, 'e> TokenStore<'c, 'e> {
     fn find_grant(&mut self, id: &str) -> Result<GrantRow, Failure> {
         let conn: &mut DbConnection = self.conn.get_mut();
         Ok(repo::find_grant(conn, id)?
-            .ok_or_else(|| StoreError::Corrupt(format!("grant {id} vanished")))?
+            .ok_or_else(|| StoreError::Invariant(format!("grant {id} vanished")))?
             .0)
     }
 
@@ -180,7 +180,7 @@ impl<'c, 'e> TokenStore<'c, 'e> {
             RefreshPresentation::Rotate { token, grant, retry, expires_at } => {
                 let scope = stored_scope(&grant)?;
                 let redirect_uri = url::Url::parse(self.env.issuer)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    .map_err(|e| StoreError::Invariant(format!("issuer is not a URL: {e}")))?;
                 *self.presented.borrow_mut() = Some((token, retry));
                 Ok(Some(Grant {
                     owner_id: grant.id,
@@ -218,7 +218,7 @@ impl<'c, 'e> TokenStore<'c, 'e> {
             .presented
             .borrow_mut()
             .take()
-            .ok_or_else(|| StoreError::Corrupt("refresh without a recovered token".into()))?;
+            .ok_or_else(|| StoreError::Invariant("refresh without a recovered token".into()))?;
         let grant_row = self.find_grant(&grant.owner_id)?;
         let conn: &mut DbConnection = self.conn.get_mut();
         let retired = lineage::retire_superseded(conn, &presented, now)?;

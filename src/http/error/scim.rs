@@ -1,10 +1,11 @@
-//! The one error type handlers return; it renders SCIM errors in the SCIM error schema (RFC 7644
-//! §3.12) and 401s with a `WWW-Authenticate` challenge that names the reason (RFC 6750 §3).
+//! `/scim/v2` failures: the SCIM error schema (RFC 7644 §3.12), 401s with a `WWW-Authenticate`
+//! challenge that names the reason (RFC 6750 §3), `Retry-After` on 429 and 503.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
+use super::UNAVAILABLE_RETRY_AFTER_SECS;
 use crate::scim::error::ScimError;
 use crate::service::credentials::AuthFailure;
 
@@ -22,9 +23,6 @@ pub struct ApiError {
 /// Why a SCIM request failed, left on the response for the tenant's activity status line.
 #[derive(Debug, Clone)]
 pub struct FailureReason(pub String);
-
-/// Seconds a client is asked to wait before retrying after a 503 (storage out of reach).
-pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
 
 impl From<ScimError> for ApiError {
     fn from(scim: ScimError) -> Self {
