@@ -20,14 +20,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/tenants", web::post().to(create))
         .route("/admin/tenants/{slug}", web::get().to(show))
         .route("/admin/tenants/{slug}/rename", web::post().to(rename))
-        .route("/admin/tenants/{slug}/disable", web::post().to(disable))
-        .route("/admin/tenants/{slug}/enable", web::post().to(enable))
+        .route("/admin/tenants/{slug}/{switch:disable|enable}", web::post().to(set_disabled))
         .route("/admin/tenants/{slug}/tokens", web::post().to(issue_token))
         .route("/admin/tenants/{slug}/tokens/{id}/revoke", web::post().to(revoke_token))
         .route("/admin/tenants/{slug}/admins", web::post().to(create_tenant_admin))
         .route("/admin/tenants/{slug}/admins/{id}/reset", web::post().to(reset_tenant_admin))
-        .route("/admin/tenants/{slug}/admins/{id}/disable", web::post().to(disable_tenant_admin))
-        .route("/admin/tenants/{slug}/admins/{id}/enable", web::post().to(enable_tenant_admin))
+        .route(
+            "/admin/tenants/{slug}/admins/{id}/{switch:disable|enable}",
+            web::post().to(set_tenant_admin_disabled),
+        )
         .route("/admin/tenants/{slug}/grants/{id}/revoke", web::post().to(revoke_grant))
         .route("/admin/grants/{id}/revoke", web::post().to(revoke_any_grant));
 }
@@ -131,33 +132,26 @@ async fn rename(
     Ok(back_to(&slug, "tenant-renamed"))
 }
 
+/// The last segment of a disable or enable form's path.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Switch {
+    Disable,
+    Enable,
+}
+
 async fn set_disabled(
     state: web::Data<AppState>,
     form: OperatorForm,
-    slug: String,
-    disabled: bool,
+    path: web::Path<(String, Switch)>,
 ) -> Result<HttpResponse, PageError> {
+    let (slug, switch) = path.into_inner();
+    let disabled = matches!(switch, Switch::Disable);
     check_slug(&slug)?;
     let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
     blocking(move || tenants::set_disabled(&st.db, st.clock.as_ref(), &actor, &s, disabled))
         .await?;
     Ok(back_to(&slug, if disabled { "tenant-disabled" } else { "tenant-enabled" }))
-}
-
-async fn disable(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    set_disabled(state, form, slug.into_inner(), true).await
-}
-
-async fn enable(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    set_disabled(state, form, slug.into_inner(), false).await
 }
 
 async fn issue_token(
@@ -246,13 +240,13 @@ async fn reset_tenant_admin(
     Ok(ui::render(actix_web::http::StatusCode::OK, &page))
 }
 
-async fn admin_disabled(
+async fn set_tenant_admin_disabled(
     state: web::Data<AppState>,
     form: OperatorForm,
-    slug: String,
-    admin_id: String,
-    disabled: bool,
+    path: web::Path<(String, String, Switch)>,
 ) -> Result<HttpResponse, PageError> {
+    let (slug, admin_id, switch) = path.into_inner();
+    let disabled = matches!(switch, Switch::Disable);
     check_slug(&slug)?;
     let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
     blocking(move || {
@@ -268,24 +262,6 @@ async fn admin_disabled(
     })
     .await?;
     Ok(back_to(&slug, if disabled { "admin-disabled" } else { "admin-enabled" }))
-}
-
-async fn disable_tenant_admin(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
-    let (slug, id) = path.into_inner();
-    admin_disabled(state, form, slug, id, true).await
-}
-
-async fn enable_tenant_admin(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
-    let (slug, id) = path.into_inner();
-    admin_disabled(state, form, slug, id, false).await
 }
 
 async fn revoke_grant(
