@@ -13,10 +13,10 @@ pub enum Kind {
     TenantRenamed,
     TenantDisabled,
     TenantEnabled,
-    AdminCreated,
-    AdminPasswordReset,
-    AdminDisabled,
-    AdminEnabled,
+    TenantAdminCreated,
+    TenantAdminPasswordReset,
+    TenantAdminDisabled,
+    TenantAdminEnabled,
     OperatorCreated,
     LoginSucceeded,
     LoginFailed,
@@ -51,10 +51,10 @@ impl Kind {
         Kind::TenantRenamed,
         Kind::TenantDisabled,
         Kind::TenantEnabled,
-        Kind::AdminCreated,
-        Kind::AdminPasswordReset,
-        Kind::AdminDisabled,
-        Kind::AdminEnabled,
+        Kind::TenantAdminCreated,
+        Kind::TenantAdminPasswordReset,
+        Kind::TenantAdminDisabled,
+        Kind::TenantAdminEnabled,
         Kind::OperatorCreated,
         Kind::LoginSucceeded,
         Kind::LoginFailed,
@@ -88,10 +88,10 @@ impl Kind {
             Kind::TenantRenamed => "tenant.renamed",
             Kind::TenantDisabled => "tenant.disabled",
             Kind::TenantEnabled => "tenant.enabled",
-            Kind::AdminCreated => "admin.created",
-            Kind::AdminPasswordReset => "admin.password_reset",
-            Kind::AdminDisabled => "admin.disabled",
-            Kind::AdminEnabled => "admin.enabled",
+            Kind::TenantAdminCreated => "admin.created",
+            Kind::TenantAdminPasswordReset => "admin.password_reset",
+            Kind::TenantAdminDisabled => "admin.disabled",
+            Kind::TenantAdminEnabled => "admin.enabled",
             Kind::OperatorCreated => "operator.created",
             Kind::LoginSucceeded => "login.succeeded",
             Kind::LoginFailed => "login.failed",
@@ -121,6 +121,56 @@ impl Kind {
     }
 }
 
+/// Who acted, stored in the audit trail as `operator` (the CLI), `operator:<id>` (a console
+/// operator), `admin:<id>` (a tenant admin), `client:<id>`, `system` or `anonymous`: those strings
+/// are in stored events and in filters people type, so they never change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// Whoever runs the `scimd` command line (they hold the database, so they are an operator).
+    Cli,
+    /// scimd itself (e.g. the first signing key at startup).
+    System,
+    Operator(String),
+    TenantAdmin(String),
+    Client(String),
+    Anonymous,
+}
+
+impl Actor {
+    /// The stored form back as an actor; `None` for strings no actor is stored as.
+    pub fn parse(stored: &str) -> Option<Actor> {
+        let actor = match stored {
+            "operator" => Actor::Cli,
+            "system" => Actor::System,
+            "anonymous" => Actor::Anonymous,
+            _ => {
+                let (kind, id) = stored.split_once(':')?;
+                let id = id.to_owned();
+                match kind {
+                    "operator" => Actor::Operator(id),
+                    "admin" => Actor::TenantAdmin(id),
+                    "client" => Actor::Client(id),
+                    _ => return None,
+                }
+            }
+        };
+        Some(actor)
+    }
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::Cli => f.write_str("operator"),
+            Actor::System => f.write_str("system"),
+            Actor::Operator(id) => write!(f, "operator:{id}"),
+            Actor::TenantAdmin(id) => write!(f, "admin:{id}"),
+            Actor::Client(id) => write!(f, "client:{id}"),
+            Actor::Anonymous => f.write_str("anonymous"),
+        }
+    }
+}
+
 /// One event, built up with the facts that apply. `detail` never holds a secret.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -134,12 +184,11 @@ pub struct Event {
 }
 
 impl Event {
-    /// `actor` says who acted: `admin:<id>`, `client:<id>`, `operator:<id>` (console), `operator`
-    /// (CLI), `system`, `anonymous`.
-    pub fn new(kind: Kind, actor: impl Into<String>) -> Event {
+    /// `actor` says who acted; the event keeps its stored form.
+    pub fn new(kind: Kind, actor: &Actor) -> Event {
         Event {
             kind,
-            actor: actor.into(),
+            actor: actor.to_string(),
             tenant_id: None,
             client_id: None,
             grant_id: None,
@@ -191,4 +240,32 @@ pub fn record(conn: &mut DbConnection, now: i64, event: Event) -> diesel::QueryR
     )?;
     crate::metrics::events::count(kind);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Actor;
+
+    #[test]
+    fn actors_are_stored_as_before() {
+        let cases = [
+            (Actor::Cli, "operator"),
+            (Actor::System, "system"),
+            (Actor::Operator("o1".into()), "operator:o1"),
+            (Actor::TenantAdmin("a1".into()), "admin:a1"),
+            (Actor::Client("c1".into()), "client:c1"),
+            (Actor::Anonymous, "anonymous"),
+        ];
+        for (actor, stored) in cases {
+            assert_eq!(actor.to_string(), stored);
+            assert_eq!(Actor::parse(stored), Some(actor));
+        }
+    }
+
+    #[test]
+    fn strings_no_actor_is_stored_as_do_not_parse() {
+        for stored in ["", "admin", "tenant:x", "Operator", "client"] {
+            assert_eq!(Actor::parse(stored), None, "{stored}");
+        }
+    }
 }

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
+use scimd::audit::Actor;
 use scimd::clock::{Clock, SystemClock};
 use scimd::config::{LogFormat, Settings};
 use scimd::db::Database;
-use scimd::service::{admins, audit_log, clients, credentials, grants, keys, operators, tenants};
+use scimd::service::accounts::{operators, tenant_admins};
+use scimd::service::{audit_log, clients, credentials, grants, keys, tenants};
 use scimd::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -52,8 +54,9 @@ enum Command {
     #[command(subcommand)]
     Token(TokenCommand),
     /// Manage tenant admin accounts (who log in and consent on the authorize page).
-    #[command(subcommand)]
-    Admin(AdminCommand),
+    // `admin` was the first spelling: scripts keep working, and --help shows the alias.
+    #[command(subcommand, name = "tenant-admin", visible_alias = "admin")]
+    TenantAdmin(TenantAdminCommand),
     /// Manage OAuth clients (e.g. the vendor's Okta OIN app).
     #[command(subcommand)]
     Client(ClientCommand),
@@ -107,7 +110,7 @@ enum OperatorCommand {
 }
 
 #[derive(Debug, Subcommand)]
-enum AdminCommand {
+enum TenantAdminCommand {
     /// Create a tenant admin; the password is read from standard input.
     Create {
         #[arg(long)]
@@ -250,9 +253,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let db = Database::connect(&settings.database_url, 2)?;
             token_command(&db, clock.as_ref(), cmd, cli.json)
         }
-        Command::Admin(cmd) => {
+        Command::TenantAdmin(cmd) => {
             let db = Database::connect(&settings.database_url, 2)?;
-            admin_command(&db, clock.as_ref(), cmd, cli.json)
+            tenant_admin_command(&db, clock.as_ref(), cmd, cli.json)
         }
         Command::Client(cmd) => {
             let db = Database::connect(&settings.database_url, 2)?;
@@ -326,7 +329,7 @@ fn tenant_command(
 ) -> anyhow::Result<()> {
     match cmd {
         TenantCommand::Create { slug, name } => {
-            let t = tenants::create(db, clock, &slug, name.as_deref())?;
+            let t = tenants::create(db, clock, &Actor::Cli, &slug, name.as_deref())?;
             print(json, &t, || {
                 format!(
                     "created tenant '{}' ({})\nnext: scimd token issue --tenant {}",
@@ -360,7 +363,7 @@ fn token_command(
 ) -> anyhow::Result<()> {
     match cmd {
         TokenCommand::Issue { tenant, label } => {
-            let t = credentials::issue(db, clock, &tenant, &label)?;
+            let t = credentials::issue(db, clock, &Actor::Cli, &tenant, &label)?;
             print(json, &t, || {
                 format!(
                     "token id: {}\ntoken:    {}\n\nThis is the only time the token is shown; it is stored as a hash.\n\
@@ -391,7 +394,7 @@ fn token_command(
             });
         }
         TokenCommand::Revoke { token_id } => {
-            let t = credentials::revoke(db, clock, &token_id)?;
+            let t = credentials::revoke(db, clock, &Actor::Cli, None, &token_id)?;
             print(json, &t, || format!("revoked token {} ({})", t.id, t.label));
         }
     }
@@ -474,15 +477,16 @@ fn operator_command(
     Ok(())
 }
 
-fn admin_command(
+fn tenant_admin_command(
     db: &Database,
     clock: &dyn Clock,
-    cmd: AdminCommand,
+    cmd: TenantAdminCommand,
     json: bool,
 ) -> anyhow::Result<()> {
     match cmd {
-        AdminCommand::Create { tenant, email, password_stdin: _ } => {
-            let admin = admins::create(db, clock, &tenant, &email, &read_password_line()?)?;
+        TenantAdminCommand::Create { tenant, email, password_stdin: _ } => {
+            let password = read_password_line()?;
+            let admin = tenant_admins::create(db, clock, &Actor::Cli, &tenant, &email, &password)?;
             print(json, &admin, || {
                 format!(
                     "created admin {} for tenant '{}' ({})",
@@ -490,8 +494,8 @@ fn admin_command(
                 )
             });
         }
-        AdminCommand::List { tenant } => {
-            let all = admins::list(db, &tenant)?;
+        TenantAdminCommand::List { tenant } => {
+            let all = tenant_admins::list(db, &tenant)?;
             print(json, &serde_json::json!({ "admins": all }), || {
                 let mut out = format!("{:<38} {:<36} CREATED", "ID", "EMAIL");
                 for a in &all {
@@ -523,7 +527,7 @@ fn client_command(
             let c = clients::create(
                 db,
                 clock,
-                "operator",
+                &Actor::Cli,
                 &name,
                 &redirect_uris,
                 okta_app.as_deref(),
@@ -550,11 +554,11 @@ fn client_command(
             });
         }
         ClientCommand::RotateSecret { client_id } => {
-            let c = clients::rotate_secret(db, clock, "operator", &client_id)?;
+            let c = clients::rotate_secret(db, clock, &Actor::Cli, &client_id)?;
             print(json, &c, || issued_text(&c));
         }
         ClientCommand::Delete { client_id } => {
-            let c = clients::delete(db, clock, &client_id)?;
+            let c = clients::delete(db, clock, &Actor::Cli, &client_id)?;
             print(json, &c, || {
                 format!("deleted client {} ({}) and its grants", c.client_id, c.name)
             });
@@ -572,7 +576,7 @@ fn keys_command(
 ) -> anyhow::Result<()> {
     match cmd {
         KeysCommand::Rotate => {
-            let k = keys::rotate(db, clock, "operator", ttl_ms)?;
+            let k = keys::rotate(db, clock, &Actor::Cli, ttl_ms)?;
             print(json, &k, || {
                 format!(
                     "new signing key {} ({}); older keys stay published until their tokens expire",
@@ -633,7 +637,7 @@ fn grant_command(
             });
         }
         GrantCommand::Revoke { grant_id } => {
-            grants::revoke(db, clock, &grant_id)?;
+            grants::revoke(db, clock, &Actor::Cli, None, &grant_id, "revoked by an operator")?;
             print(json, &serde_json::json!({ "revoked": grant_id }), || {
                 format!("revoked grant {grant_id}")
             });

@@ -76,11 +76,12 @@ pub struct ValueRow {
     pub value_num: Option<f64>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = admin_accounts)]
-pub struct AdminAccountRow {
+/// A tenant admin or an operator (see `repo::accounts`): the tables share these columns, and
+/// only tenant admins have a tenant. Selected by an explicit tuple of columns, in field order.
+#[derive(Debug, Clone, Queryable)]
+pub struct AccountRow {
     pub id: String,
-    pub tenant_id: String,
+    pub tenant_id: Option<String>,
     pub email: String,
     pub email_ci: String,
     pub password_hash: String,
@@ -88,11 +89,11 @@ pub struct AdminAccountRow {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = web_sessions)]
-pub struct WebSessionRow {
+/// A signed-in browser of either kind of account; `account_id` is `admin_id` or `operator_id`.
+#[derive(Debug, Clone, Queryable)]
+pub struct SessionRow {
     pub id_hash: String,
-    pub admin_id: String,
+    pub account_id: String,
     pub csrf_token: String,
     pub created_at: i64,
     pub expires_at: i64,
@@ -183,27 +184,6 @@ pub struct AuditEventRow {
     pub ip: Option<String>,
     /// JSON object with event-specific facts; never a secret.
     pub detail: String,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = operator_accounts)]
-pub struct OperatorRow {
-    pub id: String,
-    pub email: String,
-    pub email_ci: String,
-    pub password_hash: String,
-    pub disabled: bool,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = operator_sessions)]
-pub struct OperatorSessionRow {
-    pub id_hash: String,
-    pub operator_id: String,
-    pub csrf_token: String,
-    pub created_at: i64,
-    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

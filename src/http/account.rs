@@ -7,32 +7,32 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::AppState;
-use super::extractors::client_ip;
 use super::ui::{self, SESSION_COOKIE};
 use super::web_session::{
-    PageError, Realm, Signed, SignedForm, blocking, refused, see_other, sign_in, sign_in_csrf,
-    with_csrf_cookie,
+    PageError, Realm, SignInFn, SignInRealm, SignInView, Signed, SignedForm, blocking, see_other,
+    sign_in_page, sign_in_post, sign_out,
 };
-use crate::clock::Clock;
-use crate::db::{Database, StoreError};
+use crate::service::accounts::NewSession;
+use crate::service::accounts::tenant_admins::{self, TenantAdminSession};
 use crate::service::grants::{self, GrantSummary};
-use crate::service::login::{self, Session};
 
 pub struct TenantAdmins;
 
 impl Realm for TenantAdmins {
-    type Session = Session;
+    type Session = TenantAdminSession;
     const COOKIE: &'static str = SESSION_COOKIE;
+    const COOKIE_PATH: &'static str = "/";
     const SIGN_IN: &'static str = "/account/login";
-    fn lookup(
-        db: &Database,
-        clock: &dyn Clock,
-        cookie: &str,
-    ) -> Result<Option<Session>, StoreError> {
-        login::session(db, clock, cookie)
+}
+
+impl SignInRealm for TenantAdmins {
+    const LOGIN: SignInFn<NewSession<TenantAdminSession>> = tenant_admins::login;
+    /// The account pages are one page: sign-in always lands there.
+    fn landing(_next: Option<&str>) -> String {
+        "/account".to_owned()
     }
-    fn csrf(session: &Session) -> &str {
-        &session.csrf_token
+    fn page(status: StatusCode, form: SignInView<'_>) -> HttpResponse {
+        ui::render(status, &LoginPage { error: form.error, email: form.email, csrf: form.csrf })
     }
 }
 
@@ -41,9 +41,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/account/login")
                 .route(web::get().to(login_page))
-                .route(web::post().to(login_post)),
+                .route(web::post().to(sign_in_post::<TenantAdmins>)),
         )
-        .route("/account/logout", web::post().to(logout))
+        .route("/account/logout", web::post().to(sign_out::<TenantAdmins>))
         .route("/account/grants/{id}/revoke", web::post().to(revoke));
 }
 
@@ -67,39 +67,8 @@ struct GrantsPage {
     revoke_base: &'static str,
 }
 
-fn render_login(
-    req: &HttpRequest,
-    state: &AppState,
-    status: StatusCode,
-    error: Option<String>,
-    email: &str,
-) -> HttpResponse {
-    let csrf = sign_in_csrf(req);
-    let response = ui::render(status, &LoginPage { error, email, csrf: &csrf });
-    with_csrf_cookie(response, req, state, csrf)
-}
-
 async fn login_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    render_login(&req, &state, StatusCode::OK, None, "")
-}
-
-async fn login_post(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    mut payload: web::Payload,
-) -> Result<HttpResponse, PageError> {
-    let (post, outcome) = sign_in(&req, &state, &mut payload, login::login).await?;
-    Ok(match outcome {
-        Ok(new) => {
-            let mut response = see_other("/account");
-            let secure = ui::is_secure(&req, &state);
-            let _ = response.add_cookie(&ui::cookie(SESSION_COOKIE, new.cookie, secure));
-            response
-        }
-        Err(failure) => refused(failure, |status, message| {
-            render_login(&req, &state, status, Some(message), &post.email)
-        }),
-    })
+    sign_in_page::<TenantAdmins>(&req, &state, StatusCode::OK, None, "", "/account")
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -137,22 +106,10 @@ async fn revoke(
     let session = form.session.clone();
     let id = grant_id.into_inner();
     blocking(move || {
-        let actor = format!("admin:{}", session.admin_id);
         let reason = format!("revoked by tenant admin {}", session.email);
-        grants::revoke_as(&st.db, st.clock.as_ref(), &actor, Some(&session.tenant_id), &id, &reason)
+        let actor = session.actor();
+        grants::revoke(&st.db, st.clock.as_ref(), &actor, Some(&session.tenant_id), &id, &reason)
     })
     .await?;
     Ok(see_other("/account?done=grant-revoked"))
-}
-
-async fn logout(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    form: SignedForm<TenantAdmins>,
-) -> Result<HttpResponse, PageError> {
-    let (ip, st, cookie) = (client_ip(&req, &state), state.clone(), form.cookie.clone());
-    web::block(move || login::logout(&st.db, st.clock.as_ref(), &cookie, ip.as_deref())).await??;
-    let mut response = see_other("/account/login");
-    let _ = response.add_cookie(&ui::expired_cookie(SESSION_COOKIE, ui::is_secure(&req, &state)));
-    Ok(response)
 }

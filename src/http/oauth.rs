@@ -20,8 +20,8 @@ use crate::db::rows::ClientRow;
 use crate::oauth::error::OAuthError;
 use crate::oauth::{scope, secret};
 use crate::service::access_tokens;
+use crate::service::accounts::tenant_admins::{self as login, TenantAdminSession as Session};
 use crate::service::keys;
-use crate::service::login::{self, Session};
 use crate::service::oauth::{
     self as flow, AuthMethod, AuthorizeOutcome, ClientCredentials, ConsentDecision, ConsentRequest,
     GrantRequest, OAuthEnv, Params,

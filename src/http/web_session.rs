@@ -1,7 +1,8 @@
 //! Signed-in browser pages (operator console, customer account pages): the session extractors,
 //! CSRF checks on every form post, and the HTML error type their handlers return.
 //!
-//! A realm names its cookie, its sign-in page and how a cookie becomes a session. GET handlers
+//! A realm names its cookie, its sign-in page and its kind of session; `sign_in_post::<R>` and
+//! `sign_out::<R>` are its sign-in and sign-out forms, the same for every realm. GET handlers
 //! take `Signed<R>` (no session: a redirect to the sign-in page); POST handlers take
 //! `SignedForm<R>`, which also reads the form and refuses it unless its `csrf` field equals the
 //! session's token (synchronizer token, compared in constant time).
@@ -22,27 +23,25 @@ use super::extractors::client_ip;
 use super::ui;
 pub use super::ui::see_other;
 use crate::clock::Clock;
-use crate::db::{Database, StoreError};
+use crate::db::Database;
 use crate::oauth::secret;
-use crate::service::login::{Attempt, LoginFailure};
+use crate::service::accounts::sign_in::{Attempt, LoginFailure};
+use crate::service::accounts::{NewSession, Session};
 use crate::service::rate_limit::Limit;
 use crate::service::verdict::Decided;
 
 /// Largest form body the pages accept.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
+/// One kind of signed-in page: whose session it needs and where that session's cookie lives.
 pub trait Realm: 'static {
-    type Session: Clone + Send + 'static;
+    type Session: Session;
     /// The session cookie's name.
     const COOKIE: &'static str;
-    /// Where to send a browser without a session.
+    /// The paths the session cookie is sent to.
+    const COOKIE_PATH: &'static str;
+    /// Where to send a browser without a session, and where signing out lands.
     const SIGN_IN: &'static str;
-    fn lookup(
-        db: &Database,
-        clock: &dyn Clock,
-        cookie: &str,
-    ) -> Result<Option<Self::Session>, StoreError>;
-    fn csrf(session: &Self::Session) -> &str;
 }
 
 /// The signed-in session of realm `R`.
@@ -76,7 +75,8 @@ async fn lookup<R: Realm>(req: &HttpRequest) -> Result<Option<(R::Session, Strin
     let state = app_state(req)?;
     let Some(cookie) = ui::cookie_value(req, R::COOKIE) else { return Ok(None) };
     let c = cookie.clone();
-    let session = web::block(move || R::lookup(&state.db, state.clock.as_ref(), &c)).await??;
+    let session =
+        web::block(move || R::Session::lookup(&state.db, state.clock.as_ref(), &c)).await??;
     Ok(session.map(|s| (s, cookie)))
 }
 
@@ -137,7 +137,7 @@ impl<R: Realm> FromRequest for SignedForm<R> {
                 ));
             };
             let sent = form.get("csrf").map_or("", String::as_str);
-            if !secret::equal(R::csrf(&session), sent) {
+            if !secret::equal(session.csrf_token(), sent) {
                 return Err(PageError::forbidden(
                     "The form could not be verified. Reload the page and try again.",
                 ));
@@ -145,6 +145,86 @@ impl<R: Realm> FromRequest for SignedForm<R> {
             Ok(SignedForm { session, cookie, form, _realm: PhantomData })
         })
     }
+}
+
+/// A realm with a sign-in page of its own, whose form posts to `sign_in_post::<R>`.
+pub trait SignInRealm: Realm {
+    /// Verifies credentials and opens a session.
+    const LOGIN: SignInFn<NewSession<Self::Session>>;
+    /// Where a browser lands once signed in, given the form's `next` field.
+    fn landing(next: Option<&str>) -> String;
+    /// The sign-in page with what it shows.
+    fn page(status: StatusCode, form: SignInView<'_>) -> HttpResponse;
+}
+
+/// What a sign-in page shows: after a refusal the `error`, and the `email` as typed.
+pub struct SignInView<'a> {
+    pub error: Option<String>,
+    pub email: &'a str,
+    pub csrf: &'a str,
+    /// Where the browser goes once signed in.
+    pub next: &'a str,
+}
+
+/// The sign-in page of realm `R` with its double-submit token (see `sign_in_csrf`).
+pub fn sign_in_page<R: SignInRealm>(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    error: Option<String>,
+    email: &str,
+    next: &str,
+) -> HttpResponse {
+    let csrf = sign_in_csrf(req);
+    let response = R::page(status, SignInView { error, email, csrf: &csrf, next });
+    with_csrf_cookie(response, req, state, csrf)
+}
+
+/// The sign-in form of realm `R`: a session cookie and on to the landing page, or the page again
+/// with why not.
+pub async fn sign_in_post<R: SignInRealm>(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, PageError> {
+    let (post, outcome) = sign_in(&req, &state, &mut payload, R::LOGIN).await?;
+    let next = R::landing(post.form.get("next").map(String::as_str));
+    Ok(match outcome {
+        Ok(new) => signed_in::<R>(&req, &state, &next, new.cookie),
+        Err(failure) => refused(failure, |status, message| {
+            sign_in_page::<R>(&req, &state, status, Some(message), &post.email, &next)
+        }),
+    })
+}
+
+/// Where a successful sign-in to realm `R` lands, with the new session's cookie.
+fn signed_in<R: Realm>(
+    req: &HttpRequest,
+    state: &AppState,
+    location: &str,
+    cookie: String,
+) -> HttpResponse {
+    let mut response = see_other(location);
+    let secure = ui::is_secure(req, state);
+    let _ = response.add_cookie(&ui::session_cookie(R::COOKIE, R::COOKIE_PATH, cookie, secure));
+    response
+}
+
+/// The sign-out form of realm `R`: ends the session, removes its cookie and lands on the
+/// sign-in page.
+pub async fn sign_out<R: Realm>(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: SignedForm<R>,
+) -> Result<HttpResponse, PageError> {
+    let (ip, st) = (client_ip(&req, &state), state.clone());
+    let (session, cookie) = (form.session, form.cookie);
+    web::block(move || session.sign_out(&st.db, st.clock.as_ref(), &cookie, ip.as_deref()))
+        .await??;
+    let mut response = see_other(R::SIGN_IN);
+    let secure = ui::is_secure(&req, &state);
+    let _ = response.add_cookie(&ui::expired_session_cookie(R::COOKIE, R::COOKIE_PATH, secure));
+    Ok(response)
 }
 
 /// The double-submit token of a sign-in page: the browser's CSRF cookie, or a fresh one that the

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::credentials::{AuthFailure, Principal};
 use super::keys::TokenRuntime;
 use super::oauth::{OAuthEnv, token_state};
-use crate::audit::{self, Event, Kind};
+use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::Clock;
 use crate::db::repo::oauth;
 use crate::db::rows::ClientRow;
@@ -104,7 +104,7 @@ pub fn record_failure(
         Some(token) => tenant_of(db, runtime, now, token)?,
         None => None,
     };
-    let mut event = Event::new(Kind::ScimAuthFailed, "anonymous")
+    let mut event = Event::new(Kind::ScimAuthFailed, &Actor::Anonymous)
         .ip(ip)
         .detail("reason", failure.description())
         .detail("path", path);
@@ -241,7 +241,7 @@ pub fn revoke(
             return Ok(());
         }
         if oauth::revoke_grant(conn, &grant.id, now, "revoked by the client")? == 1 {
-            let event = Event::new(Kind::GrantRevoked, format!("client:{}", client.id))
+            let event = Event::new(Kind::GrantRevoked, &Actor::Client(client.id.clone()))
                 .tenant(grant.tenant_id.clone())
                 .client(grant.client_id.clone())
                 .grant(grant.id.clone())

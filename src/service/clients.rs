@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::OperatorError;
-use crate::audit::{self, Event, Kind};
+use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::oauth;
 use crate::db::rows::ClientRow;
@@ -52,7 +52,7 @@ impl From<ClientRow> for ClientView {
 pub fn create(
     db: &Database,
     clock: &dyn Clock,
-    actor: &str,
+    actor: &Actor,
     name: &str,
     explicit_uris: &[String],
     okta_app: Option<&str>,
@@ -125,7 +125,7 @@ pub fn list(db: &Database) -> Result<Vec<ClientView>, OperatorError> {
 pub fn rotate_secret(
     db: &Database,
     clock: &dyn Clock,
-    actor: &str,
+    actor: &Actor,
     client_id: &str,
 ) -> Result<IssuedClient, OperatorError> {
     let client_secret = secret::generate(secret::CLIENT_SECRET_PREFIX);
@@ -152,6 +152,7 @@ pub fn rotate_secret(
 pub fn delete(
     db: &Database,
     clock: &dyn Clock,
+    actor: &Actor,
     client_id: &str,
 ) -> Result<ClientView, OperatorError> {
     let now = clock.now();
@@ -162,7 +163,7 @@ pub fn delete(
         audit::record(
             conn,
             now,
-            Event::new(Kind::ClientDeleted, "operator")
+            Event::new(Kind::ClientDeleted, actor)
                 .client(client_id)
                 .detail("name", row.name.clone()),
         )?;

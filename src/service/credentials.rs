@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::OperatorError;
-use crate::audit::{self, Event, Kind};
+use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, Millis, to_rfc3339};
 use crate::db::repo::{tenants, tokens};
 use crate::db::rows::StaticTokenRow;
@@ -159,20 +159,11 @@ impl From<StaticTokenRow> for TokenView {
     }
 }
 
+/// Issues a static token for a tenant on behalf of `actor`; the token is shown this once.
 pub fn issue(
     db: &Database,
     clock: &dyn Clock,
-    tenant_slug: &str,
-    label: &str,
-) -> Result<IssuedToken, OperatorError> {
-    issue_as(db, clock, "operator", tenant_slug, label)
-}
-
-/// `issue` on behalf of `actor` (the console's signed-in operator).
-pub fn issue_as(
-    db: &Database,
-    clock: &dyn Clock,
-    actor: &str,
+    actor: &Actor,
     tenant_slug: &str,
     label: &str,
 ) -> Result<IssuedToken, OperatorError> {
@@ -215,20 +206,12 @@ pub fn list(db: &Database, tenant_slug: &str) -> Result<Vec<TokenView>, Operator
     Ok(tokens::list_for_tenant(&mut conn, &tenant.id)?.into_iter().map(TokenView::from).collect())
 }
 
-/// Revokes a token; effective for the very next request, since every request looks it up.
+/// Revokes a token on behalf of `actor`; effective for the very next request, since every request
+/// looks it up. With `tenant_id`, a token of another tenant is not found.
 pub fn revoke(
     db: &Database,
     clock: &dyn Clock,
-    token_id: &str,
-) -> Result<TokenView, OperatorError> {
-    revoke_as(db, clock, "operator", None, token_id)
-}
-
-/// `revoke` on behalf of `actor`; with `tenant_id`, a token of another tenant is not found.
-pub fn revoke_as(
-    db: &Database,
-    clock: &dyn Clock,
-    actor: &str,
+    actor: &Actor,
     tenant_id: Option<&str>,
     token_id: &str,
 ) -> Result<TokenView, OperatorError> {

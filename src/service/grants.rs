@@ -6,10 +6,11 @@ use serde::Serialize;
 use super::OperatorError;
 use super::audit_log::{self, AuditView};
 use super::tenants;
-use crate::audit::{self, Event, Kind};
+use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
+use crate::db::repo::accounts::{self, AccountTable};
 use crate::db::repo::audit::{self as audit_repo, AuditFilter, Cursor};
-use crate::db::repo::{admins, oauth};
+use crate::db::repo::oauth;
 use crate::db::rows::{GrantRow, RefreshTokenRow};
 use crate::db::{Database, DbConnection};
 
@@ -44,16 +45,12 @@ pub fn list(db: &Database, tenant_slug: Option<&str>) -> Result<Vec<GrantView>, 
         .collect())
 }
 
-pub fn revoke(db: &Database, clock: &dyn Clock, grant_id: &str) -> Result<(), OperatorError> {
-    revoke_as(db, clock, "operator", None, grant_id, "revoked by an operator")
-}
-
 /// Revokes a grant on behalf of `actor` (an operator, or a tenant admin revoking their own
 /// organisation's grant: then `tenant_id` scopes it and other tenants' grants are not found).
-pub fn revoke_as(
+pub fn revoke(
     db: &Database,
     clock: &dyn Clock,
-    actor: &str,
+    actor: &Actor,
     tenant_id: Option<&str>,
     grant_id: &str,
     reason: &str,
@@ -94,7 +91,7 @@ fn summarise(conn: &mut DbConnection, grant: GrantRow) -> Result<GrantSummary, O
     let client_name = oauth::find_client(conn, &grant.client_id)?
         .map_or_else(|| "(deleted client)".to_owned(), |c| c.name);
     let admin_email = match &grant.admin_id {
-        Some(id) => admins::find(conn, id)?.map(|a| a.email),
+        Some(id) => accounts::find(conn, AccountTable::TenantAdmins, id)?.map(|a| a.email),
         None => None,
     };
     let last_used = oauth::last_refresh(conn, &grant.id)?.map(to_rfc3339);

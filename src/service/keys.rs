@@ -8,7 +8,7 @@ use jsonwebtoken::DecodingKey;
 use serde::Serialize;
 
 use super::OperatorError;
-use crate::audit::{self, Event, Kind};
+use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::keys;
 use crate::db::rows::SigningKeyRow;
@@ -124,7 +124,7 @@ pub fn ensure_signing_key(db: &Database, clock: &dyn Clock) -> Result<(), Operat
             audit::record(
                 conn,
                 now,
-                Event::new(Kind::KeyCreated, "system").detail("kid", row.kid),
+                Event::new(Kind::KeyCreated, &Actor::System).detail("kid", row.kid),
             )?;
         }
         Ok(())
@@ -145,7 +145,7 @@ pub fn signing_key(conn: &mut DbConnection) -> Result<SigningKeyRow, StoreError>
 pub fn rotate(
     db: &Database,
     clock: &dyn Clock,
-    actor: &str,
+    actor: &Actor,
     access_ttl_ms: i64,
 ) -> Result<KeyView, OperatorError> {
     let now = clock.now();

@@ -2,17 +2,15 @@
 //! Services take `now` from the injected clock and return protocol errors, never panics.
 
 pub mod access_tokens;
+pub mod accounts;
 pub mod activity;
-pub mod admins;
 pub mod admission;
 pub mod audit_log;
 pub mod clients;
 pub mod credentials;
 pub mod grants;
 pub mod keys;
-pub mod login;
 pub mod oauth;
-pub mod operators;
 pub mod provisioning;
 pub mod rate_limit;
 pub mod tenants;

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::OperatorError;
-use crate::audit::{self, Event, Kind};
+use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::tenants;
 use crate::db::rows::TenantRow;
@@ -46,20 +46,11 @@ pub fn validate_slug(slug: &str) -> Result<(), OperatorError> {
     }
 }
 
+/// Creates a tenant on behalf of `actor`.
 pub fn create(
     db: &Database,
     clock: &dyn Clock,
-    slug: &str,
-    name: Option<&str>,
-) -> Result<TenantView, OperatorError> {
-    create_as(db, clock, "operator", slug, name)
-}
-
-/// `create` on behalf of `actor` (the console's signed-in operator).
-pub fn create_as(
-    db: &Database,
-    clock: &dyn Clock,
-    actor: &str,
+    actor: &Actor,
     slug: &str,
     name: Option<&str>,
 ) -> Result<TenantView, OperatorError> {
@@ -88,7 +79,7 @@ pub fn create_as(
 pub fn rename(
     db: &Database,
     clock: &dyn Clock,
-    actor: &str,
+    actor: &Actor,
     slug: &str,
     name: &str,
 ) -> Result<TenantView, OperatorError> {
@@ -117,7 +108,7 @@ pub fn rename(
 pub fn set_disabled(
     db: &Database,
     clock: &dyn Clock,
-    actor: &str,
+    actor: &Actor,
     slug: &str,
     disabled: bool,
 ) -> Result<TenantView, OperatorError> {

@@ -42,9 +42,17 @@ async fn each_401_names_its_reason() {
     assert!(body["detail"].as_str().unwrap().contains("not recognised"));
 
     // Revocation takes effect on the very next request.
-    let issued = credentials::issue(&app.db, app.clock.as_ref(), &app.tenant, "rotation").unwrap();
+    let issued = credentials::issue(
+        &app.db,
+        app.clock.as_ref(),
+        &scimd::audit::Actor::Cli,
+        &app.tenant,
+        "rotation",
+    )
+    .unwrap();
     assert_eq!(app.get_as(&issued.token, "/Users").await.status(), StatusCode::OK);
-    credentials::revoke(&app.db, app.clock.as_ref(), &issued.id).unwrap();
+    credentials::revoke(&app.db, app.clock.as_ref(), &scimd::audit::Actor::Cli, None, &issued.id)
+        .unwrap();
     let (header, body) = challenge(&app, Some(&format!("Bearer {}", issued.token))).await;
     assert!(header.contains("invalid_token") && header.contains("revoked"), "{header}");
     assert!(body["detail"].as_str().unwrap().contains("revoked"));

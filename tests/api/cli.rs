@@ -42,6 +42,34 @@ async fn cli_tenant_and_token_lifecycle() {
 }
 
 #[tokio::test]
+async fn cli_tenant_admin_is_the_name_and_admin_its_alias() {
+    let app = spawn_app().await;
+    let url = app.settings.database_url.clone();
+    let created = scimd_stdin(
+        &url,
+        &[
+            "tenant-admin",
+            "create",
+            "--tenant",
+            "acme",
+            "--email",
+            "it@acme.test",
+            "--password-stdin",
+        ],
+        "a long enough password\n",
+    );
+    assert_eq!(created["email"], "it@acme.test");
+    let by_name = scimd(&url, &["tenant-admin", "list", "--tenant", "acme"]);
+    let by_alias = scimd(&url, &["admin", "list", "--tenant", "acme"]);
+    assert_eq!(by_name, by_alias);
+    assert_eq!(by_name["admins"][0]["email"], "it@acme.test");
+
+    let help = Command::new(env!("CARGO_BIN_EXE_scimd")).arg("--help").output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("tenant-admin") && help.contains("[alias: admin]"), "{help}");
+}
+
+#[tokio::test]
 async fn cli_admins_clients_keys_grants_and_audit() {
     let app = spawn_app().await;
     let url = app.settings.database_url.clone();

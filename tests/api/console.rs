@@ -5,7 +5,8 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use scimd::service::admins;
+use scimd::audit::Actor;
+use scimd::service::accounts::tenant_admins;
 
 use crate::support::okta::{self, ClientAuth, browser, hidden, location};
 use crate::support::*;
@@ -14,8 +15,15 @@ use crate::support::*;
 async fn console_pages_refuse_anonymous_users_and_tenant_admins() {
     let app = spawn_app().await;
     create_operator(&app);
-    admins::create(&app.db, app.clock.as_ref(), "acme", okta::ADMIN_EMAIL, okta::ADMIN_PASSWORD)
-        .unwrap();
+    tenant_admins::create(
+        &app.db,
+        app.clock.as_ref(),
+        &Actor::Cli,
+        "acme",
+        okta::ADMIN_EMAIL,
+        okta::ADMIN_PASSWORD,
+    )
+    .unwrap();
     let anonymous = browser(&app);
     let pages = [
         "/admin",
@@ -174,7 +182,7 @@ async fn operator_manages_tenant_admins() {
     let first_password = shown_secret(&response.text().await.unwrap());
     let (jane, status) = app.tenant_admin_sign_in("jane@acme.test", &first_password).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let admin_id = admins::list(&app.db, "acme").unwrap()[0].id.clone();
+    let admin_id = tenant_admins::list(&app.db, "acme").unwrap()[0].id.clone();
 
     let response = op.post(&format!("/admin/tenants/acme/admins/{admin_id}/reset"), &[]).await;
     let second_password = shown_secret(&response.text().await.unwrap());
@@ -219,8 +227,15 @@ async fn customer_admins_see_and_revoke_their_own_organisations_grants_only() {
     let jwt = app.jwt_client(&fx).await;
     // A second organisation with its own admin and grant.
     app.other_tenant("globex");
-    admins::create(&app.db, app.clock.as_ref(), "globex", "boss@globex.test", "globex password 1")
-        .unwrap();
+    tenant_admins::create(
+        &app.db,
+        app.clock.as_ref(),
+        &Actor::Cli,
+        "globex",
+        "boss@globex.test",
+        "globex password 1",
+    )
+    .unwrap();
     let globex_grant = {
         let b = browser(&app);
         let html = b.authorize(&okta::authorize_query(&fx, &[])).await.text().await.unwrap();
@@ -318,8 +333,14 @@ async fn audit_log_filters_pages_and_exports() {
     create_operator(&app);
     app.other_tenant("globex");
     for i in 0..130 {
-        scimd::service::credentials::issue(&app.db, app.clock.as_ref(), "acme", &format!("t{i}"))
-            .unwrap();
+        scimd::service::credentials::issue(
+            &app.db,
+            app.clock.as_ref(),
+            &Actor::Cli,
+            "acme",
+            &format!("t{i}"),
+        )
+        .unwrap();
     }
     let op = app.operator().await;
     let html = op.page("/admin/audit?tenant=acme&event=static_token.issued", StatusCode::OK).await;
@@ -363,7 +384,8 @@ async fn audit_cursors_break_ties_within_a_millisecond() {
     // must carry on within the same millisecond by id, in both directions.
     for _ in 0..5 {
         for i in 0..7 {
-            credentials::issue(&app.db, app.clock.as_ref(), "acme", &format!("t{i}")).unwrap();
+            credentials::issue(&app.db, app.clock.as_ref(), &Actor::Cli, "acme", &format!("t{i}"))
+                .unwrap();
         }
         clock.advance(1);
     }
@@ -415,7 +437,8 @@ async fn connect_page_gives_okta_values_a_fresh_token_and_live_status() {
     // A revoked token's failures are attributed to its tenant, with the reason.
     let token_id =
         scimd::service::credentials::list(&app.db, "acme").unwrap().last().unwrap().id.clone();
-    scimd::service::credentials::revoke(&app.db, app.clock.as_ref(), &token_id).unwrap();
+    scimd::service::credentials::revoke(&app.db, app.clock.as_ref(), &Actor::Cli, None, &token_id)
+        .unwrap();
     assert_eq!(app.get_as(&token, "/Users").await.status(), StatusCode::UNAUTHORIZED);
     let html = op.page("/admin/tenants/acme/connect", StatusCode::OK).await;
     assert!(html.contains("failing"), "{html}");

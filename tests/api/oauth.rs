@@ -5,6 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use scimd::audit::Actor;
 use scimd::service::{audit_log, keys};
 
 use crate::support::okta::{
@@ -611,7 +612,7 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
     let fx = okta::setup(&app);
     let old = okta::authorize_and_exchange(&app, &fx, &[]).await;
     let ttl = 3_600_000;
-    let rotated = keys::rotate(&app.db, app.clock.as_ref(), "operator", ttl).unwrap();
+    let rotated = keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl).unwrap();
     let jwks = app.get_public_json("/oauth/jwks.json").await;
     let kids = key_ids(&jwks);
     assert_eq!(kids.len(), 2);
@@ -630,7 +631,7 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
     assert_eq!(scim_get(&app, &at(&new)).await.status(), StatusCode::OK);
     // Once every token of the old key has expired, the next rotation drops it.
     clock.advance(ttl + 61_000);
-    keys::rotate(&app.db, app.clock.as_ref(), "operator", ttl).unwrap();
+    keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl).unwrap();
     let jwks = app.get_public_json("/oauth/jwks.json").await;
     let kids = key_ids(&jwks);
     assert_eq!(kids.len(), 2, "{kids:?}");
@@ -676,7 +677,7 @@ async fn introspection_and_revocation() {
     let other = scimd::service::clients::create(
         &app.db,
         app.clock.as_ref(),
-        "operator",
+        &Actor::Cli,
         "Other",
         &[okta::CALLBACK.to_owned()],
         None,

@@ -11,10 +11,11 @@ use crate::http::extractors::origin;
 use crate::http::ui;
 use crate::http::web_session::{PageError, blocking};
 use crate::oauth::secret;
+use crate::service::accounts::tenant_admins;
 use crate::service::activity::{self, ActivityView};
 use crate::service::clients::{self, ClientView};
+use crate::service::credentials;
 use crate::service::tenants::{self, TenantView};
-use crate::service::{admins, credentials};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/tenants/{slug}/connect", web::get().to(show))
@@ -46,7 +47,8 @@ async fn render(
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let status = activity::view(&st.db, &tenant.id)?;
         let clients = clients::list(&st.db)?;
-        let admin_count = admins::list(&st.db, &slug)?.iter().filter(|a| !a.disabled).count();
+        let admin_count =
+            tenant_admins::list(&st.db, &slug)?.iter().filter(|a| !a.disabled).count();
         Ok((TenantView::from(tenant), status, clients, admin_count))
     })
     .await?;
@@ -85,7 +87,6 @@ async fn generate_token(
     // A label that tells tokens generated here apart in the token list.
     let label = format!("okta-{}", &secret::generate("")[..6]);
     let issued =
-        blocking(move || credentials::issue_as(&st.db, st.clock.as_ref(), &actor, &s, &label))
-            .await?;
+        blocking(move || credentials::issue(&st.db, st.clock.as_ref(), &actor, &s, &label)).await?;
     render(&req, &state, Nav::new(&form.session, None), slug.into_inner(), Some(issued.token)).await
 }

@@ -12,9 +12,7 @@ mod tenants;
 use actix_web::web;
 
 use super::web_session::{PageError, Realm, Signed, SignedForm};
-use crate::clock::Clock;
-use crate::db::{Database, StoreError};
-use crate::service::operators::{self, OperatorSession};
+use crate::service::accounts::operators::OperatorSession;
 
 pub const COOKIE: &str = "scimd_operator";
 /// The operator's cookie goes to console pages only.
@@ -25,17 +23,8 @@ pub struct Operators;
 impl Realm for Operators {
     type Session = OperatorSession;
     const COOKIE: &'static str = COOKIE;
+    const COOKIE_PATH: &'static str = COOKIE_PATH;
     const SIGN_IN: &'static str = "/admin/login";
-    fn lookup(
-        db: &Database,
-        clock: &dyn Clock,
-        cookie: &str,
-    ) -> Result<Option<OperatorSession>, StoreError> {
-        operators::session(db, clock, cookie)
-    }
-    fn csrf(session: &OperatorSession) -> &str {
-        &session.csrf_token
-    }
 }
 
 pub type Operator = Signed<Operators>;

@@ -4,20 +4,21 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{COOKIE, COOKIE_PATH};
-use crate::http::AppState;
-use crate::http::extractors::client_ip;
-use crate::http::ui;
+use super::Operators;
 use crate::http::web_session::{
-    PageError, refused, see_other, sign_in, sign_in_csrf, with_csrf_cookie,
+    SignInFn, SignInRealm, SignInView, sign_in_page, sign_in_post, sign_out,
 };
-use crate::service::operators;
+use crate::http::{AppState, ui};
+use crate::service::accounts::NewSession;
+use crate::service::accounts::operators::{self, OperatorSession};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/admin/login").route(web::get().to(login_page)).route(web::post().to(login)),
+        web::resource("/admin/login")
+            .route(web::get().to(login_page))
+            .route(web::post().to(sign_in_post::<Operators>)),
     )
-    .route("/admin/logout", web::post().to(logout));
+    .route("/admin/logout", web::post().to(sign_out::<Operators>));
 }
 
 #[derive(Template)]
@@ -38,17 +39,15 @@ fn safe_next(next: Option<&str>) -> String {
     .to_owned()
 }
 
-fn render_login(
-    req: &HttpRequest,
-    state: &AppState,
-    status: StatusCode,
-    error: Option<String>,
-    email: &str,
-    next: &str,
-) -> HttpResponse {
-    let csrf = sign_in_csrf(req);
-    let response = ui::render(status, &LoginPage { error, email, csrf: &csrf, next });
-    with_csrf_cookie(response, req, state, csrf)
+impl SignInRealm for Operators {
+    const LOGIN: SignInFn<NewSession<OperatorSession>> = operators::login;
+    fn landing(next: Option<&str>) -> String {
+        safe_next(next)
+    }
+    fn page(status: StatusCode, form: SignInView<'_>) -> HttpResponse {
+        let SignInView { error, email, csrf, next } = form;
+        ui::render(status, &LoginPage { error, email, csrf, next })
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -61,47 +60,6 @@ async fn login_page(
     state: web::Data<AppState>,
     query: web::Query<Next>,
 ) -> HttpResponse {
-    render_login(&req, &state, StatusCode::OK, None, "", &safe_next(query.next.as_deref()))
-}
-
-async fn login(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    mut payload: web::Payload,
-) -> Result<HttpResponse, PageError> {
-    let (post, outcome) = sign_in(&req, &state, &mut payload, operators::login).await?;
-    let next = safe_next(post.form.get("next").map(String::as_str));
-    Ok(match outcome {
-        Ok(new) => {
-            let mut response = see_other(&next);
-            let secure = ui::is_secure(&req, &state);
-            let _ =
-                response.add_cookie(&ui::session_cookie(COOKIE, COOKIE_PATH, new.cookie, secure));
-            response
-        }
-        Err(failure) => refused(failure, |status, message| {
-            render_login(&req, &state, status, Some(message), &post.email, &next)
-        }),
-    })
-}
-
-async fn logout(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    form: super::OperatorForm,
-) -> Result<HttpResponse, PageError> {
-    let ip = client_ip(&req, &state);
-    let st = state.clone();
-    let (session, cookie) = (form.session.clone(), form.cookie.clone());
-    web::block(move || {
-        operators::logout(&st.db, st.clock.as_ref(), &session, &cookie, ip.as_deref())
-    })
-    .await??;
-    let mut response = see_other("/admin/login");
-    let _ = response.add_cookie(&ui::expired_session_cookie(
-        COOKIE,
-        COOKIE_PATH,
-        ui::is_secure(&req, &state),
-    ));
-    Ok(response)
+    let next = safe_next(query.next.as_deref());
+    sign_in_page::<Operators>(&req, &state, StatusCode::OK, None, "", &next)
 }

@@ -8,7 +8,8 @@ use super::{Done, Nav, Operator, OperatorForm, check_slug};
 use crate::http::AppState;
 use crate::http::ui;
 use crate::http::web_session::{PageError, blocking, see_other};
-use crate::service::admins::{self, AdminView};
+use crate::service::accounts::generate_password;
+use crate::service::accounts::tenant_admins::{self, TenantAdminView};
 use crate::service::credentials::{self, TokenView};
 use crate::service::grants::{self, GrantSummary};
 use crate::service::tenants::{self, TenantView};
@@ -19,14 +20,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/tenants", web::post().to(create))
         .route("/admin/tenants/{slug}", web::get().to(show))
         .route("/admin/tenants/{slug}/rename", web::post().to(rename))
-        .route("/admin/tenants/{slug}/disable", web::post().to(disable))
-        .route("/admin/tenants/{slug}/enable", web::post().to(enable))
+        .route("/admin/tenants/{slug}/{switch:disable|enable}", web::post().to(set_disabled))
         .route("/admin/tenants/{slug}/tokens", web::post().to(issue_token))
         .route("/admin/tenants/{slug}/tokens/{id}/revoke", web::post().to(revoke_token))
-        .route("/admin/tenants/{slug}/admins", web::post().to(create_admin))
-        .route("/admin/tenants/{slug}/admins/{id}/reset", web::post().to(reset_admin))
-        .route("/admin/tenants/{slug}/admins/{id}/disable", web::post().to(disable_admin))
-        .route("/admin/tenants/{slug}/admins/{id}/enable", web::post().to(enable_admin))
+        .route("/admin/tenants/{slug}/admins", web::post().to(create_tenant_admin))
+        .route("/admin/tenants/{slug}/admins/{id}/reset", web::post().to(reset_tenant_admin))
+        .route(
+            "/admin/tenants/{slug}/admins/{id}/{switch:disable|enable}",
+            web::post().to(set_tenant_admin_disabled),
+        )
         .route("/admin/tenants/{slug}/grants/{id}/revoke", web::post().to(revoke_grant))
         .route("/admin/grants/{id}/revoke", web::post().to(revoke_any_grant));
 }
@@ -44,7 +46,7 @@ struct TenantPage {
     nav: Nav,
     tenant: TenantView,
     tokens: Vec<TokenView>,
-    admins: Vec<AdminView>,
+    admins: Vec<TenantAdminView>,
     grants: Vec<GrantSummary>,
     show_lineage: bool,
     revoke_base: String,
@@ -78,7 +80,7 @@ async fn create(state: web::Data<AppState>, form: OperatorForm) -> Result<HttpRe
     let (slug, name) = (form.field("slug").trim().to_owned(), form.field("name").to_owned());
     let st = state.clone();
     let tenant =
-        blocking(move || tenants::create_as(&st.db, st.clock.as_ref(), &actor, &slug, Some(&name)))
+        blocking(move || tenants::create(&st.db, st.clock.as_ref(), &actor, &slug, Some(&name)))
             .await?;
     Ok(see_other(&format!("/admin/tenants/{}?done=tenant-created", tenant.slug)))
 }
@@ -95,7 +97,7 @@ async fn show(
     let (tenant, tokens, admins, grants) = blocking(move || {
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let tokens = credentials::list(&st.db, &slug)?;
-        let admins = admins::list(&st.db, &slug)?;
+        let admins = tenant_admins::list(&st.db, &slug)?;
         let grants = grants::for_tenant(&st.db, &tenant.id)?;
         Ok((TenantView::from(tenant), tokens, admins, grants))
     })
@@ -130,33 +132,26 @@ async fn rename(
     Ok(back_to(&slug, "tenant-renamed"))
 }
 
+/// The last segment of a disable or enable form's path.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Switch {
+    Disable,
+    Enable,
+}
+
 async fn set_disabled(
     state: web::Data<AppState>,
     form: OperatorForm,
-    slug: String,
-    disabled: bool,
+    path: web::Path<(String, Switch)>,
 ) -> Result<HttpResponse, PageError> {
+    let (slug, switch) = path.into_inner();
+    let disabled = matches!(switch, Switch::Disable);
     check_slug(&slug)?;
     let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
     blocking(move || tenants::set_disabled(&st.db, st.clock.as_ref(), &actor, &s, disabled))
         .await?;
     Ok(back_to(&slug, if disabled { "tenant-disabled" } else { "tenant-enabled" }))
-}
-
-async fn disable(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    set_disabled(state, form, slug.into_inner(), true).await
-}
-
-async fn enable(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    set_disabled(state, form, slug.into_inner(), false).await
 }
 
 async fn issue_token(
@@ -168,8 +163,7 @@ async fn issue_token(
     let (actor, label, st, s) =
         (form.session.actor(), form.field("label").to_owned(), state.clone(), slug.clone());
     let issued =
-        blocking(move || credentials::issue_as(&st.db, st.clock.as_ref(), &actor, &s, &label))
-            .await?;
+        blocking(move || credentials::issue(&st.db, st.clock.as_ref(), &actor, &s, &label)).await?;
     let page = SecretPage {
         nav: Nav::new(&form.session, None),
         title: format!("Token '{}' issued", issued.label),
@@ -193,13 +187,13 @@ async fn revoke_token(
     let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
     blocking(move || {
         let tenant = tenants::by_slug(&st.db, &s)?;
-        credentials::revoke_as(&st.db, st.clock.as_ref(), &actor, Some(&tenant.id), &token_id)
+        credentials::revoke(&st.db, st.clock.as_ref(), &actor, Some(&tenant.id), &token_id)
     })
     .await?;
     Ok(back_to(&slug, "token-revoked"))
 }
 
-async fn create_admin(
+async fn create_tenant_admin(
     state: web::Data<AppState>,
     form: OperatorForm,
     slug: web::Path<String>,
@@ -207,10 +201,10 @@ async fn create_admin(
     check_slug(&slug)?;
     let (actor, email, st, s) =
         (form.session.actor(), form.field("email").to_owned(), state.clone(), slug.clone());
-    let password = admins::generate_password();
+    let password = generate_password();
     let p = password.clone();
     let admin =
-        blocking(move || admins::create_as(&st.db, st.clock.as_ref(), &actor, &s, &email, &p))
+        blocking(move || tenant_admins::create(&st.db, st.clock.as_ref(), &actor, &s, &email, &p))
             .await?;
     let page = SecretPage {
         nav: Nav::new(&form.session, None),
@@ -222,7 +216,7 @@ async fn create_admin(
     Ok(ui::render(actix_web::http::StatusCode::OK, &page))
 }
 
-async fn reset_admin(
+async fn reset_tenant_admin(
     state: web::Data<AppState>,
     form: OperatorForm,
     path: web::Path<(String, String)>,
@@ -232,7 +226,7 @@ async fn reset_admin(
     let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
     let issued = blocking(move || {
         let tenant = tenants::by_slug(&st.db, &s)?;
-        admins::reset_password(&st.db, st.clock.as_ref(), &actor, &tenant.id, &admin_id)
+        tenant_admins::reset_password(&st.db, st.clock.as_ref(), &actor, &tenant.id, &admin_id)
     })
     .await?;
     let page = SecretPage {
@@ -246,39 +240,28 @@ async fn reset_admin(
     Ok(ui::render(actix_web::http::StatusCode::OK, &page))
 }
 
-async fn admin_disabled(
+async fn set_tenant_admin_disabled(
     state: web::Data<AppState>,
     form: OperatorForm,
-    slug: String,
-    admin_id: String,
-    disabled: bool,
+    path: web::Path<(String, String, Switch)>,
 ) -> Result<HttpResponse, PageError> {
+    let (slug, admin_id, switch) = path.into_inner();
+    let disabled = matches!(switch, Switch::Disable);
     check_slug(&slug)?;
     let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
     blocking(move || {
         let tenant = tenants::by_slug(&st.db, &s)?;
-        admins::set_disabled(&st.db, st.clock.as_ref(), &actor, &tenant.id, &admin_id, disabled)
+        tenant_admins::set_disabled(
+            &st.db,
+            st.clock.as_ref(),
+            &actor,
+            &tenant.id,
+            &admin_id,
+            disabled,
+        )
     })
     .await?;
     Ok(back_to(&slug, if disabled { "admin-disabled" } else { "admin-enabled" }))
-}
-
-async fn disable_admin(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
-    let (slug, id) = path.into_inner();
-    admin_disabled(state, form, slug, id, true).await
-}
-
-async fn enable_admin(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
-    let (slug, id) = path.into_inner();
-    admin_disabled(state, form, slug, id, false).await
 }
 
 async fn revoke_grant(
@@ -291,7 +274,7 @@ async fn revoke_grant(
     let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
     blocking(move || {
         let tenant = tenants::by_slug(&st.db, &s)?;
-        grants::revoke_as(
+        grants::revoke(
             &st.db,
             st.clock.as_ref(),
             &actor,
@@ -313,7 +296,7 @@ async fn revoke_any_grant(
     let (actor, st) = (form.session.actor(), state.clone());
     let id = grant_id.clone();
     blocking(move || {
-        grants::revoke_as(&st.db, st.clock.as_ref(), &actor, None, &id, "revoked by an operator")
+        grants::revoke(&st.db, st.clock.as_ref(), &actor, None, &id, "revoked by an operator")
     })
     .await?;
     Ok(see_other(&format!("/admin/grants/{grant_id}?done=grant-revoked")))

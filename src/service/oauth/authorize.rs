@@ -17,8 +17,8 @@ use crate::db::StoreError;
 use crate::db::repo::oauth as repo;
 use crate::db::rows::{ClientRow, CodeRow, GrantRow};
 use crate::oauth::{scope, secret};
+use crate::service::accounts::tenant_admins::TenantAdminSession;
 use crate::service::clients;
-use crate::service::login::Session;
 
 /// What the consent page shows.
 #[derive(Debug, Clone)]
@@ -50,7 +50,7 @@ pub enum ConsentDecision {
 pub fn authorize(
     env: &OAuthEnv<'_>,
     params: &Params,
-    session: Option<&Session>,
+    session: Option<&TenantAdminSession>,
     decision: Option<ConsentDecision>,
 ) -> Result<AuthorizeOutcome, StoreError> {
     let row = match params.get("client_id") {
@@ -125,13 +125,13 @@ fn explain_untrusted(params: &Params, row: Option<&ClientRow>) -> String {
 /// Audits the denial and sends the browser back with `access_denied`.
 fn deny(
     env: &OAuthEnv<'_>,
-    session: &Session,
+    session: &TenantAdminSession,
     pre_grant: &PreGrant,
     pending: Pending,
 ) -> Result<AuthorizeOutcome, StoreError> {
     let now = env.clock.now();
     env.db.write(|conn| {
-        let event = Event::new(Kind::ConsentDenied, format!("admin:{}", session.admin_id))
+        let event = Event::new(Kind::ConsentDenied, &session.actor())
             .tenant(session.tenant_id.clone())
             .client(pre_grant.client_id.clone())
             .ip(env.ip.clone())
@@ -152,7 +152,7 @@ fn deny(
 /// the code for the redirect.
 pub(super) fn record_consent(
     env: &OAuthEnv<'_>,
-    session: &Session,
+    session: &TenantAdminSession,
     grant: &Grant,
 ) -> Result<String, StoreError> {
     let code = secret::generate(secret::CODE_PREFIX);
@@ -186,7 +186,7 @@ pub(super) fn record_consent(
         repo::insert_grant(conn, &grant_row)?;
         repo::insert_code(conn, &code_row)?;
         let event = |kind| {
-            Event::new(kind, format!("admin:{}", session.admin_id))
+            Event::new(kind, &session.actor())
                 .tenant(grant_row.tenant_id.clone())
                 .client(grant_row.client_id.clone())
                 .grant(grant_row.id.clone())

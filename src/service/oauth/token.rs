@@ -9,7 +9,7 @@ use super::OAuthEnv;
 use super::adapters::{Failure, KnownClient, TokenEndpoint, TokenRequest, TokenStore};
 use super::lineage;
 use super::request::{GrantRequest, generic};
-use crate::audit::{self, Event, Kind};
+use crate::audit::{self, Actor, Event, Kind};
 use crate::db::rows::{ClientRow, GrantRow};
 use crate::db::{DbConnection, StoreError};
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
@@ -75,7 +75,7 @@ pub fn authenticate_client(
         AuthMethod::Basic => "client_secret_basic",
         AuthMethod::Post => "client_secret_post",
     };
-    let event = Event::new(Kind::ClientAuthFailed, "anonymous")
+    let event = Event::new(Kind::ClientAuthFailed, &Actor::Anonymous)
         .client(creds.client_id.clone())
         .ip(env.ip.clone())
         .detail("method", method);

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::scim::{ACME_EXTENSION, GROUP_SCHEMA, expect_json, okta_user};
 
+use scimd::audit::Actor;
 use scimd::clock::{Clock, ManualClock, SystemClock};
 use scimd::config::Settings;
 use scimd::db::Database;
@@ -149,8 +150,11 @@ pub async fn spawn_app_on(configure: impl FnOnce(&mut Settings), clock: Arc<dyn 
         Application::build_with(settings.clone(), clock.clone(), db.clone()).expect("build app");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
-    tenants::create(&db, clock.as_ref(), "acme", Some("Acme Inc")).expect("create tenant");
-    let token = credentials::issue(&db, clock.as_ref(), "acme", "okta").expect("issue token").token;
+    tenants::create(&db, clock.as_ref(), &Actor::Cli, "acme", Some("Acme Inc"))
+        .expect("create tenant");
+    let token = credentials::issue(&db, clock.as_ref(), &Actor::Cli, "acme", "okta")
+        .expect("issue token")
+        .token;
     let (address, client) = match &settings.tls_cert {
         Some(cert) => (format!("https://localhost:{port}"), https_client(cert, port)),
         None => (format!("http://127.0.0.1:{port}"), http_client()),
@@ -201,8 +205,11 @@ impl TestApp {
 
     /// Creates another tenant and returns a token for it.
     pub fn other_tenant(&self, slug: &str) -> String {
-        tenants::create(&self.db, self.clock.as_ref(), slug, None).expect("create tenant");
-        credentials::issue(&self.db, self.clock.as_ref(), slug, "okta").expect("issue token").token
+        tenants::create(&self.db, self.clock.as_ref(), &Actor::Cli, slug, None)
+            .expect("create tenant");
+        credentials::issue(&self.db, self.clock.as_ref(), &Actor::Cli, slug, "okta")
+            .expect("issue token")
+            .token
     }
 
     // The harness tenant's static token: shorthand for `self.static_token_client()`.

@@ -7,7 +7,7 @@ use std::ops::Deref;
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
-use scimd::service::operators;
+use scimd::service::accounts::operators;
 
 use super::app::TestApp;
 use super::okta::{self, Browser, browser, hidden, location};

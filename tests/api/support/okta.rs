@@ -9,7 +9,9 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use scimd::service::{admins, clients};
+use scimd::audit::Actor;
+use scimd::service::accounts::tenant_admins;
+use scimd::service::clients;
 
 use super::app::TestApp;
 
@@ -34,12 +36,19 @@ pub fn setup(app: &TestApp) -> Fixture {
 }
 
 pub fn setup_with(app: &TestApp, require_pkce: bool) -> Fixture {
-    admins::create(&app.db, app.clock.as_ref(), &app.tenant, ADMIN_EMAIL, ADMIN_PASSWORD)
-        .expect("admin");
+    tenant_admins::create(
+        &app.db,
+        app.clock.as_ref(),
+        &Actor::Cli,
+        &app.tenant,
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+    )
+    .expect("admin");
     let c = clients::create(
         &app.db,
         app.clock.as_ref(),
-        "operator",
+        &Actor::Cli,
         "Okta",
         &[CALLBACK.to_owned()],
         Some("acme_scim"),

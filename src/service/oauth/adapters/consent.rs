@@ -7,7 +7,7 @@ use oxide_auth::primitives::grant::{Extensions, Grant, Value};
 
 use crate::db::StoreError;
 use crate::oauth::pkce::{self, PkceError};
-use crate::service::login::Session;
+use crate::service::accounts::tenant_admins::TenantAdminSession;
 use crate::service::oauth::OAuthEnv;
 use crate::service::oauth::authorize::record_consent;
 
@@ -15,7 +15,7 @@ use crate::service::oauth::authorize::record_consent;
 /// the storage error waits in `failure` for the caller.
 pub struct ConsentRecorder<'e> {
     pub env: &'e OAuthEnv<'e>,
-    pub session: Option<&'e Session>,
+    pub session: Option<&'e TenantAdminSession>,
     pub failure: Option<StoreError>,
 }
 

@@ -10,7 +10,7 @@ use oxide_auth::primitives::grant::{Extensions, Grant};
 use oxide_auth::primitives::issuer::{IssuedToken, Issuer, RefreshedToken, TokenType};
 use oxide_auth::primitives::scope::Scope;
 
-use crate::audit::{self, Event, Kind};
+use crate::audit::{self, Actor, Event, Kind};
 use crate::db::repo::oauth as repo;
 use crate::db::rows::{ClientRow, GrantRow, RefreshTokenRow};
 use crate::db::{DbConnection, StoreError};
@@ -107,7 +107,7 @@ impl<'c, 'e> TokenStore<'c, 'e> {
     }
 
     fn event(&self, kind: Kind, grant: &GrantRow) -> Event {
-        Event::new(kind, format!("client:{}", self.client.id))
+        Event::new(kind, &Actor::Client(self.client.id.clone()))
             .tenant(grant.tenant_id.clone())
             .client(grant.client_id.clone())
             .grant(grant.id.clone())

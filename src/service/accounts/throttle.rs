@@ -1,0 +1,60 @@
+//! Sign-in lockouts: failures counted per account and per client address within a window; too
+//! many lock the key for a while, on every node, since the counters are rows.
+
+use crate::db::repo::throttle;
+use crate::db::rows::ThrottleRow;
+use crate::db::{DbConnection, StoreError};
+
+use super::normalize_email;
+
+/// Consecutive failures after which an account is locked for `LOCKOUT`.
+pub const ACCOUNT_MAX_FAILURES: i64 = 5;
+/// Failures from one IP address within `WINDOW` after which it is locked for `LOCKOUT`.
+pub const IP_MAX_FAILURES: i64 = 20;
+pub const WINDOW: i64 = 15 * 60 * 1000;
+pub const LOCKOUT: i64 = 15 * 60 * 1000;
+
+/// The account's key; `realm` keeps an operator and a tenant admin with one email apart.
+pub(super) fn account_key(realm: &str, email: &str) -> String {
+    format!("{realm}account:{}", normalize_email(email))
+}
+
+pub(super) fn ip_key(ip: &str) -> String {
+    format!("ip:{ip}")
+}
+
+/// How long `key` is still locked, if it is.
+pub(super) fn locked_for(
+    conn: &mut DbConnection,
+    key: &str,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    let row = throttle::find(conn, key)?;
+    Ok(row.and_then(|r| r.locked_until).filter(|until| *until > now).map(|until| until - now))
+}
+
+pub(super) fn count_failure(
+    conn: &mut DbConnection,
+    key: &str,
+    max: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    let row = throttle::find(conn, key)?;
+    let (failures, window_start) = match row {
+        Some(r) if now - r.window_start < WINDOW && r.locked_until.is_none_or(|u| u > now) => {
+            (r.failures + 1, r.window_start)
+        }
+        _ => (1, now),
+    };
+    let locked_until = (failures >= max).then_some(now + LOCKOUT);
+    throttle::put(
+        conn,
+        &ThrottleRow { throttle_key: key.to_owned(), failures, window_start, locked_until },
+    )?;
+    Ok(())
+}
+
+pub(super) fn clear(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
+    throttle::clear(conn, key)?;
+    Ok(())
+}
