@@ -22,6 +22,7 @@ use actix_web::{HttpResponse, web};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
+use crate::scim::schema::Registry;
 use crate::service::activity::ActivityTracker;
 use crate::service::keys::TokenRuntime;
 use crate::service::rate_limit::BatchedLimiter;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub db: Database,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// The SCIM schemas of this server: the built-in ones and `settings.schema_extensions`.
+    pub schemas: Arc<Registry>,
     /// Per-node caches for JWT verification (keys by kid, verified tokens by hash).
     pub tokens: Arc<TokenRuntime>,
     /// This node's side of the shared SCIM request budget per tenant.

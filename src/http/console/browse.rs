@@ -159,9 +159,14 @@ async fn browse(
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let limits = PageLimits { default_count: PAGE_SIZE, max_count: PAGE_SIZE };
         let tenant_id = TenantId::new(tenant.id.clone());
-        let ctx =
-            TenantContext { db: &st.db, clock: st.clock.as_ref(), tenant: &tenant_id, base: &base };
-        let listed = ListQuery::parse(kind, &params, limits)
+        let ctx = TenantContext {
+            db: &st.db,
+            clock: st.clock.as_ref(),
+            schemas: &st.schemas,
+            tenant: &tenant_id,
+            base: &base,
+        };
+        let listed = ListQuery::parse(ctx.schemas_of(kind), &params, limits)
             .and_then(|query| resources::list(&ctx, kind, &query));
         Ok((TenantView::from(tenant), listed))
     })
@@ -208,9 +213,15 @@ async fn show(
     let (tenant, resource) = blocking(move || {
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let tenant_id = TenantId::new(tenant.id.clone());
-        let ctx =
-            TenantContext { db: &st.db, clock: st.clock.as_ref(), tenant: &tenant_id, base: &base };
-        let projection = Projection::parse(kind, None, None).map_err(scim_failure)?;
+        let ctx = TenantContext {
+            db: &st.db,
+            clock: st.clock.as_ref(),
+            schemas: &st.schemas,
+            tenant: &tenant_id,
+            base: &base,
+        };
+        let projection =
+            Projection::parse(ctx.schemas_of(kind), None, None).map_err(scim_failure)?;
         let id = ResourceId::from(id);
         let found = resources::get(&ctx, kind, &id, &projection);
         let resource = found.map_err(|e| {

@@ -74,7 +74,7 @@ async fn resource_types(
     _p: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     refuse_filter(&req)?;
-    let all = discovery::resource_types(&scim_base(&req, &state));
+    let all = discovery::resource_types(&state.schemas, &scim_base(&req, &state));
     Ok(scim_response(StatusCode::OK, &list_response(all.len() as u64, 1, all), None))
 }
 
@@ -84,7 +84,7 @@ async fn resource_type(
     state: web::Data<AppState>,
     _p: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let body = discovery::resource_type(&scim_base(&req, &state), &name)
+    let body = discovery::resource_type(&state.schemas, &scim_base(&req, &state), &name)
         .ok_or_else(|| ScimError::not_found(format!("no resource type '{name}'")))?;
     Ok(scim_response(StatusCode::OK, &body, None))
 }
@@ -95,7 +95,7 @@ async fn schemas(
     _p: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     refuse_filter(&req)?;
-    let all = discovery::schemas(&scim_base(&req, &state));
+    let all = discovery::schemas(&state.schemas, &scim_base(&req, &state));
     Ok(scim_response(StatusCode::OK, &list_response(all.len() as u64, 1, all), None))
 }
 
@@ -105,7 +105,7 @@ async fn schema(
     state: web::Data<AppState>,
     _p: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let body = discovery::schema(&scim_base(&req, &state), &id)
+    let body = discovery::schema(&state.schemas, &scim_base(&req, &state), &id)
         .ok_or_else(|| ScimError::not_found(format!("no schema '{id}'")))?;
     Ok(scim_response(StatusCode::OK, &body, None))
 }

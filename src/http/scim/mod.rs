@@ -68,6 +68,7 @@ impl ScimCall {
             let ctx = TenantContext {
                 db: &state.db,
                 clock: state.clock.as_ref(),
+                schemas: &state.schemas,
                 tenant: &tenant,
                 base: &base,
             };
