@@ -127,7 +127,9 @@ pub(super) fn verify<T>(
     };
     let refuse = |reason: &str, now: i64| {
         let event = refusal(reason);
-        db.write(|conn| audit::record(conn, now, event).map_err(StoreError::from))
+        db.write(|conn| {
+            audit::record(conn, db.audit_counts(), now, event).map_err(StoreError::from)
+        })
     };
     if let Some(ip) = ip {
         let decision = rate_limit::hit(db, &format!("login-ip:{ip}"), ip_limit, now)?;
@@ -163,7 +165,7 @@ pub(super) fn verify<T>(
             if let Some(ip) = ip {
                 count_failure(conn, &ip_key(ip), IP_MAX_FAILURES, now)?;
             }
-            audit::record(conn, now, refusal("invalid email or password"))?;
+            audit::record(conn, db.audit_counts(), now, refusal("invalid email or password"))?;
             Ok::<_, StoreError>(())
         })?;
         return Ok(Verdict::Refused(LoginFailure::Invalid));
@@ -211,7 +213,7 @@ pub fn login(
             .tenant(tenant.id.clone())
             .ip(attempt.ip.map(str::to_owned))
             .detail("email", admin.email.clone());
-        audit::record(conn, now, event)?;
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok::<_, StoreError>(Session {
             admin_id: admin.id.clone(),
             email: admin.email.clone(),
@@ -266,7 +268,7 @@ pub fn logout(
         let event = Event::new(Kind::Logout, format!("admin:{}", session.admin_id))
             .tenant(session.tenant_id.clone())
             .ip(ip.map(str::to_owned));
-        audit::record(conn, now, event)?;
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok(())
     })
 }

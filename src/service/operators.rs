@@ -73,7 +73,7 @@ pub fn create(
         let event = Event::new(Kind::OperatorCreated, "operator")
             .detail("operator_id", row.id.clone())
             .detail("email", email);
-        audit::record(conn, now, event)?;
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok(OperatorView::from(row))
     })
 }
@@ -124,7 +124,7 @@ pub fn login(
             .ip(attempt.ip.map(str::to_owned))
             .detail("email", operator.email.clone())
             .detail("realm", "operator");
-        audit::record(conn, now, event)?;
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok::<_, StoreError>(())
     })?;
     let session = OperatorSession { operator_id: operator.id, email: operator.email, csrf_token };
@@ -157,7 +157,7 @@ pub fn logout(
     db.write(|conn| {
         operators::delete_session(conn, &secret::sha256_hex(cookie))?;
         let event = Event::new(Kind::Logout, session.actor()).ip(ip.map(str::to_owned));
-        audit::record(conn, now, event)?;
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok(())
     })
 }
