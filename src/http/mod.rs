@@ -25,6 +25,7 @@ use crate::db::Database;
 use crate::scim::schema::Registry;
 use crate::service::activity::ActivityTracker;
 use crate::service::keys::TokenRuntime;
+use crate::service::provisioning::{TenantContext, TenantId};
 use crate::service::rate_limit::BatchedLimiter;
 
 /// Shared by every request.
@@ -40,6 +41,19 @@ pub struct AppState {
     pub scim_limiter: Arc<BatchedLimiter>,
     /// Throttles writes of each tenant's last SCIM activity.
     pub activity: Arc<ActivityTracker>,
+}
+
+impl AppState {
+    /// What a provisioning use case for `tenant` runs against; `base` is the SCIM base URL.
+    pub fn tenant_context<'a>(&'a self, tenant: &'a TenantId, base: &'a str) -> TenantContext<'a> {
+        TenantContext {
+            db: &self.db,
+            clock: self.clock.as_ref(),
+            schemas: &self.schemas,
+            tenant,
+            base,
+        }
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -17,7 +17,7 @@ use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
 use crate::service::OperatorError;
 use crate::service::provisioning::resources;
-use crate::service::provisioning::{ResourceId, TenantContext, TenantId};
+use crate::service::provisioning::{ResourceId, TenantId};
 use crate::service::tenants::{self, TenantView};
 
 const PAGE_SIZE: u64 = 50;
@@ -159,13 +159,7 @@ async fn browse(
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let limits = PageLimits { default_count: PAGE_SIZE, max_count: PAGE_SIZE };
         let tenant_id = TenantId::new(tenant.id.clone());
-        let ctx = TenantContext {
-            db: &st.db,
-            clock: st.clock.as_ref(),
-            schemas: &st.schemas,
-            tenant: &tenant_id,
-            base: &base,
-        };
+        let ctx = st.tenant_context(&tenant_id, &base);
         let listed = ListQuery::parse(ctx.schemas_of(kind), &params, limits)
             .and_then(|query| resources::list(&ctx, kind, &query));
         Ok((TenantView::from(tenant), listed))
@@ -213,13 +207,7 @@ async fn show(
     let (tenant, resource) = blocking(move || {
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let tenant_id = TenantId::new(tenant.id.clone());
-        let ctx = TenantContext {
-            db: &st.db,
-            clock: st.clock.as_ref(),
-            schemas: &st.schemas,
-            tenant: &tenant_id,
-            base: &base,
-        };
+        let ctx = st.tenant_context(&tenant_id, &base);
         let projection =
             Projection::parse(ctx.schemas_of(kind), None, None).map_err(scim_failure)?;
         let id = ResourceId::from(id);
