@@ -287,31 +287,12 @@ mod tests {
                 .map(|a| a["name"].as_str().unwrap().to_owned())
                 .collect()
         };
+        // RFC 7643 §8.7.1 order, which clients that render forms follow.
         assert_eq!(
-            names(&all[0]),
-            [
-                "userName",
-                "name",
-                "displayName",
-                "nickName",
-                "profileUrl",
-                "title",
-                "userType",
-                "preferredLanguage",
-                "locale",
-                "timezone",
-                "active",
-                "password",
-                "emails",
-                "phoneNumbers",
-                "ims",
-                "photos",
-                "addresses",
-                "groups",
-                "entitlements",
-                "roles",
-                "x509Certificates"
-            ]
+            names(&all[0]).join(" "),
+            "userName name displayName nickName profileUrl title userType preferredLanguage \
+             locale timezone active password emails phoneNumbers ims photos addresses groups \
+             entitlements roles x509Certificates"
         );
         assert_eq!(
             names(&all[1]),

@@ -113,7 +113,7 @@ pub struct AttributeDef {
 impl AttributeDef {
     /// A single-valued, optional, case-insensitive readWrite attribute: the most common shape,
     /// so every definition below only spells out how it differs.
-    const fn new(name: &'static str, kind: AttrType, description: &'static str) -> Self {
+    pub(crate) const fn new(name: &'static str, kind: AttrType, description: &'static str) -> Self {
         AttributeDef {
             name,
             kind,
