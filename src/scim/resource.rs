@@ -38,21 +38,21 @@ pub fn normalize_resource(schemas: ResourceSchemas, body: &Value) -> ScimResult<
             continue;
         }
         match classify_key(schemas, key) {
-            Key::Plain(name) => put_core(core, name, value, &mut core_values)?,
+            Key::Plain(name) => put_in(core, false, name, value, &mut core_values)?,
             Key::CoreObject => {
                 for (name, value) in members_of(core.id, value)? {
-                    put_core(core, name, value, &mut core_values)?;
+                    put_in(core, false, name, value, &mut core_values)?;
                 }
             }
             Key::ExtensionObject(index) => {
                 let (schema, target) = extension_slot(extensions, &mut extension_values, index)?;
                 for (name, value) in members_of(schema.id, value)? {
-                    put_extension(schema, name, value, target)?;
+                    put_in(schema, true, name, value, target)?;
                 }
             }
             Key::Extension(index, name) => {
                 let (schema, target) = extension_slot(extensions, &mut extension_values, index)?;
-                put_extension(schema, name, value, target)?;
+                put_in(schema, true, name, value, target)?;
             }
             Key::UnknownUrn => {
                 return Err(ScimError::invalid_syntax(format!(
@@ -146,30 +146,26 @@ fn extension_slot<'m>(
     }
 }
 
-fn put_core(
-    core: &'static SchemaDef,
-    name: &str,
-    value: &Value,
-    target: &mut Map<String, Value>,
-) -> ScimResult<()> {
-    let def = COMMON_ATTRIBUTES
-        .iter()
-        .chain(core.attributes)
-        .find(|a| a.name.eq_ignore_ascii_case(name))
-        .ok_or_else(|| ScimError::invalid_syntax(format!("unknown attribute '{name}'")))?;
-    put_attribute(def, def.name.to_owned(), value, target)
-}
-
-fn put_extension(
+/// Stores attribute `name` of `schema`. The core schema also holds the common attributes (`id`,
+/// `externalId`, `meta`); an extension's attributes are named with its URN in paths and errors.
+fn put_in(
     schema: &'static SchemaDef,
+    extension: bool,
     name: &str,
     value: &Value,
     target: &mut Map<String, Value>,
 ) -> ScimResult<()> {
-    let def = schema.attribute(name).ok_or_else(|| {
-        ScimError::invalid_syntax(format!("unknown attribute '{}:{name}'", schema.id))
-    })?;
-    put_attribute(def, format!("{}:{}", schema.id, def.name), value, target)
+    let (common, prefix) = if extension {
+        (&[][..], format!("{}:", schema.id))
+    } else {
+        (COMMON_ATTRIBUTES, String::new())
+    };
+    let def = common
+        .iter()
+        .chain(schema.attributes)
+        .find(|a| a.name.eq_ignore_ascii_case(name))
+        .ok_or_else(|| ScimError::invalid_syntax(format!("unknown attribute '{prefix}{name}'")))?;
+    put_attribute(def, format!("{prefix}{}", def.name), value, target)
 }
 
 /// Validates one attribute and stores it under its canonical name, unless clients may not set it.

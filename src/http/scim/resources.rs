@@ -15,7 +15,7 @@ use crate::scim::resource::Projection;
 use crate::scim::schema::{ResourceKind, ResourceSchemas};
 use crate::scim::version::{EntityTags, etag};
 use crate::service::provisioning::ResourceId;
-use crate::service::provisioning::resources::{self, Page, Update};
+use crate::service::provisioning::resources::{self, Page, Rendered, Update};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for kind in [ResourceKind::User, ResourceKind::Group] {
@@ -162,27 +162,31 @@ async fn get(call: ScimCall) -> Result<HttpResponse, ApiError> {
     Ok(scim_response(StatusCode::OK, &found.json, Some(found.version)))
 }
 
-async fn replace(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
-    let (kind, id) = (route_kind(&call)?, path_id(&call));
+/// PUT and PATCH: `update` says how the body is read; answers the resource as `projection` shows it.
+async fn update(
+    call: ScimCall,
+    kind: ResourceKind,
+    body: ScimBody,
+    update: fn(&Value) -> Update<'_>,
+    projection: Projection,
+) -> Result<Rendered, ApiError> {
+    let id = path_id(&call);
     let if_match = entity_tags(call.request(), header::IF_MATCH)?;
+    call.run(move |ctx| {
+        resources::update(ctx, kind, &id, update(&body.0), if_match.as_ref(), &projection)
+    })
+    .await
+}
+
+async fn replace(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
+    let kind = route_kind(&call)?;
     let projection = Projection::default_for(schemas_of(&call, kind));
-    let replaced = call
-        .run(move |ctx| {
-            resources::update(
-                ctx,
-                kind,
-                &id,
-                Update::Replace(&body.0),
-                if_match.as_ref(),
-                &projection,
-            )
-        })
-        .await?;
+    let replaced = update(call, kind, body, |b| Update::Replace(b), projection).await?;
     Ok(scim_response(StatusCode::OK, &replaced.json, Some(replaced.version)))
 }
 
 async fn patch(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
-    let (kind, id) = (route_kind(&call)?, path_id(&call));
+    let kind = route_kind(&call)?;
     let minimal = prefers_minimal(call.request())
         || (kind.has_members() && call.state().settings.group_patch_no_content);
     // A client that wants no body gets none, and a group then reads no member rows to render it.
@@ -191,19 +195,7 @@ async fn patch(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError>
     } else {
         projection(schemas_of(&call, kind), call.request())?
     };
-    let if_match = entity_tags(call.request(), header::IF_MATCH)?;
-    let patched = call
-        .run(move |ctx| {
-            resources::update(
-                ctx,
-                kind,
-                &id,
-                Update::Patch(&body.0),
-                if_match.as_ref(),
-                &projection,
-            )
-        })
-        .await?;
+    let patched = update(call, kind, body, |b| Update::Patch(b), projection).await?;
     if minimal {
         return Ok(HttpResponse::NoContent()
             .insert_header((header::ETAG, etag(patched.version)))
