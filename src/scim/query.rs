@@ -38,7 +38,7 @@ pub struct Sort {
 impl ListQuery {
     /// Parses query parameters; names are matched case-insensitively.
     pub fn parse(
-        kind: ResourceSchemas,
+        schemas: ResourceSchemas,
         params: &[(String, String)],
         limits: PageLimits,
     ) -> ScimResult<ListQuery> {
@@ -58,7 +58,7 @@ impl ListQuery {
             None => limits.default_count,
             Some(v) => (parse_integer("count", v)?.max(0) as u64).min(limits.max_count),
         };
-        let projection = Projection::parse(kind, get("attributes"), get("excludedAttributes"))?;
+        let projection = Projection::parse(schemas, get("attributes"), get("excludedAttributes"))?;
         let sort = match get("sortBy").map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
             Some(by) => Some(Sort {
@@ -72,11 +72,11 @@ impl ListQuery {
     /// The body of `POST …/.search` (RFC 7644 §3.4.3): the same parameters as a JSON object,
     /// with `attributes`/`excludedAttributes` as arrays and numbers as numbers.
     pub fn from_search_request(
-        kind: ResourceSchemas,
+        schemas: ResourceSchemas,
         body: &Value,
         limits: PageLimits,
     ) -> ScimResult<ListQuery> {
-        ListQuery::parse(kind, &search_request_params(body)?, limits)
+        ListQuery::parse(schemas, &search_request_params(body)?, limits)
     }
 }
 
