@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::db::DbConnection;
-use crate::db::repo::audit as repo;
+use crate::db::repo::audit::{self as repo, AuditCounts};
 use crate::db::rows::AuditEventRow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,9 +220,15 @@ impl Event {
     }
 }
 
-/// Appends `event` inside the caller's transaction, and counts it in `scimd_token_events_total`
-/// (see `metrics::events`: a transaction rolled back later has still been counted).
-pub fn record(conn: &mut DbConnection, now: i64, event: Event) -> diesel::QueryResult<()> {
+/// Appends `event` inside the caller's transaction, and counts it in `counts` (the
+/// `audit_counts` of the database handle `conn` came from; see `metrics::events`): a transaction
+/// rolled back later has still been counted.
+pub fn record(
+    conn: &mut DbConnection,
+    counts: &AuditCounts,
+    now: i64,
+    event: Event,
+) -> diesel::QueryResult<()> {
     let kind = event.kind;
     repo::insert(
         conn,
@@ -238,7 +244,7 @@ pub fn record(conn: &mut DbConnection, now: i64, event: Event) -> diesel::QueryR
             detail: event.detail.to_string(),
         },
     )?;
-    crate::metrics::events::count(kind);
+    counts.add(kind.as_str());
     Ok(())
 }
 

@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::http::{AppState, request_id, routes, transport};
+use crate::scim::schema::Registry;
 use crate::service::activity::ActivityTracker;
 use crate::service::keys::{self, TokenRuntime};
 use crate::service::rate_limit::BatchedLimiter;
@@ -56,7 +57,7 @@ impl Application {
                 "forwarded headers are trusted from every peer; list the proxies in trusted_proxies"
             );
         }
-        crate::scim::schema::install_extensions(&settings.schema_extensions)
+        let schemas = Registry::new(&settings.schema_extensions)
             .map_err(|e| anyhow::anyhow!("invalid schema_extensions: {e}"))?;
         let db = db.with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs));
         keys::ensure_signing_key(&db, clock.as_ref())
@@ -65,6 +66,7 @@ impl Application {
             db,
             clock,
             settings: Arc::new(settings),
+            schemas: Arc::new(schemas),
             tokens: Arc::new(TokenRuntime::new()),
             scim_limiter: Arc::new(BatchedLimiter::new()),
             activity: Arc::new(ActivityTracker::new()),

@@ -20,7 +20,7 @@ use crate::scim::filter::plan::{
     SortPlan, SortValue, Storage, Test, TextOp, Tree, ValueKey, ValueTest, plan_filter, plan_sort,
 };
 use crate::scim::query::Sort;
-use crate::scim::schema::{GROUP_SCHEMA, ResourceKind, USER_SCHEMA};
+use crate::scim::schema::{GROUP_SCHEMA, ResourceSchemas, USER_SCHEMA};
 
 /// A bound parameter.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,14 +128,12 @@ pub type TablePlan = Plan<ColumnName, MemberSide>;
 /// A resource table that filters run against.
 #[derive(Debug, Clone, Copy)]
 pub struct FilterTarget {
-    kind: ResourceKind,
     /// The table's `id`, which every index subquery joins on.
     id: ColumnName,
     storage: Storage<ColumnName, MemberSide>,
 }
 
 pub const USERS: FilterTarget = FilterTarget {
-    kind: ResourceKind::User,
     id: users::ID,
     storage: Storage {
         core_urn: USER_SCHEMA,
@@ -156,7 +154,6 @@ pub const USERS: FilterTarget = FilterTarget {
 };
 
 pub const GROUPS: FilterTarget = FilterTarget {
-    kind: ResourceKind::Group,
     id: groups::ID,
     storage: Storage {
         core_urn: GROUP_SCHEMA,
@@ -183,13 +180,15 @@ const fn column(
     Column { attr, sub, kind, column }
 }
 
-/// Builds the SQL predicate for `filter` over `target` rows of `tenant`.
+/// Builds the SQL predicate for `filter` over `target` rows of `tenant`, whose attributes
+/// `schemas` define.
 pub fn to_predicate(
     target: &FilterTarget,
+    schemas: ResourceSchemas,
     tenant: &str,
     filter: &Filter,
 ) -> ScimResult<SqlFragment> {
-    let plan = plan_filter(&target.storage, &target.kind, filter)?;
+    let plan = plan_filter(&target.storage, &schemas, filter)?;
     Ok(emit(target, tenant, &plan))
 }
 
@@ -197,8 +196,12 @@ pub fn to_predicate(
 /// ascending and first when descending. The caller appends `seq`, so ties keep creation order and
 /// paging stays stable. A multi-valued attribute sorts by its smallest value ascending and its
 /// largest descending.
-pub fn order_by(target: &FilterTarget, sort: &Sort) -> ScimResult<SqlFragment> {
-    let plan = plan_sort(&target.storage, &target.kind, sort)?;
+pub fn order_by(
+    target: &FilterTarget,
+    schemas: ResourceSchemas,
+    sort: &Sort,
+) -> ScimResult<SqlFragment> {
+    let plan = plan_sort(&target.storage, &schemas, sort)?;
     Ok(emit_order(target, &plan))
 }
 
@@ -448,10 +451,21 @@ mod tests {
     use super::*;
     use crate::scim::error::ScimError;
     use crate::scim::filter::parse_filter;
+    use crate::scim::schema::{Registry, ResourceKind};
+
+    /// The built-in schemas of the kind stored in `target`.
+    fn schemas(target: &FilterTarget) -> ResourceSchemas {
+        let kind = if target.storage.core_urn == USER_SCHEMA {
+            ResourceKind::User
+        } else {
+            ResourceKind::Group
+        };
+        Registry::builtin().resource(kind)
+    }
 
     fn sql(target: &FilterTarget, filter: &str) -> Result<String, ScimError> {
         let f = parse_filter(filter)?;
-        to_predicate(target, "t1", &f).map(|p| p.debug_sql())
+        to_predicate(target, schemas(target), "t1", &f).map(|p| p.debug_sql())
     }
 
     #[test]
@@ -556,7 +570,7 @@ mod tests {
         }
         let f = parse_filter("emails[type eq \"Work\" and not (value co \"@x_\")]").unwrap();
         assert_eq!(
-            binds(&to_predicate(&USERS, "t1", &f).unwrap()),
+            binds(&to_predicate(&USERS, schemas(&USERS), "t1", &f).unwrap()),
             [
                 "t1",
                 "emails",
@@ -576,7 +590,7 @@ mod tests {
                 crate::scim::filter::parser::ErrorKind::Filter,
             )
             .unwrap();
-            order_by(&USERS, &Sort { by, descending }).unwrap().debug_sql()
+            order_by(&USERS, schemas(&USERS), &Sort { by, descending }).unwrap().debug_sql()
         };
         assert_eq!(sort("userName", true), "scim_users.user_name_ci DESC");
         assert_eq!(

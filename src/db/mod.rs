@@ -168,6 +168,8 @@ pub struct Database {
     write_gate: Option<Arc<Mutex<()>>>,
     /// How long a caller waits for a free pooled connection before giving up.
     checkout_timeout: Duration,
+    /// The audit events written through this handle and its clones, for `/metrics`.
+    audit_counts: Arc<repo::audit::AuditCounts>,
     /// While any clone lives, the SQLite checkpointer thread keeps running.
     _alive: Arc<()>,
 }
@@ -206,6 +208,7 @@ impl Database {
             target,
             write_gate,
             checkout_timeout: DEFAULT_CHECKOUT_TIMEOUT,
+            audit_counts: Arc::default(),
             _alive: alive,
         };
         db.migrate()?;
@@ -225,6 +228,11 @@ impl Database {
 
     pub fn target(&self) -> &DbTarget {
         &self.target
+    }
+
+    /// What `audit::record` counts the events it writes through this handle in.
+    pub fn audit_counts(&self) -> &repo::audit::AuditCounts {
+        &self.audit_counts
     }
 
     /// This node's pool right now, for metrics. Cheap: no connection is checked out.

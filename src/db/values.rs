@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::rows::ValueRow;
 use crate::clock::parse_rfc3339;
-use crate::scim::schema::{AttrType, ResourceKind, find_attribute};
+use crate::scim::schema::{AttrType, ResourceSchemas};
 
 /// Attribute names as indexed: lower-case, sub-attributes after a dot, extension attributes prefixed
 /// with their lower-case schema URN and a colon (`urn:…:enterprise:2.0:user:department`).
@@ -46,7 +46,7 @@ pub fn index_number(value: &Value, kind: Option<AttrType>) -> Option<f64> {
 /// Flattens `data` (a stored resource of `kind` without `id`/`meta`) into index rows. Top-level
 /// attributes in `skip` have dedicated columns and are left out.
 pub fn index_rows(
-    kind: ResourceKind,
+    schemas: ResourceSchemas,
     tenant_id: &str,
     resource_id: &str,
     data: &Value,
@@ -59,7 +59,7 @@ pub fn index_rows(
     let mut push = |path: (Option<&str>, &str, Option<&str>), element: String, value: &Value| {
         let Some(text) = index_text(value) else { return };
         let (urn, name, sub) = path;
-        let attr_type = find_attribute(kind, urn, name, sub).map(|def| def.kind);
+        let attr_type = schemas.find_attribute(urn, name, sub).map(|def| def.kind);
         rows.push(ValueRow {
             resource_id: resource_id.to_owned(),
             tenant_id: tenant_id.to_owned(),
@@ -122,6 +122,7 @@ fn flatten(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::schema::{Registry, ResourceKind};
     use serde_json::json;
 
     #[test]
@@ -134,7 +135,13 @@ mod tests {
             "locale": "en-GB",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D", "manager": {"value": "m1"}}
         });
-        let rows = index_rows(ResourceKind::User, "t", "u1", &data, &["userName"]);
+        let rows = index_rows(
+            Registry::builtin().resource(ResourceKind::User),
+            "t",
+            "u1",
+            &data,
+            &["userName"],
+        );
         let got: Vec<(&str, &str, &str)> = rows
             .iter()
             .map(|r| (r.attr.as_str(), r.element.as_str(), r.value_ci.as_str()))

@@ -37,7 +37,7 @@ pub async fn scrape(
     match decide(state.settings.metrics_token.as_deref(), authorization, peer, proxied) {
         Access::Allowed => HttpResponse::Ok()
             .content_type(CONTENT_TYPE)
-            .body(registry.render(state.db.pool_stats())),
+            .body(registry.render(state.db.pool_stats(), state.db.audit_counts())),
         Access::Unauthenticated => HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"scimd-metrics\""))
             .content_type("text/plain; charset=utf-8")

@@ -22,8 +22,10 @@ use actix_web::{HttpResponse, web};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
+use crate::scim::schema::Registry;
 use crate::service::activity::ActivityTracker;
 use crate::service::keys::TokenRuntime;
+use crate::service::provisioning::{TenantContext, TenantId};
 use crate::service::rate_limit::BatchedLimiter;
 
 /// Shared by every request.
@@ -31,12 +33,27 @@ pub struct AppState {
     pub db: Database,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// The SCIM schemas of this server: the built-in ones and `settings.schema_extensions`.
+    pub schemas: Arc<Registry>,
     /// Per-node caches for JWT verification (keys by kid, verified tokens by hash).
     pub tokens: Arc<TokenRuntime>,
     /// This node's side of the shared SCIM request budget per tenant.
     pub scim_limiter: Arc<BatchedLimiter>,
     /// Throttles writes of each tenant's last SCIM activity.
     pub activity: Arc<ActivityTracker>,
+}
+
+impl AppState {
+    /// What a provisioning use case for `tenant` runs against; `base` is the SCIM base URL.
+    pub fn tenant_context<'a>(&'a self, tenant: &'a TenantId, base: &'a str) -> TenantContext<'a> {
+        TenantContext {
+            db: &self.db,
+            clock: self.clock.as_ref(),
+            schemas: &self.schemas,
+            tenant,
+            base,
+        }
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -1,16 +1,11 @@
-//! Counts of audit events by kind (`scimd_token_events_total`). Process-wide, because
-//! `audit::record` runs deep inside services that have no handle on the application.
-//!
-//! An event is counted when its row is written, inside the caller's transaction: a transaction
-//! that later rolls back has still been counted. Read these as attempts, and the audit trail as
-//! the record of what happened.
+//! `scimd_token_events_total`: audit events by kind, from the counts `audit::record` keeps in the
+//! server's database handle (application state, not a global: each server counts its own).
 
-use std::sync::LazyLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
 
-use super::family::Family;
 use super::text::Exposition;
 use crate::audit::Kind;
+use crate::db::repo::audit::AuditCounts;
 
 /// Shown at 0 from the start, so dashboards and alerts on them have a series before the first one.
 const PRESET: [Kind; 15] = [
@@ -31,22 +26,10 @@ const PRESET: [Kind; 15] = [
     Kind::GrantRevoked,
 ];
 
-static EVENTS: LazyLock<Family<1, AtomicU64>> = LazyLock::new(|| {
-    let family = Family::default();
-    for kind in PRESET {
-        family.with([kind.as_str()], |_| {});
-    }
-    family
-});
-
-/// Called by `audit::record` for every event it writes.
-pub fn count(kind: Kind) {
-    EVENTS.with([kind.as_str()], |counter| {
-        counter.fetch_add(1, Ordering::Relaxed);
-    });
-}
-
-pub fn render(out: &mut Exposition) {
+/// One series per event name counted so far or preset, in name order. An event is counted when
+/// its row is written, inside its transaction: one rolled back later has still been counted, so
+/// read these as attempts, and the audit trail as the record of what happened.
+pub fn render(out: &mut Exposition, counts: &AuditCounts) {
     const NAME: &str = "scimd_token_events_total";
     out.family(
         NAME,
@@ -54,7 +37,40 @@ pub fn render(out: &mut Exposition) {
         "Audit events written, by kind; counted inside their transaction, so a rolled-back one \
          still counts.",
     );
-    EVENTS.each(|[event], counter| {
-        out.sample(NAME, &[("event", *event)], counter.load(Ordering::Relaxed));
-    });
+    let mut series: BTreeMap<&str, u64> = PRESET.iter().map(|kind| (kind.as_str(), 0)).collect();
+    series.extend(counts.snapshot());
+    for (event, count) in series {
+        out.sample(NAME, &[("event", event)], count);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(counts: &AuditCounts) -> Vec<String> {
+        let mut out = Exposition::default();
+        render(&mut out, counts);
+        out.finish().lines().filter(|l| !l.starts_with('#')).map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn counts_belong_to_their_server_and_presets_start_at_zero() {
+        let (one, other) = (AuditCounts::default(), AuditCounts::default());
+        for kind in [Kind::TokenIssued, Kind::TenantCreated, Kind::TokenIssued] {
+            one.add(kind.as_str());
+        }
+        other.add(Kind::LoginFailed.as_str());
+        let one = rendered(&one);
+        assert_eq!(one.len(), PRESET.len() + 1, "{one:?}");
+        assert!(one.contains(&"scimd_token_events_total{event=\"token.issued\"} 2".to_owned()));
+        assert!(one.contains(&"scimd_token_events_total{event=\"tenant.created\"} 1".to_owned()));
+        assert!(one.contains(&"scimd_token_events_total{event=\"login.failed\"} 0".to_owned()));
+        let mut sorted = one.clone();
+        sorted.sort();
+        assert_eq!(one, sorted, "series are in event order");
+        let other = rendered(&other);
+        assert!(other.contains(&"scimd_token_events_total{event=\"login.failed\"} 1".to_owned()));
+        assert!(other.contains(&"scimd_token_events_total{event=\"token.issued\"} 0".to_owned()));
+    }
 }

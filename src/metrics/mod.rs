@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, SystemClock};
 use crate::db::PoolStats;
+use crate::db::repo::audit::AuditCounts;
 use family::Family;
 use histogram::{BOUNDS, Histogram};
 use text::Exposition;
@@ -78,8 +79,8 @@ impl Registry {
         self.durations.with([route, method], |histogram| histogram.observe(elapsed));
     }
 
-    /// The whole exposition; `pool` is sampled by the caller at scrape time.
-    pub fn render(&self, pool: PoolStats) -> String {
+    /// The whole exposition; `pool` and the audit `events` are the caller's, sampled at scrape time.
+    pub fn render(&self, pool: PoolStats, events: &AuditCounts) -> String {
         let mut out = Exposition::default();
         out.family("scimd_build_info", "gauge", "Always 1; the version of this binary.");
         out.sample("scimd_build_info", &[("version", env!("CARGO_PKG_VERSION"))], 1u64);
@@ -90,7 +91,7 @@ impl Registry {
         );
         out.sample("scimd_process_start_time_seconds", &[], process_start_time());
         self.render_http(&mut out);
-        events::render(&mut out);
+        events::render(&mut out, events);
         render_pool(&mut out, pool);
         out.finish()
     }
@@ -170,7 +171,8 @@ mod tests {
         registry.record(labels("/scim/v2/Users", "200", "acme"), Duration::from_millis(3));
         registry.record(labels("/scim/v2/Users", "200", "acme"), Duration::from_millis(30));
         registry.record(labels("/scim/v2/Users", "401", ""), Duration::from_micros(200));
-        let text = registry.render(PoolStats { idle: 2, in_use: 1, max: 4 });
+        let text =
+            registry.render(PoolStats { idle: 2, in_use: 1, max: 4 }, &AuditCounts::default());
         drop(guard);
         for line in [
             "scimd_http_requests_total{route=\"/scim/v2/Users\",method=\"GET\",status=\"200\",tenant=\"acme\"} 2",

@@ -1,9 +1,9 @@
 //! The discovery documents of RFC 7644 §4: `/ServiceProviderConfig`, `/ResourceTypes` and
-//! `/Schemas`, rendered per RFC 7643 §5–7 from the static schema registry.
+//! `/Schemas`, rendered per RFC 7643 §5–7 from the server's schema registry.
 
 use serde_json::{Map, Value, json};
 
-use super::schema::{AttrType, AttributeDef, ResourceKind, SchemaDef, all_schemas, schema_by_id};
+use super::schema::{AttrType, AttributeDef, Registry, ResourceKind, ResourceSchemas, SchemaDef};
 
 pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
@@ -79,30 +79,35 @@ pub fn service_provider_config(base_url: &str, caps: &ProviderCapabilities) -> V
 }
 
 /// Every `/ResourceTypes` entry (RFC 7643 §6): User, then Group.
-pub fn resource_types(base_url: &str) -> Vec<Value> {
-    ResourceKind::ALL.into_iter().map(|kind| render_resource_type(base_url, kind)).collect()
+pub fn resource_types(registry: &Registry, base_url: &str) -> Vec<Value> {
+    ResourceKind::ALL
+        .into_iter()
+        .map(|kind| render_resource_type(base_url, registry.resource(kind)))
+        .collect()
 }
 
 /// One resource type by its id, matched case-insensitively (`User`, `Group`).
-pub fn resource_type(base_url: &str, name: &str) -> Option<Value> {
-    ResourceKind::from_name(name).map(|kind| render_resource_type(base_url, kind))
+pub fn resource_type(registry: &Registry, base_url: &str, name: &str) -> Option<Value> {
+    ResourceKind::from_name(name)
+        .map(|kind| render_resource_type(base_url, registry.resource(kind)))
 }
 
 /// Every `/Schemas` entry (RFC 7643 §7): User, EnterpriseUser, Group.
-pub fn schemas(base_url: &str) -> Vec<Value> {
-    all_schemas().iter().map(|s| render_schema(base_url, s)).collect()
+pub fn schemas(registry: &Registry, base_url: &str) -> Vec<Value> {
+    registry.all().iter().map(|s| render_schema(base_url, s)).collect()
 }
 
 /// One schema by URN, matched case-insensitively.
-pub fn schema(base_url: &str, id: &str) -> Option<Value> {
-    schema_by_id(id).map(|s| render_schema(base_url, s))
+pub fn schema(registry: &Registry, base_url: &str, id: &str) -> Option<Value> {
+    registry.schema(id).map(|s| render_schema(base_url, s))
 }
 
 fn meta(resource_type: &str, location: String) -> Value {
     json!({ "resourceType": resource_type, "location": location })
 }
 
-fn render_resource_type(base_url: &str, kind: ResourceKind) -> Value {
+fn render_resource_type(base_url: &str, schemas: ResourceSchemas) -> Value {
+    let kind = schemas.kind();
     let mut doc = Map::new();
     doc.insert("schemas".into(), json!([RESOURCE_TYPE_SCHEMA]));
     doc.insert("id".into(), json!(kind.name()));
@@ -110,7 +115,7 @@ fn render_resource_type(base_url: &str, kind: ResourceKind) -> Value {
     doc.insert("endpoint".into(), json!(kind.endpoint()));
     doc.insert("description".into(), json!(kind.description()));
     doc.insert("schema".into(), json!(kind.core().id));
-    let extensions = kind.extensions();
+    let extensions = schemas.extensions();
     // Omitted rather than empty for Group, as in the RFC 7643 §8.6 example.
     if !extensions.is_empty() {
         let list: Vec<Value> =
@@ -245,7 +250,7 @@ mod tests {
 
     #[test]
     fn resource_type_documents() {
-        let all = resource_types(BASE);
+        let all = resource_types(&Registry::builtin(), BASE);
         assert_eq!(all.len(), 2);
         let user = &all[0];
         assert_eq!(user["schemas"], json!([RESOURCE_TYPE_SCHEMA]));
@@ -264,14 +269,14 @@ mod tests {
         assert_eq!(group["schema"], GROUP_SCHEMA);
         assert!(group.get("schemaExtensions").is_none());
 
-        assert_eq!(resource_type(BASE, "user").as_ref(), Some(user));
-        assert_eq!(resource_type(BASE, "GROUP").as_ref(), Some(group));
-        assert_eq!(resource_type(BASE, "Users"), None);
+        assert_eq!(resource_type(&Registry::builtin(), BASE, "user").as_ref(), Some(user));
+        assert_eq!(resource_type(&Registry::builtin(), BASE, "GROUP").as_ref(), Some(group));
+        assert_eq!(resource_type(&Registry::builtin(), BASE, "Users"), None);
     }
 
     #[test]
     fn schema_documents_list_every_attribute() {
-        let all = schemas(BASE);
+        let all = schemas(&Registry::builtin(), BASE);
         let ids: Vec<&str> = all.iter().map(|s| s["id"].as_str().unwrap()).collect();
         assert_eq!(ids, [USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA]);
         let names = |doc: &Value| -> Vec<String> {
@@ -282,31 +287,12 @@ mod tests {
                 .map(|a| a["name"].as_str().unwrap().to_owned())
                 .collect()
         };
+        // RFC 7643 §8.7.1 order, which clients that render forms follow.
         assert_eq!(
-            names(&all[0]),
-            [
-                "userName",
-                "name",
-                "displayName",
-                "nickName",
-                "profileUrl",
-                "title",
-                "userType",
-                "preferredLanguage",
-                "locale",
-                "timezone",
-                "active",
-                "password",
-                "emails",
-                "phoneNumbers",
-                "ims",
-                "photos",
-                "addresses",
-                "groups",
-                "entitlements",
-                "roles",
-                "x509Certificates"
-            ]
+            names(&all[0]).join(" "),
+            "userName name displayName nickName profileUrl title userType preferredLanguage \
+             locale timezone active password emails phoneNumbers ims photos addresses groups \
+             entitlements roles x509Certificates"
         );
         assert_eq!(
             names(&all[1]),
@@ -325,15 +311,21 @@ mod tests {
                 assert!(!names(doc).iter().any(|n| n == common), "{common}");
             }
         }
-        assert_eq!(schema(BASE, &GROUP_SCHEMA.to_uppercase()).as_ref(), Some(&all[2]));
-        assert_eq!(schema(BASE, "urn:ietf:params:scim:schemas:core:2.0:Nope"), None);
+        assert_eq!(
+            schema(&Registry::builtin(), BASE, &GROUP_SCHEMA.to_uppercase()).as_ref(),
+            Some(&all[2])
+        );
+        assert_eq!(
+            schema(&Registry::builtin(), BASE, "urn:ietf:params:scim:schemas:core:2.0:Nope"),
+            None
+        );
     }
 
     #[test]
     fn schema_attribute_characteristics() {
-        let user = schema(BASE, USER_SCHEMA).unwrap();
-        let group = schema(BASE, GROUP_SCHEMA).unwrap();
-        let enterprise = schema(BASE, ENTERPRISE_USER_SCHEMA).unwrap();
+        let user = schema(&Registry::builtin(), BASE, USER_SCHEMA).unwrap();
+        let group = schema(&Registry::builtin(), BASE, GROUP_SCHEMA).unwrap();
+        let enterprise = schema(&Registry::builtin(), BASE, ENTERPRISE_USER_SCHEMA).unwrap();
         let cases: &[(&Value, &str, Value)] = &[
             (
                 &user,
@@ -470,7 +462,7 @@ mod tests {
             }
         }
         let mut count = 0;
-        for doc in schemas(BASE) {
+        for doc in schemas(&Registry::builtin(), BASE) {
             walk(&doc["attributes"], 0, &mut count);
         }
         // 21 User attributes + 46 of their sub-attributes, 6 + 3 enterprise, 2 + 4 Group.

@@ -51,72 +51,48 @@ impl ScimError {
     fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
         ScimError { status, scim_type, detail: detail.into() }
     }
-    pub fn invalid_filter(detail: impl Into<String>) -> Self {
-        Self::new(400, Some(ScimType::InvalidFilter), detail)
-    }
-    pub fn invalid_syntax(detail: impl Into<String>) -> Self {
-        Self::new(400, Some(ScimType::InvalidSyntax), detail)
-    }
-    pub fn invalid_path(detail: impl Into<String>) -> Self {
-        Self::new(400, Some(ScimType::InvalidPath), detail)
-    }
-    pub fn invalid_value(detail: impl Into<String>) -> Self {
-        Self::new(400, Some(ScimType::InvalidValue), detail)
-    }
-    pub fn no_target(detail: impl Into<String>) -> Self {
-        Self::new(400, Some(ScimType::NoTarget), detail)
-    }
-    pub fn mutability(detail: impl Into<String>) -> Self {
-        Self::new(400, Some(ScimType::Mutability), detail)
-    }
-    pub fn too_many(detail: impl Into<String>) -> Self {
-        Self::new(400, Some(ScimType::TooMany), detail)
-    }
-    pub fn uniqueness(detail: impl Into<String>) -> Self {
-        Self::new(409, Some(ScimType::Uniqueness), detail)
-    }
+}
+
+/// One constructor per line: `name => status, scimType`, so the whole table of errors the
+/// protocol code can raise reads at a glance.
+macro_rules! constructors {
+    ($($(#[$doc:meta])* $name:ident => $status:literal, $scim_type:expr;)*) => {
+        impl ScimError {
+            $(
+                $(#[$doc])*
+                pub fn $name(detail: impl Into<String>) -> Self {
+                    Self::new($status, $scim_type, detail)
+                }
+            )*
+        }
+    };
+}
+
+constructors! {
+    invalid_filter => 400, Some(ScimType::InvalidFilter);
+    invalid_syntax => 400, Some(ScimType::InvalidSyntax);
+    invalid_path => 400, Some(ScimType::InvalidPath);
+    invalid_value => 400, Some(ScimType::InvalidValue);
+    no_target => 400, Some(ScimType::NoTarget);
+    mutability => 400, Some(ScimType::Mutability);
+    too_many => 400, Some(ScimType::TooMany);
+    uniqueness => 409, Some(ScimType::Uniqueness);
     /// 400 without a `scimType`, for malformed query parameters that no keyword covers.
-    pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(400, None, detail)
-    }
-    pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(404, None, detail)
-    }
-    pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(401, None, detail)
-    }
-    pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(403, None, detail)
-    }
-    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
-        Self::new(405, None, detail)
-    }
+    bad_request => 400, None;
+    not_found => 404, None;
+    unauthorized => 401, None;
+    forbidden => 403, None;
+    method_not_allowed => 405, None;
     /// 409 without a `scimType`: e.g. a Bulk `bulkId` that names no created resource.
-    pub fn conflict(detail: impl Into<String>) -> Self {
-        Self::new(409, None, detail)
-    }
-    pub fn precondition_failed(detail: impl Into<String>) -> Self {
-        Self::new(412, None, detail)
-    }
-    pub fn payload_too_large(detail: impl Into<String>) -> Self {
-        Self::new(413, None, detail)
-    }
-    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
-        Self::new(415, None, detail)
-    }
-    pub fn too_many_requests(detail: impl Into<String>) -> Self {
-        Self::new(429, None, detail)
-    }
+    conflict => 409, None;
+    precondition_failed => 412, None;
+    payload_too_large => 413, None;
+    unsupported_media_type => 415, None;
+    too_many_requests => 429, None;
     /// 503: a dependency (the database) is unavailable for now; the request may be retried.
-    pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(503, None, detail)
-    }
-    pub fn internal(detail: impl Into<String>) -> Self {
-        Self::new(500, None, detail)
-    }
-    pub fn not_implemented(detail: impl Into<String>) -> Self {
-        Self::new(501, None, detail)
-    }
+    unavailable => 503, None;
+    internal => 500, None;
+    not_implemented => 501, None;
 }
 
 impl ScimError {

@@ -6,7 +6,7 @@ use super::error::{ScimError, ScimResult};
 use super::filter::{AttrPath, Filter, parse_filter};
 use super::path::parse_patch_path;
 use super::resource::Projection;
-use super::schema::ResourceKind;
+use super::schema::ResourceSchemas;
 
 pub const LIST_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const SEARCH_REQUEST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -38,7 +38,7 @@ pub struct Sort {
 impl ListQuery {
     /// Parses query parameters; names are matched case-insensitively.
     pub fn parse(
-        kind: ResourceKind,
+        schemas: ResourceSchemas,
         params: &[(String, String)],
         limits: PageLimits,
     ) -> ScimResult<ListQuery> {
@@ -58,7 +58,7 @@ impl ListQuery {
             None => limits.default_count,
             Some(v) => (parse_integer("count", v)?.max(0) as u64).min(limits.max_count),
         };
-        let projection = Projection::parse(kind, get("attributes"), get("excludedAttributes"))?;
+        let projection = Projection::parse(schemas, get("attributes"), get("excludedAttributes"))?;
         let sort = match get("sortBy").map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
             Some(by) => Some(Sort {
@@ -72,11 +72,11 @@ impl ListQuery {
     /// The body of `POST …/.search` (RFC 7644 §3.4.3): the same parameters as a JSON object,
     /// with `attributes`/`excludedAttributes` as arrays and numbers as numbers.
     pub fn from_search_request(
-        kind: ResourceKind,
+        schemas: ResourceSchemas,
         body: &Value,
         limits: PageLimits,
     ) -> ScimResult<ListQuery> {
-        ListQuery::parse(kind, &search_request_params(body)?, limits)
+        ListQuery::parse(schemas, &search_request_params(body)?, limits)
     }
 }
 
@@ -167,6 +167,10 @@ mod tests {
     }
     const LIMITS: PageLimits = PageLimits { default_count: 100, max_count: 1000 };
 
+    fn user() -> ResourceSchemas {
+        crate::scim::schema::Registry::builtin().resource(crate::scim::schema::ResourceKind::User)
+    }
+
     #[test]
     fn paging_values_are_clamped_or_refused() {
         type Case<'a> = (&'a [(&'a str, &'a str)], Option<(u64, u64)>);
@@ -179,8 +183,8 @@ mod tests {
             (&[("count", "1.5")], None),
         ];
         for (input, expected) in cases {
-            let got = ListQuery::parse(ResourceKind::User, &params(input), LIMITS)
-                .map(|q| (q.start_index, q.count));
+            let got =
+                ListQuery::parse(user(), &params(input), LIMITS).map(|q| (q.start_index, q.count));
             match expected {
                 Some(e) => assert_eq!(got.ok(), Some(*e), "{input:?}"),
                 None => assert_eq!(
@@ -194,23 +198,18 @@ mod tests {
 
     #[test]
     fn filters_parse_and_bad_ones_are_invalid_filter() {
-        let ok = ListQuery::parse(
-            ResourceKind::User,
-            &params(&[("filter", "userName eq \"a@b.c\"")]),
-            LIMITS,
-        );
+        let ok = ListQuery::parse(user(), &params(&[("filter", "userName eq \"a@b.c\"")]), LIMITS);
         assert!(ok.is_ok_and(|q| q.filter.is_some()));
-        let blank = ListQuery::parse(ResourceKind::User, &params(&[("filter", "  ")]), LIMITS);
+        let blank = ListQuery::parse(user(), &params(&[("filter", "  ")]), LIMITS);
         assert!(blank.is_ok_and(|q| q.filter.is_none()));
-        let bad =
-            ListQuery::parse(ResourceKind::User, &params(&[("filter", "userName eq")]), LIMITS);
+        let bad = ListQuery::parse(user(), &params(&[("filter", "userName eq")]), LIMITS);
         assert_eq!(bad.err().map(|e| e.status), Some(400));
     }
 
     #[test]
     fn sort_parameters_parse_or_are_invalid_value() {
         let sort = |pairs: &[(&str, &str)]| {
-            ListQuery::parse(ResourceKind::User, &params(pairs), LIMITS).map(|q| q.sort)
+            ListQuery::parse(user(), &params(pairs), LIMITS).map(|q| q.sort)
         };
         assert_eq!(sort(&[]).ok(), Some(None));
         assert_eq!(sort(&[("sortOrder", "descending")]).ok(), Some(None));
@@ -242,13 +241,13 @@ mod tests {
             "startIndex": 3,
             "count": 10
         });
-        let q = ListQuery::from_search_request(ResourceKind::User, &body, LIMITS);
+        let q = ListQuery::from_search_request(user(), &body, LIMITS);
         let q = q.ok();
         assert_eq!(q.as_ref().map(|q| (q.start_index, q.count)), Some((3, 10)));
         assert!(q.as_ref().is_some_and(|q| q.filter.is_some() && q.sort.is_some()));
         let undeclared = json!({"filter": "userName pr"});
-        assert!(ListQuery::from_search_request(ResourceKind::User, &undeclared, LIMITS).is_err());
+        assert!(ListQuery::from_search_request(user(), &undeclared, LIMITS).is_err());
         let wrong = json!({"schemas": [SEARCH_REQUEST_URN], "attributes": [1]});
-        assert!(ListQuery::from_search_request(ResourceKind::User, &wrong, LIMITS).is_err());
+        assert!(ListQuery::from_search_request(user(), &wrong, LIMITS).is_err());
     }
 }

@@ -5,8 +5,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimResult};
 use super::schema::{
-    AttrType, AttributeDef, COMMON_ATTRIBUTES, Mutability, ResourceKind, Returned, SchemaDef,
-    find_attribute,
+    AttrType, AttributeDef, COMMON_ATTRIBUTES, Mutability, ResourceSchemas, Returned, SchemaDef,
 };
 
 /// Turns a POST/PUT body into the JSON we store: known attributes only, names in canonical case,
@@ -25,12 +24,12 @@ use super::schema::{
 /// under different casing → invalid_syntax, and URN-qualified top-level keys
 /// (`urn:…:enterprise:2.0:User:department`) are accepted. The output lists attributes in schema
 /// order so stored documents are stable whatever order clients send.
-pub fn normalize_resource(kind: ResourceKind, body: &Value) -> ScimResult<Value> {
+pub fn normalize_resource(schemas: ResourceSchemas, body: &Value) -> ScimResult<Value> {
     let object = body
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("the resource body must be a JSON object"))?;
-    let core = kind.core();
-    let extensions = kind.extensions();
+    let core = schemas.core();
+    let extensions = schemas.extensions();
     let mut core_values = Map::new();
     let mut extension_values: Vec<Map<String, Value>> = vec![Map::new(); extensions.len()];
 
@@ -38,27 +37,27 @@ pub fn normalize_resource(kind: ResourceKind, body: &Value) -> ScimResult<Value>
         if key.eq_ignore_ascii_case("schemas") {
             continue;
         }
-        match classify_key(kind, key) {
-            Key::Plain(name) => put_core(core, name, value, &mut core_values)?,
+        match classify_key(schemas, key) {
+            Key::Plain(name) => put_in(core, false, name, value, &mut core_values)?,
             Key::CoreObject => {
                 for (name, value) in members_of(core.id, value)? {
-                    put_core(core, name, value, &mut core_values)?;
+                    put_in(core, false, name, value, &mut core_values)?;
                 }
             }
             Key::ExtensionObject(index) => {
                 let (schema, target) = extension_slot(extensions, &mut extension_values, index)?;
                 for (name, value) in members_of(schema.id, value)? {
-                    put_extension(schema, name, value, target)?;
+                    put_in(schema, true, name, value, target)?;
                 }
             }
             Key::Extension(index, name) => {
                 let (schema, target) = extension_slot(extensions, &mut extension_values, index)?;
-                put_extension(schema, name, value, target)?;
+                put_in(schema, true, name, value, target)?;
             }
             Key::UnknownUrn => {
                 return Err(ScimError::invalid_syntax(format!(
                     "'{key}' is not a schema extension of the {} resource type",
-                    kind.name()
+                    schemas.kind().name()
                 )));
             }
         }
@@ -99,13 +98,13 @@ enum Key<'a> {
     UnknownUrn,
 }
 
-fn classify_key(kind: ResourceKind, key: &str) -> Key<'_> {
-    match strip_urn(key, kind.core().id) {
+fn classify_key(schemas: ResourceSchemas, key: &str) -> Key<'_> {
+    match strip_urn(key, schemas.core().id) {
         Some("") => return Key::CoreObject,
         Some(name) => return Key::Plain(name),
         None => {}
     }
-    for (index, schema) in kind.extensions().iter().enumerate() {
+    for (index, schema) in schemas.extensions().iter().enumerate() {
         match strip_urn(key, schema.id) {
             Some("") => return Key::ExtensionObject(index),
             Some(name) => return Key::Extension(index, name),
@@ -147,30 +146,26 @@ fn extension_slot<'m>(
     }
 }
 
-fn put_core(
-    core: &'static SchemaDef,
-    name: &str,
-    value: &Value,
-    target: &mut Map<String, Value>,
-) -> ScimResult<()> {
-    let def = COMMON_ATTRIBUTES
-        .iter()
-        .chain(core.attributes)
-        .find(|a| a.name.eq_ignore_ascii_case(name))
-        .ok_or_else(|| ScimError::invalid_syntax(format!("unknown attribute '{name}'")))?;
-    put_attribute(def, def.name.to_owned(), value, target)
-}
-
-fn put_extension(
+/// Stores attribute `name` of `schema`. The core schema also holds the common attributes (`id`,
+/// `externalId`, `meta`); an extension's attributes are named with its URN in paths and errors.
+fn put_in(
     schema: &'static SchemaDef,
+    extension: bool,
     name: &str,
     value: &Value,
     target: &mut Map<String, Value>,
 ) -> ScimResult<()> {
-    let def = schema.attribute(name).ok_or_else(|| {
-        ScimError::invalid_syntax(format!("unknown attribute '{}:{name}'", schema.id))
-    })?;
-    put_attribute(def, format!("{}:{}", schema.id, def.name), value, target)
+    let (common, prefix) = if extension {
+        (&[][..], format!("{}:", schema.id))
+    } else {
+        (COMMON_ATTRIBUTES, String::new())
+    };
+    let def = common
+        .iter()
+        .chain(schema.attributes)
+        .find(|a| a.name.eq_ignore_ascii_case(name))
+        .ok_or_else(|| ScimError::invalid_syntax(format!("unknown attribute '{prefix}{name}'")))?;
+    put_attribute(def, format!("{prefix}{}", def.name), value, target)
 }
 
 /// Validates one attribute and stores it under its canonical name, unless clients may not set it.
@@ -461,14 +456,14 @@ enum SubFilter {
 /// and `meta.lastModified` style paths on meta.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Projection {
-    kind: ResourceKind,
+    schemas: ResourceSchemas,
     mode: Mode,
 }
 
 impl Projection {
     /// The projection used when the request names no attributes: every `returned: default` one.
-    pub fn default_for(kind: ResourceKind) -> Projection {
-        Projection { kind, mode: Mode::Default }
+    pub fn default_for(schemas: ResourceSchemas) -> Projection {
+        Projection { schemas, mode: Mode::Default }
     }
 
     /// Parses the comma-separated query parameters. Giving both → `bad_request` (400 without
@@ -476,7 +471,7 @@ impl Projection {
     /// absent. Unknown names are ignored, as RFC 7644 requires for `excludedAttributes` and as
     /// leniency toward clients suggests for `attributes`.
     pub fn parse(
-        kind: ResourceKind,
+        schemas: ResourceSchemas,
         attributes: Option<&str>,
         excluded: Option<&str>,
     ) -> ScimResult<Projection> {
@@ -486,11 +481,11 @@ impl Projection {
                     "attributes and excludedAttributes cannot be used together",
                 ));
             }
-            (Some(list), None) => Mode::Include(parse_list(kind, list)),
-            (None, Some(list)) => Mode::Exclude(parse_list(kind, list)),
+            (Some(list), None) => Mode::Include(parse_list(schemas, list)),
+            (None, Some(list)) => Mode::Exclude(parse_list(schemas, list)),
             (None, None) => Mode::Default,
         };
-        Ok(Projection { kind, mode })
+        Ok(Projection { schemas, mode })
     }
 
     /// Applies the projection to a stored or rendered resource. Keys that are not schema
@@ -503,11 +498,11 @@ impl Projection {
         for (key, value) in object {
             if key.eq_ignore_ascii_case("schemas") {
                 out.insert(key.clone(), value.clone());
-            } else if let Some(schema) = self.kind.extension(key) {
+            } else if let Some(schema) = self.schemas.extension(key) {
                 if let Some(value) = self.project_extension(schema, value) {
                     out.insert(key.clone(), value);
                 }
-            } else if let Some(def) = find_attribute(self.kind, None, key, None) {
+            } else if let Some(def) = self.schemas.find_attribute(None, key, None) {
                 if let Some(filter) = self.decide(None, def)
                     && let Some(value) = filter_value(def, value, &filter)
                 {
@@ -530,7 +525,7 @@ impl Projection {
         if attribute.trim().eq_ignore_ascii_case("schemas") {
             return false;
         }
-        let Some(path) = parse_path(self.kind, attribute) else {
+        let Some(path) = parse_path(self.schemas, attribute) else {
             return matches!(self.mode, Mode::Include(_));
         };
         let Some(name) = path.attr else {
@@ -541,7 +536,7 @@ impl Projection {
                 Mode::Exclude(paths) => paths.iter().any(|p| p.urn == path.urn && p.attr.is_none()),
             };
         };
-        match find_attribute(self.kind, path.urn, name, None) {
+        match self.schemas.find_attribute(path.urn, name, None) {
             Some(def) => self.decide(path.urn, def).is_none(),
             None => matches!(self.mode, Mode::Include(_)),
         }
@@ -627,27 +622,27 @@ fn non_empty(list: Option<&str>) -> Option<&str> {
     list.filter(|s| s.split(',').any(|n| !n.trim().is_empty()))
 }
 
-fn parse_list(kind: ResourceKind, list: &str) -> Vec<AttrPath> {
-    list.split(',').filter_map(|name| parse_path(kind, name.trim())).collect()
+fn parse_list(schemas: ResourceSchemas, list: &str) -> Vec<AttrPath> {
+    list.split(',').filter_map(|name| parse_path(schemas, name.trim())).collect()
 }
 
 /// Resolves `attr`, `attr.sub`, `<urn>:attr[.sub]` or a bare extension URN; `None` if unknown.
-fn parse_path(kind: ResourceKind, raw: &str) -> Option<AttrPath> {
+fn parse_path(schemas: ResourceSchemas, raw: &str) -> Option<AttrPath> {
     let raw = raw.trim();
-    let (urn, rest) = match classify_key(kind, raw) {
+    let (urn, rest) = match classify_key(schemas, raw) {
         Key::Plain(rest) => (None, rest),
         Key::ExtensionObject(index) => {
-            let schema = kind.extensions().get(index)?;
+            let schema = schemas.extensions().get(index)?;
             return Some(AttrPath { urn: Some(schema.id), attr: None, sub: None });
         }
-        Key::Extension(index, rest) => (Some(kind.extensions().get(index)?.id), rest),
+        Key::Extension(index, rest) => (Some(schemas.extensions().get(index)?.id), rest),
         Key::CoreObject | Key::UnknownUrn => return None,
     };
     let (name, sub) = match rest.split_once('.') {
         Some((name, sub)) => (name, Some(sub)),
         None => (rest, None),
     };
-    let def = find_attribute(kind, urn, name, None)?;
+    let def = schemas.find_attribute(urn, name, None)?;
     let sub = match sub {
         Some(sub) => Some(def.sub_attribute(sub)?.name),
         None => None,
@@ -705,11 +700,29 @@ fn filter_value(def: &AttributeDef, value: &Value, filter: &SubFilter) -> Option
 mod tests {
     use super::*;
     use crate::scim::error::ScimType;
-    use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, Uniqueness};
+    use crate::scim::schema::{
+        ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, Registry, ResourceKind, USER_SCHEMA,
+    };
     use serde_json::json;
 
     const USER: ResourceKind = ResourceKind::User;
     const GROUP: ResourceKind = ResourceKind::Group;
+
+    fn schemas(kind: ResourceKind) -> ResourceSchemas {
+        Registry::builtin().resource(kind)
+    }
+
+    fn normalize_resource(kind: ResourceKind, body: &Value) -> ScimResult<Value> {
+        super::normalize_resource(schemas(kind), body)
+    }
+
+    fn parse(
+        kind: ResourceKind,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> ScimResult<Projection> {
+        Projection::parse(schemas(kind), attributes, excluded)
+    }
 
     fn keys(value: &Value) -> Vec<&str> {
         value.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default()
@@ -1036,26 +1049,9 @@ mod tests {
 
     #[test]
     fn scalar_types_are_checked() {
-        static INTEGER: AttributeDef = scalar("count", AttrType::Integer);
-        static DECIMAL: AttributeDef = scalar("ratio", AttrType::Decimal);
-        static DATE_TIME: AttributeDef = scalar("hired", AttrType::DateTime);
-        const fn scalar(name: &'static str, kind: AttrType) -> AttributeDef {
-            AttributeDef {
-                name,
-                kind,
-                multi_valued: false,
-                description: "",
-                required: false,
-                case_exact: false,
-                mutability: Mutability::ReadWrite,
-                returned: Returned::Default,
-                uniqueness: Uniqueness::None,
-                canonical_values: &[],
-                reference_types: &[],
-                sub_attributes: &[],
-                computed: false,
-            }
-        }
+        static INTEGER: AttributeDef = AttributeDef::new("count", AttrType::Integer, "");
+        static DECIMAL: AttributeDef = AttributeDef::new("ratio", AttrType::Decimal, "");
+        static DATE_TIME: AttributeDef = AttributeDef::new("hired", AttrType::DateTime, "");
         let cases: &[(&'static AttributeDef, Value, bool)] = &[
             (&INTEGER, json!(3), true),
             (&INTEGER, json!(-3), true),
@@ -1108,22 +1104,10 @@ mod tests {
 
     #[test]
     fn base64_validation() {
-        let cases = [
-            ("TWFu", true),
-            ("TWE=", true),
-            ("TQ==", true),
-            ("TQ", true),
-            ("TWFu\nTWFu", true),
-            ("a-_b", true),
-            ("", true),
-            ("T", false),
-            ("TQ===", false),
-            ("T=Q=", false),
-            ("TW E=", true),
-            ("TWE*", false),
-        ];
-        for (input, ok) in cases {
-            assert_eq!(is_base64(input), ok, "{input}");
+        let valid = ["TWFu", "TWE=", "TQ==", "TQ", "TWFu\nTWFu", "a-_b", "", "TW E="];
+        assert!(valid.iter().all(|s| is_base64(s)), "{valid:?}");
+        for invalid in ["T", "TQ===", "T=Q=", "TWE*"] {
+            assert!(!is_base64(invalid), "{invalid}");
         }
     }
 
@@ -1200,7 +1184,7 @@ mod tests {
             (None, Some("name.givenName"), without(&[])),
         ];
         for (attributes, excluded, expected) in cases {
-            let projection = Projection::parse(USER, attributes, excluded).unwrap();
+            let projection = parse(USER, attributes, excluded).unwrap();
             let projected = projection.apply(&stored_user());
             assert_eq!(
                 keys(&projected),
@@ -1253,8 +1237,7 @@ mod tests {
             (Some("emails"), None, "emails", stored_user()["emails"].clone()),
         ];
         for (attributes, excluded, key, expected) in cases {
-            let projected =
-                Projection::parse(USER, attributes, excluded).unwrap().apply(&stored_user());
+            let projected = parse(USER, attributes, excluded).unwrap().apply(&stored_user());
             assert_eq!(projected[key], expected, "attributes={attributes:?} excluded={excluded:?}");
         }
     }
@@ -1267,7 +1250,7 @@ mod tests {
             (Some("userName,PASSWORD"), None),
             (None, Some("userName")),
         ] {
-            let projection = Projection::parse(USER, attributes, excluded).unwrap();
+            let projection = parse(USER, attributes, excluded).unwrap();
             assert!(projection.apply(&stored_user()).get("password").is_none());
             assert!(projection.excludes("password"));
         }
@@ -1275,7 +1258,7 @@ mod tests {
 
     #[test]
     fn both_parameters_is_a_bad_request() {
-        let err = Projection::parse(USER, Some("userName"), Some("emails")).unwrap_err();
+        let err = parse(USER, Some("userName"), Some("emails")).unwrap_err();
         assert_eq!((err.status, err.scim_type), (400, None));
     }
 
@@ -1307,7 +1290,7 @@ mod tests {
             (Some("members"), None, false, vec!["schemas", "id", "members"]),
         ];
         for (attributes, excluded, members_excluded, expected) in cases {
-            let projection = Projection::parse(GROUP, attributes, excluded).unwrap();
+            let projection = parse(GROUP, attributes, excluded).unwrap();
             assert_eq!(
                 projection.excludes("members"),
                 members_excluded,
@@ -1316,13 +1299,12 @@ mod tests {
             assert!(!projection.excludes("id"));
             assert_eq!(keys(&projection.apply(&group)), expected, "{attributes:?} {excluded:?}");
         }
-        let only_values =
-            Projection::parse(GROUP, Some("members.value"), None).unwrap().apply(&group);
+        let only_values = parse(GROUP, Some("members.value"), None).unwrap().apply(&group);
         assert_eq!(only_values["members"], json!([{ "value": "u1" }]));
         // Stored empty lists survive the default projection untouched.
         let empty =
             json!({ "schemas": [GROUP_SCHEMA], "id": "g2", "displayName": "E", "members": [] });
-        assert_eq!(Projection::default_for(GROUP).apply(&empty), empty);
+        assert_eq!(Projection::default_for(schemas(GROUP)).apply(&empty), empty);
     }
 
     #[test]
@@ -1352,7 +1334,7 @@ mod tests {
             (None, Some("schemas"), "schemas", false),
         ];
         for (attributes, excluded, name, expected) in cases {
-            let projection = Projection::parse(USER, attributes, excluded).unwrap();
+            let projection = parse(USER, attributes, excluded).unwrap();
             assert_eq!(projection.excludes(name), expected, "{attributes:?} {excluded:?} {name}");
         }
     }
@@ -1362,6 +1344,6 @@ mod tests {
         // The two halves compose: what we store, projected by default, is what we stored.
         let body = json!({ "userName": "a", "password": "p", "emails": { "value": "a@x.com" } });
         let stored = normalize_resource(USER, &body).unwrap();
-        assert_eq!(Projection::default_for(USER).apply(&stored), stored);
+        assert_eq!(Projection::default_for(schemas(USER)).apply(&stored), stored);
     }
 }

@@ -1,8 +1,5 @@
-//! The SCIM schema registry (RFC 7643 §3.1, §4, §8.7.1) as static data: User, Group, the
-//! enterprise User extension and the common attributes, with case-insensitive lookups, plus the
-//! extension schemas an operator defines in configuration.
-
-use std::sync::OnceLock;
+//! The SCIM schemas (RFC 7643 §3.1, §4, §8.7.1): the built-in ones as constants, and each server's
+//! [`Registry`] of them plus the extensions its configuration defines, with case-insensitive lookups.
 
 use super::custom_schema::{self, ExtensionConfig};
 
@@ -116,7 +113,7 @@ pub struct AttributeDef {
 impl AttributeDef {
     /// A single-valued, optional, case-insensitive readWrite attribute: the most common shape,
     /// so every definition below only spells out how it differs.
-    const fn new(name: &'static str, kind: AttrType, description: &'static str) -> Self {
+    pub(crate) const fn new(name: &'static str, kind: AttrType, description: &'static str) -> Self {
         AttributeDef {
             name,
             kind,
@@ -266,7 +263,7 @@ const META_SUBS: &[AttributeDef] = &[
 ];
 
 /// `id`, `externalId` and `meta`: part of every resource but of no schema, so they are
-/// resolvable through [`find_attribute`] yet absent from the `/Schemas` documents.
+/// resolvable through [`ResourceSchemas::find_attribute`] yet absent from the `/Schemas` documents.
 pub static COMMON_ATTRIBUTES: &[AttributeDef] = &[
     A::string("id", "Unique, stable identifier of the resource, assigned by the service provider.")
         .exact()
@@ -458,73 +455,6 @@ pub static ENTERPRISE_USER: SchemaDef = SchemaDef {
     attributes: ENTERPRISE_ATTRIBUTES,
 };
 
-/// The schemas of this process: the built-in ones plus the extensions from configuration.
-/// Set once at startup ([`install_extensions`]); every lookup then reads it without locking.
-struct Registry {
-    all: Vec<&'static SchemaDef>,
-    user_extensions: Vec<&'static SchemaDef>,
-    group_extensions: Vec<&'static SchemaDef>,
-    /// What was installed, so a second install of the same configuration is a no-op.
-    source: Vec<ExtensionConfig>,
-}
-
-static REGISTRY: OnceLock<Registry> = OnceLock::new();
-
-impl Registry {
-    fn builtin() -> Registry {
-        Registry {
-            all: vec![&USER, &ENTERPRISE_USER, &GROUP],
-            user_extensions: vec![&ENTERPRISE_USER],
-            group_extensions: Vec::new(),
-            source: Vec::new(),
-        }
-    }
-
-    fn build(configs: &[ExtensionConfig]) -> Result<Registry, String> {
-        let mut registry = Registry { source: configs.to_vec(), ..Registry::builtin() };
-        for config in configs {
-            if registry.all.iter().any(|s| s.id.eq_ignore_ascii_case(&config.id)) {
-                return Err(format!("schema {} is defined twice", config.id));
-            }
-            let ext = custom_schema::build(config)?;
-            registry.all.push(ext.schema);
-            match ext.kind {
-                ResourceKind::User => registry.user_extensions.push(ext.schema),
-                ResourceKind::Group => registry.group_extensions.push(ext.schema),
-            }
-        }
-        Ok(registry)
-    }
-}
-
-fn registry() -> &'static Registry {
-    REGISTRY.get_or_init(Registry::builtin)
-}
-
-/// Adds the configured extension schemas to this process's registry. Schemas are process-wide
-/// (every node of a deployment reads the same file), so only one set can be installed: installing
-/// it again is a no-op and a different set is refused.
-pub fn install_extensions(configs: &[ExtensionConfig]) -> Result<(), String> {
-    if let Some(current) = REGISTRY.get() {
-        return if current.source == configs {
-            Ok(())
-        } else {
-            Err("schema extensions are already installed with another definition".into())
-        };
-    }
-    let built = Registry::build(configs)?;
-    match REGISTRY.set(built) {
-        Ok(()) => Ok(()),
-        Err(_) if registry().source == configs => Ok(()),
-        Err(_) => Err("schema extensions are already installed with another definition".into()),
-    }
-}
-
-/// Every schema served under `/Schemas`, in the order they are listed.
-pub fn all_schemas() -> &'static [&'static SchemaDef] {
-    &registry().all
-}
-
 /// The resource types this server exposes (RFC 7643 §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResourceKind {
@@ -539,14 +469,6 @@ impl ResourceKind {
         match self {
             ResourceKind::User => &USER,
             ResourceKind::Group => &GROUP,
-        }
-    }
-
-    /// Extension schemas a resource of this kind may carry.
-    pub fn extensions(self) -> &'static [&'static SchemaDef] {
-        match self {
-            ResourceKind::User => &registry().user_extensions,
-            ResourceKind::Group => &registry().group_extensions,
         }
     }
 
@@ -582,48 +504,146 @@ impl ResourceKind {
     pub fn from_name(name: &str) -> Option<ResourceKind> {
         Self::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(name))
     }
-
-    /// The extension schema of this kind with the given URN (case-insensitive).
-    pub fn extension(self, urn: &str) -> Option<&'static SchemaDef> {
-        self.extensions().iter().copied().find(|s| s.id.eq_ignore_ascii_case(urn))
-    }
-}
-
-/// Case-insensitive lookup of a schema by URN.
-pub fn schema_by_id(id: &str) -> Option<&'static SchemaDef> {
-    all_schemas().iter().copied().find(|s| s.id.eq_ignore_ascii_case(id))
 }
 
 fn find_in<'a>(attributes: &'a [AttributeDef], name: &str) -> Option<&'a AttributeDef> {
     attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
-/// Case-insensitive lookup; `urn` None or the core URN = core schema; `sub` a sub-attribute.
-///
-/// The common attributes (`id`, `externalId`, `meta`) resolve in the core namespace because
-/// that is where they live in a resource's JSON.
-pub fn find_attribute(
-    kind: ResourceKind,
-    urn: Option<&str>,
-    name: &str,
-    sub: Option<&str>,
-) -> Option<&'static AttributeDef> {
-    let core = kind.core();
-    let top = match urn {
-        Some(urn) if !urn.eq_ignore_ascii_case(core.id) => {
-            find_in(kind.extension(urn)?.attributes, name)?
+/// The schemas of one server: the built-in ones plus the extensions of its configuration. Built
+/// once at start-up ([`Registry::new`]) and carried in the application state, so two servers in
+/// one process may serve different extensions.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    /// In `/Schemas` order.
+    all: Vec<&'static SchemaDef>,
+    user: ResourceSchemas,
+    group: ResourceSchemas,
+}
+
+/// The enterprise extension, the only one a server without configured extensions has.
+const BUILTIN_USER_EXTENSIONS: &[&SchemaDef] = &[&ENTERPRISE_USER];
+
+impl Registry {
+    /// The built-in schemas only.
+    pub fn builtin() -> Registry {
+        Registry {
+            all: vec![&USER, &ENTERPRISE_USER, &GROUP],
+            user: ResourceSchemas { kind: ResourceKind::User, extensions: BUILTIN_USER_EXTENSIONS },
+            group: ResourceSchemas { kind: ResourceKind::Group, extensions: &[] },
         }
-        _ => find_in(COMMON_ATTRIBUTES, name).or_else(|| find_in(core.attributes, name))?,
-    };
-    match sub {
-        None => Some(top),
-        Some(sub) => find_in(top.sub_attributes, sub),
+    }
+
+    /// The built-in schemas plus `configs`, each checked. Like the configured schemas themselves
+    /// (see [`custom_schema::build`]), the extension lists live as long as the process: a server
+    /// builds its registry once, and `'static` schemas copy freely into blocking tasks.
+    pub fn new(configs: &[ExtensionConfig]) -> Result<Registry, String> {
+        let mut all = Registry::builtin().all;
+        let mut user = BUILTIN_USER_EXTENSIONS.to_vec();
+        let mut group = Vec::new();
+        for config in configs {
+            if all.iter().any(|s| s.id.eq_ignore_ascii_case(&config.id)) {
+                return Err(format!("schema {} is defined twice", config.id));
+            }
+            let ext = custom_schema::build(config)?;
+            all.push(ext.schema);
+            match ext.kind {
+                ResourceKind::User => user.push(ext.schema),
+                ResourceKind::Group => group.push(ext.schema),
+            }
+        }
+        let leak = |list: Vec<&'static SchemaDef>| -> &'static [&'static SchemaDef] {
+            Box::leak(list.into_boxed_slice())
+        };
+        Ok(Registry {
+            all,
+            user: ResourceSchemas { kind: ResourceKind::User, extensions: leak(user) },
+            group: ResourceSchemas { kind: ResourceKind::Group, extensions: leak(group) },
+        })
+    }
+
+    /// The schemas of one resource type.
+    pub fn resource(&self, kind: ResourceKind) -> ResourceSchemas {
+        match kind {
+            ResourceKind::User => self.user,
+            ResourceKind::Group => self.group,
+        }
+    }
+
+    /// Every schema served under `/Schemas`, in the order they are listed.
+    pub fn all(&self) -> &[&'static SchemaDef] {
+        &self.all
+    }
+
+    /// Case-insensitive lookup of a schema by URN.
+    pub fn schema(&self, id: &str) -> Option<&'static SchemaDef> {
+        self.all.iter().copied().find(|s| s.id.eq_ignore_ascii_case(id))
+    }
+}
+
+/// One resource type with the schemas its resources may carry: a small `Copy` value, so the pure
+/// engines (normalisation, projection, filters, PATCH) take it instead of reaching for a global.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceSchemas {
+    kind: ResourceKind,
+    extensions: &'static [&'static SchemaDef],
+}
+
+impl ResourceSchemas {
+    pub fn kind(self) -> ResourceKind {
+        self.kind
+    }
+
+    pub fn core(self) -> &'static SchemaDef {
+        self.kind.core()
+    }
+
+    /// Extension schemas a resource of this kind may carry.
+    pub fn extensions(self) -> &'static [&'static SchemaDef] {
+        self.extensions
+    }
+
+    /// The extension schema of this kind with the given URN (case-insensitive).
+    pub fn extension(self, urn: &str) -> Option<&'static SchemaDef> {
+        self.extensions.iter().copied().find(|s| s.id.eq_ignore_ascii_case(urn))
+    }
+
+    /// Case-insensitive lookup; `urn` None or the core URN = core schema; `sub` a sub-attribute.
+    ///
+    /// The common attributes (`id`, `externalId`, `meta`) resolve in the core namespace because
+    /// that is where they live in a resource's JSON.
+    pub fn find_attribute(
+        self,
+        urn: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+    ) -> Option<&'static AttributeDef> {
+        let core = self.core();
+        let top = match urn {
+            Some(urn) if !urn.eq_ignore_ascii_case(core.id) => {
+                find_in(self.extension(urn)?.attributes, name)?
+            }
+            _ => find_in(COMMON_ATTRIBUTES, name).or_else(|| find_in(core.attributes, name))?,
+        };
+        match sub {
+            None => Some(top),
+            Some(sub) => find_in(top.sub_attributes, sub),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn find_attribute(
+        kind: ResourceKind,
+        urn: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+    ) -> Option<&'static AttributeDef> {
+        Registry::builtin().resource(kind).find_attribute(urn, name, sub)
+    }
 
     #[test]
     fn lookups_are_case_insensitive_and_namespaced() {
@@ -709,12 +729,16 @@ mod tests {
         assert_eq!(ResourceKind::from_name("GROUP"), Some(ResourceKind::Group));
         assert_eq!(ResourceKind::from_name("Users"), None);
         assert_eq!(ResourceKind::User.endpoint(), "/Users");
-        assert_eq!(ResourceKind::Group.extensions().len(), 0);
+        let registry = Registry::builtin();
+        assert_eq!(registry.resource(ResourceKind::Group).extensions().len(), 0);
         assert_eq!(
-            ResourceKind::User.extension(&ENTERPRISE_USER_SCHEMA.to_uppercase()).map(|s| s.name),
+            registry
+                .resource(ResourceKind::User)
+                .extension(&ENTERPRISE_USER_SCHEMA.to_uppercase())
+                .map(|s| s.name),
             Some("EnterpriseUser")
         );
-        assert_eq!(schema_by_id(GROUP_SCHEMA).map(|s| s.name), Some("Group"));
+        assert_eq!(registry.schema(GROUP_SCHEMA).map(|s| s.name), Some("Group"));
     }
 
     #[test]
@@ -736,7 +760,7 @@ mod tests {
                 check(a.sub_attributes);
             }
         }
-        for schema in all_schemas() {
+        for schema in Registry::builtin().all() {
             check(schema.attributes);
             assert!(
                 schema
@@ -746,5 +770,40 @@ mod tests {
             );
         }
         check(COMMON_ATTRIBUTES);
+    }
+
+    fn extension(id: &str, resource_type: &str) -> ExtensionConfig {
+        let text = format!(
+            "id = \"{id}\"\nresourceType = \"{resource_type}\"\nname = \"X\"\n\
+             [[attributes]]\nname = \"badge\"\ntype = \"integer\"\n"
+        );
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn registries_are_values_with_their_own_extensions() {
+        let acme = "urn:acme:params:scim:schemas:extension:acme:2.0:User";
+        let team = "urn:acme:params:scim:schemas:extension:team:2.0:Group";
+        let with = Registry::new(&[extension(acme, "User"), extension(team, "group")]).unwrap();
+        let without = Registry::new(&[]).unwrap();
+        let ids = |r: &Registry| r.all().iter().map(|s| s.id).collect::<Vec<_>>();
+        assert_eq!(ids(&with), [USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, acme, team]);
+        assert_eq!(ids(&without), ids(&Registry::builtin()));
+        let user = with.resource(ResourceKind::User);
+        assert_eq!(user.extensions().len(), 2);
+        assert!(user.find_attribute(Some(acme), "BADGE", None).is_some());
+        assert!(with.resource(ResourceKind::Group).extension(team).is_some());
+        // The other registry, alive at the same time, knows nothing of them.
+        let plain = without.resource(ResourceKind::User);
+        assert!(
+            plain.extension(acme).is_none()
+                && plain.find_attribute(Some(acme), "badge", None).is_none()
+        );
+        assert!(without.schema(team).is_none());
+        let twice =
+            Registry::new(&[extension(acme, "User"), extension(&acme.to_uppercase(), "User")]);
+        assert!(twice.err().unwrap_or_default().contains("defined twice"));
+        let builtin = Registry::new(&[extension(ENTERPRISE_USER_SCHEMA, "User")]);
+        assert!(builtin.is_err());
     }
 }

@@ -2,25 +2,25 @@
 
 use super::filter::AttrPath;
 use super::hints::AttributeHints;
-use super::schema::{AttrType, AttributeDef, Mutability, ResourceKind, find_attribute};
+use super::schema::{AttrType, AttributeDef, Mutability, ResourceSchemas};
 
 /// [`AttributeHints`] for one resource kind, from its schemas (RFC 7643 characteristics).
 #[derive(Debug, Clone, Copy)]
 pub struct SchemaHints {
-    kind: ResourceKind,
+    schemas: ResourceSchemas,
 }
 
 impl SchemaHints {
-    pub fn new(kind: ResourceKind) -> Self {
-        SchemaHints { kind }
+    pub fn new(schemas: ResourceSchemas) -> Self {
+        SchemaHints { schemas }
     }
 
     fn def(&self, path: &AttrPath) -> Option<&'static AttributeDef> {
-        find_attribute(self.kind, path.urn.as_deref(), &path.name, path.sub.as_deref())
+        self.schemas.find_attribute(path.urn.as_deref(), &path.name, path.sub.as_deref())
     }
 
     fn parent(&self, path: &AttrPath) -> Option<&'static AttributeDef> {
-        find_attribute(self.kind, path.urn.as_deref(), &path.name, None)
+        self.schemas.find_attribute(path.urn.as_deref(), &path.name, None)
     }
 }
 
@@ -52,6 +52,7 @@ impl AttributeHints for SchemaHints {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::schema::{Registry, ResourceKind};
 
     fn path(urn: Option<&str>, name: &str, sub: Option<&str>) -> AttrPath {
         AttrPath { urn: urn.map(str::to_owned), name: name.to_owned(), sub: sub.map(str::to_owned) }
@@ -59,7 +60,7 @@ mod tests {
 
     #[test]
     fn answers_from_the_schemas() {
-        let user = SchemaHints::new(ResourceKind::User);
+        let user = SchemaHints::new(Registry::builtin().resource(ResourceKind::User));
         assert!(user.is_multi_valued(&path(None, "emails", None)));
         assert!(!user.is_multi_valued(&path(None, "emails", Some("value"))));
         assert!(user.is_boolean(&path(None, "EMAILS", Some("primary"))));
@@ -73,7 +74,7 @@ mod tests {
         let ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
         assert!(user.is_read_only(&path(Some(ext), "manager", Some("displayName"))));
         assert!(!user.is_read_only(&path(Some(ext), "department", None)));
-        let group = SchemaHints::new(ResourceKind::Group);
+        let group = SchemaHints::new(Registry::builtin().resource(ResourceKind::Group));
         assert!(group.is_multi_valued(&path(None, "members", None)));
         assert!(group.is_immutable(&path(None, "members", Some("value"))));
     }

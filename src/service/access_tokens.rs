@@ -111,7 +111,7 @@ pub fn record_failure(
     if let Some(tenant_id) = &tenant_id {
         event = event.tenant(tenant_id.clone());
     }
-    db.write(|conn| audit::record(conn, now, event).map_err(StoreError::from))?;
+    db.write(|conn| audit::record(conn, db.audit_counts(), now, event).map_err(StoreError::from))?;
     Ok(tenant_id)
 }
 
@@ -247,7 +247,7 @@ pub fn revoke(
                 .grant(grant.id.clone())
                 .ip(env.ip.clone())
                 .detail("reason", "revoked by the client (RFC 7009)");
-            audit::record(conn, now, event)?;
+            audit::record(conn, env.db.audit_counts(), now, event)?;
         }
         Ok(())
     })

@@ -103,7 +103,7 @@ pub fn create(
             .detail("name", name)
             .detail("redirect_uris", uris.clone())
             .detail("require_pkce", require_pkce);
-        audit::record(conn, now, event)?;
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok::<_, OperatorError>(())
     })?;
     Ok(IssuedClient {
@@ -136,7 +136,12 @@ pub fn rotate_secret(
         let row = oauth::find_client(conn, client_id)?
             .ok_or_else(|| OperatorError::NotFound(format!("client '{client_id}'")))?;
         oauth::set_client_secret(conn, client_id, &secret_hash, now)?;
-        audit::record(conn, now, Event::new(Kind::ClientSecretRotated, actor).client(client_id))?;
+        audit::record(
+            conn,
+            db.audit_counts(),
+            now,
+            Event::new(Kind::ClientSecretRotated, actor).client(client_id),
+        )?;
         Ok::<_, OperatorError>(row)
     })?;
     Ok(IssuedClient {
@@ -162,6 +167,7 @@ pub fn delete(
         oauth::delete_client(conn, client_id)?;
         audit::record(
             conn,
+            db.audit_counts(),
             now,
             Event::new(Kind::ClientDeleted, actor)
                 .client(client_id)

@@ -193,7 +193,7 @@ pub fn issue(
             .tenant(tenant.id.clone())
             .detail("token_id", id.clone())
             .detail("label", label);
-        audit::record(conn, clock.now(), event)?;
+        audit::record(conn, db.audit_counts(), clock.now(), event)?;
         Ok::<_, OperatorError>(())
     })?;
     Ok(IssuedToken { id, tenant: tenant_slug.to_owned(), label: label.to_owned(), token })
@@ -224,7 +224,7 @@ pub fn revoke(
             let event = Event::new(Kind::StaticTokenRevoked, actor)
                 .tenant(row.tenant_id.clone())
                 .detail("token_id", token_id);
-            audit::record(conn, clock.now(), event)?;
+            audit::record(conn, db.audit_counts(), clock.now(), event)?;
         }
         let row = tokens::find(conn, token_id)?
             .ok_or_else(|| OperatorError::NotFound(format!("token '{token_id}'")))?;

@@ -66,7 +66,7 @@ pub fn revoke(
                 .client(grant.client_id)
                 .grant(grant.id)
                 .detail("reason", reason);
-            audit::record(conn, now, event)?;
+            audit::record(conn, db.audit_counts(), now, event)?;
         }
         Ok(())
     })

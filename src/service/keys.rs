@@ -123,6 +123,7 @@ pub fn ensure_signing_key(db: &Database, clock: &dyn Clock) -> Result<(), Operat
             let row = insert_new_key(conn, now)?;
             audit::record(
                 conn,
+                db.audit_counts(),
                 now,
                 Event::new(Kind::KeyCreated, &Actor::System).detail("kid", row.kid),
             )?;
@@ -157,7 +158,7 @@ pub fn rotate(
             .detail("kid", row.kid.clone())
             .detail("retired", retired)
             .detail("deleted", deleted);
-        audit::record(conn, now, event)?;
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok(view(row, now, access_ttl_ms))
     })
 }

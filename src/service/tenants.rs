@@ -69,7 +69,7 @@ pub fn create(
         tenants::insert(conn, &row)?;
         let event =
             Event::new(Kind::TenantCreated, actor).tenant(row.id.clone()).detail("slug", slug);
-        audit::record(conn, row.created_at, event)?;
+        audit::record(conn, db.audit_counts(), row.created_at, event)?;
         Ok(())
     })?;
     Ok(row.into())
@@ -96,7 +96,7 @@ pub fn rename(
             .tenant(row.id.clone())
             .detail("from", row.name.clone())
             .detail("to", name);
-        audit::record(conn, now, event)?;
+        audit::record(conn, db.audit_counts(), now, event)?;
         row.name = name.to_owned();
         Ok(row.into())
     })
@@ -119,7 +119,12 @@ pub fn set_disabled(
         if row.disabled != disabled {
             tenants::set_disabled(conn, &row.id, disabled)?;
             let kind = if disabled { Kind::TenantDisabled } else { Kind::TenantEnabled };
-            audit::record(conn, now, Event::new(kind, actor).tenant(row.id.clone()))?;
+            audit::record(
+                conn,
+                db.audit_counts(),
+                now,
+                Event::new(kind, actor).tenant(row.id.clone()),
+            )?;
             row.disabled = disabled;
         }
         Ok(row.into())

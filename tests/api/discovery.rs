@@ -70,6 +70,94 @@ async fn discovery_documents() {
     assert_eq!(health.status(), StatusCode::OK);
 }
 
+const TEAM_EXTENSION: &str = "urn:globex:params:scim:schemas:extension:team:2.0:Group";
+
+/// A Group extension instead of Acme's User one.
+fn team_extension() -> Vec<scimd::scim::custom_schema::ExtensionConfig> {
+    let definition = json!([{
+        "id": TEAM_EXTENSION,
+        "resourceType": "Group",
+        "name": "TeamGroup",
+        "attributes": [{"name": "room", "type": "string"}]
+    }]);
+    serde_json::from_value(definition).unwrap()
+}
+
+fn schema_ids(list: &serde_json::Value) -> Vec<String> {
+    let resources = list["Resources"].as_array().unwrap();
+    resources.iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Schemas belong to a server, not to the process: two servers with different extensions run side
+/// by side, and each validates, describes and filters by its own only.
+#[tokio::test]
+async fn servers_with_different_extensions_run_side_by_side() {
+    let acme = spawn_app().await;
+    let globex = spawn_app_with(|s| s.schema_extensions = team_extension()).await;
+
+    let listed = expect_json(acme.get("/Schemas").await, StatusCode::OK).await;
+    assert_eq!(schema_ids(&listed), [USER_SCHEMA, ENTERPRISE, GROUP_SCHEMA, ACME_EXTENSION]);
+    let listed = expect_json(globex.get("/Schemas").await, StatusCode::OK).await;
+    assert_eq!(schema_ids(&listed), [USER_SCHEMA, ENTERPRISE, GROUP_SCHEMA, TEAM_EXTENSION]);
+    expect_error(
+        globex.get(&format!("/Schemas/{ACME_EXTENSION}")).await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+    expect_error(
+        acme.get(&format!("/Schemas/{TEAM_EXTENSION}")).await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+
+    let extensions = |doc: &serde_json::Value| doc["schemaExtensions"].clone();
+    let user = expect_json(acme.get("/ResourceTypes/User").await, StatusCode::OK).await;
+    let group = expect_json(acme.get("/ResourceTypes/Group").await, StatusCode::OK).await;
+    assert_eq!(
+        extensions(&user),
+        json!([{"schema": ENTERPRISE, "required": false}, {"schema": ACME_EXTENSION, "required": false}])
+    );
+    assert_eq!(extensions(&group), serde_json::Value::Null);
+    let user = expect_json(globex.get("/ResourceTypes/User").await, StatusCode::OK).await;
+    let group = expect_json(globex.get("/ResourceTypes/Group").await, StatusCode::OK).await;
+    assert_eq!(extensions(&user), json!([{"schema": ENTERPRISE, "required": false}]));
+    assert_eq!(extensions(&group), json!([{"schema": TEAM_EXTENSION, "required": false}]));
+
+    // Each server accepts its own extension and refuses the other's.
+    let badged = json!({"userName": "ann@example.com", ACME_EXTENSION: {"badgeNumber": 7}});
+    expect_json(acme.post("/Users", &badged).await, StatusCode::CREATED).await;
+    expect_error(
+        globex.post("/Users", &badged).await,
+        StatusCode::BAD_REQUEST,
+        Some("invalidSyntax"),
+    )
+    .await;
+    let roomed = json!({"displayName": "Ops", TEAM_EXTENSION: {"room": "B2"}});
+    let created = expect_json(globex.post("/Groups", &roomed).await, StatusCode::CREATED).await;
+    assert_eq!(created[TEAM_EXTENSION]["room"], "B2");
+    expect_error(
+        acme.post("/Groups", &roomed).await,
+        StatusCode::BAD_REQUEST,
+        Some("invalidSyntax"),
+    )
+    .await;
+
+    // Filters resolve against the server's own schemas: typed where the attribute is known.
+    let by_badge = urlencode(&format!("{ACME_EXTENSION}:badgeNumber gt 5"));
+    let page =
+        expect_json(acme.get(&format!("/Users?filter={by_badge}")).await, StatusCode::OK).await;
+    assert_eq!(page["totalResults"], json!(1));
+    let by_room = urlencode(&format!("{TEAM_EXTENSION}:room eq \"b2\""));
+    let page =
+        expect_json(globex.get(&format!("/Groups?filter={by_room}")).await, StatusCode::OK).await;
+    assert_eq!(page["totalResults"], json!(1));
+    let page =
+        expect_json(acme.get(&format!("/Groups?filter={by_room}")).await, StatusCode::OK).await;
+    assert_eq!(page["totalResults"], json!(0));
+}
+
 #[tokio::test]
 async fn readiness_fails_while_a_migration_is_pending() {
     use diesel::prelude::*;

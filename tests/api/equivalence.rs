@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use scimd::scim::filter::{matches, parse_filter};
-use scimd::scim::schema::ResourceKind;
+use scimd::scim::schema::{Registry, ResourceKind};
 use scimd::scim::schema_hints::SchemaHints;
 
 use crate::support::*;
@@ -154,7 +154,8 @@ async fn sql_filters_agree_with_the_reference_evaluator() {
     let everyone = expect_json(app.get("/Users?count=1000").await, StatusCode::OK).await;
     let users = everyone["Resources"].as_array().unwrap().clone();
     assert_eq!(users.len(), 40);
-    let hints = SchemaHints::new(ResourceKind::User);
+    let schemas = Registry::new(&acme_extension()).unwrap();
+    let hints = SchemaHints::new(schemas.resource(ResourceKind::User));
     let mut non_trivial = 0;
     for round in 0..250 {
         let text = random_filter(&mut rng, 3);

@@ -88,7 +88,7 @@ async fn requests_are_counted_by_route_pattern_status_and_tenant() {
 async fn a_failed_authentication_counts_as_an_audit_event() {
     let app = spawn_app().await;
     let failed = [("event", "scim.auth_failed")];
-    // The counter is process-wide and other tests run beside this one: compare, don't assume.
+    // The harness writes events of its own while setting the app up: compare, don't assume.
     let before = value(&scrape(&app).await, "scimd_token_events_total", &failed);
     assert_eq!(app.get_as("scimd_st_forged", "/Users").await.status(), StatusCode::UNAUTHORIZED);
     let samples = scrape(&app).await;

@@ -1,5 +1,8 @@
 //! The append-only audit trail: insert and read, never update or delete.
 
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
@@ -8,6 +11,30 @@ use crate::db::schema::audit_events;
 
 pub fn insert(conn: &mut DbConnection, row: &AuditEventRow) -> QueryResult<()> {
     diesel::insert_into(audit_events::table).values(row).execute(conn).map(drop)
+}
+
+/// How many audit rows one server has written, by event name, since it started: the source of
+/// `scimd_token_events_total`. It travels with the [`Database`](crate::db::Database) handle
+/// because every writer of the trail holds one.
+#[derive(Debug, Default)]
+pub struct AuditCounts {
+    by_event: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl AuditCounts {
+    pub fn add(&self, event: &'static str) {
+        *self.lock().entry(event).or_default() += 1;
+    }
+
+    /// Every event counted so far, in name order.
+    pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, u64>> {
+        // A poisoned lock only means a panic elsewhere while counting; the counts stand.
+        self.by_event.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// What the audit pages and exports filter on; every field is optional.

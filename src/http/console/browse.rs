@@ -15,7 +15,7 @@ use crate::scim::query::{ListQuery, PageLimits};
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
 use crate::service::provisioning::resources;
-use crate::service::provisioning::{ResourceId, TenantContext, TenantId};
+use crate::service::provisioning::{ResourceId, TenantId};
 use crate::service::tenants::{self, TenantView};
 
 const PAGE_SIZE: u64 = 50;
@@ -178,9 +178,8 @@ async fn browse(
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let limits = PageLimits { default_count: PAGE_SIZE, max_count: PAGE_SIZE };
         let tenant_id = TenantId::new(tenant.id.clone());
-        let ctx =
-            TenantContext { db: &st.db, clock: st.clock.as_ref(), tenant: &tenant_id, base: &base };
-        let listed = ListQuery::parse(kind, &params, limits)
+        let ctx = st.tenant_context(&tenant_id, &base);
+        let listed = ListQuery::parse(ctx.schemas_of(kind), &params, limits)
             .and_then(|query| resources::list(&ctx, kind, &query));
         Ok((TenantView::from(tenant), listed))
     })
@@ -230,9 +229,9 @@ async fn show(
     let (tenant, found) = blocking(move || {
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let tenant_id = TenantId::new(tenant.id.clone());
-        let ctx =
-            TenantContext { db: &st.db, clock: st.clock.as_ref(), tenant: &tenant_id, base: &base };
-        let found = resources::get(&ctx, kind, &wanted, &Projection::default_for(kind));
+        let ctx = st.tenant_context(&tenant_id, &base);
+        let found =
+            resources::get(&ctx, kind, &wanted, &Projection::default_for(ctx.schemas_of(kind)));
         Ok((TenantView::from(tenant), found))
     })
     .await?;

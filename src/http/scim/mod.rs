@@ -64,16 +64,7 @@ impl ScimCall {
     ) -> Result<T, ApiError> {
         let base = scim_base(&self.req, &self.state);
         let (state, tenant) = (self.state, self.tenant);
-        let result = web::block(move || {
-            let ctx = TenantContext {
-                db: &state.db,
-                clock: state.clock.as_ref(),
-                tenant: &tenant,
-                base: &base,
-            };
-            call(&ctx)
-        })
-        .await?;
+        let result = web::block(move || call(&state.tenant_context(&tenant, &base))).await?;
         Ok(result?)
     }
 }

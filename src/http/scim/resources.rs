@@ -12,10 +12,10 @@ use crate::http::extractors::{ScimBody, query_pairs};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::query::{ListQuery, PageLimits, list_response};
 use crate::scim::resource::Projection;
-use crate::scim::schema::ResourceKind;
+use crate::scim::schema::{ResourceKind, ResourceSchemas};
 use crate::scim::version::{EntityTags, etag};
 use crate::service::provisioning::ResourceId;
-use crate::service::provisioning::resources::{self, Page, Update};
+use crate::service::provisioning::resources::{self, Page, Rendered, Update};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for kind in ResourceKind::ALL {
@@ -49,12 +49,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn projection(kind: ResourceKind, req: &HttpRequest) -> ScimResult<Projection> {
+fn projection(schemas: ResourceSchemas, req: &HttpRequest) -> ScimResult<Projection> {
     let pairs = query_pairs(req);
     let get = |name: &str| {
         pairs.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
     };
-    Projection::parse(kind, get("attributes").as_deref(), get("excludedAttributes").as_deref())
+    Projection::parse(schemas, get("attributes").as_deref(), get("excludedAttributes").as_deref())
 }
 
 fn page_limits(state: &AppState) -> PageLimits {
@@ -75,6 +75,11 @@ fn entity_tags(req: &HttpRequest, name: header::HeaderName) -> ScimResult<Option
             EntityTags::parse(text)
         })
         .transpose()
+}
+
+/// The schemas of the route's resource type.
+fn schemas_of(call: &ScimCall, kind: ResourceKind) -> ResourceSchemas {
+    call.state().schemas.resource(kind)
 }
 
 /// The resource type of the route (registered with each resource route).
@@ -106,14 +111,16 @@ async fn list_page(
 
 async fn list(call: ScimCall) -> Result<HttpResponse, ApiError> {
     let kind = route_kind(&call)?;
-    let query = ListQuery::parse(kind, &query_pairs(call.request()), page_limits(call.state()))?;
+    let params = query_pairs(call.request());
+    let query = ListQuery::parse(schemas_of(&call, kind), &params, page_limits(call.state()))?;
     list_page(call, kind, query).await
 }
 
 /// `POST /Users/.search` (RFC 7644 §3.4.3): a list request in the body, out of URLs and logs.
 async fn search(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
     let kind = route_kind(&call)?;
-    let query = ListQuery::from_search_request(kind, &body.0, page_limits(call.state()))?;
+    let schemas = schemas_of(&call, kind);
+    let query = ListQuery::from_search_request(schemas, &body.0, page_limits(call.state()))?;
     list_page(call, kind, query).await
 }
 
@@ -122,7 +129,8 @@ async fn search_all(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiE
     let limits = page_limits(call.state());
     let mut queries = Vec::new();
     for kind in ResourceKind::ALL {
-        queries.push((kind, ListQuery::from_search_request(kind, &body.0, limits)?));
+        let schemas = schemas_of(&call, kind);
+        queries.push((kind, ListQuery::from_search_request(schemas, &body.0, limits)?));
     }
     let start = queries.first().map_or(1, |(_, q)| q.start_index);
     let page = call.run(move |ctx| resources::list_all(ctx, queries)).await?;
@@ -131,7 +139,7 @@ async fn search_all(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiE
 
 async fn create(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
     let kind = route_kind(&call)?;
-    let projection = Projection::default_for(kind);
+    let projection = Projection::default_for(schemas_of(&call, kind));
     let created = call.run(move |ctx| resources::create(ctx, kind, &body.0, &projection)).await?;
     let mut response = scim_response(StatusCode::CREATED, &created.json, Some(created.version));
     let location = created.json.pointer("/meta/location").and_then(Value::as_str);
@@ -143,7 +151,7 @@ async fn create(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError
 
 async fn get(call: ScimCall) -> Result<HttpResponse, ApiError> {
     let (kind, id) = (route_kind(&call)?, path_id(&call));
-    let projection = projection(kind, call.request())?;
+    let projection = projection(schemas_of(&call, kind), call.request())?;
     let if_none_match = entity_tags(call.request(), header::IF_NONE_MATCH)?;
     let found = call.run(move |ctx| resources::get(ctx, kind, &id, &projection)).await?;
     if if_none_match.is_some_and(|tags| tags.matches(found.version)) {
@@ -154,48 +162,40 @@ async fn get(call: ScimCall) -> Result<HttpResponse, ApiError> {
     Ok(scim_response(StatusCode::OK, &found.json, Some(found.version)))
 }
 
-async fn replace(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
-    let (kind, id) = (route_kind(&call)?, path_id(&call));
+/// PUT and PATCH: `update` says how the body is read; answers the resource as `projection` shows it.
+async fn update(
+    call: ScimCall,
+    kind: ResourceKind,
+    body: ScimBody,
+    update: fn(&Value) -> Update<'_>,
+    projection: Projection,
+) -> Result<Rendered, ApiError> {
+    let id = path_id(&call);
     let if_match = entity_tags(call.request(), header::IF_MATCH)?;
-    let projection = Projection::default_for(kind);
-    let replaced = call
-        .run(move |ctx| {
-            resources::update(
-                ctx,
-                kind,
-                &id,
-                Update::Replace(&body.0),
-                if_match.as_ref(),
-                &projection,
-            )
-        })
-        .await?;
+    call.run(move |ctx| {
+        resources::update(ctx, kind, &id, update(&body.0), if_match.as_ref(), &projection)
+    })
+    .await
+}
+
+async fn replace(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
+    let kind = route_kind(&call)?;
+    let projection = Projection::default_for(schemas_of(&call, kind));
+    let replaced = update(call, kind, body, |b| Update::Replace(b), projection).await?;
     Ok(scim_response(StatusCode::OK, &replaced.json, Some(replaced.version)))
 }
 
 async fn patch(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
-    let (kind, id) = (route_kind(&call)?, path_id(&call));
+    let kind = route_kind(&call)?;
     let minimal = prefers_minimal(call.request())
         || (kind.has_members() && call.state().settings.group_patch_no_content);
     // A client that wants no body gets none, and a group then reads no member rows to render it.
     let projection = if minimal {
-        Projection::parse(kind, Some("id"), None)?
+        Projection::parse(schemas_of(&call, kind), Some("id"), None)?
     } else {
-        projection(kind, call.request())?
+        projection(schemas_of(&call, kind), call.request())?
     };
-    let if_match = entity_tags(call.request(), header::IF_MATCH)?;
-    let patched = call
-        .run(move |ctx| {
-            resources::update(
-                ctx,
-                kind,
-                &id,
-                Update::Patch(&body.0),
-                if_match.as_ref(),
-                &projection,
-            )
-        })
-        .await?;
+    let patched = update(call, kind, body, |b| Update::Patch(b), projection).await?;
     if minimal {
         return Ok(HttpResponse::NoContent()
             .insert_header((header::ETAG, etag(patched.version)))

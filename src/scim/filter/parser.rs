@@ -254,6 +254,9 @@ struct Parser<'a> {
 /// A parsed sub-tree together with its height, so depth is checked without re-walking.
 type Parsed<V> = (Expr<V>, usize);
 
+/// `Expr::And` or `Expr::Or`: joins two operands of a chain.
+type Join<V> = fn(Box<Expr<V>>, Box<Expr<V>>) -> Expr<V>;
+
 /// How each level of a filter reads `attr[`: the top level parses the bracketed value filter,
 /// the inside of brackets refuses it. This is the only place a nested value path is refused; the
 /// tree types cannot hold one.
@@ -381,27 +384,29 @@ impl<'a> Parser<'a> {
 
     /// `or` binds loosest; left-associative.
     fn parse_or<V: ParseNested>(&mut self) -> ScimResult<Parsed<V>> {
-        let (mut left, mut height) = self.parse_and()?;
-        while self.peek_keyword("or") {
-            let pos = self.pos();
-            self.advance();
-            let (right, rh) = self.parse_and()?;
-            height = height.max(rh) + 1;
-            self.check_height(height, pos)?;
-            left = Expr::Or(Box::new(left), Box::new(right));
-        }
-        Ok((left, height))
+        self.parse_chain("or", Self::parse_and, Expr::Or)
     }
 
     fn parse_and<V: ParseNested>(&mut self) -> ScimResult<Parsed<V>> {
-        let (mut left, mut height) = self.parse_unary()?;
-        while self.peek_keyword("and") {
+        self.parse_chain("and", Self::parse_unary, Expr::And)
+    }
+
+    /// `operand (keyword operand)*`, folded to the left with `join`; each join adds one level to
+    /// the height that `check_height` bounds.
+    fn parse_chain<V: ParseNested>(
+        &mut self,
+        keyword: &str,
+        operand: fn(&mut Self) -> ScimResult<Parsed<V>>,
+        join: Join<V>,
+    ) -> ScimResult<Parsed<V>> {
+        let (mut left, mut height) = operand(self)?;
+        while self.peek_keyword(keyword) {
             let pos = self.pos();
             self.advance();
-            let (right, rh) = self.parse_unary()?;
+            let (right, rh) = operand(self)?;
             height = height.max(rh) + 1;
             self.check_height(height, pos)?;
-            left = Expr::And(Box::new(left), Box::new(right));
+            left = join(Box::new(left), Box::new(right));
         }
         Ok((left, height))
     }

@@ -5,7 +5,7 @@ use super::ast::{AttrPath, CompValue, CompareOp, Expr, Filter, ValueFilter, Valu
 use crate::clock::parse_rfc3339;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::query::Sort;
-use crate::scim::schema::{AttrType, AttributeDef, ResourceKind, find_attribute};
+use crate::scim::schema::{AttrType, AttributeDef, ResourceSchemas};
 
 /// How a dedicated column stores an attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +51,9 @@ pub trait Definitions {
     fn find(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> Option<&AttributeDef>;
 }
 
-impl Definitions for ResourceKind {
+impl Definitions for ResourceSchemas {
     fn find(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> Option<&AttributeDef> {
-        find_attribute(*self, urn, name, sub)
+        self.find_attribute(urn, name, sub)
     }
 }
 
@@ -532,7 +532,7 @@ mod tests {
     use crate::scim::error::ScimType;
     use crate::scim::filter::parse_filter;
     use crate::scim::filter::parser::{ErrorKind, parse_attr_path_str};
-    use crate::scim::schema::{Mutability, Returned, Uniqueness};
+    use crate::scim::schema::{Mutability, Registry, ResourceKind, Returned, Uniqueness};
 
     /// The columns of a user table, named by what they hold.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -615,7 +615,7 @@ mod tests {
         def("badges", AttrType::Complex, false, true, BADGE_SUBS),
     ];
 
-    /// The built-in user schemas plus `EXT`, without touching the process-wide registry.
+    /// The built-in user schemas plus `EXT`, whose definitions the tables below spell out.
     struct TestDefs;
 
     impl Definitions for TestDefs {
@@ -628,7 +628,9 @@ mod tests {
                         Some(sub) => top.sub_attribute(sub),
                     }
                 }
-                _ => ResourceKind::User.find(urn, name, sub),
+                _ => {
+                    Registry::builtin().resource(ResourceKind::User).find_attribute(urn, name, sub)
+                }
             }
         }
     }

@@ -70,7 +70,7 @@ pub fn create(
         let event = Event::new(Kind::OperatorCreated, &Actor::Cli)
             .detail("operator_id", row.id.clone())
             .detail("email", email);
-        audit::record(conn, now, event)?;
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok(OperatorView::from(row))
     })
 }

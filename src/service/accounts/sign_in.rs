@@ -63,7 +63,9 @@ fn verify(
     };
     let refuse = |reason: &str, now: i64| {
         let event = refusal(reason);
-        db.write(|conn| audit::record(conn, now, event).map_err(StoreError::from))
+        db.write(|conn| {
+            audit::record(conn, db.audit_counts(), now, event).map_err(StoreError::from)
+        })
     };
     if let Some(ip) = ip {
         let decision = rate_limit::hit(db, &format!("login-ip:{ip}"), ip_limit, now)?;
@@ -99,7 +101,7 @@ fn verify(
             if let Some(ip) = ip {
                 throttle::count_failure(conn, &throttle::ip_key(ip), IP_MAX_FAILURES, now)?;
             }
-            audit::record(conn, now, refusal("invalid email or password"))?;
+            audit::record(conn, db.audit_counts(), now, refusal("invalid email or password"))?;
             Ok::<_, StoreError>(())
         })?;
         return Ok(Verdict::Refused(LoginFailure::Invalid));
@@ -127,7 +129,7 @@ pub(super) fn sign_in<S>(
     let session = db.write(|conn| {
         sessions::open(conn, table, &account.id, &minted, now, session_ttl_ms)?;
         let (session, event) = open(conn, account, &minted)?;
-        audit::record(conn, now, event)?;
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok::<_, StoreError>(session)
     })?;
     Ok(Verdict::Granted(NewSession { cookie: minted.cookie, session }))
@@ -144,7 +146,7 @@ pub(super) fn sign_out(
     let now = clock.now();
     db.write(|conn| {
         sessions::close(conn, table, cookie)?;
-        audit::record(conn, now, event)?;
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok(())
     })
 }

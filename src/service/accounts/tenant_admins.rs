@@ -84,7 +84,7 @@ pub fn create(
             .tenant(tenant.id)
             .detail("admin_id", row.id.clone())
             .detail("email", email);
-        audit::record(conn, now, event)?;
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok(view(row, &tenant.slug))
     })
 }
@@ -108,7 +108,7 @@ pub fn reset_password(
             .tenant(tenant_id)
             .detail("admin_id", admin_id)
             .detail("email", row.email.clone());
-        audit::record(conn, now, event)?;
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok::<_, OperatorError>(row)
     })?;
     Ok(IssuedPassword { admin: view(admin, ""), password: password_text })
@@ -138,7 +138,7 @@ pub fn set_disabled(
             .tenant(tenant_id)
             .detail("admin_id", admin_id)
             .detail("email", row.email);
-        audit::record(conn, now, event)?;
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok(())
     })
 }

@@ -136,7 +136,7 @@ fn deny(
             .client(pre_grant.client_id.clone())
             .ip(env.ip.clone())
             .detail("scope", pre_grant.scope.to_string());
-        audit::record(conn, now, event).map_err(StoreError::from)
+        audit::record(conn, env.db.audit_counts(), now, event).map_err(StoreError::from)
     })?;
     match pending.deny() {
         Err(authorization::Error::Redirect(mut url)) => {
@@ -193,11 +193,11 @@ pub(super) fn record_consent(
                 .ip(env.ip.clone())
         };
         let consent = event(Kind::ConsentGranted).detail("scope", grant_row.scope.clone());
-        audit::record(conn, now, consent)?;
+        audit::record(conn, env.db.audit_counts(), now, consent)?;
         let issued = event(Kind::CodeIssued)
             .detail("pkce", code_row.pkce.is_some())
             .detail("redirect_uri", code_row.redirect_uri.clone());
-        audit::record(conn, now, issued)?;
+        audit::record(conn, env.db.audit_counts(), now, issued)?;
         Ok::<_, StoreError>(())
     })?;
     Ok(code)

@@ -79,7 +79,9 @@ pub fn authenticate_client(
         .client(creds.client_id.clone())
         .ip(env.ip.clone())
         .detail("method", method);
-    env.db.write(|conn| audit::record(conn, now, event).map_err(StoreError::from))?;
+    env.db.write(|conn| {
+        audit::record(conn, env.db.audit_counts(), now, event).map_err(StoreError::from)
+    })?;
     Ok(Verdict::Refused(OAuthError::invalid_client(
         "client authentication failed: unknown client or wrong secret",
     )))

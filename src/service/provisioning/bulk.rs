@@ -74,7 +74,7 @@ fn execute(ctx: &TenantContext<'_>, op: &BulkOperation) -> ScimResult<Done> {
     let id = ResourceId::from(target.id.clone().unwrap_or_default());
     let kind = target.kind;
     // Bulk results carry no resource bodies, so nothing is rendered beyond the id.
-    let lean = Projection::parse(kind, Some("id"), None)?;
+    let lean = Projection::parse(ctx.schemas_of(kind), Some("id"), None)?;
     let (status, written) = match method {
         BulkMethod::Post => (201, Some(resources::create(ctx, kind, op.body()?, &lean)?)),
         BulkMethod::Put => {

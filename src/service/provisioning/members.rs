@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::json;
 
+use super::TenantContext;
 use crate::db::DbConnection;
 use crate::db::repo::memberships::{self, ID_CHUNK};
 use crate::db::repo::resources::{self, ResourceTable};
@@ -17,10 +18,11 @@ use crate::scim::schema_hints::SchemaHints;
 /// Applies one change to the members of `group_id`.
 pub(super) fn apply(
     conn: &mut DbConnection,
-    tenant_id: &str,
+    ctx: &TenantContext<'_>,
     group_id: &str,
     change: MemberChange,
 ) -> ScimResult<()> {
+    let tenant_id = ctx.tenant.as_str();
     match change {
         MemberChange::Add(ids) => {
             let resolved = resolve(conn, tenant_id, group_id, &ids)?;
@@ -39,7 +41,7 @@ pub(super) fn apply(
         }
         MemberChange::RemoveMatching(filter) => {
             // Rare general filters (e.g. on `type`) are evaluated over the members themselves.
-            let hints = SchemaHints::new(ResourceKind::Group);
+            let hints = SchemaHints::new(ctx.schemas_of(ResourceKind::Group));
             let filter = filter.into_filter();
             let doomed: Vec<String> = memberships::members_of(conn, &[group_id.to_owned()])?
                 .into_iter()

@@ -13,6 +13,7 @@ use std::fmt;
 
 use crate::clock::Clock;
 use crate::db::Database;
+use crate::scim::schema::{Registry, ResourceKind, ResourceSchemas};
 
 /// A tenant's id (not its slug). A type of its own so a resource id cannot be passed for it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -61,11 +62,20 @@ impl fmt::Display for ResourceId {
     }
 }
 
-/// What every provisioning use case runs against: the caller's tenant, storage, time and the base
-/// URL (`https://host/scim/v2`) that `meta.location` and `$ref` values are built from.
+/// What every provisioning use case runs against: the caller's tenant, storage, time, the server's
+/// schemas and the base URL (`https://host/scim/v2`) that `meta.location` and `$ref` values are
+/// built from.
 pub struct TenantContext<'a> {
     pub db: &'a Database,
     pub clock: &'a dyn Clock,
+    pub schemas: &'a Registry,
     pub tenant: &'a TenantId,
     pub base: &'a str,
+}
+
+impl TenantContext<'_> {
+    /// The schemas a resource of `kind` is validated, projected and filtered against.
+    pub fn schemas_of(&self, kind: ResourceKind) -> ResourceSchemas {
+        self.schemas.resource(kind)
+    }
 }

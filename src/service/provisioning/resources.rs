@@ -49,7 +49,7 @@ pub fn create(
     projection: &Projection,
 ) -> ScimResult<Rendered> {
     let rt = resource_type(kind);
-    let mut data = normalize_resource(kind, body)?;
+    let mut data = normalize_resource(ctx.schemas_of(kind), body)?;
     let members = (rt.take_members)(&mut data)?;
     let now = ctx.clock.now();
     let columns = (rt.columns)(&data, now, 1)?;
@@ -61,7 +61,7 @@ pub fn create(
         resources::insert(conn, tenant, id.as_str(), now, &columns)?;
         write_index(conn, ctx, rt, &id, &data)?;
         if let Some(ids) = members {
-            members::apply(conn, tenant, id.as_str(), MemberChange::Add(ids))?;
+            members::apply(conn, ctx, id.as_str(), MemberChange::Add(ids))?;
         }
         Ok::<_, ScimError>(())
     })?;
@@ -106,9 +106,10 @@ pub fn get(
 pub fn list(ctx: &TenantContext<'_>, kind: ResourceKind, query: &ListQuery) -> ScimResult<Page> {
     let rt = resource_type(kind);
     let tenant = ctx.tenant.as_str();
-    let target = rt.filter_target;
-    let predicate = || query.filter.as_ref().map(|f| to_predicate(target, tenant, f)).transpose();
-    let order = query.sort.as_ref().map(|sort| order_by(target, sort)).transpose()?;
+    let (target, schemas) = (rt.filter_target, ctx.schemas_of(kind));
+    let predicate =
+        || query.filter.as_ref().map(|f| to_predicate(target, schemas, tenant, f)).transpose();
+    let order = query.sort.as_ref().map(|sort| order_by(target, schemas, sort)).transpose()?;
     ctx.db.read(|conn| {
         let total = resources::count(conn, rt.table, tenant, predicate()?)?.max(0) as u64;
         let offset = query.start_index.saturating_sub(1);
@@ -165,10 +166,10 @@ enum Planned {
 }
 
 impl Planned {
-    fn new(rt: &ResourceType, update: Update<'_>) -> ScimResult<Planned> {
+    fn new(ctx: &TenantContext<'_>, rt: &ResourceType, update: Update<'_>) -> ScimResult<Planned> {
         Ok(match update {
             Update::Replace(body) => {
-                let mut data = normalize_resource(rt.kind, body)?;
+                let mut data = normalize_resource(ctx.schemas_of(rt.kind), body)?;
                 let members = (rt.take_members)(&mut data)?;
                 Planned::Replace { data, members }
             }
@@ -191,29 +192,30 @@ impl Planned {
         rt: &ResourceType,
         current: &ResourceRow,
     ) -> ScimResult<()> {
-        let (tenant, id) = (ctx.tenant.as_str(), current.id.as_str());
+        let id = current.id.as_str();
         match self {
             Planned::Replace { data, members } => {
                 let has_members = rt.kind.has_members();
                 store_update(conn, ctx, rt, current, Some(&data), has_members)?;
                 if has_members {
                     let change = MemberChange::ReplaceAll(members.unwrap_or_default());
-                    members::apply(conn, tenant, id, change)?;
+                    members::apply(conn, ctx, id, change)?;
                 }
                 Ok(())
             }
             Planned::Patch(split) => {
                 let members_changed = !split.members.is_empty();
                 for change in split.members {
-                    members::apply(conn, tenant, id, change)?;
+                    members::apply(conn, ctx, id, change)?;
                 }
                 let data = if split.attributes.is_empty() {
                     None
                 } else {
                     let mut resource: Value = serde_json::from_str(&current.data)
                         .map_err(|_| ScimError::internal("stored resource is corrupt"))?;
-                    apply_patch(&mut resource, &split.attributes, &SchemaHints::new(rt.kind))?;
-                    Some(normalize_resource(rt.kind, &resource)?)
+                    let schemas = ctx.schemas_of(rt.kind);
+                    apply_patch(&mut resource, &split.attributes, &SchemaHints::new(schemas))?;
+                    Some(normalize_resource(schemas, &resource)?)
                 };
                 store_update(conn, ctx, rt, current, data.as_ref(), members_changed)
             }
@@ -231,7 +233,7 @@ pub fn update(
     projection: &Projection,
 ) -> ScimResult<Rendered> {
     let rt = resource_type(kind);
-    let planned = Planned::new(rt, update)?;
+    let planned = Planned::new(ctx, rt, update)?;
     ctx.db.write(|conn| {
         let current = lock(conn, ctx, rt, id, if_match)?;
         planned.apply(conn, ctx, rt, &current)
@@ -330,7 +332,8 @@ fn write_index(
     data: &Value,
 ) -> ScimResult<()> {
     let tenant = ctx.tenant.as_str();
-    let rows = index_rows(rt.kind, tenant, id.as_str(), data, rt.column_attributes);
+    let schemas = ctx.schemas_of(rt.kind);
+    let rows = index_rows(schemas, tenant, id.as_str(), data, rt.column_attributes);
     values::replace(conn, id.as_str(), &rows)?;
     Ok(())
 }

@@ -102,7 +102,7 @@ impl<'c, 'e> TokenStore<'c, 'e> {
     }
 
     fn record(&mut self, event: Event) -> Result<(), Failure> {
-        audit::record(self.conn.get_mut(), self.now, event)?;
+        audit::record(self.conn.get_mut(), self.env.db.audit_counts(), self.now, event)?;
         Ok(())
     }
 
@@ -193,10 +193,20 @@ impl<'c, 'e> TokenStore<'c, 'e> {
             }
             RefreshPresentation::Reused { token, grant, newly_revoked } => {
                 let event = self.event(Kind::RefreshReuseDetected, &grant);
-                audit::record(conn, now, event.detail("refresh_token_id", token.id))?;
+                audit::record(
+                    conn,
+                    self.env.db.audit_counts(),
+                    now,
+                    event.detail("refresh_token_id", token.id),
+                )?;
                 if newly_revoked {
                     let event = self.event(Kind::GrantRevoked, &grant);
-                    audit::record(conn, now, event.detail("reason", lineage::REFRESH_REUSED))?;
+                    audit::record(
+                        conn,
+                        self.env.db.audit_counts(),
+                        now,
+                        event.detail("reason", lineage::REFRESH_REUSED),
+                    )?;
                 }
                 Err(refused(Decision::Reuse.description()))
             }
@@ -205,7 +215,7 @@ impl<'c, 'e> TokenStore<'c, 'e> {
                     .event(Kind::RefreshRejected, &grant)
                     .detail("refresh_token_id", token.id)
                     .detail("reason", decision.description());
-                audit::record(conn, now, event)?;
+                audit::record(conn, self.env.db.audit_counts(), now, event)?;
                 Err(refused(decision.description()))
             }
         }
