@@ -12,7 +12,9 @@ use scimd::clock::{Clock, SystemClock};
 use scimd::config::{LogFormat, Settings};
 use scimd::db::Database;
 use scimd::service::accounts::{operators, tenant_admins};
-use scimd::service::{audit_log, clients, credentials, grants, keys, tenants};
+use scimd::service::oauth::{clients, grants, keys};
+use scimd::service::operations::audit_log;
+use scimd::service::tenancy::{credentials, tenants};
 use scimd::startup::Application;
 
 #[derive(Debug, Parser)]

@@ -17,9 +17,9 @@ use crate::config::Settings;
 use crate::db::Database;
 use crate::http::{AppState, request_id, routes, transport};
 use crate::scim::schema::Registry;
-use crate::service::activity::ActivityTracker;
-use crate::service::keys::{self, TokenRuntime};
-use crate::service::rate_limit::BatchedLimiter;
+use crate::service::oauth::keys::{self, TokenRuntime};
+use crate::service::operations::activity::ActivityTracker;
+use crate::service::operations::rate_limit::BatchedLimiter;
 
 pub struct Application {
     port: u16,

@@ -12,7 +12,7 @@ use diesel::sql_types::{BigInt, Bool, Double, Text};
 
 use super::MultiBackend;
 use super::columns::{ColumnName, groups, members, users, values};
-use super::values::index_key;
+use super::value_index::index_key;
 use crate::scim::error::ScimResult;
 use crate::scim::filter::Filter;
 use crate::scim::filter::plan::{

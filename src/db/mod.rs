@@ -6,7 +6,7 @@ pub mod filter_sql;
 pub mod repo;
 pub mod rows;
 pub mod schema;
-pub mod values;
+pub mod value_index;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

@@ -14,7 +14,7 @@ use super::web_session::{
 };
 use crate::service::accounts::NewSession;
 use crate::service::accounts::tenant_admins::{self, TenantAdminSession};
-use crate::service::grants::{self, GrantSummary};
+use crate::service::oauth::grants::{self, GrantSummary};
 
 pub struct TenantAdmins;
 

@@ -10,7 +10,7 @@ use actix_web::{Error, HttpMessage, web};
 use super::AppState;
 use super::error::FailureReason;
 use super::extractors::RequestTenant;
-use crate::service::activity;
+use crate::service::operations::activity;
 
 pub async fn track(
     req: ServiceRequest,

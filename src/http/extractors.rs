@@ -14,8 +14,8 @@ use super::AppState;
 use super::error::ApiError;
 use super::forwarded;
 use crate::scim::error::ScimError;
-use crate::service::admission::{self, Admission, Gate, Knock};
-use crate::service::credentials::{self, AuthFailure, Principal};
+use crate::service::provisioning::admission::{self, Admission, Gate, Knock};
+use crate::service::tenancy::credentials::{self, AuthFailure, Principal};
 
 /// The application state, which every app registers; its absence is a wiring bug.
 pub(crate) fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {

@@ -23,10 +23,10 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::scim::schema::Registry;
-use crate::service::activity::ActivityTracker;
-use crate::service::keys::TokenRuntime;
+use crate::service::oauth::keys::TokenRuntime;
+use crate::service::operations::activity::ActivityTracker;
+use crate::service::operations::rate_limit::BatchedLimiter;
 use crate::service::provisioning::{TenantContext, TenantId};
-use crate::service::rate_limit::BatchedLimiter;
 
 /// Shared by every request.
 pub struct AppState {

@@ -19,14 +19,14 @@ use crate::db::StoreError;
 use crate::db::rows::ClientRow;
 use crate::oauth::error::OAuthError;
 use crate::oauth::{scope, secret};
-use crate::service::access_tokens;
 use crate::service::accounts::tenant_admins::{self as login, TenantAdminSession as Session};
-use crate::service::keys;
+use crate::service::oauth::access_tokens;
+use crate::service::oauth::keys;
 use crate::service::oauth::{
     self as flow, AuthMethod, AuthorizeOutcome, ClientCredentials, ConsentDecision, ConsentRequest,
     GrantRequest, OAuthEnv, Params,
 };
-use crate::service::rate_limit::{self, Decision, Limit};
+use crate::service::operations::rate_limit::{self, Decision, Limit};
 use crate::service::verdict::{Decided, Verdict};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -27,7 +27,7 @@ use crate::db::Database;
 use crate::oauth::secret;
 use crate::service::accounts::sign_in::{Attempt, LoginFailure};
 use crate::service::accounts::{NewSession, Session};
-use crate::service::rate_limit::Limit;
+use crate::service::operations::rate_limit::Limit;
 use crate::service::verdict::Decided;
 
 /// Largest form body the pages accept.

@@ -1,7 +1,9 @@
 //! Schema facts the pure filter and PATCH engines need, behind a trait so they stay independent of
-//! the schema registry; `CoreHints` is a small built-in table for the engines' unit tests.
+//! the schema registry: `SchemaHints` answers from a resource type's schemas, `CoreHints` is a
+//! small built-in table for the engines' unit tests.
 
 use crate::scim::filter::AttrPath;
+use crate::scim::schema::{AttrType, AttributeDef, Mutability, ResourceSchemas};
 
 /// What the pure engines need to know about an attribute; implemented by the schema registry.
 ///
@@ -15,8 +17,53 @@ pub trait AttributeHints {
     fn is_immutable(&self, path: &AttrPath) -> bool;
 }
 
+/// [`AttributeHints`] for one resource kind, from its schemas (RFC 7643 characteristics).
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaHints {
+    schemas: ResourceSchemas,
+}
+
+impl SchemaHints {
+    pub fn new(schemas: ResourceSchemas) -> Self {
+        SchemaHints { schemas }
+    }
+
+    fn def(&self, path: &AttrPath) -> Option<&'static AttributeDef> {
+        self.schemas.find_attribute(path.urn.as_deref(), &path.name, path.sub.as_deref())
+    }
+
+    fn parent(&self, path: &AttrPath) -> Option<&'static AttributeDef> {
+        self.schemas.find_attribute(path.urn.as_deref(), &path.name, None)
+    }
+}
+
+impl AttributeHints for SchemaHints {
+    fn case_exact(&self, path: &AttrPath) -> bool {
+        self.def(path).is_some_and(|d| d.case_exact)
+    }
+
+    fn is_multi_valued(&self, path: &AttrPath) -> bool {
+        self.def(path).is_some_and(|d| d.multi_valued)
+    }
+
+    fn is_boolean(&self, path: &AttrPath) -> bool {
+        self.def(path).is_some_and(|d| matches!(d.kind, AttrType::Boolean))
+    }
+
+    /// A sub-attribute of a read-only attribute is read-only too (`groups.value`, `meta.created`).
+    fn is_read_only(&self, path: &AttrPath) -> bool {
+        let read_only = |d: &AttributeDef| matches!(d.mutability, Mutability::ReadOnly);
+        self.def(path).is_some_and(read_only)
+            || (path.sub.is_some() && self.parent(path).is_some_and(read_only))
+    }
+
+    fn is_immutable(&self, path: &AttrPath) -> bool {
+        self.def(path).is_some_and(|d| matches!(d.mutability, Mutability::Immutable))
+    }
+}
+
 /// A fixed table of RFC 7643 facts for the engines' unit tests; the server uses the schema
-/// registry (`schema_hints::SchemaHints`) instead.
+/// registry (`SchemaHints`) instead.
 #[cfg(test)]
 mod core {
     use super::*;
@@ -89,6 +136,28 @@ pub use core::CoreHints;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::schema::{Registry, ResourceKind};
+
+    #[test]
+    fn answers_from_the_schemas() {
+        let user = SchemaHints::new(Registry::builtin().resource(ResourceKind::User));
+        assert!(user.is_multi_valued(&p(None, "emails", None)));
+        assert!(!user.is_multi_valued(&p(None, "emails", Some("value"))));
+        assert!(user.is_boolean(&p(None, "EMAILS", Some("primary"))));
+        assert!(user.is_boolean(&p(None, "active", None)));
+        assert!(user.case_exact(&p(None, "externalId", None)));
+        assert!(!user.case_exact(&p(None, "userName", None)));
+        assert!(user.is_read_only(&p(None, "groups", Some("value"))));
+        assert!(user.is_read_only(&p(None, "meta", Some("created"))));
+        assert!(user.is_read_only(&p(None, "id", None)));
+        assert!(!user.is_read_only(&p(None, "userName", None)));
+        let ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        assert!(user.is_read_only(&p(Some(ext), "manager", Some("displayName"))));
+        assert!(!user.is_read_only(&p(Some(ext), "department", None)));
+        let group = SchemaHints::new(Registry::builtin().resource(ResourceKind::Group));
+        assert!(group.is_multi_valued(&p(None, "members", None)));
+        assert!(group.is_immutable(&p(None, "members", Some("value"))));
+    }
 
     fn p(urn: Option<&str>, name: &str, sub: Option<&str>) -> AttrPath {
         AttrPath { urn: urn.map(str::to_owned), name: name.to_owned(), sub: sub.map(str::to_owned) }

@@ -13,5 +13,4 @@ pub mod path;
 pub mod query;
 pub mod resource;
 pub mod schema;
-pub mod schema_hints;
 pub mod version;

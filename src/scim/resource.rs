@@ -423,7 +423,7 @@ fn is_rfc3339(s: &str) -> bool {
 /// A path named in `attributes`/`excludedAttributes`, resolved against the schema so that
 /// comparisons use canonical names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct AttrPath {
+struct ProjectedPath {
     /// `None` for the core namespace (which includes `id`, `externalId`, `meta`), else an extension URN.
     urn: Option<&'static str>,
     /// `None` only with an extension URN: the whole extension object.
@@ -434,8 +434,8 @@ struct AttrPath {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Mode {
     Default,
-    Include(Vec<AttrPath>),
-    Exclude(Vec<AttrPath>),
+    Include(Vec<ProjectedPath>),
+    Exclude(Vec<ProjectedPath>),
 }
 
 /// Which sub-attributes of a kept attribute survive.
@@ -568,7 +568,7 @@ impl Projection {
 
     /// Whether a top-level attribute is returned and, if so, which of its sub-attributes.
     fn decide(&self, urn: Option<&'static str>, def: &AttributeDef) -> Option<SubFilter> {
-        let whole = |paths: &[AttrPath]| {
+        let whole = |paths: &[ProjectedPath]| {
             paths.iter().any(|p| {
                 p.urn == urn
                     && match p.attr {
@@ -577,7 +577,7 @@ impl Projection {
                     }
             })
         };
-        let subs = |paths: &[AttrPath]| -> Vec<&'static str> {
+        let subs = |paths: &[ProjectedPath]| -> Vec<&'static str> {
             paths
                 .iter()
                 .filter(|p| p.urn == urn && p.attr == Some(def.name))
@@ -622,18 +622,18 @@ fn non_empty(list: Option<&str>) -> Option<&str> {
     list.filter(|s| s.split(',').any(|n| !n.trim().is_empty()))
 }
 
-fn parse_list(schemas: ResourceSchemas, list: &str) -> Vec<AttrPath> {
+fn parse_list(schemas: ResourceSchemas, list: &str) -> Vec<ProjectedPath> {
     list.split(',').filter_map(|name| parse_path(schemas, name.trim())).collect()
 }
 
 /// Resolves `attr`, `attr.sub`, `<urn>:attr[.sub]` or a bare extension URN; `None` if unknown.
-fn parse_path(schemas: ResourceSchemas, raw: &str) -> Option<AttrPath> {
+fn parse_path(schemas: ResourceSchemas, raw: &str) -> Option<ProjectedPath> {
     let raw = raw.trim();
     let (urn, rest) = match classify_key(schemas, raw) {
         Key::Plain(rest) => (None, rest),
         Key::ExtensionObject(index) => {
             let schema = schemas.extensions().get(index)?;
-            return Some(AttrPath { urn: Some(schema.id), attr: None, sub: None });
+            return Some(ProjectedPath { urn: Some(schema.id), attr: None, sub: None });
         }
         Key::Extension(index, rest) => (Some(schemas.extensions().get(index)?.id), rest),
         Key::CoreObject | Key::UnknownUrn => return None,
@@ -647,7 +647,7 @@ fn parse_path(schemas: ResourceSchemas, raw: &str) -> Option<AttrPath> {
         Some(sub) => Some(def.sub_attribute(sub)?.name),
         None => None,
     };
-    Some(AttrPath { urn, attr: Some(def.name), sub })
+    Some(ProjectedPath { urn, attr: Some(def.name), sub })
 }
 
 fn keep_sub(filter: &SubFilter, sub: Option<&AttributeDef>) -> bool {

@@ -1,19 +1,12 @@
-//! Use cases, each one database transaction: provisioning users and groups, tenants, credentials.
-//! Services take `now` from the injected clock and return protocol errors, never panics.
+//! Use cases, each one database transaction, grouped by the product's areas: SCIM provisioning,
+//! OAuth, accounts (tenant admins and operators), tenancy, and operations. Services take `now`
+//! from the injected clock and return protocol errors, never panics.
 
-pub mod access_tokens;
 pub mod accounts;
-pub mod activity;
-pub mod admission;
-pub mod audit_log;
-pub mod clients;
-pub mod credentials;
-pub mod grants;
-pub mod keys;
 pub mod oauth;
+pub mod operations;
 pub mod provisioning;
-pub mod rate_limit;
-pub mod tenants;
+pub mod tenancy;
 pub mod verdict;
 
 use crate::db::{StoreError, is_unique_violation};

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::support::*;
-use scimd::service::credentials;
+use scimd::service::tenancy::credentials;
 
 async fn challenge(app: &TestApp, auth: Option<&str>) -> (String, serde_json::Value) {
     let mut request = app.client.get(app.url("/Users"));

@@ -120,7 +120,7 @@ async fn operator_creates_a_tenant_issues_and_revokes_a_token() {
     assert!(!html.contains(&token));
     assert!(html.contains("okta-prod") && html.contains(&token[..13]));
     let token_id = {
-        let listed = scimd::service::credentials::list(&app.db, "globex").unwrap();
+        let listed = scimd::service::tenancy::credentials::list(&app.db, "globex").unwrap();
         assert!(listed[0].last_used.is_some());
         listed[0].id.clone()
     };
@@ -248,7 +248,7 @@ async fn customer_admins_see_and_revoke_their_own_organisations_grants_only() {
             .unwrap();
         let callback = location(&b.decide(&consent, "allow").await);
         assert!(okta::param(&callback, "code").is_some());
-        scimd::service::grants::list(&app.db, Some("globex")).unwrap()[0].id.clone()
+        scimd::service::oauth::grants::list(&app.db, Some("globex")).unwrap()[0].id.clone()
     };
 
     let (admin, status) = app.tenant_admin_sign_in(okta::ADMIN_EMAIL, okta::ADMIN_PASSWORD).await;
@@ -258,7 +258,8 @@ async fn customer_admins_see_and_revoke_their_own_organisations_grants_only() {
         html.contains("Okta") && html.contains(okta::ADMIN_EMAIL) && html.contains("scim:read")
     );
     assert!(!html.contains(&globex_grant), "another tenant's grant is invisible");
-    let acme_grant = scimd::service::grants::list(&app.db, Some("acme")).unwrap()[0].id.clone();
+    let acme_grant =
+        scimd::service::oauth::grants::list(&app.db, Some("acme")).unwrap()[0].id.clone();
     // Another organisation's grant cannot be revoked from here.
     let response = admin.post(&format!("/account/grants/{globex_grant}/revoke"), &[]).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
@@ -300,7 +301,7 @@ async fn lineage_shows_the_refresh_family_with_access_tokens_retries_and_reuse()
             .await;
     assert_eq!(okta::oauth_error(stale, StatusCode::BAD_REQUEST).await.0, "invalid_grant");
 
-    let grant = scimd::service::grants::list(&app.db, Some("acme")).unwrap()[0].id.clone();
+    let grant = scimd::service::oauth::grants::list(&app.db, Some("acme")).unwrap()[0].id.clone();
     let op = app.operator().await;
     let html = op.page(&format!("/admin/grants/{grant}"), StatusCode::OK).await;
     assert!(html.contains(okta::ADMIN_EMAIL), "who consented");
@@ -314,7 +315,7 @@ async fn lineage_shows_the_refresh_family_with_access_tokens_retries_and_reuse()
     assert!(html.contains("retried after loss"), "{html}");
     assert!(html.contains("reuse detected"));
     assert!(html.contains("refresh token reuse detected"), "revocation reason");
-    let lineage = scimd::service::grants::lineage(&app.db, &grant).unwrap();
+    let lineage = scimd::service::oauth::grants::lineage(&app.db, &grant).unwrap();
     assert_eq!(lineage.tokens.len(), 4);
     assert_eq!(lineage.tokens[0].depth, 0);
     assert_eq!(
@@ -333,7 +334,7 @@ async fn audit_log_filters_pages_and_exports() {
     create_operator(&app);
     app.other_tenant("globex");
     for i in 0..130 {
-        scimd::service::credentials::issue(
+        scimd::service::tenancy::credentials::issue(
             &app.db,
             app.clock.as_ref(),
             &Actor::Cli,
@@ -377,8 +378,8 @@ async fn audit_log_filters_pages_and_exports() {
 
 #[tokio::test]
 async fn audit_cursors_break_ties_within_a_millisecond() {
-    use scimd::service::audit_log::{self, AuditQuery};
-    use scimd::service::credentials;
+    use scimd::service::operations::audit_log::{self, AuditQuery};
+    use scimd::service::tenancy::credentials;
     let (app, clock) = spawn_app_manual(|_| {}).await;
     // Seven events in each of five milliseconds: pages of three end inside a tie, so the cursor
     // must carry on within the same millisecond by id, in both directions.
@@ -435,10 +436,20 @@ async fn connect_page_gives_okta_values_a_fresh_token_and_live_status() {
     let html = op.page("/admin/tenants/acme/connect", StatusCode::OK).await;
     assert!(html.contains("working") && html.contains("last success"), "{html}");
     // A revoked token's failures are attributed to its tenant, with the reason.
-    let token_id =
-        scimd::service::credentials::list(&app.db, "acme").unwrap().last().unwrap().id.clone();
-    scimd::service::credentials::revoke(&app.db, app.clock.as_ref(), &Actor::Cli, None, &token_id)
-        .unwrap();
+    let token_id = scimd::service::tenancy::credentials::list(&app.db, "acme")
+        .unwrap()
+        .last()
+        .unwrap()
+        .id
+        .clone();
+    scimd::service::tenancy::credentials::revoke(
+        &app.db,
+        app.clock.as_ref(),
+        &Actor::Cli,
+        None,
+        &token_id,
+    )
+    .unwrap();
     assert_eq!(app.get_as(&token, "/Users").await.status(), StatusCode::UNAUTHORIZED);
     let html = op.page("/admin/tenants/acme/connect", StatusCode::OK).await;
     assert!(html.contains("failing"), "{html}");

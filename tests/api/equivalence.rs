@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use scimd::scim::filter::{matches, parse_filter};
+use scimd::scim::hints::SchemaHints;
 use scimd::scim::schema::{Registry, ResourceKind};
-use scimd::scim::schema_hints::SchemaHints;
 
 use crate::support::*;
 

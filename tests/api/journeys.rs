@@ -47,7 +47,10 @@ async fn operator_creates_a_tenant_and_a_token_in_the_browser() {
     assert!(token.starts_with("scimd_st_"), "{token}");
     let response = app.get_as(&token, "/Users").await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(scimd::service::tenants::by_slug(&app.db, "initech").unwrap().name, "Initech LLC");
+    assert_eq!(
+        scimd::service::tenancy::tenants::by_slug(&app.db, "initech").unwrap().name,
+        "Initech LLC"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,7 +59,7 @@ async fn customer_admin_revokes_a_grant_in_the_browser() {
     let fx = okta::setup(&app);
     let jwt = app.jwt_client(&fx).await;
     assert_eq!(jwt.get("/Users").await.status(), StatusCode::OK);
-    let grant = scimd::service::grants::list(&app.db, Some("acme")).unwrap()[0].id.clone();
+    let grant = scimd::service::oauth::grants::list(&app.db, Some("acme")).unwrap()[0].id.clone();
     let address = app.address.clone();
     let done = in_browser(move |browser| {
         browser.goto(&format!("{address}/account")).unwrap();

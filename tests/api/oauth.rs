@@ -6,7 +6,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use scimd::audit::Actor;
-use scimd::service::{audit_log, keys};
+use scimd::service::oauth::keys;
+use scimd::service::operations::audit_log;
 
 use crate::support::okta::{
     self, ClientAuth, browser, challenge, client_post, exchange, oauth_error, param, refresh,
@@ -674,7 +675,7 @@ async fn introspection_and_revocation() {
     assert_eq!(info, json!({"active": false}));
 
     // Another client learns nothing and cannot revoke.
-    let other = scimd::service::clients::create(
+    let other = scimd::service::oauth::clients::create(
         &app.db,
         app.clock.as_ref(),
         &Actor::Cli,

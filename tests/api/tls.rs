@@ -12,7 +12,7 @@ use serde_json::Value;
 use scimd::clock::SystemClock;
 use scimd::config::Settings;
 use scimd::db::{Database, DbTarget};
-use scimd::service::audit_log;
+use scimd::service::operations::audit_log;
 use scimd::startup::Application;
 
 use crate::support::okta;

@@ -11,9 +11,9 @@ use crate::audit::Kind;
 use crate::http::AppState;
 use crate::http::ui;
 use crate::http::web_session::{PageError, blocking};
-use crate::service::audit_log::{self, AuditQuery, AuditView};
-use crate::service::grants::{self, Lineage};
-use crate::service::tenants::{self, TenantView};
+use crate::service::oauth::grants::{self, Lineage};
+use crate::service::operations::audit_log::{self, AuditQuery, AuditView};
+use crate::service::tenancy::tenants::{self, TenantView};
 
 const PAGE_SIZE: i64 = 100;
 /// Events per database round trip of an export.

@@ -16,7 +16,7 @@ use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
 use crate::service::provisioning::resources;
 use crate::service::provisioning::{ResourceId, TenantId};
-use crate::service::tenants::{self, TenantView};
+use crate::service::tenancy::tenants::{self, TenantView};
 
 const PAGE_SIZE: u64 = 50;
 

@@ -9,8 +9,8 @@ use super::{Done, Nav, Operator, OperatorForm};
 use crate::http::AppState;
 use crate::http::ui;
 use crate::http::web_session::{PageError, blocking, see_other};
-use crate::service::clients::{self, ClientView, IssuedClient};
-use crate::service::keys::{self, KeyView};
+use crate::service::oauth::clients::{self, ClientView, IssuedClient};
+use crate::service::oauth::keys::{self, KeyView};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/clients", web::get().to(list))

@@ -12,10 +12,10 @@ use crate::http::ui;
 use crate::http::web_session::{PageError, blocking};
 use crate::oauth::secret;
 use crate::service::accounts::tenant_admins;
-use crate::service::activity::{self, ActivityView};
-use crate::service::clients::{self, ClientView};
-use crate::service::credentials;
-use crate::service::tenants::{self, TenantView};
+use crate::service::oauth::clients::{self, ClientView};
+use crate::service::operations::activity::{self, ActivityView};
+use crate::service::tenancy::credentials;
+use crate::service::tenancy::tenants::{self, TenantView};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/tenants/{slug}/connect", web::get().to(show))

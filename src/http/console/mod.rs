@@ -81,5 +81,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// A tenant slug from a path, or 404 before any query runs.
 fn check_slug(slug: &str) -> Result<(), PageError> {
-    crate::service::tenants::validate_slug(slug).map_err(|_| PageError::not_found("no such tenant"))
+    crate::service::tenancy::tenants::validate_slug(slug)
+        .map_err(|_| PageError::not_found("no such tenant"))
 }

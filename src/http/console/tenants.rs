@@ -10,9 +10,9 @@ use crate::http::ui;
 use crate::http::web_session::{PageError, blocking, see_other};
 use crate::service::accounts::generate_password;
 use crate::service::accounts::tenant_admins::{self, TenantAdminView};
-use crate::service::credentials::{self, TokenView};
-use crate::service::grants::{self, GrantSummary};
-use crate::service::tenants::{self, TenantView};
+use crate::service::oauth::grants::{self, GrantSummary};
+use crate::service::tenancy::credentials::{self, TokenView};
+use crate::service::tenancy::tenants::{self, TenantView};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin", web::get().to(list))

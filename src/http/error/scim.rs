@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 
 use super::UNAVAILABLE_RETRY_AFTER_SECS;
 use crate::scim::error::ScimError;
-use crate::service::credentials::AuthFailure;
+use crate::service::tenancy::credentials::AuthFailure;
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
 

@@ -11,7 +11,7 @@ use crate::db::repo::accounts::{self, AccountTable};
 use crate::db::rows::AccountRow;
 use crate::db::{Database, DbConnection, StoreError};
 use crate::oauth::password;
-use crate::service::rate_limit::{self, Decision, Limit};
+use crate::service::operations::rate_limit::{self, Decision, Limit};
 use crate::service::verdict::{Decided, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

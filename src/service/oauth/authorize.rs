@@ -18,7 +18,7 @@ use crate::db::repo::oauth as repo;
 use crate::db::rows::{ClientRow, CodeRow, GrantRow};
 use crate::oauth::{scope, secret};
 use crate::service::accounts::tenant_admins::TenantAdminSession;
-use crate::service::clients;
+use crate::service::oauth::clients;
 
 /// What the consent page shows.
 #[derive(Debug, Clone)]

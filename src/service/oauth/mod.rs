@@ -13,8 +13,12 @@
 //! - its actix actor serialises all OAuth work → no actor: each request runs the state machine
 //!   on a blocking thread with its own connection, so requests proceed in parallel.
 
+pub mod access_tokens;
 mod adapters;
 mod authorize;
+pub mod clients;
+pub mod grants;
+pub mod keys;
 pub mod lineage;
 mod request;
 mod token;

@@ -15,8 +15,8 @@ use crate::db::{DbConnection, StoreError};
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
 use crate::oauth::jwt::{self, AccessClaims};
 use crate::oauth::keys as crypto;
-use crate::service::clients;
-use crate::service::keys::signing_key;
+use crate::service::oauth::clients;
+use crate::service::oauth::keys::signing_key;
 use crate::service::verdict::{Decided, Verdict};
 
 /// How the client authenticated (RFC 6749 §2.3.1); exactly one method per request.

@@ -11,9 +11,9 @@ use crate::db::repo::memberships::{self, ID_CHUNK};
 use crate::db::repo::resources::{self, ResourceTable};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::matches;
+use crate::scim::hints::SchemaHints;
 use crate::scim::member_patch::MemberChange;
 use crate::scim::schema::ResourceKind;
-use crate::scim::schema_hints::SchemaHints;
 
 /// Applies one change to the members of `group_id`.
 pub(super) fn apply(

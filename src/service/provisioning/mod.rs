@@ -1,6 +1,7 @@
 //! SCIM provisioning: one resource pipeline (`resources`) that every resource type plugs into
 //! with a description of what is its own (`users`, `groups`), plus `/Bulk` on top of it.
 
+pub mod admission;
 pub mod bulk;
 mod groups;
 mod members;

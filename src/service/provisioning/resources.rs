@@ -14,14 +14,14 @@ use crate::db::filter_sql::{order_by, to_predicate};
 use crate::db::repo::memberships;
 use crate::db::repo::resources::{self, ColumnValues, ResourceRow};
 use crate::db::repo::values;
-use crate::db::values::index_rows;
+use crate::db::value_index::index_rows;
 use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::hints::SchemaHints;
 use crate::scim::member_patch::{MemberChange, SplitPatch, split_operations};
 use crate::scim::patch::{apply_patch, parse_patch_request};
 use crate::scim::query::ListQuery;
 use crate::scim::resource::{Projection, normalize_resource};
 use crate::scim::schema::ResourceKind;
-use crate::scim::schema_hints::SchemaHints;
 use crate::scim::version::{EntityTags, check_if_match};
 
 /// A resource as the client will see it, and its version for the `ETag`.

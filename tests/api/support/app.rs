@@ -14,7 +14,7 @@ use scimd::clock::{Clock, ManualClock, SystemClock};
 use scimd::config::Settings;
 use scimd::db::Database;
 use scimd::scim::custom_schema::ExtensionConfig;
-use scimd::service::{credentials, tenants};
+use scimd::service::tenancy::{credentials, tenants};
 use scimd::startup::Application;
 
 /// `[[schema_extensions]]` of every test server: one attribute of each interesting kind.
@@ -258,10 +258,10 @@ impl TestApp {
 
     /// The audit events of one kind (every tenant), oldest first, as JSON.
     pub fn audit_events(&self, event: &str) -> Vec<Value> {
-        scimd::service::audit_log::page(
+        scimd::service::operations::audit_log::page(
             &self.db,
             self.clock.as_ref(),
-            &scimd::service::audit_log::AuditQuery {
+            &scimd::service::operations::audit_log::AuditQuery {
                 event: Some(event.into()),
                 ..Default::default()
             },

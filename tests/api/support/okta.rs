@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use scimd::audit::Actor;
 use scimd::service::accounts::tenant_admins;
-use scimd::service::clients;
+use scimd::service::oauth::clients;
 
 use super::app::TestApp;
 

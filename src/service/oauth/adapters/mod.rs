@@ -21,7 +21,7 @@ pub use token_store::{Failure, TokenStore};
 
 use crate::db::rows::ClientRow;
 use crate::oauth::{scope, secret};
-use crate::service::clients;
+use crate::service::oauth::clients;
 
 /// One client, loaded before the state machine runs (and, at the token endpoint, already
 /// authenticated with argon2 outside the transaction).

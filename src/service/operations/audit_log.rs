@@ -4,8 +4,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::OperatorError;
-use super::tenants;
+use crate::service::OperatorError;
+use crate::service::tenancy::tenants;
 use std::collections::HashMap;
 
 use crate::clock::{Clock, parse_rfc3339, to_rfc3339};

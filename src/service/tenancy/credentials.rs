@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 
-use super::OperatorError;
 use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, Millis, to_rfc3339};
 use crate::db::repo::{tenants, tokens};
@@ -12,6 +11,7 @@ use crate::db::{Database, StoreError};
 use crate::oauth::jwt::JwtFailure;
 use crate::oauth::scope::Access;
 use crate::oauth::secret;
+use crate::service::OperatorError;
 use crate::service::verdict::{Decided, Verdict};
 
 /// Every static token starts with this, so leaked tokens are easy to recognise and scan for.

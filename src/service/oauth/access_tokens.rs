@@ -7,9 +7,6 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::credentials::{AuthFailure, Principal};
-use super::keys::TokenRuntime;
-use super::oauth::{OAuthEnv, token_state};
 use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::Clock;
 use crate::db::repo::oauth;
@@ -19,6 +16,9 @@ use crate::oauth::jwt::{self, AccessClaims, JwtFailure};
 use crate::oauth::refresh::{self as rules, Decision};
 use crate::oauth::scope::Access;
 use crate::oauth::secret;
+use crate::service::oauth::keys::TokenRuntime;
+use crate::service::oauth::{OAuthEnv, token_state};
+use crate::service::tenancy::credentials::{AuthFailure, Principal};
 use crate::service::verdict::{Decided, Verdict};
 
 /// A JWT's claims after its signature checked out (from the cache or freshly).
@@ -62,7 +62,7 @@ pub fn authenticate(
         Verdict::Granted(claims) => claims,
         Verdict::Refused(failure) => return Ok(Verdict::Refused(AuthFailure::Token(failure))),
     };
-    let audience = super::oauth::audience_for(issuer);
+    let audience = crate::service::oauth::audience_for(issuer);
     if let Err(failure) = jwt::check_claims(&claims, issuer, &audience, now.div_euclid(1000)) {
         return Ok(Verdict::Refused(AuthFailure::Token(failure)));
     }
@@ -121,10 +121,10 @@ fn tenant_of(
     now: i64,
     token: &str,
 ) -> Result<Option<String>, StoreError> {
-    if token.starts_with(super::credentials::TOKEN_PREFIX) {
+    if token.starts_with(crate::service::tenancy::credentials::TOKEN_PREFIX) {
         let found = crate::db::repo::tokens::find_by_hash(
             &mut *db.conn()?,
-            &super::credentials::hash_token(token),
+            &crate::service::tenancy::credentials::hash_token(token),
         )?;
         return Ok(found.map(|(row, _)| row.tenant_id));
     }

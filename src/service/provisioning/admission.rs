@@ -2,14 +2,14 @@
 //! JWT), whether the tenant's request budget allows it, and whether the credential's scope covers
 //! what it asks. A refusal is recorded (audit trail, activity) before it is answered.
 
-use super::access_tokens;
-use super::credentials::{self, AuthFailure, Principal};
-use super::keys::TokenRuntime;
-use super::rate_limit::{BatchedLimiter, Limit};
-use super::verdict::Verdict;
 use crate::clock::Clock;
 use crate::db::{Database, StoreError};
 use crate::oauth::scope;
+use crate::service::oauth::access_tokens;
+use crate::service::oauth::keys::TokenRuntime;
+use crate::service::operations::rate_limit::{BatchedLimiter, Limit};
+use crate::service::tenancy::credentials::{self, AuthFailure, Principal};
+use crate::service::verdict::Verdict;
 
 /// What admission needs from the application.
 pub struct Gate<'a> {

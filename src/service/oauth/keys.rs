@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use jsonwebtoken::DecodingKey;
 use serde::Serialize;
 
-use super::OperatorError;
 use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::keys;
@@ -15,6 +14,7 @@ use crate::db::rows::SigningKeyRow;
 use crate::db::{Database, DbConnection, StoreError};
 use crate::oauth::jwt::AccessClaims;
 use crate::oauth::keys as crypto;
+use crate::service::OperatorError;
 
 /// A node re-reads the key table on an unknown `kid` at most this often (ms).
 const RELOAD_INTERVAL: i64 = 1_000;

@@ -3,9 +3,6 @@
 
 use serde::Serialize;
 
-use super::OperatorError;
-use super::audit_log::{self, AuditView};
-use super::tenants;
 use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::accounts::{self, AccountTable};
@@ -13,6 +10,9 @@ use crate::db::repo::audit::{self as audit_repo, AuditFilter, Cursor};
 use crate::db::repo::oauth;
 use crate::db::rows::{GrantRow, RefreshTokenRow};
 use crate::db::{Database, DbConnection};
+use crate::service::OperatorError;
+use crate::service::operations::audit_log::{self, AuditView};
+use crate::service::tenancy::tenants;
 
 #[derive(Debug, Serialize)]
 pub struct GrantView {

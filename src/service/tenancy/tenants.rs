@@ -2,12 +2,12 @@
 
 use serde::Serialize;
 
-use super::OperatorError;
 use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::tenants;
 use crate::db::rows::TenantRow;
 use crate::db::{Database, DbConnection};
+use crate::service::OperatorError;
 
 /// A tenant as operators see it.
 #[derive(Debug, Clone, Serialize)]

@@ -3,13 +3,13 @@
 
 use serde::Serialize;
 
-use super::OperatorError;
 use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::oauth;
 use crate::db::rows::ClientRow;
 use crate::db::{Database, StoreError};
 use crate::oauth::{password, redirect, secret};
+use crate::service::OperatorError;
 
 /// A client as created or re-keyed: the only time the secret exists outside the client.
 #[derive(Debug, Serialize)]

@@ -1,0 +1,6 @@
+//! Operations: each tenant's SCIM activity (the console's status line), reading the audit trail,
+//! and the request budgets every node shares.
+
+pub mod activity;
+pub mod audit_log;
+pub mod rate_limit;
