@@ -14,7 +14,6 @@ use crate::http::web_session::{PageError, blocking};
 use crate::scim::query::{ListQuery, PageLimits};
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
-use crate::service::provisioning::resources;
 use crate::service::provisioning::{ResourceId, TenantId};
 use crate::service::tenancy::tenants::{self, TenantView};
 
@@ -180,7 +179,7 @@ async fn browse(
         let tenant_id = TenantId::new(tenant.id.clone());
         let ctx = st.tenant_context(&tenant_id, &base);
         let listed = ListQuery::parse(ctx.schemas_of(kind), &params, limits)
-            .and_then(|query| resources::list(&ctx, kind, &query));
+            .and_then(|query| ctx.resources(kind).list(&query));
         Ok((TenantView::from(tenant), listed))
     })
     .await?;
@@ -231,7 +230,7 @@ async fn show(
         let tenant_id = TenantId::new(tenant.id.clone());
         let ctx = st.tenant_context(&tenant_id, &base);
         let found =
-            resources::get(&ctx, kind, &wanted, &Projection::default_for(ctx.schemas_of(kind)));
+            ctx.resources(kind).get(&wanted, &Projection::default_for(ctx.schemas_of(kind)));
         Ok((TenantView::from(tenant), found))
     })
     .await?;

@@ -105,7 +105,7 @@ async fn list_page(
     query: ListQuery,
 ) -> Result<HttpResponse, ApiError> {
     let start = query.start_index;
-    let page = call.run(move |ctx| resources::list(ctx, kind, &query)).await?;
+    let page = call.run(move |ctx| ctx.resources(kind).list(&query)).await?;
     Ok(list_answer(page, start))
 }
 
@@ -140,7 +140,7 @@ async fn search_all(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiE
 async fn create(call: ScimCall, body: ScimBody) -> Result<HttpResponse, ApiError> {
     let kind = route_kind(&call)?;
     let projection = Projection::default_for(schemas_of(&call, kind));
-    let created = call.run(move |ctx| resources::create(ctx, kind, &body.0, &projection)).await?;
+    let created = call.run(move |ctx| ctx.resources(kind).create(&body.0, &projection)).await?;
     let mut response = scim_response(StatusCode::CREATED, &created.json, Some(created.version));
     let location = created.json.pointer("/meta/location").and_then(Value::as_str);
     if let Some(Ok(value)) = location.map(header::HeaderValue::from_str) {
@@ -153,7 +153,7 @@ async fn get(call: ScimCall) -> Result<HttpResponse, ApiError> {
     let (kind, id) = (route_kind(&call)?, path_id(&call));
     let projection = projection(schemas_of(&call, kind), call.request())?;
     let if_none_match = entity_tags(call.request(), header::IF_NONE_MATCH)?;
-    let found = call.run(move |ctx| resources::get(ctx, kind, &id, &projection)).await?;
+    let found = call.run(move |ctx| ctx.resources(kind).get(&id, &projection)).await?;
     if if_none_match.is_some_and(|tags| tags.matches(found.version)) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag(found.version)))
@@ -173,7 +173,7 @@ async fn update(
     let id = path_id(&call);
     let if_match = entity_tags(call.request(), header::IF_MATCH)?;
     call.run(move |ctx| {
-        resources::update(ctx, kind, &id, update(&body.0), if_match.as_ref(), &projection)
+        ctx.resources(kind).update(&id, update(&body.0), if_match.as_ref(), &projection)
     })
     .await
 }
@@ -215,6 +215,6 @@ fn prefers_minimal(req: &HttpRequest) -> bool {
 async fn delete(call: ScimCall) -> Result<HttpResponse, ApiError> {
     let (kind, id) = (route_kind(&call)?, path_id(&call));
     let if_match = entity_tags(call.request(), header::IF_MATCH)?;
-    call.run(move |ctx| resources::delete(ctx, kind, &id, if_match.as_ref())).await?;
+    call.run(move |ctx| ctx.resources(kind).delete(&id, if_match.as_ref())).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::resources::{self, Update};
+use super::resources::Update;
 use super::{ResourceId, TenantContext};
 use crate::scim::bulk::{BulkMethod, BulkOperation, BulkRequest, BulkResult, execution_order};
 use crate::scim::error::ScimResult;
@@ -75,18 +75,17 @@ fn execute(ctx: &TenantContext<'_>, op: &BulkOperation) -> ScimResult<Done> {
     let kind = target.kind;
     // Bulk results carry no resource bodies, so nothing is rendered beyond the id.
     let lean = Projection::parse(ctx.schemas_of(kind), Some("id"), None)?;
+    let resources = ctx.resources(kind);
     let (status, written) = match method {
-        BulkMethod::Post => (201, Some(resources::create(ctx, kind, op.body()?, &lean)?)),
+        BulkMethod::Post => (201, Some(resources.create(op.body()?, &lean)?)),
         BulkMethod::Put => {
-            let update = Update::Replace(op.body()?);
-            (200, Some(resources::update(ctx, kind, &id, update, if_match, &lean)?))
+            (200, Some(resources.update(&id, Update::Replace(op.body()?), if_match, &lean)?))
         }
         BulkMethod::Patch => {
-            let update = Update::Patch(op.body()?);
-            (200, Some(resources::update(ctx, kind, &id, update, if_match, &lean)?))
+            (200, Some(resources.update(&id, Update::Patch(op.body()?), if_match, &lean)?))
         }
         BulkMethod::Delete => {
-            resources::delete(ctx, kind, &id, if_match)?;
+            resources.delete(&id, if_match)?;
             (204, None)
         }
     };

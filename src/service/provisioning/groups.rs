@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::resource_type::ResourceType;
+use super::resource_type::{ResourceType, required_text, text};
 use crate::db::DbConnection;
 use crate::db::filter_sql::GROUPS as GROUPS_FILTER;
 use crate::db::repo::memberships::{self, Member};
@@ -28,14 +28,11 @@ pub(super) const GROUPS: ResourceType = ResourceType {
 };
 
 fn columns(data: &Value, now: i64, version: i64) -> ScimResult<ColumnValues> {
-    let text = |name: &str| data.get(name).and_then(Value::as_str).map(str::to_owned);
-    let display_name = text("displayName")
-        .filter(|d| !d.trim().is_empty())
-        .ok_or_else(|| ScimError::invalid_value("displayName is required"))?;
+    let display_name = required_text(data, "displayName")?;
     Ok(ColumnValues::Group(GroupWrite {
         display_name_ci: display_name.to_lowercase(),
         display_name,
-        external_id: text("externalId"),
+        external_id: text(data, "externalId"),
         updated_at: now,
         version,
         data: data.to_string(),

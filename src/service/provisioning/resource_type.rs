@@ -48,6 +48,19 @@ pub(super) fn resource_type(kind: ResourceKind) -> &'static ResourceType {
     }
 }
 
+/// A top-level string attribute of a normalised body, for its column.
+pub(super) fn text(data: &Value, name: &str) -> Option<String> {
+    data.get(name).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// The attribute a resource cannot be stored without (it names the resource): present and not
+/// blank, else `invalidValue`.
+pub(super) fn required_text(data: &Value, name: &str) -> ScimResult<String> {
+    text(data, name)
+        .filter(|value| !value.trim().is_empty())
+        .ok_or_else(|| ScimError::invalid_value(format!("{name} is required")))
+}
+
 /// For types without members.
 pub(super) fn no_members(_: &mut Value) -> ScimResult<Option<Vec<String>>> {
     Ok(None)

@@ -21,7 +21,7 @@ use crate::scim::member_patch::{MemberChange, SplitPatch, split_operations};
 use crate::scim::patch::{apply_patch, parse_patch_request};
 use crate::scim::query::ListQuery;
 use crate::scim::resource::{Projection, normalize_resource};
-use crate::scim::schema::ResourceKind;
+use crate::scim::schema::{ResourceKind, ResourceSchemas};
 use crate::scim::version::{EntityTags, check_if_match};
 
 /// A resource as the client will see it, and its version for the `ETag`.
@@ -38,95 +38,294 @@ pub struct Page {
     pub resources: Vec<Value>,
 }
 
-fn not_found(kind: ResourceKind, id: &ResourceId) -> ScimError {
-    ScimError::not_found(format!("{} '{id}' not found", kind.name()))
+/// A PUT or PATCH request's body.
+#[derive(Debug, Clone, Copy)]
+pub enum Update<'a> {
+    /// PUT: the body replaces every writable attribute (and, for groups, the member list).
+    Replace(&'a Value),
+    /// PATCH: all operations apply, or none. Member operations touch only the named rows.
+    Patch(&'a Value),
 }
 
-pub fn create(
-    ctx: &TenantContext<'_>,
-    kind: ResourceKind,
-    body: &Value,
-    projection: &Projection,
-) -> ScimResult<Rendered> {
-    let rt = resource_type(kind);
-    let mut data = normalize_resource(ctx.schemas_of(kind), body)?;
-    let members = (rt.take_members)(&mut data)?;
-    let now = ctx.clock.now();
-    let columns = (rt.columns)(&data, now, 1)?;
-    let id = ResourceId::generate();
-    let tenant = ctx.tenant.as_str();
-    let with_members = members.is_some();
-    ctx.db.write(|conn| {
-        ensure_unique(conn, ctx, rt, &columns, None)?;
-        resources::insert(conn, tenant, id.as_str(), now, &columns)?;
-        write_index(conn, ctx, rt, &id, &data)?;
-        if let Some(ids) = members {
-            members::apply(conn, ctx, id.as_str(), MemberChange::Add(ids))?;
-        }
-        Ok::<_, ScimError>(())
-    })?;
-    if with_members {
-        // Members are rendered with their current display names, which only the rows hold.
-        return get(ctx, kind, &id, projection);
+impl TenantContext<'_> {
+    /// The pipeline for resources of `kind` in this tenant.
+    pub fn resources(&self, kind: ResourceKind) -> Resources<'_> {
+        Resources { ctx: self, rt: resource_type(kind), schemas: self.schemas_of(kind) }
     }
-    // A new resource belongs to nothing yet: no need to read it back.
-    let row = ResourceRow {
-        id: id.as_str().to_owned(),
-        tenant_id: tenant.to_owned(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        data: columns.data().to_owned(),
-    };
-    let computed = (!projection.excludes(rt.computed_attribute))
-        .then(|| (rt.computed_attribute, Value::Array(Vec::new())));
-    let json = render::resource(ctx.base, kind, &row, computed)?;
-    Ok(Rendered { json: projection.apply(&json), version: 1 })
 }
 
-pub fn get(
-    ctx: &TenantContext<'_>,
-    kind: ResourceKind,
-    id: &ResourceId,
-    projection: &Projection,
-) -> ScimResult<Rendered> {
-    let rt = resource_type(kind);
-    ctx.db.read(|conn| {
-        let row = resources::find(conn, rt.table, ctx.tenant.as_str(), id.as_str())?
-            .ok_or_else(|| not_found(kind, id))?;
-        let version = row.version;
-        let json = render_rows(conn, ctx, rt, std::slice::from_ref(&row), projection)?
-            .pop()
-            .unwrap_or(Value::Null);
-        Ok(Rendered { json, version })
-    })
+/// The pipeline for one resource type within the caller's tenant.
+pub struct Resources<'c> {
+    ctx: &'c TenantContext<'c>,
+    rt: &'static ResourceType,
+    schemas: ResourceSchemas,
 }
 
-/// One page of resources and the total number matching, read from one snapshot.
-pub fn list(ctx: &TenantContext<'_>, kind: ResourceKind, query: &ListQuery) -> ScimResult<Page> {
-    let rt = resource_type(kind);
-    let tenant = ctx.tenant.as_str();
-    let (target, schemas) = (rt.filter_target, ctx.schemas_of(kind));
-    let predicate =
-        || query.filter.as_ref().map(|f| to_predicate(target, schemas, tenant, f)).transpose();
-    let order = query.sort.as_ref().map(|sort| order_by(target, schemas, sort)).transpose()?;
-    ctx.db.read(|conn| {
-        let total = resources::count(conn, rt.table, tenant, predicate()?)?.max(0) as u64;
-        let offset = query.start_index.saturating_sub(1);
-        if query.count == 0 || offset >= total {
-            return Ok(Page { total, resources: Vec::new() });
+impl Resources<'_> {
+    pub fn create(&self, body: &Value, projection: &Projection) -> ScimResult<Rendered> {
+        let mut data = normalize_resource(self.schemas, body)?;
+        let members = (self.rt.take_members)(&mut data)?;
+        let now = self.ctx.clock.now();
+        let columns = (self.rt.columns)(&data, now, 1)?;
+        let id = ResourceId::generate();
+        let with_members = members.is_some();
+        self.ctx.db.write(|conn| {
+            self.ensure_unique(conn, &columns, None)?;
+            resources::insert(conn, self.tenant(), id.as_str(), now, &columns)?;
+            self.write_index(conn, &id, &data)?;
+            if let Some(ids) = members {
+                members::apply(conn, self.ctx, id.as_str(), MemberChange::Add(ids))?;
+            }
+            Ok::<_, ScimError>(())
+        })?;
+        if with_members {
+            // Members are rendered with their current display names, which only the rows hold.
+            return self.get(&id, projection);
         }
-        let rows = resources::list(
-            conn,
-            rt.table,
-            tenant,
-            predicate()?,
-            order,
-            offset as i64,
-            query.count as i64,
-        )?;
-        Ok(Page { total, resources: render_rows(conn, ctx, rt, &rows, &query.projection)? })
-    })
+        // A new resource belongs to nothing yet: no need to read it back.
+        let row = ResourceRow {
+            id: id.as_str().to_owned(),
+            tenant_id: self.tenant().to_owned(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            data: columns.data().to_owned(),
+        };
+        let computed = self.rt.computed_attribute;
+        let computed =
+            (!projection.excludes(computed)).then(|| (computed, Value::Array(Vec::new())));
+        let json = render::resource(self.ctx.base, self.rt.kind, &row, computed)?;
+        Ok(Rendered { json: projection.apply(&json), version: 1 })
+    }
+
+    pub fn get(&self, id: &ResourceId, projection: &Projection) -> ScimResult<Rendered> {
+        self.ctx.db.read(|conn| {
+            let row = resources::find(conn, self.rt.table, self.tenant(), id.as_str())?
+                .ok_or_else(|| self.not_found(id))?;
+            let version = row.version;
+            let json = self
+                .render_rows(conn, std::slice::from_ref(&row), projection)?
+                .pop()
+                .unwrap_or(Value::Null);
+            Ok(Rendered { json, version })
+        })
+    }
+
+    /// One page of resources and the total number matching, read from one snapshot.
+    pub fn list(&self, query: &ListQuery) -> ScimResult<Page> {
+        let (target, schemas, tenant) = (self.rt.filter_target, self.schemas, self.tenant());
+        let predicate =
+            || query.filter.as_ref().map(|f| to_predicate(target, schemas, tenant, f)).transpose();
+        let order = query.sort.as_ref().map(|sort| order_by(target, schemas, sort)).transpose()?;
+        self.ctx.db.read(|conn| {
+            let total = resources::count(conn, self.rt.table, tenant, predicate()?)?.max(0) as u64;
+            let offset = query.start_index.saturating_sub(1);
+            if query.count == 0 || offset >= total {
+                return Ok(Page { total, resources: Vec::new() });
+            }
+            let (offset, limit) = (offset as i64, query.count as i64);
+            let rows =
+                resources::list(conn, self.rt.table, tenant, predicate()?, order, offset, limit)?;
+            Ok(Page { total, resources: self.render_rows(conn, &rows, &query.projection)? })
+        })
+    }
+
+    /// PUT or PATCH, under the row lock and `If-Match`; answers the resource as it now is.
+    pub fn update(
+        &self,
+        id: &ResourceId,
+        update: Update<'_>,
+        if_match: Option<&EntityTags>,
+        projection: &Projection,
+    ) -> ScimResult<Rendered> {
+        let planned = self.plan(update)?;
+        self.ctx.db.write(|conn| {
+            let current = self.lock(conn, id, if_match)?;
+            self.apply(conn, planned, &current)
+        })?;
+        self.get(id, projection)
+    }
+
+    pub fn delete(&self, id: &ResourceId, if_match: Option<&EntityTags>) -> ScimResult<()> {
+        let tenant = self.tenant();
+        self.ctx.db.write(|conn| {
+            if if_match.is_some() {
+                self.lock(conn, id, if_match)?;
+            }
+            if self.rt.kind.has_members() {
+                memberships::remove_all_members(conn, id.as_str())?;
+            }
+            if resources::delete(conn, self.rt.table, tenant, id.as_str())? == 0 {
+                return Err(self.not_found(id));
+            }
+            values::delete(conn, id.as_str())?;
+            memberships::remove_member_everywhere(conn, tenant, id.as_str(), self.ctx.clock.now())?;
+            Ok(())
+        })
+    }
+
+    fn tenant(&self) -> &str {
+        self.ctx.tenant.as_str()
+    }
+
+    fn not_found(&self, id: &ResourceId) -> ScimError {
+        ScimError::not_found(format!("{} '{id}' not found", self.rt.kind.name()))
+    }
+
+    /// Checks an update before its transaction starts.
+    fn plan(&self, update: Update<'_>) -> ScimResult<Planned> {
+        Ok(match update {
+            Update::Replace(body) => {
+                let mut data = normalize_resource(self.schemas, body)?;
+                let members = (self.rt.take_members)(&mut data)?;
+                Planned::Replace { data, members }
+            }
+            Update::Patch(body) => {
+                let ops = parse_patch_request(body)?;
+                Planned::Patch(if self.rt.kind.has_members() {
+                    split_operations(ops)?
+                } else {
+                    SplitPatch { members: Vec::new(), attributes: ops }
+                })
+            }
+        })
+    }
+
+    /// Applies a planned update to the locked row `current`.
+    fn apply(
+        &self,
+        conn: &mut DbConnection,
+        planned: Planned,
+        current: &ResourceRow,
+    ) -> ScimResult<()> {
+        let id = current.id.as_str();
+        match planned {
+            Planned::Replace { data, members } => {
+                let has_members = self.rt.kind.has_members();
+                self.store_update(conn, current, Some(&data), has_members)?;
+                if has_members {
+                    let change = MemberChange::ReplaceAll(members.unwrap_or_default());
+                    members::apply(conn, self.ctx, id, change)?;
+                }
+                Ok(())
+            }
+            Planned::Patch(split) => {
+                let members_changed = !split.members.is_empty();
+                for change in split.members {
+                    members::apply(conn, self.ctx, id, change)?;
+                }
+                let data = if split.attributes.is_empty() {
+                    None
+                } else {
+                    let mut resource: Value = serde_json::from_str(&current.data)
+                        .map_err(|_| ScimError::internal("stored resource is corrupt"))?;
+                    let hints = SchemaHints::new(self.schemas);
+                    apply_patch(&mut resource, &split.attributes, &hints)?;
+                    Some(normalize_resource(self.schemas, &resource)?)
+                };
+                self.store_update(conn, current, data.as_ref(), members_changed)
+            }
+        }
+    }
+
+    /// Takes the row lock of a resource about to be rewritten and checks `If-Match` against it.
+    fn lock(
+        &self,
+        conn: &mut DbConnection,
+        id: &ResourceId,
+        if_match: Option<&EntityTags>,
+    ) -> ScimResult<ResourceRow> {
+        let current = resources::find_for_update(conn, self.rt.table, self.tenant(), id.as_str())?
+            .ok_or_else(|| self.not_found(id))?;
+        check_if_match(if_match, current.version)?;
+        Ok(current)
+    }
+
+    /// Writes a new version of a resource: its attributes when `data` differs from what is
+    /// stored (Okta repeats identical updates, which then write nothing), else only a new version
+    /// and lastModified when its members changed.
+    fn store_update(
+        &self,
+        conn: &mut DbConnection,
+        current: &ResourceRow,
+        data: Option<&Value>,
+        members_changed: bool,
+    ) -> ScimResult<()> {
+        let now = self.ctx.clock.now().max(current.updated_at);
+        if let Some(data) = data {
+            let columns = (self.rt.columns)(data, now, current.version + 1)?;
+            // Stored JSON is canonical (normalised, schema order): equal text, nothing changed.
+            if columns.data() != current.data {
+                let id = ResourceId::from(current.id.clone());
+                self.ensure_unique(conn, &columns, Some(&id))?;
+                resources::update(conn, self.tenant(), &current.id, &columns)?;
+                return self.write_index(conn, &id, data);
+            }
+        }
+        if members_changed {
+            resources::touch(conn, self.rt.table, self.tenant(), &current.id, now)?;
+        }
+        Ok(())
+    }
+
+    fn ensure_unique(
+        &self,
+        conn: &mut DbConnection,
+        columns: &ColumnValues,
+        except: Option<&ResourceId>,
+    ) -> ScimResult<()> {
+        let key = columns.unique_key();
+        let holder = resources::id_by_unique_key(conn, self.rt.table, self.tenant(), key)?;
+        if holder.is_some_and(|holder| Some(holder.as_str()) != except.map(ResourceId::as_str)) {
+            return Err((self.rt.taken)(columns.unique_value()));
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the value index (filters on attributes without a column of their own).
+    fn write_index(
+        &self,
+        conn: &mut DbConnection,
+        id: &ResourceId,
+        data: &Value,
+    ) -> ScimResult<()> {
+        let skip = self.rt.column_attributes;
+        let rows = index_rows(self.schemas, self.tenant(), id.as_str(), data, skip);
+        values::replace(conn, id.as_str(), &rows)?;
+        Ok(())
+    }
+
+    /// Renders rows with their computed attribute, unless the projection leaves it out (then no
+    /// membership row is read). A page costs one membership query, however many rows it has.
+    fn render_rows(
+        &self,
+        conn: &mut DbConnection,
+        rows: &[ResourceRow],
+        projection: &Projection,
+    ) -> ScimResult<Vec<Value>> {
+        let name = self.rt.computed_attribute;
+        let mut computed: Option<HashMap<String, Value>> =
+            if projection.excludes(name) || rows.is_empty() {
+                None
+            } else {
+                Some((self.rt.load_computed)(conn, self.tenant(), self.ctx.base, rows)?)
+            };
+        rows.iter()
+            .map(|row| {
+                let value = computed.as_mut().map(|by_id| {
+                    (name, by_id.remove(&row.id).unwrap_or_else(|| Value::Array(Vec::new())))
+                });
+                render::resource(self.ctx.base, self.rt.kind, row, value)
+                    .map(|json| projection.apply(&json))
+            })
+            .collect()
+    }
+}
+
+/// An update checked before its transaction starts.
+enum Planned {
+    Replace { data: Value, members: Option<Vec<String>> },
+    Patch(SplitPatch),
 }
 
 /// `POST /.search` at the root: every type in turn (users, then groups), paged as one list.
@@ -142,224 +341,10 @@ pub fn list_all(
         // Counted even when the page is already full, for totalResults.
         query.count = query.count.saturating_sub(all.resources.len() as u64);
         query.start_index = offset + 1;
-        let page = list(ctx, kind, &query)?;
+        let page = ctx.resources(kind).list(&query)?;
         all.total += page.total;
         offset = offset.saturating_sub(page.total);
         all.resources.extend(page.resources);
     }
     Ok(all)
-}
-
-/// A PUT or PATCH request's body.
-#[derive(Debug, Clone, Copy)]
-pub enum Update<'a> {
-    /// PUT: the body replaces every writable attribute (and, for groups, the member list).
-    Replace(&'a Value),
-    /// PATCH: all operations apply, or none. Member operations touch only the named rows.
-    Patch(&'a Value),
-}
-
-/// An update checked before its transaction starts.
-enum Planned {
-    Replace { data: Value, members: Option<Vec<String>> },
-    Patch(SplitPatch),
-}
-
-impl Planned {
-    fn new(ctx: &TenantContext<'_>, rt: &ResourceType, update: Update<'_>) -> ScimResult<Planned> {
-        Ok(match update {
-            Update::Replace(body) => {
-                let mut data = normalize_resource(ctx.schemas_of(rt.kind), body)?;
-                let members = (rt.take_members)(&mut data)?;
-                Planned::Replace { data, members }
-            }
-            Update::Patch(body) => {
-                let ops = parse_patch_request(body)?;
-                Planned::Patch(if rt.kind.has_members() {
-                    split_operations(ops)?
-                } else {
-                    SplitPatch { members: Vec::new(), attributes: ops }
-                })
-            }
-        })
-    }
-
-    /// Applies the update to the locked row `current`.
-    fn apply(
-        self,
-        conn: &mut DbConnection,
-        ctx: &TenantContext<'_>,
-        rt: &ResourceType,
-        current: &ResourceRow,
-    ) -> ScimResult<()> {
-        let id = current.id.as_str();
-        match self {
-            Planned::Replace { data, members } => {
-                let has_members = rt.kind.has_members();
-                store_update(conn, ctx, rt, current, Some(&data), has_members)?;
-                if has_members {
-                    let change = MemberChange::ReplaceAll(members.unwrap_or_default());
-                    members::apply(conn, ctx, id, change)?;
-                }
-                Ok(())
-            }
-            Planned::Patch(split) => {
-                let members_changed = !split.members.is_empty();
-                for change in split.members {
-                    members::apply(conn, ctx, id, change)?;
-                }
-                let data = if split.attributes.is_empty() {
-                    None
-                } else {
-                    let mut resource: Value = serde_json::from_str(&current.data)
-                        .map_err(|_| ScimError::internal("stored resource is corrupt"))?;
-                    let schemas = ctx.schemas_of(rt.kind);
-                    apply_patch(&mut resource, &split.attributes, &SchemaHints::new(schemas))?;
-                    Some(normalize_resource(schemas, &resource)?)
-                };
-                store_update(conn, ctx, rt, current, data.as_ref(), members_changed)
-            }
-        }
-    }
-}
-
-/// PUT or PATCH, under the row lock and `If-Match`; answers the resource as it now is.
-pub fn update(
-    ctx: &TenantContext<'_>,
-    kind: ResourceKind,
-    id: &ResourceId,
-    update: Update<'_>,
-    if_match: Option<&EntityTags>,
-    projection: &Projection,
-) -> ScimResult<Rendered> {
-    let rt = resource_type(kind);
-    let planned = Planned::new(ctx, rt, update)?;
-    ctx.db.write(|conn| {
-        let current = lock(conn, ctx, rt, id, if_match)?;
-        planned.apply(conn, ctx, rt, &current)
-    })?;
-    get(ctx, kind, id, projection)
-}
-
-pub fn delete(
-    ctx: &TenantContext<'_>,
-    kind: ResourceKind,
-    id: &ResourceId,
-    if_match: Option<&EntityTags>,
-) -> ScimResult<()> {
-    let rt = resource_type(kind);
-    let tenant = ctx.tenant.as_str();
-    ctx.db.write(|conn| {
-        if if_match.is_some() {
-            lock(conn, ctx, rt, id, if_match)?;
-        }
-        if kind.has_members() {
-            memberships::remove_all_members(conn, id.as_str())?;
-        }
-        if resources::delete(conn, rt.table, tenant, id.as_str())? == 0 {
-            return Err(not_found(kind, id));
-        }
-        values::delete(conn, id.as_str())?;
-        memberships::remove_member_everywhere(conn, tenant, id.as_str(), ctx.clock.now())?;
-        Ok(())
-    })
-}
-
-/// Takes the row lock of a resource about to be rewritten and checks `If-Match` against it.
-fn lock(
-    conn: &mut DbConnection,
-    ctx: &TenantContext<'_>,
-    rt: &ResourceType,
-    id: &ResourceId,
-    if_match: Option<&EntityTags>,
-) -> ScimResult<ResourceRow> {
-    let current = resources::find_for_update(conn, rt.table, ctx.tenant.as_str(), id.as_str())?
-        .ok_or_else(|| not_found(rt.kind, id))?;
-    check_if_match(if_match, current.version)?;
-    Ok(current)
-}
-
-/// Writes a new version of a resource: its attributes when `data` differs from what is stored
-/// (Okta repeats identical updates, which then write nothing), else only a new version and
-/// lastModified when its members changed.
-fn store_update(
-    conn: &mut DbConnection,
-    ctx: &TenantContext<'_>,
-    rt: &ResourceType,
-    current: &ResourceRow,
-    data: Option<&Value>,
-    members_changed: bool,
-) -> ScimResult<()> {
-    let now = ctx.clock.now().max(current.updated_at);
-    let tenant = ctx.tenant.as_str();
-    if let Some(data) = data {
-        let columns = (rt.columns)(data, now, current.version + 1)?;
-        // Stored JSON is canonical (normalised, schema order), so equal text means nothing changed.
-        if columns.data() != current.data {
-            let id = ResourceId::from(current.id.clone());
-            ensure_unique(conn, ctx, rt, &columns, Some(&id))?;
-            resources::update(conn, tenant, &current.id, &columns)?;
-            return write_index(conn, ctx, rt, &id, data);
-        }
-    }
-    if members_changed {
-        resources::touch(conn, rt.table, tenant, &current.id, now)?;
-    }
-    Ok(())
-}
-
-fn ensure_unique(
-    conn: &mut DbConnection,
-    ctx: &TenantContext<'_>,
-    rt: &ResourceType,
-    columns: &ColumnValues,
-    except: Option<&ResourceId>,
-) -> ScimResult<()> {
-    let tenant = ctx.tenant.as_str();
-    let holder = resources::id_by_unique_key(conn, rt.table, tenant, columns.unique_key())?;
-    if holder.is_some_and(|holder| Some(holder.as_str()) != except.map(ResourceId::as_str)) {
-        return Err((rt.taken)(columns.unique_value()));
-    }
-    Ok(())
-}
-
-/// Rebuilds the value index (filters on attributes without a column of their own).
-fn write_index(
-    conn: &mut DbConnection,
-    ctx: &TenantContext<'_>,
-    rt: &ResourceType,
-    id: &ResourceId,
-    data: &Value,
-) -> ScimResult<()> {
-    let tenant = ctx.tenant.as_str();
-    let schemas = ctx.schemas_of(rt.kind);
-    let rows = index_rows(schemas, tenant, id.as_str(), data, rt.column_attributes);
-    values::replace(conn, id.as_str(), &rows)?;
-    Ok(())
-}
-
-/// Renders rows with their computed attribute, unless the projection leaves it out (then no
-/// membership row is read). A page costs one membership query, however many rows it has.
-fn render_rows(
-    conn: &mut DbConnection,
-    ctx: &TenantContext<'_>,
-    rt: &ResourceType,
-    rows: &[ResourceRow],
-    projection: &Projection,
-) -> ScimResult<Vec<Value>> {
-    let name = rt.computed_attribute;
-    let mut computed: Option<HashMap<String, Value>> =
-        if projection.excludes(name) || rows.is_empty() {
-            None
-        } else {
-            Some((rt.load_computed)(conn, ctx.tenant.as_str(), ctx.base, rows)?)
-        };
-    rows.iter()
-        .map(|row| {
-            let value = computed.as_mut().map(|by_id| {
-                (name, by_id.remove(&row.id).unwrap_or_else(|| Value::Array(Vec::new())))
-            });
-            render::resource(ctx.base, rt.kind, row, value).map(|json| projection.apply(&json))
-        })
-        .collect()
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::resource_type::{ResourceType, no_members};
+use super::resource_type::{ResourceType, no_members, required_text, text};
 use crate::db::DbConnection;
 use crate::db::filter_sql::USERS as USERS_FILTER;
 use crate::db::repo::memberships;
@@ -27,15 +27,12 @@ pub(super) const USERS: ResourceType = ResourceType {
 };
 
 fn columns(data: &Value, now: i64, version: i64) -> ScimResult<ColumnValues> {
-    let text = |name: &str| data.get(name).and_then(Value::as_str).map(str::to_owned);
-    let user_name = text("userName")
-        .filter(|u| !u.trim().is_empty())
-        .ok_or_else(|| ScimError::invalid_value("userName is required"))?;
-    let display_name = text("displayName");
+    let user_name = required_text(data, "userName")?;
+    let display_name = text(data, "displayName");
     Ok(ColumnValues::User(UserWrite {
         user_name_ci: user_name.to_lowercase(),
         user_name,
-        external_id: text("externalId"),
+        external_id: text(data, "externalId"),
         display_name_ci: display_name.as_ref().map(|d| d.to_lowercase()),
         display_name,
         // A user without `active` is treated as active, as every IdP assumes.
