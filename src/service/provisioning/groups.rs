@@ -1,15 +1,13 @@
 //! Groups: the `scim_groups` columns, displayName unique per tenant (case-insensitive), and
 //! `members` kept as membership rows rather than in the stored JSON.
 
-use std::collections::HashMap;
-
 use serde_json::{Value, json};
 
-use super::resource_type::{ResourceType, required_text, text};
+use super::resource_type::{Computed, Loading, ResourceType, grouped, required_text, text};
 use crate::db::DbConnection;
 use crate::db::filter_sql::GROUPS as GROUPS_FILTER;
 use crate::db::repo::memberships::{self, Member};
-use crate::db::repo::resources::{ColumnValues, ResourceRow, ResourceTable};
+use crate::db::repo::resources::{ColumnValues, ResourceTable};
 use crate::db::rows::GroupWrite;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::member_patch::member_ids;
@@ -51,19 +49,12 @@ fn take_members(data: &mut Value) -> ScimResult<Option<Vec<String>>> {
 }
 
 /// The members of each group with their current display names.
-fn members_of_groups(
-    conn: &mut DbConnection,
-    _tenant_id: &str,
-    base: &str,
-    rows: &[ResourceRow],
-) -> ScimResult<HashMap<String, Value>> {
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let mut by_group: HashMap<String, Vec<Value>> = HashMap::new();
-    for member in memberships::members_of(conn, &ids)? {
-        let entry = member_entry(base, &member);
-        by_group.entry(member.group_id).or_default().push(entry);
-    }
-    Ok(by_group.into_iter().map(|(id, members)| (id, Value::Array(members))).collect())
+fn members_of_groups(conn: &mut DbConnection, page: &Loading<'_>) -> ScimResult<Computed> {
+    let members = memberships::members_of(conn, &page.ids)?;
+    Ok(grouped(members.into_iter().map(|m| {
+        let entry = member_entry(page.base, &m);
+        (m.group_id, entry)
+    })))
 }
 
 fn member_entry(base: &str, member: &Member) -> Value {

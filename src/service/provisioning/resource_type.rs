@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{groups, users};
 use crate::db::DbConnection;
 use crate::db::filter_sql::FilterTarget;
-use crate::db::repo::resources::{ColumnValues, ResourceRow, ResourceTable};
+use crate::db::repo::resources::{ColumnValues, ResourceTable};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::schema::ResourceKind;
 
@@ -36,9 +36,28 @@ pub(super) struct ResourceType {
     pub load_computed: ComputedLoader,
 }
 
-/// Reads the computed attribute of a page of rows: (connection, tenant id, base URL, rows).
-pub(super) type ComputedLoader =
-    fn(&mut DbConnection, &str, &str, &[ResourceRow]) -> ScimResult<HashMap<String, Value>>;
+/// Reads the computed attribute of a page of resources.
+pub(super) type ComputedLoader = fn(&mut DbConnection, &Loading<'_>) -> ScimResult<Computed>;
+
+/// The computed attribute's value of each resource that has one, by resource id.
+pub(super) type Computed = HashMap<String, Value>;
+
+/// The resources a computed attribute is read for: one page, of one tenant.
+pub(super) struct Loading<'a> {
+    pub tenant_id: &'a str,
+    /// The SCIM base URL that `$ref` values are built from.
+    pub base: &'a str,
+    pub ids: Vec<String>,
+}
+
+/// Collects `(resource id, entry)` pairs into each resource's array of entries.
+pub(super) fn grouped(entries: impl IntoIterator<Item = (String, Value)>) -> Computed {
+    let mut by_id: HashMap<String, Vec<Value>> = HashMap::new();
+    for (id, entry) in entries {
+        by_id.entry(id).or_default().push(entry);
+    }
+    by_id.into_iter().map(|(id, entries)| (id, Value::Array(entries))).collect()
+}
 
 /// The description of a resource kind.
 pub(super) fn resource_type(kind: ResourceKind) -> &'static ResourceType {

@@ -3,11 +3,9 @@
 //! `ResourceType`; the skeleton (snapshot reads, row lock → If-Match → uniqueness → update →
 //! index, delete with membership cleanup) is written here once.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
-use super::resource_type::{ResourceType, resource_type};
+use super::resource_type::{Computed, Loading, ResourceType, resource_type};
 use super::{ResourceId, TenantContext, members, render};
 use crate::db::DbConnection;
 use crate::db::filter_sql::{order_by, to_predicate};
@@ -304,12 +302,13 @@ impl Resources<'_> {
         projection: &Projection,
     ) -> ScimResult<Vec<Value>> {
         let name = self.rt.computed_attribute;
-        let mut computed: Option<HashMap<String, Value>> =
-            if projection.excludes(name) || rows.is_empty() {
-                None
-            } else {
-                Some((self.rt.load_computed)(conn, self.tenant(), self.ctx.base, rows)?)
-            };
+        let mut computed: Option<Computed> = if projection.excludes(name) || rows.is_empty() {
+            None
+        } else {
+            let ids = rows.iter().map(|row| row.id.clone()).collect();
+            let page = Loading { tenant_id: self.tenant(), base: self.ctx.base, ids };
+            Some((self.rt.load_computed)(conn, &page)?)
+        };
         rows.iter()
             .map(|row| {
                 let value = computed.as_mut().map(|by_id| {

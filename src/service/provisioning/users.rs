@@ -1,15 +1,15 @@
 //! Users: the `scim_users` columns, userName unique per tenant (case-insensitive), and `groups`
 //! computed from memberships.
 
-use std::collections::HashMap;
-
 use serde_json::{Value, json};
 
-use super::resource_type::{ResourceType, no_members, required_text, text};
+use super::resource_type::{
+    Computed, Loading, ResourceType, grouped, no_members, required_text, text,
+};
 use crate::db::DbConnection;
 use crate::db::filter_sql::USERS as USERS_FILTER;
 use crate::db::repo::memberships;
-use crate::db::repo::resources::{ColumnValues, ResourceRow, ResourceTable};
+use crate::db::repo::resources::{ColumnValues, ResourceTable};
 use crate::db::rows::UserWrite;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::schema::ResourceKind;
@@ -48,23 +48,12 @@ fn taken(value: &str) -> ScimError {
 }
 
 /// The groups each user directly belongs to.
-fn groups_of_users(
-    conn: &mut DbConnection,
-    tenant_id: &str,
-    base: &str,
-    rows: &[ResourceRow],
-) -> ScimResult<HashMap<String, Value>> {
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let mut by_user: HashMap<String, Vec<Value>> = HashMap::new();
-    for (user, group, display) in memberships::groups_of_member(conn, tenant_id, &ids)? {
-        by_user.entry(user).or_default().push(json!({
-            "value": group,
-            "$ref": format!("{base}/Groups/{group}"),
-            "display": display,
-            "type": "direct",
-        }));
-    }
-    Ok(by_user.into_iter().map(|(id, groups)| (id, Value::Array(groups))).collect())
+fn groups_of_users(conn: &mut DbConnection, page: &Loading<'_>) -> ScimResult<Computed> {
+    let rows = memberships::groups_of_member(conn, page.tenant_id, &page.ids)?;
+    Ok(grouped(rows.into_iter().map(|(user, group, display)| {
+        let reference = format!("{}/Groups/{group}", page.base);
+        (user, json!({"value": group, "$ref": reference, "display": display, "type": "direct"}))
+    })))
 }
 
 #[cfg(test)]
