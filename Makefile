@@ -24,7 +24,7 @@ run: build ## Serve on http://127.0.0.1:$(PORT) with the embedded SQLite databas
 test: ## Run the whole suite (unit + HTTP integration tests) on SQLite
 	$(CARGO) test --all-targets
 
-test-unit: ## Only the library's unit tests (cargo test --lib): the fast loop, no server or database
+test-unit: ## Only the library's unit tests (cargo test --lib): the fast loop, no server (a few use a temporary SQLite file)
 	$(CARGO) test --lib
 
 test-postgres: pg-up ## Run the same suite against PostgreSQL on 127.0.0.1:5432 (a fresh database per test)
@@ -40,6 +40,7 @@ conformance-postgres: build pg-up ## The same against PostgreSQL (a fresh databa
 	psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $$db"; exit $$status
 
 bench: ## Release build, 100k users and a 50k-member group, then wrk per scenario (BENCH_* knobs: bench/run.py)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(CARGO) build --release --bin scimd
 	python3 bench/run.py
 
