@@ -7,10 +7,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::AppState;
-use super::ui::{self, SESSION_COOKIE};
+use super::error::{PageError, blocking};
+use super::ui::{self, SESSION_COOKIE, see_other};
 use super::web_session::{
-    PageError, Realm, SignInFn, SignInRealm, SignInView, Signed, SignedForm, blocking, see_other,
-    sign_in_page, sign_in_post, sign_out,
+    Realm, SignInFn, SignInRealm, SignInView, Signed, SignedForm, sign_in_page, sign_in_post,
+    sign_out,
 };
 use crate::service::accounts::NewSession;
 use crate::service::accounts::tenant_admins::{self, TenantAdminSession};

@@ -18,10 +18,10 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 
 use super::AppState;
-pub use super::error::{PageError, blocking};
+use super::error::PageError;
 use super::extractors::client_ip;
 use super::ui;
-pub use super::ui::see_other;
+use super::ui::see_other;
 use crate::clock::Clock;
 use crate::db::Database;
 use crate::oauth::secret;

@@ -8,9 +8,9 @@ use serde_json::Value;
 
 use super::{Nav, Operator, check_slug};
 use crate::http::AppState;
+use crate::http::error::{PageError, blocking};
 use crate::http::extractors::scim_base;
 use crate::http::ui;
-use crate::http::web_session::{PageError, blocking};
 use crate::scim::query::{ListQuery, PageLimits};
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;

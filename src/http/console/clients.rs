@@ -7,8 +7,9 @@ use askama::Template;
 use super::tenants::SecretPage;
 use super::{Done, Nav, Operator, OperatorForm};
 use crate::http::AppState;
+use crate::http::error::{PageError, blocking};
 use crate::http::ui;
-use crate::http::web_session::{PageError, blocking, see_other};
+use crate::http::ui::see_other;
 use crate::service::oauth::clients::{self, ClientView, IssuedClient};
 use crate::service::oauth::keys::{self, KeyView};
 

@@ -7,9 +7,9 @@ use askama::Template;
 
 use super::{Nav, Operator, OperatorForm, check_slug};
 use crate::http::AppState;
+use crate::http::error::{PageError, blocking};
 use crate::http::extractors::origin;
 use crate::http::ui;
-use crate::http::web_session::{PageError, blocking};
 use crate::oauth::secret;
 use crate::service::accounts::tenant_admins;
 use crate::service::oauth::clients::{self, ClientView};

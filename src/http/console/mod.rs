@@ -11,7 +11,8 @@ mod tenants;
 
 use actix_web::web;
 
-use super::web_session::{PageError, Realm, Signed, SignedForm};
+use super::error::PageError;
+use super::web_session::{Realm, Signed, SignedForm};
 use crate::service::accounts::operators::OperatorSession;
 
 pub const COOKIE: &str = "scimd_operator";

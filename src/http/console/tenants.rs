@@ -6,8 +6,9 @@ use askama::Template;
 
 use super::{Done, Nav, Operator, OperatorForm, check_slug};
 use crate::http::AppState;
+use crate::http::error::{PageError, blocking};
 use crate::http::ui;
-use crate::http::web_session::{PageError, blocking, see_other};
+use crate::http::ui::see_other;
 use crate::service::accounts::generate_password;
 use crate::service::accounts::tenant_admins::{self, TenantAdminView};
 use crate::service::oauth::grants::{self, GrantSummary};
