@@ -22,47 +22,46 @@ pub struct Member {
     pub display: Option<String>,
 }
 
-/// Members of the given groups with display names, user members then group members, each in a
-/// deterministic order.
-pub fn members_of(conn: &mut DbConnection, group_ids: &[String]) -> QueryResult<Vec<Member>> {
-    let users: Vec<(String, String, String, Option<String>, String)> = group_members::table
-        .inner_join(scim_users::table.on(scim_users::id.eq(group_members::member_id)))
-        .filter(group_members::group_id.eq_any(group_ids))
-        .order((group_members::group_id, scim_users::seq))
-        .select((
-            group_members::group_id,
-            group_members::member_id,
-            group_members::member_type,
-            scim_users::display_name,
-            scim_users::user_name,
-        ))
-        .load(conn)?;
-    let groups: Vec<(String, String, String, String)> = group_members::table
-        .inner_join(scim_groups::table.on(scim_groups::id.eq(group_members::member_id)))
-        .filter(group_members::group_id.eq_any(group_ids))
-        .order((group_members::group_id, scim_groups::seq))
-        .select((
-            group_members::group_id,
-            group_members::member_id,
-            group_members::member_type,
-            scim_groups::display_name,
-        ))
-        .load(conn)?;
-    let mut members: Vec<Member> = users
-        .into_iter()
-        .map(|(group_id, member_id, member_type, display, user_name)| Member {
+/// The members of `$group_ids` that are rows of table `$t`, in the table's creation order, with
+/// the name they are shown by: `$display`, else `$name`.
+macro_rules! members_in {
+    ($conn:expr, $group_ids:expr, $t:ident, $display:expr, $name:expr) => {{
+        let rows: Vec<(String, String, String, Option<String>, String)> = group_members::table
+            .inner_join($t::table.on($t::id.eq(group_members::member_id)))
+            .filter(group_members::group_id.eq_any($group_ids))
+            .order((group_members::group_id, $t::seq))
+            .select((
+                group_members::group_id,
+                group_members::member_id,
+                group_members::member_type,
+                $display,
+                $name,
+            ))
+            .load($conn)?;
+        rows.into_iter().map(|(group_id, member_id, member_type, display, name)| Member {
             group_id,
             member_id,
             member_type,
-            display: Some(display.unwrap_or(user_name)),
+            display: Some(display.unwrap_or(name)),
         })
-        .collect();
-    members.extend(groups.into_iter().map(|(group_id, member_id, member_type, display)| Member {
-        group_id,
-        member_id,
-        member_type,
-        display: Some(display),
-    }));
+    }};
+}
+
+/// Members of the given groups with display names, user members then group members, each in a
+/// deterministic order.
+pub fn members_of(conn: &mut DbConnection, group_ids: &[String]) -> QueryResult<Vec<Member>> {
+    // A user is shown by displayName, else userName; a group by its displayName.
+    let users =
+        members_in!(conn, group_ids, scim_users, scim_users::display_name, scim_users::user_name);
+    let mut members: Vec<Member> = users.collect();
+    let groups = members_in!(
+        conn,
+        group_ids,
+        scim_groups,
+        scim_groups::display_name.nullable(),
+        scim_groups::display_name
+    );
+    members.extend(groups);
     Ok(members)
 }
 

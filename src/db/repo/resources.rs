@@ -14,6 +14,13 @@ pub enum ResourceTable {
     Groups,
 }
 
+/// A resource table as one tenant sees it: every read and delete here is scoped by both.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantTable<'a> {
+    pub table: ResourceTable,
+    pub tenant_id: &'a str,
+}
+
 /// A stored resource as every type reads it: what rendering needs. Type-specific columns exist
 /// for filters, sorting and uniqueness; the stored JSON holds the same values.
 #[derive(Debug, Clone, Queryable)]
@@ -97,6 +104,13 @@ macro_rules! on_columns {
     };
 }
 
+/// The rows of table module `$t` that belong to one tenant.
+macro_rules! of_tenant {
+    ($t:ident, $tenant_id:expr) => {
+        $t::table.filter($t::tenant_id.eq($tenant_id))
+    };
+}
+
 /// The rows of table module `$t` in one tenant that satisfy a filter predicate, as a boxed query.
 macro_rules! filtered {
     ($t:ident, $tenant_id:expr, $predicate:expr) => {{
@@ -135,15 +149,12 @@ pub fn insert(
     Ok(())
 }
 
-pub fn find(
-    conn: &mut DbConnection,
-    table: ResourceTable,
-    tenant_id: &str,
-    id: &str,
-) -> QueryResult<Option<ResourceRow>> {
-    on_table!(table, |t, _unique| {
-        t::table
-            .filter(t::tenant_id.eq(tenant_id))
+/// At most one row (or value) found.
+pub type Found<T> = QueryResult<Option<T>>;
+
+pub fn find(conn: &mut DbConnection, at: TenantTable<'_>, id: &str) -> Found<ResourceRow> {
+    on_table!(at.table, |t, _unique| {
+        of_tenant!(t, at.tenant_id)
             .filter(t::id.eq(id))
             .select(row_columns!(t))
             .first(conn)
@@ -156,51 +167,35 @@ pub fn find(
 /// each other's changes; SQLite writers are already serialised.
 pub fn find_for_update(
     conn: &mut DbConnection,
-    table: ResourceTable,
-    tenant_id: &str,
+    at: TenantTable<'_>,
     id: &str,
-) -> QueryResult<Option<ResourceRow>> {
-    let claimed = on_table!(table, |t, _unique| {
-        diesel::update(t::table.filter(t::tenant_id.eq(tenant_id)).filter(t::id.eq(id)))
+) -> Found<ResourceRow> {
+    let claimed = on_table!(at.table, |t, _unique| {
+        diesel::update(of_tenant!(t, at.tenant_id).filter(t::id.eq(id)))
             .set(t::version.eq(t::version))
             .execute(conn)
     })?;
     if claimed == 0 {
         return Ok(None);
     }
-    find(conn, table, tenant_id, id)
+    find(conn, at, id)
 }
 
-/// The id of the resource holding this (lower-cased) unique value, if any.
-pub fn id_by_unique_key(
-    conn: &mut DbConnection,
-    table: ResourceTable,
-    tenant_id: &str,
-    key_ci: &str,
-) -> QueryResult<Option<String>> {
-    on_table!(table, |t, unique| {
-        t::table
-            .filter(t::tenant_id.eq(tenant_id))
-            .filter(unique.eq(key_ci))
-            .select(t::id)
-            .first(conn)
-            .optional()
+/// The id of the resource holding this (lower-cased) unique value `key`, if any.
+pub fn id_by_unique_key(conn: &mut DbConnection, at: TenantTable<'_>, key: &str) -> Found<String> {
+    on_table!(at.table, |t, unique| {
+        of_tenant!(t, at.tenant_id).filter(unique.eq(key)).select(t::id).first(conn).optional()
     })
 }
 
 /// Which of `ids` are resources of this table and tenant.
 pub fn existing_ids(
     conn: &mut DbConnection,
-    table: ResourceTable,
-    tenant_id: &str,
+    at: TenantTable<'_>,
     ids: &[String],
 ) -> QueryResult<Vec<String>> {
-    on_table!(table, |t, _unique| {
-        t::table
-            .filter(t::tenant_id.eq(tenant_id))
-            .filter(t::id.eq_any(ids))
-            .select(t::id)
-            .load(conn)
+    on_table!(at.table, |t, _unique| {
+        of_tenant!(t, at.tenant_id).filter(t::id.eq_any(ids)).select(t::id).load(conn)
     })
 }
 
@@ -211,36 +206,27 @@ pub fn update(
     values: &ColumnValues,
 ) -> QueryResult<usize> {
     on_columns!(values, |t, fields| {
-        diesel::update(t::table.filter(t::tenant_id.eq(tenant_id)).filter(t::id.eq(id)))
-            .set(fields)
-            .execute(conn)
+        diesel::update(of_tenant!(t, tenant_id).filter(t::id.eq(id))).set(fields).execute(conn)
     })
 }
 
 /// Bumps version and lastModified after a change stored outside the row (memberships).
 pub fn touch(
     conn: &mut DbConnection,
-    table: ResourceTable,
-    tenant_id: &str,
+    at: TenantTable<'_>,
     id: &str,
     now: i64,
 ) -> QueryResult<usize> {
-    on_table!(table, |t, _unique| {
-        diesel::update(t::table.filter(t::tenant_id.eq(tenant_id)).filter(t::id.eq(id)))
+    on_table!(at.table, |t, _unique| {
+        diesel::update(of_tenant!(t, at.tenant_id).filter(t::id.eq(id)))
             .set((t::updated_at.eq(now), t::version.eq(t::version + 1)))
             .execute(conn)
     })
 }
 
-pub fn delete(
-    conn: &mut DbConnection,
-    table: ResourceTable,
-    tenant_id: &str,
-    id: &str,
-) -> QueryResult<usize> {
-    on_table!(table, |t, _unique| {
-        diesel::delete(t::table.filter(t::tenant_id.eq(tenant_id)).filter(t::id.eq(id)))
-            .execute(conn)
+pub fn delete(conn: &mut DbConnection, at: TenantTable<'_>, id: &str) -> QueryResult<usize> {
+    on_table!(at.table, |t, _unique| {
+        diesel::delete(of_tenant!(t, at.tenant_id).filter(t::id.eq(id))).execute(conn)
     })
 }
 
@@ -248,15 +234,14 @@ pub fn delete(
 /// unsorted lists stable while other rows are added.
 pub fn list(
     conn: &mut DbConnection,
-    table: ResourceTable,
-    tenant_id: &str,
+    at: TenantTable<'_>,
     predicate: Option<SqlFragment>,
     order: Option<SqlFragment>,
     offset: i64,
     limit: i64,
 ) -> QueryResult<Vec<ResourceRow>> {
-    on_table!(table, |t, _unique| {
-        let query = filtered!(t, tenant_id, predicate);
+    on_table!(at.table, |t, _unique| {
+        let query = filtered!(t, at.tenant_id, predicate);
         let query = match order {
             Some(order) => query.order(order).then_order_by(t::seq),
             None => query.order(t::seq),
@@ -272,9 +257,8 @@ pub fn list(
 
 pub fn count(
     conn: &mut DbConnection,
-    table: ResourceTable,
-    tenant_id: &str,
+    at: TenantTable<'_>,
     predicate: Option<SqlFragment>,
 ) -> QueryResult<i64> {
-    on_table!(table, |t, _unique| filtered!(t, tenant_id, predicate).count().get_result(conn))
+    on_table!(at.table, |t, _unique| filtered!(t, at.tenant_id, predicate).count().get_result(conn))
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::TenantContext;
 use crate::db::DbConnection;
 use crate::db::repo::memberships::{self, ID_CHUNK};
-use crate::db::repo::resources::{self, ResourceTable};
+use crate::db::repo::resources::{self, ResourceTable, TenantTable};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::matches;
 use crate::scim::hints::SchemaHints;
@@ -71,17 +71,15 @@ fn resolve(
     let mut resolved = Vec::with_capacity(ids.len());
     let mut missing: Vec<String> = Vec::new();
     for chunk in ids.chunks(ID_CHUNK) {
+        let users = TenantTable { table: ResourceTable::Users, tenant_id };
         let users: HashSet<String> =
-            resources::existing_ids(conn, ResourceTable::Users, tenant_id, chunk)?
-                .into_iter()
-                .collect();
+            resources::existing_ids(conn, users, chunk)?.into_iter().collect();
         let rest: Vec<String> = chunk.iter().filter(|id| !users.contains(*id)).cloned().collect();
         let groups: HashSet<String> = if rest.is_empty() {
             HashSet::new()
         } else {
-            resources::existing_ids(conn, ResourceTable::Groups, tenant_id, &rest)?
-                .into_iter()
-                .collect()
+            let groups = TenantTable { table: ResourceTable::Groups, tenant_id };
+            resources::existing_ids(conn, groups, &rest)?.into_iter().collect()
         };
         for id in chunk {
             if users.contains(id) {

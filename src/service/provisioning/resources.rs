@@ -10,7 +10,7 @@ use super::{ResourceId, TenantContext, members, render};
 use crate::db::DbConnection;
 use crate::db::filter_sql::{order_by, to_predicate};
 use crate::db::repo::memberships;
-use crate::db::repo::resources::{self, ColumnValues, ResourceRow};
+use crate::db::repo::resources::{self, ColumnValues, ResourceRow, TenantTable};
 use crate::db::repo::values;
 use crate::db::value_index::index_rows;
 use crate::scim::error::{ScimError, ScimResult};
@@ -98,8 +98,8 @@ impl Resources<'_> {
 
     pub fn get(&self, id: &ResourceId, projection: &Projection) -> ScimResult<Rendered> {
         self.ctx.db.read(|conn| {
-            let row = resources::find(conn, self.rt.table, self.tenant(), id.as_str())?
-                .ok_or_else(|| self.not_found(id))?;
+            let row =
+                resources::find(conn, self.at(), id.as_str())?.ok_or_else(|| self.not_found(id))?;
             let version = row.version;
             let json = self
                 .render_rows(conn, std::slice::from_ref(&row), projection)?
@@ -116,14 +116,13 @@ impl Resources<'_> {
             || query.filter.as_ref().map(|f| to_predicate(target, schemas, tenant, f)).transpose();
         let order = query.sort.as_ref().map(|sort| order_by(target, schemas, sort)).transpose()?;
         self.ctx.db.read(|conn| {
-            let total = resources::count(conn, self.rt.table, tenant, predicate()?)?.max(0) as u64;
+            let total = resources::count(conn, self.at(), predicate()?)?.max(0) as u64;
             let offset = query.start_index.saturating_sub(1);
             if query.count == 0 || offset >= total {
                 return Ok(Page { total, resources: Vec::new() });
             }
             let (offset, limit) = (offset as i64, query.count as i64);
-            let rows =
-                resources::list(conn, self.rt.table, tenant, predicate()?, order, offset, limit)?;
+            let rows = resources::list(conn, self.at(), predicate()?, order, offset, limit)?;
             Ok(Page { total, resources: self.render_rows(conn, &rows, &query.projection)? })
         })
     }
@@ -153,7 +152,7 @@ impl Resources<'_> {
             if self.rt.kind.has_members() {
                 memberships::remove_all_members(conn, id.as_str())?;
             }
-            if resources::delete(conn, self.rt.table, tenant, id.as_str())? == 0 {
+            if resources::delete(conn, self.at(), id.as_str())? == 0 {
                 return Err(self.not_found(id));
             }
             values::delete(conn, id.as_str())?;
@@ -164,6 +163,11 @@ impl Resources<'_> {
 
     fn tenant(&self) -> &str {
         self.ctx.tenant.as_str()
+    }
+
+    /// This type's table, as the caller's tenant sees it.
+    fn at(&self) -> TenantTable<'_> {
+        TenantTable { table: self.rt.table, tenant_id: self.tenant() }
     }
 
     fn not_found(&self, id: &ResourceId) -> ScimError {
@@ -233,7 +237,7 @@ impl Resources<'_> {
         id: &ResourceId,
         if_match: Option<&EntityTags>,
     ) -> ScimResult<ResourceRow> {
-        let current = resources::find_for_update(conn, self.rt.table, self.tenant(), id.as_str())?
+        let current = resources::find_for_update(conn, self.at(), id.as_str())?
             .ok_or_else(|| self.not_found(id))?;
         check_if_match(if_match, current.version)?;
         Ok(current)
@@ -261,7 +265,7 @@ impl Resources<'_> {
             }
         }
         if members_changed {
-            resources::touch(conn, self.rt.table, self.tenant(), &current.id, now)?;
+            resources::touch(conn, self.at(), &current.id, now)?;
         }
         Ok(())
     }
@@ -273,7 +277,7 @@ impl Resources<'_> {
         except: Option<&ResourceId>,
     ) -> ScimResult<()> {
         let key = columns.unique_key();
-        let holder = resources::id_by_unique_key(conn, self.rt.table, self.tenant(), key)?;
+        let holder = resources::id_by_unique_key(conn, self.at(), key)?;
         if holder.is_some_and(|holder| Some(holder.as_str()) != except.map(ResourceId::as_str)) {
             return Err((self.rt.taken)(columns.unique_value()));
         }
