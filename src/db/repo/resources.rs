@@ -114,7 +114,7 @@ macro_rules! of_tenant {
 /// The rows of table module `$t` in one tenant that satisfy a filter predicate, as a boxed query.
 macro_rules! filtered {
     ($t:ident, $tenant_id:expr, $predicate:expr) => {{
-        let query = $t::table.filter($t::tenant_id.eq($tenant_id.to_owned())).into_boxed();
+        let query = of_tenant!($t, $tenant_id.to_owned()).into_boxed();
         match $predicate {
             Some(predicate) => query.filter(predicate),
             None => query,
