@@ -23,29 +23,6 @@ impl<T, R> Verdict<T, R> {
             Verdict::Refused(reason) => Err(reason),
         }
     }
-
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Verdict<U, R> {
-        match self {
-            Verdict::Granted(value) => Verdict::Granted(f(value)),
-            Verdict::Refused(reason) => Verdict::Refused(reason),
-        }
-    }
-
-    pub fn map_refusal<S>(self, f: impl FnOnce(R) -> S) -> Verdict<T, S> {
-        match self {
-            Verdict::Granted(value) => Verdict::Granted(value),
-            Verdict::Refused(reason) => Verdict::Refused(f(reason)),
-        }
-    }
-}
-
-impl<T, R> From<Result<T, R>> for Verdict<T, R> {
-    fn from(result: Result<T, R>) -> Self {
-        match result {
-            Ok(value) => Verdict::Granted(value),
-            Err(reason) => Verdict::Refused(reason),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -53,12 +30,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn converts_both_ways_and_maps_each_side() {
-        let granted: Verdict<u8, &str> = Ok(1).into();
-        assert_eq!(granted.clone().map(|n| n + 1), Verdict::Granted(2));
-        assert_eq!(granted.into_result(), Ok(1));
-        let refused: Verdict<u8, &str> = Err("no").into();
-        assert_eq!(refused.clone().map_refusal(str::len), Verdict::Refused(2));
-        assert_eq!(refused.into_result(), Err("no"));
+    fn a_verdict_is_a_result_for_callers_that_propagate_refusals() {
+        assert_eq!(Verdict::<u8, &str>::Granted(1).into_result(), Ok(1));
+        assert_eq!(Verdict::<u8, &str>::Refused("no").into_result(), Err("no"));
     }
 }

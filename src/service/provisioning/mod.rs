@@ -30,12 +30,6 @@ impl TenantId {
     }
 }
 
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// A SCIM resource's `id`, as the client sent it (unchecked: an unknown id is a 404, not an error).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ResourceId(String);
