@@ -12,4 +12,5 @@ pub mod oauth;
 pub mod scim;
 pub mod service;
 pub mod startup;
+pub mod text_table;
 pub mod tls;

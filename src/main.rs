@@ -323,6 +323,19 @@ fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) {
     }
 }
 
+/// A `list` command's answer: `{"<key>": [...]}` with `--json`, else a table.
+fn print_list<T: Serialize, const N: usize>(
+    json: bool,
+    key: &str,
+    items: &[T],
+    headings: [&str; N],
+    row: impl Fn(&T) -> [String; N],
+) {
+    print(json, &serde_json::json!({ key: items }), || {
+        scimd::text_table::render(headings, items.iter().map(row))
+    });
+}
+
 fn tenant_command(
     db: &Database,
     clock: &dyn Clock,
@@ -341,16 +354,9 @@ fn tenant_command(
         }
         TenantCommand::List => {
             let all = tenants::list(db)?;
-            print(json, &serde_json::json!({ "tenants": all }), || {
-                let mut out = format!("{:<24} {:<30} {:<8} CREATED", "SLUG", "NAME", "STATUS");
-                for t in &all {
-                    let status = if t.disabled { "disabled" } else { "active" };
-                    out.push_str(&format!(
-                        "\n{:<24} {:<30} {:<8} {}",
-                        t.slug, t.name, status, t.created
-                    ));
-                }
-                out
+            print_list(json, "tenants", &all, ["SLUG", "NAME", "STATUS", "CREATED"], |t| {
+                let status = if t.disabled { "disabled" } else { "active" };
+                [t.slug.clone(), t.name.clone(), status.into(), t.created.clone()]
             });
         }
     }
@@ -376,23 +382,16 @@ fn token_command(
         }
         TokenCommand::List { tenant } => {
             let all = credentials::list(db, &tenant)?;
-            print(json, &serde_json::json!({ "tokens": all }), || {
-                let mut out = format!(
-                    "{:<38} {:<16} {:<16} {:<26} {:<26} REVOKED",
-                    "ID", "LABEL", "HINT", "CREATED", "LAST USED"
-                );
-                for t in &all {
-                    out.push_str(&format!(
-                        "\n{:<38} {:<16} {:<16} {:<26} {:<26} {}",
-                        t.id,
-                        t.label,
-                        t.hint,
-                        t.created,
-                        t.last_used.as_deref().unwrap_or("never"),
-                        t.revoked.as_deref().unwrap_or("-")
-                    ));
-                }
-                out
+            let headings = ["ID", "LABEL", "HINT", "CREATED", "LAST USED", "REVOKED"];
+            print_list(json, "tokens", &all, headings, |t| {
+                [
+                    t.id.clone(),
+                    t.label.clone(),
+                    t.hint.clone(),
+                    t.created.clone(),
+                    t.last_used.clone().unwrap_or_else(|| "never".into()),
+                    t.revoked.clone().unwrap_or_else(|| "-".into()),
+                ]
             });
         }
         TokenCommand::Revoke { token_id } => {
@@ -464,15 +463,8 @@ fn operator_command(
         }
         OperatorCommand::List => {
             let all = operators::list(db)?;
-            print(json, &serde_json::json!({ "operators": all }), || {
-                let mut out = format!("{:<38} {:<36} {:<9} CREATED", "ID", "EMAIL", "DISABLED");
-                for o in &all {
-                    out.push_str(&format!(
-                        "\n{:<38} {:<36} {:<9} {}",
-                        o.id, o.email, o.disabled, o.created
-                    ));
-                }
-                out
+            print_list(json, "operators", &all, ["ID", "EMAIL", "DISABLED", "CREATED"], |o| {
+                [o.id.clone(), o.email.clone(), o.disabled.to_string(), o.created.clone()]
             });
         }
     }
@@ -498,12 +490,8 @@ fn tenant_admin_command(
         }
         TenantAdminCommand::List { tenant } => {
             let all = tenant_admins::list(db, &tenant)?;
-            print(json, &serde_json::json!({ "admins": all }), || {
-                let mut out = format!("{:<38} {:<36} CREATED", "ID", "EMAIL");
-                for a in &all {
-                    out.push_str(&format!("\n{:<38} {:<36} {}", a.id, a.email, a.created));
-                }
-                out
+            print_list(json, "admins", &all, ["ID", "EMAIL", "CREATED"], |a| {
+                [a.id.clone(), a.email.clone(), a.created.clone()]
             });
         }
     }
@@ -588,23 +576,21 @@ fn keys_command(
         }
         KeysCommand::List => {
             let all = keys::list(db, clock, ttl_ms)?;
-            print(json, &serde_json::json!({ "keys": all }), || {
-                let mut out = format!(
-                    "{:<45} {:<6} {:<26} {:<26} PUBLISHED",
-                    "KID", "ALG", "CREATED", "RETIRED"
-                );
-                for k in &all {
-                    out.push_str(&format!(
-                        "\n{:<45} {:<6} {:<26} {:<26} {}",
-                        k.kid,
-                        k.alg,
-                        k.created,
-                        k.retired.as_deref().unwrap_or("-"),
-                        k.published
-                    ));
-                }
-                out
-            });
+            print_list(
+                json,
+                "keys",
+                &all,
+                ["KID", "ALG", "CREATED", "RETIRED", "PUBLISHED"],
+                |k| {
+                    [
+                        k.kid.clone(),
+                        k.alg.clone(),
+                        k.created.clone(),
+                        k.retired.clone().unwrap_or_else(|| "-".into()),
+                        k.published.to_string(),
+                    ]
+                },
+            );
         }
     }
     Ok(())
@@ -619,23 +605,16 @@ fn grant_command(
     match cmd {
         GrantCommand::List { tenant } => {
             let all = grants::list(db, tenant.as_deref())?;
-            print(json, &serde_json::json!({ "grants": all }), || {
-                let mut out = format!(
-                    "{:<38} {:<16} {:<34} {:<22} {:<26} REVOKED",
-                    "ID", "TENANT", "CLIENT", "SCOPE", "CREATED"
-                );
-                for g in &all {
-                    out.push_str(&format!(
-                        "\n{:<38} {:<16} {:<34} {:<22} {:<26} {}",
-                        g.id,
-                        g.tenant,
-                        g.client_id,
-                        g.scope,
-                        g.created,
-                        g.revoked.as_deref().unwrap_or("-")
-                    ));
-                }
-                out
+            let headings = ["ID", "TENANT", "CLIENT", "SCOPE", "CREATED", "REVOKED"];
+            print_list(json, "grants", &all, headings, |g| {
+                [
+                    g.id.clone(),
+                    g.tenant.clone(),
+                    g.client_id.clone(),
+                    g.scope.clone(),
+                    g.created.clone(),
+                    g.revoked.clone().unwrap_or_else(|| "-".into()),
+                ]
             });
         }
         GrantCommand::Revoke { grant_id } => {

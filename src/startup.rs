@@ -84,7 +84,7 @@ impl Application {
                     async move { response.await.map(|r| request_id::tag(r, &id)) }
                 })
                 .wrap_fn(transport::hsts)
-                .wrap(crate::http::metrics::Record::new(&registry))
+                .wrap(actix_web::middleware::from_fn(crate::http::metrics::record))
                 .configure(routes)
         })
         .client_request_timeout(limits.client_request_timeout)

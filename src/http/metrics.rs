@@ -4,13 +4,12 @@
 //! The page names tenants, so it is not public: with `metrics_token` set, a scraper must send it
 //! as a bearer token; without it, only direct loopback peers are answered.
 
-use std::future::{Future, Ready, ready};
 use std::net::IpAddr;
-use std::pin::Pin;
-use std::sync::Arc;
 
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
+use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, web};
 use subtle::ConstantTimeEq;
 
@@ -88,82 +87,40 @@ fn same_secret(presented: &str, expected: &str) -> bool {
     bool::from(secret::sha256(presented).ct_eq(&secret::sha256(expected)))
 }
 
-/// The middleware: counts each request in flight, then by route pattern, method, status and
-/// tenant, and its latency.
-pub struct Record(Arc<Registry>);
-
-impl Record {
-    pub fn new(registry: &web::Data<Registry>) -> Record {
-        Record(registry.clone().into_inner())
+/// The middleware (`from_fn`): counts each request in flight, then by route pattern, method,
+/// status and tenant, and its latency. The registry is the application's `Data<Registry>`.
+pub async fn record(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let Some(registry) = req.app_data::<web::Data<Registry>>().cloned() else {
+        return next.call(req).await;
+    };
+    let in_flight = registry.enter();
+    let method = method_label(req.method());
+    let result = next.call(req).await;
+    match &result {
+        Ok(res) => {
+            let req = res.request();
+            let route = req.match_pattern();
+            let extensions = req.extensions();
+            let tenant =
+                extensions.get::<RequestTenant>().and_then(|t| t.slug.as_deref()).unwrap_or("");
+            in_flight.finish(RequestLabels {
+                route: route.as_deref().unwrap_or(UNMATCHED),
+                method,
+                status: res.status().as_str(),
+                tenant,
+            });
+        }
+        Err(err) => in_flight.finish(RequestLabels {
+            route: UNMATCHED,
+            method,
+            status: err.as_response_error().status_code().as_str(),
+            tenant: "",
+        }),
     }
-}
-
-impl<S, B> Transform<S, ServiceRequest> for Record
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
-    S::Future: 'static,
-    B: 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = Error;
-    type Transform = RecordService<S>;
-    type InitError = ();
-    type Future = Ready<Result<RecordService<S>, ()>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RecordService { service, registry: self.0.clone() }))
-    }
-}
-
-pub struct RecordService<S> {
-    service: S,
-    registry: Arc<Registry>,
-}
-
-impl<S, B> Service<ServiceRequest> for RecordService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
-    S::Future: 'static,
-    B: 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = Error;
-    type Future = Pin<Box<dyn Future<Output = Result<ServiceResponse<B>, Error>>>>;
-
-    forward_ready!(service);
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        let in_flight = self.registry.enter();
-        let method = method_label(req.method());
-        let response = self.service.call(req);
-        Box::pin(async move {
-            let result = response.await;
-            match &result {
-                Ok(res) => {
-                    let req = res.request();
-                    let route = req.match_pattern();
-                    let extensions = req.extensions();
-                    let tenant = extensions
-                        .get::<RequestTenant>()
-                        .and_then(|t| t.slug.as_deref())
-                        .unwrap_or("");
-                    in_flight.finish(RequestLabels {
-                        route: route.as_deref().unwrap_or(UNMATCHED),
-                        method,
-                        status: res.status().as_str(),
-                        tenant,
-                    });
-                }
-                Err(err) => in_flight.finish(RequestLabels {
-                    route: UNMATCHED,
-                    method,
-                    status: err.as_response_error().status_code().as_str(),
-                    tenant: "",
-                }),
-            }
-            result
-        })
-    }
+    result
 }
 
 /// Methods outside the standard set share one label: a client inventing methods must not be
