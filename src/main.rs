@@ -247,40 +247,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             });
             Ok(())
         }
-        Command::Tenant(cmd) => {
-            let db = Database::connect(&settings.database_url, 2)?;
-            tenant_command(&db, clock.as_ref(), cmd, cli.json)
-        }
-        Command::Token(cmd) => {
-            let db = Database::connect(&settings.database_url, 2)?;
-            token_command(&db, clock.as_ref(), cmd, cli.json)
-        }
-        Command::TenantAdmin(cmd) => {
-            let db = Database::connect(&settings.database_url, 2)?;
-            tenant_admin_command(&db, clock.as_ref(), cmd, cli.json)
-        }
-        Command::Client(cmd) => {
-            let db = Database::connect(&settings.database_url, 2)?;
-            client_command(&db, clock.as_ref(), cmd, cli.json)
-        }
-        Command::Keys(cmd) => {
-            let db = Database::connect(&settings.database_url, 2)?;
-            let ttl_ms = settings.access_token_ttl_ms();
-            keys_command(&db, clock.as_ref(), cmd, ttl_ms, cli.json)
-        }
-        Command::Grant(cmd) => {
-            let db = Database::connect(&settings.database_url, 2)?;
-            grant_command(&db, clock.as_ref(), cmd, cli.json)
-        }
-        Command::Operator(cmd) => {
-            let db = Database::connect(&settings.database_url, 2)?;
-            operator_command(&db, clock.as_ref(), cmd, cli.json)
-        }
+        admin_command => administer(&settings, clock.as_ref(), admin_command, cli.json),
+    }
+}
+
+/// Every command but `serve` and `migrate`: one small pool, one command, done.
+fn administer(
+    settings: &Settings,
+    clock: &dyn Clock,
+    command: Command,
+    json: bool,
+) -> anyhow::Result<()> {
+    let db = Database::connect(&settings.database_url, 2)?;
+    match command {
+        Command::Tenant(cmd) => tenant_command(&db, clock, cmd, json),
+        Command::Token(cmd) => token_command(&db, clock, cmd, json),
+        Command::TenantAdmin(cmd) => tenant_admin_command(&db, clock, cmd, json),
+        Command::Client(cmd) => client_command(&db, clock, cmd, json),
+        Command::Keys(cmd) => keys_command(&db, clock, cmd, settings.access_token_ttl_ms(), json),
+        Command::Grant(cmd) => grant_command(&db, clock, cmd, json),
+        Command::Operator(cmd) => operator_command(&db, clock, cmd, json),
         Command::Audit { tenant, event, actor, grant, since, until, limit } => {
-            let db = Database::connect(&settings.database_url, 2)?;
             let query = audit_log::AuditQuery { tenant, event, actor, grant, since, until };
-            audit(&db, clock.as_ref(), &query, limit, cli.json)
+            audit(&db, clock, &query, limit, json)
         }
+        Command::Serve { .. } | Command::Migrate => unreachable!("handled by run"),
     }
 }
 

@@ -5,10 +5,12 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use super::{Done, Nav, Operator, OperatorForm, check_slug};
+use crate::audit::Actor;
 use crate::http::AppState;
 use crate::http::error::{PageError, blocking};
 use crate::http::ui;
 use crate::http::ui::see_other;
+use crate::service::OperatorError;
 use crate::service::accounts::generate_password;
 use crate::service::accounts::tenant_admins::{self, TenantAdminView};
 use crate::service::oauth::grants::{self, GrantSummary};
@@ -121,15 +123,33 @@ fn back_to(slug: &str, done: &str) -> HttpResponse {
     see_other(&format!("/admin/tenants/{slug}?done={done}"))
 }
 
+/// Runs an operator's action on the tenant `slug` names, off the async runtime.
+async fn on_tenant<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    form: &OperatorForm,
+    slug: &str,
+    action: impl FnOnce(&AppState, &Actor, &str) -> Result<T, OperatorError> + Send + 'static,
+) -> Result<T, PageError> {
+    check_slug(slug)?;
+    let (actor, st, slug) = (form.session.actor(), state.clone(), slug.to_owned());
+    blocking(move || action(&st, &actor, &slug)).await
+}
+
+/// The id of the tenant `slug` names, for the services that take one.
+fn tenant_id(st: &AppState, slug: &str) -> Result<String, OperatorError> {
+    Ok(tenants::by_slug(&st.db, slug)?.id)
+}
+
 async fn rename(
     state: web::Data<AppState>,
     form: OperatorForm,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    check_slug(&slug)?;
-    let (actor, name, st) = (form.session.actor(), form.field("name").to_owned(), state.clone());
-    let s = slug.clone();
-    blocking(move || tenants::rename(&st.db, st.clock.as_ref(), &actor, &s, &name)).await?;
+    let name = form.field("name").to_owned();
+    on_tenant(&state, &form, &slug, move |st, actor, slug| {
+        tenants::rename(&st.db, st.clock.as_ref(), actor, slug, &name)
+    })
+    .await?;
     Ok(back_to(&slug, "tenant-renamed"))
 }
 
@@ -148,11 +168,24 @@ async fn set_disabled(
 ) -> Result<HttpResponse, PageError> {
     let (slug, switch) = path.into_inner();
     let disabled = matches!(switch, Switch::Disable);
-    check_slug(&slug)?;
-    let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
-    blocking(move || tenants::set_disabled(&st.db, st.clock.as_ref(), &actor, &s, disabled))
-        .await?;
+    on_tenant(&state, &form, &slug, move |st, actor, slug| {
+        tenants::set_disabled(&st.db, st.clock.as_ref(), actor, slug, disabled)
+    })
+    .await?;
     Ok(back_to(&slug, if disabled { "tenant-disabled" } else { "tenant-enabled" }))
+}
+
+/// The page that shows a secret once, with the way back to the tenant.
+fn shown_once(
+    form: &OperatorForm,
+    slug: &str,
+    title: String,
+    message: String,
+    secret: String,
+) -> HttpResponse {
+    let back = format!("/admin/tenants/{slug}");
+    let page = SecretPage { nav: Nav::new(&form.session, None), title, message, secret, back };
+    ui::render(actix_web::http::StatusCode::OK, &page)
 }
 
 async fn issue_token(
@@ -160,22 +193,16 @@ async fn issue_token(
     form: OperatorForm,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    check_slug(&slug)?;
-    let (actor, label, st, s) =
-        (form.session.actor(), form.field("label").to_owned(), state.clone(), slug.clone());
-    let issued =
-        blocking(move || credentials::issue(&st.db, st.clock.as_ref(), &actor, &s, &label)).await?;
-    let page = SecretPage {
-        nav: Nav::new(&form.session, None),
-        title: format!("Token '{}' issued", issued.label),
-        message: format!(
-            "Paste it into Okta as the Authorization header value for tenant {} (Provisioning → Integration → HTTP Header).",
-            issued.tenant
-        ),
-        secret: issued.token,
-        back: format!("/admin/tenants/{slug}"),
-    };
-    Ok(ui::render(actix_web::http::StatusCode::OK, &page))
+    let label = form.field("label").to_owned();
+    let issued = on_tenant(&state, &form, &slug, move |st, actor, slug| {
+        credentials::issue(&st.db, st.clock.as_ref(), actor, slug, &label)
+    })
+    .await?;
+    let message = format!(
+        "Paste it into Okta as the Authorization header value for tenant {} (Provisioning → Integration → HTTP Header).",
+        issued.tenant
+    );
+    Ok(shown_once(&form, &slug, format!("Token '{}' issued", issued.label), message, issued.token))
 }
 
 async fn revoke_token(
@@ -184,11 +211,9 @@ async fn revoke_token(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (slug, token_id) = path.into_inner();
-    check_slug(&slug)?;
-    let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
-    blocking(move || {
-        let tenant = tenants::by_slug(&st.db, &s)?;
-        credentials::revoke(&st.db, st.clock.as_ref(), &actor, Some(&tenant.id), &token_id)
+    on_tenant(&state, &form, &slug, move |st, actor, slug| {
+        let tenant = tenant_id(st, slug)?;
+        credentials::revoke(&st.db, st.clock.as_ref(), actor, Some(&tenant), &token_id)
     })
     .await?;
     Ok(back_to(&slug, "token-revoked"))
@@ -199,22 +224,15 @@ async fn create_tenant_admin(
     form: OperatorForm,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    check_slug(&slug)?;
-    let (actor, email, st, s) =
-        (form.session.actor(), form.field("email").to_owned(), state.clone(), slug.clone());
+    let email = form.field("email").to_owned();
     let password = generate_password();
     let p = password.clone();
-    let admin =
-        blocking(move || tenant_admins::create(&st.db, st.clock.as_ref(), &actor, &s, &email, &p))
-            .await?;
-    let page = SecretPage {
-        nav: Nav::new(&form.session, None),
-        title: format!("Admin {} created", admin.email),
-        message: "Give them this one-time password over a channel you trust; they sign in with it on the consent page or at /account.".into(),
-        secret: password,
-        back: format!("/admin/tenants/{slug}"),
-    };
-    Ok(ui::render(actix_web::http::StatusCode::OK, &page))
+    let admin = on_tenant(&state, &form, &slug, move |st, actor, slug| {
+        tenant_admins::create(&st.db, st.clock.as_ref(), actor, slug, &email, &p)
+    })
+    .await?;
+    let message = "Give them this one-time password over a channel you trust; they sign in with it on the consent page or at /account.";
+    Ok(shown_once(&form, &slug, format!("Admin {} created", admin.email), message.into(), password))
 }
 
 async fn reset_tenant_admin(
@@ -223,22 +241,14 @@ async fn reset_tenant_admin(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (slug, admin_id) = path.into_inner();
-    check_slug(&slug)?;
-    let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
-    let issued = blocking(move || {
-        let tenant = tenants::by_slug(&st.db, &s)?;
-        tenant_admins::reset_password(&st.db, st.clock.as_ref(), &actor, &tenant.id, &admin_id)
+    let issued = on_tenant(&state, &form, &slug, move |st, actor, slug| {
+        let tenant = tenant_id(st, slug)?;
+        tenant_admins::reset_password(&st.db, st.clock.as_ref(), actor, &tenant, &admin_id)
     })
     .await?;
-    let page = SecretPage {
-        nav: Nav::new(&form.session, None),
-        title: format!("New password for {}", issued.admin.email),
-        message: "Their sessions were ended. Give them this password over a channel you trust."
-            .into(),
-        secret: issued.password,
-        back: format!("/admin/tenants/{slug}"),
-    };
-    Ok(ui::render(actix_web::http::StatusCode::OK, &page))
+    let message = "Their sessions were ended. Give them this password over a channel you trust.";
+    let title = format!("New password for {}", issued.admin.email);
+    Ok(shown_once(&form, &slug, title, message.into(), issued.password))
 }
 
 async fn set_tenant_admin_disabled(
@@ -248,18 +258,9 @@ async fn set_tenant_admin_disabled(
 ) -> Result<HttpResponse, PageError> {
     let (slug, admin_id, switch) = path.into_inner();
     let disabled = matches!(switch, Switch::Disable);
-    check_slug(&slug)?;
-    let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
-    blocking(move || {
-        let tenant = tenants::by_slug(&st.db, &s)?;
-        tenant_admins::set_disabled(
-            &st.db,
-            st.clock.as_ref(),
-            &actor,
-            &tenant.id,
-            &admin_id,
-            disabled,
-        )
+    on_tenant(&state, &form, &slug, move |st, actor, slug| {
+        let tenant = tenant_id(st, slug)?;
+        tenant_admins::set_disabled(&st.db, st.clock.as_ref(), actor, &tenant, &admin_id, disabled)
     })
     .await?;
     Ok(back_to(&slug, if disabled { "admin-disabled" } else { "admin-enabled" }))
@@ -271,22 +272,16 @@ async fn revoke_grant(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (slug, grant_id) = path.into_inner();
-    check_slug(&slug)?;
-    let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
-    blocking(move || {
-        let tenant = tenants::by_slug(&st.db, &s)?;
-        grants::revoke(
-            &st.db,
-            st.clock.as_ref(),
-            &actor,
-            Some(&tenant.id),
-            &grant_id,
-            "revoked by an operator",
-        )
+    on_tenant(&state, &form, &slug, move |st, actor, slug| {
+        let tenant = tenant_id(st, slug)?;
+        grants::revoke(&st.db, st.clock.as_ref(), actor, Some(&tenant), &grant_id, REVOKED_BY)
     })
     .await?;
     Ok(back_to(&slug, "grant-revoked"))
 }
+
+/// The reason recorded when an operator revokes a grant.
+const REVOKED_BY: &str = "revoked by an operator";
 
 /// From the lineage page, which is not under a tenant.
 async fn revoke_any_grant(
@@ -296,9 +291,7 @@ async fn revoke_any_grant(
 ) -> Result<HttpResponse, PageError> {
     let (actor, st) = (form.session.actor(), state.clone());
     let id = grant_id.clone();
-    blocking(move || {
-        grants::revoke(&st.db, st.clock.as_ref(), &actor, None, &id, "revoked by an operator")
-    })
-    .await?;
+    blocking(move || grants::revoke(&st.db, st.clock.as_ref(), &actor, None, &id, REVOKED_BY))
+        .await?;
     Ok(see_other(&format!("/admin/grants/{grant_id}?done=grant-revoked")))
 }
