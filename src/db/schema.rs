@@ -222,6 +222,87 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        label -> Text,
+        tenant_id -> Nullable<Text>,
+        scopes -> Text,
+        key_hash -> Text,
+        hint -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        position -> Nullable<BigInt>,
+        id -> Text,
+        tenant_id -> Text,
+        tenant_slug -> Text,
+        event_type -> Text,
+        resource_id -> Nullable<Text>,
+        resource_version -> Nullable<BigInt>,
+        occurred_at -> BigInt,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    event_log_state (id) {
+        id -> BigInt,
+        pruned_through -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        url -> Text,
+        tenant_id -> Nullable<Text>,
+        event_types -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_until -> Nullable<BigInt>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        fanout_position -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_cursors (endpoint_id, tenant_id) {
+        endpoint_id -> Text,
+        tenant_id -> Text,
+        position -> BigInt,
+        pending -> Bool,
+        attempts -> BigInt,
+        failing_since -> Nullable<BigInt>,
+        next_attempt_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (seq) {
+        seq -> BigInt,
+        endpoint_id -> Text,
+        event_id -> Text,
+        tenant_id -> Text,
+        attempt -> BigInt,
+        outcome -> Text,
+        status_code -> Nullable<BigInt>,
+        latency_ms -> BigInt,
+        response_body -> Nullable<Text>,
+        at -> BigInt,
+    }
+}
+
 diesel::joinable!(static_tokens -> tenants (tenant_id));
 diesel::joinable!(admin_accounts -> tenants (tenant_id));
 diesel::joinable!(web_sessions -> admin_accounts (admin_id));
@@ -231,6 +312,9 @@ diesel::joinable!(oauth_codes -> oauth_grants (grant_id));
 diesel::joinable!(refresh_tokens -> oauth_grants (grant_id));
 diesel::joinable!(operator_sessions -> operator_accounts (operator_id));
 diesel::joinable!(tenant_activity -> tenants (tenant_id));
+diesel::joinable!(api_keys -> tenants (tenant_id));
+diesel::joinable!(webhook_cursors -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
@@ -252,4 +336,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     operator_sessions,
     rate_limits,
     tenant_activity,
+    api_keys,
+    events,
+    event_log_state,
+    webhook_endpoints,
+    webhook_cursors,
+    webhook_deliveries,
 );
