@@ -3,6 +3,7 @@
 
 pub mod columns;
 pub mod filter_sql;
+pub mod pulse;
 pub mod repo;
 pub mod rows;
 pub mod schema;
@@ -170,6 +171,8 @@ pub struct Database {
     checkout_timeout: Duration,
     /// The audit events written through this handle and its clones, for `/metrics`.
     audit_counts: Arc<repo::audit::AuditCounts>,
+    /// Rung after every commit that recorded events, for this node's sequencer.
+    events_pulse: Arc<pulse::Pulse>,
     /// While any clone lives, the SQLite checkpointer thread keeps running.
     _alive: Arc<()>,
 }
@@ -209,6 +212,7 @@ impl Database {
             write_gate,
             checkout_timeout: DEFAULT_CHECKOUT_TIMEOUT,
             audit_counts: Arc::default(),
+            events_pulse: Arc::default(),
             _alive: alive,
         };
         db.migrate()?;
@@ -233,6 +237,11 @@ impl Database {
     /// What `audit::record` counts the events it writes through this handle in.
     pub fn audit_counts(&self) -> &repo::audit::AuditCounts {
         &self.audit_counts
+    }
+
+    /// Rung after every commit of this handle that recorded events.
+    pub fn events_pulse(&self) -> &pulse::Pulse {
+        &self.events_pulse
     }
 
     /// This node's pool right now, for metrics. Cheap: no connection is checked out.
@@ -287,7 +296,11 @@ impl Database {
         let _guard = self.lock_writer();
         let mut pooled = self.checkout()?;
         let conn: &mut DbConnection = &mut pooled;
-        conn.transaction(f)
+        let result = conn.transaction(f);
+        if repo::events::take_inserted() && result.is_ok() {
+            self.events_pulse.ring();
+        }
+        result
     }
 
     /// Runs `f` in one read transaction, so a list and its count see the same snapshot: SQLite's

@@ -3,6 +3,7 @@
 
 pub mod bulk;
 pub mod custom_schema;
+pub mod diff;
 pub mod discovery;
 pub mod error;
 pub mod filter;

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod audit;
+pub mod events;
 pub mod keys;
 pub mod memberships;
 pub mod oauth;

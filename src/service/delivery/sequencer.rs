@@ -1,0 +1,93 @@
+//! This node's event worker: gives committed events their feed positions as soon as a local
+//! writer rings (and every `IDLE_POLL` for other nodes' events), publishes the head for
+//! long-polling readers, and applies the event log's retention. Every node runs one; on
+//! PostgreSQL they take turns through an advisory lock, so adding nodes never reorders the feed.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::db::repo::events;
+use crate::db::{Database, StoreError};
+
+/// How long the worker sleeps when nobody rings: the delay for events written on other nodes.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+/// Events given positions per transaction.
+const BATCH: i64 = 1_000;
+/// How often retention runs.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// After a storage error, wait this long before trying again (and log at most this often).
+const BACKOFF: Duration = Duration::from_secs(1);
+
+/// What the rest of the node sees of its worker: the feed head, and a handle that stops the
+/// thread when the last clone is dropped.
+#[derive(Clone)]
+pub struct EventWorker {
+    head: watch::Receiver<i64>,
+    _alive: Arc<()>,
+}
+
+impl EventWorker {
+    /// Starts the worker thread; `retention_ms` is how long events are kept.
+    pub fn start(db: Database, clock: Arc<dyn Clock>, retention_ms: i64) -> EventWorker {
+        let initial = db.read(|conn| Ok::<_, StoreError>(events::head(conn)?)).unwrap_or(0);
+        let (sender, head) = watch::channel(initial);
+        let alive = Arc::new(());
+        let weak = Arc::downgrade(&alive);
+        let spawned = std::thread::Builder::new()
+            .name("event-sequencer".into())
+            .spawn(move || run(&db, clock.as_ref(), retention_ms, &sender, &weak));
+        if let Err(err) = spawned {
+            tracing::error!(error = %err, "cannot start the event sequencer");
+        }
+        EventWorker { head, _alive: alive }
+    }
+
+    /// A receiver that changes whenever this node has sequenced new events.
+    pub fn head(&self) -> watch::Receiver<i64> {
+        self.head.clone()
+    }
+}
+
+fn run(
+    db: &Database,
+    clock: &dyn Clock,
+    retention_ms: i64,
+    head: &watch::Sender<i64>,
+    alive: &Weak<()>,
+) {
+    let mut last_prune = Instant::now();
+    while alive.upgrade().is_some() {
+        let sequenced = db.write(|conn| -> Result<_, StoreError> {
+            let sequenced = events::sequence(conn, BATCH)?;
+            Ok((sequenced, events::head(conn)?))
+        });
+        match sequenced {
+            Ok((sequenced, at)) => {
+                if sequenced > 0 {
+                    head.send_replace(at);
+                }
+                if sequenced as i64 == BATCH {
+                    continue;
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "event sequencing failed; retrying");
+                std::thread::sleep(BACKOFF);
+                continue;
+            }
+        }
+        if last_prune.elapsed() >= PRUNE_EVERY {
+            last_prune = Instant::now();
+            let cutoff = clock.now().saturating_sub(retention_ms);
+            match db.write(|conn| Ok::<_, StoreError>(events::prune(conn, cutoff)?)) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "event log retention"),
+                Err(err) => tracing::warn!(error = %err, "event log retention failed"),
+            }
+        }
+        db.events_pulse().wait(IDLE_POLL);
+    }
+}
