@@ -184,6 +184,9 @@ settings! {
     /// Answer every group PATCH with 204 and no body (Okta accepts it), instead of 200 with the
     /// group: for very large groups the full member list would be megabytes per change.
     group_patch_no_content: bool = false, env = "SCIMD_GROUP_PATCH_NO_CONTENT";
+    /// How long the event log keeps events, in days (at least 1); a feed cursor older than
+    /// that is answered 410.
+    event_retention_days: u64 = 30, env = "SCIMD_EVENT_RETENTION_DAYS";
     /// Bearer token a scraper must send to `/metrics`; without it, only loopback peers may scrape.
     metrics_token: Option<String> [secret] = None, env = "SCIMD_METRICS_TOKEN";
     /// Extension schemas for custom attributes (`[[schema_extensions]]`, file only).
@@ -364,6 +367,10 @@ impl Settings {
     }
 
     /// Lifetime of sign-in sessions, in clock milliseconds.
+    pub fn event_retention_ms(&self) -> i64 {
+        (self.event_retention_days.max(1) as i64).saturating_mul(86_400_000)
+    }
+
     pub fn session_ttl_ms(&self) -> i64 {
         millis(self.session_ttl_secs)
     }

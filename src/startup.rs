@@ -17,6 +17,7 @@ use crate::config::Settings;
 use crate::db::Database;
 use crate::http::{AppState, request_id, routes, transport};
 use crate::scim::schema::Registry;
+use crate::service::delivery::sequencer::EventWorker;
 use crate::service::oauth::keys::{self, TokenRuntime};
 use crate::service::operations::activity::ActivityTracker;
 use crate::service::operations::rate_limit::BatchedLimiter;
@@ -62,9 +63,11 @@ impl Application {
         let db = db.with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs));
         keys::ensure_signing_key(&db, clock.as_ref())
             .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;
+        let events = EventWorker::start(db.clone(), clock.clone(), settings.event_retention_ms());
         let state = web::Data::new(AppState {
             db,
             clock,
+            events,
             settings: Arc::new(settings),
             schemas: Arc::new(schemas),
             tokens: Arc::new(TokenRuntime::new()),

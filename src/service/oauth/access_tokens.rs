@@ -11,6 +11,7 @@ use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::Clock;
 use crate::db::repo::oauth;
 use crate::db::rows::ClientRow;
+use crate::service::oauth::grants;
 use crate::db::{Database, StoreError};
 use crate::oauth::jwt::{self, AccessClaims, JwtFailure};
 use crate::oauth::refresh::{self as rules, Decision};
@@ -240,7 +241,7 @@ pub fn revoke(
         if grant.client_id != client.id {
             return Ok(());
         }
-        if oauth::revoke_grant(conn, &grant.id, now, "revoked by the client")? == 1 {
+        if grants::revoke_row(conn, &grant, now, "revoked by the client")? {
             let event = Event::new(Kind::GrantRevoked, &Actor::Client(client.id.clone()))
                 .tenant(grant.tenant_id.clone())
                 .client(grant.client_id.clone())

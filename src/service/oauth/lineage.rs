@@ -5,6 +5,7 @@
 use crate::db::repo::oauth as repo;
 use crate::db::rows::{CodeRow, GrantRow, RefreshTokenRow, TenantRow};
 use crate::db::{DbConnection, StoreError};
+use crate::service::oauth::grants;
 use crate::oauth::refresh::{self as rules, Decision, RefreshPolicy, TokenState};
 use crate::oauth::secret;
 
@@ -69,7 +70,7 @@ pub fn redeem_code(
     if row.used_at.is_some()
         || (row.expires_at > now && repo::use_code(conn, &row.code_hash, now)? == 0)
     {
-        let newly_revoked = repo::revoke_grant(conn, &grant.id, now, CODE_REUSED)? == 1;
+        let newly_revoked = grants::revoke_row(conn, &grant, now, CODE_REUSED)?;
         return Ok(CodeRedemption::Reused { grant, newly_revoked });
     }
     if row.expires_at <= now {
@@ -137,7 +138,7 @@ pub fn present_refresh(
             Ok(RefreshPresentation::Rotate { token, grant, retry, expires_at })
         }
         Decision::Reuse => {
-            let newly_revoked = repo::revoke_grant(conn, &grant.id, now, REFRESH_REUSED)? == 1;
+            let newly_revoked = grants::revoke_row(conn, &grant, now, REFRESH_REUSED)?;
             Ok(RefreshPresentation::Reused { token, grant, newly_revoked })
         }
         decision => Ok(RefreshPresentation::Refused { token, grant, decision }),

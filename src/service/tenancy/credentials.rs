@@ -12,6 +12,7 @@ use crate::oauth::jwt::JwtFailure;
 use crate::oauth::scope::Access;
 use crate::oauth::secret;
 use crate::service::OperatorError;
+use crate::service::delivery::outbox::{self, Connection};
 use crate::service::verdict::{Decided, Verdict};
 
 /// Every static token starts with this, so leaked tokens are easy to recognise and scan for.
@@ -194,6 +195,8 @@ pub fn issue(
             .detail("token_id", id.clone())
             .detail("label", label);
         audit::record(conn, db.audit_counts(), clock.now(), event)?;
+        let token = Connection::StaticToken { id: &id, label };
+        outbox::connection_changed(conn, &tenant.id, clock.now(), token, None)?;
         Ok::<_, OperatorError>(())
     })?;
     Ok(IssuedToken { id, tenant: tenant_slug.to_owned(), label: label.to_owned(), token })
@@ -225,6 +228,9 @@ pub fn revoke(
                 .tenant(row.tenant_id.clone())
                 .detail("token_id", token_id);
             audit::record(conn, db.audit_counts(), clock.now(), event)?;
+            let token = Connection::StaticToken { id: token_id, label: &row.label };
+            let reason = Some("revoked by an operator");
+            outbox::connection_changed(conn, &row.tenant_id, clock.now(), token, reason)?;
         }
         let row = tokens::find(conn, token_id)?
             .ok_or_else(|| OperatorError::NotFound(format!("token '{token_id}'")))?;
