@@ -41,6 +41,8 @@ pub enum Kind {
     KeyRotated,
     StaticTokenIssued,
     StaticTokenRevoked,
+    ApiKeyCreated,
+    ApiKeyRevoked,
     ScimAuthFailed,
 }
 
@@ -79,6 +81,8 @@ impl Kind {
         Kind::KeyRotated,
         Kind::StaticTokenIssued,
         Kind::StaticTokenRevoked,
+        Kind::ApiKeyCreated,
+        Kind::ApiKeyRevoked,
         Kind::ScimAuthFailed,
     ];
 
@@ -116,6 +120,8 @@ impl Kind {
             Kind::KeyRotated => "key.rotated",
             Kind::StaticTokenIssued => "static_token.issued",
             Kind::StaticTokenRevoked => "static_token.revoked",
+            Kind::ApiKeyCreated => "api_key.created",
+            Kind::ApiKeyRevoked => "api_key.revoked",
             Kind::ScimAuthFailed => "scim.auth_failed",
         }
     }

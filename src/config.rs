@@ -209,6 +209,8 @@ pub struct RateLimits {
     /// Sign-in form posts (consent, console, account pages) per client IP address; failed
     /// sign-ins also lock the account and the address (see the README).
     pub login_per_ip: u64,
+    /// `/api/v1` requests per vendor API key.
+    pub api_per_key: u64,
 }
 
 impl Default for RateLimits {
@@ -218,6 +220,7 @@ impl Default for RateLimits {
             token_per_client: 600,
             token_per_ip: 600,
             login_per_ip: 60,
+            api_per_key: 6_000,
         }
     }
 }
@@ -230,6 +233,7 @@ impl RateLimits {
             "SCIMD_RATE_LIMIT_TOKEN_PER_CLIENT" => &mut self.token_per_client,
             "SCIMD_RATE_LIMIT_TOKEN_PER_IP" => &mut self.token_per_ip,
             "SCIMD_RATE_LIMIT_LOGIN_PER_IP" => &mut self.login_per_ip,
+            "SCIMD_RATE_LIMIT_API_PER_KEY" => &mut self.api_per_key,
             _ => return Ok(false),
         };
         *field = parse_number(key, value)?;

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod activity;
+pub mod api;
 pub mod console;
 pub mod error;
 pub mod extractors;
@@ -73,6 +74,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(ui::routes)
         .configure(account::routes)
         .configure(console::routes)
+        .configure(api::routes)
         .service(
             web::scope("/scim/v2")
                 .wrap(actix_web::middleware::from_fn(activity::track))

@@ -44,6 +44,8 @@ pub enum AuthFailure {
     Token(JwtFailure),
     /// A JWT access token whose grant has been revoked.
     GrantRevoked,
+    /// A vendor API key (`scimd_ak_…`): a credential for `/api/v1`, never for SCIM.
+    ApiKey,
 }
 
 impl AuthFailure {
@@ -58,6 +60,9 @@ impl AuthFailure {
             AuthFailure::Token(failure) => failure.description(),
             AuthFailure::GrantRevoked => {
                 "the access token's grant has been revoked; a tenant admin must authorize again"
+            }
+            AuthFailure::ApiKey => {
+                "this is a scimd API key, which works on /api/v1 only; SCIM needs a static SCIM token or an OAuth access token"
             }
         }
     }

@@ -1,0 +1,33 @@
+//! `/api/v1`: the vendor's application API (JSON for application developers, not SCIM),
+//! authenticated by API keys (`auth`), with its OpenAPI document checked into the repository.
+
+mod auth;
+mod directory;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+pub use auth::ApiRequest;
+
+use super::error::V1Error;
+
+/// The OpenAPI 3.1 document of every `/api/v1` endpoint, served as it is checked in.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Mounts `/api/v1`; other parts of the API add their routes inside `configure`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .route("/openapi.json", web::get().to(openapi))
+            .configure(directory::routes)
+            .default_service(web::to(unknown_endpoint)),
+    );
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(OPENAPI)
+}
+
+async fn unknown_endpoint(req: HttpRequest) -> Result<HttpResponse, V1Error> {
+    let path: String = req.path().chars().take(200).collect();
+    Err(V1Error::not_found(format!("no endpoint {} {path}", req.method())))
+}
