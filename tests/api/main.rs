@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod discovery;
 mod equivalence;
+mod events;
 mod groups;
 mod hardening;
 mod journeys;

@@ -3,6 +3,7 @@
 
 mod auth;
 mod directory;
+mod events;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -19,6 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .route("/openapi.json", web::get().to(openapi))
             .configure(directory::routes)
+            .configure(events::routes)
             .default_service(web::to(unknown_endpoint)),
     );
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::UNAVAILABLE_RETRY_AFTER_SECS;
 use crate::db::StoreError;
+use crate::service::delivery::feed::FeedError;
 use crate::service::directory::read::ReadError;
 use crate::service::tenancy::api_keys::{KeyFailure, Scope};
 
@@ -56,6 +57,20 @@ impl V1Error {
         }
     }
 
+    /// 410 `cursor_expired`: the events after a feed cursor were deleted by retention.
+    pub fn gone(description: impl Into<String>) -> V1Error {
+        V1Error::new(StatusCode::GONE, "cursor_expired", description)
+    }
+
+    /// 403 `tenant_forbidden`: the key is confined to another tenant.
+    pub fn tenant_forbidden() -> V1Error {
+        V1Error::new(
+            StatusCode::FORBIDDEN,
+            "tenant_forbidden",
+            "this API key is confined to another tenant",
+        )
+    }
+
     /// 429: the key's request budget for this minute is spent.
     pub fn rate_limited(retry_after_secs: u64) -> V1Error {
         V1Error {
@@ -67,6 +82,15 @@ impl V1Error {
                     "too many requests with this API key; retry after {retry_after_secs} second(s)"
                 ),
             )
+        }
+    }
+}
+
+impl From<FeedError> for V1Error {
+    fn from(err: FeedError) -> Self {
+        match err {
+            FeedError::Gone => V1Error::gone(err.to_string()),
+            FeedError::Store(err) => V1Error::from(err),
         }
     }
 }

@@ -66,8 +66,7 @@ impl ScimCall {
     ) -> Result<T, ApiError> {
         let base = scim_base(&self.req, &self.state);
         let (state, tenant, slug) = (self.state, self.tenant, self.tenant_slug);
-        let result =
-            web::block(move || call(&state.tenant_context(&tenant, &slug, &base))).await?;
+        let result = web::block(move || call(&state.tenant_context(&tenant, &slug, &base))).await?;
         Ok(result?)
     }
 }

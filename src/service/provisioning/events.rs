@@ -73,7 +73,11 @@ impl Events<'_> {
         };
         let event_type = match &self.rt.events.activation {
             Some(a) if active(&old) != active(&new) => {
-                if active(&new) { a.reactivated } else { a.deactivated }
+                if active(&new) {
+                    a.reactivated
+                } else {
+                    a.deactivated
+                }
             }
             _ => self.rt.events.updated,
         };

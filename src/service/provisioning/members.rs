@@ -74,13 +74,17 @@ pub(super) fn apply(
             let added = memberships::add_members(conn, tenant_id, group_id, &resolved)?;
             MemberDelta { added, removed }
         }
-        MemberChange::Remove(ids) => {
-            MemberDelta { added: Vec::new(), removed: memberships::remove_members(conn, group_id, &ids)? }
-        }
+        MemberChange::Remove(ids) => MemberDelta {
+            added: Vec::new(),
+            removed: memberships::remove_members(conn, group_id, &ids)?,
+        },
         MemberChange::RemoveAll => {
             let all: Vec<String> =
                 memberships::member_ids(conn, group_id)?.into_iter().map(|(id, _)| id).collect();
-            MemberDelta { added: Vec::new(), removed: memberships::remove_members(conn, group_id, &all)? }
+            MemberDelta {
+                added: Vec::new(),
+                removed: memberships::remove_members(conn, group_id, &all)?,
+            }
         }
         MemberChange::RemoveMatching(filter) => {
             // Rare general filters (e.g. on `type`) are evaluated over the members themselves.
@@ -95,7 +99,10 @@ pub(super) fn apply(
                 })
                 .map(|m| m.member_id)
                 .collect();
-            MemberDelta { added: Vec::new(), removed: memberships::remove_members(conn, group_id, &doomed)? }
+            MemberDelta {
+                added: Vec::new(),
+                removed: memberships::remove_members(conn, group_id, &doomed)?,
+            }
         }
     };
     Ok(delta)

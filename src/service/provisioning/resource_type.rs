@@ -11,10 +11,10 @@ use super::{groups, users};
 use crate::db::DbConnection;
 use crate::db::filter_sql::FilterTarget;
 use crate::db::repo::resources::{ColumnValues, ResourceRow, ResourceTable};
-use crate::service::delivery::outbox::EventType;
-use crate::service::directory::view::GroupRef;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::schema::ResourceKind;
+use crate::service::delivery::outbox::EventType;
+use crate::service::directory::view::GroupRef;
 
 /// One resource type's description for the pipeline.
 pub(super) struct ResourceType {

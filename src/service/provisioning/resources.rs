@@ -5,9 +5,9 @@
 
 use serde_json::Value;
 
-use super::resource_type::{Computed, Loading, ResourceType, resource_type};
 use super::events::Events;
 use super::members::{self, MemberDelta};
+use super::resource_type::{Computed, Loading, ResourceType, resource_type};
 use super::{ResourceId, TenantContext, render};
 use crate::db::DbConnection;
 use crate::db::filter_sql::{order_by, to_predicate};

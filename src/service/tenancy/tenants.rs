@@ -128,7 +128,8 @@ pub fn set_disabled(
                 Event::new(kind, actor).tenant(row.id.clone()),
             )?;
             row.disabled = disabled;
-            let changed = if disabled { EventType::TenantDisabled } else { EventType::TenantEnabled };
+            let changed =
+                if disabled { EventType::TenantDisabled } else { EventType::TenantEnabled };
             outbox::tenant_changed(conn, &row, now, changed)?;
         }
         Ok(row.into())
