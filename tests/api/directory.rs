@@ -355,3 +355,36 @@ async fn every_use_of_a_key_is_rate_limited() {
     // Another key has its own budget.
     app.api_key(Some("acme"), None).json("/tenants", StatusCode::OK).await;
 }
+
+#[tokio::test]
+async fn the_console_creates_a_key_shown_once_and_revokes_it() {
+    let app = spawn_app().await;
+    create_operator(&app);
+    let op = app.operator().await;
+    let html = op.page("/admin/api-keys", StatusCode::OK).await;
+    assert!(html.contains("No API key yet") && html.contains("href=\"/admin/api-keys\""));
+    let form = [("label", "app-backend"), ("tenant", "acme"), ("scope:directory:read", "on")];
+    let response = op.post("/admin/api-keys", &form).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let key = shown_secret(&response.text().await.unwrap());
+    let key = key.as_str();
+    assert!(key.starts_with("scimd_ak_"));
+    let api = app.api_client(key);
+    api.json("/tenants/acme/users", StatusCode::OK).await;
+    let listed = scimd::service::tenancy::api_keys::list(&app.db, Some("acme")).unwrap();
+    assert_eq!(listed[0].scopes, vec!["directory:read"], "only the ticked scope");
+
+    let html = op.page("/admin/api-keys", StatusCode::OK).await;
+    assert!(!html.contains(key) && html.contains("app-backend") && html.contains(&key[..13]));
+    // Without its CSRF token a form does nothing.
+    let id = scimd::service::tenancy::api_keys::list(&app.db, None).unwrap()[0].id.clone();
+    let forged = op.post_form(&format!("/admin/api-keys/{id}/revoke"), &[]).await;
+    assert_ne!(forged.status(), StatusCode::SEE_OTHER);
+    api.json("/tenants/acme", StatusCode::OK).await;
+    let response = op.post(&format!("/admin/api-keys/{id}/revoke"), &[]).await;
+    assert_eq!(crate::support::okta::location(&response), "/admin/api-keys?done=api-key-revoked");
+    api.refused("/tenants", StatusCode::UNAUTHORIZED, "invalid_token").await;
+    // No scope ticked is a clear refusal, not a key.
+    let response = op.post("/admin/api-keys", &[("label", "none")]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
