@@ -8,6 +8,7 @@ mod browser;
 mod bulk;
 mod cli;
 mod console;
+mod directory;
 mod discovery;
 mod equivalence;
 mod events;

@@ -15,13 +15,33 @@ use crate::service::directory::read::{Page, Paging, Reader};
 use crate::service::tenancy::api_keys::{ApiPrincipal, Scope};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/tenants", web::get().to(tenants))
-        .route("/tenants/{slug}", web::get().to(tenant))
-        .route("/tenants/{slug}/users", web::get().to(users))
-        .route("/tenants/{slug}/users/{id}", web::get().to(user))
-        .route("/tenants/{slug}/groups", web::get().to(groups))
-        .route("/tenants/{slug}/groups/{id}", web::get().to(group))
-        .route("/tenants/{slug}/groups/{id}/members", web::get().to(members));
+    cfg.service(get("/tenants").to(tenants))
+        .service(get("/tenants/{slug}").to(tenant))
+        .service(get("/tenants/{slug}/users").to(users))
+        .service(get("/tenants/{slug}/users/{id}").to(user))
+        .service(get("/tenants/{slug}/groups").to(groups))
+        .service(get("/tenants/{slug}/groups/{id}").to(group))
+        .service(get("/tenants/{slug}/groups/{id}/members").to(members));
+}
+
+/// A read-only resource: GET (and HEAD) answer, any other method is a 405 naming GET.
+fn get(path: &str) -> GetOnly {
+    GetOnly(path.to_owned())
+}
+
+struct GetOnly(String);
+
+impl GetOnly {
+    fn to<F, Args>(self, handler: F) -> actix_web::Resource
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        web::resource(self.0)
+            .route(web::get().to(handler))
+            .default_service(web::to(super::method_not_allowed))
+    }
 }
 
 /// Query parameters of the lists; unknown ones are ignored.

@@ -5,7 +5,7 @@ mod auth;
 mod directory;
 mod events;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 pub use auth::ApiRequest;
 
@@ -27,6 +27,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn openapi() -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(OPENAPI)
+}
+
+/// A method the endpoint does not have: 405 with `Allow`.
+pub(super) async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let mut response = V1Error::method_not_allowed(req.method().as_str()).error_response();
+    response.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static("GET, HEAD"),
+    );
+    response
 }
 
 async fn unknown_endpoint(req: HttpRequest) -> Result<HttpResponse, V1Error> {

@@ -42,6 +42,16 @@ impl V1Error {
         V1Error::new(StatusCode::NOT_FOUND, "not_found", description)
     }
 
+    /// 405: the endpoint exists, the method does not.
+    pub fn method_not_allowed(method: &str) -> V1Error {
+        let method: String = method.chars().take(20).collect();
+        V1Error::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{method} is not supported here; this API is read with GET"),
+        )
+    }
+
     /// 403 `insufficient_scope` (RFC 6750 §3.1), naming the scope the key lacks.
     pub fn insufficient_scope(needed: Scope) -> V1Error {
         let needed = needed.as_str();

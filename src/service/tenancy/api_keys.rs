@@ -141,14 +141,14 @@ impl KeyFailure {
     pub fn description(self) -> &'static str {
         match self {
             KeyFailure::Header(AuthFailure::Missing) => {
-                "no Authorization header; send 'Authorization: Bearer scimd_ak_…'"
+                "no Authorization header; send 'Authorization: Bearer scimd_ak_...'"
             }
             KeyFailure::Header(failure) => failure.description(),
             KeyFailure::Unknown => "the API key is not recognised",
             KeyFailure::Revoked => "the API key has been revoked",
             KeyFailure::TenantDisabled => "the tenant of this API key is disabled",
             KeyFailure::ScimCredential => {
-                "this is a SCIM credential (static token or OAuth access token) and works on /scim/v2 only; /api/v1 needs an API key (scimd_ak_…)"
+                "this is a SCIM credential (static token or OAuth access token) and works on /scim/v2 only; /api/v1 needs an API key (scimd_ak_...)"
             }
         }
     }
