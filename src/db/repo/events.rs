@@ -17,7 +17,7 @@ use crate::db::schema::{event_log_state, events};
 /// A key no other advisory lock in scimd uses: the one sequencer at a time on PostgreSQL.
 const SEQUENCER_LOCK: i64 = 0x5C1_D0E7;
 
-#[derive(Debug, Clone, Insertable)]
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub struct NewEventRow {
     pub id: String,
@@ -30,18 +30,13 @@ pub struct NewEventRow {
     pub data: String,
 }
 
+/// A sequenced event as read back: its position in the feed and what was recorded.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub struct EventRow {
     pub position: Option<i64>,
-    pub id: String,
-    pub tenant_id: String,
-    pub tenant_slug: String,
-    pub event_type: String,
-    pub resource_id: Option<String>,
-    pub resource_version: Option<i64>,
-    pub occurred_at: i64,
-    pub data: String,
+    #[diesel(embed)]
+    pub event: NewEventRow,
 }
 
 thread_local! {
@@ -164,7 +159,7 @@ mod tests {
 
     fn feed(conn: &mut DbConnection, after: i64) -> Vec<String> {
         let query = FeedQuery { after, limit: 100, ..FeedQuery::default() };
-        page(conn, &query).unwrap().into_iter().map(|e| e.id).collect()
+        page(conn, &query).unwrap().into_iter().map(|e| e.event.id).collect()
     }
 
     fn sequence_now(db: &crate::db::Database) -> usize {
