@@ -83,6 +83,11 @@ async fn a_key_from_the_cli_reads_the_directory_and_every_answer_matches_the_ope
     check_against_openapi(&doc, "/api/v1/tenants/{slug}/groups/{id}/members", &members);
     assert_eq!(members["data"], json!([{"id": uid, "type": "user", "name": "ada Tester"}]));
 
+    // The event feed of the same document (the default scopes include events:read).
+    let events = api.json("/events", StatusCode::OK).await;
+    check_against_openapi(&doc, "/api/v1/events", &events);
+    assert!(!events["data"].as_array().unwrap().is_empty(), "{events}");
+
     api.refused("/tenants/acme/users/nope", StatusCode::NOT_FOUND, "not_found").await;
     api.refused("/tenants/acme/groups/nope/members", StatusCode::NOT_FOUND, "not_found").await;
     api.refused("/nowhere", StatusCode::NOT_FOUND, "not_found").await;
