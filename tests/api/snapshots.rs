@@ -1,7 +1,8 @@
 //! Snapshots of the wire formats IdPs and apps depend on: the SCIM error body, a ListResponse,
 //! the discovery documents, the RFC 8414 metadata, a token response, the directory API's pages
-//! and refusals. Ports, ids, times and secrets are redacted, so a snapshot changes only when the format does. Review a change with
-//! `cargo insta review` (or accept it with `INSTA_UPDATE=always`) and commit the `.snap` file;
+//! and refusals. Ports, ids, times and secrets are redacted, so a snapshot changes only when the
+//! format does. Review a change with `cargo insta review` (or accept it with
+//! `INSTA_UPDATE=always`) and commit the `.snap` file;
 //! under CI=true a missing or different snapshot fails instead of being written.
 
 use reqwest::StatusCode;
