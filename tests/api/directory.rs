@@ -393,3 +393,41 @@ async fn the_console_creates_a_key_shown_once_and_revokes_it() {
     let response = op.post("/admin/api-keys", &[("label", "none")]).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn last_used_is_refreshed_at_most_once_a_minute() {
+    let (app, clock) = spawn_app_manual(|_| {}).await;
+    let api = app.api_key(Some("acme"), None);
+    let last_used =
+        || scimd::service::tenancy::api_keys::list(&app.db, None).unwrap()[0].last_used.clone();
+    assert_eq!(last_used(), None);
+    api.json("/tenants", StatusCode::OK).await;
+    let first = last_used().expect("recorded on first use");
+    clock.advance(30_000);
+    api.json("/tenants", StatusCode::OK).await;
+    assert_eq!(last_used().as_ref(), Some(&first), "not rewritten within the minute");
+    clock.advance(31_000);
+    api.json("/tenants", StatusCode::OK).await;
+    assert_ne!(last_used().as_ref(), Some(&first));
+}
+
+#[tokio::test]
+async fn cli_refusals_are_json_errors() {
+    let app = spawn_app().await;
+    for args in [
+        vec!["apikey", "create", "--label", "x", "--tenant", "nope"],
+        vec!["apikey", "create", "--label", "x", "--scope", "directory:write"],
+        vec!["apikey", "create", "--label", ""],
+        vec!["apikey", "revoke", "no-such-key"],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_scimd"))
+            .args(["--database-url", &app.settings.database_url, "--json"])
+            .args(&args)
+            .env_remove("SCIMD_CONFIG")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let body: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(body["error"].is_string(), "{args:?}: {body}");
+    }
+}
