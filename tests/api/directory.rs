@@ -91,6 +91,15 @@ async fn a_key_from_the_cli_reads_the_directory_and_every_answer_matches_the_ope
     api.refused("/tenants/acme/users/nope", StatusCode::NOT_FOUND, "not_found").await;
     api.refused("/tenants/acme/groups/nope/members", StatusCode::NOT_FOUND, "not_found").await;
     api.refused("/nowhere", StatusCode::NOT_FOUND, "not_found").await;
+    let post = app
+        .client
+        .post(format!("{}/api/v1/tenants", app.address))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(post.headers()["allow"], "GET");
 
     let revoked = cli::scimd(
         &app.settings.database_url,

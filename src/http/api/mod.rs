@@ -29,7 +29,7 @@ async fn openapi() -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(OPENAPI)
 }
 
-/// A read-only resource: GET (and HEAD) answer, any other method is a 405 naming GET.
+/// A read-only resource: GET answers, any other method is a 405 naming GET.
 pub(super) fn get(path: &str) -> GetOnly {
     GetOnly(path.to_owned())
 }
@@ -54,7 +54,7 @@ pub(super) async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     let mut response = V1Error::method_not_allowed(req.method().as_str()).error_response();
     response.headers_mut().insert(
         actix_web::http::header::ALLOW,
-        actix_web::http::header::HeaderValue::from_static("GET, HEAD"),
+        actix_web::http::header::HeaderValue::from_static("GET"),
     );
     response
 }
