@@ -188,8 +188,15 @@ impl Reader<'_> {
             }
             let mut entries: Vec<(bool, MemberEntry)> = Vec::new();
             if in_users {
-                let users =
-                    directory::user_members_after(conn, &tenant.id, group_id, after, limit + 1)?;
+                let small = directory::member_count(conn, group_id)? <= directory::SMALL_GROUP;
+                let users = directory::user_members_after(
+                    conn,
+                    &tenant.id,
+                    group_id,
+                    after,
+                    limit + 1,
+                    small,
+                )?;
                 entries.extend(users.into_iter().map(|m| (true, m)));
             }
             // Only when the users are done: at most one more query per page.
