@@ -440,3 +440,22 @@ async fn cli_refusals_are_json_errors() {
         assert!(body["error"].is_string(), "{args:?}: {body}");
     }
 }
+
+#[tokio::test]
+async fn a_key_of_a_disabled_tenant_is_refused_and_an_all_tenant_key_still_sees_it() {
+    let app = spawn_app().await;
+    let confined = app.api_key(Some("acme"), None);
+    let all = app.api_key(None, None);
+    scimd::service::tenancy::tenants::set_disabled(
+        &app.db,
+        app.clock.as_ref(),
+        &scimd::audit::Actor::Cli,
+        "acme",
+        true,
+    )
+    .unwrap();
+    let why = confined.refused("/tenants", StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert!(why.contains("disabled"), "{why}");
+    let tenant = all.json("/tenants/acme", StatusCode::OK).await;
+    assert_eq!(tenant["active"], false);
+}
