@@ -117,7 +117,10 @@ async fn okta_provisioning_produces_exactly_its_events_in_order() {
     assert_eq!(app.delete(&format!("/Users/{uid}")).await.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.delete(&format!("/Groups/{gid}")).await.status(), StatusCode::NO_CONTENT);
 
-    let (events, _) = feed.at_least(&start, 11, DIRECTORY).await;
+    let (events, _) = feed.at_least(&start, 12, DIRECTORY).await;
+    let doc = openapi();
+    let page = json!({"data": events, "next_cursor": "c0", "has_more": false});
+    check_against_openapi(&doc, "/api/v1/events", &page);
     assert_eq!(
         types(&events),
         [
@@ -212,6 +215,7 @@ async fn pages_follow_the_cursor_and_latest_starts_at_the_head() {
     let ids: HashSet<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), events.len(), "no event twice");
     let page = feed.page("limit=3").await;
+    check_against_openapi(&openapi(), "/api/v1/events", &page);
     assert_eq!(page["data"].as_array().unwrap().len(), 3);
     assert_eq!(page["has_more"], true);
     let next =
