@@ -148,7 +148,9 @@ class Server:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMD_")}
         self.env.update({k: os.environ[k] for k in PASSED_SETTINGS if k in os.environ})
         self.env.update(SCIMD_CONFIG=str(config), SCIMD_DATABASE_URL=database_url,
-                        SCIMD_RATE_LIMIT_SCIM_PER_TENANT="0")
+                        SCIMD_RATE_LIMIT_SCIM_PER_TENANT="0",
+                        # The webhook receiver of the delivery measurement is on loopback.
+                        SCIMD_ALLOW_PRIVATE_WEBHOOK_TARGETS="1")
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "server.log"
@@ -605,6 +607,70 @@ def jwt_access_token(base: str, client_id: str, client_secret: str, password: st
 
 
 # ---------------------------------------------------------------------------------------------
+# Webhook delivery: a receiver on loopback, and writes whose events it times
+
+
+class Receiver:
+    """A webhook receiver: answers 204 at once and notes when each user's user.created came."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        arrivals: dict[str, float] = {}
+        self.arrivals = arrivals
+        self.count = 0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(204)
+                self.end_headers()
+                try:
+                    event = json.loads(body)
+                except ValueError:
+                    return
+                receiver.count += 1
+                name = (event.get("data") or {}).get("user_name")
+                if event.get("type") == "user.created" and isinstance(name, str):
+                    arrivals.setdefault(name, time.monotonic())
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+
+
+def probe_writes(port: int, token: str, tag: str, stop: threading.Event,
+                 sent: dict[str, float]) -> None:
+    """POSTs a user every 20 ms until `stop`, noting when each got its 2xx."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    n = 0
+    while not stop.is_set():
+        name = f"probe-{tag}-{n}@bench.example.com"
+        body = json.dumps(user_body(name, f"Probe {n}", f"probe-{tag}-{n}"))
+        conn.request("POST", "/scim/v2/Users", body, {"Authorization": f"Bearer {token}",
+                                                      "Content-Type": "application/scim+json"})
+        response = conn.getresponse()
+        response.read()
+        if 200 <= response.status < 300:
+            sent[name] = time.monotonic()
+        n += 1
+        time.sleep(0.02)
+    conn.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
 # Scenarios, targets and the report
 
 
@@ -847,6 +913,7 @@ class Bench:
         self.rows.insert(0, self.rows.pop())  # the ceiling leads the table; the load ran first
         for scenario in STATIC_SCENARIOS:
             self.measure(wrk, scenario, "static", token)
+        self.measure_webhooks(wrk, token)
         jwt = jwt_access_token(f"http://127.0.0.1:{server.port}", client["client_id"],
                                client["client_secret"], password)
         for scenario in JWT_SCENARIOS:
@@ -871,6 +938,44 @@ class Bench:
             else "**PATCH on the group ignored excludedAttributes=members: each answer carried "
                  "the whole group.**",
         ]
+
+    def measure_webhooks(self, wrk: Wrk, token: str) -> None:
+        """POST /Users again with a webhook endpoint subscribed to every user event, while a
+        probe writer times how long its users' events take from the SCIM 2xx to the receiver."""
+        receiver = Receiver()
+        try:
+            self.server.cli("webhook", "create", "--url",
+                            f"http://127.0.0.1:{receiver.port}/hook", "--tenant", TENANT,
+                            "--events", "user.*")
+            scenario = Scenario("create_user", "POST /Users, webhook endpoint subscribed", CREATES)
+            sent: dict[str, float] = {}
+            stop = threading.Event()
+            probe = threading.Thread(target=probe_writes,
+                                     args=(self.server.port, token, self.tag, stop, sent))
+            probe.start()
+            self.measure(wrk, scenario, "static", token)
+            stop.set()
+            probe.join()
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline and any(n not in receiver.arrivals for n in sent):
+                time.sleep(0.2)
+            lags = [(receiver.arrivals[n] - t) * 1000 for n, t in sent.items()
+                    if n in receiver.arrivals]
+            missing = len(sent) - len(lags)
+            without = next((r for r in self.rows if r.scenario == "POST /Users"), None)
+            with_hooks = self.rows[-1]
+            ratio = (f"{100 * with_hooks.result.rps / without.result.rps:.0f}% of the run "
+                     "without an endpoint") if without and without.result.rps else ""
+            self.notes.append(
+                f"Webhooks: with an endpoint subscribed to user.* (a loopback receiver answering "
+                f"204), POST /Users ran at {with_hooks.result.rps:,.0f}/s ({ratio}). End-to-end "
+                f"lag from the SCIM 2xx to the receiver for {len(lags)} probe users written "
+                f"during that load: p50 {percentile(lags, 0.5):.0f} ms, p99 "
+                f"{percentile(lags, 0.99):.0f} ms"
+                + (f"; **{missing} never arrived within 180 s**" if missing else "")
+                + f"; {receiver.count:,} deliveries in all.")
+        finally:
+            receiver.stop()
 
     def measure(self, wrk: Wrk, scenario: Scenario, auth: str, bearer: str | None) -> None:
         log(f"{scenario.label} ({auth}), {self.args.duration} s")
