@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::cursor::{BadCursor, Cursor};
 use crate::clock::to_rfc3339;
@@ -14,7 +14,8 @@ use crate::db::repo::resources::{self, ResourceRow, ResourceTable, TenantTable};
 use crate::db::repo::tenants;
 use crate::db::rows::TenantRow;
 use crate::db::{Database, DbConnection, StoreError};
-use crate::scim::version::etag;
+use crate::scim::schema::ResourceKind;
+use crate::service::provisioning::raw_resource;
 use crate::service::tenancy::api_keys::ApiPrincipal;
 
 use super::view::{self, GroupRef};
@@ -251,15 +252,14 @@ impl Reader<'_> {
             .iter()
             .map(|row| {
                 let groups = groups.remove(&row.id).unwrap_or_default();
-                let raw =
-                    raw_scim(self.scim_base, "User", "/Users", row, Some(("groups", &groups)));
+                let raw = raw_scim(self.scim_base, ResourceKind::User, row, &groups);
                 view::user(row, &groups, raw)
             })
             .collect())
     }
 
     fn render_group(&self, row: &ResourceRow) -> Value {
-        view::group(row, raw_scim(self.scim_base, "Group", "/Groups", row, None))
+        view::group(row, raw_scim(self.scim_base, ResourceKind::Group, row, &[]))
     }
 }
 
@@ -280,44 +280,10 @@ fn tenant_view(t: &TenantRow) -> Value {
     json!({"slug": t.slug, "name": t.name, "active": !t.disabled, "created_at": to_rfc3339(t.created_at)})
 }
 
-/// The resource as SCIM shows it (`raw`): the stored attributes with `id`, a user's `groups` and
-/// `meta`. A group's `members` are left out: they are paged at `/members`, however many.
-fn raw_scim(
-    base: &str,
-    resource_type: &str,
-    endpoint: &str,
-    row: &ResourceRow,
-    groups: Option<(&str, &[GroupRef])>,
-) -> Value {
-    let stored = view::stored(row);
-    let mut out = Map::with_capacity(stored.len() + 3);
-    if let Some(schemas) = stored.get("schemas") {
-        out.insert("schemas".into(), schemas.clone());
-    }
-    out.insert("id".into(), Value::String(row.id.clone()));
-    for (key, value) in stored {
-        if key != "schemas" && key != "members" {
-            out.insert(key, value);
-        }
-    }
-    if let Some((name, groups)) = groups {
-        let groups: Vec<Value> = groups
-            .iter()
-            .map(|g| json!({"value": g.id, "display": g.name, "$ref": format!("{base}/Groups/{}", g.id), "type": "direct"}))
-            .collect();
-        out.insert(name.into(), Value::Array(groups));
-    }
-    out.insert(
-        "meta".into(),
-        json!({
-            "resourceType": resource_type,
-            "created": to_rfc3339(row.created_at),
-            "lastModified": to_rfc3339(row.updated_at),
-            "location": format!("{base}{endpoint}/{}", row.id),
-            "version": etag(row.version),
-        }),
-    );
-    Value::Object(out)
+/// `raw`: the resource as SCIM shows it (a group without its members, paged at `/members`).
+fn raw_scim(base: &str, kind: ResourceKind, row: &ResourceRow, groups: &[GroupRef]) -> Value {
+    // A row whose JSON cannot be read was logged by the renderer; its `raw` is null.
+    raw_resource(base, kind, row, groups).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]

@@ -42,14 +42,7 @@ impl Events<'_> {
             }
             None => Vec::new(),
         };
-        let computed = self.rt.view_lists_groups.then(|| {
-            let entries = groups.iter().map(|g| {
-                let reference = format!("{}/Groups/{}", self.ctx.base, g.id);
-                json!({"value": g.id, "$ref": reference, "display": g.name, "type": "direct"})
-            });
-            (self.rt.computed_attribute, Value::Array(entries.collect()))
-        });
-        let raw = render::resource(self.ctx.base, self.rt.kind, row, computed)?;
+        let raw = render::raw_resource(self.ctx.base, self.rt.kind, row, &groups)?;
         Ok((self.rt.view)(row, &groups, raw))
     }
 

@@ -9,6 +9,7 @@ mod members;
 mod render;
 mod resource_type;
 pub mod resources;
+pub use render::raw_resource;
 mod users;
 
 use std::fmt;

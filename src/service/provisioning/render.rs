@@ -7,6 +7,7 @@ use crate::db::repo::resources::ResourceRow;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::schema::ResourceKind;
 use crate::scim::version::etag;
+use crate::service::directory::view::GroupRef;
 
 fn stored_object(data: &str, id: &str) -> ScimResult<Map<String, Value>> {
     match serde_json::from_str(data) {
@@ -51,6 +52,24 @@ pub(super) fn resource(
         }),
     );
     Ok(Value::Object(out))
+}
+
+/// The SCIM form of a resource for the vendor's app (`raw` in the directory API and in events):
+/// a user with the `groups` given, a group without its members (they are paged on their own).
+pub fn raw_resource(
+    base: &str,
+    kind: ResourceKind,
+    row: &ResourceRow,
+    groups: &[GroupRef],
+) -> ScimResult<Value> {
+    let computed = (!kind.has_members()).then(|| {
+        let entries = groups.iter().map(|g| {
+            let reference = format!("{base}/Groups/{}", g.id);
+            json!({"value": g.id, "$ref": reference, "display": g.name, "type": "direct"})
+        });
+        ("groups", Value::Array(entries.collect()))
+    });
+    resource(base, kind, row, computed)
 }
 
 #[cfg(test)]
