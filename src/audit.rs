@@ -42,6 +42,12 @@ pub enum Kind {
     StaticTokenIssued,
     StaticTokenRevoked,
     ScimAuthFailed,
+    WebhookCreated,
+    WebhookDeleted,
+    WebhookSecretRotated,
+    WebhookDisabled,
+    WebhookEnabled,
+    WebhookReplayed,
 }
 
 impl Kind {
@@ -80,6 +86,12 @@ impl Kind {
         Kind::StaticTokenIssued,
         Kind::StaticTokenRevoked,
         Kind::ScimAuthFailed,
+        Kind::WebhookCreated,
+        Kind::WebhookDeleted,
+        Kind::WebhookSecretRotated,
+        Kind::WebhookDisabled,
+        Kind::WebhookEnabled,
+        Kind::WebhookReplayed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -117,6 +129,12 @@ impl Kind {
             Kind::StaticTokenIssued => "static_token.issued",
             Kind::StaticTokenRevoked => "static_token.revoked",
             Kind::ScimAuthFailed => "scim.auth_failed",
+            Kind::WebhookCreated => "webhook.created",
+            Kind::WebhookDeleted => "webhook.deleted",
+            Kind::WebhookSecretRotated => "webhook.secret_rotated",
+            Kind::WebhookDisabled => "webhook.disabled",
+            Kind::WebhookEnabled => "webhook.enabled",
+            Kind::WebhookReplayed => "webhook.replayed",
         }
     }
 }

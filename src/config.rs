@@ -186,6 +186,13 @@ settings! {
     group_patch_no_content: bool = false, env = "SCIMD_GROUP_PATCH_NO_CONTENT";
     /// Bearer token a scraper must send to `/metrics`; without it, only loopback peers may scrape.
     metrics_token: Option<String> [secret] = None, env = "SCIMD_METRICS_TOKEN";
+    /// Send webhooks to private, loopback, link-local and other non-public addresses, and over
+    /// plain http (for tests and closed networks; never on a multi-tenant host).
+    allow_private_webhook_targets: bool = false, env = "SCIMD_ALLOW_PRIVATE_WEBHOOK_TARGETS";
+    /// An endpoint whose deliveries have failed for this long is disabled, in seconds (3 days).
+    webhook_disable_after_secs: u64 = 3 * 86_400, env = "SCIMD_WEBHOOK_DISABLE_AFTER_SECS";
+    /// Webhook delivery threads per node: how many endpoints one node sends to at once.
+    webhook_workers: usize = 2, env = "SCIMD_WEBHOOK_WORKERS";
     /// Extension schemas for custom attributes (`[[schema_extensions]]`, file only).
     schema_extensions: Vec<ExtensionConfig> = Vec::new();
     /// Request budgets shared by every node (0 turns one off); a `[rate_limits]` table, and

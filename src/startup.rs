@@ -17,6 +17,8 @@ use crate::config::Settings;
 use crate::db::Database;
 use crate::http::{AppState, request_id, routes, transport};
 use crate::scim::schema::Registry;
+use crate::service::delivery::sequencer::EventWorker;
+use crate::service::delivery::webhooks::worker::{WebhookWorker, WorkerConfig};
 use crate::service::oauth::keys::{self, TokenRuntime};
 use crate::service::operations::activity::ActivityTracker;
 use crate::service::operations::rate_limit::BatchedLimiter;
@@ -62,6 +64,7 @@ impl Application {
         let db = db.with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs));
         keys::ensure_signing_key(&db, clock.as_ref())
             .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;
+        let delivery = start_delivery(&db, &clock, &settings);
         let state = web::Data::new(AppState {
             db,
             clock,
@@ -75,6 +78,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(delivery.clone())
                 .app_data(registry.clone())
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap_fn(|req, srv| {
@@ -110,6 +114,31 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The node's background delivery: the event sequencer and the webhook workers. Their threads
+/// stop when the server (which holds the returned handle) is dropped.
+fn start_delivery(
+    db: &Database,
+    clock: &Arc<dyn Clock>,
+    settings: &Settings,
+) -> web::Data<Delivery> {
+    const EVENT_RETENTION_MS: i64 = 30 * 86_400_000;
+    let events = EventWorker::start(db.clone(), clock.clone(), EVENT_RETENTION_MS);
+    let config = WorkerConfig {
+        allow_private: settings.allow_private_webhook_targets,
+        disable_after_ms: i64::try_from(settings.webhook_disable_after_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX),
+        threads: settings.webhook_workers,
+    };
+    let webhooks = WebhookWorker::start(db.clone(), clock.clone(), config);
+    web::Data::new(Delivery { _events: events, webhooks })
+}
+
+/// What the delivery threads leave with the server (`/metrics` reads the webhook counts).
+pub struct Delivery {
+    _events: EventWorker,
+    pub webhooks: WebhookWorker,
 }
 
 /// The connection limits of `Settings`, in actix's types.

@@ -15,3 +15,4 @@ pub mod tenants;
 pub mod throttle;
 pub mod tokens;
 pub mod values;
+pub mod webhooks;
