@@ -130,6 +130,7 @@ fn start_delivery(
         disable_after_ms: i64::try_from(settings.webhook_disable_after_secs.saturating_mul(1000))
             .unwrap_or(i64::MAX),
         threads: settings.webhook_workers,
+        lease_ms: i64::try_from(settings.webhook_lease_secs.saturating_mul(1000)).unwrap_or(30_000),
     };
     let webhooks = WebhookWorker::start(db.clone(), clock.clone(), config);
     web::Data::new(Delivery { _events: events, webhooks })

@@ -10,6 +10,7 @@
 //! | `metrics.rs` | `/metrics` scraped and parsed (the exposition format checked on the way) |
 //! | `tls.rs` | self-signed certificates for servers with built-in TLS |
 //! | `cli.rs` | the `scimd` binary run with `--json` |
+//! | `receiver.rs` | a recording webhook receiver, and the independent `standardwebhooks` verifier |
 //!
 //! # Writing a test
 //!
@@ -50,6 +51,7 @@ pub mod cli;
 pub mod clients;
 pub mod metrics;
 pub mod okta;
+pub mod receiver;
 pub mod scim;
 pub mod tls;
 pub mod webdriver;

@@ -46,6 +46,8 @@ pub struct EndpointView {
     pub pending: i64,
     /// The oldest undelivered event's time, when one waits.
     pub oldest_pending: Option<String>,
+    #[serde(skip)]
+    pub oldest_pending_ms: Option<Millis>,
     /// The tenant cursor failing longest: since when, and the next retry.
     pub failing_since: Option<String>,
     pub next_retry: Option<String>,
@@ -113,7 +115,12 @@ pub fn create(
 ) -> Result<IssuedEndpoint, OperatorError> {
     let url = targets::check_url(new.url, allow_private).map_err(invalid)?;
     let filter = TypeFilter::parse(new.events).map_err(invalid)?;
-    let events_text = if filter.is_all() { String::new() } else { filter.names().join(",") };
+    // The patterns as given (`user.*` keeps matching types added later), checked and tidied.
+    let events_text = if filter.is_all() {
+        String::new()
+    } else {
+        new.events.split(',').map(str::trim).filter(|e| !e.is_empty()).collect::<Vec<_>>().join(",")
+    };
     let id = format!("wh_{}", uuid::Uuid::now_v7().simple());
     let secret = signing::generate_secret();
     let now = clock.now();
@@ -202,6 +209,7 @@ fn view(
         created: to_rfc3339(row.created_at),
         pending,
         oldest_pending: oldest.map(to_rfc3339),
+        oldest_pending_ms: oldest,
         failing_since: failing.map(|(since, _)| to_rfc3339(since)),
         next_retry: failing.filter(|_| row.enabled).map(|(_, next)| to_rfc3339(next.max(now))),
         last_delivery: last,
@@ -218,6 +226,24 @@ pub fn list(db: &Database, clock: &dyn Clock) -> Result<Vec<EndpointView>, Opera
         let views: Result<Vec<_>, StoreError> =
             rows.into_iter().map(|r| view(conn, r, now)).collect();
         Ok(views?)
+    })
+}
+
+/// The backlog of enabled endpoints: undelivered events, and the age of the oldest in seconds.
+pub fn backlog(db: &Database, clock: &dyn Clock) -> Result<(i64, f64), OperatorError> {
+    let now = clock.now();
+    db.read(|conn| {
+        let (mut depth, mut oldest) = (0, None::<Millis>);
+        for row in repo::enabled_endpoints(conn)? {
+            let view = view(conn, row, now)?;
+            depth += view.pending;
+            oldest = match (oldest, view.oldest_pending_ms) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let lag = oldest.map_or(0.0, |at| (now - at).max(0) as f64 / 1000.0);
+        Ok((depth, lag))
     })
 }
 

@@ -25,8 +25,6 @@ use crate::service::delivery::outbox::TypeFilter;
 
 /// How long a worker with nothing to do sleeps.
 const IDLE_POLL: Duration = Duration::from_millis(200);
-/// A claimed cursor is this node's for this long; renewed after every event.
-const LEASE_MS: Millis = 30_000;
 /// Per request: connecting and the whole exchange.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Response bodies are stored up to this many bytes.
@@ -57,6 +55,8 @@ pub struct WorkerConfig {
     pub allow_private: bool,
     pub disable_after_ms: Millis,
     pub threads: usize,
+    /// A claimed cursor is this node's for this long; renewed after every event.
+    pub lease_ms: Millis,
 }
 
 /// Deliveries by outcome, for `/metrics` (per node).
@@ -117,26 +117,25 @@ impl WebhookWorker {
         let alive = Arc::new(());
         let node = uuid::Uuid::new_v4().simple().to_string();
         for n in 0..config.threads.max(1) {
-            let sender = match Sender::new(config.allow_private) {
-                Ok(sender) => sender,
-                Err(err) => {
-                    tracing::error!(error = %err, "cannot build the webhook HTTP client");
-                    break;
-                }
-            };
-            let mut worker = Worker {
-                db: db.clone(),
-                clock: clock.clone(),
-                config: config.clone(),
-                counts: counts.clone(),
-                owner: format!("{node}-{n}"),
-                sender,
-                prunes: n == 0,
-            };
+            let (db, clock, config, counts) =
+                (db.clone(), clock.clone(), config.clone(), counts.clone());
+            let owner = format!("{node}-{n}");
             let weak = Arc::downgrade(&alive);
-            let spawned = std::thread::Builder::new()
-                .name(format!("webhooks-{n}"))
-                .spawn(move || worker.run(&weak));
+            // The blocking client owns a runtime of its own: it is built, used and dropped in
+            // this thread, never inside the server's async context.
+            let spawned =
+                std::thread::Builder::new().name(format!("webhooks-{n}")).spawn(move || {
+                    let sender = match Sender::new(config.allow_private) {
+                        Ok(sender) => sender,
+                        Err(err) => {
+                            tracing::error!(error = %err, "cannot build the webhook HTTP client");
+                            return;
+                        }
+                    };
+                    let mut worker =
+                        Worker { db, clock, config, counts, owner, sender, prunes: n == 0 };
+                    worker.run(&weak);
+                });
             if let Err(err) = spawned {
                 tracing::error!(error = %err, "cannot start a webhook worker");
             }
@@ -195,7 +194,7 @@ impl Worker {
                     key.1,
                     &self.owner,
                     now,
-                    now + LEASE_MS,
+                    now + self.config.lease_ms,
                 )?)
             })?;
             if claimed {
@@ -251,7 +250,13 @@ impl Worker {
                 }
                 let now = self.clock.now();
                 let kept = self.db.write(|conn| {
-                    Ok::<_, StoreError>(repo::advance(conn, key, &self.owner, at, now + LEASE_MS)?)
+                    Ok::<_, StoreError>(repo::advance(
+                        conn,
+                        key,
+                        &self.owner,
+                        at,
+                        now + self.config.lease_ms,
+                    )?)
                 })?;
                 if !kept {
                     tracing::warn!(
