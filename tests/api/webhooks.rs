@@ -181,13 +181,13 @@ async fn a_failing_receiver_gets_every_event_again_in_order() {
     let endpoint = create(&app, &receiver.url, None, "");
     record(&app.db, app.clock.as_ref(), "acme", 1..4);
 
-    receiver.wait_for(1).await;
-    // Retries wait for the clock: about 5 s, 30 s, then 60 s (each ±20 %).
-    clock.advance(10_000);
-    receiver.wait_for(2).await;
-    clock.advance(40_000);
-    receiver.wait_for(3).await;
-    clock.advance(80_000);
+    // Retries wait for the clock: about 5 s, 30 s, then 60 s (each ±20 %); the clock moves once
+    // the worker has scheduled the retry.
+    for (attempts, wait) in [(1, 10_000), (2, 40_000), (3, 80_000)] {
+        let what = format!("attempt {attempts} failed");
+        wait_until(&app, &endpoint.id, &what, |v, _| v.attempts == attempts).await;
+        clock.advance(wait);
+    }
     receiver.wait_for(6).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(numbers(&receiver), [1, 1, 1, 1, 2, 3]);

@@ -51,6 +51,8 @@ pub struct EndpointView {
     /// The tenant cursor failing longest: since when, and the next retry.
     pub failing_since: Option<String>,
     pub next_retry: Option<String>,
+    /// Failed attempts at that cursor's next event.
+    pub attempts: i64,
     pub last_delivery: Option<DeliveryView>,
     /// Until when a rotated-out secret still signs.
     pub previous_secret_until: Option<String>,
@@ -184,7 +186,7 @@ fn view(
     now: Millis,
 ) -> Result<EndpointView, StoreError> {
     let (mut pending, mut oldest) = repo::unfanned(conn, &row)?;
-    let mut failing: Option<(i64, i64)> = None;
+    let mut failing: Option<(i64, i64, i64)> = None;
     for cursor in repo::cursors_of(conn, &row.id)? {
         let (n, first) =
             repo::backlog(conn, &cursor.tenant_id, cursor.position, row.fanout_position)?;
@@ -194,8 +196,8 @@ fn view(
             (a, b) => a.or(b),
         };
         if let Some(since) = cursor.failing_since {
-            if failing.is_none_or(|(s, _)| since < s) {
-                failing = Some((since, cursor.next_attempt_at));
+            if failing.is_none_or(|(s, _, _)| since < s) {
+                failing = Some((since, cursor.next_attempt_at, cursor.attempts));
             }
         }
     }
@@ -210,8 +212,9 @@ fn view(
         pending,
         oldest_pending: oldest.map(to_rfc3339),
         oldest_pending_ms: oldest,
-        failing_since: failing.map(|(since, _)| to_rfc3339(since)),
-        next_retry: failing.filter(|_| row.enabled).map(|(_, next)| to_rfc3339(next.max(now))),
+        failing_since: failing.map(|(since, _, _)| to_rfc3339(since)),
+        next_retry: failing.filter(|_| row.enabled).map(|(_, next, _)| to_rfc3339(next.max(now))),
+        attempts: failing.map_or(0, |(_, _, attempts)| attempts),
         last_delivery: last,
         previous_secret_until: row.previous_until.filter(|&until| until > now).map(to_rfc3339),
         id: row.id,
