@@ -39,6 +39,15 @@ conformance-postgres: build pg-up ## The same against PostgreSQL (a fresh databa
 	bash .ci/scim2-tester.sh $(TARGET_DIR)/debug/scimd $(PG_URL)/$$db; status=$$?; \
 	psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $$db"; exit $$status
 
+api-fuzz: build ## Property-based run of schemathesis against /api/v1 from its OpenAPI document (SQLite)
+	@dir=$$(mktemp -d) && bash .ci/schemathesis.sh $(TARGET_DIR)/debug/scimd sqlite://$$dir/api-fuzz.db && rm -rf $$dir
+
+api-fuzz-postgres: build pg-up ## The same against PostgreSQL (a fresh database, dropped afterwards)
+	@db=scimd_api_fuzz_$$$$; \
+	psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $$db" && \
+	bash .ci/schemathesis.sh $(TARGET_DIR)/debug/scimd $(PG_URL)/$$db; status=$$?; \
+	psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $$db"; exit $$status
+
 bench: ## Release build, 100k users and a 50k-member group, then wrk per scenario (BENCH_* knobs: bench/run.py)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(CARGO) build --release --bin scimd
@@ -61,4 +70,4 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-.PHONY: help build run test test-unit test-postgres conformance conformance-postgres bench bench-audit pg-up lint fmt
+.PHONY: help build run test test-unit test-postgres conformance conformance-postgres api-fuzz api-fuzz-postgres bench bench-audit pg-up lint fmt

@@ -184,6 +184,9 @@ settings! {
     /// Answer every group PATCH with 204 and no body (Okta accepts it), instead of 200 with the
     /// group: for very large groups the full member list would be megabytes per change.
     group_patch_no_content: bool = false, env = "SCIMD_GROUP_PATCH_NO_CONTENT";
+    /// How long the event log keeps events, in days (at least 1); a feed cursor older than
+    /// that is answered 410.
+    event_retention_days: u64 = 30, env = "SCIMD_EVENT_RETENTION_DAYS";
     /// Bearer token a scraper must send to `/metrics`; without it, only loopback peers may scrape.
     metrics_token: Option<String> [secret] = None, env = "SCIMD_METRICS_TOKEN";
     /// Send webhooks to private, loopback, link-local and other non-public addresses, and over
@@ -216,6 +219,8 @@ pub struct RateLimits {
     /// Sign-in form posts (consent, console, account pages) per client IP address; failed
     /// sign-ins also lock the account and the address (see the README).
     pub login_per_ip: u64,
+    /// `/api/v1` requests per vendor API key.
+    pub api_per_key: u64,
 }
 
 impl Default for RateLimits {
@@ -225,6 +230,7 @@ impl Default for RateLimits {
             token_per_client: 600,
             token_per_ip: 600,
             login_per_ip: 60,
+            api_per_key: 6_000,
         }
     }
 }
@@ -237,6 +243,7 @@ impl RateLimits {
             "SCIMD_RATE_LIMIT_TOKEN_PER_CLIENT" => &mut self.token_per_client,
             "SCIMD_RATE_LIMIT_TOKEN_PER_IP" => &mut self.token_per_ip,
             "SCIMD_RATE_LIMIT_LOGIN_PER_IP" => &mut self.login_per_ip,
+            "SCIMD_RATE_LIMIT_API_PER_KEY" => &mut self.api_per_key,
             _ => return Ok(false),
         };
         *field = parse_number(key, value)?;
@@ -374,6 +381,10 @@ impl Settings {
     }
 
     /// Lifetime of sign-in sessions, in clock milliseconds.
+    pub fn event_retention_ms(&self) -> i64 {
+        (self.event_retention_days.max(1) as i64).saturating_mul(86_400_000)
+    }
+
     pub fn session_ttl_ms(&self) -> i64 {
         millis(self.session_ttl_secs)
     }

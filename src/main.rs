@@ -14,7 +14,7 @@ use scimd::db::Database;
 use scimd::service::accounts::{operators, tenant_admins};
 use scimd::service::oauth::{clients, grants, keys};
 use scimd::service::operations::audit_log;
-use scimd::service::tenancy::{credentials, tenants};
+use scimd::service::tenancy::{api_keys, credentials, tenants};
 use scimd::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -55,6 +55,9 @@ enum Command {
     /// Manage static bearer tokens (Okta "HTTP Header" authentication).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage API keys of the vendor's application (`/api/v1`; never accepted on SCIM).
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
     /// Manage tenant admin accounts (who log in and consent on the authorize page).
     // `admin` was the first spelling: scripts keep working, and --help shows the alias.
     #[command(subcommand, name = "tenant-admin", visible_alias = "admin")]
@@ -154,6 +157,29 @@ enum OperatorCommand {
     },
     /// List operators.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum ApikeyCommand {
+    /// Create a key; it is printed once and stored only as a hash.
+    Create {
+        #[arg(long)]
+        label: String,
+        /// Confine the key to this tenant; without it the key sees every tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Comma-separated: directory:read, events:read, webhooks:write, catalog:write
+        /// (default: directory:read,events:read).
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// List keys (never the secrets), optionally of one tenant.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a key by id; effective immediately.
+    Revoke { key_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -307,6 +333,7 @@ fn administer(
     match command {
         Command::Tenant(cmd) => tenant_command(&db, clock, cmd, json),
         Command::Token(cmd) => token_command(&db, clock, cmd, json),
+        Command::Apikey(cmd) => apikey_command(&db, clock, cmd, json),
         Command::TenantAdmin(cmd) => tenant_admin_command(&db, clock, cmd, json),
         Command::Client(cmd) => client_command(&db, clock, cmd, json),
         Command::Keys(cmd) => keys_command(&db, clock, cmd, settings.access_token_ttl_ms(), json),
@@ -434,6 +461,64 @@ fn token_command(
         TokenCommand::Revoke { token_id } => {
             let t = credentials::revoke(db, clock, &Actor::Cli, None, &token_id)?;
             print(json, &t, || format!("revoked token {} ({})", t.id, t.label));
+        }
+    }
+    Ok(())
+}
+
+fn apikey_command(
+    db: &Database,
+    clock: &dyn Clock,
+    cmd: ApikeyCommand,
+    json: bool,
+) -> anyhow::Result<()> {
+    match cmd {
+        ApikeyCommand::Create { label, tenant, scope } => {
+            let k = api_keys::create(
+                db,
+                clock,
+                &Actor::Cli,
+                &label,
+                tenant.as_deref(),
+                scope.as_deref(),
+            )?;
+            print(
+                json,
+                &serde_json::json!({"id": k.id, "key": k.key, "label": k.label, "tenant": k.tenant, "scopes": k.scopes}),
+                || {
+                    format!(
+                        "key id: {}\nkey:    {}\nsees:   {}\nscopes: {}\n\nThis is the only time the key is shown; it is stored as a hash.\n\
+                     Send it as 'Authorization: Bearer <key>' to /api/v1.",
+                        k.id,
+                        k.key,
+                        k.tenant
+                            .as_deref()
+                            .map_or("every tenant".to_owned(), |t| format!("tenant {t}")),
+                        k.scopes.join(" ")
+                    )
+                },
+            );
+        }
+        ApikeyCommand::List { tenant } => {
+            let all = api_keys::list(db, tenant.as_deref())?;
+            let headings =
+                ["ID", "LABEL", "TENANT", "SCOPES", "HINT", "CREATED", "LAST USED", "REVOKED"];
+            print_list(json, "api_keys", &all, headings, |k| {
+                [
+                    k.id.clone(),
+                    k.label.clone(),
+                    k.tenant.clone().unwrap_or_else(|| "*".into()),
+                    k.scopes.join(" "),
+                    k.hint.clone(),
+                    k.created.clone(),
+                    k.last_used.clone().unwrap_or_else(|| "never".into()),
+                    k.revoked.clone().unwrap_or_else(|| "-".into()),
+                ]
+            });
+        }
+        ApikeyCommand::Revoke { key_id } => {
+            let k = api_keys::revoke(db, clock, &Actor::Cli, &key_id)?;
+            print(json, &k, || format!("revoked API key {} ({})", k.id, k.label));
         }
     }
     Ok(())

@@ -64,10 +64,12 @@ impl Application {
         let db = db.with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs));
         keys::ensure_signing_key(&db, clock.as_ref())
             .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;
+        let events = EventWorker::start(db.clone(), clock.clone(), settings.event_retention_ms());
         let delivery = start_delivery(&db, &clock, &settings);
         let state = web::Data::new(AppState {
             db,
             clock,
+            events,
             settings: Arc::new(settings),
             schemas: Arc::new(schemas),
             tokens: Arc::new(TokenRuntime::new()),
@@ -116,15 +118,13 @@ impl Application {
     }
 }
 
-/// The node's background delivery: the event sequencer and the webhook workers. Their threads
-/// stop when the server (which holds the returned handle) is dropped.
+/// The node's webhook workers; their threads stop when the server (which holds the returned
+/// handle) is dropped.
 fn start_delivery(
     db: &Database,
     clock: &Arc<dyn Clock>,
     settings: &Settings,
 ) -> web::Data<Delivery> {
-    const EVENT_RETENTION_MS: i64 = 30 * 86_400_000;
-    let events = EventWorker::start(db.clone(), clock.clone(), EVENT_RETENTION_MS);
     let config = WorkerConfig {
         allow_private: settings.allow_private_webhook_targets,
         disable_after_ms: i64::try_from(settings.webhook_disable_after_secs.saturating_mul(1000))
@@ -133,12 +133,11 @@ fn start_delivery(
         lease_ms: i64::try_from(settings.webhook_lease_secs.saturating_mul(1000)).unwrap_or(30_000),
     };
     let webhooks = WebhookWorker::start(db.clone(), clock.clone(), config);
-    web::Data::new(Delivery { _events: events, webhooks })
+    web::Data::new(Delivery { webhooks })
 }
 
-/// What the delivery threads leave with the server (`/metrics` reads the webhook counts).
+/// What the webhook threads leave with the server (`/metrics` reads their counts).
 pub struct Delivery {
-    _events: EventWorker,
     pub webhooks: WebhookWorker,
 }
 

@@ -7,6 +7,8 @@ pub mod pulse;
 pub mod repo;
 pub mod rows;
 pub mod schema;
+#[cfg(test)]
+pub mod scratch;
 pub mod value_index;
 
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -204,3 +204,18 @@ pub struct TenantActivityRow {
     pub last_failure_status: Option<i64>,
     pub last_failure_reason: Option<String>,
 }
+
+/// A vendor API key (`/api/v1`); `tenant_id` `None` sees every tenant, `scopes` space-separated.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub label: String,
+    pub tenant_id: Option<String>,
+    pub scopes: String,
+    pub key_hash: String,
+    pub hint: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}

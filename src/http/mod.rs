@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod activity;
+pub mod api;
 pub mod console;
 pub mod error;
 pub mod extractors;
@@ -23,6 +24,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::scim::schema::Registry;
+use crate::service::delivery::sequencer::EventWorker;
 use crate::service::oauth::keys::TokenRuntime;
 use crate::service::operations::activity::ActivityTracker;
 use crate::service::operations::rate_limit::BatchedLimiter;
@@ -32,6 +34,8 @@ use crate::service::provisioning::{TenantContext, TenantId};
 pub struct AppState {
     pub db: Database,
     pub clock: Arc<dyn Clock>,
+    /// This node's event sequencer: the feed head long-polling readers wait on.
+    pub events: EventWorker,
     pub settings: Arc<Settings>,
     /// The SCIM schemas of this server: the built-in ones and `settings.schema_extensions`.
     pub schemas: Arc<Registry>,
@@ -45,12 +49,18 @@ pub struct AppState {
 
 impl AppState {
     /// What a provisioning use case for `tenant` runs against; `base` is the SCIM base URL.
-    pub fn tenant_context<'a>(&'a self, tenant: &'a TenantId, base: &'a str) -> TenantContext<'a> {
+    pub fn tenant_context<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        tenant_slug: &'a str,
+        base: &'a str,
+    ) -> TenantContext<'a> {
         TenantContext {
             db: &self.db,
             clock: self.clock.as_ref(),
             schemas: &self.schemas,
             tenant,
+            tenant_slug,
             base,
         }
     }
@@ -64,6 +74,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(ui::routes)
         .configure(account::routes)
         .configure(console::routes)
+        .configure(api::routes)
         .service(
             web::scope("/scim/v2")
                 .wrap(actix_web::middleware::from_fn(activity::track))

@@ -178,7 +178,7 @@ async fn a_failing_receiver_gets_every_event_again_in_order() {
     let (app, clock) = spawn_app_manual(allow_private).await;
     let receiver = Receiver::start();
     receiver.script(&[Answer::Status(500), Answer::Status(500), Answer::Status(500)]);
-    let endpoint = create(&app, &receiver.url, None, "");
+    let endpoint = create(&app, &receiver.url, None, "user.*");
     record(&app.db, app.clock.as_ref(), "acme", 1..4);
 
     // Retries wait for the clock: about 5 s, 30 s, then 60 s (each ±20 %); the clock moves once
@@ -291,7 +291,7 @@ async fn private_targets_are_refused_without_the_setting() {
 async fn replay_resends_one_event_or_a_time_range() {
     let app = spawn_app_with(allow_private).await;
     let receiver = Receiver::start();
-    let endpoint = create(&app, &receiver.url, None, "");
+    let endpoint = create(&app, &receiver.url, None, "user.*");
     record(&app.db, app.clock.as_ref(), "acme", 1..4);
     let received = receiver.wait_for(3).await;
     let url = &app.settings.database_url;
@@ -387,7 +387,7 @@ async fn a_node_killed_mid_delivery_delivers_the_pending_events_after_restart() 
     tenants::create(&db, clock.as_ref(), &Actor::Cli, "acme", None).unwrap();
     let receiver = Receiver::start();
     receiver.script(&[Answer::Hang]);
-    let new = NewEndpoint { url: &receiver.url, tenant: None, events: "" };
+    let new = NewEndpoint { url: &receiver.url, tenant: None, events: "user.*" };
     endpoints::create(&db, clock.as_ref(), &Actor::Cli, &new, true).unwrap();
     record(&db, clock.as_ref(), "acme", 1..4);
 
@@ -422,7 +422,7 @@ async fn two_nodes_on_one_postgresql_deliver_each_event_once_in_order() {
     app.other_tenant("globex");
     app.other_tenant("initech");
     let receiver = Receiver::start();
-    create(&app, &receiver.url, None, "");
+    create(&app, &receiver.url, None, "user.*");
 
     const PER_TENANT: i64 = 40;
     let writers: Vec<_> = ["acme", "globex", "initech"]
@@ -451,4 +451,34 @@ async fn two_nodes_on_one_postgresql_deliver_each_event_once_in_order() {
     for (tenant, got) in by_tenant {
         assert_eq!(got, expected, "tenant {tenant}");
     }
+}
+
+#[tokio::test]
+async fn scim_writes_arrive_as_webhooks_in_commit_order() {
+    let app = spawn_app_with(allow_private).await;
+    let receiver = Receiver::start();
+    create(&app, &receiver.url, Some("acme"), "user.*,group.*");
+    let user = app.create_user("ada@acme.test").await;
+    let uid = id_of(&user);
+    let off = patch_body(json!([{"op": "replace", "value": {"active": false}}]));
+    expect_json(app.patch(&format!("/Users/{uid}"), &off).await, reqwest::StatusCode::OK).await;
+    let group = app.create_group("Engineering").await;
+    let gid = id_of(&group);
+    let add = patch_body(json!([{"op": "add", "path": "members", "value": [{"value": uid}]}]));
+    app.patch(&format!("/Groups/{gid}"), &add).await;
+    let deleted = app.delete(&format!("/Users/{uid}")).await;
+    assert_eq!(deleted.status(), reqwest::StatusCode::NO_CONTENT);
+
+    let received = receiver.wait_for(5).await;
+    let types: Vec<String> =
+        received.iter().map(|r| r.json()["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(
+        types[..4],
+        ["user.created", "user.deactivated", "group.created", "group.member_added"]
+    );
+    assert!(types[4..].contains(&"user.deleted".to_owned()), "{types:?}");
+    let first = received[0].json();
+    assert_eq!(first["resource_id"], uid.as_str());
+    assert_eq!(first["data"]["user_name"], "ada@acme.test");
+    assert_eq!(received[0].id(), first["id"].as_str().unwrap());
 }

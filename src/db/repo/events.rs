@@ -17,7 +17,7 @@ use crate::db::schema::{event_log_state, events};
 /// A key no other advisory lock in scimd uses: the one sequencer at a time on PostgreSQL.
 const SEQUENCER_LOCK: i64 = 0x5C1_D0E7;
 
-#[derive(Debug, Clone, Insertable)]
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub struct NewEventRow {
     pub id: String,
@@ -30,18 +30,13 @@ pub struct NewEventRow {
     pub data: String,
 }
 
+/// A sequenced event as read back: its position in the feed and what was recorded.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub struct EventRow {
     pub position: Option<i64>,
-    pub id: String,
-    pub tenant_id: String,
-    pub tenant_slug: String,
-    pub event_type: String,
-    pub resource_id: Option<String>,
-    pub resource_version: Option<i64>,
-    pub occurred_at: i64,
-    pub data: String,
+    #[diesel(embed)]
+    pub event: NewEventRow,
 }
 
 thread_local! {
@@ -139,4 +134,93 @@ pub fn prune(conn: &mut DbConnection, cutoff: i64) -> QueryResult<usize> {
         .set(event_log_state::pruned_through.eq(through))
         .execute(conn)?;
     Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::Connection;
+
+    use super::*;
+    use crate::db::StoreError;
+    use crate::db::scratch::ScratchDatabase;
+
+    fn event(id: &str) -> NewEventRow {
+        NewEventRow {
+            id: id.into(),
+            tenant_id: "t1".into(),
+            tenant_slug: "acme".into(),
+            event_type: "user.created".into(),
+            resource_id: None,
+            resource_version: None,
+            occurred_at: 1_000,
+            data: "{}".into(),
+        }
+    }
+
+    fn feed(conn: &mut DbConnection, after: i64) -> Vec<String> {
+        let query = FeedQuery { after, limit: 100, ..FeedQuery::default() };
+        page(conn, &query).unwrap().into_iter().map(|e| e.event.id).collect()
+    }
+
+    fn sequence_now(db: &crate::db::Database) -> usize {
+        db.write(|conn| Ok::<_, StoreError>(sequence(conn, 1_000)?)).unwrap()
+    }
+
+    #[test]
+    fn events_reach_the_feed_only_once_sequenced_in_insertion_order() {
+        let scratch = ScratchDatabase::new("events", 2);
+        let db = &scratch.db;
+        db.write(|conn| Ok::<_, StoreError>(insert(conn, &[event("a"), event("b")])?)).unwrap();
+        assert!(feed(&mut db.conn().unwrap(), 0).is_empty(), "unsequenced events are not read");
+        assert_eq!(sequence_now(db), 2);
+        assert_eq!(sequence_now(db), 0, "each event is sequenced once");
+        db.write(|conn| Ok::<_, StoreError>(insert(conn, &[event("c")])?)).unwrap();
+        sequence_now(db);
+        let mut conn = db.conn().unwrap();
+        assert_eq!(feed(&mut conn, 0), ["a", "b", "c"]);
+        let head = head(&mut conn).unwrap();
+        assert_eq!(feed(&mut conn, head), Vec::<String>::new());
+    }
+
+    #[test]
+    fn retention_deletes_a_prefix_and_remembers_how_far() {
+        let scratch = ScratchDatabase::new("events", 2);
+        let db = &scratch.db;
+        let mut old = event("old");
+        old.occurred_at = 10;
+        db.write(|conn| Ok::<_, StoreError>(insert(conn, &[old, event("new")])?)).unwrap();
+        sequence_now(db);
+        let mut conn = db.conn().unwrap();
+        assert_eq!(prune(&mut conn, 100).unwrap(), 1);
+        assert_eq!(feed(&mut conn, 0), ["new"]);
+        let through = pruned_through(&mut conn).unwrap();
+        assert!(through > 0);
+        assert_eq!(prune(&mut conn, 100).unwrap(), 0);
+        assert_eq!(pruned_through(&mut conn).unwrap(), through);
+    }
+
+    /// The outbox bug this design exists to prevent: transaction A inserts first (lower seq) but
+    /// commits after B, and after a reader has moved past B. A must still reach that reader.
+    #[test]
+    fn an_event_committed_late_is_not_skipped_by_a_reader_that_moved_on() {
+        let scratch = ScratchDatabase::new("events", 3);
+        if scratch.db.target().is_sqlite() {
+            // One writer at a time: SQLite cannot have A open while B commits.
+            return;
+        }
+        let db = &scratch.db;
+        let mut slow_tx =
+            DbConnection::Postgres(diesel::PgConnection::establish(&scratch.url).unwrap());
+        diesel::sql_query("BEGIN").execute(&mut slow_tx).unwrap();
+        insert(&mut slow_tx, &[event("a")]).unwrap();
+        db.write(|conn| Ok::<_, StoreError>(insert(conn, &[event("b")])?)).unwrap();
+        sequence_now(db);
+        let mut reader = db.conn().unwrap();
+        assert_eq!(feed(&mut reader, 0), ["b"]);
+        let cursor = head(&mut reader).unwrap();
+        diesel::sql_query("COMMIT").execute(&mut slow_tx).unwrap();
+        sequence_now(db);
+        assert_eq!(feed(&mut reader, cursor), ["a"], "the late event comes after the cursor");
+        assert_eq!(feed(&mut reader, 0), ["b", "a"], "in the order readers met them");
+    }
 }

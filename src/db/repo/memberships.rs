@@ -2,7 +2,7 @@
 //! Changes touch only the named rows, so one member costs the same in a group of ten or fifty
 //! thousand.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 
@@ -80,13 +80,13 @@ pub fn groups_of_member(
         .load(conn)
 }
 
-/// Adds memberships that are not there yet; returns how many were added.
+/// Adds memberships that are not there yet; returns the (id, type) of those added.
 pub fn add_members(
     conn: &mut DbConnection,
     tenant_id: &str,
     group_id: &str,
     members: &[(String, String)],
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<(String, String)>> {
     let ids: Vec<&str> = members.iter().map(|(id, _)| id.as_str()).collect();
     let mut present: Vec<String> = Vec::new();
     for chunk in ids.chunks(ID_CHUNK) {
@@ -114,44 +114,109 @@ pub fn add_members(
     for row in &rows {
         diesel::insert_into(group_members::table).values(row).execute(conn)?;
     }
-    Ok(rows.len())
+    Ok(rows.into_iter().map(|row| (row.member_id, row.member_type)).collect())
 }
 
+/// Removes the named members that are there; returns the (id, type) of those removed.
 pub fn remove_members(
     conn: &mut DbConnection,
     group_id: &str,
     member_ids: &[String],
-) -> QueryResult<usize> {
-    let mut removed = 0;
+) -> QueryResult<Vec<(String, String)>> {
+    let mut removed = Vec::new();
     for chunk in member_ids.chunks(ID_CHUNK) {
-        removed += diesel::delete(
+        let present = group_members::table
+            .filter(group_members::group_id.eq(group_id))
+            .filter(group_members::member_id.eq_any(chunk));
+        let present: Vec<(String, String)> =
+            present.select((group_members::member_id, group_members::member_type)).load(conn)?;
+        if present.is_empty() {
+            continue;
+        }
+        let ids: Vec<&str> = present.iter().map(|(id, _)| id.as_str()).collect();
+        diesel::delete(
             group_members::table
                 .filter(group_members::group_id.eq(group_id))
-                .filter(group_members::member_id.eq_any(chunk)),
+                .filter(group_members::member_id.eq_any(ids)),
         )
         .execute(conn)?;
+        removed.extend(present);
     }
     Ok(removed)
+}
+
+/// Every member of a group: (id, type), in no particular order.
+pub fn member_ids(conn: &mut DbConnection, group_id: &str) -> QueryResult<Vec<(String, String)>> {
+    group_members::table
+        .filter(group_members::group_id.eq(group_id))
+        .select((group_members::member_id, group_members::member_type))
+        .load(conn)
+}
+
+/// The names members are shown by (a user's displayName, else userName; a group's
+/// displayName), by id.
+pub fn member_names(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    ids: &[String],
+) -> QueryResult<HashMap<String, String>> {
+    let mut names = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(ID_CHUNK) {
+        let users: Vec<(String, Option<String>, String)> = scim_users::table
+            .filter(scim_users::tenant_id.eq(tenant_id))
+            .filter(scim_users::id.eq_any(chunk))
+            .select((scim_users::id, scim_users::display_name, scim_users::user_name))
+            .load(conn)?;
+        names.extend(users.into_iter().map(|(id, display, name)| (id, display.unwrap_or(name))));
+        let groups: Vec<(String, String)> = scim_groups::table
+            .filter(scim_groups::tenant_id.eq(tenant_id))
+            .filter(scim_groups::id.eq_any(chunk))
+            .select((scim_groups::id, scim_groups::display_name))
+            .load(conn)?;
+        names.extend(groups);
+    }
+    Ok(names)
+}
+
+/// Groups by id: (id, display name, version).
+pub fn groups_by_id(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    ids: &[String],
+) -> QueryResult<Vec<(String, String, i64)>> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(ID_CHUNK) {
+        found.extend(
+            scim_groups::table
+                .filter(scim_groups::tenant_id.eq(tenant_id))
+                .filter(scim_groups::id.eq_any(chunk))
+                .order(scim_groups::seq)
+                .select((scim_groups::id, scim_groups::display_name, scim_groups::version))
+                .load::<(String, String, i64)>(conn)?,
+        );
+    }
+    Ok(found)
 }
 
 pub fn remove_all_members(conn: &mut DbConnection, group_id: &str) -> QueryResult<usize> {
     diesel::delete(group_members::table.filter(group_members::group_id.eq(group_id))).execute(conn)
 }
 
-/// Takes a deleted user or group out of every group it belonged to. Those groups' member lists
-/// changed, so they get a new version: ETags handed out before must stop matching.
+/// Takes a deleted user or group out of every group it belonged to; returns those groups' ids.
+/// Their member lists changed, so they get a new version: ETags handed out before must stop
+/// matching.
 pub fn remove_member_everywhere(
     conn: &mut DbConnection,
     tenant_id: &str,
     member_id: &str,
     now: i64,
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<String>> {
     let affected: Vec<String> = group_members::table
         .filter(group_members::member_id.eq(member_id))
         .select(group_members::group_id)
         .load(conn)?;
     if affected.is_empty() {
-        return Ok(0);
+        return Ok(affected);
     }
     diesel::delete(group_members::table.filter(group_members::member_id.eq(member_id)))
         .execute(conn)?;
@@ -161,5 +226,6 @@ pub fn remove_member_everywhere(
             .filter(scim_groups::id.eq_any(&affected)),
     )
     .set((scim_groups::updated_at.eq(now), scim_groups::version.eq(scim_groups::version + 1)))
-    .execute(conn)
+    .execute(conn)?;
+    Ok(affected)
 }

@@ -3,7 +3,9 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod api_keys;
 pub mod audit;
+pub mod directory;
 pub mod events;
 pub mod keys;
 pub mod memberships;

@@ -177,7 +177,7 @@ async fn browse(
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let limits = PageLimits { default_count: PAGE_SIZE, max_count: PAGE_SIZE };
         let tenant_id = TenantId::new(tenant.id.clone());
-        let ctx = st.tenant_context(&tenant_id, &base);
+        let ctx = st.tenant_context(&tenant_id, &tenant.slug, &base);
         let listed = ListQuery::parse(ctx.schemas_of(kind), &params, limits)
             .and_then(|query| ctx.resources(kind).list(&query));
         Ok((TenantView::from(tenant), listed))
@@ -228,7 +228,7 @@ async fn show(
     let (tenant, found) = blocking(move || {
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let tenant_id = TenantId::new(tenant.id.clone());
-        let ctx = st.tenant_context(&tenant_id, &base);
+        let ctx = st.tenant_context(&tenant_id, &tenant.slug, &base);
         let found =
             ctx.resources(kind).get(&wanted, &Projection::default_for(ctx.schemas_of(kind)));
         Ok((TenantView::from(tenant), found))

@@ -2,6 +2,7 @@
 //! Every page needs an operator session (a table of its own: tenant admins cannot sign in here);
 //! every form post carries the session's CSRF token; every change is one audited transaction.
 
+mod api_keys;
 mod audit;
 mod browse;
 mod clients;
@@ -61,6 +62,7 @@ fn notice(code: &str) -> Option<&'static str> {
         "admin-enabled" => "Admin enabled.",
         "grant-revoked" => "Grant revoked: its refresh and access tokens no longer work.",
         "key-rotated" => "New signing key in use.",
+        "api-key-revoked" => "API key revoked: it no longer works.",
         _ => return None,
     })
 }
@@ -78,6 +80,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     connect::routes(cfg);
     audit::routes(cfg);
     clients::routes(cfg);
+    api_keys::routes(cfg);
 }
 
 /// A tenant slug from a path, or 404 before any query runs.

@@ -5,7 +5,8 @@
 //!    §3.12), [`ApiError`]. `/oauth/token`, `/oauth/revoke`, `/oauth/introspect`: RFC 6749 §5.2
 //!    JSON ([`oauth`]). `/oauth/authorize`: a redirect to the client carrying `error` and `state`
 //!    once the client and its redirect URI are trusted (RFC 6749 §4.1.2.1), else a page. Pages
-//!    (`/admin`, `/account`, the consent flow): HTML, [`PageError`].
+//!    (`/admin`, `/account`, the consent flow): HTML, [`PageError`]. `/api/v1` (the vendor's
+//!    application API): `{"error", "error_description"}` JSON, [`V1Error`].
 //! 2. A refusal says why: a 401 names its cause (`WWW-Authenticate`, RFC 6750 §3), a 403 the
 //!    missing scope, a 4xx body what to change.
 //! 3. Storage out of reach (no pooled connection in time, a lost connection) is 503 with
@@ -18,9 +19,11 @@
 pub mod oauth;
 mod page;
 mod scim;
+mod v1;
 
 pub use page::{PageError, blocking};
 pub use scim::{ApiError, FailureReason, SCIM_CONTENT_TYPE};
+pub use v1::V1Error;
 
 /// Seconds a client is asked to wait before retrying after a 503 (storage out of reach).
 pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;

@@ -31,6 +31,7 @@ pub(super) struct ScimCall {
     req: HttpRequest,
     state: web::Data<AppState>,
     tenant: TenantId,
+    tenant_slug: String,
 }
 
 impl FromRequest for ScimCall {
@@ -43,7 +44,8 @@ impl FromRequest for ScimCall {
         Box::pin(async move {
             let Authenticated(principal) = admitted.await?;
             let state = state(&req)?;
-            Ok(ScimCall { req, state, tenant: TenantId::new(principal.tenant_id) })
+            let tenant = TenantId::new(principal.tenant_id);
+            Ok(ScimCall { req, state, tenant, tenant_slug: principal.tenant_slug })
         })
     }
 }
@@ -63,8 +65,8 @@ impl ScimCall {
         call: impl FnOnce(&TenantContext<'_>) -> ScimResult<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         let base = scim_base(&self.req, &self.state);
-        let (state, tenant) = (self.state, self.tenant);
-        let result = web::block(move || call(&state.tenant_context(&tenant, &base))).await?;
+        let (state, tenant, slug) = (self.state, self.tenant, self.tenant_slug);
+        let result = web::block(move || call(&state.tenant_context(&tenant, &slug, &base))).await?;
         Ok(result?)
     }
 }

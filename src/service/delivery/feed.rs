@@ -100,6 +100,7 @@ pub fn latest(db: &Database) -> Result<Cursor, StoreError> {
 
 /// An event as readers and webhook receivers get it.
 pub fn event_json(row: &EventRow) -> Value {
+    let row = &row.event;
     let data: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
     json!({
         "id": row.id,

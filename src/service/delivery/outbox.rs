@@ -6,6 +6,8 @@ use serde_json::{Value, json};
 
 use crate::db::DbConnection;
 use crate::db::repo::events::{self, NewEventRow};
+use crate::db::repo::tenants;
+use crate::db::rows::TenantRow;
 
 /// Every event type, as the feed, the webhooks and their filters name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,9 +171,56 @@ pub fn record(
     events::insert(conn, &rows)
 }
 
-/// The data of a tenant event.
-pub fn tenant_data(id: &str, slug: &str, name: &str, disabled: bool) -> Value {
-    json!({"id": id, "slug": slug, "name": name, "disabled": disabled})
+/// Records a tenant's own event (created, disabled, enabled) with the tenant as its data.
+pub fn tenant_changed(
+    conn: &mut DbConnection,
+    tenant: &TenantRow,
+    now: i64,
+    event_type: EventType,
+) -> diesel::QueryResult<()> {
+    let data = json!({
+        "id": tenant.id, "slug": tenant.slug, "name": tenant.name, "disabled": tenant.disabled,
+    });
+    let event = NewEvent { event_type, resource: None, data };
+    record(conn, EventTenant { id: &tenant.id, slug: &tenant.slug }, now, vec![event])
+}
+
+/// A credential a connection event is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Connection<'a> {
+    /// An OAuth grant (a customer admin's consent, or a client's own).
+    Grant { id: &'a str, client_id: &'a str, scope: &'a str },
+    /// A static bearer token (Okta's "HTTP Header" mode).
+    StaticToken { id: &'a str, label: &'a str },
+}
+
+/// Records `connection.authorized` (`reason` None) or `connection.revoked` for tenant
+/// `tenant_id`'s credential.
+pub fn connection_changed(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    now: i64,
+    connection: Connection<'_>,
+    revoked: Option<&str>,
+) -> diesel::QueryResult<()> {
+    let Some(tenant) = tenants::find(conn, tenant_id)? else { return Ok(()) };
+    let mut data = match connection {
+        Connection::Grant { id, client_id, scope } => {
+            json!({"kind": "oauth_grant", "id": id, "client_id": client_id, "scope": scope})
+        }
+        Connection::StaticToken { id, label } => {
+            json!({"kind": "static_token", "id": id, "label": label})
+        }
+    };
+    let event_type = match revoked {
+        Some(reason) => {
+            data["reason"] = json!(reason);
+            EventType::ConnectionRevoked
+        }
+        None => EventType::ConnectionAuthorized,
+    };
+    let event = NewEvent { event_type, resource: None, data };
+    record(conn, EventTenant { id: &tenant.id, slug: &tenant.slug }, now, vec![event])
 }
 
 #[cfg(test)]

@@ -81,8 +81,7 @@ fn run(
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = Instant::now();
-            let cutoff = clock.now().saturating_sub(retention_ms);
-            match db.write(|conn| Ok::<_, StoreError>(events::prune(conn, cutoff)?)) {
+            match apply_retention(db, clock.now(), retention_ms) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "event log retention"),
                 Err(err) => tracing::warn!(error = %err, "event log retention failed"),
@@ -90,4 +89,10 @@ fn run(
         }
         db.events_pulse().wait(IDLE_POLL);
     }
+}
+
+/// Deletes the events older than `retention_ms` (a prefix of the feed); returns how many.
+pub fn apply_retention(db: &Database, now: i64, retention_ms: i64) -> Result<usize, StoreError> {
+    let cutoff = now.saturating_sub(retention_ms);
+    db.write(|conn| Ok::<_, StoreError>(events::prune(conn, cutoff)?))
 }

@@ -195,7 +195,7 @@ mod tests {
             "7"
         );
         assert_eq!(view["version"], 3);
-        assert_eq!(view["updated_at"], "1970-01-01T00:00:01Z");
+        assert_eq!(view["updated_at"], "1970-01-01T00:00:01.000Z");
         assert_eq!(view["raw"], json!({"raw": true}));
     }
 

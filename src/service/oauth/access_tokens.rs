@@ -16,6 +16,7 @@ use crate::oauth::jwt::{self, AccessClaims, JwtFailure};
 use crate::oauth::refresh::{self as rules, Decision};
 use crate::oauth::scope::Access;
 use crate::oauth::secret;
+use crate::service::oauth::grants;
 use crate::service::oauth::keys::TokenRuntime;
 use crate::service::oauth::{OAuthEnv, token_state};
 use crate::service::tenancy::credentials::{AuthFailure, Principal};
@@ -57,6 +58,10 @@ pub fn authenticate(
     token: &str,
     issuer: &str,
 ) -> Decided<Principal, AuthFailure> {
+    // Every bearer that is not a static token comes here: name a vendor API key for what it is.
+    if token.starts_with(crate::service::tenancy::api_keys::KEY_PREFIX) {
+        return Ok(Verdict::Refused(AuthFailure::ApiKey));
+    }
     let now = clock.now();
     let claims = match verified_claims(db, runtime, now, token)? {
         Verdict::Granted(claims) => claims,
@@ -240,7 +245,7 @@ pub fn revoke(
         if grant.client_id != client.id {
             return Ok(());
         }
-        if oauth::revoke_grant(conn, &grant.id, now, "revoked by the client")? == 1 {
+        if grants::revoke_row(conn, &grant, now, "revoked by the client")? {
             let event = Event::new(Kind::GrantRevoked, &Actor::Client(client.id.clone()))
                 .tenant(grant.tenant_id.clone())
                 .client(grant.client_id.clone())

@@ -18,6 +18,7 @@ use crate::db::repo::oauth as repo;
 use crate::db::rows::{ClientRow, CodeRow, GrantRow};
 use crate::oauth::{scope, secret};
 use crate::service::accounts::tenant_admins::TenantAdminSession;
+use crate::service::delivery::outbox::{self, Connection};
 use crate::service::oauth::clients;
 
 /// What the consent page shows.
@@ -185,6 +186,12 @@ pub(super) fn record_consent(
     env.db.write(|conn| {
         repo::insert_grant(conn, &grant_row)?;
         repo::insert_code(conn, &code_row)?;
+        let connection = Connection::Grant {
+            id: &grant_row.id,
+            client_id: &grant_row.client_id,
+            scope: &grant_row.scope,
+        };
+        outbox::connection_changed(conn, &grant_row.tenant_id, now, connection, None)?;
         let event = |kind| {
             Event::new(kind, &session.actor())
                 .tenant(grant_row.tenant_id.clone())

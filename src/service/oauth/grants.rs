@@ -11,6 +11,7 @@ use crate::db::repo::oauth;
 use crate::db::rows::{GrantRow, RefreshTokenRow};
 use crate::db::{Database, DbConnection};
 use crate::service::OperatorError;
+use crate::service::delivery::outbox::{self, Connection};
 use crate::service::operations::audit_log::{self, AuditView};
 use crate::service::tenancy::tenants;
 
@@ -60,7 +61,7 @@ pub fn revoke(
         let (grant, _) = oauth::find_grant(conn, grant_id)?
             .filter(|(g, _)| tenant_id.is_none_or(|t| t == g.tenant_id))
             .ok_or_else(|| OperatorError::NotFound(format!("grant '{grant_id}'")))?;
-        if oauth::revoke_grant(conn, grant_id, now, reason)? == 1 {
+        if revoke_row(conn, &grant, now, reason)? {
             let event = Event::new(Kind::GrantRevoked, actor)
                 .tenant(grant.tenant_id)
                 .client(grant.client_id)
@@ -70,6 +71,23 @@ pub fn revoke(
         }
         Ok(())
     })
+}
+
+/// Revokes a grant row unless it is revoked already; true when this call revoked it. The
+/// tenant's `connection.revoked` event is written in the caller's transaction.
+pub fn revoke_row(
+    conn: &mut DbConnection,
+    grant: &GrantRow,
+    now: i64,
+    reason: &str,
+) -> diesel::QueryResult<bool> {
+    if oauth::revoke_grant(conn, &grant.id, now, reason)? != 1 {
+        return Ok(false);
+    }
+    let connection =
+        Connection::Grant { id: &grant.id, client_id: &grant.client_id, scope: &grant.scope };
+    outbox::connection_changed(conn, &grant.tenant_id, now, connection, Some(reason))?;
+    Ok(true)
 }
 
 /// A grant as the console and the account page show it.

@@ -7,6 +7,7 @@ use crate::db::rows::{CodeRow, GrantRow, RefreshTokenRow, TenantRow};
 use crate::db::{DbConnection, StoreError};
 use crate::oauth::refresh::{self as rules, Decision, RefreshPolicy, TokenState};
 use crate::oauth::secret;
+use crate::service::oauth::grants;
 
 /// Why a grant is revoked when one of its codes comes back.
 pub const CODE_REUSED: &str = "authorization code reused";
@@ -69,7 +70,7 @@ pub fn redeem_code(
     if row.used_at.is_some()
         || (row.expires_at > now && repo::use_code(conn, &row.code_hash, now)? == 0)
     {
-        let newly_revoked = repo::revoke_grant(conn, &grant.id, now, CODE_REUSED)? == 1;
+        let newly_revoked = grants::revoke_row(conn, &grant, now, CODE_REUSED)?;
         return Ok(CodeRedemption::Reused { grant, newly_revoked });
     }
     if row.expires_at <= now {
@@ -137,7 +138,7 @@ pub fn present_refresh(
             Ok(RefreshPresentation::Rotate { token, grant, retry, expires_at })
         }
         Decision::Reuse => {
-            let newly_revoked = repo::revoke_grant(conn, &grant.id, now, REFRESH_REUSED)? == 1;
+            let newly_revoked = grants::revoke_row(conn, &grant, now, REFRESH_REUSED)?;
             Ok(RefreshPresentation::Reused { token, grant, newly_revoked })
         }
         decision => Ok(RefreshPresentation::Refused { token, grant, decision }),
@@ -191,10 +192,8 @@ pub fn retire_superseded(
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
+    use crate::db::scratch::ScratchDatabase;
     use std::sync::Arc;
-
-    use diesel::{Connection, RunQueryDsl};
 
     use super::*;
     use crate::clock::{Clock, ManualClock};
@@ -208,60 +207,19 @@ mod tests {
     const CLIENT: &str = "okta";
     const START: i64 = 1_800_000_000_000;
 
-    /// A migrated database of its own, dropped afterwards: SQLite in a temporary file, or a
-    /// fresh PostgreSQL database when `SCIMD_TEST_POSTGRES` names a server (as for the API tests).
+    /// A migrated database of its own (see `ScratchDatabase`) with one tenant, two clients and a
+    /// grant.
     struct Fixture {
         db: Database,
         clock: Arc<ManualClock>,
         grant_id: String,
-        cleanup: Cleanup,
-    }
-
-    enum Cleanup {
-        SqliteFile(PathBuf),
-        Postgres { admin_url: String, name: String },
-    }
-
-    impl Drop for Fixture {
-        fn drop(&mut self) {
-            match &self.cleanup {
-                Cleanup::SqliteFile(path) => {
-                    for suffix in ["", "-wal", "-shm"] {
-                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                    }
-                }
-                Cleanup::Postgres { admin_url, name } => {
-                    if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
-                        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                        let _ = diesel::sql_query(drop).execute(&mut conn);
-                    }
-                }
-            }
-        }
-    }
-
-    fn temporary_database() -> (String, Cleanup) {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        match std::env::var("SCIMD_TEST_POSTGRES") {
-            Ok(base) if !base.is_empty() => {
-                let base = base.trim_end_matches('/');
-                let admin_url = format!("{base}/postgres");
-                let name = format!("scimd_lineage_{id}");
-                let mut conn = diesel::PgConnection::establish(&admin_url).unwrap();
-                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).unwrap();
-                (format!("{base}/{name}"), Cleanup::Postgres { admin_url, name })
-            }
-            _ => {
-                let path = std::env::temp_dir().join(format!("scimd-lineage-{id}.db"));
-                (format!("sqlite://{}", path.display()), Cleanup::SqliteFile(path))
-            }
-        }
+        _scratch: ScratchDatabase,
     }
 
     impl Fixture {
         fn new() -> Fixture {
-            let (url, cleanup) = temporary_database();
-            let db = Database::connect(&url, 1).unwrap();
+            let scratch = ScratchDatabase::new("lineage", 1);
+            let db = scratch.db.clone();
             let clock = ManualClock::new(START);
             let mut conn = db.conn().unwrap();
             let tenant = TenantRow {
@@ -296,7 +254,7 @@ mod tests {
             };
             repo::insert_grant(&mut conn, &grant).unwrap();
             drop(conn);
-            Fixture { db, clock, grant_id: grant.id, cleanup }
+            Fixture { db, clock, grant_id: grant.id, _scratch: scratch }
         }
 
         fn now(&self) -> i64 {

@@ -3,15 +3,19 @@
 
 use serde_json::{Value, json};
 
-use super::resource_type::{Computed, Loading, ResourceType, grouped, required_text, text};
+use super::resource_type::{
+    Computed, Loading, ResourceEvents, ResourceType, grouped, required_text, text,
+};
 use crate::db::DbConnection;
 use crate::db::filter_sql::GROUPS as GROUPS_FILTER;
 use crate::db::repo::memberships::{self, Member};
-use crate::db::repo::resources::{ColumnValues, ResourceTable};
+use crate::db::repo::resources::{ColumnValues, ResourceRow, ResourceTable};
 use crate::db::rows::GroupWrite;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::member_patch::member_ids;
 use crate::scim::schema::ResourceKind;
+use crate::service::delivery::outbox::EventType;
+use crate::service::directory::view::{self, GroupRef};
 
 pub(super) const GROUPS: ResourceType = ResourceType {
     kind: ResourceKind::Group,
@@ -23,7 +27,20 @@ pub(super) const GROUPS: ResourceType = ResourceType {
     taken,
     take_members,
     load_computed: members_of_groups,
+    events: ResourceEvents {
+        created: EventType::GroupCreated,
+        updated: EventType::GroupUpdated,
+        deleted: EventType::GroupDeleted,
+        activation: None,
+    },
+    view: group_view,
+    view_lists_groups: false,
 };
+
+/// A group's view; its members are paged on their own, not listed in it.
+fn group_view(row: &ResourceRow, _: &[GroupRef], raw: Value) -> Value {
+    view::group(row, raw)
+}
 
 fn columns(data: &Value, now: i64, version: i64) -> ScimResult<ColumnValues> {
     let display_name = required_text(data, "displayName")?;

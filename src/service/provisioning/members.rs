@@ -15,29 +15,76 @@ use crate::scim::hints::SchemaHints;
 use crate::scim::member_patch::MemberChange;
 use crate::scim::schema::ResourceKind;
 
-/// Applies one change to the members of `group_id`.
+/// Which members a change added and removed: (id, type) each, for the group's events.
+#[derive(Debug, Default)]
+pub(super) struct MemberDelta {
+    pub added: Vec<(String, String)>,
+    pub removed: Vec<(String, String)>,
+}
+
+impl MemberDelta {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+
+    /// Folds a later change into this one: adding then removing a member is no change at all.
+    pub fn then(&mut self, later: MemberDelta) {
+        for (id, kind) in later.removed {
+            match self.added.iter().position(|(added, _)| *added == id) {
+                Some(at) => {
+                    self.added.remove(at);
+                }
+                None => self.removed.push((id, kind)),
+            }
+        }
+        for (id, kind) in later.added {
+            match self.removed.iter().position(|(removed, _)| *removed == id) {
+                Some(at) => {
+                    self.removed.remove(at);
+                }
+                None => self.added.push((id, kind)),
+            }
+        }
+    }
+}
+
+/// Applies one change to the members of `group_id`; touches only the rows that change.
 pub(super) fn apply(
     conn: &mut DbConnection,
     ctx: &TenantContext<'_>,
     group_id: &str,
     change: MemberChange,
-) -> ScimResult<()> {
+) -> ScimResult<MemberDelta> {
     let tenant_id = ctx.tenant.as_str();
-    match change {
+    let delta = match change {
         MemberChange::Add(ids) => {
             let resolved = resolve(conn, tenant_id, group_id, &ids)?;
-            memberships::add_members(conn, tenant_id, group_id, &resolved)?;
+            let added = memberships::add_members(conn, tenant_id, group_id, &resolved)?;
+            MemberDelta { added, removed: Vec::new() }
         }
         MemberChange::ReplaceAll(ids) => {
             let resolved = resolve(conn, tenant_id, group_id, &ids)?;
-            memberships::remove_all_members(conn, group_id)?;
-            memberships::add_members(conn, tenant_id, group_id, &resolved)?;
+            let wanted: HashSet<&str> = resolved.iter().map(|(id, _)| id.as_str()).collect();
+            let doomed: Vec<String> = memberships::member_ids(conn, group_id)?
+                .into_iter()
+                .filter(|(id, _)| !wanted.contains(id.as_str()))
+                .map(|(id, _)| id)
+                .collect();
+            let removed = memberships::remove_members(conn, group_id, &doomed)?;
+            let added = memberships::add_members(conn, tenant_id, group_id, &resolved)?;
+            MemberDelta { added, removed }
         }
-        MemberChange::Remove(ids) => {
-            memberships::remove_members(conn, group_id, &ids)?;
-        }
+        MemberChange::Remove(ids) => MemberDelta {
+            added: Vec::new(),
+            removed: memberships::remove_members(conn, group_id, &ids)?,
+        },
         MemberChange::RemoveAll => {
-            memberships::remove_all_members(conn, group_id)?;
+            let all: Vec<String> =
+                memberships::member_ids(conn, group_id)?.into_iter().map(|(id, _)| id).collect();
+            MemberDelta {
+                added: Vec::new(),
+                removed: memberships::remove_members(conn, group_id, &all)?,
+            }
         }
         MemberChange::RemoveMatching(filter) => {
             // Rare general filters (e.g. on `type`) are evaluated over the members themselves.
@@ -52,10 +99,13 @@ pub(super) fn apply(
                 })
                 .map(|m| m.member_id)
                 .collect();
-            memberships::remove_members(conn, group_id, &doomed)?;
+            MemberDelta {
+                added: Vec::new(),
+                removed: memberships::remove_members(conn, group_id, &doomed)?,
+            }
         }
-    }
-    Ok(())
+    };
+    Ok(delta)
 }
 
 /// Pairs each id with its type; refuses ids that are not users or groups of this tenant.

@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod bulk;
+mod events;
 mod groups;
 mod members;
 mod render;
@@ -65,6 +66,8 @@ pub struct TenantContext<'a> {
     pub clock: &'a dyn Clock,
     pub schemas: &'a Registry,
     pub tenant: &'a TenantId,
+    /// The tenant's slug, which its events carry.
+    pub tenant_slug: &'a str,
     pub base: &'a str,
 }
 

@@ -10,9 +10,11 @@ use serde_json::Value;
 use super::{groups, users};
 use crate::db::DbConnection;
 use crate::db::filter_sql::FilterTarget;
-use crate::db::repo::resources::{ColumnValues, ResourceTable};
+use crate::db::repo::resources::{ColumnValues, ResourceRow, ResourceTable};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::schema::ResourceKind;
+use crate::service::delivery::outbox::EventType;
+use crate::service::directory::view::GroupRef;
 
 /// One resource type's description for the pipeline.
 pub(super) struct ResourceType {
@@ -34,6 +36,27 @@ pub(super) struct ResourceType {
     /// The computed attribute of each of `rows` that has one, by resource id, read for the
     /// whole page at once.
     pub load_computed: ComputedLoader,
+    /// The events a write of this type records.
+    pub events: ResourceEvents,
+    /// The resource as the vendor's app reads it (`service::directory::view`), given the groups
+    /// it belongs to and its SCIM form.
+    pub view: fn(&ResourceRow, &[GroupRef], Value) -> Value,
+    /// Whether `view` shows the groups a resource belongs to (then the events read them).
+    pub view_lists_groups: bool,
+}
+
+/// The event types of one resource type.
+pub(super) struct ResourceEvents {
+    pub created: EventType,
+    pub updated: EventType,
+    pub deleted: EventType,
+    /// For types with `active`: a change of it is a (de)activation rather than an update.
+    pub activation: Option<Activation>,
+}
+
+pub(super) struct Activation {
+    pub deactivated: EventType,
+    pub reactivated: EventType,
 }
 
 /// Reads the computed attribute of a page of resources.

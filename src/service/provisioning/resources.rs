@@ -5,8 +5,10 @@
 
 use serde_json::Value;
 
+use super::events::Events;
+use super::members::{self, MemberDelta};
 use super::resource_type::{Computed, Loading, ResourceType, resource_type};
-use super::{ResourceId, TenantContext, members, render};
+use super::{ResourceId, TenantContext, render};
 use crate::db::DbConnection;
 use crate::db::filter_sql::{order_by, to_predicate};
 use crate::db::repo::memberships;
@@ -67,20 +69,6 @@ impl Resources<'_> {
         let columns = (self.rt.columns)(&data, now, 1)?;
         let id = ResourceId::generate();
         let with_members = members.is_some();
-        self.ctx.db.write(|conn| {
-            self.ensure_unique(conn, &columns, None)?;
-            resources::insert(conn, self.tenant(), id.as_str(), now, &columns)?;
-            self.write_index(conn, &id, &data)?;
-            if let Some(ids) = members {
-                members::apply(conn, self.ctx, id.as_str(), MemberChange::Add(ids))?;
-            }
-            Ok::<_, ScimError>(())
-        })?;
-        if with_members {
-            // Members are rendered with their current display names, which only the rows hold.
-            return self.get(&id, projection);
-        }
-        // A new resource belongs to nothing yet: no need to read it back.
         let row = ResourceRow {
             id: id.as_str().to_owned(),
             tenant_id: self.tenant().to_owned(),
@@ -89,6 +77,23 @@ impl Resources<'_> {
             version: 1,
             data: columns.data().to_owned(),
         };
+        self.ctx.db.write(|conn| {
+            self.ensure_unique(conn, &columns, None)?;
+            resources::insert(conn, self.tenant(), id.as_str(), now, &columns)?;
+            self.write_index(conn, &id, &data)?;
+            let events = self.events();
+            let mut recorded = vec![events.created(conn, &row)?];
+            if let Some(ids) = members {
+                let delta = members::apply(conn, self.ctx, id.as_str(), MemberChange::Add(ids))?;
+                recorded.extend(events.members_changed(conn, &row, delta)?);
+            }
+            events.record(conn, recorded)
+        })?;
+        if with_members {
+            // Members are rendered with their current display names, which only the rows hold.
+            return self.get(&id, projection);
+        }
+        // A new resource belongs to nothing yet: no need to read it back.
         let computed = self.rt.computed_attribute;
         let computed =
             (!projection.excludes(computed)).then(|| (computed, Value::Array(Vec::new())));
@@ -143,22 +148,29 @@ impl Resources<'_> {
         self.get(id, projection)
     }
 
+    /// Deletes under the row lock; the resource leaves every group it was in.
     pub fn delete(&self, id: &ResourceId, if_match: Option<&EntityTags>) -> ScimResult<()> {
         let tenant = self.tenant();
         self.ctx.db.write(|conn| {
-            if if_match.is_some() {
-                self.lock(conn, id, if_match)?;
-            }
+            let current = self.lock(conn, id, if_match)?;
+            let events = self.events();
+            // Read before the rows go: the event shows the resource as it was.
+            let deleted = events.deleted(conn, &current)?;
             if self.rt.kind.has_members() {
                 memberships::remove_all_members(conn, id.as_str())?;
             }
-            if resources::delete(conn, self.at(), id.as_str())? == 0 {
-                return Err(self.not_found(id));
-            }
+            resources::delete(conn, self.at(), id.as_str())?;
             values::delete(conn, id.as_str())?;
-            memberships::remove_member_everywhere(conn, tenant, id.as_str(), self.ctx.clock.now())?;
-            Ok(())
+            let now = self.ctx.clock.now();
+            let left = memberships::remove_member_everywhere(conn, tenant, id.as_str(), now)?;
+            let mut recorded = events.left_groups(conn, &current, &left)?;
+            recorded.push(deleted);
+            events.record(conn, recorded)
         })
+    }
+
+    fn events(&self) -> Events<'_> {
+        Events { ctx: self.ctx, rt: self.rt }
     }
 
     fn tenant(&self) -> &str {
@@ -193,7 +205,7 @@ impl Resources<'_> {
         })
     }
 
-    /// Applies a planned update to the locked row `current`.
+    /// Applies a planned update to the locked row `current` and records its events.
     fn apply(
         &self,
         conn: &mut DbConnection,
@@ -201,22 +213,20 @@ impl Resources<'_> {
         current: &ResourceRow,
     ) -> ScimResult<()> {
         let id = current.id.as_str();
-        match planned {
+        let mut delta = MemberDelta::default();
+        let data = match planned {
             Planned::Replace { data, members } => {
-                let has_members = self.rt.kind.has_members();
-                self.store_update(conn, current, Some(&data), has_members)?;
-                if has_members {
+                if self.rt.kind.has_members() {
                     let change = MemberChange::ReplaceAll(members.unwrap_or_default());
-                    members::apply(conn, self.ctx, id, change)?;
+                    delta = members::apply(conn, self.ctx, id, change)?;
                 }
-                Ok(())
+                Some(data)
             }
             Planned::Patch(split) => {
-                let members_changed = !split.members.is_empty();
                 for change in split.members {
-                    members::apply(conn, self.ctx, id, change)?;
+                    delta.then(members::apply(conn, self.ctx, id, change)?);
                 }
-                let data = if split.attributes.is_empty() {
+                if split.attributes.is_empty() {
                     None
                 } else {
                     let mut resource: Value = serde_json::from_str(&current.data)
@@ -224,10 +234,20 @@ impl Resources<'_> {
                     let hints = SchemaHints::new(self.schemas);
                     apply_patch(&mut resource, &split.attributes, &hints)?;
                     Some(normalize_resource(self.schemas, &resource)?)
-                };
-                self.store_update(conn, current, data.as_ref(), members_changed)
+                }
             }
+        };
+        let Some(stored) = self.store_update(conn, current, data.as_ref(), !delta.is_empty())?
+        else {
+            return Ok(());
+        };
+        let events = self.events();
+        let mut recorded = Vec::new();
+        if stored.attributes_changed {
+            recorded.push(events.updated(conn, current, &stored.row)?);
         }
+        recorded.extend(events.members_changed(conn, &stored.row, delta)?);
+        events.record(conn, recorded)
     }
 
     /// Takes the row lock of a resource about to be rewritten and checks `If-Match` against it.
@@ -245,29 +265,35 @@ impl Resources<'_> {
 
     /// Writes a new version of a resource: its attributes when `data` differs from what is
     /// stored (Okta repeats identical updates, which then write nothing), else only a new version
-    /// and lastModified when its members changed.
+    /// and lastModified when its members changed. Answers the row as it now is, if it changed.
     fn store_update(
         &self,
         conn: &mut DbConnection,
         current: &ResourceRow,
         data: Option<&Value>,
         members_changed: bool,
-    ) -> ScimResult<()> {
+    ) -> ScimResult<Option<Stored>> {
         let now = self.ctx.clock.now().max(current.updated_at);
+        let version = current.version + 1;
         if let Some(data) = data {
-            let columns = (self.rt.columns)(data, now, current.version + 1)?;
+            let columns = (self.rt.columns)(data, now, version)?;
             // Stored JSON is canonical (normalised, schema order): equal text, nothing changed.
             if columns.data() != current.data {
                 let id = ResourceId::from(current.id.clone());
                 self.ensure_unique(conn, &columns, Some(&id))?;
                 resources::update(conn, self.tenant(), &current.id, &columns)?;
-                return self.write_index(conn, &id, data);
+                self.write_index(conn, &id, data)?;
+                let data = columns.data().to_owned();
+                let row = ResourceRow { updated_at: now, version, data, ..current.clone() };
+                return Ok(Some(Stored { row, attributes_changed: true }));
             }
         }
         if members_changed {
             resources::touch(conn, self.at(), &current.id, now)?;
+            let row = ResourceRow { updated_at: now, version, ..current.clone() };
+            return Ok(Some(Stored { row, attributes_changed: false }));
         }
-        Ok(())
+        Ok(None)
     }
 
     fn ensure_unique(
@@ -323,6 +349,13 @@ impl Resources<'_> {
             })
             .collect()
     }
+}
+
+/// A resource's row after an update wrote it.
+struct Stored {
+    row: ResourceRow,
+    /// False when only its members (and so its version) changed.
+    attributes_changed: bool,
 }
 
 /// An update checked before its transaction starts.

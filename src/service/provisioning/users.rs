@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 
 use super::resource_type::{
-    Computed, Loading, ResourceType, grouped, no_members, required_text, text,
+    Activation, Computed, Loading, ResourceEvents, ResourceType, grouped, no_members,
+    required_text, text,
 };
 use crate::db::DbConnection;
 use crate::db::filter_sql::USERS as USERS_FILTER;
@@ -13,6 +14,8 @@ use crate::db::repo::resources::{ColumnValues, ResourceTable};
 use crate::db::rows::UserWrite;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::schema::ResourceKind;
+use crate::service::delivery::outbox::EventType;
+use crate::service::directory::view;
 
 pub(super) const USERS: ResourceType = ResourceType {
     kind: ResourceKind::User,
@@ -24,6 +27,17 @@ pub(super) const USERS: ResourceType = ResourceType {
     taken,
     take_members: no_members,
     load_computed: groups_of_users,
+    events: ResourceEvents {
+        created: EventType::UserCreated,
+        updated: EventType::UserUpdated,
+        deleted: EventType::UserDeleted,
+        activation: Some(Activation {
+            deactivated: EventType::UserDeactivated,
+            reactivated: EventType::UserReactivated,
+        }),
+    },
+    view: view::user,
+    view_lists_groups: true,
 };
 
 fn columns(data: &Value, now: i64, version: i64) -> ScimResult<ColumnValues> {

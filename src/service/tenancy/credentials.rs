@@ -12,6 +12,7 @@ use crate::oauth::jwt::JwtFailure;
 use crate::oauth::scope::Access;
 use crate::oauth::secret;
 use crate::service::OperatorError;
+use crate::service::delivery::outbox::{self, Connection};
 use crate::service::verdict::{Decided, Verdict};
 
 /// Every static token starts with this, so leaked tokens are easy to recognise and scan for.
@@ -43,6 +44,8 @@ pub enum AuthFailure {
     Token(JwtFailure),
     /// A JWT access token whose grant has been revoked.
     GrantRevoked,
+    /// A vendor API key (`scimd_ak_…`): a credential for `/api/v1`, never for SCIM.
+    ApiKey,
 }
 
 impl AuthFailure {
@@ -57,6 +60,9 @@ impl AuthFailure {
             AuthFailure::Token(failure) => failure.description(),
             AuthFailure::GrantRevoked => {
                 "the access token's grant has been revoked; a tenant admin must authorize again"
+            }
+            AuthFailure::ApiKey => {
+                "this is a scimd API key, which works on /api/v1 only; SCIM needs a static SCIM token or an OAuth access token"
             }
         }
     }
@@ -194,6 +200,8 @@ pub fn issue(
             .detail("token_id", id.clone())
             .detail("label", label);
         audit::record(conn, db.audit_counts(), clock.now(), event)?;
+        let token = Connection::StaticToken { id: &id, label };
+        outbox::connection_changed(conn, &tenant.id, clock.now(), token, None)?;
         Ok::<_, OperatorError>(())
     })?;
     Ok(IssuedToken { id, tenant: tenant_slug.to_owned(), label: label.to_owned(), token })
@@ -225,6 +233,9 @@ pub fn revoke(
                 .tenant(row.tenant_id.clone())
                 .detail("token_id", token_id);
             audit::record(conn, db.audit_counts(), clock.now(), event)?;
+            let token = Connection::StaticToken { id: token_id, label: &row.label };
+            let reason = Some("revoked by an operator");
+            outbox::connection_changed(conn, &row.tenant_id, clock.now(), token, reason)?;
         }
         let row = tokens::find(conn, token_id)?
             .ok_or_else(|| OperatorError::NotFound(format!("token '{token_id}'")))?;

@@ -8,6 +8,7 @@ use crate::db::repo::tenants;
 use crate::db::rows::TenantRow;
 use crate::db::{Database, DbConnection};
 use crate::service::OperatorError;
+use crate::service::delivery::outbox::{self, EventType};
 
 /// A tenant as operators see it.
 #[derive(Debug, Clone, Serialize)]
@@ -70,6 +71,7 @@ pub fn create(
         let event =
             Event::new(Kind::TenantCreated, actor).tenant(row.id.clone()).detail("slug", slug);
         audit::record(conn, db.audit_counts(), row.created_at, event)?;
+        outbox::tenant_changed(conn, &row, row.created_at, EventType::TenantCreated)?;
         Ok(())
     })?;
     Ok(row.into())
@@ -126,6 +128,9 @@ pub fn set_disabled(
                 Event::new(kind, actor).tenant(row.id.clone()),
             )?;
             row.disabled = disabled;
+            let changed =
+                if disabled { EventType::TenantDisabled } else { EventType::TenantEnabled };
+            outbox::tenant_changed(conn, &row, now, changed)?;
         }
         Ok(row.into())
     })

@@ -10,6 +10,7 @@
 //! | `metrics.rs` | `/metrics` scraped and parsed (the exposition format checked on the way) |
 //! | `tls.rs` | self-signed certificates for servers with built-in TLS |
 //! | `cli.rs` | the `scimd` binary run with `--json` |
+//! | `api.rs` | `/api/v1` clients holding an API key; responses checked against `openapi.json` |
 //! | `receiver.rs` | a recording webhook receiver, and the independent `standardwebhooks` verifier |
 //!
 //! # Writing a test
@@ -46,6 +47,7 @@
 // A harness offers more than today's tests call.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod app;
 pub mod cli;
 pub mod clients;
@@ -56,6 +58,7 @@ pub mod scim;
 pub mod tls;
 pub mod webdriver;
 
+pub use api::*;
 pub use app::*;
 pub use clients::*;
 pub use scim::*;

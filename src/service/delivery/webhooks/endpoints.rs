@@ -397,8 +397,8 @@ pub fn replay(
         let row = repo::find_endpoint(conn, id)?.ok_or_else(|| not_found(id))?;
         let filter = TypeFilter::parse(&row.event_types).map_err(invalid)?;
         let wanted = |event: &events::EventRow| {
-            filter.matches(&event.event_type)
-                && row.tenant_id.as_ref().is_none_or(|t| *t == event.tenant_id)
+            filter.matches(&event.event.event_type)
+                && row.tenant_id.as_ref().is_none_or(|t| *t == event.event.tenant_id)
         };
         let ids: Vec<String> = match which {
             Replay::Event(event_id) => {
@@ -408,7 +408,7 @@ pub fn replay(
                         event_id.chars().take(64).collect::<String>()
                     ))
                 })?;
-                vec![event.id]
+                vec![event.event.id]
             }
             Replay::Range { since, until } => {
                 if since >= until {
@@ -423,7 +423,7 @@ pub fn replay(
                     MAX_REPLAY,
                 )? {
                     if let Some(event) = repo::find_event(conn, &event_id)?.filter(wanted) {
-                        ids.push(event.id);
+                        ids.push(event.event.id);
                     }
                 }
                 ids

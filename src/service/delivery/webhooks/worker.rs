@@ -133,7 +133,7 @@ impl WebhookWorker {
                         }
                     };
                     let mut worker =
-                        Worker { db, clock, config, counts, owner, sender, prunes: n == 0 };
+                        Worker { db, clock, config, counts, owner, sender, housekeeper: n == 0 };
                     worker.run(&weak);
                 });
             if let Err(err) = spawned {
@@ -151,7 +151,8 @@ struct Worker {
     counts: Arc<DeliveryCounts>,
     owner: String,
     sender: Sender,
-    prunes: bool,
+    /// The first thread of a node also sends replays and applies retention.
+    housekeeper: bool,
 }
 
 impl Worker {
@@ -167,7 +168,7 @@ impl Worker {
                     continue;
                 }
             }
-            if self.prunes && last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            if self.housekeeper && last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
                 last_prune = Some(Instant::now());
                 self.prune();
             }
@@ -178,7 +179,8 @@ impl Worker {
     /// One round; true when there was work (so the next round starts at once).
     fn tick(&mut self, alive: &Weak<()>) -> Result<bool, StoreError> {
         self.fan_out()?;
-        let mut worked = self.replays()?;
+        // One thread per node sends replays, so a node sends them in the order they were asked.
+        let mut worked = self.housekeeper && self.replays()?;
         let now = self.clock.now();
         let due = self.db.read(|conn| Ok::<_, StoreError>(repo::due_cursors(conn, now, 16)?))?;
         for cursor in due {
@@ -239,7 +241,7 @@ impl Worker {
             }
             for event in &page {
                 let Some(at) = event.position else { continue };
-                if filter.matches(&event.event_type) {
+                if filter.matches(&event.event.event_type) {
                     sent += 1;
                     let attempt = cursor_attempts(&cursor, position) + 1;
                     let result = self.sender.send(&endpoint, event, self.clock.now());
@@ -332,8 +334,8 @@ impl Worker {
     ) -> Result<(), StoreError> {
         let row = NewDeliveryRow {
             endpoint_id: endpoint.id.clone(),
-            event_id: event.id.clone(),
-            tenant_id: event.tenant_id.clone(),
+            event_id: event.event.id.clone(),
+            tenant_id: event.event.tenant_id.clone(),
             attempt,
             outcome: outcome.to_owned(),
             status_code: result.status,
@@ -465,7 +467,8 @@ impl Sender {
                 secrets.push(previous);
             }
         }
-        let signature = match signing::signature_header(&secrets, &event.id, timestamp, &body) {
+        let signature = match signing::signature_header(&secrets, &event.event.id, timestamp, &body)
+        {
             Ok(signature) => signature,
             Err(err) => return refused(err.to_string()),
         };
@@ -473,7 +476,7 @@ impl Sender {
             .client
             .post(url)
             .header("content-type", "application/json")
-            .header("webhook-id", &event.id)
+            .header("webhook-id", &event.event.id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .body(body)
