@@ -482,3 +482,64 @@ async fn scim_writes_arrive_as_webhooks_in_commit_order() {
     assert_eq!(first["data"]["user_name"], "ada@acme.test");
     assert_eq!(received[0].id(), first["id"].as_str().unwrap());
 }
+
+#[tokio::test]
+async fn the_console_creates_shows_and_manages_endpoints() {
+    use reqwest::StatusCode;
+    let app = spawn_app_with(allow_private).await;
+    create_operator(&app);
+    let op = app.operator().await;
+    let receiver = Receiver::start();
+    let html = op.page("/admin/webhooks", StatusCode::OK).await;
+    assert!(html.contains("No webhook endpoint yet") && html.contains("href=\"/admin/webhooks\""));
+
+    // Without the CSRF token nothing is created.
+    let forged = op.post_form("/admin/webhooks", &[("url", receiver.url.as_str())]).await;
+    assert_ne!(forged.status(), StatusCode::OK);
+    assert!(endpoints::list(&app.db, app.clock.as_ref()).unwrap().is_empty());
+
+    let bad =
+        op.post("/admin/webhooks", &[("url", "ftp://x"), ("tenant", ""), ("events", "")]).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let fields = [("url", receiver.url.as_str()), ("tenant", "acme"), ("events", "user.*")];
+    let response = op.post("/admin/webhooks", &fields).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let secret = shown_secret(&response.text().await.unwrap());
+    assert!(secret.starts_with("whsec_"));
+    let id = endpoints::list(&app.db, app.clock.as_ref()).unwrap()[0].id.clone();
+
+    record(&app.db, app.clock.as_ref(), "acme", 1..3);
+    receiver.wait_for(2).await;
+    let page = format!("/admin/webhooks/{id}");
+    wait_until(&app, &id, "two deliveries", |_, d| d.len() == 2).await;
+    let html = op.page(&page, StatusCode::OK).await;
+    assert!(html.contains("delivered") && html.contains("answer 200"), "{html}");
+    assert!(!html.contains(&secret));
+    let list = op.page("/admin/webhooks", StatusCode::OK).await;
+    assert!(list.contains(&receiver.url) && list.contains("delivered 200"));
+
+    let response = op.post(&format!("{page}/disable"), &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let html = op.page(&format!("{page}?done=webhook-disabled"), StatusCode::OK).await;
+    assert!(html.contains("disabled by an operator"));
+    assert!(op.page("/admin/webhooks", StatusCode::OK).await.contains("class=\"flagged\""));
+    op.post(&format!("{page}/enable"), &[]).await;
+
+    let response = op.post(&format!("{page}/rotate"), &[("grace_hours", "1")]).await;
+    let rotated = shown_secret(&response.text().await.unwrap());
+    assert_ne!(rotated, secret);
+    let event = receiver.received()[0].id();
+    let response = op.post(&format!("{page}/replay"), &[("event", event.as_str())]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    receiver.wait_for(3).await;
+    let response = op.post(&format!("{page}/replay"), &[("since", "1h"), ("until", "")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    receiver.wait_for(5).await;
+    let response = op.post(&format!("{page}/replay"), &[("event", "evt_unknown")]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    let response = op.post(&format!("{page}/delete"), &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    op.page(&page, StatusCode::NOT_FOUND).await;
+    op.page("/admin/webhooks/%3Cscript%3E", StatusCode::NOT_FOUND).await;
+}
