@@ -165,7 +165,10 @@ async fn deliveries_are_signed_as_standard_webhooks_verify_them() {
     let received = receiver.wait_for(3).await;
     let last = (received[2].headers.clone(), received[2].body.clone());
     assert_eq!(last.0["webhook-signature"].split(' ').count(), 2);
-    assert_eq!(verify_with_standardwebhooks(&python, &new_secret, &[last.clone()]), [true]);
+    assert_eq!(
+        verify_with_standardwebhooks(&python, &new_secret, std::slice::from_ref(&last)),
+        [true]
+    );
     assert_eq!(verify_with_standardwebhooks(&python, &secret, &[last]), [true]);
 
     let samples = scrape(&app).await;

@@ -141,10 +141,10 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<
         errors.push(format!("{at}: {actual} is not {types:?}"));
         return;
     }
-    if let Some(options) = schema["enum"].as_array() {
-        if !options.contains(value) {
-            errors.push(format!("{at}: {value} not in {options:?}"));
-        }
+    if let Some(options) = schema["enum"].as_array()
+        && !options.contains(value)
+    {
+        errors.push(format!("{at}: {value} not in {options:?}"));
     }
     if let Value::Object(map) = value {
         for required in schema["required"].as_array().into_iter().flatten() {

@@ -195,10 +195,10 @@ fn view(
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if let Some(since) = cursor.failing_since {
-            if failing.is_none_or(|(s, _, _)| since < s) {
-                failing = Some((since, cursor.next_attempt_at, cursor.attempts));
-            }
+        if let Some(since) = cursor.failing_since
+            && failing.is_none_or(|(s, _, _)| since < s)
+        {
+            failing = Some((since, cursor.next_attempt_at, cursor.attempts));
         }
     }
     let last =

@@ -462,10 +462,9 @@ impl Sender {
         let timestamp = now.div_euclid(1000);
         let mut secrets = vec![endpoint.secret.as_str()];
         if let (Some(previous), Some(until)) = (&endpoint.previous_secret, endpoint.previous_until)
+            && until > now
         {
-            if until > now {
-                secrets.push(previous);
-            }
+            secrets.push(previous);
         }
         let signature = match signing::signature_header(&secrets, &event.event.id, timestamp, &body)
         {
@@ -559,10 +558,10 @@ fn system_roots() -> Vec<reqwest::Certificate> {
         .map(str::to_owned),
     );
     for path in candidates {
-        if let Ok(pem) = std::fs::read(&path) {
-            if let Ok(certs) = reqwest::Certificate::from_pem_bundle(&pem) {
-                return certs;
-            }
+        if let Ok(pem) = std::fs::read(&path)
+            && let Ok(certs) = reqwest::Certificate::from_pem_bundle(&pem)
+        {
+            return certs;
         }
     }
     tracing::warn!("no CA bundle found: https webhooks will fail (set SSL_CERT_FILE)");
