@@ -330,31 +330,40 @@ pub fn cursors_of(conn: &mut DbConnection, endpoint_id: &str) -> QueryResult<Vec
         .load(conn)
 }
 
-/// How many events wait for one cursor (up to `through`, the endpoint's fan-out position), and
-/// when the oldest occurred.
+/// How many events (of `types`, or all) wait for one cursor (up to `through`, the endpoint's
+/// fan-out position), and when the oldest occurred.
 pub fn backlog(
     conn: &mut DbConnection,
     tenant_id: &str,
     after: i64,
     through: i64,
+    types: Option<&[String]>,
 ) -> QueryResult<(i64, Option<i64>)> {
-    events::table
-        .filter(events::tenant_id.eq(tenant_id))
+    let mut query = events::table
+        .filter(events::tenant_id.eq(tenant_id.to_owned()))
         .filter(events::position.gt(after))
         .filter(events::position.le(through))
         .select((count_star(), min(events::occurred_at)))
-        .first(conn)
+        .into_boxed();
+    if let Some(types) = types {
+        query = query.filter(events::event_type.eq_any(types.to_vec()));
+    }
+    query.first(conn)
 }
 
 /// Events not yet fanned out for an endpoint.
 pub fn unfanned(
     conn: &mut DbConnection,
     endpoint: &EndpointRow,
+    types: Option<&[String]>,
 ) -> QueryResult<(i64, Option<i64>)> {
     let mut query = events::table
         .filter(events::position.gt(endpoint.fanout_position))
         .select((count_star(), min(events::occurred_at)))
         .into_boxed();
+    if let Some(types) = types {
+        query = query.filter(events::event_type.eq_any(types.to_vec()));
+    }
     if let Some(tenant) = &endpoint.tenant_id {
         query = query.filter(events::tenant_id.eq(tenant.clone()));
     }

@@ -185,11 +185,19 @@ fn view(
     row: EndpointRow,
     now: Millis,
 ) -> Result<EndpointView, StoreError> {
-    let (mut pending, mut oldest) = repo::unfanned(conn, &row)?;
+    // Only what the endpoint will be sent counts (its filter skips the rest).
+    let filter = TypeFilter::parse(&row.event_types).unwrap_or_else(|_| TypeFilter::all());
+    let names = (!filter.is_all()).then(|| filter.names());
+    let (mut pending, mut oldest) = repo::unfanned(conn, &row, names.as_deref())?;
     let mut failing: Option<(i64, i64, i64)> = None;
     for cursor in repo::cursors_of(conn, &row.id)? {
-        let (n, first) =
-            repo::backlog(conn, &cursor.tenant_id, cursor.position, row.fanout_position)?;
+        let (n, first) = repo::backlog(
+            conn,
+            &cursor.tenant_id,
+            cursor.position,
+            row.fanout_position,
+            names.as_deref(),
+        )?;
         pending += n;
         oldest = match (oldest, first) {
             (Some(a), Some(b)) => Some(a.min(b)),

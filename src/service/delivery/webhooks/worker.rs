@@ -24,7 +24,9 @@ use crate::service::delivery::feed::event_json;
 use crate::service::delivery::outbox::TypeFilter;
 
 /// How long a worker with nothing to do sleeps.
-const IDLE_POLL: Duration = Duration::from_millis(200);
+const IDLE_POLL: Duration = Duration::from_millis(250);
+/// Fan-out runs at least this often even when the feed's head has not moved.
+const REFAN_EVERY: Duration = Duration::from_secs(2);
 /// Per request: connecting and the whole exchange.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Response bodies are stored up to this many bytes.
@@ -132,8 +134,16 @@ impl WebhookWorker {
                             return;
                         }
                     };
-                    let mut worker =
-                        Worker { db, clock, config, counts, owner, sender, housekeeper: n == 0 };
+                    let mut worker = Worker {
+                        db,
+                        clock,
+                        config,
+                        counts,
+                        owner,
+                        sender,
+                        housekeeper: n == 0,
+                        fanned: None,
+                    };
                     worker.run(&weak);
                 });
             if let Err(err) = spawned {
@@ -153,6 +163,8 @@ struct Worker {
     sender: Sender,
     /// The first thread of a node also sends replays and applies retention.
     housekeeper: bool,
+    /// The head this thread last fanned out to, and when.
+    fanned: Option<(i64, Instant)>,
 }
 
 impl Worker {
@@ -208,14 +220,21 @@ impl Worker {
     }
 
     /// Gives every enabled endpoint's new events a pending cursor per tenant.
-    fn fan_out(&self) -> Result<(), StoreError> {
-        let (endpoints, head) = self.db.read(|conn| {
-            Ok::<_, StoreError>((repo::enabled_endpoints(conn)?, events::head(conn)?))
-        })?;
+    /// Only when the feed's head moved, or every `REFAN_EVERY` (for an endpoint enabled again
+    /// with events behind it), so an idle node costs one small query per poll.
+    fn fan_out(&mut self) -> Result<(), StoreError> {
+        let head = self.db.read(|conn| Ok::<_, StoreError>(events::head(conn)?))?;
+        let stale =
+            self.fanned.is_none_or(|(at, when)| at != head || when.elapsed() >= REFAN_EVERY);
+        if !stale {
+            return Ok(());
+        }
+        let endpoints = self.db.read(|conn| Ok::<_, StoreError>(repo::enabled_endpoints(conn)?))?;
         let now = self.clock.now();
         for endpoint in endpoints.iter().filter(|e| e.fanout_position < head) {
             self.db.write(|conn| Ok::<_, StoreError>(repo::fan_out(conn, endpoint, head, now)?))?;
         }
+        self.fanned = Some((head, Instant::now()));
         Ok(())
     }
 
