@@ -184,7 +184,11 @@ impl Worker {
                 last_prune = Some(Instant::now());
                 self.prune();
             }
-            std::thread::sleep(IDLE_POLL);
+            // In slices, so a dropped server's threads are gone within one slice.
+            let slept = Instant::now();
+            while slept.elapsed() < IDLE_POLL && alive.strong_count() > 0 {
+                std::thread::sleep(Duration::from_millis(25));
+            }
         }
     }
 
