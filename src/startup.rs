@@ -130,7 +130,9 @@ fn start_delivery(
         disable_after_ms: i64::try_from(settings.webhook_disable_after_secs.saturating_mul(1000))
             .unwrap_or(i64::MAX),
         threads: settings.webhook_workers,
-        lease_ms: i64::try_from(settings.webhook_lease_secs.saturating_mul(1000)).unwrap_or(30_000),
+        // A lease of 0 would let every node claim at once.
+        lease_ms: i64::try_from(settings.webhook_lease_secs.max(1).saturating_mul(1000))
+            .unwrap_or(30_000),
     };
     let webhooks = WebhookWorker::start(db.clone(), clock.clone(), config);
     web::Data::new(Delivery { webhooks })

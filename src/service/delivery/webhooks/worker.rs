@@ -245,55 +245,74 @@ impl Worker {
     /// Sends a claimed cursor's events in order until none is left, one fails, or the lease is
     /// lost; then releases it.
     fn deliver(&self, key: (&str, &str)) -> Result<(), StoreError> {
-        let found = self.db.read(|conn| {
-            Ok::<_, StoreError>((
-                repo::find_endpoint(conn, key.0)?,
-                repo::find_cursor(conn, key.0, key.1)?,
-            ))
-        })?;
-        let (Some(endpoint), Some(cursor)) = found else { return Ok(()) };
-        let filter = TypeFilter::parse(&endpoint.event_types).unwrap_or_else(|_| TypeFilter::all());
+        let cursor =
+            self.db.read(|conn| Ok::<_, StoreError>(repo::find_cursor(conn, key.0, key.1)?))?;
+        let Some(cursor) = cursor else { return Ok(()) };
         let mut position = cursor.position;
         let mut sent = 0;
-        while endpoint.enabled && sent < PER_CLAIM {
+        while sent < PER_CLAIM {
+            // The endpoint afresh each page: it may have been disabled or re-keyed meanwhile.
             let query =
                 FeedQuery { after: position, tenant_id: Some(key.1), types: None, limit: PAGE };
-            let page = self.db.read(|conn| Ok::<_, StoreError>(events::page(conn, &query)?))?;
+            let (endpoint, page) = self.db.read(|conn| {
+                Ok::<_, StoreError>((
+                    repo::find_endpoint(conn, key.0)?,
+                    events::page(conn, &query)?,
+                ))
+            })?;
+            let Some(endpoint) = endpoint.filter(|e| e.enabled) else { break };
             if page.is_empty() {
                 break;
             }
+            let filter =
+                TypeFilter::parse(&endpoint.event_types).unwrap_or_else(|_| TypeFilter::all());
+            // Events the filter excludes are passed over in one move of the cursor.
+            let mut skipped = None;
             for event in &page {
                 let Some(at) = event.position else { continue };
-                if filter.matches(&event.event.event_type) {
-                    sent += 1;
-                    let attempt = cursor_attempts(&cursor, position) + 1;
-                    let result = self.sender.send(&endpoint, event, self.clock.now());
-                    self.record(&endpoint, event, attempt, &result)?;
-                    if result.outcome != Outcome::Delivered {
-                        return self.failed(&endpoint, &cursor, position, attempt);
-                    }
+                if !filter.matches(&event.event.event_type) {
+                    skipped = Some(at);
+                    continue;
                 }
-                let now = self.clock.now();
-                let kept = self.db.write(|conn| {
-                    Ok::<_, StoreError>(repo::advance(
-                        conn,
-                        key,
-                        &self.owner,
-                        at,
-                        now + self.config.lease_ms,
-                    )?)
-                })?;
-                if !kept {
-                    tracing::warn!(
-                        endpoint = key.0,
-                        "webhook cursor lease lost; another node continues"
-                    );
+                if let Some(to) = skipped.take() {
+                    if !self.advance(key, to)? {
+                        return Ok(());
+                    }
+                    position = to;
+                }
+                sent += 1;
+                let attempt = cursor_attempts(&cursor, position) + 1;
+                let result = self.sender.send(&endpoint, event, self.clock.now());
+                self.record(&endpoint, event, attempt, &result)?;
+                if result.outcome != Outcome::Delivered {
+                    return self.failed(&endpoint, &cursor, position, attempt);
+                }
+                if !self.advance(key, at)? {
                     return Ok(());
                 }
                 position = at;
             }
+            if let Some(to) = skipped {
+                if !self.advance(key, to)? {
+                    return Ok(());
+                }
+                position = to;
+            }
         }
         self.db.write(|conn| Ok::<_, StoreError>(repo::release(conn, key, &self.owner)?))
+    }
+
+    /// Moves the claimed cursor to `to` and renews the lease; false when the lease was lost.
+    fn advance(&self, key: (&str, &str), to: i64) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let until = now + self.config.lease_ms;
+        let kept = self
+            .db
+            .write(|conn| Ok::<_, StoreError>(repo::advance(conn, key, &self.owner, to, until)?))?;
+        if !kept {
+            tracing::warn!(endpoint = key.0, "webhook cursor lease lost; another node continues");
+        }
+        Ok(kept)
     }
 
     /// Schedules the retry of the event after `position`, or disables an endpoint that has failed
