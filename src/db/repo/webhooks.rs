@@ -10,7 +10,8 @@ use crate::db::schema::{
     events, webhook_cursors, webhook_deliveries, webhook_endpoints, webhook_replays,
 };
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+/// `Debug` leaves the secrets out.
+#[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = webhook_endpoints)]
 pub struct EndpointRow {
     pub id: String,
@@ -24,6 +25,22 @@ pub struct EndpointRow {
     pub disabled_reason: Option<String>,
     pub fanout_position: i64,
     pub created_at: i64,
+}
+
+impl std::fmt::Debug for EndpointRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointRow")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("tenant_id", &self.tenant_id)
+            .field("event_types", &self.event_types)
+            .field("secret", &"<redacted>")
+            .field("previous_until", &self.previous_until)
+            .field("enabled", &self.enabled)
+            .field("disabled_reason", &self.disabled_reason)
+            .field("fanout_position", &self.fanout_position)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

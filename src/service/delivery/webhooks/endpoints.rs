@@ -18,8 +18,9 @@ pub const MAX_REPLAY: i64 = 10_000;
 /// Longest grace period of a secret rotation.
 pub const MAX_GRACE_HOURS: u64 = 24 * 30;
 
-/// An endpoint as created or re-keyed: the only answers that carry the secret.
-#[derive(Debug, Serialize)]
+/// An endpoint as created or re-keyed: the only answers that carry the secret (serialised for
+/// the operator; `Debug` leaves it out).
+#[derive(Serialize)]
 pub struct IssuedEndpoint {
     pub id: String,
     pub secret: String,
@@ -30,6 +31,18 @@ pub struct IssuedEndpoint {
     /// After a rotation: until when the previous secret still signs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_secret_until: Option<String>,
+}
+
+impl std::fmt::Debug for IssuedEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedEndpoint")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .field("url", &self.url)
+            .field("tenant", &self.tenant)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An endpoint as lists and pages show it (never its secret).
@@ -442,4 +455,36 @@ pub fn replay(
         audit::record(conn, db.audit_counts(), now, event)?;
         Ok(ids.len())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let issued = IssuedEndpoint {
+            id: "wh_1".into(),
+            secret: "whsec_c2VjcmV0".into(),
+            url: "https://example.com/".into(),
+            tenant: None,
+            events: "*".into(),
+            previous_secret_until: None,
+        };
+        assert!(!format!("{issued:?}").contains("whsec_"));
+        let row = EndpointRow {
+            id: "wh_1".into(),
+            url: "https://example.com/".into(),
+            tenant_id: None,
+            event_types: String::new(),
+            secret: "whsec_c2VjcmV0".into(),
+            previous_secret: Some("whsec_b2xk".into()),
+            previous_until: Some(1),
+            enabled: true,
+            disabled_reason: None,
+            fanout_position: 0,
+            created_at: 0,
+        };
+        assert!(!format!("{row:?}").contains("whsec_"));
+    }
 }
