@@ -385,3 +385,33 @@ async fn concurrent_writers_on_two_nodes_lose_and_repeat_nothing() {
     group_versions.dedup();
     assert_eq!(group_versions.len(), 96);
 }
+
+/// Okta's group push sends the whole member list with PUT: the events name only the difference.
+#[tokio::test]
+async fn a_group_put_records_only_the_members_that_changed() {
+    let app = spawn_app().await;
+    let feed = Feed::new(&app, None, None);
+    let [a, b, c] = [
+        id_of(&app.create_user("a@acme.test").await),
+        id_of(&app.create_user("b@acme.test").await),
+        id_of(&app.create_user("c@acme.test").await),
+    ];
+    let group = |members: &[&String]| {
+        let members: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
+        json!({"schemas": [GROUP_SCHEMA], "displayName": "Sales", "members": members})
+    };
+    let created =
+        expect_json(app.post("/Groups", &group(&[&a, &c])).await, StatusCode::CREATED).await;
+    let gid = id_of(&created);
+    let (setup, cursor) = feed.at_least("", 8, "").await;
+    assert_eq!(types(&setup[5..]), ["group.created", "group.member_added", "group.member_added"]);
+    expect_json(app.put(&format!("/Groups/{gid}"), &group(&[&a, &b])).await, StatusCode::OK).await;
+    // The same list again changes nothing.
+    expect_json(app.put(&format!("/Groups/{gid}"), &group(&[&a, &b])).await, StatusCode::OK).await;
+    app.create_user("marker@acme.test").await;
+    let (events, _) = feed.at_least(&cursor, 3, "").await;
+    assert_eq!(types(&events), ["group.member_added", "group.member_removed", "user.created"]);
+    assert_eq!(events[0]["data"]["member"]["id"], b.as_str());
+    assert_eq!(events[1]["data"]["member"]["id"], c.as_str());
+    assert_eq!(events[0]["version"], events[1]["version"], "one write, one new version");
+}
