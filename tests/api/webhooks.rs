@@ -547,3 +547,21 @@ async fn the_console_creates_shows_and_manages_endpoints() {
     op.page(&page, StatusCode::NOT_FOUND).await;
     op.page("/admin/webhooks/%3Cscript%3E", StatusCode::NOT_FOUND).await;
 }
+
+#[tokio::test]
+async fn a_redirect_is_a_failure_and_is_not_followed() {
+    let (app, clock) = spawn_app_manual(allow_private).await;
+    let receiver = Receiver::start();
+    receiver.script(&[Answer::Status(302)]);
+    let endpoint = create(&app, &receiver.url, None, "user.*");
+    record(&app.db, app.clock.as_ref(), "acme", 1..2);
+    wait_until(&app, &endpoint.id, "the redirect counted as a failure", |v, _| v.attempts == 1)
+        .await;
+    let (_, deliveries) = show(&app, &endpoint.id);
+    assert_eq!((deliveries[0].outcome.as_str(), deliveries[0].status_code), ("failed", Some(302)));
+    assert_eq!(receiver.received().len(), 1, "the redirect was not followed");
+    clock.advance(10_000);
+    receiver.wait_for(2).await;
+    wait_until(&app, &endpoint.id, "the retry delivered", |v, _| v.pending == 0).await;
+    assert_eq!(numbers(&receiver), [1, 1]);
+}

@@ -142,7 +142,11 @@ pub fn set_secret(
 }
 
 pub fn delete_endpoint(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
-    // Children first: SQLite enforces the foreign keys only when asked to.
+    // Lock the endpoint's row first (the order fan-out takes: endpoint, then cursors), then the
+    // children, then the row itself.
+    diesel::update(webhook_endpoints::table.find(id))
+        .set(webhook_endpoints::enabled.eq(false))
+        .execute(conn)?;
     diesel::delete(webhook_cursors::table.filter(webhook_cursors::endpoint_id.eq(id)))
         .execute(conn)?;
     diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(id)))

@@ -128,9 +128,11 @@ fn handle(stream: TcpStream, state: &Mutex<State>) {
     match answer {
         Answer::Status(code) => {
             let body = format!("answer {code}");
+            // A redirect points back here: followed, it would be recorded as another request.
+            let location = if (300..400).contains(&code) { "location: /elsewhere\r\n" } else { "" };
             let _ = write!(
                 stream,
-                "HTTP/1.1 {code} Scripted\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {code} Scripted\r\ncontent-type: text/plain\r\n{location}content-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
         }

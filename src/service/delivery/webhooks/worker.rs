@@ -332,8 +332,8 @@ impl Worker {
         let next = now + backoff(attempt, rand::rng().random::<f64>());
         let key = (cursor.endpoint_id.as_str(), cursor.tenant_id.as_str());
         let give_up = now - since >= self.config.disable_after_ms;
+        // The endpoint's row before the cursor's, the order fan-out locks them in (PostgreSQL).
         self.db.write(|conn| {
-            repo::fail(conn, key, &self.owner, attempt, since, next)?;
             if give_up {
                 let hours = self.config.disable_after_ms / 3_600_000;
                 let reason = format!("deliveries failed for more than {hours} hours");
@@ -347,6 +347,7 @@ impl Worker {
                 }
                 audit::record(conn, self.db.audit_counts(), now, event)?;
             }
+            repo::fail(conn, key, &self.owner, attempt, since, next)?;
             Ok::<_, StoreError>(())
         })?;
         if give_up {
