@@ -565,3 +565,26 @@ async fn a_redirect_is_a_failure_and_is_not_followed() {
     wait_until(&app, &endpoint.id, "the retry delivered", |v, _| v.pending == 0).await;
     assert_eq!(numbers(&receiver), [1, 1]);
 }
+
+#[tokio::test]
+async fn a_receiver_that_does_not_answer_within_ten_seconds_is_a_failure() {
+    let app = spawn_app_with(allow_private).await;
+    let receiver = Receiver::start();
+    receiver.script(&[Answer::Hang]);
+    let endpoint = create(&app, &receiver.url, None, "user.*");
+    record(&app.db, app.clock.as_ref(), "acme", 1..2);
+    receiver.wait_for(1).await;
+    let started = std::time::Instant::now();
+    for _ in 0..150 {
+        if show(&app, &endpoint.id).0.attempts == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (view, deliveries) = show(&app, &endpoint.id);
+    assert_eq!(view.attempts, 1);
+    assert!(started.elapsed() < Duration::from_secs(12));
+    assert_eq!(deliveries[0].outcome, "error");
+    assert!(deliveries[0].latency_ms >= 9_000, "{:?}", deliveries[0]);
+    assert!(deliveries[0].response_body.as_deref().unwrap().starts_with("timed out"));
+}
