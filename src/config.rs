@@ -556,6 +556,9 @@ mod tests {
         assert_eq!(s.rate_limits.token_per_client, RateLimits::default().token_per_client);
         assert!(s.apply_env(&[("SCIMD_RATE_LIMIT_LOGIN_PER_IP".into(), "0".into())]).is_ok());
         assert_eq!(s.rate_limits.login_per_ip, 0);
+        assert_eq!(s.rate_limits.api_per_key, 6_000);
+        assert!(s.apply_env(&[("SCIMD_RATE_LIMIT_API_PER_KEY".into(), "7".into())]).is_ok());
+        assert_eq!(s.rate_limits.api_per_key, 7);
         assert!(toml::from_str::<FileSettings>("[rate_limits]\nscim = 5").is_err());
     }
 

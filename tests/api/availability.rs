@@ -27,6 +27,7 @@ async fn an_unreachable_database_is_a_503_with_retry_after_and_the_server_recove
     // The sign-in page renders without the database; its form is posted once it is gone.
     let b = browser(&app);
     let sign_in = page(&b, "/account/login", StatusCode::OK).await;
+    let api = app.api_key(Some("acme"), None);
 
     admin_sql(&base, &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"));
     admin_sql(
@@ -49,6 +50,12 @@ async fn an_unreachable_database_is_a_503_with_retry_after_and_the_server_recove
         assert_eq!(body["status"], "503");
         assert_eq!(body["detail"], "the database is unavailable; retry later");
     }
+    // /api/v1 in its own JSON.
+    let response = api.get("/tenants/acme/users").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "2");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
     let token = app
         .client
         .post(format!("{}/oauth/token", app.address))

@@ -83,9 +83,23 @@ async fn a_key_from_the_cli_reads_the_directory_and_every_answer_matches_the_ope
     check_against_openapi(&doc, "/api/v1/tenants/{slug}/groups/{id}/members", &members);
     assert_eq!(members["data"], json!([{"id": uid, "type": "user", "name": "ada Tester"}]));
 
+    // The event feed of the same document (the default scopes include events:read).
+    let events = api.json("/events", StatusCode::OK).await;
+    check_against_openapi(&doc, "/api/v1/events", &events);
+    assert!(!events["data"].as_array().unwrap().is_empty(), "{events}");
+
     api.refused("/tenants/acme/users/nope", StatusCode::NOT_FOUND, "not_found").await;
     api.refused("/tenants/acme/groups/nope/members", StatusCode::NOT_FOUND, "not_found").await;
     api.refused("/nowhere", StatusCode::NOT_FOUND, "not_found").await;
+    let post = app
+        .client
+        .post(format!("{}/api/v1/tenants", app.address))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(post.headers()["allow"], "GET");
 
     let revoked = cli::scimd(
         &app.settings.database_url,
@@ -387,4 +401,61 @@ async fn the_console_creates_a_key_shown_once_and_revokes_it() {
     // No scope ticked is a clear refusal, not a key.
     let response = op.post("/admin/api-keys", &[("label", "none")]).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn last_used_is_refreshed_at_most_once_a_minute() {
+    let (app, clock) = spawn_app_manual(|_| {}).await;
+    let api = app.api_key(Some("acme"), None);
+    let last_used =
+        || scimd::service::tenancy::api_keys::list(&app.db, None).unwrap()[0].last_used.clone();
+    assert_eq!(last_used(), None);
+    api.json("/tenants", StatusCode::OK).await;
+    let first = last_used().expect("recorded on first use");
+    clock.advance(30_000);
+    api.json("/tenants", StatusCode::OK).await;
+    assert_eq!(last_used().as_ref(), Some(&first), "not rewritten within the minute");
+    clock.advance(31_000);
+    api.json("/tenants", StatusCode::OK).await;
+    assert_ne!(last_used().as_ref(), Some(&first));
+}
+
+#[tokio::test]
+async fn cli_refusals_are_json_errors() {
+    let app = spawn_app().await;
+    for args in [
+        vec!["apikey", "create", "--label", "x", "--tenant", "nope"],
+        vec!["apikey", "create", "--label", "x", "--scope", "directory:write"],
+        vec!["apikey", "create", "--label", ""],
+        vec!["apikey", "revoke", "no-such-key"],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_scimd"))
+            .args(["--database-url", &app.settings.database_url, "--json"])
+            .args(&args)
+            .env_remove("SCIMD_CONFIG")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let body: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(body["error"].is_string(), "{args:?}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_key_of_a_disabled_tenant_is_refused_and_an_all_tenant_key_still_sees_it() {
+    let app = spawn_app().await;
+    let confined = app.api_key(Some("acme"), None);
+    let all = app.api_key(None, None);
+    scimd::service::tenancy::tenants::set_disabled(
+        &app.db,
+        app.clock.as_ref(),
+        &scimd::audit::Actor::Cli,
+        "acme",
+        true,
+    )
+    .unwrap();
+    let why = confined.refused("/tenants", StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert!(why.contains("disabled"), "{why}");
+    let tenant = all.json("/tenants/acme", StatusCode::OK).await;
+    assert_eq!(tenant["active"], false);
 }

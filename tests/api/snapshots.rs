@@ -1,7 +1,8 @@
 //! Snapshots of the wire formats IdPs and apps depend on: the SCIM error body, a ListResponse,
-//! the discovery documents, the RFC 8414 metadata and a token response. Ports, ids, times and
-//! secrets are redacted, so a snapshot changes only when the format does. Review a change with
-//! `cargo insta review` (or accept it with `INSTA_UPDATE=always`) and commit the `.snap` file;
+//! the discovery documents, the RFC 8414 metadata, a token response, the directory API's pages
+//! and refusals. Ports, ids, times and secrets are redacted, so a snapshot changes only when the
+//! format does. Review a change with `cargo insta review` (or accept it with
+//! `INSTA_UPDATE=always`) and commit the `.snap` file;
 //! under CI=true a missing or different snapshot fails instead of being written.
 
 use reqwest::StatusCode;
@@ -102,5 +103,44 @@ async fn token_response() {
     insta::assert_json_snapshot!("token_response", body, {
         ".access_token" => "[jwt]",
         ".refresh_token" => "[refresh token]",
+    });
+}
+
+#[tokio::test]
+async fn directory_api_user_group_and_members() {
+    let app = spawn_app().await;
+    let user = app.create_user("snap@acme.test").await;
+    let body = serde_json::json!({"schemas": [GROUP_SCHEMA], "displayName": "Eng", "members": [{"value": id_of(&user)}]});
+    let group = expect_json(app.post("/Groups", &body).await, StatusCode::CREATED).await;
+    let api = app.api_key(Some("acme"), None);
+    let users = without_port(api.json("/tenants/acme/users?limit=1", StatusCode::OK).await, &app);
+    let gid = id_of(&group);
+    let groups = without_port(api.json("/tenants/acme/groups", StatusCode::OK).await, &app);
+    let members = api.json(&format!("/tenants/acme/groups/{gid}/members"), StatusCode::OK).await;
+    let refused = api.json("/tenants/globex/users", StatusCode::FORBIDDEN).await;
+    insta::with_settings!({sort_maps => true}, {
+        insta::assert_json_snapshot!("directory_users", users, {
+            ".data[].id" => "[id]",
+            ".data[].groups[].id" => "[id]",
+            ".data[].created_at" => "[time]",
+            ".data[].updated_at" => "[time]",
+            ".data[].raw.id" => "[id]",
+            ".data[].raw.groups[].value" => "[id]",
+            ".data[].raw.groups[][\"$ref\"]" => "[location]",
+            ".data[].raw.meta.created" => "[time]",
+            ".data[].raw.meta.lastModified" => "[time]",
+            ".data[].raw.meta.location" => "[location]",
+        });
+        insta::assert_json_snapshot!("directory_groups", groups, {
+            ".data[].id" => "[id]",
+            ".data[].created_at" => "[time]",
+            ".data[].updated_at" => "[time]",
+            ".data[].raw.id" => "[id]",
+            ".data[].raw.meta.created" => "[time]",
+            ".data[].raw.meta.lastModified" => "[time]",
+            ".data[].raw.meta.location" => "[location]",
+        });
+        insta::assert_json_snapshot!("directory_members", members, {".data[].id" => "[id]"});
+        insta::assert_json_snapshot!("directory_tenant_forbidden", refused);
     });
 }

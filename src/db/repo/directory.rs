@@ -84,21 +84,50 @@ pub struct MemberEntry {
     pub name: Option<String>,
 }
 
+/// Groups with at most this many members are paged from their membership rows; larger ones by
+/// walking the tenant's users in `seq` order (see `user_members_after`).
+pub const SMALL_GROUP: i64 = 2_000;
+
+/// How many members (users and groups) a group has: a count over its primary-key prefix.
+pub fn member_count(conn: &mut DbConnection, group_id: &str) -> QueryResult<i64> {
+    group_members::table.filter(group_members::group_id.eq(group_id)).count().get_result(conn)
+}
+
 /// Up to `limit` user members of a group after user `seq` `after`, in the users' `seq` order; a
 /// user is named by its displayName, else its userName.
+///
+/// Two plans, one answer. A large group (`small == false`) walks the tenant's users from the
+/// cursor on the `seq` key and probes the membership primary key: cheap while members are dense.
+/// A small group in a large tenant would walk every user that way, so its membership rows lead
+/// instead and the few matching users are sorted: `+seq` and `tenant_id || ''` keep the planner
+/// (SQLite's above all, measured: 0.2 ms instead of 60-150 ms for 3 members among 100 000
+/// users) off the users' `(tenant_id, seq)` key, and are plain expressions on PostgreSQL.
 pub fn user_members_after(
     conn: &mut DbConnection,
     tenant_id: &str,
     group_id: &str,
     after: i64,
     limit: i64,
+    small: bool,
 ) -> QueryResult<Vec<MemberEntry>> {
-    let rows: Vec<(i64, String, String, Option<String>, String)> = group_members::table
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Bool, Text};
+    let query = group_members::table
         .inner_join(scim_users::table.on(scim_users::id.eq(group_members::member_id)))
         .filter(group_members::group_id.eq(group_id))
         .filter(group_members::tenant_id.eq(tenant_id))
-        .filter(scim_users::tenant_id.eq(tenant_id))
-        .filter(scim_users::seq.gt(after))
+        .into_boxed();
+    let query = if small {
+        // The same conditions, written so no index of scim_users can serve them.
+        query
+            .filter(
+                sql::<Bool>("scim_users.tenant_id || '' = ").bind::<Text, _>(tenant_id.to_owned()),
+            )
+            .filter(sql::<Bool>("+scim_users.seq > ").bind::<BigInt, _>(after))
+    } else {
+        query.filter(scim_users::tenant_id.eq(tenant_id)).filter(scim_users::seq.gt(after))
+    };
+    let rows: Vec<(i64, String, String, Option<String>, String)> = query
         .order(scim_users::seq)
         .limit(limit)
         .select((
@@ -161,4 +190,80 @@ pub fn tenants_after(
         query = query.filter(tenants::id.eq(id.to_owned()));
     }
     query.order(tenants::slug).limit(limit).select(TenantRow::as_select()).load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::repo::resources::{self, ColumnValues};
+    use crate::db::repo::{memberships, tenants as tenant_repo};
+    use crate::db::rows::{GroupWrite, UserWrite};
+    use crate::db::scratch::ScratchDatabase;
+
+    fn user(name: &str) -> ColumnValues {
+        ColumnValues::User(UserWrite {
+            user_name: name.into(),
+            user_name_ci: name.into(),
+            external_id: None,
+            display_name: None,
+            display_name_ci: None,
+            active: true,
+            updated_at: 0,
+            version: 1,
+            data: "{}".into(),
+        })
+    }
+
+    /// Both member plans (and a tenant's other rows) give the same pages, in the users' order.
+    #[test]
+    fn both_member_plans_page_alike_and_stay_in_the_tenant() {
+        let scratch = ScratchDatabase::new("directory", 1);
+        let mut conn = scratch.db.conn().unwrap();
+        let conn = &mut *conn;
+        for (id, slug) in [("t1", "acme"), ("t2", "globex")] {
+            let row = TenantRow {
+                id: id.into(),
+                slug: slug.into(),
+                name: slug.into(),
+                disabled: false,
+                created_at: 0,
+            };
+            tenant_repo::insert(conn, &row).unwrap();
+        }
+        let mut ids = Vec::new();
+        for i in 0..25 {
+            let id = format!("u{i:02}");
+            resources::insert(conn, "t1", &id, 0, &user(&id)).unwrap();
+            // Interleaved rows of another tenant must never show up.
+            resources::insert(conn, "t2", &format!("x{i}"), 0, &user(&id)).unwrap();
+            ids.push(id);
+        }
+        let group = ColumnValues::Group(GroupWrite {
+            display_name: "g".into(),
+            display_name_ci: "g".into(),
+            external_id: None,
+            updated_at: 0,
+            version: 1,
+            data: "{}".into(),
+        });
+        resources::insert(conn, "t1", "g1", 0, &group).unwrap();
+        // Members added in another order than the users were created.
+        let members: Vec<(String, String)> =
+            ids.iter().rev().step_by(2).map(|id| (id.clone(), "User".to_owned())).collect();
+        memberships::add_members(conn, "t1", "g1", &members).unwrap();
+        assert_eq!(member_count(conn, "g1").unwrap(), 13);
+
+        let expected: Vec<String> = ids.iter().step_by(2).cloned().collect();
+        for small in [true, false] {
+            let (mut seen, mut after) = (Vec::new(), 0);
+            loop {
+                let page = user_members_after(conn, "t1", "g1", after, 4, small).unwrap();
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                seen.extend(page.into_iter().map(|m| m.id));
+            }
+            assert_eq!(seen, expected, "small = {small}");
+            assert!(user_members_after(conn, "t2", "g1", 0, 100, small).unwrap().is_empty());
+        }
+    }
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ApiRequest;
+use super::{ApiRequest, get};
 use crate::clock::parse_rfc3339;
 use crate::db::repo::directory::UserFilter;
 use crate::http::AppState;
@@ -22,26 +22,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(get("/tenants/{slug}/groups").to(groups))
         .service(get("/tenants/{slug}/groups/{id}").to(group))
         .service(get("/tenants/{slug}/groups/{id}/members").to(members));
-}
-
-/// A read-only resource: GET (and HEAD) answer, any other method is a 405 naming GET.
-fn get(path: &str) -> GetOnly {
-    GetOnly(path.to_owned())
-}
-
-struct GetOnly(String);
-
-impl GetOnly {
-    fn to<F, Args>(self, handler: F) -> actix_web::Resource
-    where
-        F: actix_web::Handler<Args>,
-        Args: actix_web::FromRequest + 'static,
-        F::Output: actix_web::Responder + 'static,
-    {
-        web::resource(self.0)
-            .route(web::get().to(handler))
-            .default_service(web::to(super::method_not_allowed))
-    }
 }
 
 /// Query parameters of the lists; unknown ones are ignored.

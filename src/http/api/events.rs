@@ -20,7 +20,7 @@ const MAX_WAIT_SECS: u64 = 30;
 const POLL: Duration = Duration::from_millis(250);
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/events", web::get().to(events));
+    cfg.service(super::get("/events").to(events));
 }
 
 #[derive(Debug, Default, Deserialize)]

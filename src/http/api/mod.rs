@@ -29,12 +29,32 @@ async fn openapi() -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(OPENAPI)
 }
 
+/// A read-only resource: GET answers, any other method is a 405 naming GET.
+pub(super) fn get(path: &str) -> GetOnly {
+    GetOnly(path.to_owned())
+}
+
+pub(super) struct GetOnly(String);
+
+impl GetOnly {
+    pub(super) fn to<F, Args>(self, handler: F) -> actix_web::Resource
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        web::resource(self.0)
+            .route(web::get().to(handler))
+            .default_service(web::to(method_not_allowed))
+    }
+}
+
 /// A method the endpoint does not have: 405 with `Allow`.
 pub(super) async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     let mut response = V1Error::method_not_allowed(req.method().as_str()).error_response();
     response.headers_mut().insert(
         actix_web::http::header::ALLOW,
-        actix_web::http::header::HeaderValue::from_static("GET, HEAD"),
+        actix_web::http::header::HeaderValue::from_static("GET"),
     );
     response
 }

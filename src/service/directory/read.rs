@@ -1,6 +1,6 @@
 //! The directory API's use cases: tenants, users (with their groups), groups and group members,
 //! as an API key may see them, one snapshot per request. A page is one query, plus one for the
-//! groups of a page's users; the JSON shape is `shape`'s.
+//! groups of a page's users; the JSON shape is `view`'s.
 
 use std::collections::HashMap;
 
@@ -17,7 +17,7 @@ use crate::db::{Database, DbConnection, StoreError};
 use crate::scim::version::etag;
 use crate::service::tenancy::api_keys::ApiPrincipal;
 
-use shape::GroupRef;
+use super::view::{self, GroupRef};
 
 /// Page size when none is asked for, and the most one page holds.
 pub const DEFAULT_LIMIT: i64 = 100;
@@ -188,8 +188,15 @@ impl Reader<'_> {
             }
             let mut entries: Vec<(bool, MemberEntry)> = Vec::new();
             if in_users {
-                let users =
-                    directory::user_members_after(conn, &tenant.id, group_id, after, limit + 1)?;
+                let small = directory::member_count(conn, group_id)? <= directory::SMALL_GROUP;
+                let users = directory::user_members_after(
+                    conn,
+                    &tenant.id,
+                    group_id,
+                    after,
+                    limit + 1,
+                    small,
+                )?;
                 entries.extend(users.into_iter().map(|m| (true, m)));
             }
             // Only when the users are done: at most one more query per page.
@@ -209,7 +216,7 @@ impl Reader<'_> {
             });
             let data = entries
                 .iter()
-                .map(|(_, m)| shape::member(&m.id, &m.member_type, m.name.as_deref()))
+                .map(|(_, m)| view::member(&m.id, &m.member_type, m.name.as_deref()))
                 .collect();
             Ok(Page { data, next_cursor: next.flatten() })
         })
@@ -246,13 +253,13 @@ impl Reader<'_> {
                 let groups = groups.remove(&row.id).unwrap_or_default();
                 let raw =
                     raw_scim(self.scim_base, "User", "/Users", row, Some(("groups", &groups)));
-                shape::user(row, &groups, raw)
+                view::user(row, &groups, raw)
             })
             .collect())
     }
 
     fn render_group(&self, row: &ResourceRow) -> Value {
-        shape::group(row, raw_scim(self.scim_base, "Group", "/Groups", row, None))
+        view::group(row, raw_scim(self.scim_base, "Group", "/Groups", row, None))
     }
 }
 
@@ -282,7 +289,7 @@ fn raw_scim(
     row: &ResourceRow,
     groups: Option<(&str, &[GroupRef])>,
 ) -> Value {
-    let stored = shape::stored(row);
+    let stored = view::stored(row);
     let mut out = Map::with_capacity(stored.len() + 3);
     if let Some(schemas) = stored.get("schemas") {
         out.insert("schemas".into(), schemas.clone());
@@ -311,103 +318,6 @@ fn raw_scim(
         }),
     );
     Value::Object(out)
-}
-
-/// PROVISIONAL: the JSON shape of users, groups and members until `service::directory::view`
-/// (written on main) lands; same signatures, so switching is a change of `use`.
-mod shape {
-    use serde_json::{Map, Value, json};
-
-    use crate::clock::to_rfc3339;
-    use crate::db::repo::resources::ResourceRow;
-    use crate::scim::schema::ENTERPRISE_USER_SCHEMA;
-
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct GroupRef {
-        pub id: String,
-        pub name: String,
-    }
-
-    pub fn stored(row: &ResourceRow) -> Map<String, Value> {
-        match serde_json::from_str(&row.data) {
-            Ok(Value::Object(map)) => map,
-            _ => Map::new(),
-        }
-    }
-
-    fn attribute<'a>(data: &'a Map<String, Value>, name: &str) -> &'a Value {
-        data.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map_or(&Value::Null, |(_, v)| v)
-    }
-
-    pub fn user(row: &ResourceRow, groups: &[GroupRef], raw: Value) -> Value {
-        let data = stored(row);
-        let emails: Vec<Value> = attribute(&data, "emails")
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_object)
-                    .map(|e| {
-                        json!({
-                            "value": attribute(e, "value"),
-                            "type": attribute(e, "type"),
-                            "primary": attribute(e, "primary").as_bool().unwrap_or(false),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let name = attribute(&data, "name").as_object().map(|n| {
-            json!({
-                "formatted": attribute(n, "formatted"),
-                "given_name": attribute(n, "givenName"),
-                "family_name": attribute(n, "familyName"),
-            })
-        });
-        let custom: Map<String, Value> = data
-            .iter()
-            .filter(|(k, _)| {
-                k.to_ascii_lowercase().starts_with("urn:")
-                    && !k.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA)
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let groups: Vec<Value> =
-            groups.iter().map(|g| json!({"id": g.id, "name": g.name})).collect();
-        json!({
-            "id": row.id,
-            "external_id": attribute(&data, "externalId"),
-            "user_name": attribute(&data, "userName"),
-            "display_name": attribute(&data, "displayName"),
-            "name": name,
-            "emails": emails,
-            "active": attribute(&data, "active").as_bool().unwrap_or(true),
-            "groups": groups,
-            "enterprise": attribute(&data, ENTERPRISE_USER_SCHEMA),
-            "custom": custom,
-            "version": row.version,
-            "created_at": to_rfc3339(row.created_at),
-            "updated_at": to_rfc3339(row.updated_at),
-            "raw": raw,
-        })
-    }
-
-    pub fn group(row: &ResourceRow, raw: Value) -> Value {
-        let data = stored(row);
-        json!({
-            "id": row.id,
-            "external_id": attribute(&data, "externalId"),
-            "name": attribute(&data, "displayName"),
-            "version": row.version,
-            "created_at": to_rfc3339(row.created_at),
-            "updated_at": to_rfc3339(row.updated_at),
-            "raw": raw,
-        })
-    }
-
-    pub fn member(id: &str, scim_type: &str, name: Option<&str>) -> Value {
-        let kind = if scim_type.eq_ignore_ascii_case("group") { "group" } else { "user" };
-        json!({"id": id, "type": kind, "name": name})
-    }
 }
 
 #[cfg(test)]

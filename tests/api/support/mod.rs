@@ -26,7 +26,9 @@
 //!    `app.post`, …) is Okta with the static token; `app.other_tenant_client("globex")` another
 //!    tenant; `app.jwt_client(&okta::setup(&app)).await` a JWT from the real OAuth flow;
 //!    `app.bearer_client(token)` any credential as given; `app.operator().await` the console
-//!    after `create_operator(&app)`; `app.tenant_admin(email, password).await` /account.
+//!    after `create_operator(&app)`; `app.tenant_admin(email, password).await` /account;
+//!    `app.api_key(Some("acme"), None)` the vendor's application on `/api/v1` with an API key
+//!    (`app.api_client(credential)` any credential there).
 //! 3. **Assert.** `expect_json(response, StatusCode::OK)` checks status and SCIM content type
 //!    and returns the body; `expect_error(response, status, Some("invalidFilter"))` checks a
 //!    SCIM error. A wire format a client depends on gets an insta snapshot in `snapshots.rs`.
