@@ -44,6 +44,12 @@ pub enum Kind {
     ApiKeyCreated,
     ApiKeyRevoked,
     ScimAuthFailed,
+    WebhookCreated,
+    WebhookDeleted,
+    WebhookSecretRotated,
+    WebhookDisabled,
+    WebhookEnabled,
+    WebhookReplayed,
 }
 
 impl Kind {
@@ -84,6 +90,12 @@ impl Kind {
         Kind::ApiKeyCreated,
         Kind::ApiKeyRevoked,
         Kind::ScimAuthFailed,
+        Kind::WebhookCreated,
+        Kind::WebhookDeleted,
+        Kind::WebhookSecretRotated,
+        Kind::WebhookDisabled,
+        Kind::WebhookEnabled,
+        Kind::WebhookReplayed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -123,6 +135,12 @@ impl Kind {
             Kind::ApiKeyCreated => "api_key.created",
             Kind::ApiKeyRevoked => "api_key.revoked",
             Kind::ScimAuthFailed => "scim.auth_failed",
+            Kind::WebhookCreated => "webhook.created",
+            Kind::WebhookDeleted => "webhook.deleted",
+            Kind::WebhookSecretRotated => "webhook.secret_rotated",
+            Kind::WebhookDisabled => "webhook.disabled",
+            Kind::WebhookEnabled => "webhook.enabled",
+            Kind::WebhookReplayed => "webhook.replayed",
         }
     }
 }

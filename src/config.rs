@@ -189,6 +189,16 @@ settings! {
     event_retention_days: u64 = 30, env = "SCIMD_EVENT_RETENTION_DAYS";
     /// Bearer token a scraper must send to `/metrics`; without it, only loopback peers may scrape.
     metrics_token: Option<String> [secret] = None, env = "SCIMD_METRICS_TOKEN";
+    /// Send webhooks to private, loopback, link-local and other non-public addresses, and over
+    /// plain http (for tests and closed networks; never on a multi-tenant host).
+    allow_private_webhook_targets: bool = false, env = "SCIMD_ALLOW_PRIVATE_WEBHOOK_TARGETS";
+    /// An endpoint whose deliveries have failed for this long is disabled, in seconds (3 days).
+    webhook_disable_after_secs: u64 = 3 * 86_400, env = "SCIMD_WEBHOOK_DISABLE_AFTER_SECS";
+    /// Webhook delivery threads per node: how many endpoints one node sends to at once.
+    webhook_workers: usize = 2, env = "SCIMD_WEBHOOK_WORKERS";
+    /// How long a node holds a delivery cursor it claimed without renewing it, in seconds: after
+    /// a node dies, its cursors wait this long for another node. Keep it above the 10 s timeout.
+    webhook_lease_secs: u64 = 30, env = "SCIMD_WEBHOOK_LEASE_SECS";
     /// Extension schemas for custom attributes (`[[schema_extensions]]`, file only).
     schema_extensions: Vec<ExtensionConfig> = Vec::new();
     /// Request budgets shared by every node (0 turns one off); a `[rate_limits]` table, and

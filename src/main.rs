@@ -74,6 +74,9 @@ enum Command {
     /// Manage operator accounts (who sign in to the console at /admin).
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Manage webhook endpoints (signed deliveries of the event log to the vendor's app).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Show the audit trail, oldest first; with --json, one JSON object per line (JSON Lines).
     Audit {
         /// Tenant slug.
@@ -97,6 +100,48 @@ enum Command {
         /// At most this many events (0: all).
         #[arg(long, default_value_t = 1000)]
         limit: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WebhookCommand {
+    /// Register an endpoint; its signing secret is printed (and can be rotated).
+    Create {
+        /// https URL (http only with allow_private_webhook_targets).
+        #[arg(long)]
+        url: String,
+        /// Only this tenant's events (default: every tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Event types, e.g. user.*,group.member_added (default: every type).
+        #[arg(long, default_value = "")]
+        events: String,
+    },
+    /// List endpoints (never their secrets).
+    List,
+    /// Stop deliveries; events keep accumulating and are sent once enabled again.
+    Disable { id: String },
+    /// Resume deliveries where they stopped.
+    Enable { id: String },
+    /// Delete an endpoint, its cursors and its delivery history.
+    Delete { id: String },
+    /// Issue a new secret; the old one keeps signing beside it for the grace period.
+    RotateSecret {
+        id: String,
+        #[arg(long, default_value_t = 24)]
+        grace_hours: u64,
+    },
+    /// Send past events again: one (--event) or those of a time range (--since [--until]).
+    Replay {
+        id: String,
+        #[arg(long, conflicts_with_all = ["since", "until"], required_unless_present = "since")]
+        event: Option<String>,
+        /// RFC 3339 time or span back from now (30m, 24h, 7d), inclusive.
+        #[arg(long)]
+        since: Option<String>,
+        /// RFC 3339 time or span back from now, exclusive (default: now).
+        #[arg(long)]
+        until: Option<String>,
     },
 }
 
@@ -294,6 +339,7 @@ fn administer(
         Command::Keys(cmd) => keys_command(&db, clock, cmd, settings.access_token_ttl_ms(), json),
         Command::Grant(cmd) => grant_command(&db, clock, cmd, json),
         Command::Operator(cmd) => operator_command(&db, clock, cmd, json),
+        Command::Webhook(cmd) => webhook_command(&db, clock, settings, cmd, json),
         Command::Audit { tenant, event, actor, grant, since, until, limit } => {
             let query = audit_log::AuditQuery { tenant, event, actor, grant, since, until };
             audit(&db, clock, &query, limit, json)
@@ -697,6 +743,104 @@ fn grant_command(
             grants::revoke(db, clock, &Actor::Cli, None, &grant_id, "revoked by an operator")?;
             print(json, &serde_json::json!({ "revoked": grant_id }), || {
                 format!("revoked grant {grant_id}")
+            });
+        }
+    }
+    Ok(())
+}
+
+fn webhook_command(
+    db: &Database,
+    clock: &dyn Clock,
+    settings: &Settings,
+    cmd: WebhookCommand,
+    json: bool,
+) -> anyhow::Result<()> {
+    use scimd::service::delivery::webhooks::endpoints::{self, NewEndpoint, Replay};
+    let issued_text = |e: &endpoints::IssuedEndpoint| {
+        let mut text = format!(
+            "endpoint: {}\nurl:      {}\ntenant:   {}\nevents:   {}\nsecret:   {}",
+            e.id,
+            e.url,
+            e.tenant.as_deref().unwrap_or("*"),
+            e.events,
+            e.secret
+        );
+        if let Some(until) = &e.previous_secret_until {
+            text.push_str(&format!("\nthe previous secret also signs until {until}"));
+        }
+        text.push_str("\n\nVerify deliveries with this secret (Standard Webhooks).");
+        text
+    };
+    match cmd {
+        WebhookCommand::Create { url, tenant, events } => {
+            let new = NewEndpoint { url: &url, tenant: tenant.as_deref(), events: &events };
+            let allow = settings.allow_private_webhook_targets;
+            let e = endpoints::create(db, clock, &Actor::Cli, &new, allow)?;
+            print(json, &e, || issued_text(&e));
+        }
+        WebhookCommand::List => {
+            let all = endpoints::list(db, clock)?;
+            let headings =
+                ["ID", "URL", "TENANT", "EVENTS", "STATUS", "PENDING", "LAST", "NEXT RETRY"];
+            print_list(json, "webhooks", &all, headings, |e| {
+                let status = match (&e.enabled, &e.disabled_reason) {
+                    (true, _) => "enabled".to_owned(),
+                    (false, Some(reason)) => format!("disabled: {reason}"),
+                    (false, None) => "disabled".to_owned(),
+                };
+                let last = e.last_delivery.as_ref().map_or_else(
+                    || "-".to_owned(),
+                    |d| match d.status_code {
+                        Some(code) => format!("{} {code} {}ms", d.outcome, d.latency_ms),
+                        None => d.outcome.clone(),
+                    },
+                );
+                [
+                    e.id.clone(),
+                    e.url.clone(),
+                    e.tenant.clone().unwrap_or_else(|| "*".into()),
+                    e.events.clone(),
+                    status,
+                    e.pending.to_string(),
+                    last,
+                    e.next_retry.clone().unwrap_or_else(|| "-".into()),
+                ]
+            });
+        }
+        WebhookCommand::Disable { id } => {
+            endpoints::disable(db, clock, &Actor::Cli, &id, "disabled by an operator")?;
+            print(json, &serde_json::json!({ "disabled": id }), || format!("disabled {id}"));
+        }
+        WebhookCommand::Enable { id } => {
+            endpoints::enable(db, clock, &Actor::Cli, &id)?;
+            print(json, &serde_json::json!({ "enabled": id }), || format!("enabled {id}"));
+        }
+        WebhookCommand::Delete { id } => {
+            endpoints::delete(db, clock, &Actor::Cli, &id)?;
+            print(json, &serde_json::json!({ "deleted": id }), || format!("deleted {id}"));
+        }
+        WebhookCommand::RotateSecret { id, grace_hours } => {
+            let e = endpoints::rotate_secret(db, clock, &Actor::Cli, &id, grace_hours)?;
+            print(json, &e, || issued_text(&e));
+        }
+        WebhookCommand::Replay { id, event, since, until } => {
+            let which = match (&event, &since) {
+                (Some(event), _) => Replay::Event(event),
+                (None, Some(since)) => {
+                    let now = clock.now();
+                    let since = audit_log::parse_since(since, now)?;
+                    let until = match &until {
+                        Some(until) => audit_log::parse_since(until, now)?,
+                        None => now,
+                    };
+                    Replay::Range { since, until }
+                }
+                (None, None) => anyhow::bail!("give --event EVT_ID or --since TIME"),
+            };
+            let queued = endpoints::replay(db, clock, &Actor::Cli, &id, &which)?;
+            print(json, &serde_json::json!({ "queued": queued }), || {
+                format!("queued {queued} event(s) for re-delivery to {id}")
             });
         }
     }

@@ -18,6 +18,7 @@ use crate::db::Database;
 use crate::http::{AppState, request_id, routes, transport};
 use crate::scim::schema::Registry;
 use crate::service::delivery::sequencer::EventWorker;
+use crate::service::delivery::webhooks::worker::{WebhookWorker, WorkerConfig};
 use crate::service::oauth::keys::{self, TokenRuntime};
 use crate::service::operations::activity::ActivityTracker;
 use crate::service::operations::rate_limit::BatchedLimiter;
@@ -64,6 +65,7 @@ impl Application {
         keys::ensure_signing_key(&db, clock.as_ref())
             .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;
         let events = EventWorker::start(db.clone(), clock.clone(), settings.event_retention_ms());
+        let delivery = start_delivery(&db, &clock, &settings);
         let state = web::Data::new(AppState {
             db,
             clock,
@@ -78,6 +80,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(delivery.clone())
                 .app_data(registry.clone())
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap_fn(|req, srv| {
@@ -113,6 +116,31 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The node's webhook workers; their threads stop when the server (which holds the returned
+/// handle) is dropped.
+fn start_delivery(
+    db: &Database,
+    clock: &Arc<dyn Clock>,
+    settings: &Settings,
+) -> web::Data<Delivery> {
+    let config = WorkerConfig {
+        allow_private: settings.allow_private_webhook_targets,
+        disable_after_ms: i64::try_from(settings.webhook_disable_after_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX),
+        threads: settings.webhook_workers,
+        // A lease of 0 would let every node claim at once.
+        lease_ms: i64::try_from(settings.webhook_lease_secs.max(1).saturating_mul(1000))
+            .unwrap_or(30_000),
+    };
+    let webhooks = WebhookWorker::start(db.clone(), clock.clone(), config);
+    web::Data::new(Delivery { webhooks })
+}
+
+/// What the webhook threads leave with the server (`/metrics` reads their counts).
+pub struct Delivery {
+    pub webhooks: WebhookWorker,
 }
 
 /// The connection limits of `Settings`, in actix's types.

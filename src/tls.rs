@@ -67,3 +67,9 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
         message: format!("no usable private key (expected PEM PKCS#8, RSA or EC): {e}"),
     })
 }
+
+/// Makes aws-lc-rs the process's rustls provider, for clients that take the default (the webhook
+/// sender: reqwest is built without a provider of its own). Installing twice is harmless.
+pub fn install_default_provider() {
+    let _ = aws_lc_rs::default_provider().install_default();
+}

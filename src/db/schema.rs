@@ -303,6 +303,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_replays (seq) {
+        seq -> BigInt,
+        endpoint_id -> Text,
+        event_id -> Text,
+        requested_at -> BigInt,
+    }
+}
+
 diesel::joinable!(static_tokens -> tenants (tenant_id));
 diesel::joinable!(admin_accounts -> tenants (tenant_id));
 diesel::joinable!(web_sessions -> admin_accounts (admin_id));
@@ -315,6 +324,7 @@ diesel::joinable!(tenant_activity -> tenants (tenant_id));
 diesel::joinable!(api_keys -> tenants (tenant_id));
 diesel::joinable!(webhook_cursors -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_replays -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
@@ -342,4 +352,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     webhook_cursors,
     webhook_deliveries,
+    webhook_replays,
 );

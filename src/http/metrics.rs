@@ -34,9 +34,11 @@ pub async fn scrape(
         .iter()
         .any(|name| req.headers().contains_key(*name));
     match decide(state.settings.metrics_token.as_deref(), authorization, peer, proxied) {
-        Access::Allowed => HttpResponse::Ok()
-            .content_type(CONTENT_TYPE)
-            .body(registry.render(state.db.pool_stats(), state.db.audit_counts())),
+        Access::Allowed => {
+            let mut body = registry.render(state.db.pool_stats(), state.db.audit_counts());
+            body.push_str(&webhooks(&req, &state).await);
+            HttpResponse::Ok().content_type(CONTENT_TYPE).body(body)
+        }
         Access::Unauthenticated => HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"scimd-metrics\""))
             .content_type("text/plain; charset=utf-8")
@@ -45,6 +47,27 @@ pub async fn scrape(
             HttpResponse::Forbidden().content_type("text/plain; charset=utf-8").body("forbidden")
         }
     }
+}
+
+/// The webhook families; the backlog is read from the database (empty when it cannot be).
+async fn webhooks(req: &HttpRequest, state: &web::Data<AppState>) -> String {
+    use crate::metrics::webhooks::{WebhookSample, render};
+    use crate::service::delivery::webhooks::endpoints;
+    let deliveries = req
+        .app_data::<web::Data<crate::startup::Delivery>>()
+        .map(|d| d.webhooks.counts.each().collect())
+        .unwrap_or_default();
+    let (db, clock) = (state.db.clone(), state.clock.clone());
+    let backlog = web::block(move || endpoints::backlog(&db, clock.as_ref())).await;
+    let (queue_depth, lag_seconds) = match backlog {
+        Ok(Ok(backlog)) => backlog,
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "webhook backlog unavailable for metrics");
+            (0, 0.0)
+        }
+        Err(_) => (0, 0.0),
+    };
+    render(&WebhookSample { deliveries, queue_depth, lag_seconds })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

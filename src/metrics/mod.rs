@@ -6,6 +6,7 @@ pub mod events;
 pub mod family;
 pub mod histogram;
 pub mod text;
+pub mod webhooks;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};

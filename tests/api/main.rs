@@ -23,3 +23,4 @@ mod snapshots;
 mod support;
 mod tls;
 mod users;
+mod webhooks;

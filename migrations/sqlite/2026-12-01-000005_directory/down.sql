@@ -1,3 +1,4 @@
+DROP TABLE webhook_replays;
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_cursors;
 DROP TABLE webhook_endpoints;

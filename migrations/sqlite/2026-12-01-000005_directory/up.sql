@@ -87,3 +87,12 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, seq);
 CREATE INDEX webhook_deliveries_at ON webhook_deliveries (at);
+
+-- Re-deliveries an operator asked for (`scimd webhook replay`), outside the ordered cursors:
+-- each is sent once, by whichever node claims it first.
+CREATE TABLE webhook_replays (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    endpoint_id       TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+    event_id          TEXT NOT NULL,
+    requested_at      BIGINT NOT NULL
+);

@@ -17,3 +17,4 @@ pub mod tenants;
 pub mod throttle;
 pub mod tokens;
 pub mod values;
+pub mod webhooks;

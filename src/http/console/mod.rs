@@ -9,6 +9,7 @@ mod clients;
 mod connect;
 mod sign_in;
 mod tenants;
+mod webhooks;
 
 use actix_web::web;
 
@@ -63,6 +64,10 @@ fn notice(code: &str) -> Option<&'static str> {
         "grant-revoked" => "Grant revoked: its refresh and access tokens no longer work.",
         "key-rotated" => "New signing key in use.",
         "api-key-revoked" => "API key revoked: it no longer works.",
+        "webhook-disabled" => "Webhook endpoint disabled: events wait until it is enabled.",
+        "webhook-enabled" => "Webhook endpoint enabled: deliveries resume where they stopped.",
+        "webhook-deleted" => "Webhook endpoint deleted.",
+        "webhook-replayed" => "Replay queued: the events are sent again shortly.",
         _ => return None,
     })
 }
@@ -80,6 +85,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     connect::routes(cfg);
     audit::routes(cfg);
     clients::routes(cfg);
+    webhooks::routes(cfg);
     api_keys::routes(cfg);
 }
 

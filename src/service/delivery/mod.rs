@@ -5,3 +5,4 @@
 pub mod feed;
 pub mod outbox;
 pub mod sequencer;
+pub mod webhooks;

@@ -11,6 +11,7 @@
 //! | `tls.rs` | self-signed certificates for servers with built-in TLS |
 //! | `cli.rs` | the `scimd` binary run with `--json` |
 //! | `api.rs` | `/api/v1` clients holding an API key; responses checked against `openapi.json` |
+//! | `receiver.rs` | a recording webhook receiver, and the independent `standardwebhooks` verifier |
 //!
 //! # Writing a test
 //!
@@ -54,6 +55,7 @@ pub mod cli;
 pub mod clients;
 pub mod metrics;
 pub mod okta;
+pub mod receiver;
 pub mod scim;
 pub mod tls;
 pub mod webdriver;
