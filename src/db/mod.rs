@@ -242,7 +242,7 @@ impl Database {
     }
 
     /// Rung after every commit of this handle that recorded events.
-    pub fn events_pulse(&self) -> &pulse::Pulse {
+    pub fn events_pulse(&self) -> &Arc<pulse::Pulse> {
         &self.events_pulse
     }
 

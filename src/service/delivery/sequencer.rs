@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::clock::Clock;
+use crate::db::pulse::Pulse;
 use crate::db::repo::events;
 use crate::db::{Database, StoreError};
 
@@ -26,7 +27,17 @@ const BACKOFF: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct EventWorker {
     head: watch::Receiver<i64>,
-    _alive: Arc<()>,
+    _alive: Arc<Stop>,
+}
+
+/// Dropped with the last clone of the worker: wakes the thread so it sees it must end now,
+/// rather than finishing its idle wait first.
+struct Stop(Arc<Pulse>);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        self.0.ring();
+    }
 }
 
 impl EventWorker {
@@ -34,7 +45,7 @@ impl EventWorker {
     pub fn start(db: Database, clock: Arc<dyn Clock>, retention_ms: i64) -> EventWorker {
         let initial = db.read(|conn| Ok::<_, StoreError>(events::head(conn)?)).unwrap_or(0);
         let (sender, head) = watch::channel(initial);
-        let alive = Arc::new(());
+        let alive = Arc::new(Stop(db.events_pulse().clone()));
         let weak = Arc::downgrade(&alive);
         let spawned = std::thread::Builder::new()
             .name("event-sequencer".into())
@@ -56,7 +67,7 @@ fn run(
     clock: &dyn Clock,
     retention_ms: i64,
     head: &watch::Sender<i64>,
-    alive: &Weak<()>,
+    alive: &Weak<Stop>,
 ) {
     let mut last_prune = Instant::now();
     while alive.upgrade().is_some() {
