@@ -298,7 +298,19 @@ impl Database {
         let _guard = self.lock_writer();
         let mut pooled = self.checkout()?;
         let conn: &mut DbConnection = &mut pooled;
-        let result = conn.transaction(f);
+        let result = conn.transaction(|conn| {
+            if matches!(conn, DbConnection::Sqlite(_)) {
+                // Take SQLite's write lock before reading anything. A deferred transaction that
+                // reads first and writes later fails at once (SQLITE_BUSY, no waiting) when another
+                // process (the CLI beside a running server) committed in between; a write as the
+                // first statement waits out the busy timeout instead. It matches no row.
+                diesel::sql_query(
+                    "UPDATE event_log_state SET pruned_through = pruned_through WHERE id = 0",
+                )
+                .execute(conn)?;
+            }
+            f(conn)
+        });
         if repo::events::take_inserted() && result.is_ok() {
             self.events_pulse.ring();
         }
