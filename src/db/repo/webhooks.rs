@@ -57,7 +57,7 @@ pub struct CursorRow {
     pub lease_until: i64,
 }
 
-#[derive(Debug, Clone, Insertable)]
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
 #[diesel(table_name = webhook_deliveries)]
 pub struct NewDeliveryRow {
     pub endpoint_id: String,
@@ -71,19 +71,13 @@ pub struct NewDeliveryRow {
     pub at: i64,
 }
 
+/// A delivery attempt as read back: its place in the log and what was recorded.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = webhook_deliveries)]
 pub struct DeliveryRow {
     pub seq: i64,
-    pub endpoint_id: String,
-    pub event_id: String,
-    pub tenant_id: String,
-    pub attempt: i64,
-    pub outcome: String,
-    pub status_code: Option<i64>,
-    pub latency_ms: i64,
-    pub response_body: Option<String>,
-    pub at: i64,
+    #[diesel(embed)]
+    pub delivery: NewDeliveryRow,
 }
 
 // Endpoints.

@@ -87,6 +87,7 @@ pub struct DeliveryView {
 
 impl From<DeliveryRow> for DeliveryView {
     fn from(row: DeliveryRow) -> Self {
+        let row = row.delivery;
         DeliveryView {
             event_id: row.event_id,
             tenant_id: row.tenant_id,
