@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::cidr::Cidr;
+use crate::scim::catalog::EntitlementTypeConfig;
 use crate::scim::custom_schema::ExtensionConfig;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://scimd.db";
@@ -201,6 +202,12 @@ settings! {
     webhook_lease_secs: u64 = 30, env = "SCIMD_WEBHOOK_LEASE_SECS";
     /// Extension schemas for custom attributes (`[[schema_extensions]]`, file only).
     schema_extensions: Vec<ExtensionConfig> = Vec::new();
+    /// Serve Okta's Role type at `/Roles`; users' `roles` are then held as rows and checked
+    /// against the catalog the vendor's app writes (otherwise they are free-form values).
+    catalog_roles: bool = false, env = "SCIMD_CATALOG_ROLES";
+    /// Okta entitlement types (`[[entitlement_types]]`, file only), each served at its endpoint;
+    /// with any, users' `entitlements` are held as rows and checked against the catalog.
+    entitlement_types: Vec<EntitlementTypeConfig> = Vec::new();
     /// Request budgets shared by every node (0 turns one off); a `[rate_limits]` table, and
     /// `SCIMD_RATE_LIMIT_*` variables.
     rate_limits: RateLimits = RateLimits::default();

@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::http::{AppState, request_id, routes, transport};
+use crate::scim::catalog::CatalogConfig;
 use crate::scim::schema::Registry;
 use crate::service::delivery::sequencer::EventWorker;
 use crate::service::delivery::webhooks::worker::{WebhookWorker, WorkerConfig};
@@ -59,8 +60,12 @@ impl Application {
                 "forwarded headers are trusted from every peer; list the proxies in trusted_proxies"
             );
         }
-        let schemas = Registry::new(&settings.schema_extensions)
-            .map_err(|e| anyhow::anyhow!("invalid schema_extensions: {e}"))?;
+        let catalog = CatalogConfig {
+            roles: settings.catalog_roles,
+            entitlement_types: settings.entitlement_types.clone(),
+        };
+        let schemas = Registry::configured(&settings.schema_extensions, &catalog)
+            .map_err(|e| anyhow::anyhow!("invalid schema_extensions or entitlement_types: {e}"))?;
         let db = db.with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs));
         keys::ensure_signing_key(&db, clock.as_ref())
             .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;

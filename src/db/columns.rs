@@ -7,7 +7,9 @@ use diesel::Column;
 use diesel::sql_types::SqlType;
 use diesel::sql_types::is_nullable::{IsNullable, NotNull};
 
-use super::schema::{group_members, resource_values, scim_groups, scim_users};
+use super::schema::{
+    catalog_items, group_members, resource_values, scim_groups, scim_users, user_assignments,
+};
 
 /// A table's SQL name. diesel keeps it out of its public API, so it is written here once per
 /// table, on the table's type, and a test checks it against the SQL diesel generates.
@@ -29,6 +31,14 @@ impl TableName for group_members::table {
 
 impl TableName for resource_values::table {
     const NAME: &'static str = "resource_values";
+}
+
+impl TableName for catalog_items::table {
+    const NAME: &'static str = "catalog_items";
+}
+
+impl TableName for user_assignments::table {
+    const NAME: &'static str = "user_assignments";
 }
 
 /// Whether a diesel SQL type admits NULL, as a constant.
@@ -100,6 +110,28 @@ pub mod members {
     pub const MEMBER_ID: &str = group_members::member_id::NAME;
 }
 
+/// The roles and entitlements users hold (`user_assignments`).
+pub mod assignments {
+    use super::*;
+
+    pub const TABLE: &str = <user_assignments::table as TableName>::NAME;
+    pub const TENANT_ID: &str = user_assignments::tenant_id::NAME;
+    pub const USER_ID: &str = user_assignments::user_id::NAME;
+    pub const TYPE_ID: &str = user_assignments::type_id::NAME;
+    pub const ITEM_ID: &str = user_assignments::item_id::NAME;
+}
+
+/// The columns of `catalog_items` that filters and sorting use.
+pub mod catalog {
+    use super::*;
+
+    pub const TABLE: &str = <catalog_items::table as TableName>::NAME;
+    pub const ITEM_ID: ColumnName = ColumnName::of::<catalog_items::item_id>();
+    pub const DISPLAY_NAME_CI: ColumnName = ColumnName::of::<catalog_items::display_name_ci>();
+    pub const CREATED_AT: ColumnName = ColumnName::of::<catalog_items::created_at>();
+    pub const UPDATED_AT: ColumnName = ColumnName::of::<catalog_items::updated_at>();
+}
+
 /// The columns of `scim_users` that filters and sorting use.
 pub mod users {
     use super::*;
@@ -144,6 +176,11 @@ mod tests {
             (from_clause(scim_groups::table.select(scim_groups::id)), groups::TABLE),
             (from_clause(group_members::table.select(group_members::group_id)), members::TABLE),
             (from_clause(resource_values::table.select(resource_values::attr)), values::TABLE),
+            (from_clause(catalog_items::table.select(catalog_items::seq)), catalog::TABLE),
+            (
+                from_clause(user_assignments::table.select(user_assignments::user_id)),
+                assignments::TABLE,
+            ),
         ];
         for (sql, name) in cases {
             assert!(sql.contains(&format!("FROM `{name}`")), "{sql} does not read {name}");

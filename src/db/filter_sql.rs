@@ -11,16 +11,19 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Double, Text};
 
 use super::MultiBackend;
-use super::columns::{ColumnName, groups, members, users, values};
+use super::columns::{ColumnName, assignments, catalog, groups, members, users, values};
 use super::value_index::index_key;
-use crate::scim::error::ScimResult;
+use crate::scim::catalog::ROLE_TYPE;
+use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::Filter;
 use crate::scim::filter::plan::{
     Column, ColumnKind, ColumnTest, Comparison, ElementTest, Membership, OrdOp, Plan, SortBy,
     SortPlan, SortValue, Storage, Test, TextOp, Tree, ValueKey, ValueTest, plan_filter, plan_sort,
 };
 use crate::scim::query::Sort;
-use crate::scim::schema::{GROUP_SCHEMA, ResourceSchemas, USER_SCHEMA};
+use crate::scim::schema::{
+    ENTITLEMENT_SCHEMA, GROUP_SCHEMA, ROLE_SCHEMA, ResourceSchemas, USER_SCHEMA,
+};
 
 /// A bound parameter.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,14 +47,14 @@ pub struct SqlFragment {
 }
 
 impl SqlFragment {
-    fn sql(&mut self, text: &str) -> &mut Self {
+    pub(crate) fn sql(&mut self, text: &str) -> &mut Self {
         match self.parts.last_mut() {
             Some(Part::Sql(last)) => last.push_str(text),
             _ => self.parts.push(Part::Sql(text.to_owned())),
         }
         self
     }
-    fn text(&mut self, value: impl Into<String>) -> &mut Self {
+    pub(crate) fn text(&mut self, value: impl Into<String>) -> &mut Self {
         self.parts.push(Part::Bind(Bind::Text(value.into())));
         self
     }
@@ -113,45 +116,74 @@ impl QueryFragment<MultiBackend> for SqlFragment {
     }
 }
 
-/// Which side of a `group_members` row a resource table is.
+/// The rows an attribute of its own is answered from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MemberSide {
-    /// Column holding this table's id.
-    own: &'static str,
-    /// Column holding the compared id.
-    other: &'static str,
+pub enum Rows {
+    /// `group_members`, with the column holding this table's id and the one holding the
+    /// compared id.
+    Members { own: &'static str, other: &'static str },
+    /// A user's `roles` (`type_id` = 'Role') or `entitlements` (any other type) in
+    /// `user_assignments`; the compared id is the item's.
+    Assignments { roles: bool },
 }
 
 /// A filter planned for a resource table, ready to be written as SQL.
-pub type TablePlan = Plan<ColumnName, MemberSide>;
+pub type TablePlan = Plan<ColumnName, Rows>;
 
-/// A resource table that filters run against.
+/// A table that filters run against.
 #[derive(Debug, Clone, Copy)]
 pub struct FilterTarget {
     /// The table's `id`, which every index subquery joins on.
     id: ColumnName,
-    storage: Storage<ColumnName, MemberSide>,
+    storage: Storage<ColumnName, Rows>,
+    /// Whether its rows have a value index (`resource_values`); the catalog's have none, so a
+    /// filter on anything but their columns is refused.
+    indexed: bool,
 }
 
-pub const USERS: FilterTarget = FilterTarget {
-    id: users::ID,
-    storage: Storage {
-        core_urn: USER_SCHEMA,
-        columns: &[
-            column("id", None, ColumnKind::TextExact, users::ID),
-            column("userName", None, ColumnKind::TextCi, users::USER_NAME_CI),
-            column("externalId", None, ColumnKind::TextExact, users::EXTERNAL_ID),
-            column("displayName", None, ColumnKind::TextCi, users::DISPLAY_NAME_CI),
-            column("active", None, ColumnKind::Bool, users::ACTIVE),
-            column("meta", Some("created"), ColumnKind::Time, users::CREATED_AT),
-            column("meta", Some("lastModified"), ColumnKind::Time, users::UPDATED_AT),
-        ],
-        membership: Some(Membership {
-            attribute: "groups",
-            rows: MemberSide { own: members::MEMBER_ID, other: members::GROUP_ID },
-        }),
-    },
+const USER_COLUMNS: &[Column<ColumnName>] = &[
+    column("id", None, ColumnKind::TextExact, users::ID),
+    column("userName", None, ColumnKind::TextCi, users::USER_NAME_CI),
+    column("externalId", None, ColumnKind::TextExact, users::EXTERNAL_ID),
+    column("displayName", None, ColumnKind::TextCi, users::DISPLAY_NAME_CI),
+    column("active", None, ColumnKind::Bool, users::ACTIVE),
+    column("meta", Some("created"), ColumnKind::Time, users::CREATED_AT),
+    column("meta", Some("lastModified"), ColumnKind::Time, users::UPDATED_AT),
+];
+
+const GROUPS_OF_USER: Membership<Rows> = Membership {
+    attribute: "groups",
+    rows: Rows::Members { own: members::MEMBER_ID, other: members::GROUP_ID },
 };
+const ROLES_OF_USER: Membership<Rows> =
+    Membership { attribute: "roles", rows: Rows::Assignments { roles: true } };
+const ENTITLEMENTS_OF_USER: Membership<Rows> =
+    Membership { attribute: "entitlements", rows: Rows::Assignments { roles: false } };
+
+const fn users_with(memberships: &'static [Membership<Rows>]) -> FilterTarget {
+    FilterTarget {
+        id: users::ID,
+        storage: Storage { core_urn: USER_SCHEMA, columns: USER_COLUMNS, memberships },
+        indexed: true,
+    }
+}
+
+pub const USERS: FilterTarget = users_with(&[GROUPS_OF_USER]);
+const USERS_ROLES: FilterTarget = users_with(&[GROUPS_OF_USER, ROLES_OF_USER]);
+const USERS_ENTITLEMENTS: FilterTarget = users_with(&[GROUPS_OF_USER, ENTITLEMENTS_OF_USER]);
+const USERS_BOTH: FilterTarget =
+    users_with(&[GROUPS_OF_USER, ROLES_OF_USER, ENTITLEMENTS_OF_USER]);
+
+/// Users, with `roles` and `entitlements` read from their rows when the catalog backs them
+/// (otherwise they are indexed values like any other attribute).
+pub fn users(roles: bool, entitlements: bool) -> &'static FilterTarget {
+    match (roles, entitlements) {
+        (false, false) => &USERS,
+        (true, false) => &USERS_ROLES,
+        (false, true) => &USERS_ENTITLEMENTS,
+        (true, true) => &USERS_BOTH,
+    }
+}
 
 pub const GROUPS: FilterTarget = FilterTarget {
     id: groups::ID,
@@ -164,12 +196,32 @@ pub const GROUPS: FilterTarget = FilterTarget {
             column("meta", Some("created"), ColumnKind::Time, groups::CREATED_AT),
             column("meta", Some("lastModified"), ColumnKind::Time, groups::UPDATED_AT),
         ],
-        membership: Some(Membership {
+        memberships: &[Membership {
             attribute: "members",
-            rows: MemberSide { own: members::GROUP_ID, other: members::MEMBER_ID },
-        }),
+            rows: Rows::Members { own: members::GROUP_ID, other: members::MEMBER_ID },
+        }],
     },
+    indexed: true,
 };
+
+const CATALOG_COLUMNS: &[Column<ColumnName>] = &[
+    column("id", None, ColumnKind::TextExact, catalog::ITEM_ID),
+    column("displayName", None, ColumnKind::TextCi, catalog::DISPLAY_NAME_CI),
+    column("meta", Some("created"), ColumnKind::Time, catalog::CREATED_AT),
+    column("meta", Some("lastModified"), ColumnKind::Time, catalog::UPDATED_AT),
+];
+
+const fn catalog_of(core_urn: &'static str) -> FilterTarget {
+    FilterTarget {
+        id: catalog::ITEM_ID,
+        storage: Storage { core_urn, columns: CATALOG_COLUMNS, memberships: &[] },
+        indexed: false,
+    }
+}
+
+/// Items of the Role type, and of entitlement types: filtered on `id` and `displayName`.
+pub const ROLE_ITEMS: FilterTarget = catalog_of(ROLE_SCHEMA);
+pub const ENTITLEMENT_ITEMS: FilterTarget = catalog_of(ENTITLEMENT_SCHEMA);
 
 const fn column(
     attr: &'static str,
@@ -189,6 +241,11 @@ pub fn to_predicate(
     filter: &Filter,
 ) -> ScimResult<SqlFragment> {
     let plan = plan_filter(&target.storage, &schemas, filter)?;
+    if !target.indexed && uses_value_index(&plan) {
+        return Err(ScimError::invalid_filter(
+            "this resource type filters on id, displayName, meta.created and meta.lastModified",
+        ));
+    }
     Ok(emit(target, tenant, &plan))
 }
 
@@ -202,7 +259,22 @@ pub fn order_by(
     sort: &Sort,
 ) -> ScimResult<SqlFragment> {
     let plan = plan_sort(&target.storage, &schemas, sort)?;
+    if !target.indexed && matches!(plan.by, SortBy::Value(..)) {
+        return Err(ScimError::invalid_value(
+            "this resource type sorts by id, displayName, meta.created or meta.lastModified",
+        ));
+    }
     Ok(emit_order(target, &plan))
+}
+
+/// Whether a plan reads the value index anywhere.
+fn uses_value_index(plan: &TablePlan) -> bool {
+    match plan {
+        Tree::And(a, b) | Tree::Or(a, b) => uses_value_index(a) || uses_value_index(b),
+        Tree::Not(inner) => uses_value_index(inner),
+        Tree::Leaf(Test::Value(..) | Test::Element(..)) => true,
+        Tree::Leaf(_) => false,
+    }
 }
 
 /// Writes a planned filter over `target` rows of `tenant`.
@@ -276,20 +348,36 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn test(&self, test: &Test<ColumnName, MemberSide>, out: &mut SqlFragment) {
+    fn test(&self, test: &Test<ColumnName, Rows>, out: &mut SqlFragment) {
         match test {
             Test::Column(col, test) => column_test(*col, test, out),
-            Test::Member(side, id) => {
+            Test::Member(Rows::Members { own, other }, id) => {
                 out.sql(&format!(
-                    "{} IN (SELECT gm.{} FROM {} gm WHERE gm.{} = ",
+                    "{} IN (SELECT gm.{own} FROM {} gm WHERE gm.{} = ",
                     self.target.id,
-                    side.own,
                     members::TABLE,
                     members::TENANT_ID
                 ))
                 .text(self.tenant);
                 if let Some(id) = id {
-                    out.sql(&format!(" AND gm.{} = ", side.other)).text(id.clone());
+                    out.sql(&format!(" AND gm.{other} = ")).text(id.clone());
+                }
+                out.sql(")");
+            }
+            Test::Member(Rows::Assignments { roles }, id) => {
+                let types = if *roles { "=" } else { "<>" };
+                out.sql(&format!(
+                    "{} IN (SELECT ua.{} FROM {} ua WHERE ua.{} = ",
+                    self.target.id,
+                    assignments::USER_ID,
+                    assignments::TABLE,
+                    assignments::TENANT_ID
+                ))
+                .text(self.tenant)
+                .sql(&format!(" AND ua.{} {types} ", assignments::TYPE_ID))
+                .text(ROLE_TYPE);
+                if let Some(id) = id {
+                    out.sql(&format!(" AND ua.{} = ", assignments::ITEM_ID)).text(id.clone());
                 }
                 out.sql(")");
             }

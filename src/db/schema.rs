@@ -312,6 +312,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    catalog_items (seq) {
+        seq -> BigInt,
+        scope -> Text,
+        type_id -> Text,
+        item_id -> Text,
+        display_name -> Text,
+        display_name_ci -> Text,
+        description -> Nullable<Text>,
+        data -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_assignments (user_id, type_id, item_id) {
+        tenant_id -> Text,
+        user_id -> Text,
+        type_id -> Text,
+        item_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(static_tokens -> tenants (tenant_id));
 diesel::joinable!(admin_accounts -> tenants (tenant_id));
 diesel::joinable!(web_sessions -> admin_accounts (admin_id));
@@ -353,4 +379,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_cursors,
     webhook_deliveries,
     webhook_replays,
+    catalog_items,
+    user_assignments,
 );

@@ -78,18 +78,43 @@ pub fn service_provider_config(base_url: &str, caps: &ProviderCapabilities) -> V
     Value::Object(doc)
 }
 
-/// Every `/ResourceTypes` entry (RFC 7643 §6): User, then Group.
+/// Every `/ResourceTypes` entry (RFC 7643 §6): User, Group, then the catalog types.
 pub fn resource_types(registry: &Registry, base_url: &str) -> Vec<Value> {
-    ResourceKind::ALL
-        .into_iter()
-        .map(|kind| render_resource_type(base_url, registry.resource(kind)))
-        .collect()
+    described(registry).map(|t| render_resource_type(base_url, &t)).collect()
 }
 
-/// One resource type by its id, matched case-insensitively (`User`, `Group`).
+/// One resource type by its id, matched case-insensitively (`User`, `Group`, `Role`, …).
 pub fn resource_type(registry: &Registry, base_url: &str, name: &str) -> Option<Value> {
-    ResourceKind::from_name(name)
-        .map(|kind| render_resource_type(base_url, registry.resource(kind)))
+    described(registry)
+        .find(|t| t.id.eq_ignore_ascii_case(name))
+        .map(|t| render_resource_type(base_url, &t))
+}
+
+/// What a ResourceType document says about a type.
+struct Described {
+    id: &'static str,
+    endpoint: &'static str,
+    description: &'static str,
+    schemas: ResourceSchemas,
+    name: &'static str,
+}
+
+fn described(registry: &Registry) -> impl Iterator<Item = Described> + '_ {
+    let resources = ResourceKind::ALL.into_iter().map(|kind| Described {
+        id: kind.name(),
+        name: kind.name(),
+        endpoint: kind.endpoint(),
+        description: kind.description(),
+        schemas: registry.resource(kind),
+    });
+    let catalog = registry.catalog().iter().map(|t| Described {
+        id: t.id,
+        name: t.name,
+        endpoint: t.endpoint,
+        description: t.description,
+        schemas: t.schemas,
+    });
+    resources.chain(catalog)
 }
 
 /// Every `/Schemas` entry (RFC 7643 §7): User, EnterpriseUser, Group.
@@ -106,16 +131,15 @@ fn meta(resource_type: &str, location: String) -> Value {
     json!({ "resourceType": resource_type, "location": location })
 }
 
-fn render_resource_type(base_url: &str, schemas: ResourceSchemas) -> Value {
-    let kind = schemas.kind();
+fn render_resource_type(base_url: &str, t: &Described) -> Value {
     let mut doc = Map::new();
     doc.insert("schemas".into(), json!([RESOURCE_TYPE_SCHEMA]));
-    doc.insert("id".into(), json!(kind.name()));
-    doc.insert("name".into(), json!(kind.name()));
-    doc.insert("endpoint".into(), json!(kind.endpoint()));
-    doc.insert("description".into(), json!(kind.description()));
-    doc.insert("schema".into(), json!(kind.core().id));
-    let extensions = schemas.extensions();
+    doc.insert("id".into(), json!(t.id));
+    doc.insert("name".into(), json!(t.name));
+    doc.insert("endpoint".into(), json!(t.endpoint));
+    doc.insert("description".into(), json!(t.description));
+    doc.insert("schema".into(), json!(t.schemas.core().id));
+    let extensions = t.schemas.extensions();
     // Omitted rather than empty for Group, as in the RFC 7643 §8.6 example.
     if !extensions.is_empty() {
         let list: Vec<Value> =
@@ -124,7 +148,7 @@ fn render_resource_type(base_url: &str, schemas: ResourceSchemas) -> Value {
     }
     doc.insert(
         "meta".into(),
-        meta("ResourceType", format!("{base_url}/ResourceTypes/{}", kind.name())),
+        meta("ResourceType", format!("{base_url}/ResourceTypes/{}", t.id)),
     );
     Value::Object(doc)
 }

@@ -57,7 +57,7 @@ pub fn normalize_resource(schemas: ResourceSchemas, body: &Value) -> ScimResult<
             Key::UnknownUrn => {
                 return Err(ScimError::invalid_syntax(format!(
                     "'{key}' is not a schema extension of the {} resource type",
-                    schemas.kind().name()
+                    schemas.core().name
                 )));
             }
         }

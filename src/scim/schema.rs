@@ -1,6 +1,7 @@
 //! The SCIM schemas (RFC 7643 §3.1, §4, §8.7.1): the built-in ones as constants, and each server's
 //! [`Registry`] of them plus the extensions its configuration defines, with case-insensitive lookups.
 
+use super::catalog::{self, CatalogConfig, CatalogType};
 use super::custom_schema::{self, ExtensionConfig};
 
 /// The data type of an attribute (RFC 7643 §2.3).
@@ -455,6 +456,36 @@ pub static ENTERPRISE_USER: SchemaDef = SchemaDef {
     attributes: ENTERPRISE_ATTRIBUTES,
 };
 
+// ---- Okta's Role and Entitlement (entitlement management; read-only catalog items) ----
+
+pub const ROLE_SCHEMA: &str = "urn:okta:scim:schemas:core:1.0:Role";
+pub const ENTITLEMENT_SCHEMA: &str = "urn:okta:scim:schemas:core:1.0:Entitlement";
+
+const ROLE_ATTRIBUTES: &[AttributeDef] = &[
+    A::string("displayName", "The role's name, as the IdP shows it.").needed(),
+    A::string("description", "What the role grants (at most 1000 characters)."),
+];
+
+pub static ROLE: SchemaDef = SchemaDef {
+    id: ROLE_SCHEMA,
+    name: "Role",
+    description: "A role of the application that users can hold",
+    attributes: ROLE_ATTRIBUTES,
+};
+
+const ENTITLEMENT_ATTRIBUTES: &[AttributeDef] = &[
+    A::string("displayName", "The entitlement's name, as the IdP shows it.").needed(),
+    A::string("type", "The entitlement's resource type name (e.g. License).").needed().read_only(),
+    A::string("description", "What the entitlement grants (at most 1000 characters)."),
+];
+
+pub static ENTITLEMENT: SchemaDef = SchemaDef {
+    id: ENTITLEMENT_SCHEMA,
+    name: "Entitlement",
+    description: "An entitlement of the application that users can hold",
+    attributes: ENTITLEMENT_ATTRIBUTES,
+};
+
 /// The resource types this server exposes (RFC 7643 §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResourceKind {
@@ -510,8 +541,9 @@ fn find_in<'a>(attributes: &'a [AttributeDef], name: &str) -> Option<&'a Attribu
     attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
-/// The schemas of one server: the built-in ones plus the extensions of its configuration. Built
-/// once at start-up ([`Registry::new`]) and carried in the application state, so two servers in
+/// The schemas of one server: the built-in ones plus the extensions of its configuration, and
+/// the catalog types (Okta's Role and the configured entitlement types) it serves. Built once at
+/// start-up ([`Registry::configured`]) and carried in the application state, so two servers in
 /// one process may serve different extensions.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -519,6 +551,7 @@ pub struct Registry {
     all: Vec<&'static SchemaDef>,
     user: ResourceSchemas,
     group: ResourceSchemas,
+    catalog: Vec<CatalogType>,
 }
 
 /// The enterprise extension, the only one a server without configured extensions has.
@@ -529,36 +562,71 @@ impl Registry {
     pub fn builtin() -> Registry {
         Registry {
             all: vec![&USER, &ENTERPRISE_USER, &GROUP],
-            user: ResourceSchemas { kind: ResourceKind::User, extensions: BUILTIN_USER_EXTENSIONS },
-            group: ResourceSchemas { kind: ResourceKind::Group, extensions: &[] },
+            user: ResourceSchemas { core: &USER, extensions: BUILTIN_USER_EXTENSIONS },
+            group: ResourceSchemas { core: &GROUP, extensions: &[] },
+            catalog: Vec::new(),
         }
     }
 
-    /// The built-in schemas plus `configs`, each checked. Like the configured schemas themselves
-    /// (see [`custom_schema::build`]), the extension lists live as long as the process: a server
-    /// builds its registry once, and `'static` schemas copy freely into blocking tasks.
+    /// The built-in schemas plus `configs`, without catalog types.
     pub fn new(configs: &[ExtensionConfig]) -> Result<Registry, String> {
+        Registry::configured(configs, &CatalogConfig::default())
+    }
+
+    /// The built-in schemas, the catalog types of `catalog` and the extensions of `configs`, each
+    /// checked. Like the configured schemas themselves (see [`custom_schema::build`]), the
+    /// extension lists live as long as the process: a server builds its registry once, and
+    /// `'static` schemas copy freely into blocking tasks.
+    pub fn configured(
+        configs: &[ExtensionConfig],
+        catalog: &CatalogConfig,
+    ) -> Result<Registry, String> {
+        let types = catalog::types(catalog)?;
         let mut all = Registry::builtin().all;
+        if types.iter().any(|t| t.is_role()) {
+            all.push(&ROLE);
+        }
+        if types.iter().any(|t| !t.is_role()) {
+            all.push(&ENTITLEMENT);
+        }
         let mut user = BUILTIN_USER_EXTENSIONS.to_vec();
         let mut group = Vec::new();
+        let mut by_type: Vec<Vec<&'static SchemaDef>> = vec![Vec::new(); types.len()];
         for config in configs {
             if all.iter().any(|s| s.id.eq_ignore_ascii_case(&config.id)) {
                 return Err(format!("schema {} is defined twice", config.id));
             }
             let ext = custom_schema::build(config)?;
-            all.push(ext.schema);
-            match ext.kind {
-                ResourceKind::User => user.push(ext.schema),
-                ResourceKind::Group => group.push(ext.schema),
+            let target = &config.resource_type;
+            match ResourceKind::from_name(target) {
+                Some(ResourceKind::User) => user.push(ext.schema),
+                Some(ResourceKind::Group) => group.push(ext.schema),
+                None => match types.iter().position(|t| t.id.eq_ignore_ascii_case(target)) {
+                    Some(at) => by_type[at].push(ext.schema),
+                    None => {
+                        return Err(format!(
+                            "schema extension {}: resourceType '{target}' must be User, Group or \
+                             a catalog type this server serves",
+                            config.id
+                        ));
+                    }
+                },
             }
+            all.push(ext.schema);
         }
         let leak = |list: Vec<&'static SchemaDef>| -> &'static [&'static SchemaDef] {
             Box::leak(list.into_boxed_slice())
         };
+        let catalog = types
+            .into_iter()
+            .zip(by_type)
+            .map(|(t, extensions)| t.with_extensions(leak(extensions)))
+            .collect();
         Ok(Registry {
             all,
-            user: ResourceSchemas { kind: ResourceKind::User, extensions: leak(user) },
-            group: ResourceSchemas { kind: ResourceKind::Group, extensions: leak(group) },
+            user: ResourceSchemas { core: &USER, extensions: leak(user) },
+            group: ResourceSchemas { core: &GROUP, extensions: leak(group) },
+            catalog,
         })
     }
 
@@ -570,7 +638,7 @@ impl Registry {
         }
     }
 
-    /// Every schema served under `/Schemas`, in the order they are listed.
+    /// Every `/Schemas` entry (RFC 7643 §7) in the order they are listed.
     pub fn all(&self) -> &[&'static SchemaDef] {
         &self.all
     }
@@ -579,23 +647,44 @@ impl Registry {
     pub fn schema(&self, id: &str) -> Option<&'static SchemaDef> {
         self.all.iter().copied().find(|s| s.id.eq_ignore_ascii_case(id))
     }
+
+    /// The catalog types this server serves: the Role type first when enabled, then the
+    /// entitlement types in configuration order.
+    pub fn catalog(&self) -> &[CatalogType] {
+        &self.catalog
+    }
+
+    /// A catalog type by its id (`Role`, `License`), matched case-insensitively.
+    pub fn catalog_type(&self, id: &str) -> Option<&CatalogType> {
+        self.catalog.iter().find(|t| t.id.eq_ignore_ascii_case(id))
+    }
+
+    /// Whether users' `roles` (or `entitlements`) are held as rows checked against the catalog,
+    /// rather than stored as free-form values.
+    pub fn catalog_backs(&self, user_attribute: &str) -> bool {
+        self.catalog.iter().any(|t| t.user_attribute().eq_ignore_ascii_case(user_attribute))
+    }
 }
 
 /// One resource type with the schemas its resources may carry: a small `Copy` value, so the pure
 /// engines (normalisation, projection, filters, PATCH) take it instead of reaching for a global.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResourceSchemas {
-    kind: ResourceKind,
+    core: &'static SchemaDef,
     extensions: &'static [&'static SchemaDef],
 }
 
 impl ResourceSchemas {
-    pub fn kind(self) -> ResourceKind {
-        self.kind
+    /// A type's schemas (for catalog types, whose extensions the registry gathers).
+    pub(crate) fn of(
+        core: &'static SchemaDef,
+        extensions: &'static [&'static SchemaDef],
+    ) -> ResourceSchemas {
+        ResourceSchemas { core, extensions }
     }
 
     pub fn core(self) -> &'static SchemaDef {
-        self.kind.core()
+        self.core
     }
 
     /// Extension schemas a resource of this kind may carry.

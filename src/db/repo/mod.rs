@@ -4,7 +4,9 @@
 pub mod accounts;
 pub mod activity;
 pub mod api_keys;
+pub mod assignments;
 pub mod audit;
+pub mod catalog;
 pub mod directory;
 pub mod events;
 pub mod keys;

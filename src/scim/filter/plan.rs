@@ -29,8 +29,8 @@ pub struct Column<C> {
     pub column: C,
 }
 
-/// The attribute answered from membership rows (`groups` on users, `members` on groups); `M` is
-/// the storage's handle for those rows.
+/// An attribute answered from rows of its own (`groups` on users, `members` on groups, a user's
+/// catalog-backed `roles` and `entitlements`); `M` is the storage's handle for those rows.
 #[derive(Debug, Clone, Copy)]
 pub struct Membership<M> {
     pub attribute: &'static str,
@@ -39,11 +39,11 @@ pub struct Membership<M> {
 
 /// How one resource type is stored, in SCIM terms: everything else lives in the value index.
 #[derive(Debug, Clone, Copy)]
-pub struct Storage<C: 'static, M> {
+pub struct Storage<C: 'static, M: 'static> {
     pub core_urn: &'static str,
     /// Names are matched case-insensitively.
     pub columns: &'static [Column<C>],
-    pub membership: Option<Membership<M>>,
+    pub memberships: &'static [Membership<M>],
 }
 
 /// Where the planner reads attribute types: the schema registry in the server, a table in tests.
@@ -210,7 +210,7 @@ pub enum SortValue {
 type Cmp<'f> = Option<(TextOp, &'f CompValue)>;
 
 /// Plans `filter` over resources stored as `storage`, with attribute types from `defs`.
-pub fn plan_filter<C: Copy + 'static, M: Copy>(
+pub fn plan_filter<C: Copy + 'static, M: Copy + 'static>(
     storage: &Storage<C, M>,
     defs: &dyn Definitions,
     filter: &Filter,
@@ -219,7 +219,7 @@ pub fn plan_filter<C: Copy + 'static, M: Copy>(
 }
 
 /// Plans `sortBy` (RFC 7644 §3.4.2.3) over resources stored as `storage`.
-pub fn plan_sort<C: Copy + 'static, M: Copy>(
+pub fn plan_sort<C: Copy + 'static, M: Copy + 'static>(
     storage: &Storage<C, M>,
     defs: &dyn Definitions,
     sort: &Sort,
@@ -246,7 +246,7 @@ pub fn plan_sort<C: Copy + 'static, M: Copy>(
     Ok(SortPlan { by: SortBy::Value(key, value), descending })
 }
 
-struct Planner<'a, C: 'static, M> {
+struct Planner<'a, C: 'static, M: 'static> {
     storage: &'a Storage<C, M>,
     defs: &'a dyn Definitions,
 }
@@ -283,7 +283,7 @@ fn logic<V, L>(
     })
 }
 
-impl<C: Copy + 'static, M: Copy> Planner<'_, C, M> {
+impl<C: Copy + 'static, M: Copy + 'static> Planner<'_, C, M> {
     fn filter(&self, filter: &Filter) -> ScimResult<Plan<C, M>> {
         logic(filter, &mut |path, cmp| self.leaf(path, cmp), &mut |vp| self.value_path(vp))
     }
@@ -326,7 +326,7 @@ impl<C: Copy + 'static, M: Copy> Planner<'_, C, M> {
     }
 
     fn membership(&self, path: &AttrPath) -> Option<Membership<M>> {
-        self.storage.membership.filter(|m| path.name.eq_ignore_ascii_case(m.attribute))
+        self.storage.memberships.iter().copied().find(|m| path.name.eq_ignore_ascii_case(m.attribute))
     }
 
     fn leaf(&self, path: &AttrPath, cmp: Cmp<'_>) -> ScimResult<Plan<C, M>> {
@@ -571,7 +571,7 @@ mod tests {
             col("meta", Some("created"), ColumnKind::Time, Role::Created),
             col("meta", Some("lastModified"), ColumnKind::Time, Role::LastModified),
         ],
-        membership: Some(Membership { attribute: "groups", rows: () }),
+        memberships: &[Membership { attribute: "groups", rows: () }],
     };
 
     const fn def(

@@ -17,6 +17,10 @@ pub enum EventType {
     UserDeactivated,
     UserReactivated,
     UserDeleted,
+    UserRoleGranted,
+    UserRoleRevoked,
+    UserEntitlementGranted,
+    UserEntitlementRevoked,
     GroupCreated,
     GroupUpdated,
     GroupDeleted,
@@ -30,12 +34,16 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 19] = [
         EventType::UserCreated,
         EventType::UserUpdated,
         EventType::UserDeactivated,
         EventType::UserReactivated,
         EventType::UserDeleted,
+        EventType::UserRoleGranted,
+        EventType::UserRoleRevoked,
+        EventType::UserEntitlementGranted,
+        EventType::UserEntitlementRevoked,
         EventType::GroupCreated,
         EventType::GroupUpdated,
         EventType::GroupDeleted,
@@ -55,6 +63,10 @@ impl EventType {
             EventType::UserDeactivated => "user.deactivated",
             EventType::UserReactivated => "user.reactivated",
             EventType::UserDeleted => "user.deleted",
+            EventType::UserRoleGranted => "user.role_granted",
+            EventType::UserRoleRevoked => "user.role_revoked",
+            EventType::UserEntitlementGranted => "user.entitlement_granted",
+            EventType::UserEntitlementRevoked => "user.entitlement_revoked",
             EventType::GroupCreated => "group.created",
             EventType::GroupUpdated => "group.updated",
             EventType::GroupDeleted => "group.deleted",
@@ -243,7 +255,8 @@ mod tests {
         assert!(filter.matches("group.member_added"));
         assert!(!filter.matches("group.member_removed"));
         assert!(!filter.matches("tenant.created"));
-        assert_eq!(filter.names().len(), 6);
+        assert!(filter.matches("user.role_granted"));
+        assert_eq!(filter.names().len(), 10);
     }
 
     #[test]

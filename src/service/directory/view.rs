@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use crate::clock::to_rfc3339;
 use crate::db::repo::resources::ResourceRow;
-use crate::scim::schema::ENTERPRISE_USER_SCHEMA;
+use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, Registry};
 
 /// A group a user belongs to, or a group an event is about: its id and display name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +63,14 @@ pub fn group(row: &ResourceRow, raw: Value) -> Value {
 pub fn member(id: &str, scim_type: &str, name: Option<&str>) -> Value {
     let kind = if scim_type.eq_ignore_ascii_case("group") { "group" } else { "user" };
     json!({"id": id, "type": kind, "name": name})
+}
+
+/// A role or entitlement as an event names it: an entitlement with its type's name.
+pub fn catalog_ref(registry: &Registry, type_id: &str, id: &str, name: Option<&str>) -> Value {
+    match registry.catalog_type(type_id).filter(|t| !t.is_role()) {
+        Some(t) => json!({"type": t.name, "id": id, "name": name}),
+        None => json!({"id": id, "name": name}),
+    }
 }
 
 /// A group as an event or a user's `groups` names it.

@@ -2,17 +2,20 @@
 //! now are: `<type>.created|updated|deleted`, a user's (de)activation, and one event per member
 //! added to or removed from a group. Recorded by `record`, in the same transaction.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use super::TenantContext;
-use super::members::MemberDelta;
+use super::members::ListDelta;
 use super::render;
 use super::resource_type::ResourceType;
 use crate::db::DbConnection;
-use crate::db::repo::memberships;
+use crate::db::repo::{catalog, memberships};
 use crate::db::repo::resources::ResourceRow;
 use crate::scim::diff::changed_attributes;
 use crate::scim::error::ScimResult;
+use crate::scim::list_patch::{MEMBERS, ROLES, RowList};
 use crate::service::delivery::outbox::{self, EventTenant, EventType, NewEvent};
 use crate::service::directory::view::{self, GroupRef};
 
@@ -85,13 +88,62 @@ impl Events<'_> {
         Ok(NewEvent::about(self.rt.events.deleted, &current.id, current.version, data))
     }
 
+    /// The events of a change to a row-held list of `row` (its row after the change, whose
+    /// version the events carry): members added or removed, roles or entitlements granted or
+    /// revoked.
+    pub fn list_changed(
+        &self,
+        conn: &mut DbConnection,
+        row: &ResourceRow,
+        list: RowList,
+        delta: ListDelta,
+    ) -> ScimResult<Vec<NewEvent>> {
+        if list == MEMBERS {
+            self.members_changed(conn, row, delta)
+        } else {
+            self.holdings_changed(conn, row, list, delta)
+        }
+    }
+
+    /// One `user.role_granted|revoked` or `user.entitlement_granted|revoked` per item.
+    fn holdings_changed(
+        &self,
+        conn: &mut DbConnection,
+        user: &ResourceRow,
+        list: RowList,
+        delta: ListDelta,
+    ) -> ScimResult<Vec<NewEvent>> {
+        if delta.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (granted, revoked) = if list == ROLES {
+            (EventType::UserRoleGranted, EventType::UserRoleRevoked)
+        } else {
+            (EventType::UserEntitlementGranted, EventType::UserEntitlementRevoked)
+        };
+        let user_ref = json!({"id": user.id, "name": member_name(user)});
+        let names = item_names(conn, self.ctx, delta.added.iter().chain(&delta.removed))?;
+        let event = |event_type, (item, type_id): &(String, String)| {
+            let name = names.get(&(type_id.clone(), item.clone()));
+            let what = view::catalog_ref(self.ctx.schemas, type_id, item, name.map(String::as_str));
+            let mut data = serde_json::Map::new();
+            data.insert("user".into(), user_ref.clone());
+            data.insert(list.noun.into(), what);
+            let data = Value::Object(data);
+            NewEvent::about(event_type, &user.id, user.version, data)
+        };
+        let added = delta.added.iter().map(|h| event(granted, h));
+        let removed = delta.removed.iter().map(|h| event(revoked, h));
+        Ok(added.chain(removed).collect())
+    }
+
     /// One event per member added to or removed from `group` (the group's row after the
     /// change, whose version the events carry).
-    pub fn members_changed(
+    fn members_changed(
         &self,
         conn: &mut DbConnection,
         group: &ResourceRow,
-        delta: MemberDelta,
+        delta: ListDelta,
     ) -> ScimResult<Vec<NewEvent>> {
         if delta.is_empty() {
             return Ok(Vec::new());
@@ -139,6 +191,26 @@ impl Events<'_> {
         outbox::record(conn, tenant, self.ctx.clock.now(), events)?;
         Ok(())
     }
+}
+
+/// The current names of catalog items by (type id, item id); an item deleted in this very
+/// transaction has none.
+pub(super) fn item_names<'a>(
+    conn: &mut DbConnection,
+    ctx: &TenantContext<'_>,
+    items: impl Iterator<Item = &'a (String, String)>,
+) -> ScimResult<HashMap<(String, String), String>> {
+    let mut by_type: HashMap<&str, Vec<String>> = HashMap::new();
+    for (item, type_id) in items {
+        by_type.entry(type_id.as_str()).or_default().push(item.clone());
+    }
+    let mut names = HashMap::new();
+    for (type_id, ids) in by_type {
+        for (id, name) in catalog::visible_names(conn, ctx.tenant.as_str(), type_id, &ids)? {
+            names.insert((type_id.to_owned(), id), name);
+        }
+    }
+    Ok(names)
 }
 
 fn display_name(row: &ResourceRow) -> String {

@@ -7,25 +7,24 @@ use super::resource_type::{
     Computed, Loading, ResourceEvents, ResourceType, grouped, required_text, text,
 };
 use crate::db::DbConnection;
-use crate::db::filter_sql::GROUPS as GROUPS_FILTER;
+use crate::db::filter_sql::{FilterTarget, GROUPS as GROUPS_FILTER};
 use crate::db::repo::memberships::{self, Member};
 use crate::db::repo::resources::{ColumnValues, ResourceRow, ResourceTable};
 use crate::db::rows::GroupWrite;
 use crate::scim::error::{ScimError, ScimResult};
-use crate::scim::member_patch::member_ids;
-use crate::scim::schema::ResourceKind;
+use crate::scim::schema::{Registry, ResourceKind};
 use crate::service::delivery::outbox::EventType;
 use crate::service::directory::view::{self, GroupRef};
 
 pub(super) const GROUPS: ResourceType = ResourceType {
     kind: ResourceKind::Group,
     table: ResourceTable::Groups,
-    filter_target: &GROUPS_FILTER,
+    filter_target: |_: &Registry| -> &'static FilterTarget { &GROUPS_FILTER },
     column_attributes: &["displayName", "externalId", "members"],
     computed_attribute: "members",
     columns,
     taken,
-    take_members,
+    holds_catalog_items: false,
     load_computed: members_of_groups,
     events: ResourceEvents {
         created: EventType::GroupCreated,
@@ -58,13 +57,6 @@ fn taken(value: &str) -> ScimError {
     ScimError::uniqueness(format!("a group named '{value}' already exists in this tenant"))
 }
 
-fn take_members(data: &mut Value) -> ScimResult<Option<Vec<String>>> {
-    match data.as_object_mut().and_then(|o| o.remove("members")) {
-        None | Some(Value::Null) => Ok(None),
-        Some(list) => member_ids(&list).map(Some),
-    }
-}
-
 /// The members of each group with their current display names.
 fn members_of_groups(conn: &mut DbConnection, page: &Loading<'_>) -> ScimResult<Computed> {
     let members = memberships::members_of(conn, &page.ids)?;
@@ -93,20 +85,24 @@ mod tests {
 
     use super::*;
     use crate::scim::error::ScimType;
+    use crate::scim::list_patch::{MEMBERS, take_lists};
 
     #[test]
     fn members_leave_the_stored_body_and_become_ids() {
+        let take = |data: &mut Value| take_lists(data, &[MEMBERS]);
         let mut data = json!({"displayName": "Eng", "members": [{"value": "u1"}, {"value": "g2", "type": "Group"}]});
-        assert_eq!(take_members(&mut data).unwrap(), Some(vec!["u1".to_owned(), "g2".to_owned()]));
+        let taken = take(&mut data).unwrap();
+        let ids: Vec<&str> = taken[0].1.iter().map(|e| e.value.as_str()).collect();
+        assert_eq!((taken.len(), ids), (1, vec!["u1", "g2"]));
         assert_eq!(data, json!({"displayName": "Eng"}));
         // No member list, or null: nothing to change.
         let mut data = json!({"displayName": "Eng"});
-        assert_eq!(take_members(&mut data).unwrap(), None);
+        assert!(take(&mut data).unwrap().is_empty());
         let mut data = json!({"displayName": "Eng", "members": null});
-        assert_eq!(take_members(&mut data).unwrap(), None);
+        assert!(take(&mut data).unwrap().is_empty());
         assert_eq!(data, json!({"displayName": "Eng"}));
         let mut data = json!({"members": [{"display": "no id"}]});
-        assert_eq!(take_members(&mut data).unwrap_err().scim_type, Some(ScimType::InvalidValue));
+        assert_eq!(take(&mut data).unwrap_err().scim_type, Some(ScimType::InvalidValue));
     }
 
     #[test]

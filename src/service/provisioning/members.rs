@@ -12,25 +12,26 @@ use crate::db::repo::resources::{self, ResourceTable, TenantTable};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::matches;
 use crate::scim::hints::SchemaHints;
-use crate::scim::member_patch::MemberChange;
+use crate::scim::list_patch::{Element, ListChange};
 use crate::scim::schema::ResourceKind;
 
-/// Which members a change added and removed: (id, type) each, for the group's events.
+/// Which elements a change to a row-held list added and removed, for the events: (id, type)
+/// each — a member's id and `User`/`Group`, a catalog item's id and type id.
 #[derive(Debug, Default)]
-pub(super) struct MemberDelta {
+pub(super) struct ListDelta {
     pub added: Vec<(String, String)>,
     pub removed: Vec<(String, String)>,
 }
 
-impl MemberDelta {
+impl ListDelta {
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty()
     }
 
     /// Folds a later change into this one: adding then removing a member is no change at all.
-    pub fn then(&mut self, later: MemberDelta) {
+    pub fn then(&mut self, later: ListDelta) {
         for (id, kind) in later.removed {
-            match self.added.iter().position(|(added, _)| *added == id) {
+            match self.added.iter().position(|added| *added == (id.clone(), kind.clone())) {
                 Some(at) => {
                     self.added.remove(at);
                 }
@@ -38,7 +39,7 @@ impl MemberDelta {
             }
         }
         for (id, kind) in later.added {
-            match self.removed.iter().position(|(removed, _)| *removed == id) {
+            match self.removed.iter().position(|removed| *removed == (id.clone(), kind.clone())) {
                 Some(at) => {
                     self.removed.remove(at);
                 }
@@ -53,16 +54,21 @@ pub(super) fn apply(
     conn: &mut DbConnection,
     ctx: &TenantContext<'_>,
     group_id: &str,
-    change: MemberChange,
-) -> ScimResult<MemberDelta> {
+    change: ListChange,
+) -> ScimResult<ListDelta> {
     let tenant_id = ctx.tenant.as_str();
+    let ids = |elements: Vec<Element>| -> Vec<String> {
+        elements.into_iter().map(|e| e.value).collect()
+    };
     let delta = match change {
-        MemberChange::Add(ids) => {
+        ListChange::Add(elements) => {
+            let ids = ids(elements);
             let resolved = resolve(conn, tenant_id, group_id, &ids)?;
             let added = memberships::add_members(conn, tenant_id, group_id, &resolved)?;
-            MemberDelta { added, removed: Vec::new() }
+            ListDelta { added, removed: Vec::new() }
         }
-        MemberChange::ReplaceAll(ids) => {
+        ListChange::ReplaceAll(elements) => {
+            let ids = ids(elements);
             let resolved = resolve(conn, tenant_id, group_id, &ids)?;
             let wanted: HashSet<&str> = resolved.iter().map(|(id, _)| id.as_str()).collect();
             let doomed: Vec<String> = memberships::member_ids(conn, group_id)?
@@ -72,21 +78,21 @@ pub(super) fn apply(
                 .collect();
             let removed = memberships::remove_members(conn, group_id, &doomed)?;
             let added = memberships::add_members(conn, tenant_id, group_id, &resolved)?;
-            MemberDelta { added, removed }
+            ListDelta { added, removed }
         }
-        MemberChange::Remove(ids) => MemberDelta {
+        ListChange::Remove(elements) => ListDelta {
             added: Vec::new(),
-            removed: memberships::remove_members(conn, group_id, &ids)?,
+            removed: memberships::remove_members(conn, group_id, &ids(elements))?,
         },
-        MemberChange::RemoveAll => {
+        ListChange::RemoveAll => {
             let all: Vec<String> =
                 memberships::member_ids(conn, group_id)?.into_iter().map(|(id, _)| id).collect();
-            MemberDelta {
+            ListDelta {
                 added: Vec::new(),
                 removed: memberships::remove_members(conn, group_id, &all)?,
             }
         }
-        MemberChange::RemoveMatching(filter) => {
+        ListChange::RemoveMatching(filter) => {
             // Rare general filters (e.g. on `type`) are evaluated over the members themselves.
             let hints = SchemaHints::new(ctx.schemas_of(ResourceKind::Group));
             let filter = filter.into_filter();
@@ -99,7 +105,7 @@ pub(super) fn apply(
                 })
                 .map(|m| m.member_id)
                 .collect();
-            MemberDelta {
+            ListDelta {
                 added: Vec::new(),
                 removed: memberships::remove_members(conn, group_id, &doomed)?,
             }

@@ -2,6 +2,7 @@
 //! with a description of what is its own (`users`, `groups`), plus `/Bulk` on top of it.
 
 pub mod admission;
+mod assignments;
 pub mod bulk;
 mod events;
 mod groups;

@@ -19,13 +19,13 @@ fn stored_object(data: &str, id: &str) -> ScimResult<Map<String, Value>> {
     }
 }
 
-/// Builds `{schemas, id, …stored attributes…, <computed>, meta}` in that order; `computed` is
-/// `None` when the projection leaves that attribute out.
+/// Builds `{schemas, id, …stored attributes…, <computed>, meta}` in that order; `computed` holds
+/// the attributes read from rows that the projection keeps.
 pub(super) fn resource(
     base: &str,
     kind: ResourceKind,
     row: &ResourceRow,
-    computed: Option<(&str, Value)>,
+    computed: Vec<(&str, Value)>,
 ) -> ScimResult<Value> {
     let stored = stored_object(&row.data, &row.id)?;
     let mut out = Map::with_capacity(stored.len() + 4);
@@ -38,7 +38,8 @@ pub(super) fn resource(
             out.insert(key, value);
         }
     }
-    if let Some((key, value)) = computed {
+    for (key, value) in computed {
+        // Replaces what an older version of the stored JSON may still hold under that name.
         out.insert(key.into(), value);
     }
     out.insert(
@@ -69,7 +70,7 @@ pub fn raw_resource(
         });
         ("groups", Value::Array(entries.collect()))
     });
-    resource(base, kind, row, computed)
+    resource(base, kind, row, computed.into_iter().collect())
 }
 
 #[cfg(test)]
@@ -98,7 +99,7 @@ mod tests {
             "https://h/scim/v2",
             ResourceKind::Group,
             &row(stored),
-            Some(("members", members)),
+            vec![("members", members)],
         )
         .unwrap();
         let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
@@ -114,14 +115,14 @@ mod tests {
             })
         );
         let without =
-            resource("https://h/scim/v2", ResourceKind::Group, &row(stored), None).unwrap();
+            resource("https://h/scim/v2", ResourceKind::Group, &row(stored), Vec::new()).unwrap();
         assert!(without.get("members").is_none());
     }
 
     #[test]
     fn a_stored_body_that_is_not_an_object_is_an_internal_error() {
         for data in ["[]", "not json", "\"text\""] {
-            let err = resource("b", ResourceKind::User, &row(data), None).unwrap_err();
+            let err = resource("b", ResourceKind::User, &row(data), Vec::new()).unwrap_err();
             assert_eq!(err.status, 500, "{data}");
         }
     }

@@ -7,12 +7,13 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{groups, users};
+use super::{assignments, groups, users};
 use crate::db::DbConnection;
 use crate::db::filter_sql::FilterTarget;
 use crate::db::repo::resources::{ColumnValues, ResourceRow, ResourceTable};
 use crate::scim::error::{ScimError, ScimResult};
-use crate::scim::schema::ResourceKind;
+use crate::scim::list_patch::{MEMBERS, RowList};
+use crate::scim::schema::{Registry, ResourceKind};
 use crate::service::delivery::outbox::EventType;
 use crate::service::directory::view::GroupRef;
 
@@ -20,8 +21,9 @@ use crate::service::directory::view::GroupRef;
 pub(super) struct ResourceType {
     pub kind: ResourceKind,
     pub table: ResourceTable,
-    /// How filters and `sortBy` reach this type's columns and value index.
-    pub filter_target: &'static FilterTarget,
+    /// How filters and `sortBy` reach this type's columns, row-held lists and value index,
+    /// given which lists the catalog backs.
+    pub filter_target: fn(&Registry) -> &'static FilterTarget,
     /// Top-level attributes kept in their own columns rather than the value index.
     pub column_attributes: &'static [&'static str],
     /// The read-only attribute rendered from memberships (`groups` of a user, `members` of a group).
@@ -31,8 +33,9 @@ pub(super) struct ResourceType {
     pub columns: fn(data: &Value, now: i64, version: i64) -> ScimResult<ColumnValues>,
     /// The refusal when another resource of the tenant holds the unique attribute's value.
     pub taken: fn(value: &str) -> ScimError,
-    /// Takes the member list out of a normalised body (`None` when it names none).
-    pub take_members: fn(data: &mut Value) -> ScimResult<Option<Vec<String>>>,
+    /// Whether its resources hold catalog items (`roles`, `entitlements`) when the catalog backs
+    /// them: users do.
+    pub holds_catalog_items: bool,
     /// The computed attribute of each of `rows` that has one, by resource id, read for the
     /// whole page at once.
     pub load_computed: ComputedLoader,
@@ -103,7 +106,16 @@ pub(super) fn required_text(data: &Value, name: &str) -> ScimResult<String> {
         .ok_or_else(|| ScimError::invalid_value(format!("{name} is required")))
 }
 
-/// For types without members.
-pub(super) fn no_members(_: &mut Value) -> ScimResult<Option<Vec<String>>> {
-    Ok(None)
+impl ResourceType {
+    /// The multi-valued attributes this type holds as rows on this server.
+    pub fn row_lists(&self, registry: &Registry) -> Vec<RowList> {
+        let mut lists = Vec::new();
+        if self.kind.has_members() {
+            lists.push(MEMBERS);
+        }
+        if self.holds_catalog_items {
+            lists.extend(assignments::lists(registry));
+        }
+        lists
+    }
 }

@@ -6,9 +6,9 @@
 use serde_json::Value;
 
 use super::events::Events;
-use super::members::{self, MemberDelta};
+use super::members::{self, ListDelta};
 use super::resource_type::{Computed, Loading, ResourceType, resource_type};
-use super::{ResourceId, TenantContext, render};
+use super::{ResourceId, TenantContext, assignments, render};
 use crate::db::DbConnection;
 use crate::db::filter_sql::{order_by, to_predicate};
 use crate::db::repo::memberships;
@@ -17,7 +17,9 @@ use crate::db::repo::values;
 use crate::db::value_index::index_rows;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::hints::SchemaHints;
-use crate::scim::member_patch::{MemberChange, SplitPatch, split_operations};
+use crate::scim::list_patch::{
+    Element, ListChange, MEMBERS, RowList, SplitPatch, split_operations, take_lists,
+};
 use crate::scim::patch::{apply_patch, parse_patch_request};
 use crate::scim::query::ListQuery;
 use crate::scim::resource::{Projection, normalize_resource};
@@ -50,7 +52,9 @@ pub enum Update<'a> {
 impl TenantContext<'_> {
     /// The pipeline for resources of `kind` in this tenant.
     pub fn resources(&self, kind: ResourceKind) -> Resources<'_> {
-        Resources { ctx: self, rt: resource_type(kind), schemas: self.schemas_of(kind) }
+        let rt = resource_type(kind);
+        let lists = rt.row_lists(self.schemas);
+        Resources { ctx: self, rt, schemas: self.schemas_of(kind), lists }
     }
 }
 
@@ -59,16 +63,18 @@ pub struct Resources<'c> {
     ctx: &'c TenantContext<'c>,
     rt: &'static ResourceType,
     schemas: ResourceSchemas,
+    /// The attributes this type holds as rows here (members; catalog-backed roles, entitlements).
+    lists: Vec<RowList>,
 }
 
 impl Resources<'_> {
     pub fn create(&self, body: &Value, projection: &Projection) -> ScimResult<Rendered> {
         let mut data = normalize_resource(self.schemas, body)?;
-        let members = (self.rt.take_members)(&mut data)?;
+        let lists = take_lists(&mut data, &self.lists)?;
         let now = self.ctx.clock.now();
         let columns = (self.rt.columns)(&data, now, 1)?;
         let id = ResourceId::generate();
-        let with_members = members.is_some();
+        let with_lists = !lists.is_empty();
         let row = ResourceRow {
             id: id.as_str().to_owned(),
             tenant_id: self.tenant().to_owned(),
@@ -83,21 +89,25 @@ impl Resources<'_> {
             self.write_index(conn, &id, &data)?;
             let events = self.events();
             let mut recorded = vec![events.created(conn, &row)?];
-            if let Some(ids) = members {
-                let delta = members::apply(conn, self.ctx, id.as_str(), MemberChange::Add(ids))?;
-                recorded.extend(events.members_changed(conn, &row, delta)?);
+            for (list, elements) in lists {
+                let delta = self.apply_list(conn, id.as_str(), list, ListChange::Add(elements))?;
+                recorded.extend(events.list_changed(conn, &row, list, delta)?);
             }
             events.record(conn, recorded)
         })?;
-        if with_members {
-            // Members are rendered with their current display names, which only the rows hold.
+        if with_lists {
+            // List elements are rendered with their current display names, which only the
+            // rows hold.
             return self.get(&id, projection);
         }
         // A new resource belongs to nothing yet: no need to read it back.
         let computed = self.rt.computed_attribute;
-        let computed =
-            (!projection.excludes(computed)).then(|| (computed, Value::Array(Vec::new())));
-        let json = render::resource(self.ctx.base, self.rt.kind, &row, computed)?;
+        let empty = std::iter::once(computed).chain(self.lists.iter().map(|l| l.name));
+        let computed: Vec<(&str, Value)> = empty
+            .filter(|name| !projection.excludes(name))
+            .map(|name| (name, Value::Array(Vec::new())))
+            .collect();
+        let json = render::resource(self.ctx.base, self.rt.kind, &row, dedup(computed))?;
         Ok(Rendered { json: projection.apply(&json), version: 1 })
     }
 
@@ -116,7 +126,8 @@ impl Resources<'_> {
 
     /// One page of resources and the total number matching, read from one snapshot.
     pub fn list(&self, query: &ListQuery) -> ScimResult<Page> {
-        let (target, schemas, tenant) = (self.rt.filter_target, self.schemas, self.tenant());
+        let target = (self.rt.filter_target)(self.ctx.schemas);
+        let (schemas, tenant) = (self.schemas, self.tenant());
         let predicate =
             || query.filter.as_ref().map(|f| to_predicate(target, schemas, tenant, f)).transpose();
         let order = query.sort.as_ref().map(|sort| order_by(target, schemas, sort)).transpose()?;
@@ -191,16 +202,11 @@ impl Resources<'_> {
         Ok(match update {
             Update::Replace(body) => {
                 let mut data = normalize_resource(self.schemas, body)?;
-                let members = (self.rt.take_members)(&mut data)?;
-                Planned::Replace { data, members }
+                let lists = take_lists(&mut data, &self.lists)?;
+                Planned::Replace { data, lists }
             }
             Update::Patch(body) => {
-                let ops = parse_patch_request(body)?;
-                Planned::Patch(if self.rt.kind.has_members() {
-                    split_operations(ops)?
-                } else {
-                    SplitPatch { members: Vec::new(), attributes: ops }
-                })
+                Planned::Patch(split_operations(parse_patch_request(body)?, &self.lists)?)
             }
         })
     }
@@ -213,18 +219,28 @@ impl Resources<'_> {
         current: &ResourceRow,
     ) -> ScimResult<()> {
         let id = current.id.as_str();
-        let mut delta = MemberDelta::default();
+        let mut deltas: Vec<(RowList, ListDelta)> =
+            self.lists.iter().map(|l| (*l, ListDelta::default())).collect();
+        let mut change_list = |conn: &mut DbConnection, list: RowList, change| -> ScimResult<()> {
+            let delta = self.apply_list(conn, id, list, change)?;
+            if let Some((_, total)) = deltas.iter_mut().find(|(l, _)| *l == list) {
+                total.then(delta);
+            }
+            Ok(())
+        };
         let data = match planned {
-            Planned::Replace { data, members } => {
-                if self.rt.kind.has_members() {
-                    let change = MemberChange::ReplaceAll(members.unwrap_or_default());
-                    delta = members::apply(conn, self.ctx, id, change)?;
+            Planned::Replace { data, mut lists } => {
+                // PUT replaces every list: one it does not name becomes empty.
+                for list in self.lists.clone() {
+                    let at = lists.iter().position(|(l, _)| *l == list);
+                    let elements = at.map(|at| lists.swap_remove(at).1).unwrap_or_default();
+                    change_list(conn, list, ListChange::ReplaceAll(elements))?;
                 }
                 Some(data)
             }
             Planned::Patch(split) => {
-                for change in split.members {
-                    delta.then(members::apply(conn, self.ctx, id, change)?);
+                for (list, change) in split.lists {
+                    change_list(conn, list, change)?;
                 }
                 if split.attributes.is_empty() {
                     None
@@ -237,8 +253,8 @@ impl Resources<'_> {
                 }
             }
         };
-        let Some(stored) = self.store_update(conn, current, data.as_ref(), !delta.is_empty())?
-        else {
+        let lists_changed = deltas.iter().any(|(_, d)| !d.is_empty());
+        let Some(stored) = self.store_update(conn, current, data.as_ref(), lists_changed)? else {
             return Ok(());
         };
         let events = self.events();
@@ -246,8 +262,25 @@ impl Resources<'_> {
         if stored.attributes_changed {
             recorded.push(events.updated(conn, current, &stored.row)?);
         }
-        recorded.extend(events.members_changed(conn, &stored.row, delta)?);
+        for (list, delta) in deltas {
+            recorded.extend(events.list_changed(conn, &stored.row, list, delta)?);
+        }
         events.record(conn, recorded)
+    }
+
+    /// Applies one change to a row-held list of resource `id`.
+    fn apply_list(
+        &self,
+        conn: &mut DbConnection,
+        id: &str,
+        list: RowList,
+        change: ListChange,
+    ) -> ScimResult<ListDelta> {
+        if list == MEMBERS {
+            members::apply(conn, self.ctx, id, change)
+        } else {
+            assignments::apply(conn, self.ctx, id, list, change)
+        }
     }
 
     /// Takes the row lock of a resource about to be rewritten and checks `If-Match` against it.
@@ -323,8 +356,9 @@ impl Resources<'_> {
         Ok(())
     }
 
-    /// Renders rows with their computed attribute, unless the projection leaves it out (then no
-    /// membership row is read). A page costs one membership query, however many rows it has.
+    /// Renders rows with their computed attribute and row-held lists, unless the projection
+    /// leaves them out (then no row of theirs is read). A page costs one query per kind of row,
+    /// however many resources it has.
     fn render_rows(
         &self,
         conn: &mut DbConnection,
@@ -332,19 +366,28 @@ impl Resources<'_> {
         projection: &Projection,
     ) -> ScimResult<Vec<Value>> {
         let name = self.rt.computed_attribute;
+        let ids = || rows.iter().map(|row| row.id.clone()).collect::<Vec<_>>();
         let mut computed: Option<Computed> = if projection.excludes(name) || rows.is_empty() {
             None
         } else {
-            let ids = rows.iter().map(|row| row.id.clone()).collect();
-            let page = Loading { tenant_id: self.tenant(), base: self.ctx.base, ids };
+            let page = Loading { tenant_id: self.tenant(), base: self.ctx.base, ids: ids() };
             Some((self.rt.load_computed)(conn, &page)?)
         };
+        let wants_held = self.rt.holds_catalog_items
+            && !rows.is_empty()
+            && self.lists.iter().any(|l| !projection.excludes(l.name));
+        let mut held =
+            if wants_held { assignments::of_page(conn, self.ctx, &ids())? } else { Default::default() };
         rows.iter()
             .map(|row| {
-                let value = computed.as_mut().map(|by_id| {
-                    (name, by_id.remove(&row.id).unwrap_or_else(|| Value::Array(Vec::new())))
-                });
-                render::resource(self.ctx.base, self.rt.kind, row, value)
+                let mut values: Vec<(&str, Value)> = Vec::new();
+                if let Some(by_id) = computed.as_mut() {
+                    let value = by_id.remove(&row.id).unwrap_or_else(|| Value::Array(Vec::new()));
+                    values.push((name, value));
+                }
+                let lists = held.remove(&row.id).unwrap_or_default();
+                values.extend(lists.into_iter().filter(|(n, _)| !projection.excludes(n)));
+                render::resource(self.ctx.base, self.rt.kind, row, values)
                     .map(|json| projection.apply(&json))
             })
             .collect()
@@ -360,8 +403,20 @@ struct Stored {
 
 /// An update checked before its transaction starts.
 enum Planned {
-    Replace { data: Value, members: Option<Vec<String>> },
+    Replace { data: Value, lists: Vec<(RowList, Vec<Element>)> },
     Patch(SplitPatch),
+}
+
+/// Computed values without repeats (a group's `members` is both its computed attribute and a
+/// row-held list).
+fn dedup(values: Vec<(&str, Value)>) -> Vec<(&str, Value)> {
+    let mut out: Vec<(&str, Value)> = Vec::with_capacity(values.len());
+    for (name, value) in values {
+        if !out.iter().any(|(n, _)| *n == name) {
+            out.push((name, value));
+        }
+    }
+    out
 }
 
 /// `POST /.search` at the root: every type in turn (users, then groups), paged as one list.

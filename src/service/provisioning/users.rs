@@ -4,28 +4,27 @@
 use serde_json::{Value, json};
 
 use super::resource_type::{
-    Activation, Computed, Loading, ResourceEvents, ResourceType, grouped, no_members,
-    required_text, text,
+    Activation, Computed, Loading, ResourceEvents, ResourceType, grouped, required_text, text,
 };
 use crate::db::DbConnection;
-use crate::db::filter_sql::USERS as USERS_FILTER;
+use crate::db::filter_sql::{self, FilterTarget};
 use crate::db::repo::memberships;
 use crate::db::repo::resources::{ColumnValues, ResourceTable};
 use crate::db::rows::UserWrite;
 use crate::scim::error::{ScimError, ScimResult};
-use crate::scim::schema::ResourceKind;
+use crate::scim::schema::{Registry, ResourceKind};
 use crate::service::delivery::outbox::EventType;
 use crate::service::directory::view;
 
 pub(super) const USERS: ResourceType = ResourceType {
     kind: ResourceKind::User,
     table: ResourceTable::Users,
-    filter_target: &USERS_FILTER,
+    filter_target,
     column_attributes: &["userName", "externalId", "displayName", "active"],
     computed_attribute: "groups",
     columns,
     taken,
-    take_members: no_members,
+    holds_catalog_items: true,
     load_computed: groups_of_users,
     events: ResourceEvents {
         created: EventType::UserCreated,
@@ -39,6 +38,11 @@ pub(super) const USERS: ResourceType = ResourceType {
     view: view::user,
     view_lists_groups: true,
 };
+
+/// Users' filters reach `roles` and `entitlements` rows where the catalog backs them.
+fn filter_target(registry: &Registry) -> &'static FilterTarget {
+    filter_sql::users(registry.catalog_backs("roles"), registry.catalog_backs("entitlements"))
+}
 
 fn columns(data: &Value, now: i64, version: i64) -> ScimResult<ColumnValues> {
     let user_name = required_text(data, "userName")?;

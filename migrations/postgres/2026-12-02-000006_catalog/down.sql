@@ -1,0 +1,2 @@
+DROP TABLE user_assignments;
+DROP TABLE catalog_items;
