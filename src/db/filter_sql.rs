@@ -171,8 +171,7 @@ const fn users_with(memberships: &'static [Membership<Rows>]) -> FilterTarget {
 pub const USERS: FilterTarget = users_with(&[GROUPS_OF_USER]);
 const USERS_ROLES: FilterTarget = users_with(&[GROUPS_OF_USER, ROLES_OF_USER]);
 const USERS_ENTITLEMENTS: FilterTarget = users_with(&[GROUPS_OF_USER, ENTITLEMENTS_OF_USER]);
-const USERS_BOTH: FilterTarget =
-    users_with(&[GROUPS_OF_USER, ROLES_OF_USER, ENTITLEMENTS_OF_USER]);
+const USERS_BOTH: FilterTarget = users_with(&[GROUPS_OF_USER, ROLES_OF_USER, ENTITLEMENTS_OF_USER]);
 
 /// Users, with `roles` and `entitlements` read from their rows when the catalog backs them
 /// (otherwise they are indexed values like any other attribute).

@@ -4,9 +4,7 @@
 
 use serde::Deserialize;
 
-use super::schema::{
-    AttrType, AttributeDef, Mutability, Returned, SchemaDef, Uniqueness,
-};
+use super::schema::{AttrType, AttributeDef, Mutability, Returned, SchemaDef, Uniqueness};
 
 /// One extension schema as written in the configuration file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -146,10 +146,7 @@ fn render_resource_type(base_url: &str, t: &Described) -> Value {
             extensions.iter().map(|s| json!({ "schema": s.id, "required": false })).collect();
         doc.insert("schemaExtensions".into(), Value::Array(list));
     }
-    doc.insert(
-        "meta".into(),
-        meta("ResourceType", format!("{base_url}/ResourceTypes/{}", t.id)),
-    );
+    doc.insert("meta".into(), meta("ResourceType", format!("{base_url}/ResourceTypes/{}", t.id)));
     Value::Object(doc)
 }
 

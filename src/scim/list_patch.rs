@@ -262,10 +262,14 @@ mod tests {
 
     /// The member changes of a split, in order.
     fn changes(split: &SplitPatch) -> Vec<ListChange> {
-        split.lists.iter().map(|(list, change)| {
-            assert_eq!(*list, MEMBERS);
-            change.clone()
-        }).collect()
+        split
+            .lists
+            .iter()
+            .map(|(list, change)| {
+                assert_eq!(*list, MEMBERS);
+                change.clone()
+            })
+            .collect()
     }
 
     #[test]
@@ -472,8 +476,9 @@ mod tests {
         .unwrap();
         assert!(matches!(got.lists.as_slice(), [(ENTITLEMENTS, ListChange::RemoveMatching(_))]));
         // A group's list is not a user's: `members` on a user goes to the PATCH engine.
-        let got = split_user(json!([{"op": "add", "path": "members", "value": [{"value": "u"}]}]), &both)
-            .unwrap();
+        let got =
+            split_user(json!([{"op": "add", "path": "members", "value": [{"value": "u"}]}]), &both)
+                .unwrap();
         assert!(got.lists.is_empty() && got.attributes.len() == 1);
     }
 

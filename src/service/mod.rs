@@ -3,6 +3,7 @@
 //! from the injected clock and return protocol errors, never panics.
 
 pub mod accounts;
+pub mod catalog;
 pub mod delivery;
 pub mod directory;
 pub mod oauth;

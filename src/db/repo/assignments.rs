@@ -44,7 +44,9 @@ pub fn of_users(
                 user_assignments::item_id,
             ))
             .load(conn)?;
-        out.extend(rows.into_iter().map(|(user, type_id, item_id)| (user, Held { type_id, item_id })));
+        out.extend(
+            rows.into_iter().map(|(user, type_id, item_id)| (user, Held { type_id, item_id })),
+        );
     }
     Ok(out)
 }
@@ -107,11 +109,7 @@ pub fn revoke(conn: &mut DbConnection, user_id: &str, items: &[Held]) -> QueryRe
 }
 
 /// The users of a tenant holding one item.
-pub fn holders(
-    conn: &mut DbConnection,
-    tenant_id: &str,
-    item: &Held,
-) -> QueryResult<Vec<String>> {
+pub fn holders(conn: &mut DbConnection, tenant_id: &str, item: &Held) -> QueryResult<Vec<String>> {
     user_assignments::table
         .filter(user_assignments::tenant_id.eq(tenant_id))
         .filter(user_assignments::type_id.eq(&item.type_id))

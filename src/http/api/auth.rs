@@ -41,12 +41,22 @@ impl ApiRequest {
         needed: Scope,
         call: impl FnOnce(&AppState, &ApiPrincipal) -> Result<T, V1Error> + Send + 'static,
     ) -> Result<T, V1Error> {
+        self.run_with_any(&[needed], call).await
+    }
+
+    /// As `run`, for a key holding any one of the scopes `needed`.
+    pub async fn run_with_any<T: Send + 'static>(
+        &self,
+        needed: &[Scope],
+        call: impl FnOnce(&AppState, &ApiPrincipal) -> Result<T, V1Error> + Send + 'static,
+    ) -> Result<T, V1Error> {
         let header = match self.req.headers().get(header::AUTHORIZATION).map(|v| v.to_str()) {
             None => None,
             Some(Ok(value)) => Some(value.to_owned()),
             Some(Err(_)) => return Err(KeyFailure::Header(AuthFailure::Malformed).into()),
         };
         let state = self.state.clone();
+        let needed = needed.to_vec();
         web::block(move || {
             let gate = Gate {
                 db: &state.db,
@@ -54,7 +64,7 @@ impl ApiRequest {
                 limiter: &state.scim_limiter,
                 per_minute: state.settings.rate_limits.api_per_key,
             };
-            let principal = match api_keys::admit(&gate, header.as_deref(), needed)? {
+            let principal = match api_keys::admit(&gate, header.as_deref(), &needed)? {
                 Admission::Admitted(principal) => principal,
                 Admission::Refused(failure) => return Err(V1Error::from(failure)),
                 Admission::RateLimited { retry_after_secs } => {

@@ -2,6 +2,7 @@
 //! authenticated by API keys (`auth`), with its OpenAPI document checked into the repository.
 
 mod auth;
+mod catalog;
 mod directory;
 mod events;
 
@@ -20,6 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .route("/openapi.json", web::get().to(openapi))
             .configure(directory::routes)
+            .configure(catalog::routes)
             .configure(events::routes)
             .default_service(web::to(unknown_endpoint)),
     );
@@ -49,12 +51,17 @@ impl GetOnly {
     }
 }
 
-/// A method the endpoint does not have: 405 with `Allow`.
+/// A method a read-only endpoint does not have: 405 with `Allow: GET`.
 pub(super) async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    let mut response = V1Error::method_not_allowed(req.method().as_str()).error_response();
+    refuse_method(&req, "GET")
+}
+
+/// 405 naming the methods the endpoint has, in `Allow` too.
+pub(super) fn refuse_method(req: &HttpRequest, allowed: &'static str) -> HttpResponse {
+    let mut response = V1Error::method_not_allowed(req.method().as_str(), allowed).error_response();
     response.headers_mut().insert(
         actix_web::http::header::ALLOW,
-        actix_web::http::header::HeaderValue::from_static("GET"),
+        actix_web::http::header::HeaderValue::from_static(allowed),
     );
     response
 }

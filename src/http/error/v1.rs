@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::UNAVAILABLE_RETRY_AFTER_SECS;
 use crate::db::StoreError;
+use crate::service::catalog::CatalogError;
 use crate::service::delivery::feed::FeedError;
 use crate::service::directory::read::ReadError;
 use crate::service::tenancy::api_keys::{KeyFailure, Scope};
@@ -42,13 +43,13 @@ impl V1Error {
         V1Error::new(StatusCode::NOT_FOUND, "not_found", description)
     }
 
-    /// 405: the endpoint exists, the method does not.
-    pub fn method_not_allowed(method: &str) -> V1Error {
+    /// 405: the endpoint exists, the method does not; `allowed` lists those it has.
+    pub fn method_not_allowed(method: &str, allowed: &str) -> V1Error {
         let method: String = method.chars().take(20).collect();
         V1Error::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
-            format!("{method} is not supported here; this API is read with GET"),
+            format!("{method} is not supported here; this endpoint answers {allowed}"),
         )
     }
 
@@ -159,6 +160,21 @@ impl From<ReadError> for V1Error {
             ),
             ReadError::NotFound(_) => V1Error::not_found(err.to_string()),
             ReadError::Store(err) => V1Error::from(err),
+        }
+    }
+}
+
+impl From<CatalogError> for V1Error {
+    fn from(err: CatalogError) -> Self {
+        match err {
+            CatalogError::Invalid(text) => V1Error::invalid(text),
+            CatalogError::NotFound(text) => V1Error::not_found(text),
+            CatalogError::TenantForbidden => V1Error::new(
+                StatusCode::FORBIDDEN,
+                "tenant_forbidden",
+                "this API key is confined to one tenant: it writes only that tenant's catalog",
+            ),
+            CatalogError::Store(err) => V1Error::from(err),
         }
     }
 }

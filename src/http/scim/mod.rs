@@ -1,6 +1,7 @@
 //! SCIM 2.0 endpoints under `/scim/v2` (RFC 7644).
 
 mod bulk;
+mod catalog;
 mod discovery;
 mod resources;
 
@@ -22,6 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     resources::routes(cfg);
     bulk::routes(cfg);
     discovery::routes(cfg);
+    catalog::routes(cfg);
     cfg.default_service(web::to(unknown_endpoint));
 }
 

@@ -49,7 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn projection(schemas: ResourceSchemas, req: &HttpRequest) -> ScimResult<Projection> {
+pub(super) fn projection(schemas: ResourceSchemas, req: &HttpRequest) -> ScimResult<Projection> {
     let pairs = query_pairs(req);
     let get = |name: &str| {
         pairs.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
@@ -57,7 +57,7 @@ fn projection(schemas: ResourceSchemas, req: &HttpRequest) -> ScimResult<Project
     Projection::parse(schemas, get("attributes").as_deref(), get("excludedAttributes").as_deref())
 }
 
-fn page_limits(state: &AppState) -> PageLimits {
+pub(super) fn page_limits(state: &AppState) -> PageLimits {
     PageLimits {
         default_count: u64::from(state.settings.default_page_size),
         max_count: u64::from(state.settings.max_page_size),

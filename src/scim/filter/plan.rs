@@ -326,7 +326,11 @@ impl<C: Copy + 'static, M: Copy + 'static> Planner<'_, C, M> {
     }
 
     fn membership(&self, path: &AttrPath) -> Option<Membership<M>> {
-        self.storage.memberships.iter().copied().find(|m| path.name.eq_ignore_ascii_case(m.attribute))
+        self.storage
+            .memberships
+            .iter()
+            .copied()
+            .find(|m| path.name.eq_ignore_ascii_case(m.attribute))
     }
 
     fn leaf(&self, path: &AttrPath, cmp: Cmp<'_>) -> ScimResult<Plan<C, M>> {

@@ -78,7 +78,7 @@ impl Paging {
     }
 
     /// The `seq` a users or groups page starts after.
-    fn after_seq(&self) -> Result<i64, ReadError> {
+    pub fn after_seq(&self) -> Result<i64, ReadError> {
         match &self.after {
             None => Ok(0),
             Some(Cursor::Seq(seq)) => Ok(*seq),

@@ -11,12 +11,15 @@ use super::members::ListDelta;
 use crate::db::DbConnection;
 use crate::db::repo::assignments::{self, Held};
 use crate::db::repo::catalog;
+use crate::db::repo::resources::{self, ResourceRow, ResourceTable, TenantTable};
+use crate::scim::catalog::CatalogType;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::matches;
 use crate::scim::hints::SchemaHints;
 use crate::scim::list_patch::{ENTITLEMENTS, Element, ListChange, ROLES, RowList};
-use crate::scim::catalog::CatalogType;
 use crate::scim::schema::{Registry, ResourceKind};
+use crate::service::delivery::outbox::{self, EventTenant, EventType, NewEvent};
+use crate::service::directory::view;
 
 /// The user lists the catalog backs on this server.
 pub(super) fn lists(registry: &Registry) -> Vec<RowList> {
@@ -45,8 +48,10 @@ pub(super) fn apply(
         }
         ListChange::ReplaceAll(elements) => {
             let wanted = resolve(conn, ctx, list, &elements)?;
-            let doomed: Vec<Held> =
-                held_in(conn, ctx, user_id, list)?.into_iter().filter(|h| !wanted.contains(h)).collect();
+            let doomed: Vec<Held> = held_in(conn, ctx, user_id, list)?
+                .into_iter()
+                .filter(|h| !wanted.contains(h))
+                .collect();
             let revoked = assignments::revoke(conn, user_id, &doomed)?;
             (assignments::grant(conn, tenant_id, user_id, &wanted, now)?, revoked)
         }
@@ -221,13 +226,55 @@ pub(super) fn of_page(
     let shown = render(conn, ctx, &held)?;
     let mut by_user: HashMap<&str, HashMap<&'static str, Vec<Value>>> = HashMap::new();
     for ((user, h), entry) in rows.iter().zip(shown) {
-        let attribute = ctx.schemas.catalog_type(&h.type_id).map_or("entitlements", |t| t.user_attribute());
+        let attribute =
+            ctx.schemas.catalog_type(&h.type_id).map_or("entitlements", |t| t.user_attribute());
         by_user.entry(user.as_str()).or_default().entry(attribute).or_default().push(entry);
     }
     for id in user_ids {
         let mut held = by_user.remove(id.as_str()).unwrap_or_default();
-        let lists = lists.iter().map(|l| (l.name, Value::Array(held.remove(l.name).unwrap_or_default())));
+        let lists =
+            lists.iter().map(|l| (l.name, Value::Array(held.remove(l.name).unwrap_or_default())));
         out.insert(id.clone(), lists.collect());
     }
     Ok(out)
+}
+
+/// Revokes `item` from every user of `tenant` who holds it (its catalog entry is gone): each
+/// user's version moves on and gets one revoked event, in the caller's transaction.
+pub fn revoke_from_holders(
+    conn: &mut DbConnection,
+    registry: &Registry,
+    tenant: EventTenant<'_>,
+    now: i64,
+    item: &Held,
+    item_name: &str,
+) -> diesel::QueryResult<usize> {
+    let holders = assignments::holders(conn, tenant.id, item)?;
+    let event_type = if item.type_id == crate::scim::catalog::ROLE_TYPE {
+        EventType::UserRoleRevoked
+    } else {
+        EventType::UserEntitlementRevoked
+    };
+    let noun = if event_type == EventType::UserRoleRevoked { "role" } else { "entitlement" };
+    let what = view::catalog_ref(registry, &item.type_id, &item.item_id, Some(item_name));
+    let users = TenantTable { table: ResourceTable::Users, tenant_id: tenant.id };
+    let mut events = Vec::with_capacity(holders.len());
+    for user_id in &holders {
+        assignments::revoke(conn, user_id, std::slice::from_ref(item))?;
+        resources::touch(conn, users, user_id, now)?;
+        let Some(row) = resources::find(conn, users, user_id)? else { continue };
+        let mut data = serde_json::Map::new();
+        data.insert("user".into(), json!({"id": row.id, "name": user_name(&row)}));
+        data.insert(noun.into(), what.clone());
+        events.push(NewEvent::about(event_type, &row.id, row.version, Value::Object(data)));
+    }
+    outbox::record(conn, tenant, now, events)?;
+    Ok(holders.len())
+}
+
+/// How a user is named in events: displayName, else userName.
+fn user_name(row: &ResourceRow) -> String {
+    let data = view::stored(row);
+    let name = data.get("displayName").or_else(|| data.get("userName"));
+    name.and_then(Value::as_str).unwrap_or_default().to_owned()
 }

@@ -57,9 +57,8 @@ pub(super) fn apply(
     change: ListChange,
 ) -> ScimResult<ListDelta> {
     let tenant_id = ctx.tenant.as_str();
-    let ids = |elements: Vec<Element>| -> Vec<String> {
-        elements.into_iter().map(|e| e.value).collect()
-    };
+    let ids =
+        |elements: Vec<Element>| -> Vec<String> { elements.into_iter().map(|e| e.value).collect() };
     let delta = match change {
         ListChange::Add(elements) => {
             let ids = ids(elements);

@@ -376,8 +376,11 @@ impl Resources<'_> {
         let wants_held = self.rt.holds_catalog_items
             && !rows.is_empty()
             && self.lists.iter().any(|l| !projection.excludes(l.name));
-        let mut held =
-            if wants_held { assignments::of_page(conn, self.ctx, &ids())? } else { Default::default() };
+        let mut held = if wants_held {
+            assignments::of_page(conn, self.ctx, &ids())?
+        } else {
+            Default::default()
+        };
         rows.iter()
             .map(|row| {
                 let mut values: Vec<(&str, Value)> = Vec::new();

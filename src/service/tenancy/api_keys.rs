@@ -182,10 +182,11 @@ pub enum Admission {
 
 /// Decides whether a request carrying `header` (the `Authorization` value) may do what `needed`
 /// covers: credential first, then the key's budget, then its scope.
+/// Admits a key that holds one of the scopes `needed` (the first is named when it holds none).
 pub fn admit(
     gate: &Gate<'_>,
     header: Option<&str>,
-    needed: Scope,
+    needed: &[Scope],
 ) -> Result<Admission, StoreError> {
     let key = match credentials::bearer_token(header) {
         Ok(key) => key,
@@ -201,7 +202,8 @@ pub fn admit(
     if let Some(retry_after_secs) = gate.limiter.settle(gate.db, &checked)?.retry_after_secs() {
         return Ok(Admission::RateLimited { retry_after_secs });
     }
-    if !principal.scopes.contains(needed) {
+    if !needed.iter().any(|scope| principal.scopes.contains(*scope)) {
+        let needed = needed.first().copied().unwrap_or(Scope::DirectoryRead);
         return Ok(Admission::InsufficientScope { needed });
     }
     Ok(Admission::Admitted(principal))
