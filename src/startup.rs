@@ -83,6 +83,7 @@ impl Application {
         });
         let registry = web::Data::new(crate::metrics::Registry::new());
         let mut server = HttpServer::new(move || {
+            let schemas = state.schemas.clone();
             App::new()
                 .app_data(state.clone())
                 .app_data(delivery.clone())
@@ -96,7 +97,7 @@ impl Application {
                 })
                 .wrap_fn(transport::hsts)
                 .wrap(actix_web::middleware::from_fn(crate::http::metrics::record))
-                .configure(routes)
+                .configure(|cfg| routes(cfg, &schemas))
         })
         .client_request_timeout(limits.client_request_timeout)
         .client_disconnect_timeout(limits.client_disconnect_timeout)

@@ -66,7 +66,8 @@ impl AppState {
     }
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Every route; the SCIM catalog endpoints are the ones `schemas` serves.
+pub fn routes(cfg: &mut web::ServiceConfig, schemas: &Registry) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics::scrape))
@@ -78,7 +79,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/scim/v2")
                 .wrap(actix_web::middleware::from_fn(activity::track))
-                .configure(scim::routes),
+                .configure(|cfg| scim::routes(cfg, schemas)),
         );
 }
 

@@ -1,43 +1,41 @@
 //! The catalog types' endpoints (`/Roles`, `/Licenses`, … as configured): the IdP lists and gets
 //! the items its tenant sees; every write is refused with 405, since the vendor's app owns the
-//! catalog. Endpoint names match without regard to case, as attribute names do.
+//! catalog.
 
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 
 use super::resources::{page_limits, projection};
 use super::{ScimCall, scim_response, unknown_endpoint};
-use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extractors::query_pairs;
 use crate::scim::catalog::CatalogType;
 use crate::scim::error::ScimError;
 use crate::scim::query::{ListQuery, list_response};
+use crate::scim::schema::Registry;
 use crate::service::catalog::scim::CatalogItems;
 
-/// Registered after every other SCIM route: only what no other route took reaches these.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/{endpoint}")
-            .route(web::get().to(list))
-            .default_service(web::to(refuse_write)),
-    )
-    .service(
-        web::resource("/{endpoint}/{id}")
-            .route(web::get().to(get))
-            .default_service(web::to(refuse_write)),
-    );
+/// The endpoints of the catalog types `schemas` serves.
+pub fn routes(cfg: &mut web::ServiceConfig, schemas: &Registry) {
+    for t in schemas.catalog() {
+        cfg.service(
+            web::resource(t.endpoint)
+                .app_data(web::Data::new(t.clone()))
+                .route(web::get().to(list))
+                .default_service(web::to(refuse_write)),
+        )
+        .service(
+            web::resource(format!("{}/{{id}}", t.endpoint))
+                .app_data(web::Data::new(t.clone()))
+                .route(web::get().to(get))
+                .default_service(web::to(refuse_write)),
+        );
+    }
 }
 
-/// The catalog type served at the request's endpoint, if any.
+/// The catalog type of the route (registered with each catalog route).
 fn served(req: &HttpRequest) -> Option<CatalogType> {
-    let endpoint = req.match_info().get("endpoint")?;
-    let state = req.app_data::<web::Data<AppState>>()?;
-    let found =
-        state.schemas.catalog().iter().find(|t| {
-            t.endpoint.strip_prefix('/').is_some_and(|e| e.eq_ignore_ascii_case(endpoint))
-        });
-    found.cloned()
+    req.app_data::<web::Data<CatalogType>>().map(|t| t.get_ref().clone())
 }
 
 /// Admits the request like any SCIM request (credential, tenant budget, scope).

@@ -17,13 +17,14 @@ use super::AppState;
 use super::error::{ApiError, SCIM_CONTENT_TYPE};
 use super::extractors::{Authenticated, scim_base, state};
 use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::schema::Registry;
 use crate::service::provisioning::{TenantContext, TenantId};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut web::ServiceConfig, schemas: &Registry) {
     resources::routes(cfg);
     bulk::routes(cfg);
     discovery::routes(cfg);
-    catalog::routes(cfg);
+    catalog::routes(cfg, schemas);
     cfg.default_service(web::to(unknown_endpoint));
 }
 

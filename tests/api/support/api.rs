@@ -32,6 +32,35 @@ impl ApiClient {
             .expect("GET")
     }
 
+    /// A request with a JSON body (PUT, DELETE, …) to `/api/v1{path}` with the key.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request =
+            self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.header("Content-Type", "application/json").body(body.to_string());
+        }
+        request.send().await.expect("request")
+    }
+
+    /// PUT `body` and return the JSON answer after checking the status.
+    pub async fn put(&self, path: &str, body: &Value, status: StatusCode) -> Value {
+        let response = self.send(reqwest::Method::PUT, path, Some(body)).await;
+        assert_eq!(response.status(), status, "PUT {path}");
+        response.json().await.expect("JSON body")
+    }
+
+    /// DELETE and return the JSON answer after checking the status.
+    pub async fn delete(&self, path: &str, status: StatusCode) -> Value {
+        let response = self.send(reqwest::Method::DELETE, path, None).await;
+        assert_eq!(response.status(), status, "DELETE {path}");
+        response.json().await.expect("JSON body")
+    }
+
     /// GET and return the JSON body after checking the status and the JSON content type.
     pub async fn json(&self, path: &str, status: StatusCode) -> Value {
         let response = self.get(path).await;
