@@ -284,6 +284,19 @@ async fn tenants_see_the_vendor_catalog_merged_with_their_own_and_nothing_of_oth
     let refused = expect_error(refused, StatusCode::BAD_REQUEST, Some("invalidValue")).await;
     assert!(refused["detail"].as_str().unwrap().contains("'enterprise'"), "{refused}");
 
+    // The console shows what each tenant sees, read-only, with whose each item is.
+    create_operator(&app);
+    let operator = app.operator().await;
+    let page = operator.page("/admin/tenants/acme/catalog", StatusCode::OK).await;
+    for expected in
+        ["Acme Admin", "Auditor", "this tenant", "vendor-wide", "/Licenses", "Pro profile"]
+    {
+        assert!(page.contains(expected), "{expected} in the catalog page");
+    }
+    assert!(!page.contains("Enterprise"), "another tenant's item is not shown");
+    let tenant_page = operator.page("/admin/tenants/acme", StatusCode::OK).await;
+    assert!(tenant_page.contains("/admin/tenants/acme/catalog"));
+
     // The API lists one owner's own items; a key confined to a tenant writes only its catalog.
     let own = api.json("/tenants/acme/roles", StatusCode::OK).await;
     assert_eq!(own["data"].as_array().unwrap().len(), 2);

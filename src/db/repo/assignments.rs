@@ -129,3 +129,16 @@ pub fn tenants_holding(conn: &mut DbConnection, item: &Held) -> QueryResult<Vec<
         .order(user_assignments::tenant_id)
         .load(conn)
 }
+
+/// How many users of a tenant hold each item they hold, by (type id, item id).
+pub fn holder_counts(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+) -> QueryResult<std::collections::HashMap<Held, i64>> {
+    let rows: Vec<(String, String, i64)> = user_assignments::table
+        .filter(user_assignments::tenant_id.eq(tenant_id))
+        .group_by((user_assignments::type_id, user_assignments::item_id))
+        .select((user_assignments::type_id, user_assignments::item_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(type_id, item_id, n)| (Held { type_id, item_id }, n)).collect())
+}

@@ -5,6 +5,7 @@
 mod api_keys;
 mod audit;
 mod browse;
+mod catalog;
 mod clients;
 mod connect;
 mod sign_in;
@@ -82,6 +83,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     sign_in::routes(cfg);
     tenants::routes(cfg);
     browse::routes(cfg);
+    catalog::routes(cfg);
     connect::routes(cfg);
     audit::routes(cfg);
     clients::routes(cfg);

@@ -12,7 +12,7 @@ use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::assignments::{self, Held};
 use crate::db::repo::catalog::{self, CatalogRow, CatalogWrite, Put, VENDOR_WIDE};
 use crate::db::repo::tenants;
-use crate::db::{Database, DbConnection};
+use crate::db::{Database, DbConnection, StoreError};
 use crate::scim::catalog::{CatalogType, check_item_text, valid_item_id};
 use crate::scim::resource::normalize_resource;
 use crate::scim::schema::Registry;
@@ -354,4 +354,65 @@ fn scim_data(
 
 fn write_of<'a>(name: &'a str, description: Option<&'a str>, data: &'a str) -> CatalogWrite<'a> {
     CatalogWrite { display_name: name, description, data }
+}
+
+/// Most items of one type the console shows per tenant.
+pub const SHOWN_PER_TYPE: i64 = 500;
+
+/// One catalog type as a tenant sees it, for the console.
+#[derive(Debug, Clone)]
+pub struct TypeListing {
+    pub type_id: &'static str,
+    pub name: &'static str,
+    pub endpoint: &'static str,
+    pub total: i64,
+    pub items: Vec<ItemLine>,
+}
+
+/// One item a tenant sees: whose it is and how many of the tenant's users hold it.
+#[derive(Debug, Clone)]
+pub struct ItemLine {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub vendor_wide: bool,
+    pub holders: i64,
+}
+
+/// What tenant `tenant_id` sees of every catalog type: its own items and the vendor-wide ones
+/// it does not replace, the first `SHOWN_PER_TYPE` of each, with their holder counts.
+pub fn tenant_view(
+    db: &Database,
+    registry: &Registry,
+    tenant_id: &str,
+) -> Result<Vec<TypeListing>, StoreError> {
+    db.read(|conn| {
+        let counts = assignments::holder_counts(conn, tenant_id)?;
+        let mut out = Vec::new();
+        for t in registry.catalog() {
+            let total = catalog::count_visible(conn, tenant_id, t.id, None)?;
+            let rows = catalog::page_visible(conn, tenant_id, t.id, None, None, 0, SHOWN_PER_TYPE)?;
+            let items = rows
+                .into_iter()
+                .map(|row| ItemLine {
+                    holders: counts
+                        .get(&Held::new(t.id, row.item_id.clone()))
+                        .copied()
+                        .unwrap_or(0),
+                    vendor_wide: row.is_vendor_wide(),
+                    description: row.description.unwrap_or_default(),
+                    name: row.display_name,
+                    id: row.item_id,
+                })
+                .collect();
+            out.push(TypeListing {
+                type_id: t.id,
+                name: t.name,
+                endpoint: t.endpoint,
+                total,
+                items,
+            });
+        }
+        Ok(out)
+    })
 }
