@@ -471,6 +471,16 @@ async fn users_hold_roles_and_entitlements_through_post_put_and_every_patch_form
     .await;
     assert_eq!(none["totalResults"], 0);
 
+    // The vendor's app reads them in the directory API, as it reads groups.
+    let api_user = api.json(&format!("/tenants/acme/users/{uid}"), StatusCode::OK).await;
+    check_against_openapi(&openapi(), "/api/v1/tenants/{slug}/users/{id}", &api_user);
+    assert_eq!(api_user["roles"], json!([]));
+    assert_eq!(
+        api_user["entitlements"],
+        json!([{"type": "License", "id": "basic", "name": "Basic"}])
+    );
+    assert_eq!(api_user["raw"]["entitlements"][0]["display"], "Basic");
+
     // Projections leave them out, or keep only them.
     let slim =
         expect_json(app.get(&format!("{path}?attributes=userName")).await, StatusCode::OK).await;

@@ -84,7 +84,9 @@ async fn read<T: Send + 'static>(
     let query = call.req.query_string().to_owned();
     call.run(Scope::DirectoryRead, move |state: &AppState, principal: &ApiPrincipal| {
         let params = ListParams::parse(&query)?;
-        f(&Reader { db: &state.db, principal, scim_base: &base }, params)
+        let reader =
+            Reader { db: &state.db, principal, scim_base: &base, registry: &state.schemas };
+        f(&reader, params)
     })
     .await
 }

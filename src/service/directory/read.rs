@@ -14,8 +14,9 @@ use crate::db::repo::resources::{self, ResourceRow, ResourceTable, TenantTable};
 use crate::db::repo::tenants;
 use crate::db::rows::TenantRow;
 use crate::db::{Database, DbConnection, StoreError};
+use crate::scim::schema::Registry;
 use crate::scim::schema::ResourceKind;
-use crate::service::provisioning::raw_resource;
+use crate::service::provisioning::{lists_of_users, raw_resource};
 use crate::service::tenancy::api_keys::ApiPrincipal;
 
 use super::view::{self, GroupRef};
@@ -100,6 +101,8 @@ pub struct Reader<'a> {
     pub principal: &'a ApiPrincipal,
     /// The SCIM base URL (`https://host/scim/v2`) of `raw.meta.location`.
     pub scim_base: &'a str,
+    /// Which catalog types users' roles and entitlements come from.
+    pub registry: &'a Registry,
 }
 
 impl Reader<'_> {
@@ -248,18 +251,21 @@ impl Reader<'_> {
                 }
             }
         }
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let mut held = lists_of_users(conn, self.registry, tenant_id, &ids)?;
         Ok(rows
             .iter()
             .map(|row| {
                 let groups = groups.remove(&row.id).unwrap_or_default();
-                let raw = raw_scim(self.scim_base, ResourceKind::User, row, &groups);
+                let held = held.remove(&row.id).unwrap_or_default();
+                let raw = raw_scim(self.scim_base, ResourceKind::User, row, &groups, held);
                 view::user(row, &groups, raw)
             })
             .collect())
     }
 
     fn render_group(&self, row: &ResourceRow) -> Value {
-        view::group(row, raw_scim(self.scim_base, ResourceKind::Group, row, &[]))
+        view::group(row, raw_scim(self.scim_base, ResourceKind::Group, row, &[], Vec::new()))
     }
 }
 
@@ -281,9 +287,15 @@ fn tenant_view(t: &TenantRow) -> Value {
 }
 
 /// `raw`: the resource as SCIM shows it (a group without its members, paged at `/members`).
-fn raw_scim(base: &str, kind: ResourceKind, row: &ResourceRow, groups: &[GroupRef]) -> Value {
+fn raw_scim(
+    base: &str,
+    kind: ResourceKind,
+    row: &ResourceRow,
+    groups: &[GroupRef],
+    held: Vec<(&str, Value)>,
+) -> Value {
     // A row whose JSON cannot be read was logged by the renderer; its `raw` is null.
-    raw_resource(base, kind, row, groups).unwrap_or(Value::Null)
+    raw_resource(base, kind, row, groups, held).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]

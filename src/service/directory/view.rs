@@ -35,6 +35,8 @@ pub fn user(row: &ResourceRow, groups: &[GroupRef], raw: Value) -> Value {
         "emails": emails(attribute(&data, "emails")),
         "active": attribute(&data, "active").as_bool().unwrap_or(true),
         "groups": groups,
+        "roles": held(&raw, "roles", false),
+        "entitlements": held(&raw, "entitlements", true),
         "enterprise": enterprise(attribute(&data, ENTERPRISE_USER_SCHEMA)),
         "custom": custom(&data),
         "version": row.version,
@@ -71,6 +73,22 @@ pub fn catalog_ref(registry: &Registry, type_id: &str, id: &str, name: Option<&s
         Some(t) => json!({"type": t.name, "id": id, "name": name}),
         None => json!({"id": id, "name": name}),
     }
+}
+
+/// A user's roles or entitlements as its SCIM form holds them: `{id, name}`, with `type` for
+/// entitlements.
+fn held(raw: &Value, name: &str, typed: bool) -> Value {
+    let Some(Value::Array(items)) = raw.get(name) else { return Value::Array(Vec::new()) };
+    let held = items.iter().filter_map(|item| {
+        let id = item.get("value").and_then(Value::as_str)?;
+        let name = item.get("display").cloned().unwrap_or(Value::Null);
+        Some(if typed {
+            json!({"type": item.get("type").cloned().unwrap_or(Value::Null), "id": id, "name": name})
+        } else {
+            json!({"id": id, "name": name})
+        })
+    });
+    Value::Array(held.collect())
 }
 
 /// A group as an event or a user's `groups` names it.

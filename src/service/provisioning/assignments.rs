@@ -84,7 +84,7 @@ pub(super) fn apply(
             let hints = SchemaHints::new(ctx.schemas_of(ResourceKind::User));
             let filter = filter.into_filter();
             let current = held_in(conn, ctx, user_id, list)?;
-            let shown = render(conn, ctx, &current)?;
+            let shown = render(conn, ctx.schemas, tenant_id, &current)?;
             let doomed: Vec<Held> = current
                 .into_iter()
                 .zip(shown)
@@ -181,18 +181,19 @@ fn resolve(
 
 /// The entries of `held` as a user shows them: `{value, display}` for roles, with `type` (the
 /// type's name) for entitlements, with each item's current display name.
-pub(super) fn render(
+fn render(
     conn: &mut DbConnection,
-    ctx: &TenantContext<'_>,
+    registry: &Registry,
+    tenant_id: &str,
     held: &[Held],
-) -> ScimResult<Vec<Value>> {
+) -> diesel::QueryResult<Vec<Value>> {
     let mut by_type: HashMap<&str, Vec<String>> = HashMap::new();
     for h in held {
         by_type.entry(h.type_id.as_str()).or_default().push(h.item_id.clone());
     }
     let mut names: HashMap<(&str, String), String> = HashMap::new();
     for (type_id, ids) in by_type {
-        for (id, name) in catalog::visible_names(conn, ctx.tenant.as_str(), type_id, &ids)? {
+        for (id, name) in catalog::visible_names(conn, tenant_id, type_id, &ids)? {
             names.insert((type_id, id), name);
         }
     }
@@ -201,7 +202,7 @@ pub(super) fn render(
         .map(|h| {
             let display = names.get(&(h.type_id.as_str(), h.item_id.clone()));
             let mut entry = json!({"value": h.item_id, "display": display});
-            if let Some(t) = ctx.schemas.catalog_type(&h.type_id).filter(|t| !t.is_role()) {
+            if let Some(t) = registry.catalog_type(&h.type_id).filter(|t| !t.is_role()) {
                 entry["type"] = json!(t.name);
             }
             entry
@@ -209,25 +210,27 @@ pub(super) fn render(
         .collect())
 }
 
-/// The `roles` and `entitlements` of each user of a page, by user id: every list the catalog
-/// backs, empty when the user holds nothing of it.
-pub(super) fn of_page(
+/// The `roles` and `entitlements` of each of a tenant's `user_ids`, as SCIM shows them, by user
+/// id: every list the catalog backs, empty when the user holds nothing of it (nothing at all
+/// when the catalog backs none).
+pub fn lists_of_users(
     conn: &mut DbConnection,
-    ctx: &TenantContext<'_>,
+    registry: &Registry,
+    tenant_id: &str,
     user_ids: &[String],
-) -> ScimResult<HashMap<String, Vec<(&'static str, Value)>>> {
-    let lists = lists(ctx.schemas);
+) -> diesel::QueryResult<HashMap<String, Vec<(&'static str, Value)>>> {
+    let lists = lists(registry);
     let mut out: HashMap<String, Vec<(&'static str, Value)>> = HashMap::new();
     if lists.is_empty() {
         return Ok(out);
     }
-    let rows = assignments::of_users(conn, ctx.tenant.as_str(), user_ids)?;
+    let rows = assignments::of_users(conn, tenant_id, user_ids)?;
     let held: Vec<Held> = rows.iter().map(|(_, h)| h.clone()).collect();
-    let shown = render(conn, ctx, &held)?;
+    let shown = render(conn, registry, tenant_id, &held)?;
     let mut by_user: HashMap<&str, HashMap<&'static str, Vec<Value>>> = HashMap::new();
     for ((user, h), entry) in rows.iter().zip(shown) {
         let attribute =
-            ctx.schemas.catalog_type(&h.type_id).map_or("entitlements", |t| t.user_attribute());
+            registry.catalog_type(&h.type_id).map_or("entitlements", |t| t.user_attribute());
         by_user.entry(user.as_str()).or_default().entry(attribute).or_default().push(entry);
     }
     for id in user_ids {

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::TenantContext;
 use super::members::ListDelta;
-use super::render;
 use super::resource_type::ResourceType;
+use super::{assignments, render};
 use crate::db::DbConnection;
 use crate::db::repo::resources::ResourceRow;
 use crate::db::repo::{catalog, memberships};
@@ -45,7 +45,19 @@ impl Events<'_> {
             }
             None => Vec::new(),
         };
-        let raw = render::raw_resource(self.ctx.base, self.rt.kind, row, &groups)?;
+        let held = if self.rt.holds_catalog_items {
+            let ids = [row.id.clone()];
+            let mut lists = assignments::lists_of_users(
+                conn,
+                self.ctx.schemas,
+                self.ctx.tenant.as_str(),
+                &ids,
+            )?;
+            lists.remove(&row.id).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let raw = render::raw_resource(self.ctx.base, self.rt.kind, row, &groups, held)?;
         Ok((self.rt.view)(row, &groups, raw))
     }
 

@@ -10,7 +10,7 @@ mod members;
 mod render;
 mod resource_type;
 pub mod resources;
-pub use assignments::revoke_from_holders;
+pub use assignments::{lists_of_users, revoke_from_holders};
 pub use render::raw_resource;
 mod users;
 

@@ -56,12 +56,14 @@ pub(super) fn resource(
 }
 
 /// The SCIM form of a resource for the vendor's app (`raw` in the directory API and in events):
-/// a user with the `groups` given, a group without its members (they are paged on their own).
+/// a user with the `groups` given and the catalog-backed lists `held` (`roles`,
+/// `entitlements`), a group without its members (they are paged on their own).
 pub fn raw_resource(
     base: &str,
     kind: ResourceKind,
     row: &ResourceRow,
     groups: &[GroupRef],
+    held: Vec<(&str, Value)>,
 ) -> ScimResult<Value> {
     let computed = (!kind.has_members()).then(|| {
         let entries = groups.iter().map(|g| {
@@ -70,7 +72,7 @@ pub fn raw_resource(
         });
         ("groups", Value::Array(entries.collect()))
     });
-    resource(base, kind, row, computed.into_iter().collect())
+    resource(base, kind, row, computed.into_iter().chain(held).collect())
 }
 
 #[cfg(test)]

@@ -377,7 +377,7 @@ impl Resources<'_> {
             && !rows.is_empty()
             && self.lists.iter().any(|l| !projection.excludes(l.name));
         let mut held = if wants_held {
-            assignments::of_page(conn, self.ctx, &ids())?
+            assignments::lists_of_users(conn, self.ctx.schemas, self.tenant(), &ids())?
         } else {
             Default::default()
         };
