@@ -8,7 +8,7 @@
 #                 migrations are applied and a fresh tenant with a unique slug is created).
 #
 # What it does: applies migrations, creates a tenant with a few users and a group (through SCIM),
-# an API key that sees every tenant, starts `scimd serve` on a free loopback port, runs
+# a catalog of roles and licenses, an API key that sees every tenant, starts `scimd serve` on a free loopback port, runs
 # `schemathesis run` with every applicable check against the served /api/v1/openapi.json, and
 # stops the server. Exit status: schemathesis' (0 when every check passed); 2 on a setup failure.
 #
@@ -66,13 +66,21 @@ unset SCIMD_CONFIG SCIMD_BIND SCIMD_PUBLIC_URL
 # Thousands of requests in a minute: the per-key budget is tested by the suite, not here.
 export SCIMD_RATE_LIMIT_API_PER_KEY=0 SCIMD_RATE_LIMIT_SCIM_PER_TENANT=0
 cd "$out"
+# The catalog API needs catalog types to serve: Okta's Role type and one entitlement type.
+cat > scimd.toml <<'TOML'
+catalog_roles = true
+[[entitlement_types]]
+id = "License"
+name = "License"
+endpoint = "/Licenses"
+TOML
 
 "$scimd" migrate >/dev/null || { echo "scimd migrate failed" >&2; exit 2; }
 slug="st-$(date +%s)-$$"
 "$scimd" tenant create "$slug" >/dev/null || { echo "scimd tenant create failed" >&2; exit 2; }
 json_field() { "$py" -c "import json, sys; print(json.load(sys.stdin)['$1'])"; }
 token="$("$scimd" --json token issue --tenant "$slug" --label schemathesis | json_field token)"
-key="$("$scimd" --json apikey create --label schemathesis --scope directory:read,events:read | json_field key)"
+key="$("$scimd" --json apikey create --label schemathesis --scope directory:read,events:read,catalog:write | json_field key)"
 [[ "$key" == scimd_ak_* ]] || { echo "could not create an API key" >&2; exit 2; }
 
 SCIMD_LOG_FORMAT=json SCIMD_LOG=warn,scimd=info "$scimd" serve --bind 127.0.0.1:0 >"$out/server.log" 2>&1 &
@@ -121,6 +129,16 @@ for i in range(5):
     ids.append(post("/Users", user)["id"])
 post("/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Everyone",
                  "members": [{"value": i} for i in ids]})
+EOF
+# And a catalog to read: vendor-wide items of both types.
+"$py" - "$base" "$key" <<'EOF' || { echo "could not seed the catalog" >&2; exit 2; }
+import json, sys, urllib.request
+base, key = sys.argv[1], sys.argv[2]
+body = {"items": [{"type": "Role", "id": "admin", "name": "Administrator"},
+                  {"type": "License", "id": "pro", "name": "Pro", "description": "Every feature"}]}
+req = urllib.request.Request(base + "/api/v1/catalog", json.dumps(body).encode(), method="PUT",
+    headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+urllib.request.urlopen(req, timeout=5)
 EOF
 
 # The event feed is another part of the API; until this server has it, its operation is skipped.

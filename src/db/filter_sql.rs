@@ -616,6 +616,64 @@ mod tests {
         assert_eq!(like_escape("50%_a\\b"), "50\\%\\_a\\\\b");
     }
 
+    #[test]
+    fn roles_and_entitlements_read_their_rows_where_the_catalog_backs_them() {
+        let both = users(true, true);
+        let held = |types: &str, id: bool| {
+            let item = if id { " AND ua.item_id = ?" } else { "" };
+            format!(
+                "scim_users.id IN (SELECT ua.user_id FROM user_assignments ua WHERE ua.tenant_id = ? AND ua.type_id {types} ?{item})"
+            )
+        };
+        assert_eq!(sql(both, "roles.value eq \"admin\"").unwrap(), held("=", true));
+        assert_eq!(sql(both, "roles[value eq \"admin\"]").unwrap(), held("=", true));
+        assert_eq!(sql(both, "entitlements pr").unwrap(), held("<>", false));
+        assert_eq!(sql(both, "entitlements[value eq \"pro\"]").unwrap(), held("<>", true));
+        let f = parse_filter("roles.value eq \"admin\"").unwrap();
+        let fragment = to_predicate(both, schemas(both), "t1", &f).unwrap();
+        assert_eq!(binds(&fragment), ["t1", "Role", "admin"]);
+        // Only values and presence: other sub-attributes are not rows.
+        let err = sql(both, "roles.display eq \"Admin\"").unwrap_err();
+        assert_eq!(err.scim_type, Some(crate::scim::error::ScimType::InvalidFilter));
+        // Where the catalog backs neither, they are indexed values like any other attribute.
+        assert!(
+            sql(users(false, false), "roles.value eq \"admin\"")
+                .unwrap()
+                .contains("resource_values")
+        );
+        assert!(sql(users(true, false), "entitlements pr").unwrap().contains("resource_values"));
+        assert!(sql(users(true, false), "roles pr").unwrap().contains("user_assignments"));
+    }
+
+    #[test]
+    fn catalog_items_filter_and_sort_on_their_columns_only() {
+        use crate::scim::schema::{ENTITLEMENT, ROLE};
+        let roles = ResourceSchemas::of(&ROLE, &[]);
+        let f = parse_filter("displayName sw \"Adm\" and not (id eq \"x\")").unwrap();
+        let fragment = to_predicate(&ROLE_ITEMS, roles, "t1", &f).unwrap();
+        assert_eq!(
+            fragment.debug_sql(),
+            "((catalog_items.display_name_ci IS NOT NULL AND catalog_items.display_name_ci LIKE ? ESCAPE '\\') AND (NOT (catalog_items.item_id IS NOT NULL AND catalog_items.item_id = ?)))"
+        );
+        let entitlements = ResourceSchemas::of(&ENTITLEMENT, &[]);
+        for refused in ["description co \"x\"", "type eq \"License\""] {
+            let f = parse_filter(refused).unwrap();
+            let err = to_predicate(&ENTITLEMENT_ITEMS, entitlements, "t1", &f).unwrap_err();
+            assert_eq!(
+                err.scim_type,
+                Some(crate::scim::error::ScimType::InvalidFilter),
+                "{refused}"
+            );
+        }
+        let by = crate::scim::filter::parser::parse_attr_path_str(
+            "description",
+            crate::scim::filter::parser::ErrorKind::Filter,
+        )
+        .unwrap();
+        let sort = Sort { by, descending: false };
+        assert!(order_by(&ENTITLEMENT_ITEMS, entitlements, &sort).is_err());
+    }
+
     fn binds(fragment: &SqlFragment) -> Vec<String> {
         let bind = |b: &Bind| match b {
             Bind::Text(t) => t.clone(),

@@ -201,7 +201,7 @@ pub const MAX_JSON_DEPTH: usize = 32;
 
 /// Whether `json` nests deeper than `max`: a single pass over the bytes, before any parsing.
 /// Brackets inside strings do not count; malformed input is left for the parser to reject.
-fn exceeds_depth(json: &[u8], max: usize) -> bool {
+pub(crate) fn exceeds_depth(json: &[u8], max: usize) -> bool {
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for &b in json {
         if in_string {

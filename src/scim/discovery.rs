@@ -489,4 +489,35 @@ mod tests {
         // 21 User attributes + 46 of their sub-attributes, 6 + 3 enterprise, 2 + 4 Group.
         assert_eq!(count, 21 + 46 + 6 + 3 + 2 + 4);
     }
+
+    #[test]
+    fn catalog_types_are_resource_types_with_okta_schemas() {
+        use crate::scim::catalog::{CatalogConfig, EntitlementTypeConfig};
+        let catalog = CatalogConfig {
+            roles: true,
+            entitlement_types: vec![EntitlementTypeConfig {
+                id: "PermissionSet".into(),
+                name: "Permission set".into(),
+                endpoint: "/PermissionSets".into(),
+                description: "Sets of permissions".into(),
+            }],
+        };
+        let registry = Registry::configured(&[], &catalog).unwrap();
+        let all = resource_types(&registry, BASE);
+        let ids: Vec<&str> = all.iter().map(|t| t["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["User", "Group", "Role", "PermissionSet"]);
+        assert_eq!(all[2]["schema"], "urn:okta:scim:schemas:core:1.0:Role");
+        assert_eq!(all[2]["endpoint"], "/Roles");
+        let set = resource_type(&registry, BASE, "permissionset").unwrap();
+        assert_eq!(set["name"], "Permission set");
+        assert_eq!(set["schema"], "urn:okta:scim:schemas:core:1.0:Entitlement");
+        assert_eq!(set["description"], "Sets of permissions");
+        assert!(set.get("schemaExtensions").is_none());
+        assert_eq!(set["meta"]["location"], format!("{BASE}/ResourceTypes/PermissionSet"));
+        let role = schema(&registry, BASE, "urn:okta:scim:schemas:core:1.0:Role").unwrap();
+        assert_eq!(attribute(&role, "displayName")["required"], true);
+        let entitlement =
+            schema(&registry, BASE, "urn:okta:scim:schemas:core:1.0:Entitlement").unwrap();
+        assert_eq!(attribute(&entitlement, "type")["mutability"], "readOnly");
+    }
 }

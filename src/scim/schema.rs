@@ -895,4 +895,47 @@ mod tests {
         let builtin = Registry::new(&[extension(ENTERPRISE_USER_SCHEMA, "User")]);
         assert!(builtin.is_err());
     }
+
+    #[test]
+    fn catalog_types_bring_okta_schemas_and_take_extensions_of_their_own() {
+        use crate::scim::catalog::{CatalogConfig, EntitlementTypeConfig};
+        let profile = "urn:acme:scim:schemas:extension:app:1.0:Profile";
+        let catalog = CatalogConfig {
+            roles: true,
+            entitlement_types: vec![EntitlementTypeConfig {
+                id: "Profile".into(),
+                name: "Profile".into(),
+                endpoint: "/Profiles".into(),
+                description: String::new(),
+            }],
+        };
+        let registry = Registry::configured(&[extension(profile, "profile")], &catalog).unwrap();
+        let ids: Vec<&str> = registry.all().iter().map(|s| s.id).collect();
+        assert_eq!(
+            ids,
+            [
+                USER_SCHEMA,
+                ENTERPRISE_USER_SCHEMA,
+                GROUP_SCHEMA,
+                ROLE_SCHEMA,
+                ENTITLEMENT_SCHEMA,
+                profile
+            ]
+        );
+        let t = registry.catalog_type("PROFILE").unwrap();
+        assert_eq!(t.schemas.extensions().len(), 1);
+        assert!(t.schemas.find_attribute(Some(profile), "badge", None).is_some());
+        assert!(registry.catalog_backs("roles") && registry.catalog_backs("Entitlements"));
+        // Users and groups are not extended by it.
+        assert!(registry.resource(ResourceKind::User).extension(profile).is_none());
+        // Roles only: no Entitlement schema, and `entitlements` stay free-form.
+        let roles = CatalogConfig { roles: true, entitlement_types: Vec::new() };
+        let only = Registry::configured(&[], &roles).unwrap();
+        assert!(only.schema(ENTITLEMENT_SCHEMA).is_none() && only.schema(ROLE_SCHEMA).is_some());
+        assert!(!only.catalog_backs("entitlements"));
+        // An extension of a type the server does not serve is refused.
+        let err = Registry::configured(&[extension(profile, "Device")], &roles).unwrap_err();
+        assert!(err.contains("resourceType 'Device'"), "{err}");
+        assert!(Registry::new(&[]).unwrap().catalog().is_empty());
+    }
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::{ApiRequest, refuse_method};
 use crate::http::AppState;
 use crate::http::error::V1Error;
+use crate::http::extractors::{MAX_JSON_DEPTH, exceeds_depth};
 use crate::scim::catalog::ROLE_TYPE;
 use crate::service::catalog::items::{Catalog, Owner};
 use crate::service::directory::read::Paging;
@@ -116,9 +117,20 @@ fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status).insert_header(("Cache-Control", "no-store")).json(body)
 }
 
-/// The request body as JSON, or a 400 saying why not.
-fn json_body(body: &web::Bytes) -> Result<Value, V1Error> {
-    serde_json::from_slice(body)
+/// The request body as JSON, at most `max_body_bytes`; read before admission, checked after.
+async fn json_body(req: &HttpRequest, payload: web::Payload) -> Result<Value, V1Error> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(1024 * 1024, |state| state.settings.max_body_bytes);
+    let body =
+        payload.to_bytes_limited(limit).await.map_err(|_| V1Error::payload_too_large(limit))?;
+    let body = body.map_err(|e| V1Error::invalid(format!("could not read the body: {e}")))?;
+    if exceeds_depth(&body, MAX_JSON_DEPTH) {
+        return Err(V1Error::invalid(format!(
+            "the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"
+        )));
+    }
+    serde_json::from_slice(&body)
         .map_err(|e| V1Error::invalid(format!("the request body is not JSON: {e}")))
 }
 
@@ -154,9 +166,9 @@ async fn get_item(call: ApiRequest) -> Result<HttpResponse, V1Error> {
     Ok(json_response(StatusCode::OK, &item.await?))
 }
 
-async fn put_item(call: ApiRequest, body: web::Bytes) -> Result<HttpResponse, V1Error> {
+async fn put_item(call: ApiRequest, payload: web::Payload) -> Result<HttpResponse, V1Error> {
     let target = Target::of(&call.req);
-    let body = json_body(&body);
+    let body = json_body(&call.req, payload).await;
     let (created, item) = with_catalog(&call, &[Scope::CatalogWrite], move |c| {
         Ok(c.put(&target.owner, target.type_id(), target.item_id(), &body?)?)
     })
@@ -174,9 +186,9 @@ async fn delete_item(call: ApiRequest) -> Result<HttpResponse, V1Error> {
     Ok(json_response(StatusCode::OK, &json!({"deleted": true, "revoked_assignments": revoked})))
 }
 
-async fn replace(call: ApiRequest, body: web::Bytes) -> Result<HttpResponse, V1Error> {
+async fn replace(call: ApiRequest, payload: web::Payload) -> Result<HttpResponse, V1Error> {
     let target = Target::of(&call.req);
-    let body = json_body(&body);
+    let body = json_body(&call.req, payload).await;
     let done =
         with_catalog(&call, &[Scope::CatalogWrite], move |c| Ok(c.replace(&target.owner, &body?)?))
             .await?;

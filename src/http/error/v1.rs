@@ -53,6 +53,15 @@ impl V1Error {
         )
     }
 
+    /// 413: the body is over `max_body_bytes`.
+    pub fn payload_too_large(limit: usize) -> V1Error {
+        V1Error::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body exceeds the limit of {limit} bytes (max_body_bytes)"),
+        )
+    }
+
     /// 403 `insufficient_scope` (RFC 6750 §3.1), naming the scope the key lacks.
     pub fn insufficient_scope(needed: Scope) -> V1Error {
         let needed = needed.as_str();

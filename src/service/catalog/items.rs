@@ -139,7 +139,7 @@ impl Catalog<'_> {
             let scope = self.scope(conn, owner, true)?;
             let row = catalog::delete(conn, &scope.id, t.id, item_id)?
                 .ok_or_else(|| not_found(t, item_id))?;
-            Ok(self.revoke_deleted(conn, &scope, &row, now)?)
+            self.revoke_deleted(conn, &scope, &row, now)
         })
     }
 

@@ -27,7 +27,7 @@ pub(super) fn lists(registry: &Registry) -> Vec<RowList> {
 }
 
 /// The catalog types whose items `list` holds.
-fn types_of<'r>(registry: &'r Registry, list: RowList) -> impl Iterator<Item = &'r CatalogType> {
+fn types_of(registry: &Registry, list: RowList) -> impl Iterator<Item = &CatalogType> {
     registry.catalog().iter().filter(move |t| t.user_attribute() == list.name)
 }
 
@@ -147,8 +147,9 @@ fn resolve(
             Some(kind) => {
                 let Some(type_id) = type_id_of(ctx, list, kind) else {
                     return Err(ScimError::invalid_value(format!(
-                        "{} type '{kind}' is not one this server serves",
-                        list.noun
+                        "{} type '{}' is not one this server serves",
+                        list.noun,
+                        shown(kind)
                     )));
                 };
                 found.iter().find(|t| **t == type_id).copied()
@@ -160,7 +161,7 @@ fn resolve(
                     return Err(ScimError::invalid_value(format!(
                         "{} '{}' exists in several types ({}); give its 'type'",
                         list.noun,
-                        element.value,
+                        shown(&element.value),
                         found.join(", ")
                     )));
                 }
@@ -171,12 +172,22 @@ fn resolve(
             None => {
                 return Err(ScimError::invalid_value(format!(
                     "{} '{}' is not in this tenant's catalog",
-                    list.noun, element.value
+                    list.noun,
+                    shown(&element.value)
                 )));
             }
         }
     }
     Ok(resolved)
+}
+
+/// A client's value as an error message quotes it: at most 64 characters.
+fn shown(value: &str) -> String {
+    let mut out: String = value.chars().take(64).collect();
+    if out.len() < value.len() {
+        out.push('…');
+    }
+    out
 }
 
 /// The entries of `held` as a user shows them: `{value, display}` for roles, with `type` (the
