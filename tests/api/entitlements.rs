@@ -676,3 +676,35 @@ async fn without_a_catalog_roles_and_entitlements_are_free_form() {
     let answer = api.put("/roles/admin", &json!({"name": "Admin"}), StatusCode::NOT_FOUND).await;
     assert!(answer["error_description"].as_str().unwrap().contains("serves: none"), "{answer}");
 }
+
+/// A grant racing the deletion of its item never leaves the user holding a deleted item: either
+/// the grant waits and is then revoked, or it finds nothing to grant (PostgreSQL row locks;
+/// SQLite writes one at a time).
+#[tokio::test]
+async fn a_grant_racing_the_deletion_of_its_item_never_outlives_it() {
+    let (app, api) = catalog_app().await;
+    let uid = id_of(
+        &expect_json(app.post("/Users", &okta_user("ada@acme.test")).await, StatusCode::CREATED)
+            .await,
+    );
+    for round in 0..25 {
+        let role = format!("r{round}");
+        api.put(&format!("/roles/{role}"), &json!({"name": role}), StatusCode::CREATED).await;
+        let grant = patch_body(json!([{"op": "add", "path": "roles", "value": [{"value": role}]}]));
+        let (path, item) = (format!("/Users/{uid}"), format!("/roles/{role}"));
+        let (granted, deleted) =
+            tokio::join!(app.patch(&path, &grant), api.send(Method::DELETE, &item, None));
+        assert!(
+            matches!(granted.status(), StatusCode::OK | StatusCode::BAD_REQUEST),
+            "{}",
+            granted.status()
+        );
+        assert_eq!(deleted.status(), StatusCode::OK);
+        let held = expect_json(app.get(&path).await, StatusCode::OK).await;
+        assert!(!values(&held, "roles").contains(&role), "round {round}: {held}");
+        let filter = urlencode(&format!("roles.value eq \"{role}\""));
+        let found =
+            expect_json(app.get(&format!("/Users?filter={filter}")).await, StatusCode::OK).await;
+        assert_eq!(found["totalResults"], 0, "round {round}");
+    }
+}

@@ -281,3 +281,40 @@ pub fn shadowing_tenants(
         .select(catalog_items::scope)
         .load(conn)
 }
+
+/// `visible_names` for an item about to be granted: on PostgreSQL the rows are locked `FOR SHARE`
+/// until commit, so a concurrent deletion of one waits for the grant (and then revokes it) or
+/// the grant waits for the deletion (and then finds nothing). SQLite writers are one at a time.
+pub fn visible_names_for_grant(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    type_id: &str,
+    item_ids: &[String],
+) -> QueryResult<HashMap<String, String>> {
+    let DbConnection::Postgres(pg) = conn else {
+        return visible_names(conn, tenant_id, type_id, item_ids);
+    };
+    #[derive(QueryableByName)]
+    struct Named {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        item_id: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        display_name: String,
+    }
+    let mut names = HashMap::with_capacity(item_ids.len());
+    for chunk in item_ids.chunks(ID_CHUNK) {
+        let rows: Vec<Named> = diesel::sql_query(
+            "SELECT item_id, display_name FROM catalog_items WHERE type_id = $1 \
+             AND item_id = ANY($2) AND (scope = $3 OR (scope = '' AND NOT EXISTS \
+             (SELECT 1 FROM catalog_items own WHERE own.scope = $3 \
+             AND own.type_id = catalog_items.type_id AND own.item_id = catalog_items.item_id))) \
+             FOR SHARE",
+        )
+        .bind::<diesel::sql_types::Text, _>(type_id)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(chunk)
+        .bind::<diesel::sql_types::Text, _>(tenant_id)
+        .load(pg)?;
+        names.extend(rows.into_iter().map(|r| (r.item_id, r.display_name)));
+    }
+    Ok(names)
+}

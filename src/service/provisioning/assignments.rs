@@ -135,7 +135,7 @@ fn resolve(
     // Which types hold each value, read once per type for the whole list.
     let mut holders: HashMap<&str, Vec<&'static str>> = HashMap::new();
     for t in types_of(ctx.schemas, list) {
-        for id in catalog::visible_names(conn, tenant_id, t.id, &values)?.into_keys() {
+        for id in catalog::visible_names_for_grant(conn, tenant_id, t.id, &values)?.into_keys() {
             let value = values.iter().find(|v| **v == id).map(String::as_str).unwrap_or_default();
             holders.entry(value).or_default().push(t.id);
         }
