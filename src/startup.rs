@@ -15,6 +15,7 @@ use tracing::Instrument;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
+use crate::http::scim::endpoint_case::{self, Endpoints};
 use crate::http::{AppState, request_id, routes, transport};
 use crate::scim::catalog::CatalogConfig;
 use crate::scim::schema::Registry;
@@ -84,10 +85,13 @@ impl Application {
         let registry = web::Data::new(crate::metrics::Registry::new());
         let mut server = HttpServer::new(move || {
             let schemas = state.schemas.clone();
+            let endpoints = web::Data::new(Endpoints::of(&schemas));
             App::new()
                 .app_data(state.clone())
                 .app_data(delivery.clone())
                 .app_data(registry.clone())
+                .app_data(endpoints)
+                .wrap(actix_web::middleware::from_fn(endpoint_case::canonical_case))
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap_fn(|req, srv| {
                     let id = request_id::request_id(&req);

@@ -228,6 +228,15 @@ async fn the_idp_cannot_write_the_catalog() {
     }
     let admin = expect_json(app.get("/Roles/admin").await, StatusCode::OK).await;
     assert_eq!(admin["displayName"], "Administrator");
+    // Endpoint names match in any case, as SCIM's attribute names do.
+    let lower = expect_json(app.get("/roles?count=1").await, StatusCode::OK).await;
+    assert_eq!(lower["itemsPerPage"], 1);
+    expect_error(
+        app.send(Method::POST, "/LICENSES", &item).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+    )
+    .await;
     // Types the server does not serve have no endpoint.
     expect_error(app.get("/Permissions").await, StatusCode::NOT_FOUND, None).await;
 }

@@ -251,3 +251,36 @@ async fn concurrent_patches_lose_no_update() {
     assert_eq!(emails.len(), 11, "every concurrent PATCH must survive: {emails:?}");
     assert_eq!(user["meta"]["version"], json!("W/\"11\""));
 }
+
+/// Microsoft's reference collection addresses `/scim/v2/users`: endpoint names match without
+/// regard to case, as attribute names do; ids keep theirs.
+#[tokio::test]
+async fn endpoint_names_match_without_regard_to_case() {
+    let app = spawn_app().await;
+    let created =
+        expect_json(app.post("/users", &okta_user("ada@acme.test")).await, StatusCode::CREATED)
+            .await;
+    let id = id_of(&created);
+    let read =
+        expect_json(app.get(&format!("/USERS/{id}?attributes=userName")).await, StatusCode::OK)
+            .await;
+    assert_eq!(read["userName"], "ada@acme.test");
+    let listed = expect_json(
+        app.get("/Users?filter=userName%20eq%20%22ada@acme.test%22").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(listed["totalResults"], 1);
+    let group = json!({"schemas": [GROUP_SCHEMA], "displayName": "Eng"});
+    expect_json(app.post("/groups", &group).await, StatusCode::CREATED).await;
+    expect_json(app.get("/resourcetypes/user").await, StatusCode::OK).await;
+    expect_json(app.get("/serviceproviderconfig").await, StatusCode::OK).await;
+    // An id is not an endpoint: its case is its own.
+    expect_error(
+        app.get(&format!("/users/{}", id.to_uppercase())).await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+    expect_error(app.get("/userz").await, StatusCode::NOT_FOUND, None).await;
+}

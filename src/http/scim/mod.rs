@@ -3,6 +3,7 @@
 mod bulk;
 mod catalog;
 mod discovery;
+pub mod endpoint_case;
 mod resources;
 
 use std::future::Future;
