@@ -48,6 +48,9 @@ api-fuzz-postgres: build pg-up ## The same against PostgreSQL (a fresh database,
 	bash .ci/schemathesis.sh $(TARGET_DIR)/debug/scimd $(PG_URL)/$$db; status=$$?; \
 	psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $$db"; exit $$status
 
+deploy-check: build ## Check deploy/: systemd-analyze verify (and sandbox exposure) of the unit, nginx -t, caddy validate
+	bash .ci/deploy-check.sh $(TARGET_DIR)/debug/scimd
+
 bench: ## Release build, 100k users and a 50k-member group, then wrk per scenario (BENCH_* knobs: bench/run.py)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(CARGO) build --release --bin scimd
@@ -70,4 +73,4 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-.PHONY: help build run test test-unit test-postgres conformance conformance-postgres api-fuzz api-fuzz-postgres bench bench-audit pg-up lint fmt
+.PHONY: help build run test test-unit test-postgres conformance conformance-postgres api-fuzz api-fuzz-postgres deploy-check bench bench-audit pg-up lint fmt
