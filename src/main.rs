@@ -77,6 +77,12 @@ enum Command {
     /// Manage webhook endpoints (signed deliveries of the event log to the vendor's app).
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Copy a SQLite database to a new file while the server keeps serving (PostgreSQL: pg_dump).
+    Backup {
+        /// The backup file to create (it must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Show the audit trail, oldest first; with --json, one JSON object per line (JSON Lines).
     Audit {
         /// Tenant slug.
@@ -344,8 +350,24 @@ fn administer(
             let query = audit_log::AuditQuery { tenant, event, actor, grant, since, until };
             audit(&db, clock, &query, limit, json)
         }
+        Command::Backup { to } => backup(&db, &to, json),
         Command::Serve { .. } | Command::Migrate => unreachable!("handled by run"),
     }
+}
+
+fn backup(db: &Database, to: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    if !db.target().is_sqlite() {
+        anyhow::bail!(
+            "scimd backup copies SQLite databases; back PostgreSQL up with pg_dump --format=custom \
+             (README \"Backup and restore\")"
+        );
+    }
+    let bytes = db.backup_sqlite(to)?;
+    let path = to.display().to_string();
+    print(json, &serde_json::json!({"backup": path, "bytes": bytes}), || {
+        format!("backed up to {path} ({bytes} bytes, quick_check ok)")
+    });
+    Ok(())
 }
 
 fn serve(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<()> {

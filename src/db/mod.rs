@@ -232,6 +232,36 @@ impl Database {
         Ok(self.pool.get_timeout(self.checkout_timeout)?)
     }
 
+    /// Copies a SQLite database into the new file `to`: one consistent snapshot taken while the
+    /// server keeps serving (`VACUUM INTO` reads in one transaction), then checked with
+    /// `PRAGMA quick_check`. Answers the backup's size. PostgreSQL is backed up with `pg_dump`.
+    pub fn backup_sqlite(&self, to: &std::path::Path) -> StoreResult<u64> {
+        use diesel::connection::SimpleConnection;
+        if to.exists() {
+            return Err(StoreError::Invariant(format!("{} exists already", to.display())));
+        }
+        let mut pooled = self.checkout()?;
+        let DbConnection::Sqlite(conn) = &mut *pooled else {
+            return Err(StoreError::Invariant("backup_sqlite on a PostgreSQL database".into()));
+        };
+        diesel::sql_query("VACUUM INTO ?")
+            .bind::<diesel::sql_types::Text, _>(to.to_string_lossy().into_owned())
+            .execute(conn)?;
+        let target = format!("{}", to.display());
+        let mut copy = diesel::SqliteConnection::establish(&target)?;
+        #[derive(QueryableByName)]
+        struct Check {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            quick_check: String,
+        }
+        let checks: Vec<Check> = diesel::sql_query("PRAGMA quick_check").load(&mut copy)?;
+        if checks.iter().any(|c| c.quick_check != "ok") {
+            return Err(StoreError::Corrupt(format!("the backup in {target} fails quick_check")));
+        }
+        copy.batch_execute("PRAGMA journal_mode = DELETE")?;
+        Ok(std::fs::metadata(to).map(|m| m.len()).unwrap_or(0))
+    }
+
     pub fn target(&self) -> &DbTarget {
         &self.target
     }

@@ -188,3 +188,64 @@ async fn cli_creates_operators_with_the_password_on_stdin() {
     let events = audit_lines(&url, &["--event", "operator.created"]);
     assert_eq!(events.len(), 1);
 }
+
+/// `scimd backup` copies a serving SQLite database; a server on the copy serves the same data
+/// to the same token. PostgreSQL is refused with the pg_dump procedure's pointer.
+#[tokio::test]
+async fn a_backup_taken_while_serving_restores_to_a_server_with_the_same_data() {
+    let app = spawn_app().await;
+    let url = app.settings.database_url.clone();
+    let user =
+        expect_json(app.post("/Users", &okta_user("ada@acme.test")).await, StatusCode::CREATED)
+            .await;
+    let dir = tempfile_dir();
+    let to = dir.join("backup.db");
+    let output = Command::new(env!("CARGO_BIN_EXE_scimd"))
+        .args(["--database-url", &url, "--json", "backup", "--to"])
+        .arg(&to)
+        .env_remove("SCIMD_CONFIG")
+        .output()
+        .expect("run scimd");
+    if !app.db.target().is_sqlite() {
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stdout).contains("pg_dump"));
+        return;
+    }
+    let done: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert!(output.status.success(), "{done}");
+    assert!(done["bytes"].as_u64().unwrap() > 0, "{done}");
+    // Writes after the backup are not in it.
+    expect_json(app.post("/Users", &okta_user("late@acme.test")).await, StatusCode::CREATED).await;
+    // A second backup to the same file is refused, not merged.
+    let again = Command::new(env!("CARGO_BIN_EXE_scimd"))
+        .args(["--database-url", &url, "--json", "backup", "--to"])
+        .arg(&to)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+
+    let restored = scimd::config::Settings {
+        bind: "127.0.0.1:0".into(),
+        database_url: format!("sqlite://{}", to.display()),
+        ..app.settings.clone()
+    };
+    let db = scimd::db::Database::connect(&restored.database_url, 2).unwrap();
+    let node = scimd::startup::Application::build_with(restored, app.clock.clone(), db).unwrap();
+    let address = format!("http://127.0.0.1:{}", node.port());
+    tokio::spawn(node.run_until_stopped());
+    let scim = |path: String| {
+        app.client.get(format!("{address}/scim/v2{path}")).bearer_auth(&app.token).send()
+    };
+    let read =
+        expect_json(scim(format!("/Users/{}", id_of(&user))).await.unwrap(), StatusCode::OK).await;
+    assert_eq!(read["userName"], "ada@acme.test");
+    let all = expect_json(scim("/Users".into()).await.unwrap(), StatusCode::OK).await;
+    assert_eq!(all["totalResults"], 1, "the later user is not in the backup");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("scimd-backup-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
