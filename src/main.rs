@@ -77,6 +77,9 @@ enum Command {
     /// Manage webhook endpoints (signed deliveries of the event log to the vendor's app).
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Check what commonly breaks a deployment (configuration, database, clock, keys), each
+    /// finding with its fix; exits 1 when a check fails.
+    Doctor,
     /// Copy a SQLite database to a new file while the server keeps serving (PostgreSQL: pg_dump).
     Backup {
         /// The backup file to create (it must not exist).
@@ -317,6 +320,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             settings.validate()?;
             serve(settings, clock)
         }
+        Command::Doctor => doctor(&settings, clock.as_ref(), cli.json),
         Command::Migrate => {
             Database::connect(&settings.database_url, 1)?;
             print(cli.json, &serde_json::json!({"migrated": true}), || {
@@ -351,8 +355,38 @@ fn administer(
             audit(&db, clock, &query, limit, json)
         }
         Command::Backup { to } => backup(&db, &to, json),
-        Command::Serve { .. } | Command::Migrate => unreachable!("handled by run"),
+        Command::Serve { .. } | Command::Migrate | Command::Doctor => {
+            unreachable!("handled by run")
+        }
     }
+}
+
+/// Opens the database without migrating it, so pending migrations are reported, not applied.
+fn doctor(settings: &Settings, clock: &dyn Clock, json: bool) -> anyhow::Result<()> {
+    use scimd::service::operations::doctor::{self, Measured, Status};
+    let measured = match Database::open(&settings.database_url, 1, 5) {
+        Ok(db) => {
+            doctor::measure(&db.with_checkout_timeout(std::time::Duration::from_secs(5)), clock)
+        }
+        Err(e) => Measured::unreachable(e.to_string()),
+    };
+    let findings = doctor::judge(settings, &measured);
+    let failed = findings.iter().any(|f| f.status == Status::Fail);
+    print(json, &serde_json::json!({"ok": !failed, "checks": findings}), || {
+        let rows = findings.iter().map(|f| {
+            let status = match f.status {
+                Status::Ok => "ok",
+                Status::Warn => "WARN",
+                Status::Fail => "FAIL",
+            };
+            [f.check.to_owned(), status.to_owned(), f.detail.clone(), f.fix.clone()]
+        });
+        scimd::text_table::render(["check", "status", "detail", "fix"], rows)
+    });
+    if failed {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 fn backup(db: &Database, to: &std::path::Path, json: bool) -> anyhow::Result<()> {

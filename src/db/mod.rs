@@ -192,6 +192,14 @@ impl Database {
         pool_size: u32,
         statement_timeout_secs: u64,
     ) -> StoreResult<Database> {
+        let db = Self::open(url, pool_size, statement_timeout_secs)?;
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// Connects without migrating: for `scimd doctor`, which reports pending migrations
+    /// instead of applying them.
+    pub fn open(url: &str, pool_size: u32, statement_timeout_secs: u64) -> StoreResult<Database> {
         let target = DbTarget::parse(url)?;
         let statement_timeout =
             (statement_timeout_secs > 0).then(|| Duration::from_secs(statement_timeout_secs));
@@ -217,7 +225,6 @@ impl Database {
             events_pulse: Arc::default(),
             _alive: alive,
         };
-        db.migrate()?;
         Ok(db)
     }
 

@@ -249,3 +249,51 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// `scimd doctor --json`: every check with its status and fix; a database with pending
+/// migrations fails (exit 1) instead of being migrated behind the operator's back.
+#[tokio::test]
+async fn doctor_reports_each_check_and_fails_on_pending_migrations() {
+    let app = spawn_app().await;
+    let run = |url: &str, extra: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_scimd"));
+        command.args(["--database-url", url, "--json", "doctor"]).env_remove("SCIMD_CONFIG");
+        for (key, value) in extra {
+            command.env(key, value);
+        }
+        let output = command.output().expect("run scimd");
+        let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+        (output.status.code(), report)
+    };
+    let status = |report: &Value, check: &str| {
+        let found = report["checks"].as_array().unwrap().iter().find(|c| c["check"] == check);
+        found.unwrap_or_else(|| panic!("no {check} in {report}"))["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (code, report) = run(&app.settings.database_url, &[("SCIMD_BIND", "127.0.0.1:8080")]);
+    assert_eq!(code, Some(0), "{report}");
+    for check in ["database", "migrations", "signing_key", "clock", "schemas"] {
+        assert_eq!(status(&report, check), "ok", "{check}: {report}");
+    }
+    assert_eq!(status(&report, "public_url"), "warn");
+    // Plain http on every interface with neither TLS nor a proxy, and an http public_url.
+    let exposed = [("SCIMD_BIND", "0.0.0.0:8080"), ("SCIMD_PUBLIC_URL", "http://scim.example.com")];
+    let (code, report) = run(&app.settings.database_url, &exposed);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        (status(&report, "tls"), status(&report, "public_url")),
+        ("fail".into(), "fail".into())
+    );
+    assert!(report["checks"].to_string().contains("trusted_proxies"), "the fix is named");
+
+    if app.db.target().is_sqlite() {
+        let fresh =
+            std::env::temp_dir().join(format!("scimd-doctor-{}.db", uuid::Uuid::new_v4().simple()));
+        let (code, report) = run(&format!("sqlite://{}", fresh.display()), &[]);
+        assert_eq!(code, Some(1));
+        assert_eq!(status(&report, "migrations"), "fail", "{report}");
+        std::fs::remove_file(fresh).ok();
+    }
+}

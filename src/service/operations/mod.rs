@@ -3,4 +3,5 @@
 
 pub mod activity;
 pub mod audit_log;
+pub mod doctor;
 pub mod rate_limit;
