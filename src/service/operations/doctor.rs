@@ -264,7 +264,7 @@ pub fn measure(db: &Database, clock: &dyn Clock) -> Measured {
     let mut rounds: Vec<f64> = (0..5)
         .filter_map(|_| {
             let start = Instant::now();
-            db.read(|conn| round_trip(conn)).ok().map(|()| start.elapsed().as_secs_f64() * 1000.0)
+            db.read(round_trip).ok().map(|()| start.elapsed().as_secs_f64() * 1000.0)
         })
         .collect();
     rounds.sort_by(f64::total_cmp);
