@@ -149,6 +149,13 @@ settings! {
     /// Every refresh token of a grant expires this long after consent, if set (default: never;
     /// 0 also means never).
     refresh_absolute_ttl_secs: Option<u64> = None, env = "SCIMD_REFRESH_ABSOLUTE_TTL_SECS";
+    /// Children of one refresh token issued within this many seconds of each other coexist, and
+    /// a token superseded less than this long ago is still honoured: concurrent refreshers of
+    /// one grant never lose it (default 60, like Okta's grace period). Past it, reuse is reuse.
+    refresh_grace_secs: u64 = 60, env = "SCIMD_REFRESH_GRACE_SECS";
+    /// Password (argon2id, 19 MiB each) verifications one node runs at once; more are answered
+    /// 503 with `Retry-After`. Default: one per CPU core.
+    password_hash_concurrency: Option<usize> = None, env = "SCIMD_PASSWORD_HASH_CONCURRENCY";
     /// Lifetime of authorization codes, in seconds (default 60, at most 600).
     auth_code_ttl_secs: u64 = 60, env = "SCIMD_AUTH_CODE_TTL_SECS";
     /// Lifetime of a tenant admin's login session on the consent pages, in seconds (default 1 h).
@@ -373,6 +380,11 @@ impl Settings {
     /// How long after consent every refresh token of a grant expires, if ever.
     pub fn refresh_absolute_ttl_ms(&self) -> Option<i64> {
         self.refresh_absolute_ttl_secs.map(millis)
+    }
+
+    /// The refresh rotation grace window, in clock milliseconds.
+    pub fn refresh_grace_ms(&self) -> i64 {
+        millis(self.refresh_grace_secs)
     }
 
     /// Lifetime of authorization codes, in clock milliseconds.

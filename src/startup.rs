@@ -64,6 +64,10 @@ impl Application {
         let db = db.with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs));
         keys::ensure_signing_key(&db, clock.as_ref())
             .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;
+        let passwords = match settings.password_hash_concurrency {
+            Some(limit) => crate::oauth::password::Gate::new(limit),
+            None => crate::oauth::password::Gate::per_core(),
+        };
         let events = EventWorker::start(db.clone(), clock.clone(), settings.event_retention_ms());
         let delivery = start_delivery(&db, &clock, &settings);
         let state = web::Data::new(AppState {
@@ -75,6 +79,7 @@ impl Application {
             tokens: Arc::new(TokenRuntime::new()),
             scim_limiter: Arc::new(BatchedLimiter::new()),
             activity: Arc::new(ActivityTracker::new()),
+            passwords: Arc::new(passwords),
         });
         let registry = web::Data::new(crate::metrics::Registry::new());
         let mut server = HttpServer::new(move || {

@@ -32,6 +32,18 @@ pub fn set_client_secret(
         .execute(conn)
 }
 
+/// Replaces a legacy secret hash by another hash of the same secret, unless it changed meanwhile.
+pub fn upgrade_client_secret(
+    conn: &mut DbConnection,
+    id: &str,
+    old_hash: &str,
+    new_hash: &str,
+) -> QueryResult<usize> {
+    diesel::update(oauth_clients::table.find(id).filter(oauth_clients::secret_hash.eq(old_hash)))
+        .set(oauth_clients::secret_hash.eq(new_hash))
+        .execute(conn)
+}
+
 pub fn delete_client(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
     diesel::delete(oauth_clients::table.find(id)).execute(conn)
 }

@@ -46,6 +46,8 @@ pub struct OAuthEnv<'a> {
     /// Our issuer identifier: the public origin, e.g. `https://scim.example.com`.
     pub issuer: &'a str,
     pub ip: Option<String>,
+    /// The node's argon2 slots (legacy client secrets).
+    pub passwords: &'a crate::oauth::password::Gate,
 }
 
 impl OAuthEnv<'_> {

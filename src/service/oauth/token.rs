@@ -15,7 +15,7 @@ use crate::db::{DbConnection, StoreError};
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
 use crate::oauth::jwt::{self, AccessClaims};
 use crate::oauth::keys as crypto;
-use crate::service::oauth::clients;
+use crate::service::oauth::clients::{self, ClientCheck};
 use crate::service::oauth::keys::signing_key;
 use crate::service::verdict::{Decided, Verdict};
 
@@ -62,13 +62,17 @@ pub fn client_credentials(
     }
 }
 
-/// Authenticates the client (argon2id, slow on purpose, outside any transaction).
+/// Authenticates the client, outside any transaction (a legacy argon2 hash is slow).
 pub fn authenticate_client(
     env: &OAuthEnv<'_>,
     creds: &ClientCredentials,
 ) -> Decided<ClientRow, OAuthError> {
-    if let Some(row) = clients::authenticate(env.db, &creds.client_id, &creds.client_secret)? {
-        return Ok(Verdict::Granted(row));
+    match clients::authenticate(env.db, env.passwords, &creds.client_id, &creds.client_secret)? {
+        ClientCheck::Authenticated(row) => return Ok(Verdict::Granted(*row)),
+        ClientCheck::Busy(busy) => {
+            return Ok(Verdict::Refused(OAuthError::busy(busy.retry_after_secs)));
+        }
+        ClientCheck::Refused => {}
     }
     let now = env.clock.now();
     let method = match creds.method {
