@@ -10,7 +10,7 @@ use scimd::db::repo::oauth as oauth_repo;
 use scimd::oauth::{password, secret};
 
 use crate::support::metrics::{scrape, value};
-use crate::support::okta::{self, ClientAuth, browser, oauth_error};
+use crate::support::okta::{self, ClientAuth, browser, oauth_error, param};
 use crate::support::*;
 
 /// A burst of unauthenticated token requests against a client whose secret an earlier version
@@ -121,4 +121,115 @@ async fn client_secrets_are_checked_with_sha256() {
     }
     let samples = scrape(&app).await;
     assert_eq!(value(&samples, "scimd_password_verifications_peak", &[]), 0.0);
+}
+
+/// Item 10: a scope request naming only unknown scopes is refused, not widened to full access;
+/// no scope, `offline_access` and Entra's `scim` still mean both scopes.
+#[tokio::test]
+async fn a_scope_of_only_unknown_scopes_is_invalid_scope() {
+    let app = spawn_app().await;
+    let fx = okta::setup(&app);
+    let b = browser(&app);
+    for unknown in ["openid profile", "admin"] {
+        let response = b.authorize(&okta::authorize_query(&fx, &[("scope", unknown)])).await;
+        assert_eq!(response.status(), StatusCode::FOUND, "{unknown}");
+        let callback = okta::location(&response);
+        assert!(callback.starts_with(okta::CALLBACK), "{callback}");
+        assert_eq!(param(&callback, "error").as_deref(), Some("invalid_scope"), "{callback}");
+        assert!(param(&callback, "error_description").unwrap().contains("scim:read"));
+        assert_eq!(param(&callback, "state").as_deref(), Some("okta-state-123"));
+    }
+    for (requested, granted) in [
+        ("offline_access", "scim:read scim:write"),
+        ("scim", "scim:read scim:write"),
+        ("openid scim:read", "scim:read"),
+    ] {
+        let body = okta::authorize_and_exchange(&app, &fx, &[("scope", requested)]).await;
+        assert_eq!(body["scope"], granted, "{requested}");
+    }
+    let body = okta::authorize_and_exchange(&app, &fx, &[]).await;
+    assert_eq!(body["scope"], "scim:read scim:write");
+}
+
+/// Item 20: authorization error redirects carry RFC 6749's `error_description`, not oxide-auth's
+/// `description`.
+#[tokio::test]
+async fn authorization_error_redirects_use_error_description() {
+    let app = spawn_app().await;
+    let fx = okta::setup(&app);
+    let b = browser(&app);
+    let plain = [("code_challenge", okta::VERIFIER), ("code_challenge_method", "plain")];
+    let response = b.authorize(&okta::authorize_query(&fx, &plain)).await;
+    let callback = okta::location(&response);
+    assert_eq!(param(&callback, "error").as_deref(), Some("invalid_request"));
+    assert!(param(&callback, "error_description").unwrap().contains("S256"), "{callback}");
+    assert_eq!(param(&callback, "description"), None, "{callback}");
+
+    let html = b.consent_page(&okta::authorize_query(&fx, &[])).await;
+    let callback = okta::location(&b.decide(&html, "deny").await);
+    assert_eq!(param(&callback, "error").as_deref(), Some("access_denied"));
+    assert_eq!(
+        param(&callback, "error_description").as_deref(),
+        Some("the administrator denied access")
+    );
+    assert_eq!(param(&callback, "description"), None, "{callback}");
+}
+
+/// Items 12 and 20: a token request with the wrong `redirect_uri` or PKCE verifier, or a
+/// malformed verifier, is refused without spending the code (audited `code.rejected` with the
+/// reason), so the client's corrected retry gets its tokens and the grant lives.
+#[tokio::test]
+async fn a_failed_code_exchange_does_not_consume_the_code() {
+    let app = spawn_app().await;
+    let fx = okta::setup(&app);
+    let b = browser(&app);
+    let challenge = okta::s256(okta::VERIFIER);
+    let code =
+        b.code(&fx, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]).await;
+    let exchange = |redirect_uri: &'static str, verifier: &'static str| {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier),
+        ];
+        let form: Vec<(&str, String)> = form.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        let app = &app;
+        let fx = &fx;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            okta::token_request(app, fx, ClientAuth::Basic, &form).await
+        }
+    };
+    let wrong_verifier = "wrong-verifier-wrong-verifier-wrong-verifier-0000";
+    let (error, description) = oauth_error(
+        exchange("http://127.0.0.1:9/other", okta::VERIFIER).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(error, "invalid_grant");
+    assert!(description.contains("redirect_uri"), "{description}");
+    let (error, description) =
+        oauth_error(exchange(okta::CALLBACK, wrong_verifier).await, StatusCode::BAD_REQUEST).await;
+    assert_eq!(error, "invalid_grant");
+    assert!(description.contains("does not match"), "{description}");
+    let (error, description) =
+        oauth_error(exchange(okta::CALLBACK, "short+verifier").await, StatusCode::BAD_REQUEST)
+            .await;
+    assert_eq!(error, "invalid_request");
+    assert!(description.contains("43 to 128"), "{description}");
+
+    let body = okta::tokens(exchange(okta::CALLBACK, okta::VERIFIER).await).await;
+    assert_eq!(app.get_as(body["access_token"].as_str().unwrap(), "/Users").await.status(), 200);
+    let rejected = app.audit_events("code.rejected");
+    let reasons: Vec<&str> =
+        rejected.iter().map(|e| e["detail"]["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons.len(), 2, "{rejected:?}");
+    assert!(
+        reasons[0].contains("redirect_uri") && reasons[1].contains("does not match"),
+        "{reasons:?}"
+    );
+    assert_eq!(app.audit_events("code.redeemed").len(), 1);
+    assert!(app.audit_events("grant.revoked").is_empty());
+    assert!(app.audit_events("code.reused").is_empty());
 }

@@ -6,7 +6,7 @@ use crate::db::repo::oauth as repo;
 use crate::db::rows::{CodeRow, GrantRow, RefreshTokenRow, TenantRow};
 use crate::db::{DbConnection, StoreError};
 use crate::oauth::refresh::{self as rules, Decision, RefreshPolicy, TokenState};
-use crate::oauth::secret;
+use crate::oauth::{pkce, secret};
 use crate::service::oauth::grants;
 
 /// Why a grant is revoked when one of its codes comes back.
@@ -47,15 +47,30 @@ pub enum CodeRedemption {
     Expired {
         grant: GrantRow,
     },
+    /// The request does not match the authorization request (`redirect_uri`, PKCE verifier):
+    /// refused *before* the code is spent, so the client's corrected retry still works.
+    Rejected {
+        grant: GrantRow,
+        reason: String,
+    },
     /// The grant was revoked or its tenant disabled; the code is spent all the same.
     Inactive,
 }
 
-/// Redeems `code` for `client_id`: at most once, before it expires.
+/// What the token request says about the authorization request its code came from.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRequest<'a> {
+    pub redirect_uri: &'a str,
+    pub code_verifier: Option<&'a str>,
+}
+
+/// Redeems `code` for `client_id`: at most once, before it expires, and only when `request`
+/// matches the authorization request; a mismatch leaves the code unspent.
 pub fn redeem_code(
     conn: &mut DbConnection,
     client_id: &str,
     code: &str,
+    request: CodeRequest<'_>,
     now: i64,
 ) -> Result<CodeRedemption, StoreError> {
     let Some(row) = repo::find_code(conn, &secret::sha256_hex(code))? else {
@@ -67,14 +82,26 @@ pub fn redeem_code(
     if grant.client_id != client_id {
         return Ok(CodeRedemption::OtherClient);
     }
-    if row.used_at.is_some()
-        || (row.expires_at > now && repo::use_code(conn, &row.code_hash, now)? == 0)
-    {
+    let reused = |conn: &mut DbConnection, grant: GrantRow| {
         let newly_revoked = grants::revoke_row(conn, &grant, now, CODE_REUSED)?;
-        return Ok(CodeRedemption::Reused { grant, newly_revoked });
+        Ok::<_, StoreError>(CodeRedemption::Reused { grant, newly_revoked })
+    };
+    if row.used_at.is_some() {
+        return reused(conn, grant);
     }
     if row.expires_at <= now {
         return Ok(CodeRedemption::Expired { grant });
+    }
+    if request.redirect_uri != row.redirect_uri {
+        let reason = "redirect_uri differs from the authorization request's".to_owned();
+        return Ok(CodeRedemption::Rejected { grant, reason });
+    }
+    if let Err(refusal) = pkce::verify(row.pkce.as_deref(), request.code_verifier) {
+        return Ok(CodeRedemption::Rejected { grant, reason: refusal.to_string() });
+    }
+    // Conditional on being unused: of two concurrent redemptions, the second is a reuse.
+    if repo::use_code(conn, &row.code_hash, now)? == 0 {
+        return reused(conn, grant);
     }
     if grant.revoked_at.is_some() || tenant.disabled {
         return Ok(CodeRedemption::Inactive);
@@ -279,7 +306,8 @@ mod tests {
         }
 
         fn redeem(&self, client: &str, code: &str) -> CodeRedemption {
-            redeem_code(&mut self.conn(), client, code, self.now()).unwrap()
+            let request = CodeRequest { redirect_uri: "https://idp.test/cb", code_verifier: None };
+            redeem_code(&mut self.conn(), client, code, request, self.now()).unwrap()
         }
 
         fn grant(&self) -> GrantRow {
@@ -329,6 +357,24 @@ mod tests {
         assert_eq!(grant.revoked_reason.as_deref(), Some(CODE_REUSED));
         let again = fx.redeem(CLIENT, "c1");
         assert!(matches!(again, CodeRedemption::Reused { newly_revoked: false, .. }), "{again:?}");
+    }
+
+    #[test]
+    fn a_mismatched_request_is_rejected_without_spending_the_code() {
+        let fx = Fixture::new();
+        fx.code("c1", 60_000);
+        let wrong_uri = CodeRequest { redirect_uri: "https://idp.test/other", code_verifier: None };
+        let rejected = redeem_code(&mut fx.conn(), CLIENT, "c1", wrong_uri, fx.now()).unwrap();
+        assert!(matches!(rejected, CodeRedemption::Rejected { .. }), "{rejected:?}");
+        let verifier = "a-verifier-of-at-least-forty-three-characters-0123456789";
+        let downgrade =
+            CodeRequest { redirect_uri: "https://idp.test/cb", code_verifier: Some(verifier) };
+        let rejected = redeem_code(&mut fx.conn(), CLIENT, "c1", downgrade, fx.now()).unwrap();
+        assert!(matches!(rejected, CodeRedemption::Rejected { .. }), "{rejected:?}");
+        let stored = repo::find_code(&mut fx.conn(), &secret::sha256_hex("c1")).unwrap().unwrap();
+        assert_eq!(stored.used_at, None, "not spent");
+        assert!(matches!(fx.redeem(CLIENT, "c1"), CodeRedemption::Redeemed { .. }));
+        assert!(fx.grant().revoked_at.is_none());
     }
 
     #[test]

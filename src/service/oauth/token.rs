@@ -192,7 +192,7 @@ pub fn token(
                 row: Some(client.clone()),
                 authenticated: Some((creds.client_id.clone(), creds.client_secret.clone())),
             },
-            store: TokenStore::new(conn, env, client, now),
+            store: TokenStore::new(conn, env, client, grant, now),
         };
         let request = TokenRequest { grant, creds };
         // `None`: oxide-auth failed without naming an OAuth error (our callbacks aborted it).
