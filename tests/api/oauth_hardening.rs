@@ -6,6 +6,7 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use scimd::audit::Actor;
 use scimd::db::repo::oauth as oauth_repo;
 use scimd::oauth::{password, secret};
 
@@ -232,4 +233,26 @@ async fn a_failed_code_exchange_does_not_consume_the_code() {
     assert_eq!(app.audit_events("code.redeemed").len(), 1);
     assert!(app.audit_events("grant.revoked").is_empty());
     assert!(app.audit_events("code.reused").is_empty());
+}
+
+/// Item 20: disabling a tenant ends its admins' sessions, as disabling one admin does, so
+/// enabling it again does not revive a browser session from before.
+#[tokio::test]
+async fn disabling_a_tenant_ends_its_admin_sessions_like_disabling_an_admin() {
+    use scimd::service::tenancy::tenants;
+    let app = spawn_app().await;
+    okta::setup(&app);
+    let admin = app.tenant_admin(okta::ADMIN_EMAIL, okta::ADMIN_PASSWORD).await;
+    admin.page("/account", StatusCode::OK).await;
+    tenants::set_disabled(&app.db, app.clock.as_ref(), &Actor::Cli, "acme", true).unwrap();
+    tenants::set_disabled(&app.db, app.clock.as_ref(), &Actor::Cli, "acme", false).unwrap();
+    let response = admin.get("/account").await;
+    assert_ne!(response.status(), StatusCode::OK, "the old session is gone");
+    let disabled = app.audit_events("tenant.disabled");
+    assert_eq!(disabled[0]["detail"]["sessions_ended"], 1, "{disabled:?}");
+    // Signing in again works.
+    app.tenant_admin(okta::ADMIN_EMAIL, okta::ADMIN_PASSWORD)
+        .await
+        .page("/account", StatusCode::OK)
+        .await;
 }
