@@ -203,16 +203,20 @@ enum TenantAdminCommand {
 
 #[derive(Debug, Subcommand)]
 enum ClientCommand {
-    /// Register a client; its secret is printed once and stored as argon2id.
+    /// Register a client; its secret is printed once and stored as SHA-256.
     Create {
         #[arg(long)]
         name: String,
         /// An exact redirect URI (repeatable).
         #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
-        /// Register Okta's five callback URIs for this OIN app name.
+        /// Register Okta's https callback URIs for this OIN app name.
         #[arg(long)]
         okta_app: Option<String>,
+        /// Also register Okta's plain-http callback (`http://system-admin.okta1.com:1802/…`)
+        /// of that app; only if the app really is on that cell.
+        #[arg(long, requires = "okta_app")]
+        okta_http_callback: bool,
         /// Refuse authorization requests without PKCE (S256).
         #[arg(long)]
         require_pkce: bool,
@@ -628,23 +632,28 @@ fn client_command(
 ) -> anyhow::Result<()> {
     let issued_text = |c: &clients::IssuedClient| {
         format!(
-            "client_id:     {}\nclient_secret: {}\nredirect URIs:\n  {}\n\nThe secret is shown only now; it is stored as an argon2id hash.",
+            "client_id:     {}\nclient_secret: {}\nredirect URIs:\n  {}\n\nThe secret is shown only now; it is stored as a SHA-256 hash.",
             c.client_id,
             c.client_secret,
             c.redirect_uris.join("\n  ")
         )
     };
     match cmd {
-        ClientCommand::Create { name, redirect_uris, okta_app, require_pkce } => {
-            let c = clients::create(
-                db,
-                clock,
-                &Actor::Cli,
-                &name,
-                &redirect_uris,
-                okta_app.as_deref(),
+        ClientCommand::Create {
+            name,
+            redirect_uris,
+            okta_app,
+            okta_http_callback,
+            require_pkce,
+        } => {
+            let new = clients::NewClient {
+                name: &name,
+                redirect_uris: &redirect_uris,
+                okta_app: okta_app.as_deref(),
+                okta_http_callback,
                 require_pkce,
-            )?;
+            };
+            let c = clients::create(db, clock, &Actor::Cli, &new)?;
             print(json, &c, || issued_text(&c));
         }
         ClientCommand::List => {

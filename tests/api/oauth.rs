@@ -675,16 +675,14 @@ async fn introspection_and_revocation() {
     assert_eq!(info, json!({"active": false}));
 
     // Another client learns nothing and cannot revoke.
-    let other = scimd::service::oauth::clients::create(
-        &app.db,
-        app.clock.as_ref(),
-        &Actor::Cli,
-        "Other",
-        &[okta::CALLBACK.to_owned()],
-        None,
-        false,
-    )
-    .unwrap();
+    let new = scimd::service::oauth::clients::NewClient {
+        name: "Other",
+        redirect_uris: &[okta::CALLBACK.to_owned()],
+        ..Default::default()
+    };
+    let other =
+        scimd::service::oauth::clients::create(&app.db, app.clock.as_ref(), &Actor::Cli, &new)
+            .unwrap();
     let other = okta::Fixture { client_id: other.client_id, client_secret: other.client_secret };
     let info: Value = client_post(&app, &other, "/oauth/introspect", &[("token", &access)])
         .await

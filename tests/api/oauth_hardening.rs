@@ -256,3 +256,95 @@ async fn disabling_a_tenant_ends_its_admin_sessions_like_disabling_an_admin() {
         .page("/account", StatusCode::OK)
         .await;
 }
+
+/// Item 11: `--okta-app` registers Okta's plain-http `okta1.com:1802` callback only with
+/// `--okta-http-callback`, and no other plain-http redirect URI is accepted unless loopback.
+#[tokio::test]
+async fn plain_http_redirect_uris_only_for_loopback_and_okta_on_request() {
+    use crate::support::cli::scimd;
+    use scimd::service::oauth::clients::{self, NewClient};
+    let app = spawn_app().await;
+    let url = app.settings.database_url.clone();
+    let uris = |client: &Value| -> Vec<String> {
+        client["redirect_uris"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let plain = scimd(&url, &["client", "create", "--name", "Okta", "--okta-app", "acme_scim"]);
+    assert!(uris(&plain).iter().all(|u| u.starts_with("https://")), "{plain}");
+    let with_http = scimd(
+        &url,
+        &["client", "create", "--name", "Okta", "--okta-app", "acme_scim", "--okta-http-callback"],
+    );
+    let with_http = uris(&with_http);
+    assert_eq!(with_http.len(), 5);
+    assert!(with_http.contains(
+        &"http://system-admin.okta1.com:1802/admin/app/cpc/acme_scim/oauth/callback".to_owned()
+    ));
+
+    let create = |uri: &str| {
+        let uris = [uri.to_owned()];
+        let new = NewClient { name: "App", redirect_uris: &uris, ..NewClient::default() };
+        clients::create(&app.db, app.clock.as_ref(), &Actor::Cli, &new)
+    };
+    for remote in ["http://idp.example/cb", "http://10.1.2.3/cb"] {
+        let refused = create(remote).unwrap_err().to_string();
+        assert!(refused.contains("loopback"), "{remote}: {refused}");
+    }
+    for loopback in ["http://127.0.0.1:8123/cb", "http://localhost/cb", "http://[::1]:9/cb"] {
+        assert!(create(loopback).is_ok(), "{loopback}");
+    }
+    // The console refuses it too, with the reason.
+    create_operator(&app);
+    let op = app.operator().await;
+    op.page("/admin/clients", StatusCode::OK).await;
+    let response = op
+        .post("/admin/clients", &[("name", "App"), ("redirect_uri", "http://idp.example/cb")])
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("loopback"));
+}
+
+/// Item 8: the console shows each client's PKCE requirement and sets it, at registration and
+/// later; an authorization request without PKCE is refused once it is required.
+#[tokio::test]
+async fn the_console_shows_and_sets_the_pkce_requirement() {
+    let app = spawn_app().await;
+    create_operator(&app);
+    let fx = okta::setup(&app);
+    let op = app.operator().await;
+    let html = op.page("/admin/clients", StatusCode::OK).await;
+    assert!(html.contains("optional <button"), "{html}");
+    let b = browser(&app);
+    assert_eq!(b.authorize(&okta::authorize_query(&fx, &[])).await.status(), StatusCode::OK);
+
+    let response =
+        op.post(&format!("/admin/clients/{}/pkce", fx.client_id), &[("require_pkce", "on")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let html = op.page("/admin/clients?done=pkce-changed", StatusCode::OK).await;
+    assert!(html.contains("required <button"), "{html}");
+    let response = b.authorize(&okta::authorize_query(&fx, &[])).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let callback = okta::location(&response);
+    assert_eq!(param(&callback, "error").as_deref(), Some("invalid_request"));
+    assert!(param(&callback, "error_description").unwrap().contains("PKCE"), "{callback}");
+    let changed = app.audit_events("client.pkce_changed");
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0]["detail"]["require_pkce"], true);
+
+    op.post(&format!("/admin/clients/{}/pkce", fx.client_id), &[]).await;
+    assert_eq!(b.authorize(&okta::authorize_query(&fx, &[])).await.status(), StatusCode::OK);
+
+    // Registered as required from the start.
+    op.post(
+        "/admin/clients",
+        &[("name", "Strict"), ("okta_app", "strict_app"), ("require_pkce", "on")],
+    )
+    .await;
+    let strict = scimd::service::oauth::clients::list(&app.db).unwrap();
+    let strict = strict.iter().find(|c| c.name == "Strict").unwrap();
+    assert!(strict.require_pkce);
+}

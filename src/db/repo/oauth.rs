@@ -32,6 +32,16 @@ pub fn set_client_secret(
         .execute(conn)
 }
 
+pub fn set_client_require_pkce(
+    conn: &mut DbConnection,
+    id: &str,
+    require_pkce: bool,
+) -> QueryResult<usize> {
+    diesel::update(oauth_clients::table.find(id))
+        .set(oauth_clients::require_pkce.eq(require_pkce))
+        .execute(conn)
+}
+
 /// Replaces a legacy secret hash by another hash of the same secret, unless it changed meanwhile.
 pub fn upgrade_client_secret(
     conn: &mut DbConnection,

@@ -63,6 +63,7 @@ fn notice(code: &str) -> Option<&'static str> {
         "admin-enabled" => "Admin enabled.",
         "grant-revoked" => "Grant revoked: its refresh and access tokens no longer work.",
         "key-rotated" => "New signing key in use.",
+        "pkce-changed" => "PKCE requirement changed: new authorization requests follow it.",
         "api-key-revoked" => "API key revoked: it no longer works.",
         "webhook-disabled" => "Webhook endpoint disabled: events wait until it is enabled.",
         "webhook-enabled" => "Webhook endpoint enabled: deliveries resume where they stopped.",

@@ -52,16 +52,38 @@ impl From<ClientRow> for ClientView {
     }
 }
 
-/// Registers a client with explicit redirect URIs and/or the five callbacks of an Okta app.
+/// What an operator asks for when registering a client.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient<'a> {
+    pub name: &'a str,
+    /// Exact redirect URIs (https, or http on a loopback host).
+    pub redirect_uris: &'a [String],
+    /// An Okta OIN app name: its https callbacks are registered.
+    pub okta_app: Option<&'a str>,
+    /// Also Okta's plain-http `okta1.com:1802` callback of that app (only on request).
+    pub okta_http_callback: bool,
+    pub require_pkce: bool,
+}
+
+/// Registers a client with explicit redirect URIs and/or the callbacks of an Okta app.
 pub fn create(
     db: &Database,
     clock: &dyn Clock,
     actor: &Actor,
-    name: &str,
-    explicit_uris: &[String],
-    okta_app: Option<&str>,
-    require_pkce: bool,
+    new: &NewClient<'_>,
 ) -> Result<IssuedClient, OperatorError> {
+    let NewClient {
+        name,
+        redirect_uris: explicit_uris,
+        okta_app,
+        okta_http_callback,
+        require_pkce,
+    } = *new;
+    if okta_http_callback && okta_app.is_none() {
+        return Err(OperatorError::Invalid(
+            "the plain-http Okta callback needs an Okta app name (--okta-app)".into(),
+        ));
+    }
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(OperatorError::Invalid("a client name must be 1-100 characters".into()));
@@ -73,7 +95,7 @@ pub fn create(
                 "'{app}' is not an Okta app name (letters, digits, '_' and '-')"
             )));
         }
-        uris.extend(redirect::okta_callbacks(app));
+        uris.extend(redirect::okta_callbacks(app, okta_http_callback));
     }
     for uri in explicit_uris {
         redirect::validate(uri).map_err(|e| OperatorError::Invalid(e.to_string()))?;
@@ -115,6 +137,31 @@ pub fn create(
         name: name.to_owned(),
         redirect_uris: uris,
         require_pkce,
+    })
+}
+
+/// Requires PKCE (S256) of a client's authorization requests, or makes it optional again. Codes
+/// issued before keep what they were issued with.
+pub fn set_require_pkce(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &Actor,
+    client_id: &str,
+    require_pkce: bool,
+) -> Result<ClientView, OperatorError> {
+    let now = clock.now();
+    db.write(|conn| {
+        let mut row = oauth::find_client(conn, client_id)?
+            .ok_or_else(|| OperatorError::NotFound(format!("client '{client_id}'")))?;
+        if row.require_pkce != require_pkce {
+            oauth::set_client_require_pkce(conn, client_id, require_pkce)?;
+            let event = Event::new(Kind::ClientPkceChanged, actor)
+                .client(client_id)
+                .detail("require_pkce", require_pkce);
+            audit::record(conn, db.audit_counts(), now, event)?;
+            row.require_pkce = require_pkce;
+        }
+        Ok(ClientView::from(row))
     })
 }
 
@@ -247,8 +294,8 @@ mod tests {
         let scratch = ScratchDatabase::new("clients", 1);
         let clock = ManualClock::new(1_800_000_000_000);
         let uris = ["https://idp.test/cb".to_owned()];
-        let issued =
-            create(&scratch.db, clock.as_ref(), &Actor::Cli, "Okta", &uris, None, false).unwrap();
+        let new = NewClient { name: "Okta", redirect_uris: &uris, ..NewClient::default() };
+        let issued = create(&scratch.db, clock.as_ref(), &Actor::Cli, &new).unwrap();
         let stored = |db: &Database| {
             oauth::find_client(&mut db.conn().unwrap(), &issued.client_id).unwrap().unwrap()
         };
