@@ -59,6 +59,14 @@ impl Application {
                 "forwarded headers are trusted from every peer; list the proxies in trusted_proxies"
             );
         }
+        if settings.refresh_absolute_ttl_ms().is_none() {
+            // A deliberate exception (README, Security): Okta refreshes only when it provisions,
+            // and a forced expiry would be an outage; the operator should know it is so.
+            tracing::warn!(
+                "refresh_absolute_ttl_secs is not set: refresh-token chains have no absolute \
+                 lifetime (only the idle limit, refresh_idle_ttl_secs); set it to bound them"
+            );
+        }
         let schemas = Registry::new(&settings.schema_extensions)
             .map_err(|e| anyhow::anyhow!("invalid schema_extensions: {e}"))?;
         let db = db.with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs));

@@ -11,7 +11,7 @@ use scimd::db::repo::oauth as oauth_repo;
 use scimd::oauth::{password, secret};
 
 use crate::support::metrics::{scrape, value};
-use crate::support::okta::{self, ClientAuth, browser, oauth_error, param};
+use crate::support::okta::{self, ClientAuth, browser, oauth_error, param, tokens};
 use crate::support::*;
 
 /// A burst of unauthenticated token requests against a client whose secret an earlier version
@@ -347,4 +347,113 @@ async fn the_console_shows_and_sets_the_pkce_requirement() {
     let strict = scimd::service::oauth::clients::list(&app.db).unwrap();
     let strict = strict.iter().find(|c| c.name == "Strict").unwrap();
     assert!(strict.require_pkce);
+}
+
+fn rt(body: &Value) -> String {
+    body["refresh_token"].as_str().unwrap().to_owned()
+}
+
+fn at(body: &Value) -> String {
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Item 7, the attacker sequence: a stolen, already used refresh token replayed after the grace
+/// window. Each replay still gets a pair (the rule that makes a lost response harmless), but it
+/// retires the earlier unused child and revokes its access token, so replays never pile up live
+/// pairs; and when the holder of a retired child presents it, that is reuse: the family is
+/// revoked and audited.
+#[tokio::test]
+async fn replaying_a_used_refresh_token_after_the_window_retires_its_children() {
+    let (app, clock) = spawn_app_manual(|_| {}).await;
+    let fx = okta::setup(&app);
+    let r0 = rt(&okta::authorize_and_exchange(&app, &fx, &[]).await);
+    let legit = tokens(okta::refresh(&app, &fx, ClientAuth::Basic, &r0).await).await;
+    assert_eq!(app.get_as(&at(&legit), "/Users").await.status(), StatusCode::OK);
+
+    clock.advance(120_000);
+    let stolen = tokens(okta::refresh(&app, &fx, ClientAuth::Basic, &r0).await).await;
+    let response = app.get_as(&at(&legit), "/Users").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "the earlier child's access token");
+    assert!(okta::challenge(&response).contains("revoked"), "{}", okta::challenge(&response));
+    assert_eq!(app.get_as(&at(&stolen), "/Users").await.status(), StatusCode::OK);
+
+    clock.advance(120_000);
+    let again = tokens(okta::refresh(&app, &fx, ClientAuth::Basic, &r0).await).await;
+    assert_eq!(app.get_as(&at(&stolen), "/Users").await.status(), StatusCode::UNAUTHORIZED);
+    let refreshed = app.audit_events("token.refresh_retried");
+    assert_eq!(refreshed.len(), 2);
+    assert!(refreshed.iter().all(|e| e["detail"]["revoked_access_tokens"] == 1), "{refreshed:?}");
+
+    // The legitimate client refreshes with what it holds: a retired child. Reuse.
+    clock.advance(1_000);
+    let description = okta::refresh_fails(&app, &fx, &rt(&legit)).await;
+    assert!(description.contains("reuse"), "{description}");
+    assert_eq!(app.audit_events("token.reuse_detected").len(), 1);
+    let revoked = app.audit_events("grant.revoked");
+    assert_eq!(revoked[0]["detail"]["reason"], "refresh token reuse detected");
+    okta::refresh_fails(&app, &fx, &rt(&again)).await;
+    assert_eq!(app.get_as(&at(&again), "/Users").await.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Within the grace window, replays coexist: several children of one token all work, even after
+/// one of them has been used.
+#[tokio::test]
+async fn siblings_within_the_window_coexist_after_one_is_used() {
+    let (app, clock) = spawn_app_manual(|_| {}).await;
+    let fx = okta::setup(&app);
+    let r0 = rt(&okta::authorize_and_exchange(&app, &fx, &[]).await);
+    let a = tokens(okta::refresh(&app, &fx, ClientAuth::Basic, &r0).await).await;
+    clock.advance(20_000);
+    let b = tokens(okta::refresh(&app, &fx, ClientAuth::Basic, &r0).await).await;
+    clock.advance(20_000);
+    let a2 = tokens(okta::refresh(&app, &fx, ClientAuth::Basic, &rt(&a)).await).await;
+    // b was issued 20 s before a's use: still good, access token included, an hour later too.
+    assert_eq!(app.get_as(&at(&b), "/Users").await.status(), StatusCode::OK);
+    clock.advance(3_000_000);
+    let b2 = tokens(okta::refresh(&app, &fx, ClientAuth::Basic, &rt(&b)).await).await;
+    assert_eq!(app.get_as(&at(&b2), "/Users").await.status(), StatusCode::OK);
+    // a2's branch is superseded now (issued long before b's use): presenting it is reuse.
+    clock.advance(1_000);
+    let description = okta::refresh_fails(&app, &fx, &rt(&a2)).await;
+    assert!(description.contains("reuse"), "{description}");
+}
+
+/// Item 23: four threads share one stored refresh token, the last writer winning, as a
+/// multi-threaded client does; every round all four refresh at once, some responses are stored
+/// late (after the next round), and the client pauses for an hour between bursts. No refresh is
+/// ever refused and the grant survives. (Before the grace window, reuse detection revoked the
+/// grant within a few rounds.)
+#[tokio::test]
+async fn four_threads_sharing_one_stored_token_never_lose_the_grant() {
+    let (app, clock) = spawn_app_manual(|_| {}).await;
+    let fx = okta::setup(&app);
+    let mut slot = okta::authorize_and_exchange(&app, &fx, &[]).await;
+    let mut late: Option<Value> = None;
+    for round in 0..16 {
+        let read = rt(&slot);
+        let burst = (0..4).map(|_| okta::refresh(&app, &fx, ClientAuth::Basic, &read));
+        let mut answers = Vec::new();
+        for response in join_all(burst).await {
+            answers.push(tokens(response).await);
+        }
+        // Stores in a rotating order. In every other round one thread stalls and stores only
+        // after the next round's stores, putting an older sibling back into the slot.
+        answers.rotate_left(round % 4);
+        let stalls = round % 2 == 0 && round % 4 != 3;
+        let stalled = if stalls { answers.pop() } else { None };
+        for body in answers {
+            slot = body;
+        }
+        if let Some(body) = late.take() {
+            slot = body;
+        }
+        late = stalled;
+        assert_eq!(app.get_as(&at(&slot), "/Users").await.status(), StatusCode::OK, "{round}");
+        // Bursts of rounds a second apart, an hour between bursts.
+        clock.advance(if round % 4 == 3 { 3_600_000 } else { 1_000 });
+    }
+    let last = tokens(okta::refresh(&app, &fx, ClientAuth::Basic, &rt(&slot)).await).await;
+    assert_eq!(app.get_as(&at(&last), "/Users").await.status(), StatusCode::OK);
+    assert!(app.audit_events("token.reuse_detected").is_empty());
+    assert!(app.audit_events("grant.revoked").is_empty());
 }

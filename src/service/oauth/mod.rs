@@ -69,6 +69,7 @@ pub fn policy(settings: &Settings) -> RefreshPolicy {
     RefreshPolicy {
         idle_ttl: settings.refresh_idle_ttl_ms(),
         absolute_ttl: settings.refresh_absolute_ttl_ms(),
+        grace: settings.refresh_grace_ms(),
     }
 }
 

@@ -131,7 +131,8 @@ pub(super) fn mint(
     parent: Option<&str>,
     now: i64,
 ) -> Result<TokenResponse, StoreError> {
-    let refresh = lineage::issue_refresh(conn, &grant.id, parent, now)?;
+    let jti = uuid::Uuid::new_v4().to_string();
+    let refresh = lineage::issue_refresh(conn, &grant.id, parent, Some(&jti), now)?;
     let key = signing_key(conn)?;
     let encoding =
         crypto::encoding_key(&key.private_key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -144,7 +145,7 @@ pub(super) fn mint(
         aud: env.audience(),
         exp: iat + ttl_secs,
         iat,
-        jti: uuid::Uuid::new_v4().to_string(),
+        jti,
         client_id: grant.client_id.clone(),
         scope: scope_text.to_owned(),
         tenant: grant.tenant_id.clone(),

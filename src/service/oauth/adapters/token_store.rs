@@ -248,14 +248,17 @@ impl<'c, 'e> TokenStore<'c, 'e> {
             .ok_or_else(|| StoreError::Invariant("refresh without a recovered token".into()))?;
         let grant_row = self.find_grant(&grant.owner_id)?;
         let conn: &mut DbConnection = self.conn.get_mut();
-        let retired = lineage::retire_superseded(conn, &presented, now)?;
+        let policy = self.env.refresh_policy();
+        let access_ttl = self.env.settings.access_token_ttl_ms();
+        let retirement = lineage::retire_superseded(conn, &presented, policy, access_ttl, now)?;
         let scope_text = scope::canonical(&grant.scope.to_string());
         let response = mint(conn, self.env, &grant_row, &scope_text, Some(&presented.id), now)?;
         let kind = if retry { Kind::RefreshRetried } else { Kind::TokenRefreshed };
         let event = response.minted.describe(
             self.event(kind, &grant_row)
                 .detail("refresh_token_id", presented.id.clone())
-                .detail("retired", retired),
+                .detail("retired", retirement.retired)
+                .detail("revoked_access_tokens", retirement.revoked_access_tokens),
         );
         self.record(event)?;
         Ok(response)
