@@ -231,10 +231,13 @@ enum ClientCommand {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// Add a new signing key; older keys stay published until their tokens have expired.
+    /// Add a new signing key: published at once, signing 15 s later (every node knows it by
+    /// then); older keys stay published until their tokens have expired.
     Rotate,
     /// List signing keys.
     List,
+    /// Delete a key at once (it leaked): tokens it signed stop working on every node within 5 s.
+    Revoke { kid: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -700,8 +703,21 @@ fn keys_command(
             let k = keys::rotate(db, clock, &Actor::Cli, ttl_ms)?;
             print(json, &k, || {
                 format!(
-                    "new signing key {} ({}); older keys stay published until their tokens expire",
-                    k.kid, k.alg
+                    "new signing key {} ({}), published now, signing in {} s; older keys stay \
+                     published until their tokens expire",
+                    k.kid,
+                    k.alg,
+                    keys::PUBLISH_LEAD / 1000
+                )
+            });
+        }
+        KeysCommand::Revoke { kid } => {
+            let k = keys::revoke(db, clock, &Actor::Cli, &kid, ttl_ms)?;
+            print(json, &k, || {
+                format!(
+                    "signing key {} deleted; tokens it signed stop working on every node within {} s",
+                    k.kid,
+                    keys::KEY_CACHE_MAX_AGE / 1000
                 )
             });
         }

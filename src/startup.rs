@@ -76,6 +76,7 @@ impl Application {
             Some(limit) => crate::oauth::password::Gate::new(limit),
             None => crate::oauth::password::Gate::per_core(),
         };
+        let tokens = TokenRuntime::new(settings.access_token_ttl_ms());
         let events = EventWorker::start(db.clone(), clock.clone(), settings.event_retention_ms());
         let delivery = start_delivery(&db, &clock, &settings);
         let state = web::Data::new(AppState {
@@ -84,7 +85,7 @@ impl Application {
             events,
             settings: Arc::new(settings),
             schemas: Arc::new(schemas),
-            tokens: Arc::new(TokenRuntime::new()),
+            tokens: Arc::new(tokens),
             scim_limiter: Arc::new(BatchedLimiter::new()),
             activity: Arc::new(ActivityTracker::new()),
             passwords: Arc::new(passwords),

@@ -523,7 +523,8 @@ async fn clients_and_keys_are_managed_from_the_console() {
     let response = op.post("/admin/keys/rotate", &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let html = op.page("/admin/clients?done=key-rotated", StatusCode::OK).await;
-    assert!(html.contains("New signing key in use.") && html.matches("<code>").count() >= 2);
+    assert!(html.contains("New signing key published") && html.matches("<code>").count() >= 2);
+    assert_eq!(html.matches("<td>signing</td>").count(), 1, "the old key signs for 15 s more");
     for event in ["client.created", "key.rotated"] {
         let events = app.audit_events(event);
         assert!(events[0]["actor"].as_str().unwrap().starts_with("operator:"), "{events:?}");

@@ -625,9 +625,13 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
         );
         assert!(k.get("d").is_none(), "never the private part");
     }
-    // Old tokens keep working; new ones carry the new kid and work on this node at once.
+    // Old tokens keep working; the new key is published before it signs (every node knows it
+    // first), then new tokens carry the new kid and work.
     assert_eq!(scim_get(&app, &at(&old)).await.status(), StatusCode::OK);
-    let new = tokens(refresh(&app, &fx, ClientAuth::Basic, &rt(&old)).await).await;
+    let before = tokens(refresh(&app, &fx, ClientAuth::Basic, &rt(&old)).await).await;
+    assert_ne!(okta::jwt_parts(&at(&before)).0["kid"], rotated.kid.as_str());
+    clock.advance(keys::PUBLISH_LEAD);
+    let new = tokens(refresh(&app, &fx, ClientAuth::Basic, &rt(&before)).await).await;
     assert_eq!(okta::jwt_parts(&at(&new)).0["kid"], rotated.kid.as_str());
     assert_eq!(scim_get(&app, &at(&new)).await.status(), StatusCode::OK);
     // Once every token of the old key has expired, the next rotation drops it.

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use scimd::audit::Actor;
+use scimd::clock::Clock;
 use scimd::db::repo::oauth as oauth_repo;
 use scimd::oauth::{password, secret};
 
@@ -456,4 +457,156 @@ async fn four_threads_sharing_one_stored_token_never_lose_the_grant() {
     assert_eq!(app.get_as(&at(&last), "/Users").await.status(), StatusCode::OK);
     assert!(app.audit_events("token.reuse_detected").is_empty());
     assert!(app.audit_events("grant.revoked").is_empty());
+}
+
+/// Signs `claims` with a stored key, as someone holding its private part could.
+fn forge(row: &scimd::db::rows::SigningKeyRow, claims: &Value) -> String {
+    let key = scimd::oauth::keys::encoding_key(&row.private_key).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some(row.kid.clone());
+    jsonwebtoken::encode(&header, claims, &key).unwrap()
+}
+
+fn key_rows(app: &TestApp) -> Vec<scimd::db::rows::SigningKeyRow> {
+    scimd::db::repo::keys::all(&mut app.db.conn().unwrap()).unwrap()
+}
+
+/// Item 2: a token verifies only against a published key. One forged with a retired key that is
+/// no longer published is refused although the row still exists; `scimd keys revoke` deletes a
+/// key, and tokens it signed (cached verifications included) stop working within the bounded
+/// delay.
+#[tokio::test]
+async fn only_published_keys_verify_and_a_revoked_key_stops_at_once() {
+    use scimd::service::oauth::keys;
+    let (app, clock) = spawn_app_manual(|_| {}).await;
+    let fx = okta::setup(&app);
+    let body = okta::authorize_and_exchange(&app, &fx, &[]).await;
+    let (_, mut claims) = okta::jwt_parts(&at(&body));
+    let first = key_rows(&app).remove(0);
+    let fresh_claims = |claims: &mut Value, now_ms: i64| {
+        claims["iat"] = (now_ms / 1000).into();
+        claims["exp"] = (now_ms / 1000 + 600).into();
+        claims.clone()
+    };
+
+    let ttl = app.settings.access_token_ttl_ms();
+    keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl).unwrap();
+    clock.advance(keys::PUBLISH_LEAD + ttl + 61_000);
+    let jwks = app.get_public_json("/oauth/jwks.json").await;
+    assert!(!jwks.to_string().contains(&first.kid), "no longer published: {jwks}");
+    assert_eq!(key_rows(&app).len(), 2, "the row is still there");
+    let forged = forge(&first, &fresh_claims(&mut claims, clock.now()));
+    let response = app.get_as(&forged, "/Users").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(okta::challenge(&response).contains("unknown key"), "{}", okta::challenge(&response));
+
+    // A token of the current key, verified (and cached) on this node.
+    let current = tokens(okta::refresh(&app, &fx, ClientAuth::Basic, &rt(&body)).await).await;
+    let (header, _) = okta::jwt_parts(&at(&current));
+    let kid = header["kid"].as_str().unwrap().to_owned();
+    assert_eq!(app.get_as(&at(&current), "/Users").await.status(), StatusCode::OK);
+    let signing = key_rows(&app).into_iter().find(|k| k.kid == kid).unwrap();
+    let revoked = keys::revoke(&app.db, app.clock.as_ref(), &Actor::Cli, &kid, ttl).unwrap();
+    assert_eq!(revoked.kid, kid);
+    assert!(key_rows(&app).iter().all(|k| k.kid != kid), "deleted at once");
+    clock.advance(keys::KEY_CACHE_MAX_AGE);
+    for token in [at(&current), forge(&signing, &fresh_claims(&mut claims, clock.now()))] {
+        let response = app.get_as(&token, "/Users").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "revoked key");
+    }
+    assert!(!app.get_public_json("/oauth/jwks.json").await.to_string().contains(&kid));
+    assert_eq!(app.audit_events("key.revoked").len(), 1);
+    // Tokens go on, signed by another key.
+    let next = tokens(okta::refresh(&app, &fx, ClientAuth::Basic, &rt(&current)).await).await;
+    assert_ne!(okta::jwt_parts(&at(&next)).0["kid"], kid.as_str());
+    assert_eq!(app.get_as(&at(&next), "/Users").await.status(), StatusCode::OK);
+}
+
+/// A second server on the same database (PostgreSQL); on SQLite, one process owns the file, so
+/// the same node stands in.
+async fn second_node(app: &TestApp) -> String {
+    if app.db.target().is_sqlite() {
+        return app.address.clone();
+    }
+    let settings = scimd::config::Settings { bind: "127.0.0.1:0".into(), ..app.settings.clone() };
+    let db = scimd::db::Database::connect(&settings.database_url, settings.db_pool_size).unwrap();
+    let node = scimd::startup::Application::build_with(settings, app.clock.clone(), db).unwrap();
+    let address = format!("http://127.0.0.1:{}", node.port());
+    tokio::spawn(node.run_until_stopped());
+    address
+}
+
+/// Item 24: after `keys rotate` on one node, another node that has just (re)loaded its keys, as
+/// any client can make it do with a made-up `kid`, accepts the first token of the new key at
+/// once: the key is published before anything signs with it.
+#[tokio::test]
+async fn a_new_key_is_known_to_every_node_before_it_signs() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use scimd::service::oauth::keys;
+    let (app, clock) = spawn_app_manual(|s| s.public_url = Some("http://scim.test".into())).await;
+    let node_b = second_node(&app).await;
+    let fx = okta::setup(&app);
+    let body = okta::authorize_and_exchange(&app, &fx, &[]).await;
+    let on_b = |token: String| {
+        let request = app.client.get(format!("{node_b}/scim/v2/Users")).bearer_auth(token);
+        async move { request.send().await.unwrap() }
+    };
+    let made_up = {
+        let token = at(&body);
+        let parts: Vec<&str> = token.split('.').collect();
+        let header = serde_json::json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "made-up"});
+        format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), parts[1], parts[2])
+    };
+    assert_eq!(on_b(at(&body)).await.status(), StatusCode::OK);
+    assert_eq!(on_b(made_up.clone()).await.status(), StatusCode::UNAUTHORIZED);
+
+    let ttl = app.settings.access_token_ttl_ms();
+    let rotated = keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl).unwrap();
+    assert!(!rotated.signing, "published first");
+    let jwks: Value = app
+        .client
+        .get(format!("{node_b}/oauth/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(jwks.to_string().contains(&rotated.kid), "published at once: {jwks}");
+    // Right after the rotation, tokens are still signed by the old key: fine on B.
+    let soon = tokens(okta::refresh(&app, &fx, ClientAuth::Basic, &rt(&body)).await).await;
+    assert_ne!(okta::jwt_parts(&at(&soon)).0["kid"], rotated.kid.as_str());
+    assert_eq!(on_b(at(&soon)).await.status(), StatusCode::OK);
+
+    clock.advance(keys::PUBLISH_LEAD);
+    assert_eq!(on_b(made_up).await.status(), StatusCode::UNAUTHORIZED);
+    let new = tokens(okta::refresh(&app, &fx, ClientAuth::Basic, &rt(&soon)).await).await;
+    assert_eq!(okta::jwt_parts(&at(&new)).0["kid"], rotated.kid.as_str());
+    assert_eq!(on_b(at(&new)).await.status(), StatusCode::OK, "known on B before its first use");
+}
+
+/// `scimd keys revoke KID` deletes the key and says so; the server keeps a key to sign with.
+#[tokio::test]
+async fn the_cli_revokes_a_signing_key() {
+    use crate::support::cli::scimd;
+    let app = spawn_app().await;
+    let url = app.settings.database_url.clone();
+    let first = scimd(&url, &["keys", "list"])["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let rotated = scimd(&url, &["keys", "rotate"]);
+    assert_eq!(rotated["signing"], false, "published before it signs");
+    let revoked = scimd(&url, &["keys", "revoke", &first]);
+    assert_eq!(
+        (revoked["kid"].as_str(), revoked["published"].as_bool()),
+        (Some(first.as_str()), Some(false))
+    );
+    let listed = scimd(&url, &["keys", "list"]);
+    let kids: Vec<&str> =
+        listed["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids, [rotated["kid"].as_str().unwrap()]);
+    assert_eq!(listed["keys"][0]["signing"], true, "the survivor signs at once");
+    let fx = okta::setup(&app);
+    let body = okta::authorize_and_exchange(&app, &fx, &[]).await;
+    assert_eq!(okta::jwt_parts(&at(&body)).0["kid"], rotated["kid"]);
 }

@@ -30,7 +30,7 @@ pub fn verified_claims(
     token: &str,
 ) -> Decided<Arc<AccessClaims>, JwtFailure> {
     let hash = secret::sha256(token);
-    if let Some(claims) = runtime.verified(&hash) {
+    if let Some(claims) = runtime.verified(db, now, &hash)? {
         return Ok(Verdict::Granted(claims));
     }
     let kid = match jwt::key_id(token) {
@@ -43,7 +43,7 @@ pub fn verified_claims(
     match jwt::verify_signature(token, &key) {
         Ok(claims) => {
             let claims = Arc::new(claims);
-            runtime.remember(hash, claims.clone(), now.div_euclid(1000));
+            runtime.remember(hash, claims.clone(), kid, now.div_euclid(1000));
             Ok(Verdict::Granted(claims))
         }
         Err(failure) => Ok(Verdict::Refused(failure)),

@@ -133,7 +133,7 @@ pub(super) fn mint(
 ) -> Result<TokenResponse, StoreError> {
     let jti = uuid::Uuid::new_v4().to_string();
     let refresh = lineage::issue_refresh(conn, &grant.id, parent, Some(&jti), now)?;
-    let key = signing_key(conn)?;
+    let key = signing_key(conn, now)?;
     let encoding =
         crypto::encoding_key(&key.private_key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     // JWT times are in seconds.
