@@ -343,7 +343,7 @@ fn administer(
         Command::Apikey(cmd) => apikey_command(&db, clock, cmd, json),
         Command::TenantAdmin(cmd) => tenant_admin_command(&db, clock, cmd, json),
         Command::Client(cmd) => client_command(&db, clock, cmd, json),
-        Command::Keys(cmd) => keys_command(&db, clock, cmd, settings.access_token_ttl_ms(), json),
+        Command::Keys(cmd) => keys_command(&db, clock, cmd, settings, json),
         Command::Grant(cmd) => grant_command(&db, clock, cmd, json),
         Command::Operator(cmd) => operator_command(&db, clock, cmd, json),
         Command::Webhook(cmd) => webhook_command(&db, clock, settings, cmd, json),
@@ -695,12 +695,14 @@ fn keys_command(
     db: &Database,
     clock: &dyn Clock,
     cmd: KeysCommand,
-    ttl_ms: i64,
+    settings: &Settings,
     json: bool,
 ) -> anyhow::Result<()> {
+    let ttl_ms = settings.access_token_ttl_ms();
+    let sealer = settings.sealer()?;
     match cmd {
         KeysCommand::Rotate => {
-            let k = keys::rotate(db, clock, &Actor::Cli, ttl_ms)?;
+            let k = keys::rotate(db, clock, &Actor::Cli, ttl_ms, &sealer)?;
             print(json, &k, || {
                 format!(
                     "new signing key {} ({}), published now, signing in {} s; older keys stay \
@@ -712,7 +714,7 @@ fn keys_command(
             });
         }
         KeysCommand::Revoke { kid } => {
-            let k = keys::revoke(db, clock, &Actor::Cli, &kid, ttl_ms)?;
+            let k = keys::revoke(db, clock, &Actor::Cli, &kid, ttl_ms, &sealer)?;
             print(json, &k, || {
                 format!(
                     "signing key {} deleted; tokens it signed stop working on every node within {} s",

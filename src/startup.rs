@@ -70,7 +70,8 @@ impl Application {
         let schemas = Registry::new(&settings.schema_extensions)
             .map_err(|e| anyhow::anyhow!("invalid schema_extensions: {e}"))?;
         let db = db.with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs));
-        keys::ensure_signing_key(&db, clock.as_ref())
+        let sealer = settings.sealer().map_err(|e| anyhow::anyhow!("{e}"))?;
+        keys::ensure_signing_key(&db, clock.as_ref(), &sealer)
             .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;
         let passwords = match settings.password_hash_concurrency {
             Some(limit) => crate::oauth::password::Gate::new(limit),
@@ -89,6 +90,7 @@ impl Application {
             scim_limiter: Arc::new(BatchedLimiter::new()),
             activity: Arc::new(ActivityTracker::new()),
             passwords: Arc::new(passwords),
+            sealer: Arc::new(sealer),
         });
         let registry = web::Data::new(crate::metrics::Registry::new());
         let mut server = HttpServer::new(move || {

@@ -47,6 +47,8 @@ pub struct AppState {
     pub activity: Arc<ActivityTracker>,
     /// This node's bound on concurrent argon2 verifications (sign-ins, legacy client secrets).
     pub passwords: Arc<crate::oauth::password::Gate>,
+    /// Seals new signing keys and opens the one that signs (`signing_key_secret`).
+    pub sealer: Arc<crate::oauth::seal::Sealer>,
 }
 
 impl AppState {

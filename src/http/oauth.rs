@@ -64,6 +64,7 @@ impl Ctx {
             issuer: &self.issuer,
             ip: self.ip.clone(),
             passwords: &self.state.passwords,
+            sealer: &self.state.sealer,
         }
     }
 }

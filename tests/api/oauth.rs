@@ -613,7 +613,8 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
     let fx = okta::setup(&app);
     let old = okta::authorize_and_exchange(&app, &fx, &[]).await;
     let ttl = 3_600_000;
-    let rotated = keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl).unwrap();
+    let rotated =
+        keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl, &Default::default()).unwrap();
     let jwks = app.get_public_json("/oauth/jwks.json").await;
     let kids = key_ids(&jwks);
     assert_eq!(kids.len(), 2);
@@ -636,7 +637,7 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
     assert_eq!(scim_get(&app, &at(&new)).await.status(), StatusCode::OK);
     // Once every token of the old key has expired, the next rotation drops it.
     clock.advance(ttl + 61_000);
-    keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl).unwrap();
+    keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl, &Default::default()).unwrap();
     let jwks = app.get_public_json("/oauth/jwks.json").await;
     let kids = key_ids(&jwks);
     assert_eq!(kids.len(), 2, "{kids:?}");

@@ -491,7 +491,7 @@ async fn only_published_keys_verify_and_a_revoked_key_stops_at_once() {
     };
 
     let ttl = app.settings.access_token_ttl_ms();
-    keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl).unwrap();
+    keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl, &Default::default()).unwrap();
     clock.advance(keys::PUBLISH_LEAD + ttl + 61_000);
     let jwks = app.get_public_json("/oauth/jwks.json").await;
     assert!(!jwks.to_string().contains(&first.kid), "no longer published: {jwks}");
@@ -507,7 +507,9 @@ async fn only_published_keys_verify_and_a_revoked_key_stops_at_once() {
     let kid = header["kid"].as_str().unwrap().to_owned();
     assert_eq!(app.get_as(&at(&current), "/Users").await.status(), StatusCode::OK);
     let signing = key_rows(&app).into_iter().find(|k| k.kid == kid).unwrap();
-    let revoked = keys::revoke(&app.db, app.clock.as_ref(), &Actor::Cli, &kid, ttl).unwrap();
+    let revoked =
+        keys::revoke(&app.db, app.clock.as_ref(), &Actor::Cli, &kid, ttl, &Default::default())
+            .unwrap();
     assert_eq!(revoked.kid, kid);
     assert!(key_rows(&app).iter().all(|k| k.kid != kid), "deleted at once");
     clock.advance(keys::KEY_CACHE_MAX_AGE);
@@ -563,7 +565,8 @@ async fn a_new_key_is_known_to_every_node_before_it_signs() {
     assert_eq!(on_b(made_up.clone()).await.status(), StatusCode::UNAUTHORIZED);
 
     let ttl = app.settings.access_token_ttl_ms();
-    let rotated = keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl).unwrap();
+    let rotated =
+        keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl, &Default::default()).unwrap();
     assert!(!rotated.signing, "published first");
     let jwks: Value = app
         .client
@@ -609,4 +612,54 @@ async fn the_cli_revokes_a_signing_key() {
     let fx = okta::setup(&app);
     let body = okta::authorize_and_exchange(&app, &fx, &[]).await;
     assert_eq!(okta::jwt_parts(&at(&body)).0["kid"], rotated["kid"]);
+}
+
+const SEAL_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const SEAL_B: &str = "HxwdHhscHRobGBkWFxQVEhMQEQ4PDA0KCwgJBgcEBQI=";
+
+/// Item 2 (at rest): with `signing_key_secret`, the signing key's private part is sealed in the
+/// database, tokens work as before, a server without the secret refuses to start, and the
+/// documented rotation (new secret, old one as previous, `keys rotate`) works.
+#[tokio::test]
+async fn signing_keys_are_sealed_at_rest_and_the_secret_rotates() {
+    use scimd::oauth::seal::Sealer;
+    use scimd::service::oauth::keys;
+    let (app, clock) = spawn_app_manual(|s| s.signing_key_secret = Some(SEAL_A.into())).await;
+    let fx = okta::setup(&app);
+    let body = okta::authorize_and_exchange(&app, &fx, &[]).await;
+    assert_eq!(app.get_as(&at(&body), "/Users").await.status(), StatusCode::OK);
+    let rows = key_rows(&app);
+    assert_eq!(rows.len(), 1);
+    assert!(Sealer::is_sealed(&rows[0].private_key), "sealed in the database");
+
+    // A node without the secret, or with another one, will not start on this database.
+    for secret in [None, Some(SEAL_B.to_owned())] {
+        let settings = scimd::config::Settings {
+            bind: "127.0.0.1:0".into(),
+            signing_key_secret: secret,
+            ..app.settings.clone()
+        };
+        let built =
+            scimd::startup::Application::build_with(settings, app.clock.clone(), app.db.clone());
+        let error = built.err().expect("refused").to_string();
+        assert!(error.contains("sealed with a secret this server does not have"), "{error}");
+    }
+    // Rotation: B seals new keys, A still opens the current one until the new key signs.
+    let rotating = Sealer::new(Some(SEAL_B), Some(SEAL_A)).unwrap();
+    let ttl = app.settings.access_token_ttl_ms();
+    let rotated = keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl, &rotating).unwrap();
+    clock.advance(keys::PUBLISH_LEAD);
+    let row = key_rows(&app).into_iter().find(|k| k.kid == rotated.kid).unwrap();
+    let only_b = Sealer::new(Some(SEAL_B), None).unwrap();
+    assert!(only_b.open(&row.kid, &row.private_key).is_ok(), "sealed with the new secret");
+    let settings = scimd::config::Settings {
+        bind: "127.0.0.1:0".into(),
+        signing_key_secret: Some(SEAL_B.into()),
+        ..app.settings.clone()
+    };
+    assert!(
+        scimd::startup::Application::build_with(settings, app.clock.clone(), app.db.clone())
+            .is_ok(),
+        "the old secret is no longer needed"
+    );
 }

@@ -116,7 +116,8 @@ async fn rotate_key(
 ) -> Result<HttpResponse, PageError> {
     let (st, actor) = (state.clone(), form.session.actor());
     blocking(move || {
-        keys::rotate(&st.db, st.clock.as_ref(), &actor, st.settings.access_token_ttl_ms())
+        let ttl = st.settings.access_token_ttl_ms();
+        keys::rotate(&st.db, st.clock.as_ref(), &actor, ttl, &st.sealer)
     })
     .await?;
     Ok(see_other("/admin/clients?done=key-rotated"))

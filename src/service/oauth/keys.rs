@@ -22,6 +22,7 @@ use crate::db::rows::SigningKeyRow;
 use crate::db::{Database, DbConnection, StoreError};
 use crate::oauth::jwt::AccessClaims;
 use crate::oauth::keys as crypto;
+use crate::oauth::seal::Sealer;
 use crate::service::OperatorError;
 
 /// A node's copy of the key table is at most this old (ms): the bound on how long a revoked key
@@ -150,12 +151,19 @@ impl TokenRuntime {
     }
 }
 
-fn insert_new_key(conn: &mut DbConnection, now: i64) -> Result<SigningKeyRow, OperatorError> {
+fn insert_new_key(
+    conn: &mut DbConnection,
+    sealer: &Sealer,
+    now: i64,
+) -> Result<SigningKeyRow, OperatorError> {
     let generated = crypto::generate().map_err(|e| OperatorError::Invalid(e.to_string()))?;
+    let private_key = sealer
+        .seal(&generated.kid, &generated.private_pkcs8)
+        .map_err(|e| OperatorError::Invalid(e.to_string()))?;
     let row = SigningKeyRow {
         kid: generated.kid,
         alg: crypto::ALG.to_owned(),
-        private_key: generated.private_pkcs8,
+        private_key,
         public_key: generated.public_x,
         created_at: now,
         retired_at: None,
@@ -176,12 +184,22 @@ fn choose_signing(rows: &[SigningKeyRow], now: i64) -> Option<&SigningKeyRow> {
         .or_else(|| unretired().next())
 }
 
-/// Creates the first signing key when none can sign (first start of a fresh database).
-pub fn ensure_signing_key(db: &Database, clock: &dyn Clock) -> Result<(), OperatorError> {
+/// Creates the first signing key when none can sign (first start of a fresh database), and
+/// checks that this server can open the one that signs (fails at start-up, not at the first
+/// token request, when the sealing secret is missing or wrong).
+pub fn ensure_signing_key(
+    db: &Database,
+    clock: &dyn Clock,
+    sealer: &Sealer,
+) -> Result<(), OperatorError> {
     let now = clock.now();
     db.write(|conn| {
-        if choose_signing(&keys::all(conn)?, now).is_none() {
-            let row = insert_new_key(conn, now)?;
+        if let Some(row) = choose_signing(&keys::all(conn)?, now) {
+            sealer
+                .open(&row.kid, &row.private_key)
+                .map_err(|e| OperatorError::Invalid(e.to_string()))?;
+        } else {
+            let row = insert_new_key(conn, sealer, now)?;
             audit::record(
                 conn,
                 db.audit_counts(),
@@ -193,12 +211,20 @@ pub fn ensure_signing_key(db: &Database, clock: &dyn Clock) -> Result<(), Operat
     })
 }
 
-/// The key that signs new tokens at `now`, read inside the caller's transaction.
-pub fn signing_key(conn: &mut DbConnection, now: i64) -> Result<SigningKeyRow, StoreError> {
+/// The key that signs new tokens at `now`, read inside the caller's transaction: its `kid` and
+/// its private part, opened.
+pub fn signing_key(
+    conn: &mut DbConnection,
+    sealer: &Sealer,
+    now: i64,
+) -> Result<(String, String), StoreError> {
     let rows = keys::all(conn)?;
-    choose_signing(&rows, now)
-        .cloned()
-        .ok_or_else(|| StoreError::Invariant("no signing key; run `scimd keys rotate`".into()))
+    let row = choose_signing(&rows, now)
+        .ok_or_else(|| StoreError::Invariant("no signing key; run `scimd keys rotate`".into()))?;
+    let private = sealer
+        .open(&row.kid, &row.private_key)
+        .map_err(|e| StoreError::Invariant(e.to_string()))?;
+    Ok((row.kid.clone(), private))
 }
 
 /// Publishes a new signing key, which signs from `PUBLISH_LEAD` on; the current keys sign until
@@ -210,10 +236,11 @@ pub fn rotate(
     clock: &dyn Clock,
     actor: &Actor,
     access_ttl_ms: i64,
+    sealer: &Sealer,
 ) -> Result<KeyView, OperatorError> {
     let now = clock.now();
     db.write(|conn| {
-        let row = insert_new_key(conn, now)?;
+        let row = insert_new_key(conn, sealer, now)?;
         let retired = keys::retire_all_except(conn, &row.kid, now + PUBLISH_LEAD)?;
         let deleted = keys::delete_retired_before(conn, now - access_ttl_ms - KEY_GRACE)?;
         let event = Event::new(Kind::KeyRotated, actor)
@@ -237,6 +264,7 @@ pub fn revoke(
     actor: &Actor,
     kid: &str,
     access_ttl_ms: i64,
+    sealer: &Sealer,
 ) -> Result<KeyView, OperatorError> {
     let now = clock.now();
     db.write(|conn| {
@@ -249,7 +277,7 @@ pub fn revoke(
         keys::delete(conn, kid)?;
         let mut event = Event::new(Kind::KeyRevoked, actor).detail("kid", kid);
         if choose_signing(&keys::all(conn)?, now).is_none() {
-            let new = insert_new_key(conn, now)?;
+            let new = insert_new_key(conn, sealer, now)?;
             event = event.detail("new_kid", new.kid);
         }
         audit::record(conn, db.audit_counts(), now, event)?;

@@ -48,6 +48,8 @@ pub struct OAuthEnv<'a> {
     pub ip: Option<String>,
     /// The node's argon2 slots (legacy client secrets).
     pub passwords: &'a crate::oauth::password::Gate,
+    /// Opens the signing key's private part.
+    pub sealer: &'a crate::oauth::seal::Sealer,
 }
 
 impl OAuthEnv<'_> {

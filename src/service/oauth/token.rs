@@ -133,9 +133,9 @@ pub(super) fn mint(
 ) -> Result<TokenResponse, StoreError> {
     let jti = uuid::Uuid::new_v4().to_string();
     let refresh = lineage::issue_refresh(conn, &grant.id, parent, Some(&jti), now)?;
-    let key = signing_key(conn, now)?;
+    let (kid, private_key) = signing_key(conn, env.sealer, now)?;
     let encoding =
-        crypto::encoding_key(&key.private_key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        crypto::encoding_key(&private_key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     // JWT times are in seconds.
     let ttl_secs = env.settings.access_token_ttl_ms() / 1000;
     let iat = now.div_euclid(1000);
@@ -151,8 +151,8 @@ pub(super) fn mint(
         tenant: grant.tenant_id.clone(),
         grant: grant.id.clone(),
     };
-    let access_token = jwt::sign(&claims, &key.kid, &encoding)
-        .map_err(|e| StoreError::Invariant(e.to_string()))?;
+    let access_token =
+        jwt::sign(&claims, &kid, &encoding).map_err(|e| StoreError::Invariant(e.to_string()))?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
