@@ -150,6 +150,13 @@ settings! {
     /// Every refresh token of a grant expires this long after consent, if set (default: never;
     /// 0 also means never).
     refresh_absolute_ttl_secs: Option<u64> = None, env = "SCIMD_REFRESH_ABSOLUTE_TTL_SECS";
+    /// Children of one refresh token issued within this many seconds of each other coexist, and
+    /// a token superseded less than this long ago is still honoured: concurrent refreshers of
+    /// one grant never lose it (default 60, like Okta's grace period). Past it, reuse is reuse.
+    refresh_grace_secs: u64 = 60, env = "SCIMD_REFRESH_GRACE_SECS";
+    /// Password (argon2id, 19 MiB each) verifications one node runs at once; more are answered
+    /// 503 with `Retry-After`. Default: one per CPU core.
+    password_hash_concurrency: Option<usize> = None, env = "SCIMD_PASSWORD_HASH_CONCURRENCY";
     /// Lifetime of authorization codes, in seconds (default 60, at most 600).
     auth_code_ttl_secs: u64 = 60, env = "SCIMD_AUTH_CODE_TTL_SECS";
     /// Lifetime of a tenant admin's login session on the consent pages, in seconds (default 1 h).
@@ -188,6 +195,13 @@ settings! {
     /// How long the event log keeps events, in days (at least 1); a feed cursor older than
     /// that is answered 410.
     event_retention_days: u64 = 30, env = "SCIMD_EVENT_RETENTION_DAYS";
+    /// AES-256-GCM secret (32 bytes, base64) that seals the signing keys' private parts in the
+    /// database; unset, they are stored as they are. Or read from `signing_key_secret_file`.
+    signing_key_secret: Option<String> [secret] = None, env = "SCIMD_SIGNING_KEY_SECRET";
+    /// A file holding `signing_key_secret` (e.g. a mounted secret); not both.
+    signing_key_secret_file: Option<PathBuf> = None, env = "SCIMD_SIGNING_KEY_SECRET_FILE";
+    /// The secret before a rotation of `signing_key_secret`: it only opens keys sealed with it.
+    signing_key_previous_secret: Option<String> [secret] = None, env = "SCIMD_SIGNING_KEY_PREVIOUS_SECRET";
     /// Bearer token a scraper must send to `/metrics`; without it, only loopback peers may scrape.
     metrics_token: Option<String> [secret] = None, env = "SCIMD_METRICS_TOKEN";
     /// Send webhooks to private, loopback, link-local and other non-public addresses, and over
@@ -382,6 +396,19 @@ impl Settings {
         self.refresh_absolute_ttl_secs.map(millis)
     }
 
+    /// What seals and opens the signing keys' private parts.
+    pub fn sealer(&self) -> Result<crate::oauth::seal::Sealer, crate::oauth::seal::SealError> {
+        crate::oauth::seal::Sealer::new(
+            self.signing_key_secret.as_deref(),
+            self.signing_key_previous_secret.as_deref(),
+        )
+    }
+
+    /// The refresh rotation grace window, in clock milliseconds.
+    pub fn refresh_grace_ms(&self) -> i64 {
+        millis(self.refresh_grace_secs)
+    }
+
     /// Lifetime of authorization codes, in clock milliseconds.
     pub fn auth_code_ttl_ms(&self) -> i64 {
         millis(self.auth_code_ttl_secs)
@@ -457,6 +484,22 @@ impl Settings {
                 message: "set both (certificate chain and private key) or neither".into(),
             });
         }
+        if let Some(path) = self.signing_key_secret_file.clone() {
+            if self.signing_key_secret.is_some() {
+                return Err(ConfigError::Value {
+                    key: "signing_key_secret_file".into(),
+                    message: "set signing_key_secret or signing_key_secret_file, not both".into(),
+                });
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+            self.signing_key_secret = Some(text.trim().to_owned());
+            self.signing_key_secret_file = None;
+        }
+        self.sealer().map_err(|e| ConfigError::Value {
+            key: "signing_key_secret".into(),
+            message: e.to_string(),
+        })?;
         if self.max_connections == Some(0) {
             return Err(ConfigError::Value {
                 key: "max_connections".into(),
@@ -604,6 +647,24 @@ mod tests {
         let mut s = Settings::default();
         assert!(file.is_ok_and(|f| s.apply_file(f).is_ok()));
         assert!(s.trusts_every_peer());
+    }
+
+    #[test]
+    fn the_signing_key_secret_comes_from_a_file_and_must_be_32_bytes() {
+        let path = std::env::temp_dir().join(format!("scimd-seal-{}", std::process::id()));
+        std::fs::write(&path, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n").unwrap();
+        let mut s = Settings { signing_key_secret_file: Some(path.clone()), ..Settings::default() };
+        s.validate().unwrap();
+        assert_eq!(
+            s.signing_key_secret.as_deref(),
+            Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+        );
+        assert!(!format!("{s:?}").contains("AAECAwQF"), "hidden");
+        let mut both = Settings { signing_key_secret_file: Some(path.clone()), ..s.clone() };
+        assert!(both.validate().is_err_and(|e| e.to_string().contains("not both")));
+        let _ = std::fs::remove_file(path);
+        let mut bad = Settings { signing_key_secret: Some("short".into()), ..Settings::default() };
+        assert!(bad.validate().is_err_and(|e| e.to_string().contains("32 bytes")));
     }
 
     #[test]

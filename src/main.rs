@@ -212,16 +212,20 @@ enum TenantAdminCommand {
 
 #[derive(Debug, Subcommand)]
 enum ClientCommand {
-    /// Register a client; its secret is printed once and stored as argon2id.
+    /// Register a client; its secret is printed once and stored as SHA-256.
     Create {
         #[arg(long)]
         name: String,
         /// An exact redirect URI (repeatable).
         #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
-        /// Register Okta's five callback URIs for this OIN app name.
+        /// Register Okta's https callback URIs for this OIN app name.
         #[arg(long)]
         okta_app: Option<String>,
+        /// Also register Okta's plain-http callback (`http://system-admin.okta1.com:1802/…`)
+        /// of that app; only if the app really is on that cell.
+        #[arg(long, requires = "okta_app")]
+        okta_http_callback: bool,
         /// Refuse authorization requests without PKCE (S256).
         #[arg(long)]
         require_pkce: bool,
@@ -236,10 +240,13 @@ enum ClientCommand {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// Add a new signing key; older keys stay published until their tokens have expired.
+    /// Add a new signing key: published at once, signing 15 s later (every node knows it by
+    /// then); older keys stay published until their tokens have expired.
     Rotate,
     /// List signing keys.
     List,
+    /// Delete a key at once (it leaked): tokens it signed stop working on every node within 5 s.
+    Revoke { kid: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -346,7 +353,7 @@ fn administer(
         Command::Apikey(cmd) => apikey_command(&db, clock, cmd, json),
         Command::TenantAdmin(cmd) => tenant_admin_command(&db, clock, cmd, json),
         Command::Client(cmd) => client_command(&db, clock, cmd, json),
-        Command::Keys(cmd) => keys_command(&db, clock, cmd, settings.access_token_ttl_ms(), json),
+        Command::Keys(cmd) => keys_command(&db, clock, cmd, settings, json),
         Command::Grant(cmd) => grant_command(&db, clock, cmd, json),
         Command::Operator(cmd) => operator_command(&db, clock, cmd, json),
         Command::Webhook(cmd) => webhook_command(&db, clock, settings, cmd, json),
@@ -684,23 +691,28 @@ fn client_command(
 ) -> anyhow::Result<()> {
     let issued_text = |c: &clients::IssuedClient| {
         format!(
-            "client_id:     {}\nclient_secret: {}\nredirect URIs:\n  {}\n\nThe secret is shown only now; it is stored as an argon2id hash.",
+            "client_id:     {}\nclient_secret: {}\nredirect URIs:\n  {}\n\nThe secret is shown only now; it is stored as a SHA-256 hash.",
             c.client_id,
             c.client_secret,
             c.redirect_uris.join("\n  ")
         )
     };
     match cmd {
-        ClientCommand::Create { name, redirect_uris, okta_app, require_pkce } => {
-            let c = clients::create(
-                db,
-                clock,
-                &Actor::Cli,
-                &name,
-                &redirect_uris,
-                okta_app.as_deref(),
+        ClientCommand::Create {
+            name,
+            redirect_uris,
+            okta_app,
+            okta_http_callback,
+            require_pkce,
+        } => {
+            let new = clients::NewClient {
+                name: &name,
+                redirect_uris: &redirect_uris,
+                okta_app: okta_app.as_deref(),
+                okta_http_callback,
                 require_pkce,
-            )?;
+            };
+            let c = clients::create(db, clock, &Actor::Cli, &new)?;
             print(json, &c, || issued_text(&c));
         }
         ClientCommand::List => {
@@ -739,16 +751,31 @@ fn keys_command(
     db: &Database,
     clock: &dyn Clock,
     cmd: KeysCommand,
-    ttl_ms: i64,
+    settings: &Settings,
     json: bool,
 ) -> anyhow::Result<()> {
+    let ttl_ms = settings.access_token_ttl_ms();
+    let sealer = settings.sealer()?;
     match cmd {
         KeysCommand::Rotate => {
-            let k = keys::rotate(db, clock, &Actor::Cli, ttl_ms)?;
+            let k = keys::rotate(db, clock, &Actor::Cli, ttl_ms, &sealer)?;
             print(json, &k, || {
                 format!(
-                    "new signing key {} ({}); older keys stay published until their tokens expire",
-                    k.kid, k.alg
+                    "new signing key {} ({}), published now, signing in {} s; older keys stay \
+                     published until their tokens expire",
+                    k.kid,
+                    k.alg,
+                    keys::PUBLISH_LEAD / 1000
+                )
+            });
+        }
+        KeysCommand::Revoke { kid } => {
+            let k = keys::revoke(db, clock, &Actor::Cli, &kid, ttl_ms, &sealer)?;
+            print(json, &k, || {
+                format!(
+                    "signing key {} deleted; tokens it signed stop working on every node within {} s",
+                    k.kid,
+                    keys::KEY_CACHE_MAX_AGE / 1000
                 )
             });
         }

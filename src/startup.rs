@@ -61,6 +61,14 @@ impl Application {
                 "forwarded headers are trusted from every peer; list the proxies in trusted_proxies"
             );
         }
+        if settings.refresh_absolute_ttl_ms().is_none() {
+            // A deliberate exception (README, Security): Okta refreshes only when it provisions,
+            // and a forced expiry would be an outage; the operator should know it is so.
+            tracing::warn!(
+                "refresh_absolute_ttl_secs is not set: refresh-token chains have no absolute \
+                 lifetime (only the idle limit, refresh_idle_ttl_secs); set it to bound them"
+            );
+        }
         let catalog = CatalogConfig {
             roles: settings.catalog_roles,
             entitlement_types: settings.entitlement_types.clone(),
@@ -68,8 +76,14 @@ impl Application {
         let schemas = Registry::configured(&settings.schema_extensions, &catalog)
             .map_err(|e| anyhow::anyhow!("invalid schema_extensions or entitlement_types: {e}"))?;
         let db = db.with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs));
-        keys::ensure_signing_key(&db, clock.as_ref())
+        let sealer = settings.sealer().map_err(|e| anyhow::anyhow!("{e}"))?;
+        keys::ensure_signing_key(&db, clock.as_ref(), &sealer)
             .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;
+        let passwords = match settings.password_hash_concurrency {
+            Some(limit) => crate::oauth::password::Gate::new(limit),
+            None => crate::oauth::password::Gate::per_core(),
+        };
+        let tokens = TokenRuntime::new(settings.access_token_ttl_ms());
         let events = EventWorker::start(db.clone(), clock.clone(), settings.event_retention_ms());
         let delivery = start_delivery(&db, &clock, &settings);
         let state = web::Data::new(AppState {
@@ -78,9 +92,11 @@ impl Application {
             events,
             settings: Arc::new(settings),
             schemas: Arc::new(schemas),
-            tokens: Arc::new(TokenRuntime::new()),
+            tokens: Arc::new(tokens),
             scim_limiter: Arc::new(BatchedLimiter::new()),
             activity: Arc::new(ActivityTracker::new()),
+            passwords: Arc::new(passwords),
+            sealer: Arc::new(sealer),
         });
         let registry = web::Data::new(crate::metrics::Registry::new());
         let mut server = HttpServer::new(move || {

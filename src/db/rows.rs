@@ -156,6 +156,8 @@ pub struct RefreshTokenRow {
     pub created_at: i64,
     pub used_at: Option<i64>,
     pub retired_at: Option<i64>,
+    /// The `jti` of the access token minted with this refresh token.
+    pub access_jti: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -154,6 +154,15 @@ diesel::table! {
         created_at -> BigInt,
         used_at -> Nullable<BigInt>,
         retired_at -> Nullable<BigInt>,
+        access_jti -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    revoked_access_tokens (jti) {
+        jti -> Text,
+        grant_id -> Text,
+        expires_at -> BigInt,
     }
 }
 
@@ -345,6 +354,7 @@ diesel::joinable!(oauth_grants -> tenants (tenant_id));
 diesel::joinable!(oauth_grants -> oauth_clients (client_id));
 diesel::joinable!(oauth_codes -> oauth_grants (grant_id));
 diesel::joinable!(refresh_tokens -> oauth_grants (grant_id));
+diesel::joinable!(revoked_access_tokens -> oauth_grants (grant_id));
 diesel::joinable!(operator_sessions -> operator_accounts (operator_id));
 diesel::joinable!(tenant_activity -> tenants (tenant_id));
 diesel::joinable!(api_keys -> tenants (tenant_id));
@@ -366,6 +376,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_grants,
     oauth_codes,
     refresh_tokens,
+    revoked_access_tokens,
     signing_keys,
     audit_events,
     operator_accounts,

@@ -37,6 +37,7 @@ pub async fn scrape(
         Access::Allowed => {
             let mut body = registry.render(state.db.pool_stats(), state.db.audit_counts());
             body.push_str(&webhooks(&req, &state).await);
+            body.push_str(&crate::metrics::passwords::render(password_sample(&state)));
             HttpResponse::Ok().content_type(CONTENT_TYPE).body(body)
         }
         Access::Unauthenticated => HttpResponse::Unauthorized()
@@ -68,6 +69,16 @@ async fn webhooks(req: &HttpRequest, state: &web::Data<AppState>) -> String {
         Err(_) => (0, 0.0),
     };
     render(&WebhookSample { deliveries, queue_depth, lag_seconds })
+}
+
+fn password_sample(state: &AppState) -> crate::metrics::passwords::PasswordSample {
+    let gate = &state.passwords;
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    crate::metrics::passwords::PasswordSample {
+        limit: count(gate.limit()),
+        peak: count(gate.peak()),
+        refused: gate.refused(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -45,6 +45,10 @@ pub struct AppState {
     pub scim_limiter: Arc<BatchedLimiter>,
     /// Throttles writes of each tenant's last SCIM activity.
     pub activity: Arc<ActivityTracker>,
+    /// This node's bound on concurrent argon2 verifications (sign-ins, legacy client secrets).
+    pub passwords: Arc<crate::oauth::password::Gate>,
+    /// Seals new signing keys and opens the one that signs (`signing_key_secret`).
+    pub sealer: Arc<crate::oauth::seal::Sealer>,
 }
 
 impl AppState {

@@ -63,6 +63,8 @@ impl Ctx {
             settings: &self.state.settings,
             issuer: &self.issuer,
             ip: self.ip.clone(),
+            passwords: &self.state.passwords,
+            sealer: &self.state.sealer,
         }
     }
 }
@@ -368,8 +370,8 @@ fn client_request(
     Ok((params, creds))
 }
 
-/// Shared by /token, /revoke and /introspect: parse the form, authenticate the client (argon2id,
-/// off the async runtime), then `act`; answers in JSON with `Cache-Control: no-store`.
+/// Shared by /token, /revoke and /introspect: parse the form, authenticate the client (off the
+/// async runtime), then `act`; answers in JSON with `Cache-Control: no-store`.
 async fn with_client<T, F>(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -396,7 +398,7 @@ where
     let ctx = Ctx::new(&req, &state);
     let result = web::block(move || {
         let env = ctx.env();
-        // Counted before the client's secret is checked: argon2id is the expensive part.
+        // Counted before the client's secret is checked, which may be a legacy argon2id hash.
         if let Some(secs) = token_budget(&ctx, &creds.client_id)? {
             return Ok(Verdict::Refused(OAuthError::rate_limited(secs)));
         }

@@ -276,6 +276,7 @@ pub async fn sign_in<T: Send + 'static>(
             password: &password,
             ip: ip.as_deref(),
             ip_limit: Limit::per_minute(st.settings.rate_limits.login_per_ip),
+            gate: &st.passwords,
         };
         let ttl = st.settings.session_ttl_ms();
         sign_in(&st.db, st.clock.as_ref(), ttl, &attempt)
@@ -293,6 +294,12 @@ pub fn refused(
     let (what, retry_after) = match failure {
         LoginFailure::Invalid => {
             return render(StatusCode::UNAUTHORIZED, "Incorrect email or password.".into());
+        }
+        LoginFailure::Busy { retry_after } => {
+            let message = "The server is busy checking other sign-ins. Try again in a moment.";
+            let mut response = render(StatusCode::SERVICE_UNAVAILABLE, message.into());
+            ui::set_retry_after(&mut response, retry_after);
+            return response;
         }
         LoginFailure::Throttled { retry_after } => ("Too many sign-in attempts", retry_after),
         LoginFailure::Locked { retry_after } => ("Too many failed sign-in attempts", retry_after),

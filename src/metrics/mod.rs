@@ -5,6 +5,7 @@
 pub mod events;
 pub mod family;
 pub mod histogram;
+pub mod passwords;
 pub mod text;
 pub mod webhooks;
 

@@ -79,6 +79,16 @@ impl OAuthError {
             )
         }
     }
+    /// Every argon2 slot of the node is taken (RFC 6749 §4.1.2.1's `temporarily_unavailable`).
+    pub fn busy(retry_after_secs: u64) -> OAuthError {
+        OAuthError {
+            retry_after: Some(retry_after_secs),
+            ..OAuthError::new(
+                OAuthErrorCode::TemporarilyUnavailable,
+                format!("the server is busy; retry after {retry_after_secs} second(s)"),
+            )
+        }
+    }
     pub fn server_error() -> OAuthError {
         OAuthError::new(OAuthErrorCode::ServerError, "internal error; see the server log")
     }

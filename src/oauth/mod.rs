@@ -1,5 +1,6 @@
 //! OAuth2 token logic with no HTTP and no SQL: secrets and their hashes, password hashing, scopes,
-//! PKCE, JWT access tokens (RFC 9068), signing keys and JWKS, refresh-family rules, error codes.
+//! PKCE, JWT access tokens (RFC 9068), signing keys and JWKS (sealed at rest), refresh-family
+//! rules, error codes.
 //! oxide-auth drives the protocol; the service layer plugs our storage into it.
 
 pub mod error;
@@ -10,4 +11,5 @@ pub mod pkce;
 pub mod redirect;
 pub mod refresh;
 pub mod scope;
+pub mod seal;
 pub mod secret;

@@ -26,6 +26,14 @@ pub enum PkceError {
     VerifierMissing,
     #[error("code_verifier does not match the code_challenge")]
     Mismatch,
+    #[error("code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~'")]
+    VerifierFormat,
+}
+
+/// RFC 7636 §4.1: a verifier is 43 to 128 unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+pub fn valid_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
 /// The value stored with the authorization code, or `None` when no challenge was sent.
@@ -58,6 +66,7 @@ pub fn verify(stored: Option<&str>, verifier: Option<&str>) -> Result<(), PkceEr
         (None, None) => Ok(()),
         (None, Some(_)) => Err(PkceError::Downgrade),
         (Some(_), None) => Err(PkceError::VerifierMissing),
+        (Some(_), Some(verifier)) if !valid_verifier(verifier) => Err(PkceError::VerifierFormat),
         (Some(stored), Some(verifier)) => {
             let value = oxide_auth::primitives::grant::Value::private(Some(stored.to_owned()));
             Pkce::required()
@@ -110,6 +119,21 @@ mod tests {
         assert_eq!(challenge(true, None, None), Err(PkceError::Required), "required by the client");
         assert_eq!(challenge(false, None, None).unwrap(), None);
         assert_eq!(verify(None, Some(VERIFIER)), Err(PkceError::Downgrade));
+        let stored = challenge(false, Some("S256"), Some(&c)).unwrap();
+        assert_eq!(verify(stored.as_deref(), Some("short")), Err(PkceError::VerifierFormat));
+        for (verifier, valid) in [
+            (VERIFIER, true),
+            ("a".repeat(43).as_str(), true),
+            ("a".repeat(42).as_str(), false),
+            ("a".repeat(128).as_str(), true),
+            ("a".repeat(129).as_str(), false),
+            ("~._-~._-~._-~._-~._-~._-~._-~._-~._-~._-~._", true),
+            ("a+aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false),
+            ("a aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false),
+            ("é".repeat(22).as_str(), false),
+        ] {
+            assert_eq!(valid_verifier(verifier), valid, "{verifier}");
+        }
         assert!(verify(None, None).is_ok());
     }
 }

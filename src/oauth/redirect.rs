@@ -1,18 +1,25 @@
-//! Redirect URIs: Okta's five callback URIs for an OIN app, and what we accept at registration.
-//! Matching at /authorize is exact string equality against the registered list.
+//! Redirect URIs: Okta's callback URIs for an OIN app, and what we accept at registration.
+//! Matching at /authorize is exact string equality against the registered list. Plain `http://`
+//! is accepted only for loopback hosts (RFC 8252 §7.3, RFC 9700 §2.6): anywhere else the code
+//! would cross the network in clear. Okta's one plain-http cell (`okta1.com:1802`) is added only
+//! when the operator asks for it.
 
 use url::Url;
 
-/// The callbacks Okta uses for an app named `app_name` in its admin consoles.
-pub fn okta_callbacks(app_name: &str) -> Vec<String> {
+/// The https callbacks Okta uses for an app named `app_name` in its admin consoles, and with
+/// `plain_http` also the plain-http one of its `okta1.com:1802` cell.
+pub fn okta_callbacks(app_name: &str, plain_http: bool) -> Vec<String> {
     let path = format!("/admin/app/cpc/{app_name}/oauth/callback");
-    vec![
+    let mut uris = vec![
         format!("https://system-admin.okta.com{path}"),
         format!("https://system-admin.okta-emea.com{path}"),
         format!("https://system-admin.oktapreview.com{path}"),
         format!("https://system-admin.trexcloud.com{path}"),
-        format!("http://system-admin.okta1.com:1802{path}"),
-    ]
+    ];
+    if plain_http {
+        uris.push(format!("http://system-admin.okta1.com:1802{path}"));
+    }
+    uris
 }
 
 /// An Okta app name is a path segment: letters, digits, `_` and `-` only.
@@ -29,6 +36,10 @@ pub enum RedirectUriError {
     NotAbsolute { uri: String, reason: url::ParseError },
     #[error("{0:?}: only http and https redirect URIs are allowed")]
     Scheme(String),
+    #[error(
+        "{0:?}: plain http is allowed only for loopback hosts (localhost, 127.0.0.1, [::1]); use https"
+    )]
+    PlainHttp(String),
     #[error("{0:?}: the redirect URI needs a host")]
     NoHost(String),
     #[error("{0:?}: a redirect URI must not contain a fragment")]
@@ -37,8 +48,8 @@ pub enum RedirectUriError {
     Credentials(String),
 }
 
-/// A redirect URI we are willing to register: absolute http(s), with a host, no fragment, no
-/// userinfo (RFC 6749 §3.1.2).
+/// A redirect URI we are willing to register: absolute https (http for loopback only), with a
+/// host, no fragment, no userinfo (RFC 6749 §3.1.2).
 pub fn validate(uri: &str) -> Result<(), RedirectUriError> {
     let url = Url::parse(uri)
         .map_err(|reason| RedirectUriError::NotAbsolute { uri: uri.to_owned(), reason })?;
@@ -47,6 +58,9 @@ pub fn validate(uri: &str) -> Result<(), RedirectUriError> {
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(RedirectUriError::NoHost(uri.to_owned()));
+    }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(RedirectUriError::PlainHttp(uri.to_owned()));
     }
     if url.fragment().is_some() {
         return Err(RedirectUriError::Fragment(uri.to_owned()));
@@ -57,20 +71,31 @@ pub fn validate(uri: &str) -> Result<(), RedirectUriError> {
     Ok(())
 }
 
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn okta_callbacks_cover_every_cell() {
-        let uris = okta_callbacks("acme_scim");
-        assert_eq!(uris.len(), 5);
+        let uris = okta_callbacks("acme_scim", false);
+        assert_eq!(uris.len(), 4);
         assert_eq!(uris[0], "https://system-admin.okta.com/admin/app/cpc/acme_scim/oauth/callback");
+        assert!(uris.iter().all(|u| validate(u).is_ok()));
+        let with_http = okta_callbacks("acme_scim", true);
         assert_eq!(
-            uris[4],
+            with_http[4],
             "http://system-admin.okta1.com:1802/admin/app/cpc/acme_scim/oauth/callback"
         );
-        assert!(uris.iter().all(|u| validate(u).is_ok()));
+        assert!(validate(&with_http[4]).is_err(), "registered only as Okta's own, on request");
     }
 
     #[test]
@@ -81,7 +106,12 @@ mod tests {
         for bad in ["/relative", "ftp://x/y", "https://x/y#frag", "https://u:p@x/y", "not a url"] {
             assert!(validate(bad).is_err(), "{bad}");
         }
-        assert!(validate("http://127.0.0.1:9999/cb").is_ok());
+        for loopback in ["http://127.0.0.1:9999/cb", "http://localhost/cb", "http://[::1]:8/cb"] {
+            assert!(validate(loopback).is_ok(), "{loopback}");
+        }
+        for remote in ["http://idp.example/cb", "http://10.0.0.1/cb", "http://127.example/cb"] {
+            assert_eq!(validate(remote), Err(RedirectUriError::PlainHttp(remote.to_owned())));
+        }
     }
 
     #[test]

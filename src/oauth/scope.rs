@@ -1,10 +1,22 @@
 //! Scopes: `scim:read` for SCIM reads, `scim:write` for changes. A request without `scope` gets
 //! both; `offline_access` (which Okta may send) is accepted and implied, since we always issue a
-//! refresh token; anything else unknown is dropped (RFC 6749 §3.3 lets us narrow and say so).
+//! refresh token; `scim` (Microsoft Entra's name for the whole API) means both. Other unknown
+//! scopes beside one of those are dropped (RFC 6749 §3.3 lets us narrow and say so), but a
+//! request naming *only* unknown scopes is refused with `invalid_scope`: widening it to full
+//! access would grant what nobody asked for.
 
 pub const SCIM_READ: &str = "scim:read";
 pub const SCIM_WRITE: &str = "scim:write";
 pub const ALL: [&str; 2] = [SCIM_READ, SCIM_WRITE];
+/// Accepted and implied: every grant gets a refresh token.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+/// Microsoft Entra's scope for the whole SCIM API.
+pub const ENTRA_SCIM: &str = "scim";
+
+/// The request named scopes, none of which we know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("none of the requested scopes is known; request scim:read and/or scim:write")]
+pub struct UnknownScopes;
 
 /// What a token may do, decided from its `scope` claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,11 +42,16 @@ impl Access {
 }
 
 /// The scope granted for a requested one, in canonical order, space-separated.
-pub fn negotiate(requested: Option<&str>) -> String {
+pub fn negotiate(requested: Option<&str>) -> Result<String, UnknownScopes> {
     let requested: Vec<&str> =
         requested.map(|s| s.split(' ').filter(|t| !t.is_empty()).collect()).unwrap_or_default();
     let granted: Vec<&str> = ALL.into_iter().filter(|s| requested.contains(s)).collect();
-    if granted.is_empty() { ALL.join(" ") } else { granted.join(" ") }
+    if !granted.is_empty() {
+        return Ok(granted.join(" "));
+    }
+    let implies_all =
+        requested.is_empty() || requested.iter().any(|s| *s == OFFLINE_ACCESS || *s == ENTRA_SCIM);
+    if implies_all { Ok(ALL.join(" ")) } else { Err(UnknownScopes) }
 }
 
 /// Known scopes of a space-separated list, in canonical order (oxide-auth's `Scope` is a set
@@ -65,15 +82,20 @@ mod tests {
 
     #[test]
     fn negotiation_table() {
+        let all = Ok("scim:read scim:write".to_owned());
         for (requested, granted) in [
-            (None, "scim:read scim:write"),
-            (Some(""), "scim:read scim:write"),
-            (Some("offline_access"), "scim:read scim:write"),
-            (Some("openid profile"), "scim:read scim:write"),
-            (Some("scim:read"), "scim:read"),
-            (Some("scim:write offline_access"), "scim:write"),
-            (Some("scim:write scim:read"), "scim:read scim:write"),
-            (Some("scim:read  scim:read"), "scim:read"),
+            (None, all.clone()),
+            (Some(""), all.clone()),
+            (Some("offline_access"), all.clone()),
+            (Some("scim"), all.clone()),
+            (Some("openid offline_access"), all.clone()),
+            (Some("openid profile"), Err(UnknownScopes)),
+            (Some("admin"), Err(UnknownScopes)),
+            (Some("scim:read"), Ok("scim:read".to_owned())),
+            (Some("scim:write offline_access"), Ok("scim:write".to_owned())),
+            (Some("scim:write openid"), Ok("scim:write".to_owned())),
+            (Some("scim:write scim:read"), all.clone()),
+            (Some("scim:read  scim:read"), Ok("scim:read".to_owned())),
         ] {
             assert_eq!(negotiate(requested), granted, "{requested:?}");
         }

@@ -19,6 +19,7 @@ mod journeys;
 mod metrics;
 mod migrations;
 mod oauth;
+mod oauth_hardening;
 mod queries;
 mod snapshots;
 mod support;

@@ -613,7 +613,8 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
     let fx = okta::setup(&app);
     let old = okta::authorize_and_exchange(&app, &fx, &[]).await;
     let ttl = 3_600_000;
-    let rotated = keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl).unwrap();
+    let rotated =
+        keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl, &Default::default()).unwrap();
     let jwks = app.get_public_json("/oauth/jwks.json").await;
     let kids = key_ids(&jwks);
     assert_eq!(kids.len(), 2);
@@ -625,14 +626,18 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
         );
         assert!(k.get("d").is_none(), "never the private part");
     }
-    // Old tokens keep working; new ones carry the new kid and work on this node at once.
+    // Old tokens keep working; the new key is published before it signs (every node knows it
+    // first), then new tokens carry the new kid and work.
     assert_eq!(scim_get(&app, &at(&old)).await.status(), StatusCode::OK);
-    let new = tokens(refresh(&app, &fx, ClientAuth::Basic, &rt(&old)).await).await;
+    let before = tokens(refresh(&app, &fx, ClientAuth::Basic, &rt(&old)).await).await;
+    assert_ne!(okta::jwt_parts(&at(&before)).0["kid"], rotated.kid.as_str());
+    clock.advance(keys::PUBLISH_LEAD);
+    let new = tokens(refresh(&app, &fx, ClientAuth::Basic, &rt(&before)).await).await;
     assert_eq!(okta::jwt_parts(&at(&new)).0["kid"], rotated.kid.as_str());
     assert_eq!(scim_get(&app, &at(&new)).await.status(), StatusCode::OK);
     // Once every token of the old key has expired, the next rotation drops it.
     clock.advance(ttl + 61_000);
-    keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl).unwrap();
+    keys::rotate(&app.db, app.clock.as_ref(), &Actor::Cli, ttl, &Default::default()).unwrap();
     let jwks = app.get_public_json("/oauth/jwks.json").await;
     let kids = key_ids(&jwks);
     assert_eq!(kids.len(), 2, "{kids:?}");
@@ -675,16 +680,14 @@ async fn introspection_and_revocation() {
     assert_eq!(info, json!({"active": false}));
 
     // Another client learns nothing and cannot revoke.
-    let other = scimd::service::oauth::clients::create(
-        &app.db,
-        app.clock.as_ref(),
-        &Actor::Cli,
-        "Other",
-        &[okta::CALLBACK.to_owned()],
-        None,
-        false,
-    )
-    .unwrap();
+    let new = scimd::service::oauth::clients::NewClient {
+        name: "Other",
+        redirect_uris: &[okta::CALLBACK.to_owned()],
+        ..Default::default()
+    };
+    let other =
+        scimd::service::oauth::clients::create(&app.db, app.clock.as_ref(), &Actor::Cli, &new)
+            .unwrap();
     let other = okta::Fixture { client_id: other.client_id, client_secret: other.client_secret };
     let info: Value = client_post(&app, &other, "/oauth/introspect", &[("token", &access)])
         .await

@@ -28,14 +28,20 @@ pub fn active(conn: &mut DbConnection) -> QueryResult<Option<SigningKeyRow>> {
         .optional()
 }
 
-pub fn retire_all_except(conn: &mut DbConnection, kid: &str, now: i64) -> QueryResult<usize> {
+/// Retires, as of `at` (which may be ahead), every key but `kid` not retired yet.
+pub fn retire_all_except(conn: &mut DbConnection, kid: &str, at: i64) -> QueryResult<usize> {
     diesel::update(
         signing_keys::table
             .filter(signing_keys::kid.ne(kid))
             .filter(signing_keys::retired_at.is_null()),
     )
-    .set(signing_keys::retired_at.eq(now))
+    .set(signing_keys::retired_at.eq(at))
     .execute(conn)
+}
+
+/// Deletes one key (revocation).
+pub fn delete(conn: &mut DbConnection, kid: &str) -> QueryResult<usize> {
+    diesel::delete(signing_keys::table.find(kid)).execute(conn)
 }
 
 /// Removes keys retired before `cutoff`: every token they signed has expired.

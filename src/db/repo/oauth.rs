@@ -4,7 +4,9 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::rows::{ClientRow, CodeRow, GrantRow, RefreshTokenRow, TenantRow};
-use crate::db::schema::{oauth_clients, oauth_codes, oauth_grants, refresh_tokens, tenants};
+use crate::db::schema::{
+    oauth_clients, oauth_codes, oauth_grants, refresh_tokens, revoked_access_tokens, tenants,
+};
 
 pub fn insert_client(conn: &mut DbConnection, row: &ClientRow) -> QueryResult<()> {
     diesel::insert_into(oauth_clients::table).values(row).execute(conn).map(drop)
@@ -29,6 +31,28 @@ pub fn set_client_secret(
 ) -> QueryResult<usize> {
     diesel::update(oauth_clients::table.find(id))
         .set((oauth_clients::secret_hash.eq(secret_hash), oauth_clients::secret_rotated_at.eq(now)))
+        .execute(conn)
+}
+
+pub fn set_client_require_pkce(
+    conn: &mut DbConnection,
+    id: &str,
+    require_pkce: bool,
+) -> QueryResult<usize> {
+    diesel::update(oauth_clients::table.find(id))
+        .set(oauth_clients::require_pkce.eq(require_pkce))
+        .execute(conn)
+}
+
+/// Replaces a legacy secret hash by another hash of the same secret, unless it changed meanwhile.
+pub fn upgrade_client_secret(
+    conn: &mut DbConnection,
+    id: &str,
+    old_hash: &str,
+    new_hash: &str,
+) -> QueryResult<usize> {
+    diesel::update(oauth_clients::table.find(id).filter(oauth_clients::secret_hash.eq(old_hash)))
+        .set(oauth_clients::secret_hash.eq(new_hash))
         .execute(conn)
 }
 
@@ -125,23 +149,56 @@ pub fn mark_refresh_used(conn: &mut DbConnection, id: &str, now: i64) -> QueryRe
         .execute(conn)
 }
 
-/// Retires every live token of the family except `keep` and its children: `keep` has just been
-/// used, so its parent and the parent's other descendants are superseded.
-pub fn retire_family_except(
-    conn: &mut DbConnection,
-    grant_id: &str,
-    keep: &str,
-    now: i64,
-) -> QueryResult<usize> {
+/// The family's tokens not retired yet.
+pub fn live_family(conn: &mut DbConnection, grant_id: &str) -> QueryResult<Vec<RefreshTokenRow>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::grant_id.eq(grant_id))
+        .filter(refresh_tokens::retired_at.is_null())
+        .select(RefreshTokenRow::as_select())
+        .load(conn)
+}
+
+/// Retires these tokens (those still live).
+pub fn retire_refresh(conn: &mut DbConnection, ids: &[String], now: i64) -> QueryResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
     diesel::update(
         refresh_tokens::table
-            .filter(refresh_tokens::grant_id.eq(grant_id))
-            .filter(refresh_tokens::retired_at.is_null())
-            .filter(refresh_tokens::id.ne(keep))
-            .filter(refresh_tokens::parent_id.is_null().or(refresh_tokens::parent_id.ne(keep))),
+            .filter(refresh_tokens::id.eq_any(ids))
+            .filter(refresh_tokens::retired_at.is_null()),
     )
     .set(refresh_tokens::retired_at.eq(now))
     .execute(conn)
+}
+
+/// Revokes one access token until it would have expired; expired revocations are dropped on the
+/// way, so the table holds at most an access-token lifetime of them.
+pub fn revoke_access_token(
+    conn: &mut DbConnection,
+    jti: &str,
+    grant_id: &str,
+    expires_at: i64,
+    now: i64,
+) -> QueryResult<()> {
+    diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(now)))
+        .execute(conn)?;
+    if expires_at <= now {
+        return Ok(());
+    }
+    diesel::insert_into(revoked_access_tokens::table)
+        .values((
+            revoked_access_tokens::jti.eq(jti),
+            revoked_access_tokens::grant_id.eq(grant_id),
+            revoked_access_tokens::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Whether the access token `jti` has been revoked on its own.
+pub fn access_token_revoked(conn: &mut DbConnection, jti: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(revoked_access_tokens::table.find(jti))).get_result(conn)
 }
 
 /// A grant's refresh-token family in issue order.

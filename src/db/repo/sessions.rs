@@ -69,3 +69,12 @@ pub fn delete_of(
         diesel::delete(s::table.filter(owner.eq(account_id))).execute(conn)
     })
 }
+
+/// Signs every admin of a tenant out (disabling the tenant), as disabling one admin does.
+pub fn delete_of_tenant(conn: &mut DbConnection, tenant_id: &str) -> QueryResult<usize> {
+    use crate::db::schema::{admin_accounts, web_sessions};
+    let admins = admin_accounts::table
+        .filter(admin_accounts::tenant_id.eq(tenant_id))
+        .select(admin_accounts::id);
+    diesel::delete(web_sessions::table.filter(web_sessions::admin_id.eq_any(admins))).execute(conn)
+}

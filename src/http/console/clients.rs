@@ -17,6 +17,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/clients", web::get().to(list))
         .route("/admin/clients", web::post().to(create))
         .route("/admin/clients/{id}/rotate", web::post().to(rotate))
+        .route("/admin/clients/{id}/pkce", web::post().to(set_pkce))
         .route("/admin/keys/rotate", web::post().to(rotate_key));
 }
 
@@ -66,9 +67,18 @@ async fn create(state: web::Data<AppState>, form: OperatorForm) -> Result<HttpRe
         .filter(|s| !s.is_empty())
         .into_iter()
         .collect();
+    let okta_http_callback = form.field("okta_http_callback") == "on";
+    let require_pkce = form.field("require_pkce") == "on";
     let (st, actor) = (state.clone(), form.session.actor());
     let issued = blocking(move || {
-        clients::create(&st.db, st.clock.as_ref(), &actor, &name, &uris, okta_app.as_deref(), false)
+        let new = clients::NewClient {
+            name: &name,
+            redirect_uris: &uris,
+            okta_app: okta_app.as_deref(),
+            okta_http_callback,
+            require_pkce,
+        };
+        clients::create(&st.db, st.clock.as_ref(), &actor, &new)
     })
     .await?;
     Ok(shown_once(&form, format!("Client '{}' registered", issued.name), &issued))
@@ -86,13 +96,28 @@ async fn rotate(
     Ok(shown_once(&form, format!("New secret for '{}'", issued.name), &issued))
 }
 
+/// Requires PKCE of a client (`require_pkce=on`) or makes it optional.
+async fn set_pkce(
+    state: web::Data<AppState>,
+    form: OperatorForm,
+    client_id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let require = form.field("require_pkce") == "on";
+    let (st, actor) = (state.clone(), form.session.actor());
+    let id = client_id.into_inner();
+    blocking(move || clients::set_require_pkce(&st.db, st.clock.as_ref(), &actor, &id, require))
+        .await?;
+    Ok(see_other("/admin/clients?done=pkce-changed"))
+}
+
 async fn rotate_key(
     state: web::Data<AppState>,
     form: OperatorForm,
 ) -> Result<HttpResponse, PageError> {
     let (st, actor) = (state.clone(), form.session.actor());
     blocking(move || {
-        keys::rotate(&st.db, st.clock.as_ref(), &actor, st.settings.access_token_ttl_ms())
+        let ttl = st.settings.access_token_ttl_ms();
+        keys::rotate(&st.db, st.clock.as_ref(), &actor, ttl, &st.sealer)
     })
     .await?;
     Ok(see_other("/admin/clients?done=key-rotated"))

@@ -63,7 +63,10 @@ fn notice(code: &str) -> Option<&'static str> {
         "admin-disabled" => "Admin disabled and signed out everywhere.",
         "admin-enabled" => "Admin enabled.",
         "grant-revoked" => "Grant revoked: its refresh and access tokens no longer work.",
-        "key-rotated" => "New signing key in use.",
+        "key-rotated" => {
+            "New signing key published: it signs tokens 15 s from now, once every node knows it."
+        }
+        "pkce-changed" => "PKCE requirement changed: new authorization requests follow it.",
         "api-key-revoked" => "API key revoked: it no longer works.",
         "webhook-disabled" => "Webhook endpoint disabled: events wait until it is enabled.",
         "webhook-enabled" => "Webhook endpoint enabled: deliveries resume where they stopped.",

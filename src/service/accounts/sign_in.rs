@@ -23,6 +23,9 @@ pub enum LoginFailure {
     /// Too many failed attempts locked the account or the address; retry after this many
     /// milliseconds.
     Locked { retry_after: i64 },
+    /// Every password-verification slot of this node is taken; retry after this many
+    /// milliseconds. Neither a failure nor audited: nothing was checked.
+    Busy { retry_after: i64 },
 }
 
 /// What a sign-in form submitted, and the address it came from.
@@ -32,6 +35,8 @@ pub struct Attempt<'a> {
     pub ip: Option<&'a str>,
     /// Sign-in posts per address and window, shared by every node.
     pub ip_limit: Limit,
+    /// The node's argon2 slots.
+    pub gate: &'a password::Gate,
 }
 
 /// What prefixes an account's throttle key and names the realm in sign-in events. Tenant admins
@@ -50,7 +55,7 @@ fn verify(
     table: AccountTable,
     attempt: &Attempt<'_>,
 ) -> Decided<AccountRow, LoginFailure> {
-    let Attempt { email, password: password_text, ip, ip_limit } = *attempt;
+    let Attempt { email, password: password_text, ip, ip_limit, gate } = *attempt;
     let now = clock.now();
     let realm = realm(table);
     let account = throttle::account_key(realm, email);
@@ -88,10 +93,14 @@ fn verify(
         accounts::find_by_email(&mut conn, table, &normalize_email(email))?
     };
     let verified = match &found {
-        Some(a) if !a.disabled => password::verify(password_text, &a.password_hash),
-        _ => {
-            password::verify_dummy(password_text);
-            false
+        Some(a) if !a.disabled => gate.verify(password_text, &a.password_hash),
+        _ => gate.verify_dummy(password_text).map(|()| false),
+    };
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(busy) => {
+            let retry_after = i64::try_from(busy.retry_after_secs).unwrap_or(1) * 1000;
+            return Ok(Verdict::Refused(LoginFailure::Busy { retry_after }));
         }
     };
     let now = clock.now();

@@ -30,7 +30,7 @@ pub fn verified_claims(
     token: &str,
 ) -> Decided<Arc<AccessClaims>, JwtFailure> {
     let hash = secret::sha256(token);
-    if let Some(claims) = runtime.verified(&hash) {
+    if let Some(claims) = runtime.verified(db, now, &hash)? {
         return Ok(Verdict::Granted(claims));
     }
     let kid = match jwt::key_id(token) {
@@ -43,7 +43,7 @@ pub fn verified_claims(
     match jwt::verify_signature(token, &key) {
         Ok(claims) => {
             let claims = Arc::new(claims);
-            runtime.remember(hash, claims.clone(), now.div_euclid(1000));
+            runtime.remember(hash, claims.clone(), kid, now.div_euclid(1000));
             Ok(Verdict::Granted(claims))
         }
         Err(failure) => Ok(Verdict::Refused(failure)),
@@ -71,12 +71,18 @@ pub fn authenticate(
     if let Err(failure) = jwt::check_claims(&claims, issuer, &audience, now.div_euclid(1000)) {
         return Ok(Verdict::Refused(AuthFailure::Token(failure)));
     }
-    let Some((grant, tenant)) = oauth::find_grant(&mut *db.conn()?, &claims.grant)? else {
+    let mut conn = db.conn()?;
+    let Some((grant, tenant)) = oauth::find_grant(&mut conn, &claims.grant)? else {
         return Ok(Verdict::Refused(AuthFailure::GrantRevoked));
     };
     if grant.revoked_at.is_some() {
         return Ok(Verdict::Refused(AuthFailure::GrantRevoked));
     }
+    // Retired with a refresh token its pair never continued (a retry after the grace window).
+    if oauth::access_token_revoked(&mut conn, &claims.jti)? {
+        return Ok(Verdict::Refused(AuthFailure::Revoked));
+    }
+    drop(conn);
     if tenant.disabled {
         return Ok(Verdict::Refused(AuthFailure::TenantDisabled));
     }
@@ -174,11 +180,14 @@ pub fn introspect(
             {
                 return Ok(inactive);
             }
-            let Some((grant, tenant)) = oauth::find_grant(&mut *env.db.conn()?, &claims.grant)?
-            else {
+            let mut conn = env.db.conn()?;
+            let Some((grant, tenant)) = oauth::find_grant(&mut conn, &claims.grant)? else {
                 return Ok(inactive);
             };
-            if grant.revoked_at.is_some() || tenant.disabled {
+            if grant.revoked_at.is_some()
+                || tenant.disabled
+                || oauth::access_token_revoked(&mut conn, &claims.jti)?
+            {
                 return Ok(inactive);
             }
             Ok(json!({

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use oxide_auth::code_grant::authorization::{self, Pending};
+use oxide_auth::code_grant::authorization::{self, ErrorUrl, Pending};
 use oxide_auth::code_grant::error::AuthorizationErrorType;
 use oxide_auth::primitives::grant::Grant;
 use oxide_auth::primitives::registrar::PreGrant;
@@ -73,9 +73,10 @@ pub fn authorize(
             if let Some(refusal) = endpoint.pkce.error {
                 url.description().set_type(AuthorizationErrorType::InvalidRequest);
                 url.description().explain(refusal.to_string());
+            } else if url.description().kind() == AuthorizationErrorType::InvalidScope {
+                url.description().explain(scope::UnknownScopes.to_string());
             }
-            let url: url::Url = url.into();
-            return Ok(AuthorizeOutcome::Redirect(url.to_string()));
+            return Ok(AuthorizeOutcome::Redirect(error_redirect(url)));
         }
         Err(authorization::Error::PrimitiveError) => {
             return Err(StoreError::Invariant("authorization failed".into()));
@@ -103,6 +104,28 @@ pub fn authorize(
             }
         }
     }
+}
+
+/// The redirect carrying an authorization error, with RFC 6749 §4.1.2.1's parameter names:
+/// oxide-auth appends `error`, then `description` and `uri`; those after the last `error` are
+/// renamed `error_description` and `error_uri` (the client's own query is left as it is).
+fn error_redirect(error: ErrorUrl) -> String {
+    let mut url: url::Url = error.into();
+    let pairs: Vec<(String, String)> =
+        url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let Some(start) = pairs.iter().rposition(|(k, _)| k == "error") else {
+        return url.to_string();
+    };
+    let renamed = pairs.into_iter().enumerate().map(|(i, (k, v))| {
+        let k = match k.as_str() {
+            "description" if i > start => "error_description".to_owned(),
+            "uri" if i > start => "error_uri".to_owned(),
+            _ => k,
+        };
+        (k, v)
+    });
+    url.query_pairs_mut().clear().extend_pairs(renamed);
+    url.to_string()
 }
 
 /// Why a request whose client or redirect URI cannot be trusted is answered with a page.
@@ -142,8 +165,7 @@ fn deny(
     match pending.deny() {
         Err(authorization::Error::Redirect(mut url)) => {
             url.description().explain("the administrator denied access");
-            let url: url::Url = url.into();
-            Ok(AuthorizeOutcome::Redirect(url.to_string()))
+            Ok(AuthorizeOutcome::Redirect(error_redirect(url)))
         }
         _ => Err(StoreError::Invariant("denial without a redirect".into())),
     }

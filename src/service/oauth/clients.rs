@@ -1,5 +1,8 @@
 //! OAuth clients (in practice: one per identity provider integration, e.g. the vendor's Okta OIN
-//! app). The secret is shown once and stored as argon2id; redirect URIs are matched exactly.
+//! app). The secret is shown once and stored as SHA-256: it is 256 random bits from us, so a slow
+//! hash adds nothing but a memory cost any caller could make us pay. Secrets stored as argon2id
+//! by earlier versions still work (through the node's argon2 gate) and are rehashed on first use.
+//! Redirect URIs are matched exactly.
 
 use serde::Serialize;
 
@@ -8,7 +11,8 @@ use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::oauth;
 use crate::db::rows::ClientRow;
 use crate::db::{Database, StoreError};
-use crate::oauth::{password, redirect, secret};
+use crate::oauth::password::{self, Busy};
+use crate::oauth::{redirect, secret};
 use crate::service::OperatorError;
 
 /// A client as created or re-keyed: the only time the secret exists outside the client.
@@ -48,16 +52,38 @@ impl From<ClientRow> for ClientView {
     }
 }
 
-/// Registers a client with explicit redirect URIs and/or the five callbacks of an Okta app.
+/// What an operator asks for when registering a client.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient<'a> {
+    pub name: &'a str,
+    /// Exact redirect URIs (https, or http on a loopback host).
+    pub redirect_uris: &'a [String],
+    /// An Okta OIN app name: its https callbacks are registered.
+    pub okta_app: Option<&'a str>,
+    /// Also Okta's plain-http `okta1.com:1802` callback of that app (only on request).
+    pub okta_http_callback: bool,
+    pub require_pkce: bool,
+}
+
+/// Registers a client with explicit redirect URIs and/or the callbacks of an Okta app.
 pub fn create(
     db: &Database,
     clock: &dyn Clock,
     actor: &Actor,
-    name: &str,
-    explicit_uris: &[String],
-    okta_app: Option<&str>,
-    require_pkce: bool,
+    new: &NewClient<'_>,
 ) -> Result<IssuedClient, OperatorError> {
+    let NewClient {
+        name,
+        redirect_uris: explicit_uris,
+        okta_app,
+        okta_http_callback,
+        require_pkce,
+    } = *new;
+    if okta_http_callback && okta_app.is_none() {
+        return Err(OperatorError::Invalid(
+            "the plain-http Okta callback needs an Okta app name (--okta-app)".into(),
+        ));
+    }
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(OperatorError::Invalid("a client name must be 1-100 characters".into()));
@@ -69,7 +95,7 @@ pub fn create(
                 "'{app}' is not an Okta app name (letters, digits, '_' and '-')"
             )));
         }
-        uris.extend(redirect::okta_callbacks(app));
+        uris.extend(redirect::okta_callbacks(app, okta_http_callback));
     }
     for uri in explicit_uris {
         redirect::validate(uri).map_err(|e| OperatorError::Invalid(e.to_string()))?;
@@ -84,8 +110,7 @@ pub fn create(
     }
     let client_id = secret::identifier(secret::CLIENT_ID_PREFIX);
     let client_secret = secret::generate(secret::CLIENT_SECRET_PREFIX);
-    let secret_hash =
-        password::hash(&client_secret).map_err(|e| OperatorError::Invalid(e.to_string()))?;
+    let secret_hash = secret::sha256_hex(&client_secret);
     let now = clock.now();
     let row = ClientRow {
         id: client_id.clone(),
@@ -115,6 +140,31 @@ pub fn create(
     })
 }
 
+/// Requires PKCE (S256) of a client's authorization requests, or makes it optional again. Codes
+/// issued before keep what they were issued with.
+pub fn set_require_pkce(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &Actor,
+    client_id: &str,
+    require_pkce: bool,
+) -> Result<ClientView, OperatorError> {
+    let now = clock.now();
+    db.write(|conn| {
+        let mut row = oauth::find_client(conn, client_id)?
+            .ok_or_else(|| OperatorError::NotFound(format!("client '{client_id}'")))?;
+        if row.require_pkce != require_pkce {
+            oauth::set_client_require_pkce(conn, client_id, require_pkce)?;
+            let event = Event::new(Kind::ClientPkceChanged, actor)
+                .client(client_id)
+                .detail("require_pkce", require_pkce);
+            audit::record(conn, db.audit_counts(), now, event)?;
+            row.require_pkce = require_pkce;
+        }
+        Ok(ClientView::from(row))
+    })
+}
+
 pub fn list(db: &Database) -> Result<Vec<ClientView>, OperatorError> {
     let mut conn = db.conn()?;
     Ok(oauth::list_clients(&mut conn)?.into_iter().map(ClientView::from).collect())
@@ -129,8 +179,7 @@ pub fn rotate_secret(
     client_id: &str,
 ) -> Result<IssuedClient, OperatorError> {
     let client_secret = secret::generate(secret::CLIENT_SECRET_PREFIX);
-    let secret_hash =
-        password::hash(&client_secret).map_err(|e| OperatorError::Invalid(e.to_string()))?;
+    let secret_hash = secret::sha256_hex(&client_secret);
     let now = clock.now();
     let row = db.write(|conn| {
         let row = oauth::find_client(conn, client_id)?
@@ -177,19 +226,96 @@ pub fn delete(
     })
 }
 
-/// Checks a client's credentials. Unknown clients cost one argon2 verification too.
+/// What checking a client's credentials found.
+#[derive(Debug)]
+pub enum ClientCheck {
+    Authenticated(Box<ClientRow>),
+    /// Unknown client or wrong secret (never says which).
+    Refused,
+    /// The client's secret is a legacy argon2 hash and every argon2 slot is taken.
+    Busy(Busy),
+}
+
+/// Checks a client's credentials: SHA-256 and a constant-time comparison, so an unknown or
+/// wrong one costs microseconds. A legacy argon2id hash is verified in one of `gate`'s slots
+/// and, once it matched, replaced by the SHA-256 of the same secret.
 pub fn authenticate(
     db: &Database,
+    gate: &password::Gate,
     client_id: &str,
     client_secret: &str,
-) -> Result<Option<ClientRow>, StoreError> {
-    let row = oauth::find_client(&mut *db.conn()?, client_id)?;
-    match row {
-        Some(row) if password::verify(client_secret, &row.secret_hash) => Ok(Some(row)),
-        Some(_) => Ok(None),
-        None => {
-            password::verify_dummy(client_secret);
-            Ok(None)
+) -> Result<ClientCheck, StoreError> {
+    let Some(row) = oauth::find_client(&mut *db.conn()?, client_id)? else {
+        return Ok(ClientCheck::Refused);
+    };
+    if !password::is_phc(&row.secret_hash) {
+        let presented = secret::sha256_hex(client_secret);
+        return Ok(if secret::equal(&presented, &row.secret_hash) {
+            ClientCheck::Authenticated(Box::new(row))
+        } else {
+            ClientCheck::Refused
+        });
+    }
+    // Only our own secrets were ever stored: anything else cannot match, so it costs no argon2.
+    if !is_generated_secret(client_secret) {
+        return Ok(ClientCheck::Refused);
+    }
+    match gate.verify(client_secret, &row.secret_hash) {
+        Err(busy) => Ok(ClientCheck::Busy(busy)),
+        Ok(false) => Ok(ClientCheck::Refused),
+        Ok(true) => {
+            let upgraded = secret::sha256_hex(client_secret);
+            // Conditional on the old hash: a rotation meanwhile wins.
+            db.write(|conn| {
+                oauth::upgrade_client_secret(conn, &row.id, &row.secret_hash, &upgraded)
+                    .map_err(StoreError::from)
+            })?;
+            Ok(ClientCheck::Authenticated(Box::new(ClientRow { secret_hash: upgraded, ..row })))
         }
+    }
+}
+
+/// A secret of the shape `secret::generate` gives client secrets.
+fn is_generated_secret(text: &str) -> bool {
+    text.strip_prefix(secret::CLIENT_SECRET_PREFIX).is_some_and(|rest| {
+        rest.len() == 43
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::db::scratch::ScratchDatabase;
+
+    #[test]
+    fn new_secrets_are_sha256_and_legacy_argon2_secrets_are_rehashed_on_use() {
+        let scratch = ScratchDatabase::new("clients", 1);
+        let clock = ManualClock::new(1_800_000_000_000);
+        let uris = ["https://idp.test/cb".to_owned()];
+        let new = NewClient { name: "Okta", redirect_uris: &uris, ..NewClient::default() };
+        let issued = create(&scratch.db, clock.as_ref(), &Actor::Cli, &new).unwrap();
+        let stored = |db: &Database| {
+            oauth::find_client(&mut db.conn().unwrap(), &issued.client_id).unwrap().unwrap()
+        };
+        assert_eq!(stored(&scratch.db).secret_hash, secret::sha256_hex(&issued.client_secret));
+        let gate = password::Gate::new(1);
+        let check = |s: &str| authenticate(&scratch.db, &gate, &issued.client_id, s).unwrap();
+        assert!(matches!(check(&issued.client_secret), ClientCheck::Authenticated(_)));
+        assert!(matches!(check("scimd_cs_wrong"), ClientCheck::Refused));
+        assert_eq!(gate.peak(), 0, "no argon2 for a SHA-256 secret");
+
+        // As an earlier version stored it.
+        let legacy = password::hash(&issued.client_secret).unwrap();
+        oauth::set_client_secret(&mut scratch.db.conn().unwrap(), &issued.client_id, &legacy, 0)
+            .unwrap();
+        let wrong = secret::generate(secret::CLIENT_SECRET_PREFIX);
+        assert!(matches!(check(&wrong), ClientCheck::Refused));
+        assert_eq!(stored(&scratch.db).secret_hash, legacy, "a wrong secret changes nothing");
+        assert!(matches!(check(&issued.client_secret), ClientCheck::Authenticated(_)));
+        assert_eq!(stored(&scratch.db).secret_hash, secret::sha256_hex(&issued.client_secret));
+        assert_eq!(gate.peak(), 1);
+        assert!(matches!(check(&issued.client_secret), ClientCheck::Authenticated(_)));
     }
 }

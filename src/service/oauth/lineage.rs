@@ -5,8 +5,10 @@
 use crate::db::repo::oauth as repo;
 use crate::db::rows::{CodeRow, GrantRow, RefreshTokenRow, TenantRow};
 use crate::db::{DbConnection, StoreError};
-use crate::oauth::refresh::{self as rules, Decision, RefreshPolicy, TokenState};
-use crate::oauth::secret;
+use crate::oauth::refresh::{
+    self as rules, Decision, RefreshPolicy, Sibling, Supersession, TokenState,
+};
+use crate::oauth::{pkce, secret};
 use crate::service::oauth::grants;
 
 /// Why a grant is revoked when one of its codes comes back.
@@ -47,15 +49,30 @@ pub enum CodeRedemption {
     Expired {
         grant: GrantRow,
     },
+    /// The request does not match the authorization request (`redirect_uri`, PKCE verifier):
+    /// refused *before* the code is spent, so the client's corrected retry still works.
+    Rejected {
+        grant: GrantRow,
+        reason: String,
+    },
     /// The grant was revoked or its tenant disabled; the code is spent all the same.
     Inactive,
 }
 
-/// Redeems `code` for `client_id`: at most once, before it expires.
+/// What the token request says about the authorization request its code came from.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRequest<'a> {
+    pub redirect_uri: &'a str,
+    pub code_verifier: Option<&'a str>,
+}
+
+/// Redeems `code` for `client_id`: at most once, before it expires, and only when `request`
+/// matches the authorization request; a mismatch leaves the code unspent.
 pub fn redeem_code(
     conn: &mut DbConnection,
     client_id: &str,
     code: &str,
+    request: CodeRequest<'_>,
     now: i64,
 ) -> Result<CodeRedemption, StoreError> {
     let Some(row) = repo::find_code(conn, &secret::sha256_hex(code))? else {
@@ -67,14 +84,26 @@ pub fn redeem_code(
     if grant.client_id != client_id {
         return Ok(CodeRedemption::OtherClient);
     }
-    if row.used_at.is_some()
-        || (row.expires_at > now && repo::use_code(conn, &row.code_hash, now)? == 0)
-    {
+    let reused = |conn: &mut DbConnection, grant: GrantRow| {
         let newly_revoked = grants::revoke_row(conn, &grant, now, CODE_REUSED)?;
-        return Ok(CodeRedemption::Reused { grant, newly_revoked });
+        Ok::<_, StoreError>(CodeRedemption::Reused { grant, newly_revoked })
+    };
+    if row.used_at.is_some() {
+        return reused(conn, grant);
     }
     if row.expires_at <= now {
         return Ok(CodeRedemption::Expired { grant });
+    }
+    if request.redirect_uri != row.redirect_uri {
+        let reason = "redirect_uri differs from the authorization request's".to_owned();
+        return Ok(CodeRedemption::Rejected { grant, reason });
+    }
+    if let Err(refusal) = pkce::verify(row.pkce.as_deref(), request.code_verifier) {
+        return Ok(CodeRedemption::Rejected { grant, reason: refusal.to_string() });
+    }
+    // Conditional on being unused: of two concurrent redemptions, the second is a reuse.
+    if repo::use_code(conn, &row.code_hash, now)? == 0 {
+        return reused(conn, grant);
     }
     if grant.revoked_at.is_some() || tenant.disabled {
         return Ok(CodeRedemption::Inactive);
@@ -152,11 +181,13 @@ pub struct IssuedRefresh {
     pub id: String,
 }
 
-/// Adds a token to the grant's family, as a child of `parent` (none for the code's first token).
+/// Adds a token to the grant's family, as a child of `parent` (none for the code's first token),
+/// remembering the access token `access_jti` minted with it.
 pub fn issue_refresh(
     conn: &mut DbConnection,
     grant_id: &str,
     parent: Option<&str>,
+    access_jti: Option<&str>,
     now: i64,
 ) -> Result<IssuedRefresh, StoreError> {
     let issued = IssuedRefresh {
@@ -173,21 +204,58 @@ pub fn issue_refresh(
             created_at: now,
             used_at: None,
             retired_at: None,
+            access_jti: access_jti.map(str::to_owned),
         },
     )?;
     Ok(issued)
 }
 
-/// `used` has just been exchanged: it is marked used (keeping its first use) and every other
-/// live token of its family except its own children is retired, so its parent and the parent's
-/// other children are superseded. Returns how many were retired.
+/// What exchanging a refresh token retired.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retirement {
+    pub retired: usize,
+    pub revoked_access_tokens: usize,
+}
+
+/// `used` has just been exchanged: it is marked used (keeping its first use) and the rest of its
+/// live family is retired as `rules::supersede` says (unused tokens issued within the grace
+/// window are kept); the access tokens of its own earlier unused children are revoked until they
+/// would have expired (`access_ttl` after issue).
 pub fn retire_superseded(
     conn: &mut DbConnection,
     used: &RefreshTokenRow,
+    policy: RefreshPolicy,
+    access_ttl: i64,
     now: i64,
-) -> Result<usize, StoreError> {
+) -> Result<Retirement, StoreError> {
     repo::mark_refresh_used(conn, &used.id, now)?;
-    Ok(repo::retire_family_except(conn, &used.grant_id, &used.id, now)?)
+    let mut retire = Vec::new();
+    let mut revoke = Vec::new();
+    for other in repo::live_family(conn, &used.grant_id)? {
+        if other.id == used.id {
+            continue;
+        }
+        let sibling = Sibling {
+            parent_id: other.parent_id.as_deref(),
+            created_at: other.created_at,
+            used_at: other.used_at,
+        };
+        match rules::supersede(policy, &used.id, sibling, now) {
+            Supersession::Keep => {}
+            Supersession::Retire { revoke_access } => {
+                if revoke_access {
+                    revoke.extend(other.access_jti.clone().map(|jti| (jti, other.created_at)));
+                }
+                retire.push(other.id);
+            }
+        }
+    }
+    let retired = repo::retire_refresh(conn, &retire, now)?;
+    for (jti, issued_at) in &revoke {
+        let expires_at = issued_at.saturating_add(access_ttl);
+        repo::revoke_access_token(conn, jti, &used.grant_id, expires_at, now)?;
+    }
+    Ok(Retirement { retired, revoked_access_tokens: revoke.len() })
 }
 
 #[cfg(test)]
@@ -203,7 +271,8 @@ mod tests {
 
     const DAY: i64 = 86_400_000;
     const POLICY: RefreshPolicy =
-        RefreshPolicy { idle_ttl: 90 * DAY, absolute_ttl: Some(365 * DAY) };
+        RefreshPolicy { idle_ttl: 90 * DAY, absolute_ttl: Some(365 * DAY), grace: 60_000 };
+    const ACCESS_TTL: i64 = 3_600_000;
     const CLIENT: &str = "okta";
     const START: i64 = 1_800_000_000_000;
 
@@ -279,7 +348,8 @@ mod tests {
         }
 
         fn redeem(&self, client: &str, code: &str) -> CodeRedemption {
-            redeem_code(&mut self.conn(), client, code, self.now()).unwrap()
+            let request = CodeRequest { redirect_uri: "https://idp.test/cb", code_verifier: None };
+            redeem_code(&mut self.conn(), client, code, request, self.now()).unwrap()
         }
 
         fn grant(&self) -> GrantRow {
@@ -288,7 +358,8 @@ mod tests {
 
         fn issue(&self, parent: Option<&IssuedRefresh>) -> IssuedRefresh {
             let parent = parent.map(|p| p.id.as_str());
-            issue_refresh(&mut self.conn(), &self.grant_id, parent, self.now()).unwrap()
+            let jti = uuid::Uuid::new_v4().to_string();
+            issue_refresh(&mut self.conn(), &self.grant_id, parent, Some(&jti), self.now()).unwrap()
         }
 
         fn present(&self, token: &IssuedRefresh) -> RefreshPresentation {
@@ -300,7 +371,7 @@ mod tests {
             let RefreshPresentation::Rotate { token: row, .. } = self.present(token) else {
                 panic!("{:?} should rotate", token.id);
             };
-            retire_superseded(&mut self.conn(), &row, self.now()).unwrap();
+            retire_superseded(&mut self.conn(), &row, POLICY, ACCESS_TTL, self.now()).unwrap();
             self.issue(Some(token))
         }
 
@@ -329,6 +400,24 @@ mod tests {
         assert_eq!(grant.revoked_reason.as_deref(), Some(CODE_REUSED));
         let again = fx.redeem(CLIENT, "c1");
         assert!(matches!(again, CodeRedemption::Reused { newly_revoked: false, .. }), "{again:?}");
+    }
+
+    #[test]
+    fn a_mismatched_request_is_rejected_without_spending_the_code() {
+        let fx = Fixture::new();
+        fx.code("c1", 60_000);
+        let wrong_uri = CodeRequest { redirect_uri: "https://idp.test/other", code_verifier: None };
+        let rejected = redeem_code(&mut fx.conn(), CLIENT, "c1", wrong_uri, fx.now()).unwrap();
+        assert!(matches!(rejected, CodeRedemption::Rejected { .. }), "{rejected:?}");
+        let verifier = "a-verifier-of-at-least-forty-three-characters-0123456789";
+        let downgrade =
+            CodeRequest { redirect_uri: "https://idp.test/cb", code_verifier: Some(verifier) };
+        let rejected = redeem_code(&mut fx.conn(), CLIENT, "c1", downgrade, fx.now()).unwrap();
+        assert!(matches!(rejected, CodeRedemption::Rejected { .. }), "{rejected:?}");
+        let stored = repo::find_code(&mut fx.conn(), &secret::sha256_hex("c1")).unwrap().unwrap();
+        assert_eq!(stored.used_at, None, "not spent");
+        assert!(matches!(fx.redeem(CLIENT, "c1"), CodeRedemption::Redeemed { .. }));
+        assert!(fx.grant().revoked_at.is_none());
     }
 
     #[test]
@@ -377,7 +466,7 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_response_can_be_retried_and_the_used_sibling_wins() {
+    fn a_lost_response_can_be_retried_and_the_retry_retires_the_lost_child() {
         let fx = Fixture::new();
         let r0 = fx.issue(None);
         let lost = fx.refresh(&r0);
@@ -385,16 +474,61 @@ mod tests {
         let retried = fx.present(&r0);
         assert!(matches!(retried, RefreshPresentation::Rotate { retry: true, .. }), "{retried:?}");
         let kept = fx.refresh(&r0);
-        assert_eq!(fx.row(&lost).retired_at, None, "both children live until one is used");
+        // A retry after the grace window: the earlier unused child is superseded (its access
+        // token expired long ago, so there is nothing to revoke).
+        assert_eq!(fx.row(&lost).retired_at, Some(fx.now()));
+        let lost_jti = fx.row(&lost).access_jti.unwrap();
+        assert!(!repo::access_token_revoked(&mut fx.conn(), &lost_jti).unwrap());
+        assert_eq!(fx.row(&r0).retired_at, None, "still retriable until its child is used");
 
         let used_at = fx.row(&r0).used_at;
         fx.clock.advance(1_000);
         let grandchild = fx.refresh(&kept);
         assert_eq!(fx.row(&r0).used_at, used_at, "the first use is kept");
-        assert_eq!(fx.row(&lost).retired_at, Some(fx.now()), "the unused sibling is superseded");
         assert_eq!(fx.row(&r0).retired_at, Some(fx.now()));
         assert_eq!(fx.row(&kept).retired_at, None);
         assert_eq!(fx.row(&grandchild).retired_at, None);
+        let kept_jti = fx.row(&kept).access_jti.unwrap();
+        assert!(!repo::access_token_revoked(&mut fx.conn(), &kept_jti).unwrap());
+    }
+
+    #[test]
+    fn a_replay_after_the_window_revokes_the_earlier_childs_access_token() {
+        let fx = Fixture::new();
+        let r0 = fx.issue(None);
+        let first = fx.refresh(&r0);
+        fx.clock.advance(30_000);
+        let within = fx.refresh(&r0);
+        assert_eq!(fx.row(&first).retired_at, None, "issued together: they coexist");
+        fx.clock.advance(61_000);
+        let _replayed = fx.refresh(&r0);
+        for child in [&first, &within] {
+            let row = fx.row(child);
+            assert_eq!(row.retired_at, Some(fx.now()));
+            let jti = row.access_jti.unwrap();
+            assert!(repo::access_token_revoked(&mut fx.conn(), &jti).unwrap(), "{jti}");
+        }
+        // Whoever holds one of them is caught.
+        let caught = fx.present(&first);
+        assert!(matches!(caught, RefreshPresentation::Reused { newly_revoked: true, .. }));
+    }
+
+    #[test]
+    fn siblings_issued_within_the_window_survive_each_others_use() {
+        let fx = Fixture::new();
+        let r0 = fx.issue(None);
+        let a = fx.refresh(&r0);
+        fx.clock.advance(5_000);
+        let b = fx.refresh(&r0);
+        fx.clock.advance(5_000);
+        let _a2 = fx.refresh(&a);
+        assert_eq!(fx.row(&b).retired_at, None, "issued 5 s before its sibling's use");
+        assert_eq!(fx.row(&r0).retired_at, Some(fx.now()), "the used parent is superseded");
+        // b, stored last by its thread, is used after the window: the family goes on from it.
+        fx.clock.advance(120_000);
+        let b2 = fx.refresh(&b);
+        assert!(matches!(fx.present(&b2), RefreshPresentation::Rotate { retry: false, .. }));
+        assert!(fx.grant().revoked_at.is_none());
     }
 
     #[test]

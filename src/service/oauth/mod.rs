@@ -46,6 +46,10 @@ pub struct OAuthEnv<'a> {
     /// Our issuer identifier: the public origin, e.g. `https://scim.example.com`.
     pub issuer: &'a str,
     pub ip: Option<String>,
+    /// The node's argon2 slots (legacy client secrets).
+    pub passwords: &'a crate::oauth::password::Gate,
+    /// Opens the signing key's private part.
+    pub sealer: &'a crate::oauth::seal::Sealer,
 }
 
 impl OAuthEnv<'_> {
@@ -67,6 +71,7 @@ pub fn policy(settings: &Settings) -> RefreshPolicy {
     RefreshPolicy {
         idle_ttl: settings.refresh_idle_ttl_ms(),
         absolute_ttl: settings.refresh_absolute_ttl_ms(),
+        grace: settings.refresh_grace_ms(),
     }
 }
 

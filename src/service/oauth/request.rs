@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
-use crate::oauth::scope;
+use crate::oauth::{pkce, scope};
 
 /// Request parameters (query string or form body). RFC 6749 §3.1/§3.2: a parameter sent twice
 /// makes the request invalid.
@@ -73,11 +73,19 @@ impl GrantRequest {
         let required = |key: &str| params.get(key).map(str::to_owned).ok_or_else(missing);
         match params.get("grant_type") {
             None => Err(OAuthError::invalid_request("grant_type is required")),
-            Some("authorization_code") => Ok(GrantRequest::AuthorizationCode {
-                redirect_uri: required("redirect_uri")?,
-                code: required("code")?,
-                code_verifier: params.get("code_verifier").map(str::to_owned),
-            }),
+            Some("authorization_code") => {
+                let code_verifier = params.get("code_verifier").map(str::to_owned);
+                if code_verifier.as_deref().is_some_and(|v| !pkce::valid_verifier(v)) {
+                    return Err(OAuthError::invalid_request(
+                        pkce::PkceError::VerifierFormat.to_string(),
+                    ));
+                }
+                Ok(GrantRequest::AuthorizationCode {
+                    redirect_uri: required("redirect_uri")?,
+                    code: required("code")?,
+                    code_verifier,
+                })
+            }
             Some("refresh_token") => Ok(GrantRequest::RefreshToken {
                 refresh_token: required("refresh_token")?,
                 scope: params.get("scope").map(scope::canonical).filter(|s| !s.is_empty()),
@@ -135,14 +143,14 @@ mod tests {
             ("grant_type", "authorization_code"),
             ("code", "c"),
             ("redirect_uri", "https://x/cb"),
-            ("code_verifier", "v"),
+            ("code_verifier", "v".repeat(43).as_str()),
         ]);
         assert_eq!(
             GrantRequest::parse(&code),
             Ok(GrantRequest::AuthorizationCode {
                 code: "c".into(),
                 redirect_uri: "https://x/cb".into(),
-                code_verifier: Some("v".into()),
+                code_verifier: Some("v".repeat(43)),
             })
         );
         let refresh = params(&[

@@ -15,7 +15,7 @@ use crate::db::{DbConnection, StoreError};
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
 use crate::oauth::jwt::{self, AccessClaims};
 use crate::oauth::keys as crypto;
-use crate::service::oauth::clients;
+use crate::service::oauth::clients::{self, ClientCheck};
 use crate::service::oauth::keys::signing_key;
 use crate::service::verdict::{Decided, Verdict};
 
@@ -62,13 +62,17 @@ pub fn client_credentials(
     }
 }
 
-/// Authenticates the client (argon2id, slow on purpose, outside any transaction).
+/// Authenticates the client, outside any transaction (a legacy argon2 hash is slow).
 pub fn authenticate_client(
     env: &OAuthEnv<'_>,
     creds: &ClientCredentials,
 ) -> Decided<ClientRow, OAuthError> {
-    if let Some(row) = clients::authenticate(env.db, &creds.client_id, &creds.client_secret)? {
-        return Ok(Verdict::Granted(row));
+    match clients::authenticate(env.db, env.passwords, &creds.client_id, &creds.client_secret)? {
+        ClientCheck::Authenticated(row) => return Ok(Verdict::Granted(*row)),
+        ClientCheck::Busy(busy) => {
+            return Ok(Verdict::Refused(OAuthError::busy(busy.retry_after_secs)));
+        }
+        ClientCheck::Refused => {}
     }
     let now = env.clock.now();
     let method = match creds.method {
@@ -127,10 +131,11 @@ pub(super) fn mint(
     parent: Option<&str>,
     now: i64,
 ) -> Result<TokenResponse, StoreError> {
-    let refresh = lineage::issue_refresh(conn, &grant.id, parent, now)?;
-    let key = signing_key(conn)?;
+    let jti = uuid::Uuid::new_v4().to_string();
+    let refresh = lineage::issue_refresh(conn, &grant.id, parent, Some(&jti), now)?;
+    let (kid, private_key) = signing_key(conn, env.sealer, now)?;
     let encoding =
-        crypto::encoding_key(&key.private_key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        crypto::encoding_key(&private_key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     // JWT times are in seconds.
     let ttl_secs = env.settings.access_token_ttl_ms() / 1000;
     let iat = now.div_euclid(1000);
@@ -140,14 +145,14 @@ pub(super) fn mint(
         aud: env.audience(),
         exp: iat + ttl_secs,
         iat,
-        jti: uuid::Uuid::new_v4().to_string(),
+        jti,
         client_id: grant.client_id.clone(),
         scope: scope_text.to_owned(),
         tenant: grant.tenant_id.clone(),
         grant: grant.id.clone(),
     };
-    let access_token = jwt::sign(&claims, &key.kid, &encoding)
-        .map_err(|e| StoreError::Invariant(e.to_string()))?;
+    let access_token =
+        jwt::sign(&claims, &kid, &encoding).map_err(|e| StoreError::Invariant(e.to_string()))?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -188,7 +193,7 @@ pub fn token(
                 row: Some(client.clone()),
                 authenticated: Some((creds.client_id.clone(), creds.client_secret.clone())),
             },
-            store: TokenStore::new(conn, env, client, now),
+            store: TokenStore::new(conn, env, client, grant, now),
         };
         let request = TokenRequest { grant, creds };
         // `None`: oxide-auth failed without naming an OAuth error (our callbacks aborted it).

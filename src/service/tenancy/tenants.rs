@@ -105,8 +105,9 @@ pub fn rename(
 }
 
 /// Disables or re-enables a tenant. Disabled, every credential of the tenant (static tokens,
-/// access and refresh tokens, admin sessions) is refused from the next request on, on every node:
-/// each request reads the tenant row.
+/// access and refresh tokens) is refused from the next request on, on every node: each request
+/// reads the tenant row. Its admins' sessions end, as when one admin is disabled, so enabling the
+/// tenant again does not bring old browser sessions back to life.
 pub fn set_disabled(
     db: &Database,
     clock: &dyn Clock,
@@ -120,12 +121,17 @@ pub fn set_disabled(
             .ok_or_else(|| OperatorError::NotFound(format!("tenant '{slug}'")))?;
         if row.disabled != disabled {
             tenants::set_disabled(conn, &row.id, disabled)?;
+            let signed_out = if disabled {
+                crate::db::repo::sessions::delete_of_tenant(conn, &row.id)?
+            } else {
+                0
+            };
             let kind = if disabled { Kind::TenantDisabled } else { Kind::TenantEnabled };
             audit::record(
                 conn,
                 db.audit_counts(),
                 now,
-                Event::new(kind, actor).tenant(row.id.clone()),
+                Event::new(kind, actor).tenant(row.id.clone()).detail("sessions_ended", signed_out),
             )?;
             row.disabled = disabled;
             let changed =

@@ -45,16 +45,14 @@ pub fn setup_with(app: &TestApp, require_pkce: bool) -> Fixture {
         ADMIN_PASSWORD,
     )
     .expect("admin");
-    let c = clients::create(
-        &app.db,
-        app.clock.as_ref(),
-        &Actor::Cli,
-        "Okta",
-        &[CALLBACK.to_owned()],
-        Some("acme_scim"),
+    let new = clients::NewClient {
+        name: "Okta",
+        redirect_uris: &[CALLBACK.to_owned()],
+        okta_app: Some("acme_scim"),
+        okta_http_callback: false,
         require_pkce,
-    )
-    .expect("client");
+    };
+    let c = clients::create(&app.db, app.clock.as_ref(), &Actor::Cli, &new).expect("client");
     Fixture { client_id: c.client_id, client_secret: c.client_secret }
 }
 

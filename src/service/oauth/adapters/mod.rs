@@ -24,7 +24,7 @@ use crate::oauth::{scope, secret};
 use crate::service::oauth::clients;
 
 /// One client, loaded before the state machine runs (and, at the token endpoint, already
-/// authenticated with argon2 outside the transaction).
+/// authenticated outside the transaction).
 pub struct KnownClient {
     pub row: Option<ClientRow>,
     pub authenticated: Option<(String, String)>,
@@ -57,7 +57,9 @@ impl Registrar for KnownClient {
         requested: Option<Scope>,
     ) -> Result<PreGrant, RegistrarError> {
         let requested = requested.map(|s| s.to_string());
-        let granted = scope::negotiate(requested.as_deref());
+        // Unspecified: oxide-auth redirects with `invalid_scope`.
+        let granted =
+            scope::negotiate(requested.as_deref()).map_err(|_| RegistrarError::Unspecified)?;
         Ok(PreGrant {
             client_id: bound.client_id.into_owned(),
             redirect_uri: bound.redirect_uri.into_owned(),

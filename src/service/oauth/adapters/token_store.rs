@@ -17,7 +17,8 @@ use crate::db::{DbConnection, StoreError};
 use crate::oauth::error::OAuthError;
 use crate::oauth::refresh::Decision;
 use crate::oauth::{pkce, scope};
-use crate::service::oauth::lineage::{self, CodeRedemption, RefreshPresentation};
+use crate::service::oauth::GrantRequest;
+use crate::service::oauth::lineage::{self, CodeRedemption, CodeRequest, RefreshPresentation};
 use crate::service::oauth::token::mint;
 use crate::service::oauth::{OAuthEnv, TokenResponse, until_in};
 
@@ -60,6 +61,8 @@ pub struct TokenStore<'c, 'e> {
     pkce_stored: Option<String>,
     /// The refresh token `recover_refresh` accepted, and whether it is a retry.
     presented: RefCell<Option<(RefreshTokenRow, bool)>>,
+    /// The token request, checked against its code's authorization request before redemption.
+    request: &'e GrantRequest,
 }
 
 impl<'c, 'e> TokenStore<'c, 'e> {
@@ -67,9 +70,11 @@ impl<'c, 'e> TokenStore<'c, 'e> {
         conn: &'c mut DbConnection,
         env: &'e OAuthEnv<'e>,
         client: &'e ClientRow,
+        request: &'e GrantRequest,
         now: i64,
     ) -> Self {
         TokenStore {
+            request,
             conn: RefCell::new(conn),
             env,
             client,
@@ -123,8 +128,13 @@ impl<'c, 'e> TokenStore<'c, 'e> {
 
     fn redeem(&mut self, code: &str) -> Result<Option<Grant>, Failure> {
         let now = self.now;
+        let GrantRequest::AuthorizationCode { redirect_uri, code_verifier, .. } = self.request
+        else {
+            return Err(StoreError::Invariant("code redemption without a code request".into()))?;
+        };
+        let request = CodeRequest { redirect_uri, code_verifier: code_verifier.as_deref() };
         let (grant, code) =
-            match lineage::redeem_code(self.conn.get_mut(), &self.client.id, code, now)? {
+            match lineage::redeem_code(self.conn.get_mut(), &self.client.id, code, request, now)? {
                 CodeRedemption::Redeemed { grant, code } => (grant, code),
                 // `?`: a storage failure while auditing the refusal wins over the refusal.
                 refusal => return Err(self.code_refused(refusal)?),
@@ -158,6 +168,13 @@ impl<'c, 'e> TokenStore<'c, 'e> {
                     self.record(revoked.detail("reason", lineage::CODE_REUSED))?;
                 }
                 "the authorization code has already been used; every token issued from it is revoked"
+            }
+            CodeRedemption::Rejected { grant, reason } => {
+                let event = self.event(Kind::CodeRejected, &grant).detail("reason", reason.clone());
+                self.record(event)?;
+                return Ok(Failure::Protocol(OAuthError::invalid_grant(format!(
+                    "{reason}; the authorization code is still valid"
+                ))));
             }
             CodeRedemption::Expired { grant } => {
                 self.record(self.event(Kind::CodeRejected, &grant).detail("reason", "expired"))?;
@@ -231,14 +248,17 @@ impl<'c, 'e> TokenStore<'c, 'e> {
             .ok_or_else(|| StoreError::Invariant("refresh without a recovered token".into()))?;
         let grant_row = self.find_grant(&grant.owner_id)?;
         let conn: &mut DbConnection = self.conn.get_mut();
-        let retired = lineage::retire_superseded(conn, &presented, now)?;
+        let policy = self.env.refresh_policy();
+        let access_ttl = self.env.settings.access_token_ttl_ms();
+        let retirement = lineage::retire_superseded(conn, &presented, policy, access_ttl, now)?;
         let scope_text = scope::canonical(&grant.scope.to_string());
         let response = mint(conn, self.env, &grant_row, &scope_text, Some(&presented.id), now)?;
         let kind = if retry { Kind::RefreshRetried } else { Kind::TokenRefreshed };
         let event = response.minted.describe(
             self.event(kind, &grant_row)
                 .detail("refresh_token_id", presented.id.clone())
-                .detail("retired", retired),
+                .detail("retired", retirement.retired)
+                .detail("revoked_access_tokens", retirement.revoked_access_tokens),
         );
         self.record(event)?;
         Ok(response)
