@@ -202,6 +202,13 @@ settings! {
     signing_key_secret_file: Option<PathBuf> = None, env = "SCIMD_SIGNING_KEY_SECRET_FILE";
     /// The secret before a rotation of `signing_key_secret`: it only opens keys sealed with it.
     signing_key_previous_secret: Option<String> [secret] = None, env = "SCIMD_SIGNING_KEY_PREVIOUS_SECRET";
+    /// How long the request inspector keeps each tenant's SCIM requests, in days; 0 turns the
+    /// inspector off.
+    request_log_retention_days: u64 = 7, env = "SCIMD_REQUEST_LOG_RETENTION_DAYS";
+    /// Most requests the inspector keeps per tenant (the newest).
+    request_log_max_per_tenant: u64 = 50_000, env = "SCIMD_REQUEST_LOG_MAX_PER_TENANT";
+    /// Longest request or response body the inspector keeps, in bytes (longer ones are cut).
+    request_log_body_bytes: usize = 16_384, env = "SCIMD_REQUEST_LOG_BODY_BYTES";
     /// Bearer token a scraper must send to `/metrics`; without it, only loopback peers may scrape.
     metrics_token: Option<String> [secret] = None, env = "SCIMD_METRICS_TOKEN";
     /// Send webhooks to private, loopback, link-local and other non-public addresses, and over

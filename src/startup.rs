@@ -23,6 +23,7 @@ use crate::service::delivery::sequencer::EventWorker;
 use crate::service::delivery::webhooks::worker::{WebhookWorker, WorkerConfig};
 use crate::service::oauth::keys::{self, TokenRuntime};
 use crate::service::operations::activity::ActivityTracker;
+use crate::service::operations::inspector::{Inspector, Retention, start_writer};
 use crate::service::operations::rate_limit::BatchedLimiter;
 
 pub struct Application {
@@ -86,6 +87,17 @@ impl Application {
         let tokens = TokenRuntime::new(settings.access_token_ttl_ms());
         let events = EventWorker::start(db.clone(), clock.clone(), settings.event_retention_ms());
         let delivery = start_delivery(&db, &clock, &settings);
+        let inspector = Arc::new(Inspector::default());
+        if settings.request_log_retention_days > 0 {
+            let keep = Retention {
+                max_age_ms: i64::try_from(settings.request_log_retention_days)
+                    .unwrap_or(i64::MAX / 86_400_000)
+                    .saturating_mul(86_400_000),
+                max_per_tenant: i64::try_from(settings.request_log_max_per_tenant)
+                    .unwrap_or(i64::MAX),
+            };
+            start_writer(&inspector, db.clone(), clock.clone(), keep);
+        }
         let state = web::Data::new(AppState {
             db,
             clock,
@@ -95,6 +107,7 @@ impl Application {
             tokens: Arc::new(tokens),
             scim_limiter: Arc::new(BatchedLimiter::new()),
             activity: Arc::new(ActivityTracker::new()),
+            inspector: inspector.clone(),
             passwords: Arc::new(passwords),
             sealer: Arc::new(sealer),
         });
@@ -111,6 +124,8 @@ impl Application {
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap_fn(|req, srv| {
                     let id = request_id::request_id(&req);
+                    actix_web::HttpMessage::extensions_mut(&req)
+                        .insert(request_id::RequestId(id.clone()));
                     let span = tracing::info_span!("request", request_id = %id);
                     let response = srv.call(req).instrument(span);
                     async move { response.await.map(|r| request_id::tag(r, &id)) }

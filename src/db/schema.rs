@@ -347,6 +347,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    request_log (seq) {
+        seq -> BigInt,
+        tenant_id -> Text,
+        at -> BigInt,
+        method -> Text,
+        path -> Text,
+        status -> BigInt,
+        scim_type -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        latency_ms -> BigInt,
+        credential -> Nullable<Text>,
+        client -> Text,
+        user_agent -> Text,
+        request_id -> Text,
+        request_body -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(static_tokens -> tenants (tenant_id));
 diesel::joinable!(admin_accounts -> tenants (tenant_id));
 diesel::joinable!(web_sessions -> admin_accounts (admin_id));
@@ -392,4 +412,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_replays,
     catalog_items,
     user_assignments,
+    request_log,
 );

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::AppState;
+use super::console::requests;
 use super::error::{PageError, blocking};
 use super::ui::{self, SESSION_COOKIE, see_other};
 use super::web_session::{
@@ -45,7 +46,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(sign_in_post::<TenantAdmins>)),
         )
         .route("/account/logout", web::post().to(sign_out::<TenantAdmins>))
-        .route("/account/grants/{id}/revoke", web::post().to(revoke));
+        .route("/account/grants/{id}/revoke", web::post().to(revoke))
+        .route("/account/requests", web::get().to(requests_page))
+        .route("/account/requests/{seq}", web::get().to(request_page));
 }
 
 #[derive(Template)]
@@ -94,6 +97,62 @@ async fn grants_page(
         grants,
         show_lineage: false,
         revoke_base: "/account/grants",
+    };
+    Ok(ui::render(StatusCode::OK, &page))
+}
+
+#[derive(Template)]
+#[template(path = "account/requests.html")]
+struct RequestsPage {
+    tenant_name: String,
+    email: String,
+    csrf: String,
+    base: &'static str,
+    listing: requests::Listing,
+}
+
+#[derive(Template)]
+#[template(path = "account/request.html")]
+struct RequestPage {
+    tenant_name: String,
+    email: String,
+    csrf: String,
+    base: &'static str,
+    detail: requests::Detail,
+}
+
+/// The tenant's own request log: the same pages as the console's, confined to the session's
+/// tenant.
+async fn requests_page(
+    state: web::Data<AppState>,
+    admin: Signed<TenantAdmins>,
+    query: web::Query<requests::Query>,
+) -> Result<HttpResponse, PageError> {
+    let tenant_id = admin.session.tenant_id.clone();
+    let listing = requests::listing(&state, tenant_id, query.into_inner()).await?;
+    let page = RequestsPage {
+        tenant_name: admin.session.tenant_name.clone(),
+        email: admin.session.email.clone(),
+        csrf: admin.session.csrf_token.clone(),
+        base: "/account/requests",
+        listing,
+    };
+    Ok(ui::render(StatusCode::OK, &page))
+}
+
+async fn request_page(
+    state: web::Data<AppState>,
+    admin: Signed<TenantAdmins>,
+    seq: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
+    let tenant_id = admin.session.tenant_id.clone();
+    let detail = requests::detail(&state, tenant_id, seq.into_inner()).await?;
+    let page = RequestPage {
+        tenant_name: admin.session.tenant_name.clone(),
+        email: admin.session.email.clone(),
+        csrf: admin.session.csrf_token.clone(),
+        base: "/account/requests",
+        detail,
     };
     Ok(ui::render(StatusCode::OK, &page))
 }

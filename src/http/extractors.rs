@@ -78,6 +78,7 @@ fn answer(
     let tenant_of = |principal: &Principal| RequestTenant {
         id: principal.tenant_id.clone(),
         slug: Some(principal.tenant_slug.clone()),
+        credential: Some(principal.credential_id.clone()),
     };
     match admission {
         Admission::Admitted(principal) => {
@@ -88,7 +89,7 @@ fn answer(
             let path = request.path();
             tracing::info!(reason = failure.description(), ?peer, %path, "SCIM authentication failed");
             if let Some(id) = tenant {
-                request.extensions_mut().insert(RequestTenant { id, slug: None });
+                request.extensions_mut().insert(RequestTenant { id, slug: None, credential: None });
             }
             Err(ApiError::from(failure))
         }
@@ -112,7 +113,13 @@ fn answer(
 pub struct RequestTenant {
     pub id: String,
     pub slug: Option<String>,
+    /// The credential that made the request (`st:<id>`, `grant:<id>`), once admitted.
+    pub credential: Option<String>,
 }
+
+/// The raw body a SCIM request carried, left on it for the request inspector.
+#[derive(Debug, Clone)]
+pub struct RecordedBody(pub web::Bytes);
 
 /// A JSON request body as SCIM clients send it: `application/scim+json` or `application/json`
 /// (with or without charset), at most `max_body_bytes`, syntactically valid JSON.
@@ -146,6 +153,7 @@ impl FromRequest for ScimBody {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
+        let recorded = req.clone();
         Box::pin(async move {
             let too_large = || {
                 ApiError::from(ScimError::payload_too_large(format!(
@@ -183,6 +191,9 @@ impl FromRequest for ScimBody {
                 ))
                 .into());
             }
+            // The request inspector records the body as it arrived (secrets removed there).
+            let body = body.freeze();
+            recorded.extensions_mut().insert(RecordedBody(body.clone()));
             let value: Value = serde_json::from_slice(&body).map_err(|e| {
                 ScimError::invalid_syntax(format!("the body is not valid JSON: {e}"))
             })?;

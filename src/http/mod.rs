@@ -8,6 +8,7 @@ pub mod console;
 pub mod error;
 pub mod extractors;
 pub mod forwarded;
+pub mod inspector;
 pub mod metrics;
 pub mod oauth;
 pub mod request_id;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub tokens: Arc<TokenRuntime>,
     /// This node's side of the shared SCIM request budget per tenant.
     pub scim_limiter: Arc<BatchedLimiter>,
+    /// This node's queue of SCIM requests for the request inspector.
+    pub inspector: Arc<crate::service::operations::inspector::Inspector>,
     /// Throttles writes of each tenant's last SCIM activity.
     pub activity: Arc<ActivityTracker>,
     /// This node's bound on concurrent argon2 verifications (sign-ins, legacy client secrets).
@@ -83,6 +86,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, schemas: &Registry) {
         .service(
             web::scope("/scim/v2")
                 .wrap(actix_web::middleware::from_fn(activity::track))
+                .wrap(actix_web::middleware::from_fn(inspector::record))
                 .configure(|cfg| scim::routes(cfg, schemas)),
         );
 }

@@ -7,6 +7,10 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The request's id, left on it for what records the request (the request inspector).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// The id to use for this request: the caller's if it is short and plain, else a new UUID.
 pub fn request_id(req: &ServiceRequest) -> String {
     req.headers()

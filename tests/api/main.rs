@@ -15,6 +15,7 @@ mod equivalence;
 mod events;
 mod groups;
 mod hardening;
+mod inspector;
 mod journeys;
 mod metrics;
 mod migrations;

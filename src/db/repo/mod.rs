@@ -13,6 +13,7 @@ pub mod keys;
 pub mod memberships;
 pub mod oauth;
 pub mod rate_limits;
+pub mod request_log;
 pub mod resources;
 pub mod sessions;
 pub mod tenants;

@@ -8,6 +8,7 @@ mod browse;
 mod catalog;
 mod clients;
 mod connect;
+pub mod requests;
 mod sign_in;
 mod tenants;
 mod webhooks;
@@ -87,6 +88,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     tenants::routes(cfg);
     browse::routes(cfg);
     catalog::routes(cfg);
+    requests::routes(cfg);
     connect::routes(cfg);
     audit::routes(cfg);
     clients::routes(cfg);

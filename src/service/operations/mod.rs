@@ -4,4 +4,5 @@
 pub mod activity;
 pub mod audit_log;
 pub mod doctor;
+pub mod inspector;
 pub mod rate_limit;

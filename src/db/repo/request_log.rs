@@ -1,0 +1,134 @@
+//! The request inspector's rows (`request_log`): written in batches, read a page at a time per
+//! tenant (newest first), pruned by age and by count per tenant.
+
+use diesel::prelude::*;
+
+use crate::db::schema::request_log;
+use crate::db::{DbConnection, MultiBackend};
+
+/// One recorded request, as written and as read.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = request_log)]
+pub struct RequestRow {
+    #[diesel(skip_insertion)]
+    pub seq: i64,
+    pub tenant_id: String,
+    pub at: i64,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub scim_type: Option<String>,
+    pub detail: Option<String>,
+    pub latency_ms: i64,
+    pub credential: Option<String>,
+    pub client: String,
+    pub user_agent: String,
+    pub request_id: String,
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
+}
+
+/// What a page of one tenant's log is narrowed to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestFilter {
+    /// 2, 4 or 5: statuses 200–299, 400–499, 500–599.
+    pub status_class: Option<i64>,
+    pub method: Option<String>,
+    /// `Users`, `Groups`, … : the first path segment after `/scim/v2/`.
+    pub resource: Option<String>,
+    pub client: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// Writes a batch (one statement per row: no multi-row INSERT on MultiConnection).
+pub fn insert(conn: &mut DbConnection, rows: &[RequestRow]) -> QueryResult<()> {
+    for row in rows {
+        diesel::insert_into(request_log::table).values(row).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// One tenant's requests older than `before_seq` (newest first) that pass `filter`.
+pub fn page(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    filter: &RequestFilter,
+    before_seq: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<RequestRow>> {
+    let mut query = request_log::table
+        .filter(request_log::tenant_id.eq(tenant_id.to_owned()))
+        .into_boxed::<MultiBackend>();
+    if let Some(before) = before_seq {
+        query = query.filter(request_log::seq.lt(before));
+    }
+    if let Some(class) = filter.status_class {
+        query = query.filter(request_log::status.between(class * 100, class * 100 + 99));
+    }
+    if let Some(method) = &filter.method {
+        query = query.filter(request_log::method.eq(method.clone()));
+    }
+    if let Some(resource) = &filter.resource {
+        let prefix = format!("/scim/v2/{resource}");
+        query = query.filter(
+            request_log::path
+                .eq(prefix.clone())
+                .or(request_log::path.like(format!("{prefix}/%")))
+                .or(request_log::path.like(format!("{prefix}?%"))),
+        );
+    }
+    if let Some(client) = &filter.client {
+        query = query.filter(request_log::client.eq(client.clone()));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(request_log::at.ge(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(request_log::at.lt(until));
+    }
+    query.order(request_log::seq.desc()).limit(limit).select(RequestRow::as_select()).load(conn)
+}
+
+/// One request of a tenant.
+pub fn find(conn: &mut DbConnection, tenant_id: &str, seq: i64) -> QueryResult<Option<RequestRow>> {
+    request_log::table
+        .filter(request_log::tenant_id.eq(tenant_id))
+        .filter(request_log::seq.eq(seq))
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Deletes rows recorded before `cutoff`; answers how many.
+pub fn prune_older(conn: &mut DbConnection, cutoff: i64) -> QueryResult<usize> {
+    diesel::delete(request_log::table.filter(request_log::at.lt(cutoff))).execute(conn)
+}
+
+/// Keeps at most `keep` rows per tenant (the newest); answers how many went.
+pub fn prune_over(conn: &mut DbConnection, keep: i64) -> QueryResult<usize> {
+    let crowded: Vec<String> = request_log::table
+        .group_by(request_log::tenant_id)
+        .having(diesel::dsl::count_star().gt(keep))
+        .select(request_log::tenant_id)
+        .load(conn)?;
+    let mut deleted = 0;
+    for tenant_id in crowded {
+        let oldest_kept: Option<i64> = request_log::table
+            .filter(request_log::tenant_id.eq(&tenant_id))
+            .order(request_log::seq.desc())
+            .offset(keep - 1)
+            .select(request_log::seq)
+            .first(conn)
+            .optional()?;
+        if let Some(seq) = oldest_kept {
+            deleted += diesel::delete(
+                request_log::table
+                    .filter(request_log::tenant_id.eq(&tenant_id))
+                    .filter(request_log::seq.lt(seq)),
+            )
+            .execute(conn)?;
+        }
+    }
+    Ok(deleted)
+}

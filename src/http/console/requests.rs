@@ -1,0 +1,262 @@
+//! The request inspector's pages: a tenant's SCIM requests, newest first, filtered by status
+//! class, method, resource, client and time; one request with both bodies. Operators see any
+//! tenant's at /admin/tenants/{slug}/requests; tenant admins their own at /account/requests.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{Nav, Operator, check_slug};
+use crate::clock::{parse_rfc3339, to_rfc3339};
+use crate::db::repo::request_log::{RequestFilter, RequestRow};
+use crate::http::AppState;
+use crate::http::error::{PageError, blocking};
+use crate::http::ui;
+use crate::service::operations::inspector::{self, PAGE};
+use crate::service::tenancy::tenants::{self, TenantView};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/tenants/{slug}/requests", web::get().to(list))
+        .route("/admin/tenants/{slug}/requests/{seq}", web::get().to(show));
+}
+
+/// The list's query: every part optional; `before` pages to older requests.
+#[derive(Debug, Default, Deserialize)]
+pub struct Query {
+    status: Option<String>,
+    method: Option<String>,
+    resource: Option<String>,
+    client: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    before: Option<i64>,
+}
+
+impl Query {
+    /// The filter, with what could not be read said in `error`.
+    pub fn filter(&self) -> (RequestFilter, Option<String>) {
+        fn some(v: &Option<String>) -> Option<&str> {
+            v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+        }
+        let mut error = None;
+        let mut time = |v: &Option<String>, name: &str| {
+            let text = some(v)?;
+            let parsed = parse_rfc3339(text);
+            if parsed.is_none() {
+                error = Some(format!("{name} must be an RFC 3339 time, e.g. 2026-12-01T09:00:00Z"));
+            }
+            parsed
+        };
+        let since = time(&self.since, "since");
+        let until = time(&self.until, "until");
+        let filter = RequestFilter {
+            status_class: some(&self.status).and_then(|s| match s {
+                "2xx" => Some(2),
+                "4xx" => Some(4),
+                "5xx" => Some(5),
+                _ => None,
+            }),
+            method: some(&self.method).map(|m| m.to_ascii_uppercase()).filter(|m| m.len() <= 10),
+            resource: some(&self.resource)
+                .filter(|r| {
+                    r.len() <= 64 && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+                })
+                .map(str::to_owned),
+            client: some(&self.client)
+                .filter(|c| ["okta", "entra", "other"].contains(c))
+                .map(str::to_owned),
+            since,
+            until,
+        };
+        (filter, error)
+    }
+
+    /// The query string of this filter, for the next page's link.
+    pub fn again(&self) -> String {
+        let pairs = [
+            ("status", &self.status),
+            ("method", &self.method),
+            ("resource", &self.resource),
+            ("client", &self.client),
+            ("since", &self.since),
+            ("until", &self.until),
+        ];
+        pairs
+            .iter()
+            .filter_map(|(k, v)| v.as_deref().filter(|v| !v.is_empty()).map(|v| (k, v)))
+            .map(|(k, v)| format!("{k}={}&", urlencode(v)))
+            .collect()
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One row of the list.
+pub struct Line {
+    pub seq: i64,
+    pub at: String,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub failed: bool,
+    pub detail: String,
+    pub latency_ms: i64,
+    pub client: String,
+    pub credential: String,
+}
+
+impl From<&RequestRow> for Line {
+    fn from(r: &RequestRow) -> Line {
+        Line {
+            seq: r.seq,
+            at: to_rfc3339(r.at),
+            method: r.method.clone(),
+            path: r.path.clone(),
+            status: r.status,
+            failed: r.status >= 400,
+            detail: r
+                .scim_type
+                .iter()
+                .chain(r.detail.iter())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(": "),
+            latency_ms: r.latency_ms,
+            client: r.client.clone(),
+            credential: r.credential.clone().unwrap_or_else(|| "refused".into()),
+        }
+    }
+}
+
+/// The list's values, shared by the console's page and the account's.
+pub struct Listing {
+    pub lines: Vec<Line>,
+    pub query: String,
+    pub status: String,
+    pub method: String,
+    pub resource: String,
+    pub client: String,
+    pub since: String,
+    pub until: String,
+    pub error: Option<String>,
+    pub older: Option<i64>,
+}
+
+/// Reads a page for `tenant_id` under the query.
+pub async fn listing(
+    state: &web::Data<AppState>,
+    tenant_id: String,
+    query: Query,
+) -> Result<Listing, PageError> {
+    let (filter, error) = query.filter();
+    let before = query.before;
+    let st = state.clone();
+    let rows = blocking(move || Ok(inspector::page(&st.db, &tenant_id, &filter, before)?)).await?;
+    let older = (rows.len() as i64 == PAGE).then(|| rows.last().map(|r| r.seq)).flatten();
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    Ok(Listing {
+        lines: rows.iter().map(Line::from).collect(),
+        query: query.again(),
+        status: text(&query.status),
+        method: text(&query.method),
+        resource: text(&query.resource),
+        client: text(&query.client),
+        since: text(&query.since),
+        until: text(&query.until),
+        error,
+        older,
+    })
+}
+
+/// One request, as the detail page shows it.
+pub struct Detail {
+    pub line: Line,
+    pub user_agent: String,
+    pub request_id: String,
+    pub request_body: String,
+    pub response_body: String,
+}
+
+pub async fn detail(
+    state: &web::Data<AppState>,
+    tenant_id: String,
+    seq: i64,
+) -> Result<Detail, PageError> {
+    let st = state.clone();
+    let row = blocking(move || Ok(inspector::find(&st.db, &tenant_id, seq)?)).await?;
+    let row = row.ok_or_else(|| PageError::not_found("no such request"))?;
+    let pretty = |body: &Option<String>| match body {
+        None => String::from("(no body)"),
+        Some(text) => serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| text.clone()),
+    };
+    Ok(Detail {
+        line: Line::from(&row),
+        user_agent: row.user_agent.clone(),
+        request_id: row.request_id.clone(),
+        request_body: pretty(&row.request_body),
+        response_body: pretty(&row.response_body),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "console/requests.html")]
+struct RequestsPage {
+    nav: Nav,
+    tenant: TenantView,
+    base: String,
+    listing: Listing,
+}
+
+#[derive(Template)]
+#[template(path = "console/request.html")]
+struct RequestPage {
+    nav: Nav,
+    tenant: TenantView,
+    base: String,
+    detail: Detail,
+}
+
+async fn tenant_of(state: &web::Data<AppState>, slug: String) -> Result<TenantView, PageError> {
+    check_slug(&slug)?;
+    let st = state.clone();
+    Ok(TenantView::from(blocking(move || tenants::by_slug(&st.db, &slug)).await?))
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    op: Operator,
+    slug: web::Path<String>,
+    query: web::Query<Query>,
+) -> Result<HttpResponse, PageError> {
+    let tenant = tenant_of(&state, slug.into_inner()).await?;
+    let listing = listing(&state, tenant.id.clone(), query.into_inner()).await?;
+    let base = format!("/admin/tenants/{}/requests", tenant.slug);
+    let page = RequestsPage { nav: Nav::new(&op.session, None), tenant, base, listing };
+    Ok(ui::render(StatusCode::OK, &page))
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    op: Operator,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse, PageError> {
+    let (slug, seq) = path.into_inner();
+    let tenant = tenant_of(&state, slug).await?;
+    let detail = detail(&state, tenant.id.clone(), seq).await?;
+    let base = format!("/admin/tenants/{}/requests", tenant.slug);
+    let page = RequestPage { nav: Nav::new(&op.session, None), tenant, base, detail };
+    Ok(ui::render(StatusCode::OK, &page))
+}

@@ -1,0 +1,273 @@
+//! The request inspector: what each tenant's IdP sent and what it got back. Requests are queued
+//! by the HTTP layer and written off the request path by one thread per node, in batches; the
+//! same thread applies retention (by age, and by count per tenant). A crash loses at most the
+//! queue (about a second of diagnostics), never SCIM data.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::db::repo::request_log::{self, RequestFilter, RequestRow};
+use crate::db::{Database, StoreError};
+
+/// How often the queue is written.
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
+/// How often retention runs.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Requests queued at most; beyond it the oldest are dropped (and counted), so a database that
+/// cannot keep up never costs memory without bound.
+const QUEUE_MAX: usize = 10_000;
+/// The longest path (with query) and User-Agent kept.
+pub const PATH_MAX: usize = 2_048;
+pub const USER_AGENT_MAX: usize = 256;
+/// What a secret value becomes in a recorded body.
+pub const REDACTED: &str = "[redacted]";
+
+/// Which IdP a User-Agent is.
+pub fn client_of(user_agent: &str) -> &'static str {
+    let ua = user_agent.to_ascii_lowercase();
+    if ua.contains("okta") {
+        "okta"
+    } else if ua.contains("azure") || ua.contains("microsoft") || ua.contains("entra") {
+        "entra"
+    } else {
+        "other"
+    }
+}
+
+/// Keys whose values never reach the log, whatever their case (`password` is writeOnly in
+/// SCIM; the others would be credentials in a body).
+const SECRET_KEYS: &[&str] = &["password", "client_secret", "secret", "token", "access_token"];
+
+/// A body as recorded: JSON with every secret value replaced, cut at `limit` bytes (on a
+/// character boundary, marked); a body that is not JSON is kept only as its size.
+pub fn redact(body: &[u8], limit: usize) -> Option<String> {
+    if body.is_empty() {
+        return None;
+    }
+    let text = match serde_json::from_slice::<Value>(body) {
+        Ok(mut value) => {
+            scrub(&mut value);
+            value.to_string()
+        }
+        Err(_) => return Some(format!("[{} bytes, not JSON]", body.len())),
+    };
+    Some(truncate(text, limit))
+}
+
+fn is_secret_name(name: &str) -> bool {
+    SECRET_KEYS.iter().any(|s| name.eq_ignore_ascii_case(s))
+        || name.to_ascii_lowercase().ends_with(":password")
+}
+
+fn scrub(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            // A PATCH operation whose path names a secret carries it as its plain `value`.
+            let secret_path = map.get("path").and_then(Value::as_str).is_some_and(is_secret_name);
+            if secret_path && let Some(inner) = map.get_mut("value") {
+                *inner = Value::String(REDACTED.into());
+            }
+            for (key, inner) in map.iter_mut() {
+                if is_secret_name(key) && !inner.is_null() {
+                    *inner = Value::String(REDACTED.into());
+                } else {
+                    scrub(inner);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
+/// `text` cut at `limit` bytes on a character boundary, with a marker when cut.
+pub fn truncate(mut text: String, limit: usize) -> String {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut at = limit;
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    text.truncate(at);
+    text.push_str("…[truncated]");
+    text
+}
+
+/// This node's queue of requests to record.
+#[derive(Default)]
+pub struct Inspector {
+    queue: Mutex<VecDeque<RequestRow>>,
+    dropped: AtomicU64,
+}
+
+impl Inspector {
+    pub fn push(&self, row: RequestRow) {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.len() >= QUEUE_MAX {
+            queue.pop_front();
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        queue.push_back(row);
+    }
+
+    /// Requests dropped because the queue was full, since start.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    fn take(&self) -> Vec<RequestRow> {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        queue.drain(..).collect()
+    }
+
+    /// Writes what is queued now, in one transaction (tests call it to read their own writes).
+    pub fn flush(&self, db: &Database) -> Result<usize, StoreError> {
+        let rows = self.take();
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        db.write(|conn| Ok::<_, StoreError>(request_log::insert(conn, &rows)?))?;
+        Ok(rows.len())
+    }
+}
+
+/// How long and how much of each tenant's log is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub max_age_ms: i64,
+    pub max_per_tenant: i64,
+}
+
+/// Deletes what is older than the retention or beyond its count per tenant.
+pub fn apply_retention(
+    db: &Database,
+    clock: &dyn Clock,
+    keep: Retention,
+) -> Result<usize, StoreError> {
+    let cutoff = clock.now() - keep.max_age_ms;
+    db.write(|conn| {
+        let old = request_log::prune_older(conn, cutoff)?;
+        let over = request_log::prune_over(conn, keep.max_per_tenant.max(1))?;
+        Ok::<_, StoreError>(old + over)
+    })
+}
+
+/// Requests a page shows at most.
+pub const PAGE: i64 = 50;
+
+/// A page of one tenant's recorded requests, newest first, older than `before` (a `seq`).
+pub fn page(
+    db: &Database,
+    tenant_id: &str,
+    filter: &RequestFilter,
+    before: Option<i64>,
+) -> Result<Vec<RequestRow>, StoreError> {
+    db.read(|conn| Ok(request_log::page(conn, tenant_id, filter, before, PAGE)?))
+}
+
+/// One recorded request of a tenant.
+pub fn find(db: &Database, tenant_id: &str, seq: i64) -> Result<Option<RequestRow>, StoreError> {
+    db.read(|conn| Ok(request_log::find(conn, tenant_id, seq)?))
+}
+
+/// The writer thread: stops within `FLUSH_EVERY` once the inspector is dropped, writing what
+/// is left.
+pub fn start_writer(
+    inspector: &Arc<Inspector>,
+    db: Database,
+    clock: Arc<dyn Clock>,
+    keep: Retention,
+) {
+    let weak: Weak<Inspector> = Arc::downgrade(inspector);
+    let spawned = std::thread::Builder::new().name("request-inspector".into()).spawn(move || {
+        let mut pruned = Instant::now() - PRUNE_EVERY;
+        loop {
+            std::thread::sleep(FLUSH_EVERY);
+            let Some(inspector) = weak.upgrade() else { return };
+            if let Err(err) = inspector.flush(&db) {
+                tracing::warn!(error = %err, "could not write the request log");
+            }
+            if pruned.elapsed() >= PRUNE_EVERY {
+                pruned = Instant::now();
+                if let Err(err) = apply_retention(&db, clock.as_ref(), keep) {
+                    tracing::warn!(error = %err, "could not prune the request log");
+                }
+            }
+        }
+    });
+    if let Err(err) = spawned {
+        tracing::error!(error = %err, "cannot start the request inspector");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_leave_bodies_whatever_their_case_or_depth() {
+        let body = br#"{"userName":"a","Password":"hunter2","urn:x:User":{"password":"p"},"emails":[{"value":"a@b"}],"Operations":[{"op":"replace","value":{"password":"q"}}]}"#;
+        let out = redact(body, 10_000).unwrap();
+        assert!(
+            !out.contains("hunter2") && !out.contains("\"p\"") && !out.contains("\"q\""),
+            "{out}"
+        );
+        assert_eq!(out.matches(REDACTED).count(), 3, "{out}");
+        assert!(out.contains("a@b"));
+        // A PATCH of `password` by path carries the secret as the operation's plain value.
+        let path = br#"{"Operations":[{"op":"replace","path":"PASSWORD","value":"s3cret"},{"op":"replace","path":"displayName","value":"kept"}]}"#;
+        let out = redact(path, 10_000).unwrap();
+        assert!(!out.contains("s3cret") && out.contains("kept"), "{out}");
+        assert_eq!(redact(b"", 10), None);
+        assert_eq!(redact(b"not json", 10).as_deref(), Some("[8 bytes, not JSON]"));
+    }
+
+    #[test]
+    fn long_bodies_are_cut_on_a_character_boundary() {
+        let cut = truncate("é".repeat(10), 5);
+        assert_eq!(cut, "éé…[truncated]");
+        assert_eq!(truncate("short".into(), 5), "short");
+    }
+
+    #[test]
+    fn clients_are_told_apart_by_user_agent() {
+        assert_eq!(client_of("Okta SCIM Client 1.0.0"), "okta");
+        assert_eq!(client_of("OKTA SCIM Integration"), "okta");
+        assert_eq!(client_of("Azure-AD-Provisioning/1.0"), "entra");
+        assert_eq!(client_of("curl/8.0"), "other");
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest() {
+        let inspector = Inspector::default();
+        let row = |n: i64| RequestRow {
+            seq: 0,
+            tenant_id: "t".into(),
+            at: n,
+            method: "GET".into(),
+            path: "/".into(),
+            status: 200,
+            scim_type: None,
+            detail: None,
+            latency_ms: 0,
+            credential: None,
+            client: "other".into(),
+            user_agent: String::new(),
+            request_id: String::new(),
+            request_body: None,
+            response_body: None,
+        };
+        for n in 0..(QUEUE_MAX as i64 + 3) {
+            inspector.push(row(n));
+        }
+        assert_eq!(inspector.dropped(), 3);
+        let taken = inspector.take();
+        assert_eq!((taken.len(), taken[0].at), (QUEUE_MAX, 3));
+    }
+}
