@@ -89,7 +89,7 @@ impl Application {
                     let response = srv.call(req).instrument(span);
                     async move { response.await.map(|r| request_id::tag(r, &id)) }
                 })
-                .wrap_fn(transport::hsts)
+                .wrap_fn(transport::edge_headers)
                 .wrap(actix_web::middleware::from_fn(crate::http::metrics::record))
                 .configure(routes)
         })

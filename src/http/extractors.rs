@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
-use super::forwarded;
+use super::{forwarded, nul};
 use crate::scim::error::ScimError;
 use crate::service::provisioning::admission::{self, Admission, Gate, Knock};
 use crate::service::tenancy::credentials::{self, AuthFailure, Principal};
@@ -46,7 +46,7 @@ impl FromRequest for Authenticated {
         Box::pin(async move {
             let state = state?;
             let token = match header.transpose() {
-                Ok(h) => credentials::bearer_token(h.as_deref()).map(str::to_owned),
+                Ok(h) => credentials::scim_token(h.as_deref()).map(str::to_owned),
                 Err(failure) => Err(failure),
             };
             let (st, path, peer2) = (state.clone(), request.path().to_owned(), peer.clone());
@@ -189,10 +189,16 @@ impl FromRequest for ScimBody {
             if !value.is_object() {
                 return Err(ScimError::invalid_syntax("the body must be a JSON object").into());
             }
+            if nul::in_json(&value) {
+                return Err(ScimError::invalid_value(NUL_DETAIL).into());
+            }
             Ok(ScimBody(value))
         })
     }
 }
+
+/// Why input with U+0000 is refused (see `http::nul`).
+pub const NUL_DETAIL: &str = "strings must not contain the NUL character (U+0000)";
 
 /// Deepest nesting of arrays and objects a body may have. SCIM bodies need fewer than ten levels
 /// (a Bulk operation's PATCH value inside `Operations`); the limit keeps parsing, and every

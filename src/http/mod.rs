@@ -9,6 +9,7 @@ pub mod error;
 pub mod extractors;
 pub mod forwarded;
 pub mod metrics;
+pub mod nul;
 pub mod oauth;
 pub mod request_id;
 pub mod scim;

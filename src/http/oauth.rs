@@ -12,7 +12,8 @@ use serde_json::json;
 use super::AppState;
 use super::error::PageError;
 use super::error::oauth::{no_store, oauth_error, storage_failure};
-use super::extractors::{client_ip, origin, query_pairs};
+use super::extractors::{NUL_DETAIL, client_ip, origin, query_pairs};
+use super::nul;
 use super::ui::{self, ConsentPage, LoginPage, SESSION_COOKIE};
 use super::web_session::{refused, sign_in, sign_in_csrf, with_csrf_cookie};
 use crate::db::StoreError;
@@ -150,7 +151,7 @@ async fn authorize_get(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let params = Params::from_pairs(query_pairs(&req));
+    let params = authorize_params(&req)?;
     Ok(match run_authorize(&req, &state, params, None, None).await? {
         (AuthorizeOutcome::ErrorPage(message), _) => ui::error_page(
             StatusCode::BAD_REQUEST,
@@ -167,6 +168,16 @@ async fn authorize_get(
     })
 }
 
+/// The authorize request's query. One with U+0000 is refused with a page before its client is
+/// looked up: nothing is trusted yet to redirect to.
+fn authorize_params(req: &HttpRequest) -> Result<Params, PageError> {
+    let pairs = query_pairs(req);
+    if nul::in_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        return Err(PageError::bad_request("The request contains a NUL character (U+0000)."));
+    }
+    Ok(Params::from_pairs(pairs))
+}
+
 fn form_params(body: &web::Bytes) -> Params {
     Params::from_pairs(
         url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
@@ -179,7 +190,7 @@ async fn authorize_post(
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let form = form_params(&body);
-    let params = Params::from_pairs(query_pairs(&req));
+    let params = authorize_params(&req)?;
     let decision = match form.get("decision") {
         Some("allow") => Some(ConsentDecision::Allow),
         Some("deny") => Some(ConsentDecision::Deny),
@@ -262,11 +273,13 @@ async fn pending_consent(
     state: &web::Data<AppState>,
     return_to: &str,
 ) -> Result<Option<ConsentRequest>, PageError> {
-    let params = Params::from_pairs(
-        url::form_urlencoded::parse(return_to.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect(),
-    );
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(return_to.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if nul::in_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        return Ok(None);
+    }
+    let params = Params::from_pairs(pairs);
     let ctx = Ctx::new(req, state);
     let outcome = web::block(move || flow::authorize(&ctx.env(), &params, None, None)).await??;
     Ok(match outcome {
@@ -363,6 +376,13 @@ fn client_request(
     }
     let params = form_params(body);
     let basic = basic_credentials(req).map_err(|e| (e, true))?;
+    let in_body =
+        url::form_urlencoded::parse(body).any(|(k, v)| k.contains('\0') || v.contains('\0'));
+    let in_basic =
+        basic.as_ref().is_some_and(|(id, secret)| nul::in_pairs([(id.as_str(), secret.as_str())]));
+    if in_body || in_basic {
+        return Err((OAuthError::invalid_request(NUL_DETAIL), basic.is_some()));
+    }
     let used_basic = basic.is_some();
     let creds = flow::client_credentials(basic, &params).map_err(|e| (e, used_basic))?;
     Ok((params, creds))

@@ -20,6 +20,7 @@ use futures_util::StreamExt;
 use super::AppState;
 use super::error::PageError;
 use super::extractors::client_ip;
+use super::nul;
 use super::ui;
 use super::ui::see_other;
 use crate::clock::Clock;
@@ -119,7 +120,12 @@ where
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    let form: HashMap<String, String> =
+        url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    if nul::in_pairs(form.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        return Err(PageError::bad_request("The form contains a NUL character (U+0000)."));
+    }
+    Ok(form)
 }
 
 impl<R: Realm> FromRequest for SignedForm<R> {

@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod directory;
 mod discovery;
+mod edge;
 mod equivalence;
 mod events;
 mod groups;

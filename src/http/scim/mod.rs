@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use super::AppState;
 use super::error::{ApiError, SCIM_CONTENT_TYPE};
-use super::extractors::{Authenticated, scim_base, state};
+use super::extractors::{Authenticated, NUL_DETAIL, scim_base, state};
+use super::nul;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::service::provisioning::{TenantContext, TenantId};
 
@@ -43,6 +44,9 @@ impl FromRequest for ScimCall {
         let req = req.clone();
         Box::pin(async move {
             let Authenticated(principal) = admitted.await?;
+            if nul::in_raw(req.path()) || nul::in_raw(req.query_string()) {
+                return Err(ScimError::invalid_value(NUL_DETAIL).into());
+            }
             let state = state(&req)?;
             let tenant = TenantId::new(principal.tenant_id);
             Ok(ScimCall { req, state, tenant, tenant_slug: principal.tenant_slug })

@@ -1,0 +1,146 @@
+//! The HTTP edge as clients meet it: credential forms Okta sends, response headers, bad bytes
+//! in any string, slow and broken bodies, per-address limits.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::okta;
+use crate::support::*;
+
+#[tokio::test]
+async fn a_static_token_without_a_scheme_is_accepted_as_okta_header_mode_sends_it() {
+    let app = spawn_app().await;
+    let bare =
+        |value: String| app.client.get(app.url("/Users")).header("Authorization", value).send();
+    assert_eq!(bare(app.token.clone()).await.unwrap().status(), StatusCode::OK);
+    // Writes work the same way.
+    let created = app
+        .client
+        .post(app.url("/Users"))
+        .header("Authorization", app.token.as_str())
+        .header("Content-Type", "application/scim+json")
+        .json(&okta_user("bare@acme.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    // A bare value that is not a static token still needs the Bearer scheme.
+    let response = bare("eyJhbGciOiJFZERTQSJ9.e30.sig".into()).await.unwrap();
+    let header = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(header.contains("Bearer scheme"), "{header}");
+    // An unknown or revoked bare token is refused like a bearer one.
+    let response = bare("scimd_st_not-a-real-token".into()).await.unwrap();
+    let body = expect_error(response, StatusCode::UNAUTHORIZED, None).await;
+    assert!(body["detail"].as_str().unwrap().contains("not recognised"), "{body}");
+    // The Connect page tells the operator that both of Okta's header modes work.
+    create_operator(&app);
+    let html = app.operator().await.page("/admin/tenants/acme/connect", StatusCode::OK).await;
+    assert!(html.contains("Authorization: Bearer scimd_st_…"), "{html}");
+    assert!(html.contains("Authorization: scimd_st_…"), "{html}");
+}
+
+#[tokio::test]
+async fn scim_and_oauth_json_is_nosniff_and_scim_is_never_stored() {
+    let app = spawn_app().await;
+    let unauthenticated = app.client.get(app.url("/Users")).send().await.unwrap();
+    let token_error = app
+        .client
+        .post(format!("{}/oauth/token", app.address))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let metadata = app.get_public("/.well-known/oauth-authorization-server").await;
+    for (what, response) in [
+        ("list", app.get("/Users").await),
+        ("discovery", app.get("/ServiceProviderConfig").await),
+        ("scim 401", unauthenticated),
+        ("scim 404", app.get("/Users/nope").await),
+    ] {
+        let h = response.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(h["cache-control"], "no-store", "{what}");
+    }
+    for (what, response) in [("token error", token_error), ("metadata", metadata)] {
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff", "{what}");
+    }
+}
+
+#[tokio::test]
+async fn nul_in_any_string_is_a_400_in_each_surfaces_format() {
+    let app = spawn_app().await;
+    let user = app.create_user("nul@acme.com").await;
+    let id = user["id"].as_str().unwrap();
+    let mut body = okta_user("a\u{0}b@acme.com");
+    for response in [
+        app.post("/Users", &body).await,
+        app.put(&format!("/Users/{id}"), &{
+            body["userName"] = json!("nul@acme.com");
+            body["title"] = json!("x\u{0}");
+            body.clone()
+        })
+        .await,
+        app.patch(
+            &format!("/Users/{id}"),
+            &json!({"schemas": [PATCH_OP], "Operations": [
+                {"op": "replace", "path": "displayName", "value": "\u{0}"}]}),
+        )
+        .await,
+        app.post(
+            "/Users",
+            &json!({"schemas": [USER_SCHEMA], "userName": "k@acme.com", "a\u{0}": 1}),
+        )
+        .await,
+    ] {
+        expect_error(response, StatusCode::BAD_REQUEST, Some("invalidValue")).await;
+    }
+    for path in ["/Users?filter=userName%20eq%20%22a%00%22", "/Users/%00", "/Groups?attributes=%00"]
+    {
+        expect_error(app.get(path).await, StatusCode::BAD_REQUEST, Some("invalidValue")).await;
+    }
+    // Nothing was stored and the server still works on both backends.
+    let listed = expect_json(app.get("/Users").await, StatusCode::OK).await;
+    assert_eq!(listed["totalResults"], 1);
+
+    // OAuth: client_id with NUL at the token endpoint (body and Basic) is invalid_request JSON.
+    let token = format!("{}/oauth/token", app.address);
+    let in_body = app
+        .client
+        .post(&token)
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", "a\u{0}"),
+            ("client_secret", "s"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let in_basic = app
+        .client
+        .post(&token)
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .basic_auth("a\u{0}", Some("s"))
+        .send()
+        .await
+        .unwrap();
+    for response in [in_body, in_basic] {
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{body}");
+    }
+    // /oauth/authorize: a page, since no client is trusted yet.
+    let b = okta::browser(&app);
+    let response = b.authorize("response_type=code&client_id=a%00b").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    // A sign-in email with NUL: the sign-in page's 400, nothing stored.
+    let sign_in = page(&b, "/account/login", StatusCode::OK).await;
+    let posted =
+        submit(&b, &sign_in, "/account/login", &[("email", "a\u{0}@acme.com"), ("password", "p")])
+            .await;
+    assert_eq!(posted.status(), StatusCode::BAD_REQUEST);
+    assert!(posted.text().await.unwrap().contains("NUL"));
+    assert!(app.audit_events("login.failed").is_empty());
+}
