@@ -74,6 +74,7 @@ diesel::table! {
         value -> Text,
         value_ci -> Text,
         value_num -> Nullable<Double>,
+        value_key -> Text,
     }
 }
 

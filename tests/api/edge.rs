@@ -5,6 +5,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::support::okta;
+
+const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 use crate::support::*;
 
 #[tokio::test]
@@ -143,4 +145,56 @@ async fn nul_in_any_string_is_a_400_in_each_surfaces_format() {
     assert_eq!(posted.status(), StatusCode::BAD_REQUEST);
     assert!(posted.text().await.unwrap().contains("NUL"));
     assert!(app.audit_events("login.failed").is_empty());
+}
+
+#[tokio::test]
+async fn long_strings_answer_alike_on_both_backends() {
+    let app = spawn_app().await;
+    let long = "é".repeat(1100); // 2 200 bytes, 1 100 characters
+    // Attributes with columns of their own are capped, on every backend.
+    let mut named = okta_user(&format!("{long}@acme.com"));
+    expect_error(app.post("/Users", &named).await, StatusCode::BAD_REQUEST, Some("invalidValue"))
+        .await;
+    named = okta_user("ext@acme.com");
+    named["externalId"] = json!(long);
+    expect_error(app.post("/Users", &named).await, StatusCode::BAD_REQUEST, Some("invalidValue"))
+        .await;
+    let group = json!({"schemas": [GROUP_SCHEMA], "displayName": long});
+    expect_error(app.post("/Groups", &group).await, StatusCode::BAD_REQUEST, Some("invalidValue"))
+        .await;
+    // Every other string is indexed whatever its length, and found by equality and substring.
+    // Random text: PostgreSQL compresses index entries, so repetitive text would fit anyway.
+    let noise = |chars: usize| {
+        let hex: String =
+            (0..chars / 32 + 1).map(|_| uuid::Uuid::new_v4().simple().to_string()).collect();
+        hex[..chars].to_owned()
+    };
+    let title = format!("{}Needle", noise(3000));
+    let cert = noise(3000);
+    let mut user = okta_user("long@acme.com");
+    user["title"] = json!(title);
+    user["x509Certificates"] = json!([{"value": cert}]);
+    let created = expect_json(app.post("/Users", &user).await, StatusCode::CREATED).await;
+    for filter in [
+        format!("title eq \"{}\"", title.to_uppercase()),
+        "title co \"needle\"".to_owned(),
+        format!("x509Certificates.value eq \"{cert}\""),
+    ] {
+        let page = app
+            .static_token_client()
+            .post("/Users/.search", &json!({"schemas": [SEARCH_REQUEST], "filter": filter}))
+            .await;
+        let page = expect_json(page, StatusCode::OK).await;
+        assert_eq!(page["totalResults"], 1, "{}", &filter[..40]);
+        assert_eq!(page["Resources"][0]["id"], created["id"]);
+    }
+    let other = format!("{}Needle", &title[..2999]);
+    let page = app
+        .static_token_client()
+        .post(
+            "/Users/.search",
+            &json!({"schemas": [SEARCH_REQUEST], "filter": format!("title eq \"{other}\"")}),
+        )
+        .await;
+    assert_eq!(expect_json(page, StatusCode::OK).await["totalResults"], 0);
 }
