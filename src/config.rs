@@ -177,6 +177,12 @@ settings! {
     /// How long a request waits for a free pooled database connection, in seconds, before it is
     /// answered 503 with `Retry-After` (rather than queueing without bound).
     db_pool_timeout_secs: u64 = 10, env = "SCIMD_DB_POOL_TIMEOUT_SECS";
+    /// PostgreSQL: how long opening a connection may take, in seconds (libpq's `connect_timeout`;
+    /// it treats 1 as 2; 0 = no limit). Connections also send TCP keepalives.
+    db_connect_timeout_secs: u64 = crate::db::DEFAULT_CONNECT_TIMEOUT_SECS, env = "SCIMD_DB_CONNECT_TIMEOUT_SECS";
+    /// `/readyz` answers 503 when its database check takes longer than this, in seconds, and
+    /// requests then fail fast with 503 until the database answers again.
+    readyz_timeout_secs: u64 = 2, env = "SCIMD_READYZ_TIMEOUT_SECS";
     /// Most operations one `/Bulk` request may carry (`maxOperations`).
     bulk_max_operations: u32 = 1000, env = "SCIMD_BULK_MAX_OPERATIONS";
     /// Largest `/Bulk` request body, in bytes (`maxPayloadSize`).

@@ -30,10 +30,11 @@ pub struct Application {
 
 impl Application {
     pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
-        let db = Database::connect_with(
+        let db = Database::connect_configured(
             &settings.database_url,
             settings.db_pool_size,
             settings.db_statement_timeout_secs,
+            settings.db_connect_timeout_secs,
         )?;
         Self::build_with(settings, clock, db)
     }

@@ -89,17 +89,30 @@ async fn healthz() -> HttpResponse {
 }
 
 /// The node can serve (readiness): the database answers and no migration is pending. The reason
-/// of a 503 goes to the log only; the body just says "unavailable".
+/// of a 503 goes to the log only; the body just says "unavailable". The check is bounded by
+/// `readyz_timeout_secs`: a database that stopped answering is a prompt 503, not a hung probe,
+/// and is then known to be down, so requests fail fast too.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.clone();
-    let checked = web::block(move || db.check_ready()).await;
+    let limit = std::time::Duration::from_secs(state.settings.readyz_timeout_secs.max(1));
+    let checked = tokio::time::timeout(limit, web::block(move || db.check_ready())).await;
     match checked {
-        Ok(Ok(())) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready"),
-        Ok(Err(err)) => {
+        Ok(Ok(Ok(()))) => {
+            HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready")
+        }
+        Ok(Ok(Err(err))) => {
             tracing::warn!(error = %err, "not ready");
             unavailable()
         }
-        Err(_) => unavailable(),
+        Ok(Err(_)) => unavailable(),
+        Err(_) => {
+            tracing::warn!(
+                secs = limit.as_secs(),
+                "not ready: the database did not answer in time"
+            );
+            state.db.mark_down();
+            unavailable()
+        }
     }
 }
 
