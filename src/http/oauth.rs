@@ -451,7 +451,7 @@ fn token_budget(ctx: &Ctx, client_id: &str) -> Result<Option<u64>, StoreError> {
     let by_ip = match &ctx.ip {
         Some(ip) => rate_limit::hit(
             db,
-            &format!("token-ip:{ip}"),
+            &format!("token-ip:{}", crate::cidr::throttle_key(ip)),
             Limit::per_minute(limits.token_per_ip),
             now,
         )?,

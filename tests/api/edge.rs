@@ -198,3 +198,35 @@ async fn long_strings_answer_alike_on_both_backends() {
         .await;
     assert_eq!(expect_json(page, StatusCode::OK).await["totalResults"], 0);
 }
+
+#[tokio::test]
+async fn sign_in_budgets_count_an_ipv6_client_by_its_64() {
+    let app = spawn_app_with(|s| {
+        s.rate_limits.login_per_ip = 2;
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    create_operator(&app);
+    let b = okta::browser(&app);
+    let html = b.get("/admin/login").await.text().await.unwrap();
+    let csrf = okta::hidden(&html, "csrf");
+    let form = [("email", OPERATOR_EMAIL), ("password", "wrong password"), ("csrf", &csrf)];
+    let from = |client: &'static str| {
+        b.http
+            .post(format!("{}/admin/login", b.base))
+            .header("X-Forwarded-For", client)
+            .form(&form)
+            .send()
+    };
+    // Three addresses of one /64: one budget.
+    let mut statuses = Vec::new();
+    for client in ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"] {
+        statuses.push(from(client).await.unwrap().status());
+    }
+    assert_eq!(
+        statuses,
+        [StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS]
+    );
+    // The next /64 has its own.
+    assert_eq!(from("2001:db8:1:3::1").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}

@@ -68,7 +68,12 @@ fn verify(
         })
     };
     if let Some(ip) = ip {
-        let decision = rate_limit::hit(db, &format!("login-ip:{ip}"), ip_limit, now)?;
+        let decision = rate_limit::hit(
+            db,
+            &format!("login-ip:{}", crate::cidr::throttle_key(ip)),
+            ip_limit,
+            now,
+        )?;
         if let Decision::Limited { retry_after_ms } = decision {
             refuse("too many sign-in requests from this address", now)?;
             return Ok(Verdict::Refused(LoginFailure::Throttled { retry_after: retry_after_ms }));
