@@ -169,6 +169,12 @@ settings! {
     /// Idle keep-alive connections are closed after this long, in seconds; 0 disables keep-alive.
     /// Longer than the usual 60 s of load balancers, so that they, not we, close idle connections.
     keep_alive_secs: u64 = 75, env = "SCIMD_KEEP_ALIVE_SECS";
+    /// Time a request's body has to arrive once its head has, in seconds (0 = no limit); a slower
+    /// body gets 408 and its connection is closed.
+    body_read_timeout_secs: u64 = 15, env = "SCIMD_BODY_READ_TIMEOUT_SECS";
+    /// Connections one client address (an IPv6 client: its /64) may hold open at once; requests on
+    /// further ones get 429 and are closed. Trusted proxies are exempt; 0 = no cap.
+    max_connections_per_address: usize = 128, env = "SCIMD_MAX_CONNECTIONS_PER_ADDRESS";
     /// Concurrent connections per worker; more wait in the listen backlog (actix default: 25 000).
     max_connections: Option<usize> = None, env = "SCIMD_MAX_CONNECTIONS";
     /// PostgreSQL `statement_timeout`, in seconds (0 = none): a runaway query is cancelled, and

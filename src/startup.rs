@@ -15,7 +15,7 @@ use tracing::Instrument;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
-use crate::http::{AppState, request_id, routes, transport};
+use crate::http::{AppState, limits, request_id, routes, transport};
 use crate::scim::schema::Registry;
 use crate::service::delivery::sequencer::EventWorker;
 use crate::service::delivery::webhooks::worker::{WebhookWorker, WorkerConfig};
@@ -49,7 +49,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let workers = settings.workers;
-        let limits = Limits::of(&settings);
+        let bounds = Limits::of(&settings);
         // Read the certificate before anything else starts, so a bad one stops us with its reason.
         let tls = match (&settings.tls_cert, &settings.tls_key) {
             (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
@@ -78,11 +78,14 @@ impl Application {
             activity: Arc::new(ActivityTracker::new()),
         });
         let registry = web::Data::new(crate::metrics::Registry::new());
+        let connections = web::Data::new(Arc::new(limits::ConnectionCounts::default()));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(delivery.clone())
                 .app_data(registry.clone())
+                .app_data(connections.clone())
+                .wrap_fn(limits::guard)
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap_fn(|req, srv| {
                     let id = request_id::request_id(&req);
@@ -94,10 +97,11 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(crate::http::metrics::record))
                 .configure(routes)
         })
-        .client_request_timeout(limits.client_request_timeout)
-        .client_disconnect_timeout(limits.client_disconnect_timeout)
-        .keep_alive(limits.keep_alive);
-        if let Some(n) = limits.max_connections {
+        .on_connect(limits::on_connect)
+        .client_request_timeout(bounds.client_request_timeout)
+        .client_disconnect_timeout(bounds.client_disconnect_timeout)
+        .keep_alive(bounds.keep_alive);
+        if let Some(n) = bounds.max_connections {
             server = server.max_connections(n);
         }
         server = match tls {

@@ -7,11 +7,11 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
+use super::limits::{BodyError, read_body};
 use super::{forwarded, nul};
 use crate::scim::error::ScimError;
 use crate::service::provisioning::admission::{self, Admission, Gate, Knock};
@@ -161,16 +161,17 @@ impl FromRequest for ScimBody {
             if declared.is_some_and(|len| len > limit) {
                 return Err(too_large());
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ScimError::invalid_syntax(format!("could not read the body: {e}"))
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_body(&mut payload, limit).await.map_err(|e| match e {
+                BodyError::TooLarge => too_large(),
+                BodyError::TimedOut => ScimError::request_timeout(
+                    "the request body did not arrive in time; send it at once",
+                )
+                .into(),
+                BodyError::Broken => ScimError::invalid_syntax(
+                    "the request body could not be read (malformed transfer encoding)",
+                )
+                .into(),
+            })?;
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Err(ScimError::invalid_syntax(
                     "the request body is empty; a JSON object is required",

@@ -8,6 +8,7 @@ pub mod console;
 pub mod error;
 pub mod extractors;
 pub mod forwarded;
+pub mod limits;
 pub mod metrics;
 pub mod nul;
 pub mod oauth;

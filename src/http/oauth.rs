@@ -13,6 +13,7 @@ use super::AppState;
 use super::error::PageError;
 use super::error::oauth::{no_store, oauth_error, storage_failure};
 use super::extractors::{NUL_DETAIL, client_ip, origin, query_pairs};
+use super::limits::{BodyError, read_body};
 use super::nul;
 use super::ui::{self, ConsentPage, LoginPage, SESSION_COOKIE};
 use super::web_session::{refused, sign_in, sign_in_csrf, with_csrf_cookie};
@@ -178,6 +179,34 @@ fn authorize_params(req: &HttpRequest) -> Result<Params, PageError> {
     Ok(Params::from_pairs(pairs))
 }
 
+/// Largest form body of an OAuth endpoint; real ones are a few hundred bytes.
+const MAX_FORM_BYTES: usize = 256 * 1024;
+
+/// The form body of a page of the consent flow.
+async fn page_body(mut payload: web::Payload) -> Result<web::Bytes, PageError> {
+    read_body(&mut payload, MAX_FORM_BYTES).await.map_err(|e| match e {
+        BodyError::TooLarge => {
+            PageError::Page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large".into())
+        }
+        BodyError::TimedOut => {
+            PageError::Page(StatusCode::REQUEST_TIMEOUT, "The form did not arrive in time.".into())
+        }
+        BodyError::Broken => PageError::bad_request("the form could not be read"),
+    })
+}
+
+/// The form body of a client's request, or its RFC 6749 `invalid_request` answer.
+async fn client_body(mut payload: web::Payload) -> Result<web::Bytes, HttpResponse> {
+    read_body(&mut payload, MAX_FORM_BYTES).await.map_err(|e| {
+        let description = match e {
+            BodyError::TooLarge => "the request body is too large",
+            BodyError::TimedOut => "the request body did not arrive in time",
+            BodyError::Broken => "the request body could not be read (malformed transfer encoding)",
+        };
+        oauth_error(&OAuthError::invalid_request(description), false)
+    })
+}
+
 fn form_params(body: &web::Bytes) -> Params {
     Params::from_pairs(
         url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
@@ -187,9 +216,9 @@ fn form_params(body: &web::Bytes) -> Params {
 async fn authorize_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let form = form_params(&body);
+    let form = form_params(&page_body(payload).await?);
     let params = authorize_params(&req)?;
     let decision = match form.get("decision") {
         Some("allow") => Some(ConsentDecision::Allow),
@@ -291,9 +320,9 @@ async fn pending_consent(
 async fn logout_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let form = form_params(&body);
+    let form = form_params(&page_body(payload).await?);
     let location = format!("/oauth/authorize?{}", return_to(form.get("return_to")));
     let Some(cookie) = ui::cookie_value(&req, SESSION_COOKIE) else {
         return Ok(redirect(StatusCode::SEE_OTHER, &location));
@@ -466,7 +495,15 @@ fn token_param(params: &Params) -> Result<&str, OAuthError> {
         .ok_or_else(|| OAuthError::invalid_request("the token parameter is required"))
 }
 
-async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+async fn token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let body = match client_body(payload).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     // Parsed only once the client is authenticated: a bad secret is `invalid_client` whatever
     // the grant says.
     with_client(req, state, body, |env, _, params, creds, client| {
@@ -478,7 +515,15 @@ async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -
     .await
 }
 
-async fn revoke(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let body = match client_body(payload).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     with_client(req, state, body, |env, state, params, _, client| match token_param(params) {
         Ok(token) => access_tokens::revoke(env, &state.tokens, client, token)
             .map(|()| Verdict::Granted(json!({}))),
@@ -490,8 +535,12 @@ async fn revoke(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) 
 async fn introspect(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
+    let body = match client_body(payload).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     with_client(req, state, body, |env, state, params, _, client| match token_param(params) {
         Ok(token) => {
             access_tokens::introspect(env, &state.tokens, client, token).map(Verdict::Granted)

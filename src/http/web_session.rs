@@ -15,11 +15,11 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 
 use super::AppState;
 use super::error::PageError;
 use super::extractors::client_ip;
+use super::limits::{BodyError, read_body};
 use super::nul;
 use super::ui;
 use super::ui::see_other;
@@ -109,17 +109,15 @@ pub async fn read_form<S>(payload: &mut S) -> Result<HashMap<String, String>, Pa
 where
     S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
 {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| PageError::bad_request("the form could not be read"))?;
-        if body.len() + chunk.len() > MAX_FORM_BYTES {
-            return Err(PageError::Page(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "The form is too large".into(),
-            ));
+    let body = read_body(payload, MAX_FORM_BYTES).await.map_err(|e| match e {
+        BodyError::TooLarge => {
+            PageError::Page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large".into())
         }
-        body.extend_from_slice(&chunk);
-    }
+        BodyError::TimedOut => {
+            PageError::Page(StatusCode::REQUEST_TIMEOUT, "The form did not arrive in time.".into())
+        }
+        BodyError::Broken => PageError::bad_request("the form could not be read"),
+    })?;
     let form: HashMap<String, String> =
         url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     if nul::in_pairs(form.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {

@@ -230,3 +230,142 @@ async fn sign_in_budgets_count_an_ipv6_client_by_its_64() {
     // The next /64 has its own.
     assert_eq!(from("2001:db8:1:3::1").await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Sends `request` over a raw connection and returns the server's first answer, once complete
+/// (by its `content-length`) or when the server closes; a hang fails after a generous bound.
+async fn raw_exchange(port: u16, request: String) -> String {
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    if complete(&answer) {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("no answer: {e}; so far {:?}", String::from_utf8_lossy(&answer)),
+            }
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .unwrap()
+}
+
+/// Whether `answer` holds a whole response head and as much body as it announces.
+fn complete(answer: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(answer);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else { return false };
+    let length = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(str::to_owned))
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    length.is_some_and(|n| body.len() >= n)
+}
+
+fn head(method: &str, path: &str, token: Option<&str>, extra: &str) -> String {
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}{extra}\r\n")
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_past_the_read_timeout_is_a_408_and_the_connection_closes() {
+    let app = spawn_app_with(|s| s.body_read_timeout_secs = 1).await;
+    // Part of the body, then nothing: the server gives up instead of waiting forever.
+    let scim = head(
+        "POST",
+        "/scim/v2/Users",
+        Some(&app.token),
+        "Content-Type: application/scim+json\r\nContent-Length: 500\r\n",
+    ) + "{\"schemas\":";
+    let answer = raw_exchange(app.port, scim).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/scim+json") && answer.contains("did not arrive in time"));
+    assert!(answer.contains("connection: close"), "{answer}");
+    let token = head(
+        "POST",
+        "/oauth/token",
+        None,
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 500\r\n",
+    ) + "grant_type=";
+    let answer = raw_exchange(app.port, token).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains("\"error\":\"invalid_request\"") && answer.contains("in time"),
+        "{answer}"
+    );
+    let form = head(
+        "POST",
+        "/admin/login",
+        None,
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 500\r\n",
+    ) + "email=";
+    let answer = raw_exchange(app.port, form).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // A complete body is unaffected.
+    assert_eq!(app.post("/Users", &okta_user("fast@acme.com")).await.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn one_address_may_hold_only_so_many_connections() {
+    let app = spawn_app_with(|s| s.max_connections_per_address = 2).await;
+    let get = |path: &str| head("GET", path, Some(&app.token), "");
+    // Two connections, each counted by a first request and then kept open.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let (stream, answer) = {
+            let request = get("/scim/v2/ServiceProviderConfig");
+            let port = app.port;
+            tokio::task::spawn_blocking(move || {
+                use std::io::{Read, Write};
+                let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+                stream.write_all(request.as_bytes()).unwrap();
+                let (mut answer, mut buf) = (Vec::new(), [0u8; 4096]);
+                while !complete(&answer) {
+                    let n = stream.read(&mut buf).unwrap();
+                    assert!(n > 0, "closed early");
+                    answer.extend_from_slice(&buf[..n]);
+                }
+                (stream, String::from_utf8_lossy(&answer).into_owned())
+            })
+            .await
+            .unwrap()
+        };
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        held.push(stream);
+    }
+    // A third is refused in the surface's own format, and closed.
+    let answer = raw_exchange(app.port, get("/scim/v2/Users")).await;
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(answer.contains("application/scim+json") && answer.contains("too many connections"));
+    assert!(answer.contains("connection: close"), "{answer}");
+    let token = head("POST", "/oauth/token", None, "Content-Length: 0\r\n");
+    let answer = raw_exchange(app.port, token).await;
+    assert!(answer.starts_with("HTTP/1.1 429") && answer.contains("temporarily_unavailable"));
+    // Once they close, the address may connect again.
+    drop(held);
+    let mut status = StatusCode::TOO_MANY_REQUESTS;
+    for _ in 0..100 {
+        status = http_client()
+            .get(app.url("/Users"))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::OK);
+}
