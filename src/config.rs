@@ -133,6 +133,9 @@ settings! {
     /// The externally visible base URL (`https://scim.example.com`), used in `Location` and
     /// `meta.location`. When unset, it is derived from each request's Host header.
     public_url: Option<String> = None, env = "SCIMD_PUBLIC_URL";
+    /// Without `public_url`, the server refuses to start on a non-loopback address unless this
+    /// says the host-derived issuer and locations are intended (a proxy that fixes `Host`).
+    allow_host_derived_urls: bool = false, env = "SCIMD_ALLOW_HOST_DERIVED_URLS";
     /// Largest request body accepted, in bytes; bigger ones get 413.
     max_body_bytes: usize = 1024 * 1024, env = "SCIMD_MAX_BODY_BYTES";
     /// Largest page a list request may ask for (`count` is capped to this).

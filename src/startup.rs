@@ -47,7 +47,9 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
-        let port = listener.local_addr()?.port();
+        let local = listener.local_addr()?;
+        let port = local.port();
+        check_public_url(&settings, local.ip())?;
         let workers = settings.workers;
         let bounds = Limits::of(&settings);
         // Read the certificate before anything else starts, so a bad one stops us with its reason.
@@ -121,6 +123,27 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Without `public_url`, the OAuth issuer, the metadata and every resource location follow the
+/// request's `Host`, which any client chooses: fine on loopback (development), a mistake on a
+/// public address unless a proxy in front fixes the host, which `allow_host_derived_urls` says.
+fn check_public_url(settings: &Settings, bound: std::net::IpAddr) -> anyhow::Result<()> {
+    if settings.public_url.is_some() {
+        return Ok(());
+    }
+    if bound.is_loopback() || settings.allow_host_derived_urls {
+        tracing::warn!(
+            "public_url is not set: the issuer and resource locations follow each request's Host header"
+        );
+        return Ok(());
+    }
+    anyhow::bail!(
+        "public_url is not set and {bound} is not a loopback address: the OAuth issuer and resource \
+         locations would follow whatever Host header a client sends. Set public_url \
+         (e.g. https://scim.example.com), or allow_host_derived_urls = true if a proxy in front \
+         fixes the Host header"
+    )
 }
 
 /// The node's webhook workers; their threads stop when the server (which holds the returned

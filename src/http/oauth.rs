@@ -563,10 +563,19 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// RFC 8414 authorization server metadata.
+/// RFC 8414 authorization server metadata. Without `public_url` it is derived from the request's
+/// host, so no shared cache may hand one client's copy to another.
 async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let issuer = origin(&req, &state);
-    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "public, max-age=300")).json(json!({
+    let mut response = HttpResponse::Ok();
+    if state.settings.public_url.is_some() {
+        response.insert_header((header::CACHE_CONTROL, "public, max-age=300"));
+    } else {
+        response
+            .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
+            .insert_header((header::VARY, "Host, X-Forwarded-Host, X-Forwarded-Proto, Forwarded"));
+    }
+    response.json(json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/oauth/authorize"),
         "token_endpoint": format!("{issuer}/oauth/token"),

@@ -369,3 +369,49 @@ async fn one_address_may_hold_only_so_many_connections() {
     }
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_bulk_request_counts_each_operation_against_the_tenants_budget() {
+    let app = spawn_app_with(|s| s.rate_limits.scim_per_tenant = 10).await;
+    let bulk = |n: usize, tag: &str| {
+        let operations: Vec<_> = (0..n)
+            .map(|i| {
+                json!({"method": "POST", "path": "/Users", "bulkId": format!("{tag}{i}"),
+                "data": okta_user(&format!("{tag}{i}@acme.com"))})
+            })
+            .collect();
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": operations})
+    };
+    // Eight operations: eight of the ten requests this minute.
+    assert_eq!(app.post("/Bulk", &bulk(8, "a")).await.status(), StatusCode::OK);
+    // Five more do not fit (the refused request itself still counts once); nothing is written.
+    let refused = app.post("/Bulk", &bulk(5, "b")).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    expect_error(refused, StatusCode::TOO_MANY_REQUESTS, None).await;
+    let listed = expect_json(app.get("/Users?count=1").await, StatusCode::OK).await;
+    assert_eq!(listed["totalResults"], 8);
+    assert_eq!(app.get("/Users").await.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn without_public_url_host_derived_documents_are_private_and_a_public_bind_is_refused() {
+    let app = spawn_app().await;
+    let metadata = app.get_public("/.well-known/oauth-authorization-server").await;
+    assert_eq!(metadata.headers()["cache-control"], "private, max-age=300");
+    assert!(metadata.headers()["vary"].to_str().unwrap().contains("Host"));
+    let fixed = spawn_app_with(|s| s.public_url = Some("https://scim.example.com".into())).await;
+    let metadata = fixed.get_public("/.well-known/oauth-authorization-server").await;
+    assert_eq!(metadata.headers()["cache-control"], "public, max-age=300");
+
+    // Bound to every interface with neither public_url nor the opt-in: refused at start-up.
+    let build = |configure: &dyn Fn(&mut scimd::config::Settings)| {
+        let mut settings = app.settings.clone();
+        settings.bind = "0.0.0.0:0".into();
+        configure(&mut settings);
+        scimd::startup::Application::build_with(settings, app.clock.clone(), app.db.clone())
+    };
+    let refused = build(&|_| {}).err().expect("a public bind without public_url is refused");
+    assert!(refused.to_string().contains("public_url"), "{refused}");
+    assert!(build(&|s| s.allow_host_derived_urls = true).is_ok());
+    assert!(build(&|s| s.public_url = Some("https://scim.example.com".into())).is_ok());
+}
