@@ -50,6 +50,7 @@ pub enum Kind {
     WebhookDisabled,
     WebhookEnabled,
     WebhookReplayed,
+    CsrfRejected,
 }
 
 impl Kind {
@@ -96,6 +97,7 @@ impl Kind {
         Kind::WebhookDisabled,
         Kind::WebhookEnabled,
         Kind::WebhookReplayed,
+        Kind::CsrfRejected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -141,6 +143,7 @@ impl Kind {
             Kind::WebhookDisabled => "webhook.disabled",
             Kind::WebhookEnabled => "webhook.enabled",
             Kind::WebhookReplayed => "webhook.replayed",
+            Kind::CsrfRejected => "csrf.rejected",
         }
     }
 }

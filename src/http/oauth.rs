@@ -21,6 +21,7 @@ use crate::db::StoreError;
 use crate::db::rows::ClientRow;
 use crate::oauth::error::OAuthError;
 use crate::oauth::{scope, secret};
+use crate::service::accounts;
 use crate::service::accounts::tenant_admins::{self as login, TenantAdminSession as Session};
 use crate::service::oauth::access_tokens;
 use crate::service::oauth::keys;
@@ -240,12 +241,25 @@ async fn authorize_post(
             &message,
         ),
         (AuthorizeOutcome::Redirect(location), _) => redirect(StatusCode::SEE_OTHER, &location),
-        // No decision was taken: the session expired or the CSRF token did not match.
-        (AuthorizeOutcome::Pending(_), Some(_)) => ui::error_page(
-            StatusCode::FORBIDDEN,
-            "The form expired",
-            "The consent form is no longer valid. Go back, reload the page and decide again.",
-        ),
+        // No decision was taken: the session is live, so the CSRF token did not match.
+        (AuthorizeOutcome::Pending(_), Some(session)) => {
+            let ctx = Ctx::new(&req, &state);
+            web::block(move || {
+                accounts::record_csrf_rejection(
+                    &ctx.state.db,
+                    ctx.state.clock.as_ref(),
+                    &session.actor(),
+                    ctx.ip.as_deref(),
+                    "/oauth/authorize",
+                )
+            })
+            .await??;
+            ui::error_page(
+                StatusCode::FORBIDDEN,
+                "The form expired",
+                "The consent form is no longer valid. Go back, reload the page and decide again.",
+            )
+        }
         (AuthorizeOutcome::Pending(consent), None) => login_page(
             &req,
             &state,
@@ -272,7 +286,7 @@ async fn login_post(
     state: web::Data<AppState>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let (post, outcome) = sign_in(&req, &state, &mut payload, login::login).await?;
+    let (post, outcome) = sign_in(&req, &state, &mut payload, SESSION_COOKIE, login::login).await?;
     let return_to = return_to(post.form.get("return_to").map(String::as_str));
     let failure = match outcome {
         Ok(new) => {

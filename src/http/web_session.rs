@@ -26,7 +26,8 @@ use super::ui::see_other;
 use crate::clock::Clock;
 use crate::db::Database;
 use crate::oauth::secret;
-use crate::service::accounts::sign_in::{Attempt, LoginFailure};
+use crate::service::accounts;
+use crate::service::accounts::sign_in::{self, Attempt, LoginFailure};
 use crate::service::accounts::{NewSession, Session};
 use crate::service::operations::rate_limit::Limit;
 use crate::service::verdict::Decided;
@@ -142,6 +143,19 @@ impl<R: Realm> FromRequest for SignedForm<R> {
             };
             let sent = form.get("csrf").map_or("", String::as_str);
             if !secret::equal(session.csrf_token(), sent) {
+                let state = app_state(&req)?;
+                let (ip, path) = (client_ip(&req, &state), req.path().to_owned());
+                let actor = session.actor();
+                web::block(move || {
+                    accounts::record_csrf_rejection(
+                        &state.db,
+                        state.clock.as_ref(),
+                        &actor,
+                        ip.as_deref(),
+                        &path,
+                    )
+                })
+                .await??;
                 return Err(PageError::forbidden(
                     "The form could not be verified. Reload the page and try again.",
                 ));
@@ -191,7 +205,7 @@ pub async fn sign_in_post<R: SignInRealm>(
     state: web::Data<AppState>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let (post, outcome) = sign_in(&req, &state, &mut payload, R::LOGIN).await?;
+    let (post, outcome) = sign_in(&req, &state, &mut payload, R::COOKIE, R::LOGIN).await?;
     let next = R::landing(post.form.get("next").map(String::as_str));
     Ok(match outcome {
         Ok(new) => signed_in::<R>(&req, &state, &next, new.cookie),
@@ -258,28 +272,38 @@ pub struct SignInPost {
 pub type SignInFn<T> = fn(&Database, &dyn Clock, i64, &Attempt<'_>) -> Decided<T, LoginFailure>;
 
 /// Reads a sign-in post and runs `sign_in` off the async runtime with the address's budget and
-/// the session lifetime from the settings.
+/// the session lifetime from the settings; the session the browser holds in `cookie` (its
+/// realm's) is ended by a successful sign-in.
 pub async fn sign_in<T: Send + 'static>(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     payload: &mut web::Payload,
+    cookie: &str,
     sign_in: SignInFn<T>,
 ) -> Result<(SignInPost, Result<T, LoginFailure>), PageError> {
     let form = read_form(payload).await?;
     let field = |k: &str| form.get(k).map_or("", String::as_str).to_owned();
     if !ui::cookie_value(req, ui::CSRF_COOKIE).is_some_and(|c| secret::equal(&c, &field("csrf"))) {
+        let (ip, st, path) = (client_ip(req, state), state.clone(), req.path().to_owned());
+        web::block(move || {
+            let limit = Limit::per_minute(st.settings.rate_limits.login_per_ip);
+            sign_in::refuse_forged(&st.db, st.clock.as_ref(), ip.as_deref(), limit, &path)
+        })
+        .await??;
         return Err(PageError::forbidden(
             "The sign-in form could not be verified (cookies must be enabled). Reload the page and sign in again.",
         ));
     }
     let (email, password) = (field("email"), field("password"));
     let (ip, st, typed) = (client_ip(req, state), state.clone(), email.clone());
+    let previous = ui::cookie_value(req, cookie);
     let outcome = web::block(move || {
         let attempt = Attempt {
             email: &typed,
             password: &password,
             ip: ip.as_deref(),
             ip_limit: Limit::per_minute(st.settings.rate_limits.login_per_ip),
+            replaces: previous.as_deref(),
         };
         let ttl = st.settings.session_ttl_ms();
         sign_in(&st.db, st.clock.as_ref(), ttl, &attempt)
@@ -297,6 +321,12 @@ pub fn refused(
     let (what, retry_after) = match failure {
         LoginFailure::Invalid => {
             return render(StatusCode::UNAUTHORIZED, "Incorrect email or password.".into());
+        }
+        LoginFailure::TenantDisabled => {
+            return render(
+                StatusCode::FORBIDDEN,
+                "Your organisation's access is disabled. Contact the service's operator.".into(),
+            );
         }
         LoginFailure::Throttled { retry_after } => ("Too many sign-in attempts", retry_after),
         LoginFailure::Locked { retry_after } => ("Too many failed sign-in attempts", retry_after),

@@ -415,3 +415,89 @@ async fn without_public_url_host_derived_documents_are_private_and_a_public_bind
     assert!(build(&|s| s.allow_host_derived_urls = true).is_ok());
     assert!(build(&|s| s.public_url = Some("https://scim.example.com".into())).is_ok());
 }
+
+/// Rows of a sessions table.
+fn sessions_in(app: &TestApp, table: &str) -> i64 {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.db.conn().unwrap();
+    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+        .get_result::<Count>(&mut *conn)
+        .unwrap()
+        .n
+}
+
+#[tokio::test]
+async fn a_new_sign_in_ends_the_browsers_previous_session_of_the_realm() {
+    let app = spawn_app().await;
+    create_operator(&app);
+    okta::setup(&app);
+    let b = okta::browser(&app);
+    for (realm, email, password, table) in [
+        ("/admin/login", OPERATOR_EMAIL, OPERATOR_PASSWORD, "operator_sessions"),
+        ("/account/login", okta::ADMIN_EMAIL, okta::ADMIN_PASSWORD, "web_sessions"),
+    ] {
+        for _ in 0..3 {
+            let html = page(&b, realm, StatusCode::OK).await;
+            let signed_in =
+                submit(&b, &html, realm, &[("email", email), ("password", password)]).await;
+            assert_eq!(signed_in.status(), StatusCode::SEE_OTHER, "{realm}");
+        }
+        assert_eq!(sessions_in(&app, table), 1, "{realm}: one browser, one session");
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_tenants_admin_is_refused_before_any_session_exists() {
+    let app = spawn_app().await;
+    okta::setup(&app);
+    scimd::service::tenancy::tenants::set_disabled(
+        &app.db,
+        app.clock.as_ref(),
+        &scimd::audit::Actor::Cli,
+        "acme",
+        true,
+    )
+    .unwrap();
+    let b = okta::browser(&app);
+    let html = page(&b, "/account/login", StatusCode::OK).await;
+    let refused = submit(
+        &b,
+        &html,
+        "/account/login",
+        &[("email", okta::ADMIN_EMAIL), ("password", okta::ADMIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.text().await.unwrap().contains("disabled"));
+    assert_eq!(sessions_in(&app, "web_sessions"), 0);
+    assert!(app.audit_events("login.succeeded").is_empty());
+    let failed = app.audit_events("login.failed");
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].to_string().contains("tenant disabled"), "{}", failed[0]);
+}
+
+#[tokio::test]
+async fn forms_refused_for_their_csrf_token_are_audited() {
+    let app = spawn_app().await;
+    let operator_id = create_operator(&app);
+    let op = app.operator().await;
+    let forged = op.post_form("/admin/tenants/acme/connect/token", &[("csrf", "forged")]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    // A sign-in post without its double-submit pair (a login CSRF attempt).
+    let b = okta::browser(&app);
+    let forged_sign_in = b
+        .post_form("/account/login", &[("email", "a@acme.com"), ("password", "p"), ("csrf", "x")])
+        .await;
+    assert_eq!(forged_sign_in.status(), StatusCode::FORBIDDEN);
+    let events = app.audit_events("csrf.rejected");
+    assert_eq!(events.len(), 2, "{events:?}");
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(text.contains(&format!("operator:{operator_id}")), "{text}");
+    assert!(text.contains("/admin/tenants/acme/connect/token") && text.contains("/account/login"));
+    assert!(text.contains("anonymous"), "{text}");
+}
