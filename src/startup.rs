@@ -15,6 +15,7 @@ use tracing::Instrument;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
+use crate::http::sign_in_csrf::SignInCsrf;
 use crate::http::{AppState, limits, request_id, routes, transport};
 use crate::scim::schema::Registry;
 use crate::service::delivery::sequencer::EventWorker;
@@ -67,6 +68,8 @@ impl Application {
         let db = db.with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs));
         keys::ensure_signing_key(&db, clock.as_ref())
             .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;
+        let csrf_key = crate::service::accounts::sign_in_csrf_key(&db, clock.as_ref())
+            .map_err(|e| anyhow::anyhow!("cannot read the sign-in CSRF key: {e}"))?;
         let events = EventWorker::start(db.clone(), clock.clone(), settings.event_retention_ms());
         let delivery = start_delivery(&db, &clock, &settings);
         let state = web::Data::new(AppState {
@@ -78,6 +81,7 @@ impl Application {
             tokens: Arc::new(TokenRuntime::new()),
             scim_limiter: Arc::new(BatchedLimiter::new()),
             activity: Arc::new(ActivityTracker::new()),
+            sign_in_csrf: Arc::new(SignInCsrf::new(&csrf_key)),
         });
         let registry = web::Data::new(crate::metrics::Registry::new());
         let connections = web::Data::new(Arc::new(limits::ConnectionCounts::default()));

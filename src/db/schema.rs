@@ -327,6 +327,14 @@ diesel::joinable!(webhook_cursors -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_replays -> webhook_endpoints (endpoint_id));
 
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     static_tokens,

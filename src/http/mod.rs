@@ -14,6 +14,7 @@ pub mod nul;
 pub mod oauth;
 pub mod request_id;
 pub mod scim;
+pub mod sign_in_csrf;
 pub mod transport;
 pub mod ui;
 pub mod web_session;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub scim_limiter: Arc<BatchedLimiter>,
     /// Throttles writes of each tenant's last SCIM activity.
     pub activity: Arc<ActivityTracker>,
+    /// Mints and checks the sign-in forms' CSRF tokens.
+    pub sign_in_csrf: Arc<sign_in_csrf::SignInCsrf>,
 }
 
 impl AppState {

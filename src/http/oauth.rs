@@ -98,7 +98,7 @@ fn login_page(
     error: Option<String>,
     email: &str,
 ) -> HttpResponse {
-    let csrf = sign_in_csrf(req);
+    let csrf = sign_in_csrf(req, state);
     let page =
         LoginPage { client_name: &consent.client_name, error, email, csrf: &csrf, return_to };
     with_csrf_cookie(ui::render(status, &page), req, state, csrf)

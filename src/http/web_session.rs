@@ -193,7 +193,7 @@ pub fn sign_in_page<R: SignInRealm>(
     email: &str,
     next: &str,
 ) -> HttpResponse {
-    let csrf = sign_in_csrf(req);
+    let csrf = sign_in_csrf(req, state);
     let response = R::page(status, SignInView { error, email, csrf: &csrf, next });
     with_csrf_cookie(response, req, state, csrf)
 }
@@ -245,10 +245,12 @@ pub async fn sign_out<R: Realm>(
     Ok(response)
 }
 
-/// The double-submit token of a sign-in page: the browser's CSRF cookie, or a fresh one that the
-/// page sets with `with_csrf_cookie`.
-pub fn sign_in_csrf(req: &HttpRequest) -> String {
-    ui::cookie_value(req, ui::CSRF_COOKIE).unwrap_or_else(|| secret::generate(""))
+/// The double-submit token of a sign-in page: the browser's CSRF cookie if this server minted
+/// it, or a fresh one that the page sets with `with_csrf_cookie`.
+pub fn sign_in_csrf(req: &HttpRequest, state: &AppState) -> String {
+    ui::cookie_value(req, ui::CSRF_COOKIE)
+        .filter(|token| state.sign_in_csrf.is_ours(token))
+        .unwrap_or_else(|| state.sign_in_csrf.mint())
 }
 
 pub fn with_csrf_cookie(
@@ -283,7 +285,9 @@ pub async fn sign_in<T: Send + 'static>(
 ) -> Result<(SignInPost, Result<T, LoginFailure>), PageError> {
     let form = read_form(payload).await?;
     let field = |k: &str| form.get(k).map_or("", String::as_str).to_owned();
-    if !ui::cookie_value(req, ui::CSRF_COOKIE).is_some_and(|c| secret::equal(&c, &field("csrf"))) {
+    let paired = ui::cookie_value(req, ui::CSRF_COOKIE)
+        .is_some_and(|c| state.sign_in_csrf.is_ours(&c) && secret::equal(&c, &field("csrf")));
+    if !paired {
         let (ip, st, path) = (client_ip(req, state), state.clone(), req.path().to_owned());
         web::block(move || {
             let limit = Limit::per_minute(st.settings.rate_limits.login_per_ip);

@@ -501,3 +501,127 @@ async fn forms_refused_for_their_csrf_token_are_audited() {
     assert!(text.contains("/admin/tenants/acme/connect/token") && text.contains("/account/login"));
     assert!(text.contains("anonymous"), "{text}");
 }
+
+/// A browser over https to a server with its own certificate: cookies kept, redirects not
+/// followed.
+fn https_browser(app: &TestApp, certs: &crate::support::tls::CertFiles) -> okta::Browser {
+    install_crypto_provider();
+    let pem = std::fs::read(&certs.cert).unwrap();
+    okta::Browser {
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .resolve("localhost", std::net::SocketAddr::from(([127, 0, 0, 1], app.port)))
+            .build()
+            .unwrap(),
+        base: app.address.clone(),
+    }
+}
+
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn over_https_every_cookie_is_host_prefixed_and_an_unprefixed_one_is_ignored() {
+    let certs = crate::support::tls::CertFiles::new();
+    let app = spawn_app_with(|s| certs.configure(s)).await;
+    okta::setup(&app);
+    create_operator(&app);
+    let b = https_browser(&app, &certs);
+    let sign_in = b.get("/account/login").await;
+    let cookies = set_cookies(&sign_in);
+    assert!(cookies.iter().any(|c| c.starts_with("__Host-scimd_csrf=")), "{cookies:?}");
+    assert!(cookies.iter().all(|c| c.contains("Secure") && c.contains("Path=/")), "{cookies:?}");
+    let html = sign_in.text().await.unwrap();
+    let signed_in = submit(
+        &b,
+        &html,
+        "/account/login",
+        &[("email", okta::ADMIN_EMAIL), ("password", okta::ADMIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookies = set_cookies(&signed_in);
+    assert!(cookies.iter().any(|c| c.starts_with("__Host-scimd_session=")), "{cookies:?}");
+    page(&b, "/account", StatusCode::OK).await;
+    // The console's session too, at Path=/ as the prefix requires; the console works with it.
+    let html = page(&b, "/admin/login", StatusCode::OK).await;
+    let signed_in = submit(
+        &b,
+        &html,
+        "/admin/login",
+        &[("email", OPERATOR_EMAIL), ("password", OPERATOR_PASSWORD)],
+    )
+    .await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookies = set_cookies(&signed_in);
+    assert!(
+        cookies.iter().any(|c| c.starts_with("__Host-scimd_operator=") && c.ends_with("Path=/")),
+        "{cookies:?}"
+    );
+    page(&b, "/admin", StatusCode::OK).await;
+
+    // A tossed, unprefixed CSRF cookie with a matching form field counts for nothing.
+    let fresh = https_browser(&app, &certs);
+    let tossed = fresh
+        .http
+        .post(format!("{}/account/login", app.address))
+        .header("Cookie", "scimd_csrf=attacker")
+        .form(&[
+            ("email", okta::ADMIN_EMAIL),
+            ("password", okta::ADMIN_PASSWORD),
+            ("csrf", "attacker"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tossed.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_sign_in_csrf_pair_the_server_did_not_mint_is_refused() {
+    let app = spawn_app().await;
+    okta::setup(&app);
+    // Cookie and field agree, but the value is the attacker's own (a planted cookie).
+    let planted = app
+        .client
+        .post(format!("{}/account/login", app.address))
+        .header("Cookie", "scimd_csrf=attacker-chosen")
+        .form(&[
+            ("email", okta::ADMIN_EMAIL),
+            ("password", okta::ADMIN_PASSWORD),
+            ("csrf", "attacker-chosen"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(planted.status(), StatusCode::FORBIDDEN);
+    // The page replaces such a cookie with one of its own, and that one signs in.
+    let b = okta::browser(&app);
+    let page_response = b
+        .http
+        .get(format!("{}/account/login", app.address))
+        .header("Cookie", "scimd_csrf=attacker-chosen")
+        .send()
+        .await
+        .unwrap();
+    let minted = set_cookies(&page_response);
+    assert!(minted.iter().any(|c| c.starts_with("scimd_csrf=") && c.contains('.')), "{minted:?}");
+    let html = page_response.text().await.unwrap();
+    assert!(!html.contains("attacker-chosen"));
+    let signed_in = submit(
+        &b,
+        &html,
+        "/account/login",
+        &[("email", okta::ADMIN_EMAIL), ("password", okta::ADMIN_PASSWORD)],
+    )
+    .await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+}

@@ -12,6 +12,7 @@ pub mod memberships;
 pub mod oauth;
 pub mod rate_limits;
 pub mod resources;
+pub mod secrets;
 pub mod sessions;
 pub mod tenants;
 pub mod throttle;

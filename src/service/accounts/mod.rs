@@ -11,6 +11,7 @@ mod throttle;
 use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::Clock;
 use crate::db::repo::accounts::{self, AccountTable};
+use crate::db::repo::secrets;
 use crate::db::rows::AccountRow;
 use crate::db::{Database, DbConnection, StoreError};
 use crate::oauth::password;
@@ -82,6 +83,28 @@ pub fn record_csrf_rejection(
         Event::new(Kind::CsrfRejected, actor).ip(ip.map(str::to_owned)).detail("path", path);
     let now = clock.now();
     db.write(|conn| audit::record(conn, db.audit_counts(), now, event).map_err(StoreError::from))
+}
+
+/// The key of the pre-session sign-in CSRF tokens, shared by every node: made by the first node
+/// that starts, read by the others (a second node racing the first reads the winner's).
+pub fn sign_in_csrf_key(db: &Database, clock: &dyn Clock) -> Result<String, StoreError> {
+    const NAME: &str = "sign_in_csrf";
+    let now = clock.now();
+    let fresh = crate::oauth::secret::generate("");
+    let made = db.write(|conn| {
+        if let Some(key) = secrets::find(conn, NAME)? {
+            return Ok::<_, StoreError>(key);
+        }
+        secrets::insert(conn, NAME, &fresh, now)?;
+        Ok(fresh.clone())
+    });
+    match made {
+        Err(StoreError::Query(e)) if crate::db::is_unique_violation(&e) => {
+            let key = secrets::find(&mut *db.conn()?, NAME)?;
+            key.ok_or_else(|| StoreError::Invariant("the sign-in CSRF key vanished".into()))
+        }
+        other => other,
+    }
 }
 
 /// A new session: the cookie value (for the browser only) and the session it opens.
