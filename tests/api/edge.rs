@@ -625,3 +625,40 @@ async fn a_sign_in_csrf_pair_the_server_did_not_mint_is_refused() {
     .await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn codes_and_refresh_tokens_refused_for_their_client_or_unknown_are_audited() {
+    let app = spawn_app().await;
+    let fx = okta::setup(&app);
+    let other = scimd::service::oauth::clients::create(
+        &app.db,
+        app.clock.as_ref(),
+        &scimd::audit::Actor::Cli,
+        "Another app",
+        &[okta::CALLBACK.to_owned()],
+        Some("other_scim"),
+        false,
+    )
+    .unwrap();
+    let other = okta::Fixture { client_id: other.client_id, client_secret: other.client_secret };
+    let code = okta::browser(&app).code(&fx, &[]).await;
+    let basic = okta::ClientAuth::Basic;
+    // Another client presents the code, then a made-up one.
+    let stolen = okta::exchange(&app, &other, basic, &code, None).await;
+    assert_eq!(okta::oauth_error(stolen, StatusCode::BAD_REQUEST).await.0, "invalid_grant");
+    let made_up = okta::exchange(&app, &fx, basic, "scimd_ac_made-up", None).await;
+    assert_eq!(okta::oauth_error(made_up, StatusCode::BAD_REQUEST).await.0, "invalid_grant");
+    let rejected = serde_json::to_string(&app.audit_events("code.rejected")).unwrap();
+    assert!(rejected.contains("issued to another client"), "{rejected}");
+    assert!(rejected.contains(&format!("client:{}", other.client_id)), "{rejected}");
+    assert!(rejected.contains("unknown code"), "{rejected}");
+    // The rightful client still redeems it; then the same two refusals for its refresh token.
+    let issued = okta::tokens(okta::exchange(&app, &fx, basic, &code, None).await).await;
+    let refresh_token = issued["refresh_token"].as_str().unwrap();
+    let stolen = okta::refresh(&app, &other, basic, refresh_token).await;
+    assert_eq!(okta::oauth_error(stolen, StatusCode::BAD_REQUEST).await.0, "invalid_grant");
+    okta::refresh_fails(&app, &fx, "scimd_rt_made-up").await;
+    let rejected = serde_json::to_string(&app.audit_events("token.refresh_rejected")).unwrap();
+    assert!(rejected.contains("issued to another client"), "{rejected}");
+    assert!(rejected.contains("unknown refresh token"), "{rejected}");
+}
