@@ -101,6 +101,12 @@ async fn nul_in_any_string_is_a_400_in_each_surfaces_format() {
     {
         expect_error(app.get(path).await, StatusCode::BAD_REQUEST, Some("invalidValue")).await;
     }
+    // The directory API in its own JSON.
+    let api = app.api_key(Some("acme"), None);
+    let response = api.get("/tenants/acme/users?email=a%00b").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["error_description"].as_str().unwrap().contains("NUL"), "{body}");
     // Nothing was stored and the server still works on both backends.
     let listed = expect_json(app.get("/Users").await, StatusCode::OK).await;
     assert_eq!(listed["totalResults"], 1);
