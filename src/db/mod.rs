@@ -526,3 +526,20 @@ pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::with_connection_options;
+
+    #[test]
+    fn postgres_urls_get_a_connect_timeout_and_keepalives_unless_they_set_them() {
+        let url = with_connection_options("postgres://u@db/scimd", 5);
+        assert!(url.starts_with("postgres://u@db/scimd?connect_timeout=5&keepalives=1&"), "{url}");
+        assert!(url.contains("tcp_user_timeout=30000"), "{url}");
+        let url = with_connection_options("postgres://u@db/scimd?sslmode=require", 5);
+        assert!(url.starts_with("postgres://u@db/scimd?sslmode=require&connect_timeout=5&"));
+        let own = "postgres://u@db/scimd?connect_timeout=9&keepalives=0";
+        assert_eq!(with_connection_options(own, 5), own);
+        assert!(!with_connection_options("postgres://u@db/x", 0).contains("connect_timeout"));
+    }
+}

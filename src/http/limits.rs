@@ -135,7 +135,10 @@ impl Drop for Counted {
 
 enum Slot {
     Unknown,
-    Counted(#[allow(dead_code)] Counted),
+    /// Holds the connection's place until the connection's data is dropped.
+    Counted {
+        _place: Counted,
+    },
     Exempt,
     Refused,
 }
@@ -162,7 +165,7 @@ fn admitted(req: &ServiceRequest, state: &AppState, counts: &Arc<ConnectionCount
                 Slot::Exempt
             }
             Some(ip) => match counts.acquire(throttle_key(&ip.to_string()), cap) {
-                Some(counted) => Slot::Counted(counted),
+                Some(place) => Slot::Counted { _place: place },
                 None => Slot::Refused,
             },
         };
