@@ -2,8 +2,8 @@
 //! waiting the pool's checkout timeout, or hanging on a database that stopped answering.
 //!
 //! The database is marked down when a connection cannot be opened (every reconnect of the pool
-//! goes through `Manager::connect`) or a readiness check does not finish in time; up again when a
-//! connection opens. While down, one background probe at a time (at most one per
+//! goes through `Manager::connect`; a server out of connection slots is up, though) or a
+//! readiness check does not finish in time; up again when a connection opens. While down, one background probe at a time (at most one per
 //! `PROBE_INTERVAL`) opens a fresh connection, never a pooled one that may hang, and requests
 //! are refused at once rather than queueing behind it.
 

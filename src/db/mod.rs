@@ -140,11 +140,22 @@ fn with_connection_options(url: &str, connect_timeout_secs: u64) -> String {
     format!("{url}{separator}{}", options.join("&"))
 }
 
+/// A server that refuses a new connection for want of connection slots is up, and the pool's
+/// open connections still work: that is no reason to refuse every request.
+fn is_out_of_slots(err: &r2d2::Error) -> bool {
+    let text = err.to_string();
+    ["too many clients", "too many connections", "connection slots are reserved"]
+        .iter()
+        .any(|cause| text.contains(cause))
+}
+
 impl Manager {
+    /// Opens a connection and reports to `health` whether the database could be reached.
     fn open(&self) -> Result<DbConnection, r2d2::Error> {
         let opened = self.open_unreported();
         match &opened {
             Ok(_) => self.health.mark_up(),
+            Err(e) if is_out_of_slots(e) => {}
             Err(_) => self.health.mark_down(),
         }
         opened
@@ -529,7 +540,23 @@ pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::with_connection_options;
+    use super::{is_out_of_slots, with_connection_options};
+
+    #[test]
+    fn a_server_out_of_connection_slots_is_not_down() {
+        let refused = |text: &str| {
+            diesel::r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(
+                text.to_owned(),
+            ))
+        };
+        assert!(is_out_of_slots(&refused("FATAL:  sorry, too many clients already")));
+        assert!(is_out_of_slots(&refused("FATAL:  too many connections for database \"x\"")));
+        assert!(is_out_of_slots(&refused(
+            "FATAL:  remaining connection slots are reserved for superuser"
+        )));
+        assert!(!is_out_of_slots(&refused("connection to server failed: Connection refused")));
+        assert!(!is_out_of_slots(&refused("timeout expired")));
+    }
 
     #[test]
     fn postgres_urls_get_a_connect_timeout_and_keepalives_unless_they_set_them() {
