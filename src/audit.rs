@@ -52,6 +52,7 @@ pub enum Kind {
     WebhookDisabled,
     WebhookEnabled,
     WebhookReplayed,
+    CsrfRejected,
 }
 
 impl Kind {
@@ -100,6 +101,7 @@ impl Kind {
         Kind::WebhookDisabled,
         Kind::WebhookEnabled,
         Kind::WebhookReplayed,
+        Kind::CsrfRejected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -147,6 +149,7 @@ impl Kind {
             Kind::WebhookDisabled => "webhook.disabled",
             Kind::WebhookEnabled => "webhook.enabled",
             Kind::WebhookReplayed => "webhook.replayed",
+            Kind::CsrfRejected => "csrf.rejected",
         }
     }
 }

@@ -97,9 +97,33 @@ impl<'de> serde::Deserialize<'de> for Cidr {
     }
 }
 
+/// The network a per-address budget or lockout counts an address under: an IPv4 address as it
+/// is, an IPv6 address as its /64 (`2001:db8:1:2::/64`). One subscriber or host is routinely
+/// given a whole /64, so keying on the full address would let a client rotate through 2^64
+/// addresses past every lockout. Text that is not an address is kept as it is.
+pub fn throttle_key(address: &str) -> String {
+    match address.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+        Ok(IpAddr::V6(ip)) => {
+            let network = std::net::Ipv6Addr::from(u128::from(ip) & mask(128, 64));
+            format!("{network}/64")
+        }
+        Ok(IpAddr::V4(ip)) => ip.to_string(),
+        Err(_) => address.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_addresses_are_throttled_by_their_64() {
+        assert_eq!(throttle_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(throttle_key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_eq!(throttle_key("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+        assert_eq!(throttle_key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(throttle_key("::ffff:203.0.113.7"), "203.0.113.7");
+    }
 
     fn cidr(s: &str) -> Cidr {
         s.parse().unwrap()

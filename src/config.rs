@@ -134,6 +134,9 @@ settings! {
     /// The externally visible base URL (`https://scim.example.com`), used in `Location` and
     /// `meta.location`. When unset, it is derived from each request's Host header.
     public_url: Option<String> = None, env = "SCIMD_PUBLIC_URL";
+    /// Without `public_url`, the server refuses to start on a non-loopback address unless this
+    /// says the host-derived issuer and locations are intended (a proxy that fixes `Host`).
+    allow_host_derived_urls: bool = false, env = "SCIMD_ALLOW_HOST_DERIVED_URLS";
     /// Largest request body accepted, in bytes; bigger ones get 413.
     max_body_bytes: usize = 1024 * 1024, env = "SCIMD_MAX_BODY_BYTES";
     /// Largest page a list request may ask for (`count` is capped to this).
@@ -177,6 +180,12 @@ settings! {
     /// Idle keep-alive connections are closed after this long, in seconds; 0 disables keep-alive.
     /// Longer than the usual 60 s of load balancers, so that they, not we, close idle connections.
     keep_alive_secs: u64 = 75, env = "SCIMD_KEEP_ALIVE_SECS";
+    /// Time a request's body has to arrive once its head has, in seconds (0 = no limit); a slower
+    /// body gets 408 and its connection is closed.
+    body_read_timeout_secs: u64 = 15, env = "SCIMD_BODY_READ_TIMEOUT_SECS";
+    /// Connections one client address (an IPv6 client: its /64) may hold open at once; requests on
+    /// further ones get 429 and are closed. Trusted proxies are exempt; 0 = no cap.
+    max_connections_per_address: usize = 128, env = "SCIMD_MAX_CONNECTIONS_PER_ADDRESS";
     /// Concurrent connections per worker; more wait in the listen backlog (actix default: 25 000).
     max_connections: Option<usize> = None, env = "SCIMD_MAX_CONNECTIONS";
     /// PostgreSQL `statement_timeout`, in seconds (0 = none): a runaway query is cancelled, and
@@ -185,6 +194,12 @@ settings! {
     /// How long a request waits for a free pooled database connection, in seconds, before it is
     /// answered 503 with `Retry-After` (rather than queueing without bound).
     db_pool_timeout_secs: u64 = 10, env = "SCIMD_DB_POOL_TIMEOUT_SECS";
+    /// PostgreSQL: how long opening a connection may take, in seconds (libpq's `connect_timeout`;
+    /// it treats 1 as 2; 0 = no limit). Connections also send TCP keepalives.
+    db_connect_timeout_secs: u64 = crate::db::DEFAULT_CONNECT_TIMEOUT_SECS, env = "SCIMD_DB_CONNECT_TIMEOUT_SECS";
+    /// `/readyz` answers 503 when its database check takes longer than this, in seconds, and
+    /// requests then fail fast with 503 until the database answers again.
+    readyz_timeout_secs: u64 = 2, env = "SCIMD_READYZ_TIMEOUT_SECS";
     /// Most operations one `/Bulk` request may carry (`maxOperations`).
     bulk_max_operations: u32 = 1000, env = "SCIMD_BULK_MAX_OPERATIONS";
     /// Largest `/Bulk` request body, in bytes (`maxPayloadSize`).

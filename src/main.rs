@@ -371,7 +371,7 @@ fn administer(
 /// Opens the database without migrating it, so pending migrations are reported, not applied.
 fn doctor(settings: &Settings, clock: &dyn Clock, json: bool) -> anyhow::Result<()> {
     use scimd::service::operations::doctor::{self, Measured, Status};
-    let measured = match Database::open(&settings.database_url, 1, 5) {
+    let measured = match Database::open(&settings.database_url, 1, 5, 5) {
         Ok(db) => {
             doctor::measure(&db.with_checkout_timeout(std::time::Duration::from_secs(5)), clock)
         }

@@ -16,7 +16,8 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::http::scim::endpoint_case::{self, Endpoints};
-use crate::http::{AppState, request_id, routes, transport};
+use crate::http::sign_in_csrf::SignInCsrf;
+use crate::http::{AppState, limits, request_id, routes, transport};
 use crate::scim::catalog::CatalogConfig;
 use crate::scim::schema::Registry;
 use crate::service::delivery::sequencer::EventWorker;
@@ -33,10 +34,11 @@ pub struct Application {
 
 impl Application {
     pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
-        let db = Database::connect_with(
+        let db = Database::connect_configured(
             &settings.database_url,
             settings.db_pool_size,
             settings.db_statement_timeout_secs,
+            settings.db_connect_timeout_secs,
         )?;
         Self::build_with(settings, clock, db)
     }
@@ -49,9 +51,11 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
-        let port = listener.local_addr()?.port();
+        let local = listener.local_addr()?;
+        let port = local.port();
+        check_public_url(&settings, local.ip())?;
         let workers = settings.workers;
-        let limits = Limits::of(&settings);
+        let bounds = Limits::of(&settings);
         // Read the certificate before anything else starts, so a bad one stops us with its reason.
         let tls = match (&settings.tls_cert, &settings.tls_key) {
             (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
@@ -85,6 +89,8 @@ impl Application {
             None => crate::oauth::password::Gate::per_core(),
         };
         let tokens = TokenRuntime::new(settings.access_token_ttl_ms());
+        let csrf_key = crate::service::accounts::sign_in_csrf_key(&db, clock.as_ref())
+            .map_err(|e| anyhow::anyhow!("cannot read the sign-in CSRF key: {e}"))?;
         let events = EventWorker::start(db.clone(), clock.clone(), settings.event_retention_ms());
         let delivery = start_delivery(&db, &clock, &settings);
         let inspector = Arc::new(Inspector::default());
@@ -110,8 +116,10 @@ impl Application {
             inspector: inspector.clone(),
             passwords: Arc::new(passwords),
             sealer: Arc::new(sealer),
+            sign_in_csrf: Arc::new(SignInCsrf::new(&csrf_key)),
         });
         let registry = web::Data::new(crate::metrics::Registry::new());
+        let connections = web::Data::new(Arc::new(limits::ConnectionCounts::default()));
         let mut server = HttpServer::new(move || {
             let schemas = state.schemas.clone();
             let endpoints = web::Data::new(Endpoints::of(&schemas));
@@ -121,6 +129,8 @@ impl Application {
                 .app_data(registry.clone())
                 .app_data(endpoints)
                 .wrap(actix_web::middleware::from_fn(endpoint_case::canonical_case))
+                .app_data(connections.clone())
+                .wrap_fn(limits::guard)
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap_fn(|req, srv| {
                     let id = request_id::request_id(&req);
@@ -130,14 +140,15 @@ impl Application {
                     let response = srv.call(req).instrument(span);
                     async move { response.await.map(|r| request_id::tag(r, &id)) }
                 })
-                .wrap_fn(transport::hsts)
+                .wrap_fn(transport::edge_headers)
                 .wrap(actix_web::middleware::from_fn(crate::http::metrics::record))
                 .configure(|cfg| routes(cfg, &schemas))
         })
-        .client_request_timeout(limits.client_request_timeout)
-        .client_disconnect_timeout(limits.client_disconnect_timeout)
-        .keep_alive(limits.keep_alive);
-        if let Some(n) = limits.max_connections {
+        .on_connect(limits::on_connect)
+        .client_request_timeout(bounds.client_request_timeout)
+        .client_disconnect_timeout(bounds.client_disconnect_timeout)
+        .keep_alive(bounds.keep_alive);
+        if let Some(n) = bounds.max_connections {
             server = server.max_connections(n);
         }
         server = match tls {
@@ -157,6 +168,27 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Without `public_url`, the OAuth issuer, the metadata and every resource location follow the
+/// request's `Host`, which any client chooses: fine on loopback (development), a mistake on a
+/// public address unless a proxy in front fixes the host, which `allow_host_derived_urls` says.
+fn check_public_url(settings: &Settings, bound: std::net::IpAddr) -> anyhow::Result<()> {
+    if settings.public_url.is_some() {
+        return Ok(());
+    }
+    if bound.is_loopback() || settings.allow_host_derived_urls {
+        tracing::warn!(
+            "public_url is not set: the issuer and resource locations follow each request's Host header"
+        );
+        return Ok(());
+    }
+    anyhow::bail!(
+        "public_url is not set and {bound} is not a loopback address: the OAuth issuer and resource \
+         locations would follow whatever Host header a client sends. Set public_url \
+         (e.g. https://scim.example.com), or allow_host_derived_urls = true if a proxy in front \
+         fixes the Host header"
+    )
 }
 
 /// The node's webhook workers; their threads stop when the server (which holds the returned

@@ -98,6 +98,7 @@ pub mod values {
     pub const VALUE: &str = resource_values::value::NAME;
     pub const VALUE_CI: &str = resource_values::value_ci::NAME;
     pub const VALUE_NUM: &str = resource_values::value_num::NAME;
+    pub const VALUE_KEY: &str = resource_values::value_key::NAME;
 }
 
 /// Group memberships (`group_members`).

@@ -12,7 +12,7 @@ use diesel::sql_types::{BigInt, Bool, Double, Text};
 
 use super::MultiBackend;
 use super::columns::{ColumnName, assignments, catalog, groups, members, users, values};
-use super::value_index::index_key;
+use super::value_index::{index_key, lookup_key};
 use crate::scim::catalog::ROLE_TYPE;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::Filter;
@@ -480,18 +480,26 @@ fn compare_value(alias: &str, comparison: &Comparison, out: &mut SqlFragment) {
         }
         Comparison::Text { op, operand, case_exact: true } => {
             if *op == TextOp::Eq {
-                // The lower-cased twin narrows through the (tenant, attr, value_ci) index first.
-                out.sql(&format!("{alias}.{} = ", values::VALUE_CI))
-                    .text(operand.to_lowercase())
-                    .sql(" AND ");
+                // The lower-cased twin narrows through the (tenant, attr, value_key) index first.
+                let folded = operand.to_lowercase();
+                lookup(alias, &folded, out);
+                out.sql(&format!("{alias}.{} = ", values::VALUE_CI)).text(folded).sql(" AND ");
             }
             string_comparison(&format!("{alias}.{}", values::VALUE), *op, operand.clone(), out);
         }
         Comparison::Text { op, operand, case_exact: false } => {
+            if *op == TextOp::Eq {
+                lookup(alias, operand, out);
+            }
             let col = format!("{alias}.{}", values::VALUE_CI);
             string_comparison(&col, *op, operand.clone(), out);
         }
     }
+}
+
+/// `value_key = … AND `: how an equality test on a folded string reaches the lookup index.
+fn lookup(alias: &str, folded: &str, out: &mut SqlFragment) {
+    out.sql(&format!("{alias}.{} = ", values::VALUE_KEY)).text(lookup_key(folded)).sql(" AND ");
 }
 
 fn ord_sql(op: OrdOp) -> &'static str {
@@ -569,7 +577,7 @@ mod tests {
             (
                 USERS,
                 "emails.value eq \"a@b.c\"",
-                "scim_users.id IN (SELECT v.resource_id FROM resource_values v WHERE v.tenant_id = ? AND v.attr = ? AND v.value_ci = ?)",
+                "scim_users.id IN (SELECT v.resource_id FROM resource_values v WHERE v.tenant_id = ? AND v.attr = ? AND v.value_key = ? AND v.value_ci = ?)",
             ),
             (
                 GROUPS,
@@ -690,7 +698,7 @@ mod tests {
 
     #[test]
     fn value_paths_memberships_and_sorts_are_pinned() {
-        let within = "scim_users.id IN (SELECT e.resource_id FROM resource_values e WHERE e.tenant_id = ? AND (e.attr = ? OR e.attr LIKE ? ESCAPE '\\') AND (e.element IN (SELECT x.element FROM resource_values x WHERE x.tenant_id = ? AND x.attr = ? AND x.value_ci = ?) AND (NOT e.element IN (SELECT x.element FROM resource_values x WHERE x.tenant_id = ? AND x.attr = ? AND x.value_ci LIKE ? ESCAPE '\\'))))";
+        let within = "scim_users.id IN (SELECT e.resource_id FROM resource_values e WHERE e.tenant_id = ? AND (e.attr = ? OR e.attr LIKE ? ESCAPE '\\') AND (e.element IN (SELECT x.element FROM resource_values x WHERE x.tenant_id = ? AND x.attr = ? AND x.value_key = ? AND x.value_ci = ?) AND (NOT e.element IN (SELECT x.element FROM resource_values x WHERE x.tenant_id = ? AND x.attr = ? AND x.value_ci LIKE ? ESCAPE '\\'))))";
         let cases = [
             (USERS, "emails[type eq \"work\" and not (value co \"@x\")]", within),
             (
@@ -707,7 +715,7 @@ mod tests {
             (
                 USERS,
                 "title ne \"x\"",
-                "(NOT scim_users.id IN (SELECT v.resource_id FROM resource_values v WHERE v.tenant_id = ? AND v.attr = ? AND v.value_ci = ?))",
+                "(NOT scim_users.id IN (SELECT v.resource_id FROM resource_values v WHERE v.tenant_id = ? AND v.attr = ? AND v.value_key = ? AND v.value_ci = ?))",
             ),
         ];
         for (target, filter, expected) in cases {
@@ -722,6 +730,7 @@ mod tests {
                 "emails.%",
                 "t1",
                 "emails.type",
+                "work",
                 "work",
                 "t1",
                 "emails.value",
@@ -768,9 +777,9 @@ mod tests {
         let out = emit(&USERS, "t9", &plan);
         assert_eq!(
             out.debug_sql(),
-            "(scim_users.id IN (SELECT v.resource_id FROM resource_values v WHERE v.tenant_id = ? AND v.attr = ? AND v.value_ci = ? AND v.value = ?) OR (NOT scim_users.active = ?))"
+            "(scim_users.id IN (SELECT v.resource_id FROM resource_values v WHERE v.tenant_id = ? AND v.attr = ? AND v.value_key = ? AND v.value_ci = ? AND v.value = ?) OR (NOT scim_users.active = ?))"
         );
-        assert_eq!(binds(&out), ["t9", "urn:x:ext:codes.value", "abc", "AbC", "false"]);
+        assert_eq!(binds(&out), ["t9", "urn:x:ext:codes.value", "abc", "abc", "AbC", "false"]);
         let order = SortPlan { by: SortBy::Value(key("n"), SortValue::Number), descending: false };
         assert!(emit_order(&USERS, &order).debug_sql().starts_with("((SELECT MIN(s.value_num)"));
     }

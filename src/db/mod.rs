@@ -3,6 +3,7 @@
 
 pub mod columns;
 pub mod filter_sql;
+pub mod health;
 pub mod pulse;
 pub mod repo;
 pub mod rows;
@@ -48,6 +49,9 @@ pub enum StoreError {
     Invariant(String),
     #[error("invalid database URL: {0}")]
     BadUrl(String),
+    /// The database is known to be out of reach (`health`): refused at once, not after a wait.
+    #[error("the database is out of reach")]
+    Down,
 }
 
 impl StoreError {
@@ -56,7 +60,7 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};
         match self {
-            StoreError::Pool(_) | StoreError::Connection(_) => true,
+            StoreError::Pool(_) | StoreError::Connection(_) | StoreError::Down => true,
             StoreError::Query(Error::DatabaseError(kind, _)) => matches!(
                 kind,
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
@@ -95,24 +99,74 @@ impl DbTarget {
 
 /// Opens connections of the configured backend, with SQLite tuned for a server workload and
 /// PostgreSQL statements bounded by `statement_timeout`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Manager {
     target: DbTarget,
     /// PostgreSQL only: longer statements are cancelled (their transaction rolls back) rather
     /// than holding a pooled connection and row locks indefinitely. SQLite has no equivalent;
     /// its writers are bounded by the busy timeout.
     statement_timeout: Option<Duration>,
+    /// PostgreSQL only: libpq's `connect_timeout`, in seconds (it treats 1 as 2).
+    connect_timeout_secs: u64,
+    /// Every connection attempt reports here whether the database could be reached.
+    health: Arc<health::Health>,
 }
 
-impl ManageConnection for Manager {
-    type Connection = DbConnection;
-    type Error = r2d2::Error;
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager").field("sqlite", &self.target.is_sqlite()).finish()
+    }
+}
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+/// TCP keepalives (probe after 30 s idle, every 10 s, give up after 3) and a 30 s bound on
+/// unacknowledged data: a connection to a host that vanished, or behind a dropped NAT entry,
+/// fails within about a minute instead of hanging until the kernel's two hours. libpq ignores
+/// them on Unix sockets.
+const PG_KEEPALIVES: &str = "keepalives=1&keepalives_idle=30&keepalives_interval=10&keepalives_count=3&tcp_user_timeout=30000";
+
+/// The URL with `connect_timeout` and the keepalives added, unless the URL sets them itself.
+fn with_connection_options(url: &str, connect_timeout_secs: u64) -> String {
+    let mut options = Vec::new();
+    if !url.contains("connect_timeout=") && connect_timeout_secs > 0 {
+        options.push(format!("connect_timeout={connect_timeout_secs}"));
+    }
+    if !url.contains("keepalives") {
+        options.push(PG_KEEPALIVES.to_owned());
+    }
+    if options.is_empty() {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{}", options.join("&"))
+}
+
+/// A server that refuses a new connection for want of connection slots is up, and the pool's
+/// open connections still work: that is no reason to refuse every request.
+fn is_out_of_slots(err: &r2d2::Error) -> bool {
+    let text = err.to_string();
+    ["too many clients", "too many connections", "connection slots are reserved"]
+        .iter()
+        .any(|cause| text.contains(cause))
+}
+
+impl Manager {
+    /// Opens a connection and reports to `health` whether the database could be reached.
+    fn open(&self) -> Result<DbConnection, r2d2::Error> {
+        let opened = self.open_unreported();
+        match &opened {
+            Ok(_) => self.health.mark_up(),
+            Err(e) if is_out_of_slots(e) => {}
+            Err(_) => self.health.mark_down(),
+        }
+        opened
+    }
+
+    fn open_unreported(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.target {
             DbTarget::Postgres(url) => {
+                let url = with_connection_options(url, self.connect_timeout_secs);
                 let mut conn =
-                    diesel::PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                    diesel::PgConnection::establish(&url).map_err(r2d2::Error::ConnectionError)?;
                 if let Some(timeout) = self.statement_timeout {
                     conn.batch_execute(&format!("SET statement_timeout = {}", timeout.as_millis()))
                         .map_err(r2d2::Error::QueryError)?;
@@ -136,6 +190,15 @@ impl ManageConnection for Manager {
                 Ok(DbConnection::Sqlite(conn))
             }
         }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.open()
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
@@ -175,8 +238,22 @@ pub struct Database {
     audit_counts: Arc<repo::audit::AuditCounts>,
     /// Rung after every commit that recorded events, for this node's sequencer.
     events_pulse: Arc<pulse::Pulse>,
+    /// Opens the connections of the readiness check and of the probes while the database is down.
+    manager: Manager,
+    /// Whether the database is known to be out of reach (see `health`).
+    health: Arc<health::Health>,
     /// While any clone lives, the SQLite checkpointer thread keeps running.
     _alive: Arc<()>,
+}
+
+/// libpq's `connect_timeout` unless the settings say otherwise, in seconds.
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 5;
+
+fn connect_error(e: r2d2::Error) -> StoreError {
+    match e {
+        r2d2::Error::ConnectionError(e) => StoreError::Connection(e),
+        r2d2::Error::QueryError(e) => StoreError::Query(e),
+    }
 }
 
 impl Database {
@@ -192,25 +269,52 @@ impl Database {
         pool_size: u32,
         statement_timeout_secs: u64,
     ) -> StoreResult<Database> {
-        let db = Self::open(url, pool_size, statement_timeout_secs)?;
+        Self::connect_configured(
+            url,
+            pool_size,
+            statement_timeout_secs,
+            DEFAULT_CONNECT_TIMEOUT_SECS,
+        )
+    }
+
+    /// As `connect_with`, and a PostgreSQL connection attempt gives up after
+    /// `connect_timeout_secs` (libpq's `connect_timeout`; 0 = never).
+    pub fn connect_configured(
+        url: &str,
+        pool_size: u32,
+        statement_timeout_secs: u64,
+        connect_timeout_secs: u64,
+    ) -> StoreResult<Database> {
+        let db = Self::open(url, pool_size, statement_timeout_secs, connect_timeout_secs)?;
         db.migrate()?;
         Ok(db)
     }
 
     /// Connects without migrating: for `scimd doctor`, which reports pending migrations
     /// instead of applying them.
-    pub fn open(url: &str, pool_size: u32, statement_timeout_secs: u64) -> StoreResult<Database> {
+    pub fn open(
+        url: &str,
+        pool_size: u32,
+        statement_timeout_secs: u64,
+        connect_timeout_secs: u64,
+    ) -> StoreResult<Database> {
         let target = DbTarget::parse(url)?;
         let statement_timeout =
             (statement_timeout_secs > 0).then(|| Duration::from_secs(statement_timeout_secs));
-        let manager = Manager { target: target.clone(), statement_timeout };
+        let health = Arc::new(health::Health::default());
+        let manager = Manager {
+            target: target.clone(),
+            statement_timeout,
+            connect_timeout_secs,
+            health: health.clone(),
+        };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .connection_timeout(DEFAULT_CHECKOUT_TIMEOUT)
             // A SQLite connection is a file handle that cannot go stale, so the `SELECT 1` check
             // on every checkout is pure overhead there; PostgreSQL connections can drop.
             .test_on_check_out(!target.is_sqlite())
-            .build(manager)?;
+            .build(manager.clone())?;
         let write_gate = target.is_sqlite().then(|| Arc::new(Mutex::new(())));
         let alive = Arc::new(());
         if let DbTarget::Sqlite(path) = &target {
@@ -223,6 +327,8 @@ impl Database {
             checkout_timeout: DEFAULT_CHECKOUT_TIMEOUT,
             audit_counts: Arc::default(),
             events_pulse: Arc::default(),
+            manager,
+            health,
             _alive: alive,
         };
         Ok(db)
@@ -234,8 +340,13 @@ impl Database {
         self
     }
 
-    /// A pooled connection, or `StoreError::Pool` once the checkout timeout has passed.
+    /// A pooled connection, or `StoreError::Pool` once the checkout timeout has passed; while the
+    /// database is known to be down, `StoreError::Down` at once (and a probe in the background).
     fn checkout(&self) -> StoreResult<PooledConnection> {
+        if self.health.is_down() {
+            self.probe();
+            return Err(StoreError::Down);
+        }
         Ok(self.pool.get_timeout(self.checkout_timeout)?)
     }
 
@@ -269,6 +380,38 @@ impl Database {
         Ok(std::fs::metadata(to).map(|m| m.len()).unwrap_or(0))
     }
 
+    /// Whether the database is known to be out of reach right now.
+    pub fn is_down(&self) -> bool {
+        self.health.is_down()
+    }
+
+    /// Records that the database did not answer in time (a readiness check that timed out):
+    /// requests fail fast until a connection opens again.
+    pub fn mark_down(&self) {
+        self.health.mark_down();
+        self.probe();
+    }
+
+    /// Tries a fresh connection on a thread of its own (one at a time, not too often); opening
+    /// it marks the database up again. Never a pooled connection: one of those may hang.
+    fn probe(&self) {
+        if !self.health.begin_probe() {
+            return;
+        }
+        let manager = self.manager.clone();
+        let spawned = std::thread::Builder::new().name("db-probe".into()).spawn(move || {
+            if let Ok(mut conn) = manager.open()
+                && conn.batch_execute("SELECT 1").is_err()
+            {
+                manager.health.mark_down();
+            }
+            manager.health.end_probe();
+        });
+        if spawned.is_err() {
+            self.health.end_probe();
+        }
+    }
+
     pub fn target(&self) -> &DbTarget {
         &self.target
     }
@@ -296,11 +439,8 @@ impl Database {
     /// Runs pending migrations on a connection of their own, without the statement timeout: an
     /// index build on a large table may rightly take minutes.
     fn migrate(&self) -> StoreResult<()> {
-        let manager = Manager { target: self.target.clone(), statement_timeout: None };
-        let mut conn = manager.connect().map_err(|e| match e {
-            r2d2::Error::ConnectionError(e) => StoreError::Connection(e),
-            r2d2::Error::QueryError(e) => StoreError::Query(e),
-        })?;
+        let manager = Manager { statement_timeout: None, ..self.manager.clone() };
+        let mut conn = manager.open().map_err(connect_error)?;
         let migrations = migrations_for(&conn);
         conn.run_pending_migrations(migrations)
             .map_err(|e| StoreError::Migration(e.to_string()))?;
@@ -308,9 +448,15 @@ impl Database {
     }
 
     /// For readiness probes: the database answers and its schema is the one this binary expects
-    /// (another node may have been rolled back, or a restore may predate a migration).
+    /// (another node may have been rolled back, or a restore may predate a migration). On a
+    /// fresh connection, not a pooled one: a busy pool is no reason to be unready, and a pooled
+    /// connection to a database that stopped answering would hang.
     pub fn check_ready(&self) -> StoreResult<()> {
-        let mut conn = self.checkout()?;
+        if self.health.is_down() {
+            self.probe();
+            return Err(StoreError::Down);
+        }
+        let mut conn = self.manager.open().map_err(connect_error)?;
         conn.batch_execute("SELECT 1")?;
         let migrations = migrations_for(&conn);
         let pending = conn
@@ -432,4 +578,37 @@ pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
         err,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_out_of_slots, with_connection_options};
+
+    #[test]
+    fn a_server_out_of_connection_slots_is_not_down() {
+        let refused = |text: &str| {
+            diesel::r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(
+                text.to_owned(),
+            ))
+        };
+        assert!(is_out_of_slots(&refused("FATAL:  sorry, too many clients already")));
+        assert!(is_out_of_slots(&refused("FATAL:  too many connections for database \"x\"")));
+        assert!(is_out_of_slots(&refused(
+            "FATAL:  remaining connection slots are reserved for superuser"
+        )));
+        assert!(!is_out_of_slots(&refused("connection to server failed: Connection refused")));
+        assert!(!is_out_of_slots(&refused("timeout expired")));
+    }
+
+    #[test]
+    fn postgres_urls_get_a_connect_timeout_and_keepalives_unless_they_set_them() {
+        let url = with_connection_options("postgres://u@db/scimd", 5);
+        assert!(url.starts_with("postgres://u@db/scimd?connect_timeout=5&keepalives=1&"), "{url}");
+        assert!(url.contains("tcp_user_timeout=30000"), "{url}");
+        let url = with_connection_options("postgres://u@db/scimd?sslmode=require", 5);
+        assert!(url.starts_with("postgres://u@db/scimd?sslmode=require&connect_timeout=5&"));
+        let own = "postgres://u@db/scimd?connect_timeout=9&keepalives=0";
+        assert_eq!(with_connection_options(own, 5), own);
+        assert!(!with_connection_options("postgres://u@db/x", 0).contains("connect_timeout"));
+    }
 }

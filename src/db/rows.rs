@@ -74,6 +74,8 @@ pub struct ValueRow {
     pub value_ci: String,
     /// Numbers, and dateTimes as Unix milliseconds, for range comparisons and sorting.
     pub value_num: Option<f64>,
+    /// What the index looks strings up by: `value_key::of(value_ci)`.
+    pub value_key: String,
 }
 
 /// A tenant admin or an operator (see `repo::accounts`): the tables share these columns, and

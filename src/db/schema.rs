@@ -74,6 +74,7 @@ diesel::table! {
         value -> Text,
         value_ci -> Text,
         value_num -> Nullable<Double>,
+        value_key -> Text,
     }
 }
 
@@ -381,6 +382,14 @@ diesel::joinable!(api_keys -> tenants (tenant_id));
 diesel::joinable!(webhook_cursors -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_replays -> webhook_endpoints (endpoint_id));
+
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> BigInt,
+    }
+}
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,

@@ -23,6 +23,17 @@ pub fn index_key(urn: Option<&str>, name: &str, sub: Option<&str>) -> String {
     key
 }
 
+/// Characters of a folded value the lookup index holds: at most 1 kB of UTF-8, well inside
+/// PostgreSQL's btree entry limit (about 2.7 kB) with the tenant and attribute beside it.
+pub const LOOKUP_KEY_CHARS: usize = 256;
+
+/// The `value_key` of a folded value: its first `LOOKUP_KEY_CHARS` characters (the migration
+/// computes the same with `substr`). Equal values have equal keys, so an equality test on
+/// `value_ci` may narrow by the key first.
+pub fn lookup_key(folded: &str) -> String {
+    folded.chars().take(LOOKUP_KEY_CHARS).collect()
+}
+
 /// Text form of a simple value as stored in the index; `None` for null, objects and arrays.
 pub fn index_text(value: &Value) -> Option<String> {
     match value {
@@ -65,6 +76,7 @@ pub fn index_rows(
             tenant_id: tenant_id.to_owned(),
             attr: index_key(urn, name, sub),
             element,
+            value_key: lookup_key(&text.to_lowercase()),
             value_ci: text.to_lowercase(),
             value: text,
             value_num: index_number(value, attr_type),

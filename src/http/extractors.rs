@@ -7,12 +7,12 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
-use super::forwarded;
+use super::limits::{BodyError, read_body};
+use super::{forwarded, nul};
 use crate::scim::error::ScimError;
 use crate::service::provisioning::admission::{self, Admission, Gate, Knock};
 use crate::service::tenancy::credentials::{self, AuthFailure, Principal};
@@ -46,7 +46,7 @@ impl FromRequest for Authenticated {
         Box::pin(async move {
             let state = state?;
             let token = match header.transpose() {
-                Ok(h) => credentials::bearer_token(h.as_deref()).map(str::to_owned),
+                Ok(h) => credentials::scim_token(h.as_deref()).map(str::to_owned),
                 Err(failure) => Err(failure),
             };
             let (st, path, peer2) = (state.clone(), request.path().to_owned(), peer.clone());
@@ -169,16 +169,17 @@ impl FromRequest for ScimBody {
             if declared.is_some_and(|len| len > limit) {
                 return Err(too_large());
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ScimError::invalid_syntax(format!("could not read the body: {e}"))
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_body(&mut payload, limit).await.map_err(|e| match e {
+                BodyError::TooLarge => too_large(),
+                BodyError::TimedOut => ScimError::request_timeout(
+                    "the request body did not arrive in time; send it at once",
+                )
+                .into(),
+                BodyError::Broken => ScimError::invalid_syntax(
+                    "the request body could not be read (malformed transfer encoding)",
+                )
+                .into(),
+            })?;
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Err(ScimError::invalid_syntax(
                     "the request body is empty; a JSON object is required",
@@ -192,7 +193,6 @@ impl FromRequest for ScimBody {
                 .into());
             }
             // The request inspector records the body as it arrived (secrets removed there).
-            let body = body.freeze();
             recorded.extensions_mut().insert(RecordedBody(body.clone()));
             let value: Value = serde_json::from_slice(&body).map_err(|e| {
                 ScimError::invalid_syntax(format!("the body is not valid JSON: {e}"))
@@ -200,10 +200,16 @@ impl FromRequest for ScimBody {
             if !value.is_object() {
                 return Err(ScimError::invalid_syntax("the body must be a JSON object").into());
             }
+            if nul::in_json(&value) {
+                return Err(ScimError::invalid_value(NUL_DETAIL).into());
+            }
             Ok(ScimBody(value))
         })
     }
 }
+
+/// Why input with U+0000 is refused (see `http::nul`).
+pub const NUL_DETAIL: &str = "strings must not contain the NUL character (U+0000)";
 
 /// Deepest nesting of arrays and objects a body may have. SCIM bodies need fewer than ten levels
 /// (a Bulk operation's PATCH value inside `Operations`); the limit keeps parsing, and every

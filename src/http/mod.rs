@@ -9,10 +9,13 @@ pub mod error;
 pub mod extractors;
 pub mod forwarded;
 pub mod inspector;
+pub mod limits;
 pub mod metrics;
+pub mod nul;
 pub mod oauth;
 pub mod request_id;
 pub mod scim;
+pub mod sign_in_csrf;
 pub mod transport;
 pub mod ui;
 pub mod web_session;
@@ -52,6 +55,8 @@ pub struct AppState {
     pub passwords: Arc<crate::oauth::password::Gate>,
     /// Seals new signing keys and opens the one that signs (`signing_key_secret`).
     pub sealer: Arc<crate::oauth::seal::Sealer>,
+    /// Mints and checks the sign-in forms' CSRF tokens.
+    pub sign_in_csrf: Arc<sign_in_csrf::SignInCsrf>,
 }
 
 impl AppState {
@@ -97,17 +102,30 @@ async fn healthz() -> HttpResponse {
 }
 
 /// The node can serve (readiness): the database answers and no migration is pending. The reason
-/// of a 503 goes to the log only; the body just says "unavailable".
+/// of a 503 goes to the log only; the body just says "unavailable". The check is bounded by
+/// `readyz_timeout_secs`: a database that stopped answering is a prompt 503, not a hung probe,
+/// and is then known to be down, so requests fail fast too.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.clone();
-    let checked = web::block(move || db.check_ready()).await;
+    let limit = std::time::Duration::from_secs(state.settings.readyz_timeout_secs.max(1));
+    let checked = tokio::time::timeout(limit, web::block(move || db.check_ready())).await;
     match checked {
-        Ok(Ok(())) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready"),
-        Ok(Err(err)) => {
+        Ok(Ok(Ok(()))) => {
+            HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready")
+        }
+        Ok(Ok(Err(err))) => {
             tracing::warn!(error = %err, "not ready");
             unavailable()
         }
-        Err(_) => unavailable(),
+        Ok(Err(_)) => unavailable(),
+        Err(_) => {
+            tracing::warn!(
+                secs = limit.as_secs(),
+                "not ready: the database did not answer in time"
+            );
+            state.db.mark_down();
+            unavailable()
+        }
     }
 }
 

@@ -12,13 +12,16 @@ use serde_json::json;
 use super::AppState;
 use super::error::PageError;
 use super::error::oauth::{no_store, oauth_error, storage_failure};
-use super::extractors::{client_ip, origin, query_pairs};
+use super::extractors::{NUL_DETAIL, client_ip, origin, query_pairs};
+use super::limits::{BodyError, read_body};
+use super::nul;
 use super::ui::{self, ConsentPage, LoginPage, SESSION_COOKIE};
 use super::web_session::{refused, sign_in, sign_in_csrf, with_csrf_cookie};
 use crate::db::StoreError;
 use crate::db::rows::ClientRow;
 use crate::oauth::error::OAuthError;
 use crate::oauth::{scope, secret};
+use crate::service::accounts;
 use crate::service::accounts::tenant_admins::{self as login, TenantAdminSession as Session};
 use crate::service::oauth::access_tokens;
 use crate::service::oauth::keys;
@@ -97,7 +100,7 @@ fn login_page(
     error: Option<String>,
     email: &str,
 ) -> HttpResponse {
-    let csrf = sign_in_csrf(req);
+    let csrf = sign_in_csrf(req, state);
     let page =
         LoginPage { client_name: &consent.client_name, error, email, csrf: &csrf, return_to };
     with_csrf_cookie(ui::render(status, &page), req, state, csrf)
@@ -152,7 +155,7 @@ async fn authorize_get(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let params = Params::from_pairs(query_pairs(&req));
+    let params = authorize_params(&req)?;
     Ok(match run_authorize(&req, &state, params, None, None).await? {
         (AuthorizeOutcome::ErrorPage(message), _) => ui::error_page(
             StatusCode::BAD_REQUEST,
@@ -169,6 +172,44 @@ async fn authorize_get(
     })
 }
 
+/// The authorize request's query. One with U+0000 is refused with a page before its client is
+/// looked up: nothing is trusted yet to redirect to.
+fn authorize_params(req: &HttpRequest) -> Result<Params, PageError> {
+    let pairs = query_pairs(req);
+    if nul::in_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        return Err(PageError::bad_request("The request contains a NUL character (U+0000)."));
+    }
+    Ok(Params::from_pairs(pairs))
+}
+
+/// Largest form body of an OAuth endpoint; real ones are a few hundred bytes.
+const MAX_FORM_BYTES: usize = 256 * 1024;
+
+/// The form body of a page of the consent flow.
+async fn page_body(mut payload: web::Payload) -> Result<web::Bytes, PageError> {
+    read_body(&mut payload, MAX_FORM_BYTES).await.map_err(|e| match e {
+        BodyError::TooLarge => {
+            PageError::Page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large".into())
+        }
+        BodyError::TimedOut => {
+            PageError::Page(StatusCode::REQUEST_TIMEOUT, "The form did not arrive in time.".into())
+        }
+        BodyError::Broken => PageError::bad_request("the form could not be read"),
+    })
+}
+
+/// The form body of a client's request, or its RFC 6749 `invalid_request` answer.
+async fn client_body(mut payload: web::Payload) -> Result<web::Bytes, HttpResponse> {
+    read_body(&mut payload, MAX_FORM_BYTES).await.map_err(|e| {
+        let description = match e {
+            BodyError::TooLarge => "the request body is too large",
+            BodyError::TimedOut => "the request body did not arrive in time",
+            BodyError::Broken => "the request body could not be read (malformed transfer encoding)",
+        };
+        oauth_error(&OAuthError::invalid_request(description), false)
+    })
+}
+
 fn form_params(body: &web::Bytes) -> Params {
     Params::from_pairs(
         url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
@@ -178,10 +219,10 @@ fn form_params(body: &web::Bytes) -> Params {
 async fn authorize_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let form = form_params(&body);
-    let params = Params::from_pairs(query_pairs(&req));
+    let form = form_params(&page_body(payload).await?);
+    let params = authorize_params(&req)?;
     let decision = match form.get("decision") {
         Some("allow") => Some(ConsentDecision::Allow),
         Some("deny") => Some(ConsentDecision::Deny),
@@ -202,12 +243,25 @@ async fn authorize_post(
             &message,
         ),
         (AuthorizeOutcome::Redirect(location), _) => redirect(StatusCode::SEE_OTHER, &location),
-        // No decision was taken: the session expired or the CSRF token did not match.
-        (AuthorizeOutcome::Pending(_), Some(_)) => ui::error_page(
-            StatusCode::FORBIDDEN,
-            "The form expired",
-            "The consent form is no longer valid. Go back, reload the page and decide again.",
-        ),
+        // No decision was taken: the session is live, so the CSRF token did not match.
+        (AuthorizeOutcome::Pending(_), Some(session)) => {
+            let ctx = Ctx::new(&req, &state);
+            web::block(move || {
+                accounts::record_csrf_rejection(
+                    &ctx.state.db,
+                    ctx.state.clock.as_ref(),
+                    &session.actor(),
+                    ctx.ip.as_deref(),
+                    "/oauth/authorize",
+                )
+            })
+            .await??;
+            ui::error_page(
+                StatusCode::FORBIDDEN,
+                "The form expired",
+                "The consent form is no longer valid. Go back, reload the page and decide again.",
+            )
+        }
         (AuthorizeOutcome::Pending(consent), None) => login_page(
             &req,
             &state,
@@ -234,7 +288,7 @@ async fn login_post(
     state: web::Data<AppState>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let (post, outcome) = sign_in(&req, &state, &mut payload, login::login).await?;
+    let (post, outcome) = sign_in(&req, &state, &mut payload, SESSION_COOKIE, login::login).await?;
     let return_to = return_to(post.form.get("return_to").map(String::as_str));
     let failure = match outcome {
         Ok(new) => {
@@ -264,11 +318,13 @@ async fn pending_consent(
     state: &web::Data<AppState>,
     return_to: &str,
 ) -> Result<Option<ConsentRequest>, PageError> {
-    let params = Params::from_pairs(
-        url::form_urlencoded::parse(return_to.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect(),
-    );
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(return_to.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if nul::in_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        return Ok(None);
+    }
+    let params = Params::from_pairs(pairs);
     let ctx = Ctx::new(req, state);
     let outcome = web::block(move || flow::authorize(&ctx.env(), &params, None, None)).await??;
     Ok(match outcome {
@@ -280,9 +336,9 @@ async fn pending_consent(
 async fn logout_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let form = form_params(&body);
+    let form = form_params(&page_body(payload).await?);
     let location = format!("/oauth/authorize?{}", return_to(form.get("return_to")));
     let Some(cookie) = ui::cookie_value(&req, SESSION_COOKIE) else {
         return Ok(redirect(StatusCode::SEE_OTHER, &location));
@@ -365,6 +421,13 @@ fn client_request(
     }
     let params = form_params(body);
     let basic = basic_credentials(req).map_err(|e| (e, true))?;
+    let in_body =
+        url::form_urlencoded::parse(body).any(|(k, v)| k.contains('\0') || v.contains('\0'));
+    let in_basic =
+        basic.as_ref().is_some_and(|(id, secret)| nul::in_pairs([(id.as_str(), secret.as_str())]));
+    if in_body || in_basic {
+        return Err((OAuthError::invalid_request(NUL_DETAIL), basic.is_some()));
+    }
     let used_basic = basic.is_some();
     let creds = flow::client_credentials(basic, &params).map_err(|e| (e, used_basic))?;
     Ok((params, creds))
@@ -433,7 +496,7 @@ fn token_budget(ctx: &Ctx, client_id: &str) -> Result<Option<u64>, StoreError> {
     let by_ip = match &ctx.ip {
         Some(ip) => rate_limit::hit(
             db,
-            &format!("token-ip:{ip}"),
+            &format!("token-ip:{}", crate::cidr::throttle_key(ip)),
             Limit::per_minute(limits.token_per_ip),
             now,
         )?,
@@ -448,7 +511,15 @@ fn token_param(params: &Params) -> Result<&str, OAuthError> {
         .ok_or_else(|| OAuthError::invalid_request("the token parameter is required"))
 }
 
-async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+async fn token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let body = match client_body(payload).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     // Parsed only once the client is authenticated: a bad secret is `invalid_client` whatever
     // the grant says.
     with_client(req, state, body, |env, _, params, creds, client| {
@@ -460,7 +531,15 @@ async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -
     .await
 }
 
-async fn revoke(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let body = match client_body(payload).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     with_client(req, state, body, |env, state, params, _, client| match token_param(params) {
         Ok(token) => access_tokens::revoke(env, &state.tokens, client, token)
             .map(|()| Verdict::Granted(json!({}))),
@@ -472,8 +551,12 @@ async fn revoke(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) 
 async fn introspect(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
+    let body = match client_body(payload).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     with_client(req, state, body, |env, state, params, _, client| match token_param(params) {
         Ok(token) => {
             access_tokens::introspect(env, &state.tokens, client, token).map(Verdict::Granted)
@@ -496,10 +579,19 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// RFC 8414 authorization server metadata.
+/// RFC 8414 authorization server metadata. Without `public_url` it is derived from the request's
+/// host, so no shared cache may hand one client's copy to another.
 async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let issuer = origin(&req, &state);
-    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "public, max-age=300")).json(json!({
+    let mut response = HttpResponse::Ok();
+    if state.settings.public_url.is_some() {
+        response.insert_header((header::CACHE_CONTROL, "public, max-age=300"));
+    } else {
+        response
+            .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
+            .insert_header((header::VARY, "Host, X-Forwarded-Host, X-Forwarded-Proto, Forwarded"));
+    }
+    response.json(json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/oauth/authorize"),
         "token_endpoint": format!("{issuer}/oauth/token"),

@@ -86,35 +86,50 @@ pub fn is_secure(req: &HttpRequest, state: &AppState) -> bool {
 
 /// The sign-in form's CSRF cookie and the tenant admin's session cookie (consent and account
 /// pages), `Secure` whenever we are served over https.
-pub fn cookie<'c>(name: &'c str, value: String, secure: bool) -> Cookie<'c> {
+pub fn cookie(name: &str, value: String, secure: bool) -> Cookie<'static> {
     session_cookie(name, "/", value, secure)
 }
 
+/// The name a cookie goes by. Over https it carries the `__Host-` prefix: a browser then takes it
+/// only `Secure`, for `Path=/` and without `Domain`, so a sibling subdomain (or a plain-http
+/// response) cannot plant one for us ("cookie tossing": a session or sign-in CSRF pair of the
+/// attacker's choosing). Plain http (development) cannot use the prefix.
+pub fn cookie_name(name: &str, secure: bool) -> String {
+    if secure { format!("__Host-{name}") } else { name.to_owned() }
+}
+
 /// A session cookie scoped to `path`: HttpOnly, SameSite=Lax (the consent page is reached by a
-/// top-level redirect from the identity provider), Secure over https.
-pub fn session_cookie<'c>(name: &'c str, path: &'c str, value: String, secure: bool) -> Cookie<'c> {
-    Cookie::build(name, value)
-        .path(path)
+/// top-level redirect from the identity provider), Secure over https. Over https it is
+/// `__Host-`-prefixed, which requires `Path=/`.
+pub fn session_cookie(name: &str, path: &str, value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(cookie_name(name, secure), value)
+        .path(if secure { "/".to_owned() } else { path.to_owned() })
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(secure)
         .finish()
 }
 
-pub fn expired_session_cookie<'c>(name: &'c str, path: &'c str, secure: bool) -> Cookie<'c> {
+pub fn expired_session_cookie(name: &str, path: &str, secure: bool) -> Cookie<'static> {
     let mut c = session_cookie(name, path, String::new(), secure);
     c.make_removal();
     c
 }
 
-pub fn expired_cookie(name: &str, secure: bool) -> Cookie<'_> {
+pub fn expired_cookie(name: &str, secure: bool) -> Cookie<'static> {
     let mut c = cookie(name, String::new(), secure);
     c.make_removal();
     c
 }
 
+/// The value of cookie `name` as this request's scheme names it: over https only the
+/// `__Host-` one counts, so an unprefixed cookie planted by someone else is ignored.
 pub fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
-    req.cookie(name).map(|c| c.value().to_owned()).filter(|v| !v.is_empty() && v.len() <= 200)
+    let secure =
+        req.app_data::<actix_web::web::Data<AppState>>().is_some_and(|state| is_secure(req, state));
+    req.cookie(&cookie_name(name, secure))
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 200)
 }
 
 /// `Retry-After` in whole seconds (at least 1) for a throttled page.

@@ -15,17 +15,19 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 
 use super::AppState;
 use super::error::PageError;
 use super::extractors::client_ip;
+use super::limits::{BodyError, read_body};
+use super::nul;
 use super::ui;
 use super::ui::see_other;
 use crate::clock::Clock;
 use crate::db::Database;
 use crate::oauth::secret;
-use crate::service::accounts::sign_in::{Attempt, LoginFailure};
+use crate::service::accounts;
+use crate::service::accounts::sign_in::{self, Attempt, LoginFailure};
 use crate::service::accounts::{NewSession, Session};
 use crate::service::operations::rate_limit::Limit;
 use crate::service::verdict::Decided;
@@ -108,18 +110,21 @@ pub async fn read_form<S>(payload: &mut S) -> Result<HashMap<String, String>, Pa
 where
     S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
 {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| PageError::bad_request("the form could not be read"))?;
-        if body.len() + chunk.len() > MAX_FORM_BYTES {
-            return Err(PageError::Page(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "The form is too large".into(),
-            ));
+    let body = read_body(payload, MAX_FORM_BYTES).await.map_err(|e| match e {
+        BodyError::TooLarge => {
+            PageError::Page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large".into())
         }
-        body.extend_from_slice(&chunk);
+        BodyError::TimedOut => {
+            PageError::Page(StatusCode::REQUEST_TIMEOUT, "The form did not arrive in time.".into())
+        }
+        BodyError::Broken => PageError::bad_request("the form could not be read"),
+    })?;
+    let form: HashMap<String, String> =
+        url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    if nul::in_pairs(form.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        return Err(PageError::bad_request("The form contains a NUL character (U+0000)."));
     }
-    Ok(url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    Ok(form)
 }
 
 impl<R: Realm> FromRequest for SignedForm<R> {
@@ -138,6 +143,19 @@ impl<R: Realm> FromRequest for SignedForm<R> {
             };
             let sent = form.get("csrf").map_or("", String::as_str);
             if !secret::equal(session.csrf_token(), sent) {
+                let state = app_state(&req)?;
+                let (ip, path) = (client_ip(&req, &state), req.path().to_owned());
+                let actor = session.actor();
+                web::block(move || {
+                    accounts::record_csrf_rejection(
+                        &state.db,
+                        state.clock.as_ref(),
+                        &actor,
+                        ip.as_deref(),
+                        &path,
+                    )
+                })
+                .await??;
                 return Err(PageError::forbidden(
                     "The form could not be verified. Reload the page and try again.",
                 ));
@@ -175,7 +193,7 @@ pub fn sign_in_page<R: SignInRealm>(
     email: &str,
     next: &str,
 ) -> HttpResponse {
-    let csrf = sign_in_csrf(req);
+    let csrf = sign_in_csrf(req, state);
     let response = R::page(status, SignInView { error, email, csrf: &csrf, next });
     with_csrf_cookie(response, req, state, csrf)
 }
@@ -187,7 +205,7 @@ pub async fn sign_in_post<R: SignInRealm>(
     state: web::Data<AppState>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, PageError> {
-    let (post, outcome) = sign_in(&req, &state, &mut payload, R::LOGIN).await?;
+    let (post, outcome) = sign_in(&req, &state, &mut payload, R::COOKIE, R::LOGIN).await?;
     let next = R::landing(post.form.get("next").map(String::as_str));
     Ok(match outcome {
         Ok(new) => signed_in::<R>(&req, &state, &next, new.cookie),
@@ -227,10 +245,12 @@ pub async fn sign_out<R: Realm>(
     Ok(response)
 }
 
-/// The double-submit token of a sign-in page: the browser's CSRF cookie, or a fresh one that the
-/// page sets with `with_csrf_cookie`.
-pub fn sign_in_csrf(req: &HttpRequest) -> String {
-    ui::cookie_value(req, ui::CSRF_COOKIE).unwrap_or_else(|| secret::generate(""))
+/// The double-submit token of a sign-in page: the browser's CSRF cookie if this server minted
+/// it, or a fresh one that the page sets with `with_csrf_cookie`.
+pub fn sign_in_csrf(req: &HttpRequest, state: &AppState) -> String {
+    ui::cookie_value(req, ui::CSRF_COOKIE)
+        .filter(|token| state.sign_in_csrf.is_ours(token))
+        .unwrap_or_else(|| state.sign_in_csrf.mint())
 }
 
 pub fn with_csrf_cookie(
@@ -254,22 +274,33 @@ pub struct SignInPost {
 pub type SignInFn<T> = fn(&Database, &dyn Clock, i64, &Attempt<'_>) -> Decided<T, LoginFailure>;
 
 /// Reads a sign-in post and runs `sign_in` off the async runtime with the address's budget and
-/// the session lifetime from the settings.
+/// the session lifetime from the settings; the session the browser holds in `cookie` (its
+/// realm's) is ended by a successful sign-in.
 pub async fn sign_in<T: Send + 'static>(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     payload: &mut web::Payload,
+    cookie: &str,
     sign_in: SignInFn<T>,
 ) -> Result<(SignInPost, Result<T, LoginFailure>), PageError> {
     let form = read_form(payload).await?;
     let field = |k: &str| form.get(k).map_or("", String::as_str).to_owned();
-    if !ui::cookie_value(req, ui::CSRF_COOKIE).is_some_and(|c| secret::equal(&c, &field("csrf"))) {
+    let paired = ui::cookie_value(req, ui::CSRF_COOKIE)
+        .is_some_and(|c| state.sign_in_csrf.is_ours(&c) && secret::equal(&c, &field("csrf")));
+    if !paired {
+        let (ip, st, path) = (client_ip(req, state), state.clone(), req.path().to_owned());
+        web::block(move || {
+            let limit = Limit::per_minute(st.settings.rate_limits.login_per_ip);
+            sign_in::refuse_forged(&st.db, st.clock.as_ref(), ip.as_deref(), limit, &path)
+        })
+        .await??;
         return Err(PageError::forbidden(
             "The sign-in form could not be verified (cookies must be enabled). Reload the page and sign in again.",
         ));
     }
     let (email, password) = (field("email"), field("password"));
     let (ip, st, typed) = (client_ip(req, state), state.clone(), email.clone());
+    let previous = ui::cookie_value(req, cookie);
     let outcome = web::block(move || {
         let attempt = Attempt {
             email: &typed,
@@ -277,6 +308,7 @@ pub async fn sign_in<T: Send + 'static>(
             ip: ip.as_deref(),
             ip_limit: Limit::per_minute(st.settings.rate_limits.login_per_ip),
             gate: &st.passwords,
+            replaces: previous.as_deref(),
         };
         let ttl = st.settings.session_ttl_ms();
         sign_in(&st.db, st.clock.as_ref(), ttl, &attempt)
@@ -300,6 +332,12 @@ pub fn refused(
             let mut response = render(StatusCode::SERVICE_UNAVAILABLE, message.into());
             ui::set_retry_after(&mut response, retry_after);
             return response;
+        }
+        LoginFailure::TenantDisabled => {
+            return render(
+                StatusCode::FORBIDDEN,
+                "Your organisation's access is disabled. Contact the service's operator.".into(),
+            );
         }
         LoginFailure::Throttled { retry_after } => ("Too many sign-in attempts", retry_after),
         LoginFailure::Locked { retry_after } => ("Too many failed sign-in attempts", retry_after),

@@ -86,6 +86,8 @@ constructors! {
     /// 409 without a `scimType`: e.g. a Bulk `bulkId` that names no created resource.
     conflict => 409, None;
     precondition_failed => 412, None;
+    /// 408: the request body did not arrive within the server's read timeout.
+    request_timeout => 408, None;
     payload_too_large => 413, None;
     unsupported_media_type => 415, None;
     too_many_requests => 429, None;

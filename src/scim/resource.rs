@@ -64,6 +64,7 @@ pub fn normalize_resource(schemas: ResourceSchemas, body: &Value) -> ScimResult<
     }
 
     check_required(core.attributes, &core_values, "")?;
+    check_column_lengths(&core_values)?;
     let mut out = Map::new();
     let mut schemas = vec![Value::from(core.id)];
     let mut extension_out = Vec::new();
@@ -82,6 +83,24 @@ pub fn normalize_resource(schemas: ResourceSchemas, body: &Value) -> ScimResult<
         out.insert(urn.into(), Value::Object(values));
     }
     Ok(Value::Object(out))
+}
+
+/// Longest `userName`, `displayName` and `externalId`, in bytes of their lower-cased UTF-8. They
+/// have columns of their own under btree indexes, and a PostgreSQL btree entry cannot exceed about
+/// 2.7 kB (the insert would fail, a 500) while SQLite has no limit: the cap makes both backends
+/// answer alike, far above any real name or id.
+pub const MAX_COLUMN_BYTES: usize = 2048;
+
+fn check_column_lengths(core_values: &Map<String, Value>) -> ScimResult<()> {
+    for name in ["userName", "displayName", "externalId"] {
+        let Some(text) = core_values.get(name).and_then(Value::as_str) else { continue };
+        if text.to_lowercase().len() > MAX_COLUMN_BYTES {
+            return Err(ScimError::invalid_value(format!(
+                "'{name}' is longer than {MAX_COLUMN_BYTES} bytes"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// How a top-level key of a resource body is to be read.

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::support::okta::browser;
+use crate::support::proxy::DbProxy;
 use crate::support::{okta_user, page, spawn_app_with, submit};
 
 /// Runs a statement on the PostgreSQL server's maintenance database.
@@ -89,4 +90,85 @@ async fn an_unreachable_database_is_a_503_with_retry_after_and_the_server_recove
     assert_eq!(listed.status(), 200);
     let body: Value = listed.json().await.unwrap();
     assert_eq!(body["totalResults"], 1);
+}
+
+/// `host:port` of a `postgres://user@host[:port]` base URL.
+fn host_port(base: &str) -> String {
+    let rest = base.split_once("://").unwrap().1;
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h).split('/').next().unwrap();
+    if host.contains(':') { host.to_owned() } else { format!("{host}:5432") }
+}
+
+/// Polls `/readyz` until it says ready (bounded; reconnecting backs off after failures).
+async fn until_ready(client: &reqwest::Client, address: &str) {
+    for _ in 0..120 {
+        let ready = client.get(format!("{address}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status() == StatusCode::OK) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("the server did not become ready again");
+}
+
+async fn assert_scim_and_oauth_503(client: &reqwest::Client, app: &crate::support::TestApp) {
+    let listed = client
+        .get(app.url("/Users"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .expect("a prompt answer, not a hang");
+    assert_eq!(listed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(listed.headers()["retry-after"], "2");
+    let body: Value = listed.json().await.unwrap();
+    assert_eq!(body["detail"], "the database is unavailable; retry later");
+    let token = client
+        .post(format!("{}/oauth/token", app.address))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .basic_auth("some-client", Some("secret"))
+        .send()
+        .await
+        .expect("a prompt answer, not a hang");
+    assert_eq!(token.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(token.headers()["retry-after"], "2");
+    let body: Value = token.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+}
+
+#[tokio::test]
+async fn a_database_that_hangs_or_stops_is_a_503_not_a_hang_and_the_server_recovers() {
+    let Ok(base) = std::env::var("SCIMD_TEST_POSTGRES") else { return };
+    let proxy = DbProxy::start(&host_port(&base));
+    let app = spawn_app_with(|s| {
+        s.database_url = proxy.url_through(&s.database_url);
+        s.db_pool_timeout_secs = 1;
+        s.readyz_timeout_secs = 1;
+    })
+    .await;
+    // A hang must fail the test, not block it: every request has a generous deadline.
+    let client =
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build().unwrap();
+    let ready = client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(app.get("/Users").await.status(), StatusCode::OK);
+
+    // Frozen: connections stay open, nothing answers. /readyz gives up, and from then on the
+    // database is known to be down, so requests are refused rather than stuck behind it.
+    proxy.freeze();
+    let ready = client.get(format!("{}/readyz", app.address)).send().await;
+    assert_eq!(ready.expect("a bounded readiness check").status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_scim_and_oauth_503(&client, &app).await;
+    proxy.resume();
+    until_ready(&client, &app.address).await;
+    assert_eq!(app.get("/Users").await.status(), StatusCode::OK);
+
+    // Stopped: connections closed, new ones refused.
+    proxy.cut();
+    assert_scim_and_oauth_503(&client, &app).await;
+    let ready = client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    proxy.resume();
+    until_ready(&client, &app.address).await;
+    let listed = app.get("/Users").await;
+    assert_eq!(listed.status(), StatusCode::OK);
 }

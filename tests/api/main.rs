@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod directory;
 mod discovery;
+mod edge;
 mod entitlements;
 mod equivalence;
 mod events;

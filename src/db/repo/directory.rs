@@ -9,6 +9,7 @@ use crate::db::DbConnection;
 use crate::db::repo::resources::ResourceRow;
 use crate::db::rows::TenantRow;
 use crate::db::schema::{group_members, resource_values, scim_groups, scim_users, tenants};
+use crate::db::value_index::lookup_key;
 
 /// The filters of `GET /api/v1/tenants/{slug}/users`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,6 +53,7 @@ pub fn users_after(
         let with_email = resource_values::table
             .filter(resource_values::tenant_id.eq(tenant_id.to_owned()))
             .filter(resource_values::attr.eq(EMAIL_VALUE))
+            .filter(resource_values::value_key.eq(lookup_key(email)))
             .filter(resource_values::value_ci.eq(email.clone()))
             .select(resource_values::resource_id);
         query = query.filter(scim_users::id.eq_any(with_email));

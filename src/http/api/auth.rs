@@ -10,6 +10,8 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::http::AppState;
 use crate::http::error::V1Error;
+use crate::http::extractors::NUL_DETAIL;
+use crate::http::nul;
 use crate::service::tenancy::api_keys::{self, Admission, ApiPrincipal, Gate, KeyFailure, Scope};
 use crate::service::tenancy::credentials::AuthFailure;
 
@@ -55,6 +57,9 @@ impl ApiRequest {
             Some(Ok(value)) => Some(value.to_owned()),
             Some(Err(_)) => return Err(KeyFailure::Header(AuthFailure::Malformed).into()),
         };
+        if nul::in_raw(self.req.path()) || nul::in_raw(self.req.query_string()) {
+            return Err(V1Error::invalid(NUL_DETAIL));
+        }
         let state = self.state.clone();
         let needed = needed.to_vec();
         web::block(move || {

@@ -11,6 +11,7 @@ use super::{ApiRequest, refuse_method};
 use crate::http::AppState;
 use crate::http::error::V1Error;
 use crate::http::extractors::{MAX_JSON_DEPTH, exceeds_depth};
+use crate::http::limits::{BodyError, read_body};
 use crate::scim::catalog::ROLE_TYPE;
 use crate::service::catalog::items::{Catalog, Owner};
 use crate::service::directory::read::Paging;
@@ -122,9 +123,12 @@ async fn json_body(req: &HttpRequest, payload: web::Payload) -> Result<Value, V1
     let limit = req
         .app_data::<web::Data<AppState>>()
         .map_or(1024 * 1024, |state| state.settings.max_body_bytes);
-    let body =
-        payload.to_bytes_limited(limit).await.map_err(|_| V1Error::payload_too_large(limit))?;
-    let body = body.map_err(|e| V1Error::invalid(format!("could not read the body: {e}")))?;
+    let mut payload = payload.into_inner();
+    let body = read_body(&mut payload, limit).await.map_err(|e| match e {
+        BodyError::TooLarge => V1Error::payload_too_large(limit),
+        BodyError::TimedOut => V1Error::invalid("the request body did not arrive in time"),
+        BodyError::Broken => V1Error::invalid("the request body could not be read"),
+    })?;
     if exceeds_depth(&body, MAX_JSON_DEPTH) {
         return Err(V1Error::invalid(format!(
             "the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"

@@ -91,6 +91,14 @@ impl V1Error {
         )
     }
 
+    /// 429: the caller's address holds too many connections (`http::limits`).
+    pub fn too_many_connections(detail: &str) -> V1Error {
+        V1Error {
+            retry_after: Some(1),
+            ..V1Error::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
+        }
+    }
+
     /// 429: the key's request budget for this minute is spent.
     pub fn rate_limited(retry_after_secs: u64) -> V1Error {
         V1Error {

@@ -16,9 +16,11 @@ use serde_json::Value;
 
 use super::AppState;
 use super::error::{ApiError, SCIM_CONTENT_TYPE};
-use super::extractors::{Authenticated, scim_base, state};
+use super::extractors::{Authenticated, NUL_DETAIL, scim_base, state};
+use super::nul;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::schema::Registry;
+use crate::service::operations::rate_limit::Limit;
 use crate::service::provisioning::{TenantContext, TenantId};
 
 pub fn routes(cfg: &mut web::ServiceConfig, schemas: &Registry) {
@@ -47,6 +49,9 @@ impl FromRequest for ScimCall {
         let req = req.clone();
         Box::pin(async move {
             let Authenticated(principal) = admitted.await?;
+            if nul::in_raw(req.path()) || nul::in_raw(req.query_string()) {
+                return Err(ScimError::invalid_value(NUL_DETAIL).into());
+            }
             let state = state(&req)?;
             let tenant = TenantId::new(principal.tenant_id);
             Ok(ScimCall { req, state, tenant, tenant_slug: principal.tenant_slug })
@@ -61,6 +66,26 @@ impl ScimCall {
 
     pub(super) fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// Counts `cost` more requests against the tenant's SCIM budget (a `/Bulk`'s operations):
+    /// 429 with `Retry-After` when they do not fit.
+    pub(super) async fn charge(&self, cost: u64) -> Result<(), ApiError> {
+        let (state, tenant) = (self.state.clone(), self.tenant.as_str().to_owned());
+        let decision = web::block(move || {
+            let limit = Limit::per_minute(state.settings.rate_limits.scim_per_tenant);
+            let checked = state.scim_limiter.check_cost(&tenant, cost, limit, state.clock.now());
+            state.scim_limiter.settle(&state.db, &checked)
+        })
+        .await?
+        .map_err(ScimError::from)?;
+        match decision.retry_after_secs() {
+            Some(secs) => {
+                tracing::info!(tenant = %self.tenant_slug, cost, "SCIM rate limit reached by a Bulk request");
+                Err(ApiError::rate_limited(secs))
+            }
+            None => Ok(()),
+        }
     }
 
     /// Runs a use case for the caller's tenant on the blocking pool.

@@ -8,8 +8,10 @@ pub mod sign_in;
 pub mod tenant_admins;
 mod throttle;
 
+use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::Clock;
 use crate::db::repo::accounts::{self, AccountTable};
+use crate::db::repo::secrets;
 use crate::db::rows::AccountRow;
 use crate::db::{Database, DbConnection, StoreError};
 use crate::oauth::password;
@@ -23,6 +25,8 @@ pub trait Session: Clone + Send + Sized + 'static {
     fn lookup(db: &Database, clock: &dyn Clock, cookie: &str) -> Result<Option<Self>, StoreError>;
     /// The synchronizer token every form post of this session must carry.
     fn csrf_token(&self) -> &str;
+    /// Who the session belongs to, as the audit trail names them.
+    fn actor(&self) -> crate::audit::Actor;
     /// Ends this session (the one `cookie` names), audited as a `login.logout` from `ip`.
     fn sign_out(
         &self,
@@ -48,6 +52,9 @@ macro_rules! signed_in {
             fn csrf_token(&self) -> &str {
                 &self.csrf_token
             }
+            fn actor(&self) -> $crate::audit::Actor {
+                <$session>::actor(self)
+            }
             fn sign_out(
                 &self,
                 db: &$crate::db::Database,
@@ -61,6 +68,44 @@ macro_rules! signed_in {
     };
 }
 use signed_in;
+
+/// Records a form post refused for its CSRF token (`csrf.rejected`): a forged cross-site request,
+/// or a page left open past its session. `path` is the form's (one of our routes).
+pub fn record_csrf_rejection(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &Actor,
+    ip: Option<&str>,
+    path: &str,
+) -> Result<(), StoreError> {
+    let path: String = path.chars().take(200).collect();
+    let event =
+        Event::new(Kind::CsrfRejected, actor).ip(ip.map(str::to_owned)).detail("path", path);
+    let now = clock.now();
+    db.write(|conn| audit::record(conn, db.audit_counts(), now, event).map_err(StoreError::from))
+}
+
+/// The key of the pre-session sign-in CSRF tokens, shared by every node: made by the first node
+/// that starts, read by the others (a second node racing the first reads the winner's).
+pub fn sign_in_csrf_key(db: &Database, clock: &dyn Clock) -> Result<String, StoreError> {
+    const NAME: &str = "sign_in_csrf";
+    let now = clock.now();
+    let fresh = crate::oauth::secret::generate("");
+    let made = db.write(|conn| {
+        if let Some(key) = secrets::find(conn, NAME)? {
+            return Ok::<_, StoreError>(key);
+        }
+        secrets::insert(conn, NAME, &fresh, now)?;
+        Ok(fresh.clone())
+    });
+    match made {
+        Err(StoreError::Query(e)) if crate::db::is_unique_violation(&e) => {
+            let key = secrets::find(&mut *db.conn()?, NAME)?;
+            key.ok_or_else(|| StoreError::Invariant("the sign-in CSRF key vanished".into()))
+        }
+        other => other,
+    }
+}
 
 /// A new session: the cookie value (for the browser only) and the session it opens.
 #[derive(Debug)]

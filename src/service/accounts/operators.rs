@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::sessions::{self, Minted};
-use super::sign_in::{self, Attempt, LoginFailure};
+use super::sign_in::{self, Attempt, LoginFailure, Opened};
 use super::{NewSession, add, new_credentials};
 use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
@@ -91,7 +91,7 @@ pub fn login(
             .ip(attempt.ip.map(str::to_owned))
             .detail("email", operator.email.clone())
             .detail("realm", "operator");
-        Ok((OperatorSession::new(operator, minted.csrf_token.clone()), event))
+        Ok(Opened::Session(OperatorSession::new(operator, minted.csrf_token.clone()), event))
     };
     sign_in::sign_in(db, clock, TABLE, session_ttl_ms, attempt, open)
 }

@@ -26,6 +26,15 @@ pub enum LoginFailure {
     /// Every password-verification slot of this node is taken; retry after this many
     /// milliseconds. Neither a failure nor audited: nothing was checked.
     Busy { retry_after: i64 },
+    /// The password was right, but the account's tenant is disabled: no session is opened.
+    TenantDisabled,
+}
+
+/// What a realm decides, in the session's transaction, once the password is verified: open the
+/// session (and record its `login.succeeded`), or refuse (and record its `login.failed`).
+pub(super) enum Opened<S> {
+    Session(S, Event),
+    Refused(LoginFailure, Event),
 }
 
 /// What a sign-in form submitted, and the address it came from.
@@ -37,6 +46,29 @@ pub struct Attempt<'a> {
     pub ip_limit: Limit,
     /// The node's argon2 slots.
     pub gate: &'a password::Gate,
+    /// The cookie of the session this browser already has in the realm, if any: a new sign-in
+    /// ends it, so one browser holds one session per realm (a shared computer's next user does
+    /// not leave the previous one signed in behind a new cookie).
+    pub replaces: Option<&'a str>,
+}
+
+/// A sign-in post whose CSRF pair did not match (no session exists yet to bind a token to):
+/// counted against the address's sign-in budget like any sign-in post, and recorded as
+/// `csrf.rejected` while that budget lasts, so a flood of forged posts cannot grow the trail.
+pub fn refuse_forged(
+    db: &Database,
+    clock: &dyn Clock,
+    ip: Option<&str>,
+    ip_limit: Limit,
+    path: &str,
+) -> Result<(), StoreError> {
+    if let Some(ip) = ip {
+        let bucket = format!("login-ip:{}", crate::cidr::throttle_key(ip));
+        if rate_limit::hit(db, &bucket, ip_limit, clock.now())? != Decision::Allowed {
+            return Ok(());
+        }
+    }
+    super::record_csrf_rejection(db, clock, &Actor::Anonymous, ip, path)
 }
 
 /// What prefixes an account's throttle key and names the realm in sign-in events. Tenant admins
@@ -55,7 +87,7 @@ fn verify(
     table: AccountTable,
     attempt: &Attempt<'_>,
 ) -> Decided<AccountRow, LoginFailure> {
-    let Attempt { email, password: password_text, ip, ip_limit, gate } = *attempt;
+    let Attempt { email, password: password_text, ip, ip_limit, gate, .. } = *attempt;
     let now = clock.now();
     let realm = realm(table);
     let account = throttle::account_key(realm, email);
@@ -73,7 +105,12 @@ fn verify(
         })
     };
     if let Some(ip) = ip {
-        let decision = rate_limit::hit(db, &format!("login-ip:{ip}"), ip_limit, now)?;
+        let decision = rate_limit::hit(
+            db,
+            &format!("login-ip:{}", crate::cidr::throttle_key(ip)),
+            ip_limit,
+            now,
+        )?;
         if let Decision::Limited { retry_after_ms } = decision {
             refuse("too many sign-in requests from this address", now)?;
             return Ok(Verdict::Refused(LoginFailure::Throttled { retry_after: retry_after_ms }));
@@ -127,7 +164,7 @@ pub(super) fn sign_in<S>(
     table: AccountTable,
     session_ttl_ms: i64,
     attempt: &Attempt<'_>,
-    open: impl FnOnce(&mut DbConnection, AccountRow, &Minted) -> Result<(S, Event), StoreError>,
+    open: impl FnOnce(&mut DbConnection, AccountRow, &Minted) -> Result<Opened<S>, StoreError>,
 ) -> Decided<NewSession<S>, LoginFailure> {
     let account = match verify(db, clock, table, attempt)? {
         Verdict::Granted(account) => account,
@@ -135,13 +172,25 @@ pub(super) fn sign_in<S>(
     };
     let now = clock.now();
     let minted = Minted::new();
-    let session = db.write(|conn| {
-        sessions::open(conn, table, &account.id, &minted, now, session_ttl_ms)?;
-        let (session, event) = open(conn, account, &minted)?;
-        audit::record(conn, db.audit_counts(), now, event)?;
-        Ok::<_, StoreError>(session)
+    let account_id = account.id.clone();
+    let opened = db.write(|conn| match open(conn, account, &minted)? {
+        Opened::Refused(failure, event) => {
+            audit::record(conn, db.audit_counts(), now, event)?;
+            Ok::<_, StoreError>(Err(failure))
+        }
+        Opened::Session(session, event) => {
+            if let Some(previous) = attempt.replaces {
+                sessions::close(conn, table, previous)?;
+            }
+            sessions::open(conn, table, &account_id, &minted, now, session_ttl_ms)?;
+            audit::record(conn, db.audit_counts(), now, event)?;
+            Ok(Ok(session))
+        }
     })?;
-    Ok(Verdict::Granted(NewSession { cookie: minted.cookie, session }))
+    Ok(match opened {
+        Ok(session) => Verdict::Granted(NewSession { cookie: minted.cookie, session }),
+        Err(failure) => Verdict::Refused(failure),
+    })
 }
 
 /// Ends the session `cookie` names and records `event` (a `login.logout`).

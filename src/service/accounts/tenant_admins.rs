@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::sessions::{self, Minted};
-use super::sign_in::{self, Attempt, LoginFailure};
+use super::sign_in::{self, Attempt, LoginFailure, Opened};
 use super::{NewSession, add, generate_password, hash_password, new_credentials};
 use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
@@ -192,11 +192,23 @@ pub fn login(
     let open = |conn: &mut DbConnection, admin: AccountRow, minted: &Minted| {
         let tenant = tenant_of(conn, &admin)?
             .ok_or_else(|| StoreError::Corrupt(format!("admin {} has no tenant", admin.id)))?;
+        if tenant.disabled {
+            // Refused before any session exists; the right password still clears nothing else.
+            let event = Event::new(Kind::LoginFailed, &Actor::TenantAdmin(admin.id.clone()))
+                .tenant(tenant.id.clone())
+                .ip(attempt.ip.map(str::to_owned))
+                .detail("email", admin.email.clone())
+                .detail("reason", "tenant disabled");
+            return Ok(Opened::Refused(LoginFailure::TenantDisabled, event));
+        }
         let event = Event::new(Kind::LoginSucceeded, &Actor::TenantAdmin(admin.id.clone()))
             .tenant(tenant.id.clone())
             .ip(attempt.ip.map(str::to_owned))
             .detail("email", admin.email.clone());
-        Ok((TenantAdminSession::new(admin, tenant, minted.csrf_token.clone()), event))
+        Ok(Opened::Session(
+            TenantAdminSession::new(admin, tenant, minted.csrf_token.clone()),
+            event,
+        ))
     };
     sign_in::sign_in(db, clock, TABLE, session_ttl_ms, attempt, open)
 }

@@ -19,8 +19,9 @@ pub(super) fn account_key(realm: &str, email: &str) -> String {
     format!("{realm}account:{}", normalize_email(email))
 }
 
+/// Lockouts count an IPv6 client by its /64 (`cidr::throttle_key`).
 pub(super) fn ip_key(ip: &str) -> String {
-    format!("ip:{ip}")
+    format!("ip:{}", crate::cidr::throttle_key(ip))
 }
 
 /// How long `key` is still locked, if it is.

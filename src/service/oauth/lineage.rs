@@ -39,7 +39,9 @@ pub enum CodeRedemption {
     /// No such code (or its grant is gone).
     Unknown,
     /// The code belongs to another client; nothing changed.
-    OtherClient,
+    OtherClient {
+        grant: GrantRow,
+    },
     /// Used before, or by a concurrent request just now (RFC 6749 §4.1.2): the grant is revoked,
     /// by this presentation when `newly_revoked`.
     Reused {
@@ -82,7 +84,7 @@ pub fn redeem_code(
         return Ok(CodeRedemption::Unknown);
     };
     if grant.client_id != client_id {
-        return Ok(CodeRedemption::OtherClient);
+        return Ok(CodeRedemption::OtherClient { grant });
     }
     let reused = |conn: &mut DbConnection, grant: GrantRow| {
         let newly_revoked = grants::revoke_row(conn, &grant, now, CODE_REUSED)?;
@@ -116,7 +118,10 @@ pub fn redeem_code(
 pub enum RefreshPresentation {
     Unknown,
     /// The token belongs to another client; nothing changed.
-    OtherClient,
+    OtherClient {
+        token: RefreshTokenRow,
+        grant: GrantRow,
+    },
     /// Usable: a child may be issued. `retry` when the token was used before and its child never
     /// was (a lost response, or a concurrent refresh). Usable until `expires_at`.
     Rotate {
@@ -159,7 +164,7 @@ pub fn present_refresh(
     let (grant, tenant) = repo::find_grant(conn, &token.grant_id)?
         .ok_or_else(|| StoreError::Invariant("grant vanished".into()))?;
     if grant.client_id != client_id {
-        return Ok(RefreshPresentation::OtherClient);
+        return Ok(RefreshPresentation::OtherClient { token, grant });
     }
     match rules::decide(policy, token_state(&token, &grant, &tenant), now) {
         Decision::Rotate { retry } => {
@@ -385,7 +390,7 @@ mod tests {
         let fx = Fixture::new();
         fx.code("c1", 60_000);
         assert!(matches!(fx.redeem(CLIENT, "nope"), CodeRedemption::Unknown));
-        assert!(matches!(fx.redeem("other", "c1"), CodeRedemption::OtherClient));
+        assert!(matches!(fx.redeem("other", "c1"), CodeRedemption::OtherClient { .. }));
         let CodeRedemption::Redeemed { code, .. } = fx.redeem(CLIENT, "c1") else {
             panic!("the first use redeems");
         };
@@ -557,7 +562,7 @@ mod tests {
         let fx = Fixture::new();
         let r0 = fx.issue(None);
         let other = present_refresh(&mut fx.conn(), "other", &r0.secret, POLICY, fx.now()).unwrap();
-        assert!(matches!(other, RefreshPresentation::OtherClient));
+        assert!(matches!(other, RefreshPresentation::OtherClient { .. }));
         let unknown = IssuedRefresh { secret: "scimd_rt_nope".into(), id: String::new() };
         assert!(matches!(fx.present(&unknown), RefreshPresentation::Unknown));
         let RefreshPresentation::Rotate { expires_at, .. } = fx.present(&r0) else {

@@ -112,7 +112,13 @@ impl BatchedLimiter {
     /// Counts one request for `key` locally and decides on what this node knows. When a batch is
     /// due, the returned `Checked` carries it: pass it to `sync` (off the async runtime).
     pub fn check(&self, key: &str, limit: Limit, now: i64) -> Checked {
-        if limit.max == 0 {
+        self.check_cost(key, 1, limit, now)
+    }
+
+    /// As `check`, for a request that counts as `cost` requests (a `/Bulk` of `cost`
+    /// operations): allowed only if all of it fits, and then all of it is counted.
+    pub fn check_cost(&self, key: &str, cost: u64, limit: Limit, now: i64) -> Checked {
+        if limit.max == 0 || cost == 0 {
             return Checked { decision: Decision::Allowed, sync: None, limit, now };
         }
         let start = limit.window_start(now);
@@ -125,7 +131,7 @@ impl BatchedLimiter {
             *window = Window { start, shared: 0, pending: 0, last_sync: now };
         }
         let seen = window.shared + window.pending;
-        if seen >= limit.max {
+        if seen.saturating_add(cost) > limit.max {
             return Checked {
                 decision: Decision::Limited { retry_after_ms: limit.retry_after(now) },
                 sync: None,
@@ -133,7 +139,7 @@ impl BatchedLimiter {
                 now,
             };
         }
-        window.pending += 1;
+        window.pending += cost;
         let due = window.pending >= (limit.max / 20).clamp(1, SYNC_EVERY)
             || now - window.last_sync >= SYNC_INTERVAL;
         let sync = due.then(|| {
@@ -197,6 +203,17 @@ mod tests {
         // Other keys are independent; a zero limit is off.
         assert_eq!(limiter.check("u", limit, now).decision, Decision::Allowed);
         assert_eq!(limiter.check("t", Limit::per_minute(0), now).decision, Decision::Allowed);
+    }
+
+    #[test]
+    fn a_costly_request_counts_all_of_its_cost_or_nothing() {
+        let limiter = BatchedLimiter::new();
+        let limit = Limit::per_minute(10);
+        assert_eq!(limiter.check_cost("t", 8, limit, 0).decision, Decision::Allowed);
+        assert!(matches!(limiter.check_cost("t", 3, limit, 0).decision, Decision::Limited { .. }));
+        // The refused one counted nothing: two more still fit, a third does not.
+        assert_eq!(limiter.check_cost("t", 2, limit, 0).decision, Decision::Allowed);
+        assert!(matches!(limiter.check("t", limit, 0).decision, Decision::Limited { .. }));
     }
 
     #[test]

@@ -93,11 +93,25 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthFailure> {
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(AuthFailure::NotBearer);
     }
-    let token = token.trim();
-    let well_formed = !token.is_empty()
+    well_formed(token.trim())
+}
+
+/// The SCIM credential of an `Authorization` header: a bearer token, or a static token sent
+/// bare. Okta's OIN "Header" mode sends `Authorization: {API token}` with no scheme; a static
+/// token is recognisable by its prefix, so it is accepted as is. Anything else without a scheme
+/// (a bare JWT, a Basic credential) is still `NotBearer`.
+pub fn scim_token(header: Option<&str>) -> Result<&str, AuthFailure> {
+    match header.map(str::trim) {
+        Some(bare) if bare.starts_with(TOKEN_PREFIX) && !bare.contains(' ') => well_formed(bare),
+        _ => bearer_token(header),
+    }
+}
+
+fn well_formed(token: &str) -> Result<&str, AuthFailure> {
+    let ok = !token.is_empty()
         && token.len() <= 4096
         && token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
-    if well_formed { Ok(token) } else { Err(AuthFailure::Malformed) }
+    if ok { Ok(token) } else { Err(AuthFailure::Malformed) }
 }
 
 /// Authenticates a static token. The lookup is by hash, so no secret is ever compared directly.
@@ -255,6 +269,18 @@ mod tests {
         assert_eq!(bearer_token(Some("Bearer  ")), Err(AuthFailure::NotBearer));
         assert_eq!(bearer_token(Some("Bearer a\"b")), Err(AuthFailure::Malformed));
         assert_eq!(bearer_token(Some("bearer scimd_st_x")), Ok("scimd_st_x"));
+    }
+
+    #[test]
+    fn a_bare_static_token_is_a_scim_credential() {
+        assert_eq!(scim_token(Some("scimd_st_abc")), Ok("scimd_st_abc"));
+        assert_eq!(scim_token(Some(" scimd_st_abc ")), Ok("scimd_st_abc"));
+        assert_eq!(scim_token(Some("Bearer scimd_st_abc")), Ok("scimd_st_abc"));
+        assert_eq!(scim_token(Some("scimd_st_a\"b")), Err(AuthFailure::Malformed));
+        // Only a static token may go without a scheme; API keys and JWTs still need Bearer.
+        assert_eq!(scim_token(Some("eyJhbGciOi.x.y")), Err(AuthFailure::NotBearer));
+        assert_eq!(scim_token(Some("scimd_ak_abc")), Err(AuthFailure::NotBearer));
+        assert_eq!(bearer_token(Some("scimd_st_abc")), Err(AuthFailure::NotBearer));
     }
 
     #[test]

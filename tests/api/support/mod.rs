@@ -6,6 +6,7 @@
 //! | `clients.rs` | clients typed by identity: static token, JWT, any bearer, operator, tenant admin |
 //! | `scim.rs` | SCIM URNs, Okta's request bodies, `expect_json`/`expect_error`, `id_of`, `urlencode` |
 //! | `okta.rs` | the fake Okta: its admin's browser on the consent pages and its token back end |
+//! | `proxy.rs` | a TCP proxy in front of PostgreSQL that a test can freeze or cut (outages) |
 //! | `webdriver.rs` | headless Chromium through WebDriver, skipped where no browser is installed |
 //! | `metrics.rs` | `/metrics` scraped and parsed (the exposition format checked on the way) |
 //! | `tls.rs` | self-signed certificates for servers with built-in TLS |
@@ -55,6 +56,7 @@ pub mod cli;
 pub mod clients;
 pub mod metrics;
 pub mod okta;
+pub mod proxy;
 pub mod receiver;
 pub mod scim;
 pub mod tls;

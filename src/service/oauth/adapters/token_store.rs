@@ -119,6 +119,15 @@ impl<'c, 'e> TokenStore<'c, 'e> {
             .ip(self.env.ip.clone())
     }
 
+    /// A refusal of a code or refresh token that names no grant this client can see (unknown):
+    /// recorded for the authenticated client that presented it, within its token budget.
+    fn unmatched(&self, kind: Kind, reason: &str) -> Event {
+        Event::new(kind, &Actor::Client(self.client.id.clone()))
+            .client(self.client.id.clone())
+            .ip(self.env.ip.clone())
+            .detail("reason", reason.to_owned())
+    }
+
     fn find_grant(&mut self, id: &str) -> Result<GrantRow, Failure> {
         let conn: &mut DbConnection = self.conn.get_mut();
         Ok(repo::find_grant(conn, id)?
@@ -157,9 +166,14 @@ impl<'c, 'e> TokenStore<'c, 'e> {
     fn code_refused(&mut self, refusal: CodeRedemption) -> Result<Failure, Failure> {
         let description = match refusal {
             CodeRedemption::Redeemed { .. } | CodeRedemption::Unknown => {
+                self.record(self.unmatched(Kind::CodeRejected, "unknown code"))?;
                 "the authorization code is not recognised"
             }
-            CodeRedemption::OtherClient => "the authorization code was issued to another client",
+            CodeRedemption::OtherClient { grant } => {
+                let event = self.event(Kind::CodeRejected, &grant);
+                self.record(event.detail("reason", "issued to another client"))?;
+                "the authorization code was issued to another client"
+            }
             CodeRedemption::Inactive => "the grant has been revoked or its tenant disabled",
             CodeRedemption::Reused { grant, newly_revoked } => {
                 self.record(self.event(Kind::CodeReused, &grant))?;
@@ -190,8 +204,17 @@ impl<'c, 'e> TokenStore<'c, 'e> {
         let conn: &mut DbConnection = &mut conn;
         let policy = self.env.refresh_policy();
         match lineage::present_refresh(conn, &self.client.id, token, policy, now)? {
-            RefreshPresentation::Unknown => Err(refused("the refresh token is not recognised")),
-            RefreshPresentation::OtherClient => {
+            RefreshPresentation::Unknown => {
+                let event = self.unmatched(Kind::RefreshRejected, "unknown refresh token");
+                audit::record(conn, self.env.db.audit_counts(), now, event)?;
+                Err(refused("the refresh token is not recognised"))
+            }
+            RefreshPresentation::OtherClient { token, grant } => {
+                let event = self
+                    .event(Kind::RefreshRejected, &grant)
+                    .detail("refresh_token_id", token.id)
+                    .detail("reason", "issued to another client");
+                audit::record(conn, self.env.db.audit_counts(), now, event)?;
                 Err(refused("the refresh token was issued to another client"))
             }
             RefreshPresentation::Rotate { token, grant, retry, expires_at } => {
