@@ -268,8 +268,15 @@ enum TenantCommand {
         #[arg(long)]
         name: Option<String>,
     },
-    /// List tenants.
-    List,
+    /// List tenants; with --health, each one's connection status, counts and last day's
+    /// requests, the ones needing attention first.
+    List {
+        #[arg(long)]
+        health: bool,
+        /// Only tenants whose slug or name contains this.
+        #[arg(long, default_value = "")]
+        search: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -479,8 +486,34 @@ fn tenant_command(
                 )
             });
         }
-        TenantCommand::List => {
-            let all = tenants::list(db)?;
+        TenantCommand::List { health: true, search } => {
+            let page = scimd::service::tenancy::health::page(db, clock, &search, 0, usize::MAX)?;
+            let headings = [
+                "SLUG",
+                "STATUS",
+                "LAST SUCCESS",
+                "24H REQUESTS",
+                "24H FAILURES",
+                "USERS",
+                "REASON",
+            ];
+            print_list(json, "tenants", &page.tenants, headings, |t| {
+                let status = serde_json::to_value(t.status).ok();
+                [
+                    t.slug.clone(),
+                    status.and_then(|s| s.as_str().map(str::to_owned)).unwrap_or_default(),
+                    t.last_success_at.clone().unwrap_or_default(),
+                    t.requests_24h.to_string(),
+                    t.failures_24h.to_string(),
+                    t.users.to_string(),
+                    t.last_failure_reason.clone().unwrap_or_default(),
+                ]
+            });
+        }
+        TenantCommand::List { health: false, search } => {
+            let mut all = tenants::list(db)?;
+            let needle = search.to_lowercase();
+            all.retain(|t| t.slug.contains(&needle) || t.name.to_lowercase().contains(&needle));
             print_list(json, "tenants", &all, ["SLUG", "NAME", "STATUS", "CREATED"], |t| {
                 let status = if t.disabled { "disabled" } else { "active" };
                 [t.slug.clone(), t.name.clone(), status.into(), t.created.clone()]

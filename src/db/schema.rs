@@ -368,6 +368,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tenant_hourly (tenant_id, hour) {
+        tenant_id -> Text,
+        hour -> BigInt,
+        requests -> BigInt,
+        errors -> BigInt,
+    }
+}
+
 diesel::joinable!(static_tokens -> tenants (tenant_id));
 diesel::joinable!(admin_accounts -> tenants (tenant_id));
 diesel::joinable!(web_sessions -> admin_accounts (admin_id));
@@ -422,4 +431,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalog_items,
     user_assignments,
     request_log,
+    tenant_hourly,
 );

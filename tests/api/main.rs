@@ -14,6 +14,7 @@ mod edge;
 mod entitlements;
 mod equivalence;
 mod events;
+mod fleet;
 mod groups;
 mod hardening;
 mod inspector;

@@ -1,1 +1,2 @@
+DROP TABLE tenant_hourly;
 DROP TABLE request_log;

@@ -22,3 +22,13 @@ CREATE TABLE request_log (
 );
 CREATE INDEX request_log_tenant_seq ON request_log (tenant_id, seq);
 CREATE INDEX request_log_at ON request_log (at);
+
+-- Requests and errors per tenant and hour, for the fleet dashboard's charts and counts: added up
+-- by the inspector's writer at each flush, kept 48 hours.
+CREATE TABLE tenant_hourly (
+    tenant_id  TEXT NOT NULL,
+    hour       BIGINT NOT NULL,
+    requests   BIGINT NOT NULL,
+    errors     BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, hour)
+);

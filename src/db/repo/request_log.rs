@@ -132,3 +132,62 @@ pub fn prune_over(conn: &mut DbConnection, keep: i64) -> QueryResult<usize> {
     }
     Ok(deleted)
 }
+
+/// An hour's requests and errors of one tenant (hour = Unix milliseconds / 3 600 000).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourCount {
+    pub requests: i64,
+    pub errors: i64,
+}
+
+/// Adds `counts` (by tenant and hour) to the hourly totals.
+pub fn add_hourly(
+    conn: &mut DbConnection,
+    counts: &std::collections::HashMap<(String, i64), HourCount>,
+) -> QueryResult<()> {
+    use crate::db::schema::tenant_hourly as h;
+    for ((tenant_id, hour), add) in counts {
+        let updated =
+            diesel::update(h::table.filter(h::tenant_id.eq(tenant_id)).filter(h::hour.eq(hour)))
+                .set((
+                    h::requests.eq(h::requests + add.requests),
+                    h::errors.eq(h::errors + add.errors),
+                ))
+                .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(h::table)
+                .values((
+                    h::tenant_id.eq(tenant_id),
+                    h::hour.eq(hour),
+                    h::requests.eq(add.requests),
+                    h::errors.eq(add.errors),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// The hourly totals of `tenant_ids` from hour `since` on: (tenant id, hour, counts).
+pub fn hourly(
+    conn: &mut DbConnection,
+    tenant_ids: &[String],
+    since: i64,
+) -> QueryResult<Vec<(String, i64, HourCount)>> {
+    use crate::db::schema::tenant_hourly as h;
+    let rows: Vec<(String, i64, i64, i64)> = h::table
+        .filter(h::tenant_id.eq_any(tenant_ids))
+        .filter(h::hour.ge(since))
+        .select((h::tenant_id, h::hour, h::requests, h::errors))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(t, hour, requests, errors)| (t, hour, HourCount { requests, errors }))
+        .collect())
+}
+
+/// Deletes hourly totals before hour `before`.
+pub fn prune_hourly(conn: &mut DbConnection, before: i64) -> QueryResult<usize> {
+    use crate::db::schema::tenant_hourly as h;
+    diesel::delete(h::table.filter(h::hour.lt(before))).execute(conn)
+}

@@ -15,6 +15,7 @@ use crate::service::accounts::generate_password;
 use crate::service::accounts::tenant_admins::{self, TenantAdminView};
 use crate::service::oauth::grants::{self, GrantSummary};
 use crate::service::tenancy::credentials::{self, TokenView};
+use crate::service::tenancy::health::{self, Connection, TenantHealth};
 use crate::service::tenancy::tenants::{self, TenantView};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -40,7 +41,69 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[template(path = "console/tenants.html")]
 struct TenantsPage {
     nav: Nav,
-    tenants: Vec<TenantView>,
+    rows: Vec<HealthRow>,
+    q: String,
+    total: usize,
+    first: usize,
+    last: usize,
+    prev: Option<usize>,
+    next: Option<usize>,
+}
+
+/// One tenant on the dashboard, ready to show.
+struct HealthRow {
+    t: TenantHealth,
+    status: &'static str,
+    attention: bool,
+    chart: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Dashboard {
+    done: Option<String>,
+    q: Option<String>,
+    start: Option<usize>,
+}
+
+/// The last day's requests (grey) and errors (red) per hour as a small inline SVG: numbers only
+/// go into it, so it needs no escaping, and no script or external resource (the CSP holds).
+fn chart(hourly: &[(i64, i64)]) -> String {
+    let (width, height) = (4, 24);
+    let max = hourly.iter().map(|h| h.0).max().unwrap_or(0).max(1);
+    let mut bars = String::new();
+    for (i, (requests, errors)) in hourly.iter().enumerate() {
+        let x = i * width;
+        let h = |n: i64| (n * height / max).max(i64::from(n > 0));
+        let (r, e) = (h(*requests), h(*errors));
+        bars.push_str(&format!(
+            "<rect x=\"{x}\" y=\"{}\" width=\"3\" height=\"{r}\" fill=\"#98a2b3\"/>",
+            height - r
+        ));
+        if *errors > 0 {
+            bars.push_str(&format!(
+                "<rect x=\"{x}\" y=\"{}\" width=\"3\" height=\"{e}\" fill=\"#d92d20\"/>",
+                height - e
+            ));
+        }
+    }
+    let total: i64 = hourly.iter().map(|h| h.0).sum();
+    let failed: i64 = hourly.iter().map(|h| h.1).sum();
+    format!(
+        "<svg class=\"chart\" width=\"{}\" height=\"{height}\" viewBox=\"0 0 {} {height}\" role=\"img\" \
+         aria-label=\"{total} requests, {failed} failed, last 24 hours\">{bars}</svg>",
+        hourly.len() * width,
+        hourly.len() * width
+    )
+}
+
+fn status_label(status: Connection) -> &'static str {
+    match status {
+        Connection::Failing => "failing",
+        Connection::NeverConnected => "never connected",
+        Connection::Idle => "idle",
+        Connection::Working => "working",
+        Connection::Disabled => "disabled",
+    }
 }
 
 #[derive(Template)]
@@ -67,15 +130,42 @@ pub struct SecretPage {
     pub back: String,
 }
 
+/// The fleet dashboard: every tenant's connection at a glance, the ones needing attention first.
 async fn list(
     state: web::Data<AppState>,
     op: Operator,
-    query: web::Query<Done>,
+    query: web::Query<Dashboard>,
 ) -> Result<HttpResponse, PageError> {
-    let st = state.clone();
-    let tenants = blocking(move || tenants::list(&st.db)).await?;
-    let page = TenantsPage { nav: Nav::new(&op.session, query.done.as_deref()), tenants };
-    Ok(ui::render(actix_web::http::StatusCode::OK, &page))
+    let query = query.into_inner();
+    let q: String = query.q.unwrap_or_default().chars().take(100).collect();
+    let start = query.start.unwrap_or(0);
+    let (st, needle) = (state.clone(), q.clone());
+    let page = blocking(move || {
+        Ok(health::page(&st.db, st.clock.as_ref(), &needle, start, health::PAGE)?)
+    })
+    .await?;
+    let shown = page.tenants.len();
+    let rows = page
+        .tenants
+        .into_iter()
+        .map(|t| HealthRow {
+            status: status_label(t.status),
+            attention: matches!(t.status, Connection::Failing | Connection::NeverConnected),
+            chart: chart(&t.hourly),
+            t,
+        })
+        .collect();
+    let view = TenantsPage {
+        nav: Nav::new(&op.session, query.done.as_deref()),
+        rows,
+        q,
+        total: page.total,
+        first: start + 1,
+        last: start + shown,
+        prev: (start > 0).then(|| start.saturating_sub(health::PAGE)),
+        next: (start + shown < page.total).then_some(start + shown),
+    };
+    Ok(ui::render(actix_web::http::StatusCode::OK, &view))
 }
 
 async fn create(state: web::Data<AppState>, form: OperatorForm) -> Result<HttpResponse, PageError> {

@@ -3,7 +3,7 @@
 //! same thread applies retention (by age, and by count per tenant). A crash loses at most the
 //! queue (about a second of diagnostics), never SCIM data.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -11,8 +11,18 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::clock::Clock;
-use crate::db::repo::request_log::{self, RequestFilter, RequestRow};
+use crate::db::repo::request_log::{self, HourCount, RequestFilter, RequestRow};
 use crate::db::{Database, StoreError};
+
+/// An hour, in milliseconds: the fleet dashboard's bucket.
+pub const HOUR_MS: i64 = 3_600_000;
+/// Hourly totals kept, in hours.
+const HOURLY_KEPT: i64 = 48;
+
+/// A GET that found nothing is how IdPs look before they create: not an error to chart.
+fn is_lookup_miss(row: &RequestRow) -> bool {
+    row.status == 404 && row.method == "GET"
+}
 
 /// How often the queue is written.
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
@@ -132,7 +142,19 @@ impl Inspector {
         if rows.is_empty() {
             return Ok(0);
         }
-        db.write(|conn| Ok::<_, StoreError>(request_log::insert(conn, &rows)?))?;
+        let mut hourly: HashMap<(String, i64), HourCount> = HashMap::new();
+        for row in &rows {
+            let count = hourly
+                .entry((row.tenant_id.clone(), row.at / HOUR_MS))
+                .or_insert(HourCount { requests: 0, errors: 0 });
+            count.requests += 1;
+            count.errors += i64::from(row.status >= 400 && !is_lookup_miss(row));
+        }
+        db.write(|conn| {
+            request_log::insert(conn, &rows)?;
+            request_log::add_hourly(conn, &hourly)?;
+            Ok::<_, StoreError>(())
+        })?;
         Ok(rows.len())
     }
 }
@@ -153,6 +175,7 @@ pub fn apply_retention(
     let cutoff = clock.now() - keep.max_age_ms;
     db.write(|conn| {
         let old = request_log::prune_older(conn, cutoff)?;
+        request_log::prune_hourly(conn, clock.now() / HOUR_MS - HOURLY_KEPT)?;
         let over = request_log::prune_over(conn, keep.max_per_tenant.max(1))?;
         Ok::<_, StoreError>(old + over)
     })

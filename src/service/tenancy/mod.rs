@@ -3,4 +3,5 @@
 
 pub mod api_keys;
 pub mod credentials;
+pub mod health;
 pub mod tenants;
