@@ -120,6 +120,14 @@ pub fn take_lists(data: &mut Value, lists: &[RowList]) -> ScimResult<Vec<(RowLis
     Ok(taken)
 }
 
+/// Removes the row-held lists from a stored body without reading them (values a resource kept
+/// in its JSON before a list was held as rows).
+pub fn drop_lists(data: &mut Value, lists: &[RowList]) {
+    if let Some(object) = data.as_object_mut() {
+        object.retain(|key, _| !lists.iter().any(|l| l.is(key, None)));
+    }
+}
+
 /// Values named by `value eq "id"` comparisons joined with `or`, if that is all the filter is.
 fn values_in_filter(filter: &ValueFilter, out: &mut Vec<Element>) -> bool {
     match filter {
@@ -509,5 +517,9 @@ mod tests {
         assert!(err.detail.contains("entitlement's 'type'"), "{}", err.detail);
         let err = elements(&json!([{"display": "x"}]), ROLES).unwrap_err();
         assert!(err.detail.contains("each role needs"), "{}", err.detail);
+        // A legacy value, however malformed, is dropped without being read.
+        let mut data = json!({"userName": "j", "roles": [{"no": "value"}], "entitlements": 3});
+        drop_lists(&mut data, &[ROLES]);
+        assert_eq!(data, json!({"userName": "j", "entitlements": 3}));
     }
 }

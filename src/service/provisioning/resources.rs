@@ -18,7 +18,7 @@ use crate::db::value_index::index_rows;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::hints::SchemaHints;
 use crate::scim::list_patch::{
-    Element, ListChange, MEMBERS, RowList, SplitPatch, split_operations, take_lists,
+    Element, ListChange, MEMBERS, RowList, SplitPatch, drop_lists, split_operations, take_lists,
 };
 use crate::scim::patch::{apply_patch, parse_patch_request};
 use crate::scim::query::ListQuery;
@@ -249,7 +249,10 @@ impl Resources<'_> {
                         .map_err(|_| ScimError::internal("stored resource is corrupt"))?;
                     let hints = SchemaHints::new(self.schemas);
                     apply_patch(&mut resource, &split.attributes, &hints)?;
-                    Some(normalize_resource(self.schemas, &resource)?)
+                    let mut data = normalize_resource(self.schemas, &resource)?;
+                    // Values stored before the catalog backed a list are its rows' now.
+                    drop_lists(&mut data, &self.lists);
+                    Some(data)
                 }
             }
         };
