@@ -156,12 +156,13 @@ impl Catalog<'_> {
             let scope = self.scope(conn, owner, false)?;
             let mut rows =
                 catalog::page_of_scope(conn, &scope.id, t.map(|t| t.id), after, paging.limit + 1)?;
-            // Items of types this server no longer serves are not shown.
-            rows.retain(|row| self.registry.catalog_type(&row.type_id).is_some());
             let more = rows.len() as i64 > paging.limit;
             rows.truncate(usize::try_from(paging.limit).unwrap_or(0));
             let next_cursor =
                 more.then(|| rows.last().map(|row| Cursor::Seq(row.seq).encode())).flatten();
+            // Items of types this server no longer serves are not shown (the cursor still
+            // moves past them).
+            rows.retain(|row| self.registry.catalog_type(&row.type_id).is_some());
             let data = rows.iter().map(|row| self.view(row, scope.slug.as_deref())).collect();
             Ok(Page { data, next_cursor })
         })
