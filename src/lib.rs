@@ -10,6 +10,7 @@ pub mod http;
 pub mod metrics;
 pub mod oauth;
 pub mod scim;
+pub mod selftest;
 pub mod service;
 pub mod startup;
 pub mod text_table;

@@ -80,6 +80,17 @@ enum Command {
     /// Check what commonly breaks a deployment (configuration, database, clock, keys), each
     /// finding with its fix; exits 1 when a check fails.
     Doctor,
+    /// Run Okta's SPEC test sequence and Entra's connection checks against a running server,
+    /// with a temporary token and test user of its own (both removed); exit 1 on a failure.
+    Selftest {
+        /// The tenant to test as.
+        #[arg(long)]
+        tenant: String,
+        /// The SCIM base URL, e.g. https://scim.example.com/scim/v2 (default: from public_url,
+        /// else the bind address).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Copy a SQLite database to a new file while the server keeps serving (PostgreSQL: pg_dump).
     Backup {
         /// The backup file to create (it must not exist).
@@ -369,6 +380,7 @@ fn administer(
             audit(&db, clock, &query, limit, json)
         }
         Command::Backup { to } => backup(&db, &to, json),
+        Command::Selftest { tenant, url } => selftest(settings, &db, clock, &tenant, url, json),
         Command::Serve { .. } | Command::Migrate | Command::Doctor => {
             unreachable!("handled by run")
         }
@@ -396,6 +408,39 @@ fn doctor(settings: &Settings, clock: &dyn Clock, json: bool) -> anyhow::Result<
             [f.check.to_owned(), status.to_owned(), f.detail.clone(), f.fix.clone()]
         });
         scimd::text_table::render(["check", "status", "detail", "fix"], rows)
+    });
+    if failed {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn selftest(
+    settings: &Settings,
+    db: &Database,
+    clock: &dyn Clock,
+    tenant: &str,
+    url: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    scimd::tls::install_default_provider();
+    let base = url.unwrap_or_else(|| match &settings.public_url {
+        Some(public) => format!("{}/scim/v2", public.trim_end_matches('/')),
+        None => format!("http://{}/scim/v2", settings.bind),
+    });
+    let issued = credentials::issue(db, clock, &Actor::Cli, tenant, "selftest (temporary)")?;
+    let user_name = format!("selftest-{}@scimd.invalid", uuid::Uuid::new_v4().simple());
+    let checks = scimd::selftest::SelfTest::new(&base, &issued.token, &user_name)
+        .map(scimd::selftest::SelfTest::run);
+    credentials::revoke(db, clock, &Actor::Cli, None, &issued.id)?;
+    let checks = checks?;
+    let failed = checks.iter().any(|c| !c.passed);
+    print(json, &serde_json::json!({"url": base, "ok": !failed, "checks": checks}), || {
+        let rows = checks.iter().map(|c| {
+            let result = if c.passed { "pass" } else { "FAIL" };
+            [c.name.to_owned(), result.to_owned(), c.detail.clone(), c.hint.clone()]
+        });
+        scimd::text_table::render(["check", "result", "detail", "hint"], rows)
     });
     if failed {
         std::process::exit(1);

@@ -296,3 +296,44 @@ async fn doctor_reports_each_check_and_fails_on_pending_migrations() {
         std::fs::remove_file(fresh).ok();
     }
 }
+
+/// `scimd selftest` replays Okta's SPEC sequence and Entra's checks against the running server
+/// with a temporary token and user, and leaves neither behind.
+#[tokio::test]
+async fn selftest_passes_against_a_running_server_and_cleans_up() {
+    let app = spawn_app().await;
+    let url = app.settings.database_url.clone();
+    let selftest = |base: String| {
+        let url = app.settings.database_url.clone();
+        tokio::task::spawn_blocking(move || {
+            let args = ["--database-url", &url, "--json", "selftest", "--tenant", "acme", "--url"];
+            Command::new(env!("CARGO_BIN_EXE_scimd"))
+                .args(args)
+                .arg(&base)
+                .env_remove("SCIMD_CONFIG")
+                .output()
+                .expect("run scimd")
+        })
+    };
+    let output = selftest(format!("{}/scim/v2", app.address)).await.unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let checks = report["checks"].as_array().unwrap();
+    assert!(checks.len() >= 12, "{report}");
+    // Every check but the one Okta times (a property of the machine, not asserted here).
+    for check in checks.iter().filter(|c| c["name"] != "groups answer fast") {
+        assert_eq!(check["passed"], true, "{check}");
+    }
+    // Its user and its token are gone.
+    let users = expect_json(app.get("/Users").await, StatusCode::OK).await;
+    assert_eq!(users["totalResults"], 0, "{users}");
+    let tokens = scimd(&url, &["token", "list", "--tenant", "acme"]);
+    let live: Vec<&Value> =
+        tokens["tokens"].as_array().unwrap().iter().filter(|t| t["revoked"].is_null()).collect();
+    assert_eq!(live.len(), 1, "only the test's own token is live: {tokens}");
+
+    // A server that is not there: the first check fails with a hint, and the exit status says so.
+    let output = selftest("http://127.0.0.1:9/scim/v2".into()).await.unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert!(report["checks"][0]["hint"].as_str().unwrap().contains("--url"), "{report}");
+}
