@@ -396,6 +396,7 @@ fn doctor(settings: &Settings, clock: &dyn Clock, json: bool) -> anyhow::Result<
         }
         Err(e) => Measured::unreachable(e.to_string()),
     };
+    let measured = Measured { tls_error: doctor::tls_error(settings), ..measured };
     let findings = doctor::judge(settings, &measured);
     let failed = findings.iter().any(|f| f.status == Status::Fail);
     print(json, &serde_json::json!({"ok": !failed, "checks": findings}), || {

@@ -60,6 +60,8 @@ pub struct Measured {
     pub skew_ms: Option<i64>,
     /// Age of the key that signs new tokens, in days (`None`: no key yet).
     pub signing_key_age_days: Option<i64>,
+    /// Why the configured certificate and key do not load (`None`: they do, or none is set).
+    pub tls_error: Option<String>,
 }
 
 impl Measured {
@@ -71,6 +73,7 @@ impl Measured {
             latency_ms: None,
             skew_ms: None,
             signing_key_age_days: None,
+            tls_error: None,
         }
     }
 }
@@ -79,7 +82,8 @@ impl Measured {
 pub fn judge(settings: &Settings, measured: &Measured) -> Vec<Finding> {
     vec![
         public_url(settings),
-        transport(settings),
+        transport(settings, measured),
+        password_hashing(settings),
         metrics(settings),
         catalog(settings),
         database(measured),
@@ -109,10 +113,18 @@ fn public_url(settings: &Settings) -> Finding {
     }
 }
 
-fn transport(settings: &Settings) -> Finding {
+fn transport(settings: &Settings, measured: &Measured) -> Finding {
     const CHECK: &str = "tls";
     let tls = settings.tls_cert.is_some() && settings.tls_key.is_some();
     let loopback = bind_is_loopback(&settings.bind);
+    if let Some(why) = &measured.tls_error {
+        return finding(
+            CHECK,
+            Status::Fail,
+            &format!("the certificate or key does not load: {why}"),
+            "check tls_cert (PEM chain, leaf first) and tls_key (PKCS#8, RSA or EC) and their permissions",
+        );
+    }
     if tls {
         return ok(CHECK, "https served directly");
     }
@@ -131,6 +143,24 @@ fn transport(settings: &Settings) -> Finding {
         ),
         "set tls_cert and tls_key, or put a proxy in front (deploy/nginx.conf) and list it in trusted_proxies",
     )
+}
+
+fn password_hashing(settings: &Settings) -> Finding {
+    const CHECK: &str = "password_hashing";
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match settings.password_hash_concurrency {
+        Some(n) if n > 4 * cores => finding(
+            CHECK,
+            Status::Warn,
+            &format!(
+                "{n} concurrent argon2id verifications on {cores} cores: about {} MiB at once",
+                n * 19
+            ),
+            "leave password_hash_concurrency unset (one per core) unless sign-ins queue",
+        ),
+        Some(n) => ok(CHECK, format!("{n} concurrent argon2id verifications")),
+        None => ok(CHECK, format!("{cores} concurrent argon2id verifications (one per core)")),
+    }
 }
 
 fn metrics(settings: &Settings) -> Finding {
@@ -248,6 +278,12 @@ fn bind_is_loopback(bind: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Whether the configured certificate and key load, as `scimd serve` would load them.
+pub fn tls_error(settings: &Settings) -> Option<String> {
+    let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) else { return None };
+    crate::tls::server_config(cert, key).err().map(|e| e.to_string())
+}
+
 /// Measures what the judgements need from `db` (opened without migrating).
 pub fn measure(db: &Database, clock: &dyn Clock) -> Measured {
     let mut measured = Measured { reachable: Ok(()), ..Measured::unreachable(String::new()) };
@@ -321,6 +357,7 @@ mod tests {
             latency_ms: Some(0.4),
             skew_ms: Some(12),
             signing_key_age_days: Some(3),
+            tls_error: None,
         };
         (settings, measured)
     }
@@ -349,6 +386,8 @@ mod tests {
                 s.tls_cert = None;
                 s.tls_key = None;
             }),
+            ("tls", Status::Fail, |_, m| m.tls_error = Some("no such file".into())),
+            ("password_hashing", Status::Warn, |s, _| s.password_hash_concurrency = Some(100_000)),
             ("metrics", Status::Warn, |s, _| s.metrics_token = None),
             ("schemas", Status::Fail, |s, _| {
                 s.catalog_roles = true;
