@@ -129,3 +129,57 @@ async fn reviewer_filters_the_audit_log_in_the_browser() {
     assert!(lineage.contains("retired") || lineage.contains("used"), "{lineage}");
     assert!(lineage.contains(okta::ADMIN_EMAIL));
 }
+
+/// An operator sees a failing tenant first on the dashboard, follows its failure to the request
+/// inspector, filters the failures, and opens the request to read both bodies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_follows_a_failing_tenant_to_the_request_that_failed() {
+    let app = spawn_app().await;
+    create_operator(&app);
+    expect_json(app.post("/Users", &okta_user("ada@acme.test")).await, StatusCode::CREATED).await;
+    let mut bad = okta_user("bob@acme.test");
+    bad["emails"] = serde_json::json!("not a list of emails");
+    bad["password"] = serde_json::json!("never-shown-secret");
+    app.post("/Users", &bad).await;
+    // A revoked token: the connection itself fails, which the dashboard flags.
+    let tokens = crate::support::cli::scimd(
+        &app.settings.database_url,
+        &["token", "list", "--tenant", "acme"],
+    );
+    let id = tokens["tokens"][0]["id"].as_str().unwrap().to_owned();
+    crate::support::cli::scimd(&app.settings.database_url, &["token", "revoke", &id]);
+    assert_eq!(app.get("/Users").await.status(), StatusCode::UNAUTHORIZED);
+    // The inspector writes its queue every half second: wait until the three requests are in.
+    for _ in 0..100 {
+        use diesel::prelude::*;
+        let recorded = app
+            .db
+            .read(|conn| {
+                let n = scimd::db::schema::request_log::table.count().get_result::<i64>(conn)?;
+                Ok::<_, scimd::db::StoreError>(n)
+            })
+            .unwrap();
+        if recorded >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let address = app.address.clone();
+    let Some(body) = in_browser(move |browser| {
+        sign_in_operator(browser, &address);
+        let dashboard = wait_for_page(browser, "id=\"tenants\"");
+        assert!(dashboard.contains(">failing<"), "the revoked token makes acme fail");
+        browser.click("tr.attention a[href*='/requests']").unwrap();
+        // The link opens the inspector filtered to the failures.
+        let failures = wait_for_page(browser, "id=\"requests\"");
+        assert!(failures.contains("401") && !failures.contains(">201<"), "only failures");
+        browser.click("#requests a").unwrap();
+        wait_for_page(browser, "id=\"response-body\"")
+    })
+    .await
+    else {
+        return;
+    };
+    assert!(body.contains("401") && body.contains("response-body"));
+    assert!(!body.contains("never-shown-secret"));
+}
