@@ -223,7 +223,7 @@ settings! {
     /// Most requests the inspector keeps per tenant (the newest).
     request_log_max_per_tenant: u64 = 50_000, env = "SCIMD_REQUEST_LOG_MAX_PER_TENANT";
     /// Longest request or response body the inspector keeps, in bytes (longer ones are cut).
-    request_log_body_bytes: usize = 16_384, env = "SCIMD_REQUEST_LOG_BODY_BYTES";
+    request_log_body_bytes: usize = 8_192, env = "SCIMD_REQUEST_LOG_BODY_BYTES";
     /// Bearer token a scraper must send to `/metrics`; without it, only loopback peers may scrape.
     metrics_token: Option<String> [secret] = None, env = "SCIMD_METRICS_TOKEN";
     /// Send webhooks to private, loopback, link-local and other non-public addresses, and over

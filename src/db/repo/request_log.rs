@@ -28,6 +28,30 @@ pub struct RequestRow {
     pub response_body: Option<String>,
 }
 
+#[cfg(test)]
+impl RequestRow {
+    /// An empty row, for tests to fill in.
+    pub fn default_for_tests() -> RequestRow {
+        RequestRow {
+            seq: 0,
+            tenant_id: "t".into(),
+            at: 0,
+            method: "GET".into(),
+            path: "/".into(),
+            status: 200,
+            scim_type: None,
+            detail: None,
+            latency_ms: 0,
+            credential: None,
+            client: "other".into(),
+            user_agent: String::new(),
+            request_id: String::new(),
+            request_body: None,
+            response_body: None,
+        }
+    }
+}
+
 /// What a page of one tenant's log is narrowed to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestFilter {

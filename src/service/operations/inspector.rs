@@ -28,9 +28,10 @@ fn is_lookup_miss(row: &RequestRow) -> bool {
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// How often retention runs.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
-/// Requests queued at most; beyond it the oldest are dropped (and counted), so a database that
-/// cannot keep up never costs memory without bound.
+/// Requests queued at most, and bytes of bodies; beyond either the oldest are dropped (and
+/// counted), so a database that cannot keep up never costs memory without bound.
 const QUEUE_MAX: usize = 10_000;
+const QUEUE_MAX_BYTES: usize = 32 * 1024 * 1024;
 /// The longest path (with query) and User-Agent kept.
 pub const PATH_MAX: usize = 2_048;
 pub const USER_AGENT_MAX: usize = 256;
@@ -112,18 +113,31 @@ pub fn truncate(mut text: String, limit: usize) -> String {
 /// This node's queue of requests to record.
 #[derive(Default)]
 pub struct Inspector {
-    queue: Mutex<VecDeque<RequestRow>>,
+    queue: Mutex<Queue>,
     dropped: AtomicU64,
+}
+
+#[derive(Default)]
+struct Queue {
+    rows: VecDeque<RequestRow>,
+    bytes: usize,
+}
+
+fn size(row: &RequestRow) -> usize {
+    row.request_body.as_ref().map_or(0, String::len)
+        + row.response_body.as_ref().map_or(0, String::len)
 }
 
 impl Inspector {
     pub fn push(&self, row: RequestRow) {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if queue.len() >= QUEUE_MAX {
-            queue.pop_front();
+        queue.bytes += size(&row);
+        queue.rows.push_back(row);
+        while queue.rows.len() > QUEUE_MAX || queue.bytes > QUEUE_MAX_BYTES {
+            let Some(oldest) = queue.rows.pop_front() else { break };
+            queue.bytes -= size(&oldest);
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        queue.push_back(row);
     }
 
     /// Requests dropped because the queue was full, since start.
@@ -133,7 +147,8 @@ impl Inspector {
 
     fn take(&self) -> Vec<RequestRow> {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        queue.drain(..).collect()
+        queue.bytes = 0;
+        queue.rows.drain(..).collect()
     }
 
     /// Writes what is queued now, in one transaction (tests call it to read their own writes).
@@ -264,6 +279,21 @@ mod tests {
         assert_eq!(client_of("OKTA SCIM Integration"), "okta");
         assert_eq!(client_of("Azure-AD-Provisioning/1.0"), "entra");
         assert_eq!(client_of("curl/8.0"), "other");
+    }
+
+    #[test]
+    fn a_queue_full_of_bytes_drops_the_oldest() {
+        let inspector = Inspector::default();
+        let big = "x".repeat(1024 * 1024);
+        for n in 0..40 {
+            inspector.push(RequestRow {
+                at: n,
+                request_body: Some(big.clone()),
+                ..RequestRow::default_for_tests()
+            });
+        }
+        assert_eq!(inspector.dropped(), 8, "32 MiB of bodies at most");
+        assert_eq!(inspector.take()[0].at, 8);
     }
 
     #[test]

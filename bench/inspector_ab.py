@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""The request inspector's cost: two release servers side by side, one with the inspector on
+(the default) and one with it off (request_log_retention_days = 0), each on its own SQLite
+database with the same users; wrk runs each scenario against them in alternation (on, off, on,
+off, …) so that whatever else the machine does weighs on both alike. Prints requests per second
+per scenario and the ratio on / off.
+
+    python3 bench/inspector_ab.py [--users 2000] [--rounds 3] [--duration 5]
+
+Needs `cargo build --release --bin scimd` and wrk.
+"""
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+BINARY = BENCH.parent / "target" / "release" / "scimd"
+
+
+def run_cli(db_url, *args):
+    env = dict(os.environ, SCIMD_DATABASE_URL=db_url)
+    env.pop("SCIMD_CONFIG", None)
+    out = subprocess.run([str(BINARY), "--json", *args], env=env, check=True, capture_output=True)
+    return json.loads(out.stdout)
+
+
+def start(db_url, port, inspector):
+    env = dict(os.environ, SCIMD_DATABASE_URL=db_url, SCIMD_BIND=f"127.0.0.1:{port}",
+               SCIMD_RATE_LIMIT_SCIM_PER_TENANT="0", SCIMD_LOG="warn",
+               SCIMD_REQUEST_LOG_RETENTION_DAYS="7" if inspector else "0")
+    env.pop("SCIMD_CONFIG", None)
+    proc = subprocess.Popen([str(BINARY), "serve"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("server did not start")
+
+
+def seed(port, token, users, path):
+    lines = []
+    for n in range(users):
+        body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": f"seed{n}@bench.test", "name": {"givenName": "S", "familyName": str(n)},
+                "emails": [{"value": f"seed{n}@bench.test", "primary": True}]}
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/scim/v2/Users",
+                                     json.dumps(body).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "Content-Type": "application/scim+json"})
+        user = json.load(urllib.request.urlopen(req))
+        lines.append(f"{user['id']} {user['userName']}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def wrk(port, token, scenario, users_file, duration, pass_no):
+    env = dict(os.environ, BENCH_SCENARIO=scenario, BENCH_USER_FILE=str(users_file),
+               BENCH_THREADS="2", BENCH_TAG=secrets.token_hex(4), BENCH_PASS=str(pass_no),
+               BENCH_TOKEN=token, BENCH_MEMBERS="0", BENCH_GROUP_ID="none")
+    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{duration}s", "-s", str(BENCH / "scim.lua"),
+                          "-H", f"Authorization: Bearer {token}",
+                          f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True)
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
+    return float(found.group(1)) if found else 0.0
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5)
+    args = parser.parse_args()
+    if not BINARY.exists() or shutil.which("wrk") is None:
+        raise SystemExit("build the release binary and install wrk first")
+    work = Path(tempfile.mkdtemp(prefix="scimd-inspector-ab-"))
+    servers = {}
+    try:
+        for name, port, on in (("on", 18281, True), ("off", 18282, False)):
+            db = f"sqlite://{work}/{name}.db"
+            run_cli(db, "migrate")
+            run_cli(db, "tenant", "create", "bench")
+            token = run_cli(db, "token", "issue", "--tenant", "bench")["token"]
+            proc = start(db, port, on)
+            users_file = work / f"{name}.users"
+            seed(port, token, args.users, users_file)
+            servers[name] = (port, token, users_file, proc)
+        results = {}
+        for scenario in ("get_user", "filter_user", "create_user"):
+            for r in range(args.rounds):
+                for name in ("on", "off") if r % 2 == 0 else ("off", "on"):
+                    port, token, users_file, _ = servers[name]
+                    rate = wrk(port, token, scenario, users_file, args.duration, r)
+                    results.setdefault((scenario, name), []).append(rate)
+        print(f"| scenario | inspector on (req/s) | off (req/s) | on / off |")
+        print("|---|---:|---:|---:|")
+        for scenario in ("get_user", "filter_user", "create_user"):
+            on = sorted(results[(scenario, "on")])[len(results[(scenario, "on")]) // 2]
+            off = sorted(results[(scenario, "off")])[len(results[(scenario, "off")]) // 2]
+            print(f"| {scenario} | {on:,.0f} | {off:,.0f} | {on / off:.1%} |")
+    finally:
+        for _, _, _, proc in servers.values():
+            proc.terminate()
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
