@@ -37,6 +37,8 @@ use crate::service::provisioning::{TenantContext, TenantId};
 /// Shared by every request.
 pub struct AppState {
     pub db: Database,
+    /// This node's housekeeping thread (retention of every growing table), alive with the state.
+    pub housekeeper: Arc<crate::service::operations::housekeeping::Housekeeper>,
     pub clock: Arc<dyn Clock>,
     /// This node's event sequencer: the feed head long-polling readers wait on.
     pub events: EventWorker,

@@ -16,6 +16,7 @@ mod equivalence;
 mod events;
 mod groups;
 mod hardening;
+mod housekeeping;
 mod inspector;
 mod journeys;
 mod metrics;

@@ -6,7 +6,7 @@ pub mod operators;
 mod sessions;
 pub mod sign_in;
 pub mod tenant_admins;
-mod throttle;
+pub mod throttle;
 
 use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::Clock;
