@@ -36,8 +36,8 @@ fn deleted(pruned: &[(&'static str, usize)], table: &str) -> usize {
 }
 
 /// Codes, sessions, sign-in counters, rate-limit windows and revoked access tokens go once they
-/// decide nothing; retired refresh tokens while reuse detection still needs them stay, then go;
-/// the audit trail follows `audit_retention_days`.
+/// decide nothing; refresh tokens stay while reuse detection or a retry still needs them, then
+/// go; the audit trail follows `audit_retention_days`.
 #[tokio::test]
 async fn every_growing_table_is_pruned_once_nothing_reads_it() {
     let (app, clock) = spawn_app_manual(|s| s.audit_retention_days = 30).await;
@@ -81,25 +81,37 @@ async fn every_growing_table_is_pruned_once_nothing_reads_it() {
     assert_eq!(deleted(&pruned, "refresh_tokens"), 0);
     assert_eq!(deleted(&pruned, "audit_events"), 0);
     let family = rows(&app, "refresh_tokens");
+    assert_eq!(family, 3);
+    // A refresh now (day 2): r2 is used, r1 retired; r3 is issued.
+    let fourth = okta::tokens(
+        okta::refresh(&app, &fx, ClientAuth::Basic, third["refresh_token"].as_str().unwrap()).await,
+    )
+    .await;
+    let r3 = fourth["refresh_token"].as_str().unwrap().to_owned();
     let audit = rows(&app, "audit_events");
 
-    // Past the audit retention, the trail goes; retired tokens stay while a live one of their
-    // age could still be presented (refresh_idle_ttl, 90 days).
-    clock.advance(30 * DAY);
+    // Past the audit retention, the trail goes; refresh tokens stay while a live one of their
+    // age could still be presented (refresh_idle_ttl, 90 days): r0 is still caught as reuse.
+    clock.advance(31 * DAY);
     let pruned = run(&app);
     assert_eq!(deleted(&pruned, "audit_events") as i64, audit);
     assert_eq!(rows(&app, "audit_events"), 0);
-    assert_eq!(rows(&app, "refresh_tokens"), family);
+    assert_eq!(rows(&app, "refresh_tokens"), 4);
 
-    clock.advance(60 * DAY);
+    // 91 days after the first tokens: r0, r1 and r2 could only be refused; r3 (day 2) stays
+    // and still refreshes.
+    clock.advance(58 * DAY);
     let pruned = run(&app);
-    assert_eq!(deleted(&pruned, "refresh_tokens"), 1, "r0, the one retired token");
-    assert_eq!(rows(&app, "refresh_tokens"), family - 1);
+    assert_eq!(deleted(&pruned, "refresh_tokens"), 3, "{pruned:?}");
+    assert_eq!(rows(&app, "refresh_tokens"), 1);
+    let fifth = okta::refresh(&app, &fx, ClientAuth::Basic, &r3).await;
+    assert_eq!(fifth.status(), StatusCode::OK);
+    okta::refresh_fails(&app, &fx, &r0).await;
 
     let samples = scrape(&app).await;
     let total =
         |table: &str| value(&samples, "scimd_retention_deleted_total", &[("table", table)]) as i64;
-    assert_eq!(total("refresh_tokens"), 1);
+    assert_eq!(total("refresh_tokens"), 3);
     assert_eq!(total("audit_events"), audit);
     assert!(total("oauth_codes") >= 1);
     assert_eq!(value(&samples, "scimd_housekeeping_runs_total", &[("outcome", "done")]), 4.0);

@@ -1,2 +1,2 @@
-DROP INDEX refresh_tokens_retired_created;
+DROP INDEX refresh_tokens_created_at;
 DROP INDEX oauth_codes_expires_at;

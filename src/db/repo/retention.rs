@@ -55,14 +55,10 @@ pub fn rate_limits(conn: &mut DbConnection, cutoff: i64) -> QueryResult<usize> {
     diesel::delete(rate_limits::table.filter(rate_limits::window_start.lt(cutoff))).execute(conn)
 }
 
-/// Retired refresh tokens issued before `cutoff`.
-pub fn retired_refresh_tokens(conn: &mut DbConnection, cutoff: i64) -> QueryResult<usize> {
-    diesel::delete(
-        refresh_tokens::table
-            .filter(refresh_tokens::retired_at.is_not_null())
-            .filter(refresh_tokens::created_at.lt(cutoff)),
-    )
-    .execute(conn)
+/// Refresh tokens issued before `cutoff`, retired or not.
+pub fn stale_refresh_tokens(conn: &mut DbConnection, cutoff: i64) -> QueryResult<usize> {
+    diesel::delete(refresh_tokens::table.filter(refresh_tokens::created_at.lt(cutoff)))
+        .execute(conn)
 }
 
 /// Revocations of access tokens that expired before `now` (they no longer verify anyway).

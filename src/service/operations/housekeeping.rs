@@ -25,9 +25,10 @@ const AUDIT_BATCH: i64 = 5_000;
 /// What is kept, from the settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
-    /// Retired refresh tokens are kept while a live token of their age could still be used
-    /// (`refresh_idle_ttl`): until then, presenting one is reuse and revokes the grant; after,
-    /// it is an unknown token, refused. The lineage view reads the audit trail for the rest.
+    /// Refresh tokens are kept `refresh_idle_ttl` after they were issued: older ones can only be
+    /// refused (idle-expired had they stayed live), so what reuse detection needs is a token
+    /// retired within that time (presenting one revokes the grant); after it, it is refused as
+    /// unknown. The lineage view reads the audit trail for older generations.
     pub refresh_idle_ttl_ms: i64,
     /// `audit_retention_days`; `None` keeps the trail forever.
     pub audit_retention_ms: Option<i64>,
@@ -65,7 +66,7 @@ pub fn run_once(db: &Database, now: i64, policy: &Policy) -> Result<Option<Prune
             ("rate_limits", retention::rate_limits(conn, now - RATE_WINDOW_KEEP_MS)?),
             (
                 "refresh_tokens",
-                retention::retired_refresh_tokens(
+                retention::stale_refresh_tokens(
                     conn,
                     now.saturating_sub(policy.refresh_idle_ttl_ms),
                 )?,
