@@ -15,6 +15,7 @@ pub mod nul;
 pub mod oauth;
 pub mod request_id;
 pub mod scim;
+pub mod security;
 pub mod sign_in_csrf;
 pub mod transport;
 pub mod ui;

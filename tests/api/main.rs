@@ -23,6 +23,7 @@ mod metrics;
 mod migrations;
 mod oauth;
 mod oauth_hardening;
+mod offboarding;
 mod queries;
 mod snapshots;
 mod support;
