@@ -18,6 +18,11 @@ pub enum Kind {
     TenantAdminDisabled,
     TenantAdminEnabled,
     OperatorCreated,
+    OperatorDisabled,
+    OperatorEnabled,
+    OperatorPasswordReset,
+    PasswordChanged,
+    SignedOutEverywhere,
     LoginSucceeded,
     LoginFailed,
     Logout,
@@ -67,6 +72,11 @@ impl Kind {
         Kind::TenantAdminDisabled,
         Kind::TenantAdminEnabled,
         Kind::OperatorCreated,
+        Kind::OperatorDisabled,
+        Kind::OperatorEnabled,
+        Kind::OperatorPasswordReset,
+        Kind::PasswordChanged,
+        Kind::SignedOutEverywhere,
         Kind::LoginSucceeded,
         Kind::LoginFailed,
         Kind::Logout,
@@ -115,6 +125,11 @@ impl Kind {
             Kind::TenantAdminDisabled => "admin.disabled",
             Kind::TenantAdminEnabled => "admin.enabled",
             Kind::OperatorCreated => "operator.created",
+            Kind::OperatorDisabled => "operator.disabled",
+            Kind::OperatorEnabled => "operator.enabled",
+            Kind::OperatorPasswordReset => "operator.password_reset",
+            Kind::PasswordChanged => "password.changed",
+            Kind::SignedOutEverywhere => "login.signed_out_everywhere",
             Kind::LoginSucceeded => "login.succeeded",
             Kind::LoginFailed => "login.failed",
             Kind::Logout => "login.logout",
@@ -151,6 +166,48 @@ impl Kind {
             Kind::WebhookReplayed => "webhook.replayed",
             Kind::CsrfRejected => "csrf.rejected",
         }
+    }
+
+    /// Refusals anyone can provoke without credentials: identical ones within
+    /// [`REPEAT_WINDOW_MS`] share one row that counts them, so a flood cannot grow the trail.
+    fn aggregates(self) -> bool {
+        matches!(
+            self,
+            Kind::ClientAuthFailed | Kind::LoginFailed | Kind::ScimAuthFailed | Kind::CsrfRejected
+        )
+    }
+}
+
+/// The longest text the trail keeps of any one value: identifiers such as a claimed
+/// `client_id`, a sign-in email or a request path come from unauthenticated callers.
+pub const MAX_STORED_CHARS: usize = 256;
+/// The most items of one list in an event's detail.
+const MAX_DETAIL_ITEMS: usize = 64;
+/// Identical aggregated refusals within this long of the first are one row (`repeats`,
+/// `last_at` in its detail).
+pub const REPEAT_WINDOW_MS: i64 = 60_000;
+
+/// `text` as stored: unchanged up to [`MAX_STORED_CHARS`]; longer, its first 64 characters and
+/// the SHA-256 of the whole, so it stays recognisable and comparable at a bounded size.
+pub fn bounded(text: &str) -> String {
+    if text.chars().count() <= MAX_STORED_CHARS {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(64).collect();
+    format!("{head}…sha256:{}", crate::oauth::secret::sha256_hex(text))
+}
+
+/// Every string of a detail bounded, and every list cut to [`MAX_DETAIL_ITEMS`].
+fn bounded_detail(value: Value) -> Value {
+    match value {
+        Value::String(s) if s.chars().count() > MAX_STORED_CHARS => Value::String(bounded(&s)),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().take(MAX_DETAIL_ITEMS).map(bounded_detail).collect())
+        }
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (bounded(&k), bounded_detail(v))).collect())
+        }
+        other => other,
     }
 }
 
@@ -255,7 +312,9 @@ impl Event {
 
 /// Appends `event` inside the caller's transaction, and counts it in `counts` (the
 /// `audit_counts` of the database handle `conn` came from; see `metrics::events`): a transaction
-/// rolled back later has still been counted.
+/// rolled back later has still been counted. Every stored string is [`bounded`]; an aggregated
+/// refusal identical to one recorded within [`REPEAT_WINDOW_MS`] adds to that row's `repeats`
+/// instead of a row of its own (still counted once per occurrence in the metrics).
 pub fn record(
     conn: &mut DbConnection,
     counts: &AuditCounts,
@@ -263,27 +322,83 @@ pub fn record(
     event: Event,
 ) -> diesel::QueryResult<()> {
     let kind = event.kind;
-    repo::insert(
-        conn,
-        &AuditEventRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            at: now,
-            tenant_id: event.tenant_id,
-            event: event.kind.as_str().to_owned(),
-            actor: event.actor,
-            client_id: event.client_id,
-            grant_id: event.grant_id,
-            ip: event.ip,
-            detail: event.detail.to_string(),
-        },
-    )?;
+    let bound = |v: Option<String>| v.map(|s| bounded(&s));
+    let mut row = AuditEventRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        at: now,
+        tenant_id: bound(event.tenant_id),
+        event: event.kind.as_str().to_owned(),
+        actor: bounded(&event.actor),
+        client_id: bound(event.client_id),
+        grant_id: bound(event.grant_id),
+        ip: bound(event.ip),
+        detail: bounded_detail(event.detail).to_string(),
+        fingerprint: None,
+    };
+    if kind.aggregates() {
+        let fingerprint = fingerprint(&row);
+        if let Some(first) = repo::find_repeat(conn, &fingerprint, now - REPEAT_WINDOW_MS)? {
+            repo::set_detail(conn, &first.id, &repeated(&first.detail, now))?;
+            counts.add(kind.as_str());
+            return Ok(());
+        }
+        row.fingerprint = Some(fingerprint);
+    }
+    repo::insert(conn, &row)?;
     counts.add(kind.as_str());
     Ok(())
 }
 
+/// What makes two refusals identical: every stored fact but the time.
+fn fingerprint(row: &AuditEventRow) -> String {
+    let facts = json!([
+        row.event,
+        row.actor,
+        row.tenant_id,
+        row.client_id,
+        row.grant_id,
+        row.ip,
+        row.detail
+    ]);
+    crate::oauth::secret::sha256_hex(&facts.to_string())
+}
+
+/// The first row's detail with one more repeat: `repeats` counts every occurrence, the first
+/// included; `last_at` is the latest.
+fn repeated(detail: &str, now: i64) -> String {
+    let mut value: Value = serde_json::from_str(detail).unwrap_or_else(|_| json!({}));
+    if let Value::Object(map) = &mut value {
+        let repeats = map.get("repeats").and_then(Value::as_i64).unwrap_or(1);
+        map.insert("repeats".to_owned(), json!(repeats.saturating_add(1)));
+        map.insert("last_at".to_owned(), json!(now));
+    }
+    value.to_string()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Actor;
+    use super::{Actor, MAX_STORED_CHARS, bounded, bounded_detail, repeated};
+    use serde_json::json;
+
+    #[test]
+    fn long_values_are_bounded_and_still_distinct() {
+        let short = "a".repeat(MAX_STORED_CHARS);
+        assert_eq!(bounded(&short), short);
+        let long = "é".repeat(200_000);
+        let other = format!("{long}x");
+        assert!(bounded(&long).chars().count() < 160, "{}", bounded(&long));
+        assert_ne!(bounded(&long), bounded(&other));
+        let detail = bounded_detail(json!({"email": long, "scopes": vec!["s"; 1000]}));
+        assert!(detail.to_string().len() < 1200, "{detail}");
+    }
+
+    #[test]
+    fn repeats_count_every_occurrence() {
+        let once = repeated(r#"{"reason":"x"}"#, 5);
+        let value: serde_json::Value = serde_json::from_str(&once).unwrap();
+        assert_eq!(value, json!({"last_at": 5, "reason": "x", "repeats": 2}));
+        assert!(repeated(&once, 9).contains(r#""repeats":3"#));
+    }
 
     #[test]
     fn actors_are_stored_as_before() {

@@ -210,6 +210,9 @@ settings! {
     /// How long the event log keeps events, in days (at least 1); a feed cursor older than
     /// that is answered 410.
     event_retention_days: u64 = 30, env = "SCIMD_EVENT_RETENTION_DAYS";
+    /// How long the audit trail keeps events, in days; 0 keeps them forever. Export first
+    /// (`scimd audit --json`) what must outlive it.
+    audit_retention_days: u64 = 365, env = "SCIMD_AUDIT_RETENTION_DAYS";
     /// AES-256-GCM secret (32 bytes, base64) that seals the signing keys' private parts in the
     /// database; unset, they are stored as they are. Or read from `signing_key_secret_file`.
     signing_key_secret: Option<String> [secret] = None, env = "SCIMD_SIGNING_KEY_SECRET";
@@ -264,6 +267,9 @@ pub struct RateLimits {
     pub login_per_ip: u64,
     /// `/api/v1` requests per vendor API key.
     pub api_per_key: u64,
+    /// SCIM requests refused for their credential, per client address: past it, 429 and no
+    /// audit row (a flood of made-up tokens cannot grow the trail or hold the writers).
+    pub scim_auth_failures_per_ip: u64,
 }
 
 impl Default for RateLimits {
@@ -274,6 +280,7 @@ impl Default for RateLimits {
             token_per_ip: 600,
             login_per_ip: 60,
             api_per_key: 6_000,
+            scim_auth_failures_per_ip: 120,
         }
     }
 }
@@ -287,6 +294,7 @@ impl RateLimits {
             "SCIMD_RATE_LIMIT_TOKEN_PER_IP" => &mut self.token_per_ip,
             "SCIMD_RATE_LIMIT_LOGIN_PER_IP" => &mut self.login_per_ip,
             "SCIMD_RATE_LIMIT_API_PER_KEY" => &mut self.api_per_key,
+            "SCIMD_RATE_LIMIT_SCIM_AUTH_FAILURES_PER_IP" => &mut self.scim_auth_failures_per_ip,
             _ => return Ok(false),
         };
         *field = parse_number(key, value)?;

@@ -177,6 +177,12 @@ enum OperatorCommand {
     },
     /// List operators.
     List,
+    /// Disable an operator (by id or email): their sessions end and they cannot sign in.
+    Disable { operator: String },
+    /// Enable a disabled operator again.
+    Enable { operator: String },
+    /// Set a new random password (printed once) and end the operator's sessions.
+    ResetPassword { operator: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -729,6 +735,25 @@ fn operator_command(
             let all = operators::list(db)?;
             print_list(json, "operators", &all, ["ID", "EMAIL", "DISABLED", "CREATED"], |o| {
                 [o.id.clone(), o.email.clone(), o.disabled.to_string(), o.created.clone()]
+            });
+        }
+        OperatorCommand::Disable { operator } => {
+            let o = operators::set_disabled(db, clock, &Actor::Cli, &operator, true)?;
+            print(json, &o, || {
+                format!("disabled operator {} ({}); signed out everywhere", o.email, o.id)
+            });
+        }
+        OperatorCommand::Enable { operator } => {
+            let o = operators::set_disabled(db, clock, &Actor::Cli, &operator, false)?;
+            print(json, &o, || format!("enabled operator {} ({})", o.email, o.id));
+        }
+        OperatorCommand::ResetPassword { operator } => {
+            let issued = operators::reset_password(db, clock, &Actor::Cli, &operator)?;
+            print(json, &issued, || {
+                format!(
+                    "new password for {} (shown once; their sessions ended): {}",
+                    issued.operator.email, issued.password
+                )
             });
         }
     }

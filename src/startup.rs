@@ -24,6 +24,7 @@ use crate::service::delivery::sequencer::EventWorker;
 use crate::service::delivery::webhooks::worker::{WebhookWorker, WorkerConfig};
 use crate::service::oauth::keys::{self, TokenRuntime};
 use crate::service::operations::activity::ActivityTracker;
+use crate::service::operations::housekeeping::{self, Housekeeper};
 use crate::service::operations::inspector::{Inspector, Retention, start_writer};
 use crate::service::operations::rate_limit::BatchedLimiter;
 
@@ -104,7 +105,13 @@ impl Application {
             };
             start_writer(&inspector, db.clone(), clock.clone(), keep);
         }
+        let housekeeper = Arc::new(Housekeeper::start(
+            db.clone(),
+            clock.clone(),
+            housekeeping::Policy::of(&settings),
+        ));
         let state = web::Data::new(AppState {
+            housekeeper,
             db,
             clock,
             events,

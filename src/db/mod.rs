@@ -180,11 +180,14 @@ impl Manager {
                 // (the CLI) writing at the same moment. LIKE is case-sensitive as on PostgreSQL:
                 // case-insensitive matching goes through the lower-cased `*_ci` columns instead.
                 // The WAL is checkpointed by a background thread (`spawn_checkpointer`); the
-                // raised auto-checkpoint threshold only bounds the WAL should that thread stall.
+                // raised auto-checkpoint threshold only bounds the WAL should that thread stall,
+                // and `journal_size_limit` truncates the WAL file back to 64 MiB after a
+                // checkpoint (SQLite otherwise keeps it at its largest size ever).
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA case_sensitive_like = ON; PRAGMA wal_autocheckpoint = 16384;",
+                     PRAGMA case_sensitive_like = ON; PRAGMA wal_autocheckpoint = 16384; \
+                     PRAGMA journal_size_limit = 67108864;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -236,6 +239,8 @@ pub struct Database {
     checkout_timeout: Duration,
     /// The audit events written through this handle and its clones, for `/metrics`.
     audit_counts: Arc<repo::audit::AuditCounts>,
+    /// What housekeeping deleted through this handle and its clones, for `/metrics`.
+    prune_counts: Arc<repo::retention::PruneCounts>,
     /// Rung after every commit that recorded events, for this node's sequencer.
     events_pulse: Arc<pulse::Pulse>,
     /// Opens the connections of the readiness check and of the probes while the database is down.
@@ -326,6 +331,7 @@ impl Database {
             write_gate,
             checkout_timeout: DEFAULT_CHECKOUT_TIMEOUT,
             audit_counts: Arc::default(),
+            prune_counts: Arc::default(),
             events_pulse: Arc::default(),
             manager,
             health,
@@ -419,6 +425,11 @@ impl Database {
     /// What `audit::record` counts the events it writes through this handle in.
     pub fn audit_counts(&self) -> &repo::audit::AuditCounts {
         &self.audit_counts
+    }
+
+    /// What housekeeping counts its deletions and runs through this handle in.
+    pub fn prune_counts(&self) -> &repo::retention::PruneCounts {
+        &self.prune_counts
     }
 
     /// Rung after every commit of this handle that recorded events.

@@ -188,6 +188,9 @@ pub struct AuditEventRow {
     pub ip: Option<String>,
     /// JSON object with event-specific facts; never a secret.
     pub detail: String,
+    /// Set on refusals that aggregate (`audit::record`): the SHA-256 of their facts, so an
+    /// identical one finds this row by index.
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

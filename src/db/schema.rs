@@ -189,6 +189,7 @@ diesel::table! {
         grant_id -> Nullable<Text>,
         ip -> Nullable<Text>,
         detail -> Text,
+        fingerprint -> Nullable<Text>,
     }
 }
 

@@ -25,6 +25,7 @@ impl Realm for TenantAdmins {
     const COOKIE: &'static str = SESSION_COOKIE;
     const COOKIE_PATH: &'static str = "/";
     const SIGN_IN: &'static str = "/account/login";
+    const HOME: &'static str = "/account";
 }
 
 impl SignInRealm for TenantAdmins {
@@ -49,6 +50,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account/grants/{id}/revoke", web::post().to(revoke))
         .route("/account/requests", web::get().to(requests_page))
         .route("/account/requests/{seq}", web::get().to(request_page));
+    super::security::routes::<TenantAdmins>(cfg);
 }
 
 #[derive(Template)]

@@ -57,6 +57,7 @@ impl FromRequest for Authenticated {
                     tokens: &st.tokens,
                     limiter: &st.scim_limiter,
                     per_minute: st.settings.rate_limits.scim_per_tenant,
+                    failures_per_ip: st.settings.rate_limits.scim_auth_failures_per_ip,
                 };
                 let token = token.as_deref().map_err(|failure| *failure);
                 let knock = Knock { token, issuer: &issuer, peer: peer2, path: &path, writes };
@@ -92,6 +93,10 @@ fn answer(
                 request.extensions_mut().insert(RequestTenant { id, slug: None, credential: None });
             }
             Err(ApiError::from(failure))
+        }
+        Admission::AddressLimited { retry_after_secs } => {
+            tracing::info!(?peer, "SCIM authentication failures from this address limited");
+            Err(ApiError::rate_limited(retry_after_secs))
         }
         Admission::RateLimited { principal, retry_after_secs } => {
             request.extensions_mut().insert(tenant_of(&principal));

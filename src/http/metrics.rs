@@ -38,6 +38,7 @@ pub async fn scrape(
             let mut body = registry.render(state.db.pool_stats(), state.db.audit_counts());
             body.push_str(&webhooks(&req, &state).await);
             body.push_str(&crate::metrics::passwords::render(password_sample(&state)));
+            body.push_str(&crate::metrics::retention::render(state.db.prune_counts()));
             HttpResponse::Ok().content_type(CONTENT_TYPE).body(body)
         }
         Access::Unauthenticated => HttpResponse::Unauthorized()

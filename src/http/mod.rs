@@ -15,6 +15,7 @@ pub mod nul;
 pub mod oauth;
 pub mod request_id;
 pub mod scim;
+pub mod security;
 pub mod sign_in_csrf;
 pub mod transport;
 pub mod ui;
@@ -37,6 +38,8 @@ use crate::service::provisioning::{TenantContext, TenantId};
 /// Shared by every request.
 pub struct AppState {
     pub db: Database,
+    /// This node's housekeeping thread (retention of every growing table), alive with the state.
+    pub housekeeper: Arc<crate::service::operations::housekeeping::Housekeeper>,
     pub clock: Arc<dyn Clock>,
     /// This node's event sequencer: the feed head long-polling readers wait on.
     pub events: EventWorker,

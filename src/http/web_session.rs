@@ -44,11 +44,15 @@ pub trait Realm: 'static {
     const COOKIE_PATH: &'static str;
     /// Where to send a browser without a session, and where signing out lands.
     const SIGN_IN: &'static str;
+    /// The realm's home page, where its security page links back to.
+    const HOME: &'static str;
 }
 
 /// The signed-in session of realm `R`.
 pub struct Signed<R: Realm> {
     pub session: R::Session,
+    /// The cookie value, so a page can tell the current session from the account's others.
+    pub cookie: String,
     _realm: PhantomData<R>,
 }
 
@@ -90,7 +94,7 @@ impl<R: Realm> FromRequest for Signed<R> {
         let req = req.clone();
         Box::pin(async move {
             match lookup::<R>(&req).await? {
-                Some((session, _)) => Ok(Signed { session, _realm: PhantomData }),
+                Some((session, cookie)) => Ok(Signed { session, cookie, _realm: PhantomData }),
                 None => {
                     let here = match req.query_string() {
                         "" => req.path().to_owned(),

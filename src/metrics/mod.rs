@@ -6,6 +6,7 @@ pub mod events;
 pub mod family;
 pub mod histogram;
 pub mod passwords;
+pub mod retention;
 pub mod text;
 pub mod webhooks;
 

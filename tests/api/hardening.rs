@@ -229,3 +229,95 @@ async fn deeply_nested_json_is_refused_before_parsing() {
     // Ordinary SCIM bodies are far shallower than the limit.
     app.create_user("shallow@acme.test").await;
 }
+
+/// One number from SQL that works on both backends (`n`, cast to BIGINT).
+fn sql_number(app: &TestApp, sql: &str) -> i64 {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Number {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.db.conn().unwrap();
+    diesel::sql_query(sql).get_result::<Number>(&mut *conn).unwrap().n
+}
+
+/// A failed token request from an unauthenticated caller, with the `client_id` it claims.
+async fn bad_client(app: &TestApp, client_id: &str) -> StatusCode {
+    app.client
+        .post(format!("{}/oauth/token", app.address))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "scimd_rt_unknown"),
+            ("client_id", client_id),
+            ("client_secret", "wrong"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Unauthenticated callers choose the strings scimd stores about them: a 200 KB `client_id` and
+/// a 60 KB sign-in email leave rows of bounded size, sign-in counters expire, and a flood of
+/// identical refusals is one row per minute that counts them.
+#[tokio::test]
+async fn unauthenticated_strings_and_floods_leave_bounded_rows() {
+    let (app, clock) = spawn_app_manual(|s| {
+        s.rate_limits.token_per_client = 10_000;
+        s.rate_limits.token_per_ip = 10_000;
+    })
+    .await;
+    let stored = "SELECT CAST(COALESCE(MAX(LENGTH(COALESCE(client_id, '')) + LENGTH(detail) \
+                  + LENGTH(actor)), 0) AS BIGINT) AS n FROM audit_events";
+
+    assert_eq!(bad_client(&app, &"c".repeat(200 * 1024)).await, StatusCode::UNAUTHORIZED);
+    let failed = app.audit_events("client.auth_failed");
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0]["client_id"].as_str().unwrap().contains("sha256:"), "{}", failed[0]);
+    assert!(sql_number(&app, stored) < 1024, "audit row of {} bytes", sql_number(&app, stored));
+
+    create_operator(&app);
+    let long_email = format!("{}@example.com", "e".repeat(60 * 1024));
+    let b = browser(&app);
+    let sign_in = async |email: &str| {
+        let html = b.get("/admin/login").await.text().await.unwrap();
+        let csrf = okta::hidden(&html, "csrf");
+        b.post_form("/admin/login", &[("email", email), ("password", "wrong"), ("csrf", &csrf)])
+            .await
+            .status()
+    };
+    assert_eq!(sign_in(&long_email).await, StatusCode::UNAUTHORIZED);
+    let longest_key = "SELECT CAST(MAX(LENGTH(throttle_key)) AS BIGINT) AS n FROM login_throttle";
+    assert!(sql_number(&app, longest_key) < 400, "key of {}", sql_number(&app, longest_key));
+    assert!(sql_number(&app, stored) < 1024, "audit row of {} bytes", sql_number(&app, stored));
+    let throttle_rows = "SELECT COUNT(*) AS n FROM login_throttle";
+    assert_eq!(sql_number(&app, throttle_rows), 2, "the account's and the address's counters");
+    // Past the window and any lockout the counters decide nothing: the next failure prunes them.
+    clock.advance(31 * 60 * 1000);
+    assert_eq!(sign_in("someone.else@example.com").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(sql_number(&app, throttle_rows), 2, "only the new failure's counters remain");
+
+    // A flood of identical refusals: one row per minute, counting them.
+    for _ in 0..30 {
+        assert_eq!(bad_client(&app, "flood").await, StatusCode::UNAUTHORIZED);
+    }
+    let flood = |app: &TestApp| {
+        app.audit_events("client.auth_failed")
+            .into_iter()
+            .filter(|e| e["client_id"] == "flood")
+            .collect::<Vec<Value>>()
+    };
+    let rows = flood(&app);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["detail"]["repeats"], 30);
+    clock.advance(audit_repeat_window() + 1);
+    assert_eq!(bad_client(&app, "flood").await, StatusCode::UNAUTHORIZED);
+    let rows = flood(&app);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows[1]["detail"].get("repeats").is_none(), "{}", rows[1]);
+}
+
+fn audit_repeat_window() -> i64 {
+    scimd::audit::REPEAT_WINDOW_MS
+}

@@ -1,4 +1,4 @@
-//! The append-only audit trail: insert and read, never update or delete.
+//! The audit trail: insert and read; the only update is an aggregated refusal's repeat count.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
@@ -11,6 +11,27 @@ use crate::db::schema::audit_events;
 
 pub fn insert(conn: &mut DbConnection, row: &AuditEventRow) -> QueryResult<()> {
     diesel::insert_into(audit_events::table).values(row).execute(conn).map(drop)
+}
+
+/// The newest row with `fingerprint` recorded at or after `since` (by the fingerprint index).
+pub fn find_repeat(
+    conn: &mut DbConnection,
+    fingerprint: &str,
+    since: i64,
+) -> QueryResult<Option<AuditEventRow>> {
+    use audit_events::dsl as a;
+    audit_events::table
+        .filter(a::fingerprint.eq(fingerprint))
+        .filter(a::at.ge(since))
+        .order(a::at.desc())
+        .select(AuditEventRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn set_detail(conn: &mut DbConnection, id: &str, detail: &str) -> QueryResult<()> {
+    use audit_events::dsl as a;
+    diesel::update(audit_events::table.find(id)).set(a::detail.eq(detail)).execute(conn).map(drop)
 }
 
 /// How many audit rows one server has written, by event name, since it started: the source of

@@ -15,6 +15,7 @@ pub mod oauth;
 pub mod rate_limits;
 pub mod request_log;
 pub mod resources;
+pub mod retention;
 pub mod secrets;
 pub mod sessions;
 pub mod tenants;

@@ -78,3 +78,33 @@ pub fn delete_of_tenant(conn: &mut DbConnection, tenant_id: &str) -> QueryResult
         .select(admin_accounts::id);
     diesel::delete(web_sessions::table.filter(web_sessions::admin_id.eq_any(admins))).execute(conn)
 }
+
+/// An account's live sessions, newest first.
+pub fn list_of(
+    conn: &mut DbConnection,
+    table: AccountTable,
+    account_id: &str,
+    now: i64,
+) -> QueryResult<Vec<SessionRow>> {
+    on_accounts!(table, |_t, s, owner, _tenant| {
+        s::table
+            .filter(owner.eq(account_id))
+            .filter(s::expires_at.gt(now))
+            .order(s::created_at.desc())
+            .select((s::id_hash, owner, s::csrf_token, s::created_at, s::expires_at))
+            .load(conn)
+    })
+}
+
+/// Ends every session of an account but the one `keep_hash` names (a password change).
+pub fn delete_others(
+    conn: &mut DbConnection,
+    table: AccountTable,
+    account_id: &str,
+    keep_hash: &str,
+) -> QueryResult<usize> {
+    on_accounts!(table, |_t, s, owner, _tenant| {
+        diesel::delete(s::table.filter(owner.eq(account_id)).filter(s::id_hash.ne(keep_hash)))
+            .execute(conn)
+    })
+}

@@ -20,3 +20,15 @@ pub fn put(conn: &mut DbConnection, row: &ThrottleRow) -> QueryResult<()> {
 pub fn clear(conn: &mut DbConnection, key: &str) -> QueryResult<usize> {
     diesel::delete(login_throttle::table.find(key)).execute(conn)
 }
+
+/// Deletes the counters whose window started before `window_cutoff` and that lock nothing at
+/// `now`: a failure counted later starts a new window anyway.
+pub fn prune(conn: &mut DbConnection, window_cutoff: i64, now: i64) -> QueryResult<usize> {
+    use login_throttle::dsl as t;
+    diesel::delete(
+        login_throttle::table
+            .filter(t::window_start.lt(window_cutoff))
+            .filter(t::locked_until.is_null().or(t::locked_until.le(now))),
+    )
+    .execute(conn)
+}

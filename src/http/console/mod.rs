@@ -8,6 +8,7 @@ mod browse;
 mod catalog;
 mod clients;
 mod connect;
+mod operators;
 pub mod requests;
 mod sign_in;
 mod tenants;
@@ -30,6 +31,7 @@ impl Realm for Operators {
     const COOKIE: &'static str = COOKIE;
     const COOKIE_PATH: &'static str = COOKIE_PATH;
     const SIGN_IN: &'static str = "/admin/login";
+    const HOME: &'static str = "/admin";
 }
 
 pub type Operator = Signed<Operators>;
@@ -63,6 +65,8 @@ fn notice(code: &str) -> Option<&'static str> {
         "token-revoked" => "Token revoked: it no longer works.",
         "admin-disabled" => "Admin disabled and signed out everywhere.",
         "admin-enabled" => "Admin enabled.",
+        "operator-disabled" => "Operator disabled and signed out everywhere.",
+        "operator-enabled" => "Operator enabled.",
         "grant-revoked" => "Grant revoked: its refresh and access tokens no longer work.",
         "key-rotated" => {
             "New signing key published: it signs tokens 15 s from now, once every node knows it."
@@ -94,6 +98,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     clients::routes(cfg);
     webhooks::routes(cfg);
     api_keys::routes(cfg);
+    operators::routes(cfg);
+    crate::http::security::routes::<Operators>(cfg);
 }
 
 /// A tenant slug from a path, or 404 before any query runs.

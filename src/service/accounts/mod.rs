@@ -3,10 +3,11 @@
 //! throttling and database sessions; only their tables, their tenant and their pages differ.
 
 pub mod operators;
+pub mod security;
 mod sessions;
 pub mod sign_in;
 pub mod tenant_admins;
-mod throttle;
+pub mod throttle;
 
 use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::Clock;
@@ -27,6 +28,8 @@ pub trait Session: Clone + Send + Sized + 'static {
     fn csrf_token(&self) -> &str;
     /// Who the session belongs to, as the audit trail names them.
     fn actor(&self) -> crate::audit::Actor;
+    /// The account's table and id.
+    fn account(&self) -> (AccountTable, &str);
     /// Ends this session (the one `cookie` names), audited as a `login.logout` from `ip`.
     fn sign_out(
         &self,
@@ -40,7 +43,7 @@ pub trait Session: Clone + Send + Sized + 'static {
 /// Implements `Session` for a type with a `csrf_token` field, by its module's `session` and
 /// `sign_out` functions.
 macro_rules! signed_in {
-    ($session:ty) => {
+    ($session:ty, $table:expr, $id:ident) => {
         impl $crate::service::accounts::Session for $session {
             fn lookup(
                 db: &$crate::db::Database,
@@ -54,6 +57,9 @@ macro_rules! signed_in {
             }
             fn actor(&self) -> $crate::audit::Actor {
                 <$session>::actor(self)
+            }
+            fn account(&self) -> ($crate::db::repo::accounts::AccountTable, &str) {
+                ($table, &self.$id)
             }
             fn sign_out(
                 &self,
@@ -157,6 +163,16 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// The argon2id hash of a new password, once it is long enough.
+fn new_password(password_text: &str) -> Result<String, OperatorError> {
+    if password_text.chars().count() < MIN_PASSWORD_LEN {
+        return Err(OperatorError::Invalid(format!(
+            "the password must have at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    hash_password(password_text)
+}
+
 /// A new account's trimmed email and its password's argon2id hash, once both are acceptable.
 /// Called before any transaction: argon2 is slow on purpose and must not hold the write lock.
 fn new_credentials<'e>(
@@ -165,12 +181,7 @@ fn new_credentials<'e>(
 ) -> Result<(&'e str, String), OperatorError> {
     let email = email.trim();
     validate_email(email)?;
-    if password_text.chars().count() < MIN_PASSWORD_LEN {
-        return Err(OperatorError::Invalid(format!(
-            "the password must have at least {MIN_PASSWORD_LEN} characters"
-        )));
-    }
-    Ok((email, hash_password(password_text)?))
+    Ok((email, new_password(password_text)?))
 }
 
 fn hash_password(password_text: &str) -> Result<String, OperatorError> {

@@ -43,7 +43,7 @@ pub struct OperatorSession {
     pub csrf_token: String,
 }
 
-super::signed_in!(OperatorSession);
+super::signed_in!(OperatorSession, AccountTable::Operators, operator_id);
 
 impl OperatorSession {
     /// How the audit trail names them.
@@ -73,6 +73,77 @@ pub fn create(
         audit::record(conn, db.audit_counts(), now, event)?;
         Ok(OperatorView::from(row))
     })
+}
+
+/// An operator named by id or email.
+fn find(conn: &mut DbConnection, operator: &str) -> Result<AccountRow, OperatorError> {
+    let by_id = accounts::find(conn, TABLE, operator)?;
+    let found = match by_id {
+        Some(row) => Some(row),
+        None => accounts::find_by_email(conn, TABLE, &super::normalize_email(operator))?,
+    };
+    found.ok_or_else(|| OperatorError::NotFound(format!("operator '{operator}'")))
+}
+
+/// Disables (signing them out everywhere) or re-enables an operator, named by id or email.
+/// An operator cannot disable themselves: the console would have nobody left to undo it.
+pub fn set_disabled(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &Actor,
+    operator: &str,
+    disabled: bool,
+) -> Result<OperatorView, OperatorError> {
+    let now = clock.now();
+    db.write(|conn| {
+        let mut row = find(conn, operator)?;
+        if disabled && *actor == Actor::Operator(row.id.clone()) {
+            return Err(OperatorError::Invalid("you cannot disable yourself".into()));
+        }
+        if row.disabled != disabled {
+            accounts::set_disabled(conn, TABLE, &row.id, disabled)?;
+            if disabled {
+                sessions::close_all(conn, TABLE, &row.id)?;
+            }
+            let kind = if disabled { Kind::OperatorDisabled } else { Kind::OperatorEnabled };
+            let event = Event::new(kind, actor)
+                .detail("operator_id", row.id.clone())
+                .detail("email", row.email.clone());
+            audit::record(conn, db.audit_counts(), now, event)?;
+            row.disabled = disabled;
+        }
+        Ok(OperatorView::from(row))
+    })
+}
+
+/// A new random password for an operator, shown once.
+#[derive(Debug, Serialize)]
+pub struct IssuedPassword {
+    pub operator: OperatorView,
+    pub password: String,
+}
+
+/// Sets a new random password for an operator (by id or email) and signs them out everywhere.
+pub fn reset_password(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &Actor,
+    operator: &str,
+) -> Result<IssuedPassword, OperatorError> {
+    let password_text = super::generate_password();
+    let password_hash = super::hash_password(&password_text)?;
+    let now = clock.now();
+    let row = db.write(|conn| {
+        let row = find(conn, operator)?;
+        accounts::set_password(conn, TABLE, &row.id, &password_hash)?;
+        sessions::close_all(conn, TABLE, &row.id)?;
+        let event = Event::new(Kind::OperatorPasswordReset, actor)
+            .detail("operator_id", row.id.clone())
+            .detail("email", row.email.clone());
+        audit::record(conn, db.audit_counts(), now, event)?;
+        Ok::<_, OperatorError>(row)
+    })?;
+    Ok(IssuedPassword { operator: OperatorView::from(row), password: password_text })
 }
 
 pub fn list(db: &Database) -> Result<Vec<OperatorView>, OperatorError> {

@@ -45,7 +45,7 @@ pub struct TenantAdminSession {
     pub csrf_token: String,
 }
 
-super::signed_in!(TenantAdminSession);
+super::signed_in!(TenantAdminSession, AccountTable::TenantAdmins, admin_id);
 
 impl TenantAdminSession {
     /// How the audit trail names them.

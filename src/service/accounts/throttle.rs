@@ -14,9 +14,11 @@ pub const IP_MAX_FAILURES: i64 = 20;
 pub const WINDOW: i64 = 15 * 60 * 1000;
 pub const LOCKOUT: i64 = 15 * 60 * 1000;
 
-/// The account's key; `realm` keeps an operator and a tenant admin with one email apart.
+/// The account's key; `realm` keeps an operator and a tenant admin with one email apart. The
+/// email is whatever the form said, so a long one is kept as its hash (`audit::bounded`): a
+/// bounded row, and a key a PostgreSQL index can hold.
 pub(super) fn account_key(realm: &str, email: &str) -> String {
-    format!("{realm}account:{}", normalize_email(email))
+    format!("{realm}account:{}", crate::audit::bounded(&normalize_email(email)))
 }
 
 /// Lockouts count an IPv6 client by its /64 (`cidr::throttle_key`).
@@ -34,12 +36,15 @@ pub(super) fn locked_for(
     Ok(row.and_then(|r| r.locked_until).filter(|until| *until > now).map(|until| until - now))
 }
 
+/// Counts a failure for `key`; counters past their window and lockout go first (they decide
+/// nothing any more), so made-up emails leave no row behind for long.
 pub(super) fn count_failure(
     conn: &mut DbConnection,
     key: &str,
     max: i64,
     now: i64,
 ) -> Result<(), StoreError> {
+    throttle::prune(conn, now - WINDOW, now)?;
     let row = throttle::find(conn, key)?;
     let (failures, window_start) = match row {
         Some(r) if now - r.window_start < WINDOW && r.locked_until.is_none_or(|u| u > now) => {

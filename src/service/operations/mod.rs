@@ -4,5 +4,6 @@
 pub mod activity;
 pub mod audit_log;
 pub mod doctor;
+pub mod housekeeping;
 pub mod inspector;
 pub mod rate_limit;

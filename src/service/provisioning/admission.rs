@@ -7,7 +7,7 @@ use crate::db::{Database, StoreError};
 use crate::oauth::scope;
 use crate::service::oauth::access_tokens;
 use crate::service::oauth::keys::TokenRuntime;
-use crate::service::operations::rate_limit::{BatchedLimiter, Limit};
+use crate::service::operations::rate_limit::{self, BatchedLimiter, Limit};
 use crate::service::tenancy::credentials::{self, AuthFailure, Principal};
 use crate::service::verdict::Verdict;
 
@@ -19,6 +19,8 @@ pub struct Gate<'a> {
     pub limiter: &'a BatchedLimiter,
     /// SCIM requests per tenant and minute (0: no limit).
     pub per_minute: u64,
+    /// Refused credentials per client address and minute (0: no limit).
+    pub failures_per_ip: u64,
 }
 
 /// The request as admission sees it.
@@ -42,6 +44,11 @@ pub enum Admission {
     Refused {
         failure: AuthFailure,
         tenant: Option<String>,
+    },
+    /// The credential was refused, and so many were from this address within the window that
+    /// this one is neither recorded nor answered 401.
+    AddressLimited {
+        retry_after_secs: u64,
     },
     /// The tenant's budget is spent for this window.
     RateLimited {
@@ -69,6 +76,14 @@ pub fn admit(gate: &Gate<'_>, knock: &Knock<'_>) -> Result<Admission, StoreError
     let principal = match verdict {
         Verdict::Granted(principal) => principal,
         Verdict::Refused(failure) => {
+            if let Some(peer) = &knock.peer {
+                let bucket = format!("scim-auth-ip:{}", crate::cidr::throttle_key(peer));
+                let limit = Limit::per_minute(gate.failures_per_ip);
+                let decision = rate_limit::hit(gate.db, &bucket, limit, gate.clock.now())?;
+                if let Some(retry_after_secs) = decision.retry_after_secs() {
+                    return Ok(Admission::AddressLimited { retry_after_secs });
+                }
+            }
             let tenant = access_tokens::record_failure(
                 gate.db,
                 gate.clock,
