@@ -500,6 +500,20 @@ impl Database {
         result
     }
 
+    /// `write`, run again (at most `WRITE_ATTEMPTS` times in all) when PostgreSQL aborts the
+    /// transaction for a serialization failure or a deadlock: the conflict is gone once the other
+    /// transaction committed, and the client should not have to retry what we can. `f` must be
+    /// safe to run again from the start, which a rolled-back transaction makes it.
+    pub fn write_retrying<T, E>(
+        &self,
+        mut f: impl FnMut(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<diesel::result::Error> + From<StoreError> + MayConflict,
+    {
+        retry_conflicts(WRITE_ATTEMPTS, || self.write(&mut f))
+    }
+
     /// Runs `f` in one read transaction, so a list and its count see the same snapshot: SQLite's
     /// read transactions are snapshots already; PostgreSQL's default (READ COMMITTED) takes a new
     /// snapshot per statement, so the transaction is raised to REPEATABLE READ.
@@ -573,6 +587,50 @@ pub fn in_page_order<T>(page: &[i64], mut rows: Vec<(i64, T)>) -> Vec<T> {
 }
 
 /// True when a diesel error is a unique-constraint violation (the same on both backends).
+/// How many times in all `Database::write_retrying` runs a transaction that lost a conflict.
+pub const WRITE_ATTEMPTS: u32 = 4;
+
+/// Errors that may say "this transaction lost a conflict with another; run it again".
+pub trait MayConflict {
+    fn is_conflict(&self) -> bool;
+}
+
+impl MayConflict for diesel::result::Error {
+    /// SQLSTATE 40001 (diesel's `SerializationFailure`) or 40P01, which diesel reports only by
+    /// its message (the server's `lc_messages` is English unless configured otherwise).
+    fn is_conflict(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+            Error::DatabaseError(_, info) => info.message().starts_with("deadlock detected"),
+            _ => false,
+        }
+    }
+}
+
+impl MayConflict for StoreError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Query(err) if err.is_conflict())
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails otherwise than by a conflict, or `attempts` ran.
+fn retry_conflicts<T, E: MayConflict>(
+    attempts: u32,
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let mut run = 1;
+    loop {
+        match attempt() {
+            Err(err) if err.is_conflict() && run < attempts => {
+                tracing::debug!(run, "transaction lost a conflict; running it again");
+                run += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
 pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
     matches!(
         err,
@@ -582,7 +640,85 @@ pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_out_of_slots, with_connection_options};
+    use super::{MayConflict, is_out_of_slots, retry_conflicts, with_connection_options};
+
+    #[derive(Debug, PartialEq)]
+    enum Outcome {
+        Conflict,
+        Other,
+    }
+
+    impl MayConflict for Outcome {
+        fn is_conflict(&self) -> bool {
+            *self == Outcome::Conflict
+        }
+    }
+
+    #[test]
+    fn conflicts_are_retried_a_bounded_number_of_times() {
+        let mut runs = 0;
+        let result: Result<(), Outcome> = retry_conflicts(4, || {
+            runs += 1;
+            Err(Outcome::Conflict)
+        });
+        assert_eq!((result, runs), (Err(Outcome::Conflict), 4));
+
+        let mut runs = 0;
+        let result = retry_conflicts(4, || {
+            runs += 1;
+            if runs < 3 { Err(Outcome::Conflict) } else { Ok(runs) }
+        });
+        assert_eq!(result, Ok(3));
+
+        let mut runs = 0;
+        let result: Result<(), Outcome> = retry_conflicts(4, || {
+            runs += 1;
+            Err(Outcome::Other)
+        });
+        assert_eq!((result, runs), (Err(Outcome::Other), 1));
+    }
+
+    #[test]
+    fn a_transaction_that_loses_a_deadlock_runs_again() {
+        use super::{DbConnection, StoreError};
+        use diesel::RunQueryDsl;
+        use diesel::connection::SimpleConnection;
+        let scratch = crate::db::scratch::ScratchDatabase::new("deadlock", 2);
+        let db = &scratch.db;
+        if !matches!(*db.conn().unwrap(), DbConnection::Postgres(_)) {
+            return; // SQLite has one writer at a time: no deadlock to lose.
+        }
+        db.conn()
+            .unwrap()
+            .batch_execute("CREATE TABLE pair (id INT PRIMARY KEY, n INT); INSERT INTO pair VALUES (1, 0), (2, 0);")
+            .unwrap();
+        let barrier = std::sync::Barrier::new(2);
+        // Each locks one row, waits for the other to lock the other, then wants that one too.
+        let crosswise = |first: i32, second: i32| {
+            let mut runs = 0;
+            let done = db.write_retrying(|conn| {
+                runs += 1;
+                let bump = |conn: &mut DbConnection, id: i32| {
+                    diesel::sql_query(format!("UPDATE pair SET n = n + 1 WHERE id = {id}"))
+                        .execute(conn)
+                };
+                bump(conn, first)?;
+                if runs == 1 {
+                    barrier.wait();
+                }
+                bump(conn, second)?;
+                Ok::<_, StoreError>(())
+            });
+            (done.is_ok(), runs)
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| crosswise(1, 2));
+            let b = s.spawn(|| crosswise(2, 1));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert!(a.0 && b.0, "both committed: {a:?} {b:?}");
+        assert_eq!(a.1 + b.1, 3, "the loser ran once more: {a:?} {b:?}");
+    }
 
     #[test]
     fn a_server_out_of_connection_slots_is_not_down() {

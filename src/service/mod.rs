@@ -12,13 +12,27 @@ pub mod provisioning;
 pub mod tenancy;
 pub mod verdict;
 
-use crate::db::{StoreError, is_unique_violation};
+use crate::db::{MayConflict, StoreError, is_unique_violation};
 use crate::scim::error::ScimError;
 
 /// Storage failures reach the client as a bare 500, or a 503 when the database is only out of
 /// reach for now; the detail goes to the log only.
+/// The detail of a write that kept losing conflicts (`Database::write_retrying`): a 503, which
+/// clients retry, and which `MayConflict` recognises inside the retry loop.
+const TRANSACTION_CONFLICT: &str = "the write conflicted with concurrent writes; retry later";
+
+impl MayConflict for ScimError {
+    fn is_conflict(&self) -> bool {
+        self.status == 503 && self.detail == TRANSACTION_CONFLICT
+    }
+}
+
 impl From<StoreError> for ScimError {
     fn from(err: StoreError) -> Self {
+        if err.is_conflict() {
+            tracing::info!(error = %err, "transaction conflict");
+            return ScimError::unavailable(TRANSACTION_CONFLICT);
+        }
         if err.is_unavailable() {
             tracing::warn!(error = %err, "database unavailable");
             return ScimError::unavailable("the database is unavailable; retry later");

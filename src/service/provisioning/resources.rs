@@ -83,15 +83,16 @@ impl Resources<'_> {
             version: 1,
             data: columns.data().to_owned(),
         };
-        self.ctx.db.write(|conn| {
+        self.ctx.db.write_retrying(|conn| {
             self.ensure_unique(conn, &columns, None)?;
             resources::insert(conn, self.tenant(), id.as_str(), now, &columns)?;
             self.write_index(conn, &id, &data)?;
             let events = self.events();
             let mut recorded = vec![events.created(conn, &row)?];
-            for (list, elements) in lists {
-                let delta = self.apply_list(conn, id.as_str(), list, ListChange::Add(elements))?;
-                recorded.extend(events.list_changed(conn, &row, list, delta)?);
+            for (list, elements) in &lists {
+                let add = ListChange::Add(elements.clone());
+                let delta = self.apply_list(conn, id.as_str(), *list, add)?;
+                recorded.extend(events.list_changed(conn, &row, *list, delta)?);
             }
             events.record(conn, recorded)
         })?;
@@ -152,9 +153,9 @@ impl Resources<'_> {
         projection: &Projection,
     ) -> ScimResult<Rendered> {
         let planned = self.plan(update)?;
-        self.ctx.db.write(|conn| {
+        self.ctx.db.write_retrying(|conn| {
             let current = self.lock(conn, id, if_match)?;
-            self.apply(conn, planned, &current)
+            self.apply(conn, planned.clone(), &current)
         })?;
         self.get(id, projection)
     }
@@ -162,7 +163,7 @@ impl Resources<'_> {
     /// Deletes under the row lock; the resource leaves every group it was in.
     pub fn delete(&self, id: &ResourceId, if_match: Option<&EntityTags>) -> ScimResult<()> {
         let tenant = self.tenant();
-        self.ctx.db.write(|conn| {
+        self.ctx.db.write_retrying(|conn| {
             let current = self.lock(conn, id, if_match)?;
             let events = self.events();
             // Read before the rows go: the event shows the resource as it was.
@@ -343,7 +344,7 @@ impl Resources<'_> {
         Ok(())
     }
 
-    /// Rebuilds the value index (filters on attributes without a column of their own).
+    /// Brings the value index (filters on attributes without a column of their own) up to `data`.
     fn write_index(
         &self,
         conn: &mut DbConnection,
@@ -352,7 +353,7 @@ impl Resources<'_> {
     ) -> ScimResult<()> {
         let skip = self.rt.column_attributes;
         let rows = index_rows(self.schemas, self.tenant(), id.as_str(), data, skip);
-        values::replace(conn, id.as_str(), &rows)?;
+        values::sync(conn, id.as_str(), &rows)?;
         Ok(())
     }
 
@@ -404,7 +405,8 @@ struct Stored {
     attributes_changed: bool,
 }
 
-/// An update checked before its transaction starts.
+/// An update checked before its transaction starts (cloned for each run of the transaction).
+#[derive(Clone)]
 enum Planned {
     Replace { data: Value, lists: Vec<(RowList, Vec<Element>)> },
     Patch(SplitPatch),
