@@ -200,6 +200,14 @@ settings! {
     /// `/readyz` answers 503 when its database check takes longer than this, in seconds, and
     /// requests then fail fast with 503 until the database answers again.
     readyz_timeout_secs: u64 = 2, env = "SCIMD_READYZ_TIMEOUT_SECS";
+    /// Most values one multi-valued attribute of a user or group may hold (`emails`, `addresses`,
+    /// an extension's lists; not a group's `members`): more is a 400 naming the attribute. One
+    /// tenant's 20 000-email users would otherwise slow every filter on the node.
+    max_multi_values: usize = 1000, env = "SCIMD_MAX_MULTI_VALUES";
+    /// SCIM requests of one tenant that may use the database at once on this node (each holds
+    /// one pooled connection); further ones wait up to `db_pool_timeout_secs`, then get 429 with
+    /// `Retry-After`. 0 = half of `db_pool_size` (at least 1), so no tenant can take the pool.
+    tenant_max_connections: usize = 0, env = "SCIMD_TENANT_MAX_CONNECTIONS";
     /// Most operations one `/Bulk` request may carry (`maxOperations`).
     bulk_max_operations: u32 = 1000, env = "SCIMD_BULK_MAX_OPERATIONS";
     /// Largest `/Bulk` request body, in bytes (`maxPayloadSize`).
@@ -491,6 +499,7 @@ impl Settings {
             ("auth_code_ttl_secs", self.auth_code_ttl_secs),
             ("session_ttl_secs", self.session_ttl_secs),
             ("db_pool_timeout_secs", self.db_pool_timeout_secs),
+            ("max_multi_values", self.max_multi_values as u64),
         ];
         for (key, value) in positive {
             if value == 0 {

@@ -104,6 +104,10 @@ impl Application {
             };
             start_writer(&inspector, db.clone(), clock.clone(), keep);
         }
+        let tenant_slots = crate::service::operations::tenant_slots::TenantSlots::for_pool(
+            settings.tenant_max_connections,
+            settings.db_pool_size,
+        );
         let state = web::Data::new(AppState {
             db,
             clock,
@@ -117,6 +121,7 @@ impl Application {
             passwords: Arc::new(passwords),
             sealer: Arc::new(sealer),
             sign_in_csrf: Arc::new(SignInCsrf::new(&csrf_key)),
+            tenant_slots,
         });
         let registry = web::Data::new(crate::metrics::Registry::new());
         let connections = web::Data::new(Arc::new(limits::ConnectionCounts::default()));

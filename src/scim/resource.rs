@@ -24,6 +24,30 @@ use super::schema::{
 /// under different casing → invalid_syntax, and URN-qualified top-level keys
 /// (`urn:…:enterprise:2.0:User:department`) are accepted. The output lists attributes in schema
 /// order so stored documents are stable whatever order clients send.
+/// Refuses a normalised resource with a multi-valued attribute of more than `max` values (core
+/// attributes at the top, an extension's inside its URN object), naming the attribute.
+pub fn check_multi_values(data: &Value, max: usize) -> ScimResult<()> {
+    let Some(object) = data.as_object() else { return Ok(()) };
+    let too_many = |name: &str, value: &Value| match value.as_array() {
+        Some(values) if values.len() > max => Err(ScimError::invalid_value(format!(
+            "'{name}' has {} values; at most {max} are accepted",
+            values.len()
+        ))),
+        _ => Ok(()),
+    };
+    for (key, value) in object {
+        match value.as_object() {
+            Some(extension) if key.starts_with("urn:") => {
+                for (name, value) in extension {
+                    too_many(&format!("{key}:{name}"), value)?;
+                }
+            }
+            _ => too_many(key, value)?,
+        }
+    }
+    Ok(())
+}
+
 pub fn normalize_resource(schemas: ResourceSchemas, body: &Value) -> ScimResult<Value> {
     let object = body
         .as_object()

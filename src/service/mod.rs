@@ -82,12 +82,14 @@ mod tests {
     }
 
     #[test]
-    fn storage_out_of_reach_is_503_and_everything_else_500() {
+    fn storage_out_of_reach_and_lost_conflicts_are_503_and_everything_else_500() {
         let cases = [
             (database_error(DatabaseErrorKind::ClosedConnection), 503),
             (database_error(DatabaseErrorKind::UnableToSendCommand), 503),
             (StoreError::Connection(diesel::ConnectionError::BadConnection("down".into())), 503),
-            (database_error(DatabaseErrorKind::SerializationFailure), 500),
+            // A conflict still lost after `write_retrying`'s runs: the client may retry.
+            (database_error(DatabaseErrorKind::SerializationFailure), 503),
+            (database_error(DatabaseErrorKind::CheckViolation), 500),
             (StoreError::Query(Error::NotFound), 500),
             (StoreError::Corrupt("x".into()), 500),
             (StoreError::Invariant("x".into()), 500),

@@ -6,3 +6,4 @@ pub mod audit_log;
 pub mod doctor;
 pub mod inspector;
 pub mod rate_limit;
+pub mod tenant_slots;

@@ -22,7 +22,7 @@ use crate::scim::list_patch::{
 };
 use crate::scim::patch::{apply_patch, parse_patch_request};
 use crate::scim::query::ListQuery;
-use crate::scim::resource::{Projection, normalize_resource};
+use crate::scim::resource::{Projection, check_multi_values, normalize_resource};
 use crate::scim::schema::{ResourceKind, ResourceSchemas};
 use crate::scim::version::{EntityTags, check_if_match};
 
@@ -71,6 +71,7 @@ impl Resources<'_> {
     pub fn create(&self, body: &Value, projection: &Projection) -> ScimResult<Rendered> {
         let mut data = normalize_resource(self.schemas, body)?;
         let lists = take_lists(&mut data, &self.lists)?;
+        check_multi_values(&data, self.ctx.max_multi_values)?;
         let now = self.ctx.clock.now();
         let columns = (self.rt.columns)(&data, now, 1)?;
         let id = ResourceId::generate();
@@ -171,10 +172,12 @@ impl Resources<'_> {
             if self.rt.kind.has_members() {
                 memberships::remove_all_members(conn, id.as_str())?;
             }
-            resources::delete(conn, self.at(), id.as_str())?;
-            values::delete(conn, id.as_str())?;
+            // Before the row goes: its memberships would go with it (the foreign keys cascade),
+            // unseen by the groups' versions and events.
             let now = self.ctx.clock.now();
             let left = memberships::remove_member_everywhere(conn, tenant, id.as_str(), now)?;
+            resources::delete(conn, self.at(), id.as_str())?;
+            values::delete(conn, id.as_str())?;
             let mut recorded = events.left_groups(conn, &current, &left)?;
             recorded.push(deleted);
             events.record(conn, recorded)
@@ -310,6 +313,7 @@ impl Resources<'_> {
         let now = self.ctx.clock.now().max(current.updated_at);
         let version = current.version + 1;
         if let Some(data) = data {
+            check_multi_values(data, self.ctx.max_multi_values)?;
             let columns = (self.rt.columns)(data, now, version)?;
             // Stored JSON is canonical (normalised, schema order): equal text, nothing changed.
             if columns.data() != current.data {
