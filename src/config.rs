@@ -191,6 +191,10 @@ settings! {
     /// PostgreSQL `statement_timeout`, in seconds (0 = none): a runaway query is cancelled, and
     /// its transaction rolls back, instead of holding a pooled connection forever.
     db_statement_timeout_secs: u64 = 30, env = "SCIMD_DB_STATEMENT_TIMEOUT_SECS";
+    /// PostgreSQL: each statement of a read (a SCIM GET or list, a directory API page) is
+    /// cancelled after this many seconds and answered 503 with `Retry-After`; 0 = only
+    /// `db_statement_timeout_secs`. Shorter than that, so slow filters hand their connection back.
+    db_read_timeout_secs: u64 = 10, env = "SCIMD_DB_READ_TIMEOUT_SECS";
     /// How long a request waits for a free pooled database connection, in seconds, before it is
     /// answered 503 with `Retry-After` (rather than queueing without bound).
     db_pool_timeout_secs: u64 = 10, env = "SCIMD_DB_POOL_TIMEOUT_SECS";

@@ -80,7 +80,12 @@ impl Application {
         };
         let schemas = Registry::configured(&settings.schema_extensions, &catalog)
             .map_err(|e| anyhow::anyhow!("invalid schema_extensions or entitlement_types: {e}"))?;
-        let db = db.with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs));
+        let db = db
+            .with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs))
+            .with_read_timeout(
+                (settings.db_read_timeout_secs > 0)
+                    .then(|| Duration::from_secs(settings.db_read_timeout_secs)),
+            );
         let sealer = settings.sealer().map_err(|e| anyhow::anyhow!("{e}"))?;
         keys::ensure_signing_key(&db, clock.as_ref(), &sealer)
             .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;

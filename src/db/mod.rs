@@ -61,10 +61,12 @@ impl StoreError {
         use diesel::result::{DatabaseErrorKind, Error};
         match self {
             StoreError::Pool(_) | StoreError::Connection(_) | StoreError::Down => true,
-            StoreError::Query(Error::DatabaseError(kind, _)) => matches!(
-                kind,
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
-            ),
+            StoreError::Query(Error::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+                ) || is_statement_timeout(info.message())
+            }
             _ => false,
         }
     }
@@ -234,6 +236,10 @@ pub struct Database {
     write_gate: Option<Arc<Mutex<()>>>,
     /// How long a caller waits for a free pooled connection before giving up.
     checkout_timeout: Duration,
+    /// PostgreSQL: each statement of a read transaction is cancelled after this (`SET LOCAL
+    /// statement_timeout`), shorter than writes' bound, so slow filters give their connection
+    /// back long before a write would be given up on.
+    read_timeout: Option<Duration>,
     /// The audit events written through this handle and its clones, for `/metrics`.
     audit_counts: Arc<repo::audit::AuditCounts>,
     /// Rung after every commit that recorded events, for this node's sequencer.
@@ -325,6 +331,7 @@ impl Database {
             target,
             write_gate,
             checkout_timeout: DEFAULT_CHECKOUT_TIMEOUT,
+            read_timeout: None,
             audit_counts: Arc::default(),
             events_pulse: Arc::default(),
             manager,
@@ -337,6 +344,13 @@ impl Database {
     /// The same database, with callers waiting at most `timeout` for a pooled connection.
     pub fn with_checkout_timeout(mut self, timeout: Duration) -> Database {
         self.checkout_timeout = timeout;
+        self
+    }
+
+    /// The same database, with every statement of a `read` cancelled after `timeout` on
+    /// PostgreSQL (`None`: only the connection's `statement_timeout` applies).
+    pub fn with_read_timeout(mut self, timeout: Option<Duration>) -> Database {
+        self.read_timeout = timeout;
         self
     }
 
@@ -527,6 +541,11 @@ impl Database {
             if matches!(conn, DbConnection::Postgres(_)) {
                 diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     .execute(conn)?;
+                if let Some(timeout) = self.read_timeout {
+                    let millis = timeout.as_millis().max(1);
+                    diesel::sql_query(format!("SET LOCAL statement_timeout = {millis}"))
+                        .execute(conn)?;
+                }
             }
             f(conn)
         })
@@ -587,6 +606,13 @@ pub fn in_page_order<T>(page: &[i64], mut rows: Vec<(i64, T)>) -> Vec<T> {
 }
 
 /// True when a diesel error is a unique-constraint violation (the same on both backends).
+/// PostgreSQL's SQLSTATE 57014 for a statement past its `statement_timeout` (or a read's
+/// deadline): the database is busy, so the client is told to retry (503), not that we failed.
+/// diesel reports it only by its message.
+fn is_statement_timeout(message: &str) -> bool {
+    message.starts_with("canceling statement due to statement timeout")
+}
+
 /// How many times in all `Database::write_retrying` runs a transaction that lost a conflict.
 pub const WRITE_ATTEMPTS: u32 = 4;
 

@@ -90,6 +90,13 @@ mod tests {
             // A conflict still lost after `write_retrying`'s runs: the client may retry.
             (database_error(DatabaseErrorKind::SerializationFailure), 503),
             (database_error(DatabaseErrorKind::CheckViolation), 500),
+            (
+                StoreError::Query(Error::DatabaseError(
+                    DatabaseErrorKind::Unknown,
+                    Box::new("canceling statement due to statement timeout".to_owned()),
+                )),
+                503,
+            ),
             (StoreError::Query(Error::NotFound), 500),
             (StoreError::Corrupt("x".into()), 500),
             (StoreError::Invariant("x".into()), 500),

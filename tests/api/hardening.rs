@@ -319,3 +319,40 @@ async fn one_tenant_cannot_hold_more_than_its_database_slots() {
     assert_eq!(patched.status(), StatusCode::OK);
     assert_eq!(app.get(&path).await.status(), StatusCode::OK, "the slot was given back");
 }
+
+#[tokio::test]
+async fn a_scim_read_has_a_deadline_shorter_than_the_statement_timeout() {
+    // Issue 17 item 27: value-path filters ran 7.5–30 s, holding their connections all along.
+    // PostgreSQL only: SQLite has no statement timeout (and its reads never wait for a lock).
+    use diesel::connection::SimpleConnection;
+    if std::env::var("SCIMD_TEST_POSTGRES").map_or(true, |v| v.is_empty()) {
+        eprintln!("skipping: needs PostgreSQL (SCIMD_TEST_POSTGRES)");
+        return;
+    }
+    let app = spawn_app_with(|s| {
+        s.db_read_timeout_secs = 1;
+        s.db_statement_timeout_secs = 0;
+    })
+    .await;
+    app.create_user("reader@example.com").await;
+    // A transaction of the test's own makes every read of the users table wait: only the read's
+    // deadline can end the request (without it the GET waits for the lock, here for ever).
+    let mut lock = app.db.conn().unwrap();
+    lock.batch_execute("BEGIN; LOCK TABLE scim_users IN ACCESS EXCLUSIVE MODE;").unwrap();
+    let filter = urlencode("emails[type eq \"work\" and value co \"reader\"]");
+    let response = app
+        .client
+        .get(app.url(&format!("/Users?filter={filter}")))
+        .bearer_auth(&app.token)
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .expect("answered before the client gave up");
+    assert_eq!(response.headers()["retry-after"], "2");
+    expect_error(response, StatusCode::SERVICE_UNAVAILABLE, None).await;
+    lock.batch_execute("COMMIT;").unwrap();
+    drop(lock);
+    let found =
+        expect_json(app.get(&format!("/Users?filter={filter}")).await, StatusCode::OK).await;
+    assert_eq!(found["totalResults"], 1, "{found}");
+}
