@@ -71,7 +71,7 @@ impl Resources<'_> {
     pub fn create(&self, body: &Value, projection: &Projection) -> ScimResult<Rendered> {
         let mut data = normalize_resource(self.schemas, body)?;
         let lists = take_lists(&mut data, &self.lists)?;
-        check_multi_values(&data, self.ctx.max_multi_values)?;
+        check_multi_values(&data, None, self.ctx.max_multi_values)?;
         let now = self.ctx.clock.now();
         let columns = (self.rt.columns)(&data, now, 1)?;
         let id = ResourceId::generate();
@@ -313,7 +313,8 @@ impl Resources<'_> {
         let now = self.ctx.clock.now().max(current.updated_at);
         let version = current.version + 1;
         if let Some(data) = data {
-            check_multi_values(data, self.ctx.max_multi_values)?;
+            let stored: Option<Value> = serde_json::from_str(&current.data).ok();
+            check_multi_values(data, stored.as_ref(), self.ctx.max_multi_values)?;
             let columns = (self.rt.columns)(data, now, version)?;
             // Stored JSON is canonical (normalised, schema order): equal text, nothing changed.
             if columns.data() != current.data {
