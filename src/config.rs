@@ -191,6 +191,10 @@ settings! {
     /// PostgreSQL `statement_timeout`, in seconds (0 = none): a runaway query is cancelled, and
     /// its transaction rolls back, instead of holding a pooled connection forever.
     db_statement_timeout_secs: u64 = 30, env = "SCIMD_DB_STATEMENT_TIMEOUT_SECS";
+    /// PostgreSQL: each statement of a read (a SCIM GET or list, a directory API page) is
+    /// cancelled after this many seconds and answered 503 with `Retry-After`; 0 = only
+    /// `db_statement_timeout_secs`. Shorter than that, so slow filters hand their connection back.
+    db_read_timeout_secs: u64 = 10, env = "SCIMD_DB_READ_TIMEOUT_SECS";
     /// How long a request waits for a free pooled database connection, in seconds, before it is
     /// answered 503 with `Retry-After` (rather than queueing without bound).
     db_pool_timeout_secs: u64 = 10, env = "SCIMD_DB_POOL_TIMEOUT_SECS";
@@ -200,6 +204,14 @@ settings! {
     /// `/readyz` answers 503 when its database check takes longer than this, in seconds, and
     /// requests then fail fast with 503 until the database answers again.
     readyz_timeout_secs: u64 = 2, env = "SCIMD_READYZ_TIMEOUT_SECS";
+    /// Most values one multi-valued attribute of a user or group may hold (`emails`, `addresses`,
+    /// an extension's lists; not a group's `members`): more is a 400 naming the attribute. One
+    /// tenant's 20 000-email users would otherwise slow every filter on the node.
+    max_multi_values: usize = 1000, env = "SCIMD_MAX_MULTI_VALUES";
+    /// SCIM requests of one tenant that may use the database at once on this node (each holds
+    /// one pooled connection); further ones wait up to `db_pool_timeout_secs`, then get 429 with
+    /// `Retry-After`. 0 = half of `db_pool_size` (at least 1), so no tenant can take the pool.
+    tenant_max_connections: usize = 0, env = "SCIMD_TENANT_MAX_CONNECTIONS";
     /// Most operations one `/Bulk` request may carry (`maxOperations`).
     bulk_max_operations: u32 = 1000, env = "SCIMD_BULK_MAX_OPERATIONS";
     /// Largest `/Bulk` request body, in bytes (`maxPayloadSize`).
@@ -499,6 +511,7 @@ impl Settings {
             ("auth_code_ttl_secs", self.auth_code_ttl_secs),
             ("session_ttl_secs", self.session_ttl_secs),
             ("db_pool_timeout_secs", self.db_pool_timeout_secs),
+            ("max_multi_values", self.max_multi_values as u64),
         ];
         for (key, value) in positive {
             if value == 0 {

@@ -81,7 +81,12 @@ impl Application {
         };
         let schemas = Registry::configured(&settings.schema_extensions, &catalog)
             .map_err(|e| anyhow::anyhow!("invalid schema_extensions or entitlement_types: {e}"))?;
-        let db = db.with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs));
+        let db = db
+            .with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs))
+            .with_read_timeout(
+                (settings.db_read_timeout_secs > 0)
+                    .then(|| Duration::from_secs(settings.db_read_timeout_secs)),
+            );
         let sealer = settings.sealer().map_err(|e| anyhow::anyhow!("{e}"))?;
         keys::ensure_signing_key(&db, clock.as_ref(), &sealer)
             .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;
@@ -110,6 +115,10 @@ impl Application {
             clock.clone(),
             housekeeping::Policy::of(&settings),
         ));
+        let tenant_slots = crate::service::operations::tenant_slots::TenantSlots::for_pool(
+            settings.tenant_max_connections,
+            settings.db_pool_size,
+        );
         let state = web::Data::new(AppState {
             housekeeper,
             db,
@@ -124,6 +133,7 @@ impl Application {
             passwords: Arc::new(passwords),
             sealer: Arc::new(sealer),
             sign_in_csrf: Arc::new(SignInCsrf::new(&csrf_key)),
+            tenant_slots,
         });
         let registry = web::Data::new(crate::metrics::Registry::new());
         let connections = web::Data::new(Arc::new(limits::ConnectionCounts::default()));

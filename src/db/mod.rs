@@ -61,10 +61,12 @@ impl StoreError {
         use diesel::result::{DatabaseErrorKind, Error};
         match self {
             StoreError::Pool(_) | StoreError::Connection(_) | StoreError::Down => true,
-            StoreError::Query(Error::DatabaseError(kind, _)) => matches!(
-                kind,
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
-            ),
+            StoreError::Query(Error::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+                ) || is_statement_timeout(info.message())
+            }
             _ => false,
         }
     }
@@ -237,6 +239,10 @@ pub struct Database {
     write_gate: Option<Arc<Mutex<()>>>,
     /// How long a caller waits for a free pooled connection before giving up.
     checkout_timeout: Duration,
+    /// PostgreSQL: each statement of a read transaction is cancelled after this (`SET LOCAL
+    /// statement_timeout`), shorter than writes' bound, so slow filters give their connection
+    /// back long before a write would be given up on.
+    read_timeout: Option<Duration>,
     /// The audit events written through this handle and its clones, for `/metrics`.
     audit_counts: Arc<repo::audit::AuditCounts>,
     /// What housekeeping deleted through this handle and its clones, for `/metrics`.
@@ -330,6 +336,7 @@ impl Database {
             target,
             write_gate,
             checkout_timeout: DEFAULT_CHECKOUT_TIMEOUT,
+            read_timeout: None,
             audit_counts: Arc::default(),
             prune_counts: Arc::default(),
             events_pulse: Arc::default(),
@@ -343,6 +350,13 @@ impl Database {
     /// The same database, with callers waiting at most `timeout` for a pooled connection.
     pub fn with_checkout_timeout(mut self, timeout: Duration) -> Database {
         self.checkout_timeout = timeout;
+        self
+    }
+
+    /// The same database, with every statement of a `read` cancelled after `timeout` on
+    /// PostgreSQL (`None`: only the connection's `statement_timeout` applies).
+    pub fn with_read_timeout(mut self, timeout: Option<Duration>) -> Database {
+        self.read_timeout = timeout;
         self
     }
 
@@ -511,6 +525,20 @@ impl Database {
         result
     }
 
+    /// `write`, run again (at most `WRITE_ATTEMPTS` times in all) when PostgreSQL aborts the
+    /// transaction for a serialization failure or a deadlock: the conflict is gone once the other
+    /// transaction committed, and the client should not have to retry what we can. `f` must be
+    /// safe to run again from the start, which a rolled-back transaction makes it.
+    pub fn write_retrying<T, E>(
+        &self,
+        mut f: impl FnMut(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<diesel::result::Error> + From<StoreError> + MayConflict,
+    {
+        retry_conflicts(WRITE_ATTEMPTS, || self.write(&mut f))
+    }
+
     /// Runs `f` in one read transaction, so a list and its count see the same snapshot: SQLite's
     /// read transactions are snapshots already; PostgreSQL's default (READ COMMITTED) takes a new
     /// snapshot per statement, so the transaction is raised to REPEATABLE READ.
@@ -524,6 +552,11 @@ impl Database {
             if matches!(conn, DbConnection::Postgres(_)) {
                 diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     .execute(conn)?;
+                if let Some(timeout) = self.read_timeout {
+                    let millis = timeout.as_millis().max(1);
+                    diesel::sql_query(format!("SET LOCAL statement_timeout = {millis}"))
+                        .execute(conn)?;
+                }
             }
             f(conn)
         })
@@ -584,6 +617,57 @@ pub fn in_page_order<T>(page: &[i64], mut rows: Vec<(i64, T)>) -> Vec<T> {
 }
 
 /// True when a diesel error is a unique-constraint violation (the same on both backends).
+/// PostgreSQL's SQLSTATE 57014 for a statement past its `statement_timeout` (or a read's
+/// deadline): the database is busy, so the client is told to retry (503), not that we failed.
+/// diesel reports it only by its message.
+fn is_statement_timeout(message: &str) -> bool {
+    message.starts_with("canceling statement due to statement timeout")
+}
+
+/// How many times in all `Database::write_retrying` runs a transaction that lost a conflict.
+pub const WRITE_ATTEMPTS: u32 = 4;
+
+/// Errors that may say "this transaction lost a conflict with another; run it again".
+pub trait MayConflict {
+    fn is_conflict(&self) -> bool;
+}
+
+impl MayConflict for diesel::result::Error {
+    /// SQLSTATE 40001 (diesel's `SerializationFailure`) or 40P01, which diesel reports only by
+    /// its message (the server's `lc_messages` is English unless configured otherwise).
+    fn is_conflict(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+            Error::DatabaseError(_, info) => info.message().starts_with("deadlock detected"),
+            _ => false,
+        }
+    }
+}
+
+impl MayConflict for StoreError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Query(err) if err.is_conflict())
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails otherwise than by a conflict, or `attempts` ran.
+fn retry_conflicts<T, E: MayConflict>(
+    attempts: u32,
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let mut run = 1;
+    loop {
+        match attempt() {
+            Err(err) if err.is_conflict() && run < attempts => {
+                tracing::debug!(run, "transaction lost a conflict; running it again");
+                run += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
 pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
     matches!(
         err,
@@ -593,7 +677,95 @@ pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_out_of_slots, with_connection_options};
+    use super::{MayConflict, is_out_of_slots, retry_conflicts, with_connection_options};
+
+    #[derive(Debug, PartialEq)]
+    enum Outcome {
+        Conflict,
+        Other,
+    }
+
+    impl MayConflict for Outcome {
+        fn is_conflict(&self) -> bool {
+            *self == Outcome::Conflict
+        }
+    }
+
+    #[test]
+    fn conflicts_are_retried_a_bounded_number_of_times() {
+        let mut runs = 0;
+        let result: Result<(), Outcome> = retry_conflicts(4, || {
+            runs += 1;
+            Err(Outcome::Conflict)
+        });
+        assert_eq!((result, runs), (Err(Outcome::Conflict), 4));
+
+        let mut runs = 0;
+        let result = retry_conflicts(4, || {
+            runs += 1;
+            if runs < 3 { Err(Outcome::Conflict) } else { Ok(runs) }
+        });
+        assert_eq!(result, Ok(3));
+
+        let mut runs = 0;
+        let result: Result<(), Outcome> = retry_conflicts(4, || {
+            runs += 1;
+            Err(Outcome::Other)
+        });
+        assert_eq!((result, runs), (Err(Outcome::Other), 1));
+    }
+
+    #[test]
+    fn a_transaction_that_loses_a_deadlock_runs_again() {
+        use super::{DbConnection, StoreError};
+        use diesel::RunQueryDsl;
+        use diesel::connection::SimpleConnection;
+        let scratch = crate::db::scratch::ScratchDatabase::new("deadlock", 2);
+        let db = &scratch.db;
+        if !matches!(*db.conn().unwrap(), DbConnection::Postgres(_)) {
+            return; // SQLite has one writer at a time: no deadlock to lose.
+        }
+        db.conn()
+            .unwrap()
+            .batch_execute("CREATE TABLE pair (id INT PRIMARY KEY, n INT); INSERT INTO pair VALUES (1, 0), (2, 0);")
+            .unwrap();
+        let barrier = std::sync::Barrier::new(2);
+        // Each locks one row, waits for the other to lock the other, then wants that one too.
+        let crosswise = |first: i32, second: i32| {
+            let mut runs = 0;
+            let done = db.write_retrying(|conn| {
+                runs += 1;
+                let bump = |conn: &mut DbConnection, id: i32| {
+                    diesel::sql_query(format!("UPDATE pair SET n = n + 1 WHERE id = {id}"))
+                        .execute(conn)
+                };
+                bump(conn, first)?;
+                if runs == 1 {
+                    barrier.wait();
+                }
+                bump(conn, second)?;
+                Ok::<_, StoreError>(())
+            });
+            (done.is_ok(), runs)
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| crosswise(1, 2));
+            let b = s.spawn(|| crosswise(2, 1));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert!(a.0 && b.0, "both committed: {a:?} {b:?}");
+        // The deadlock's loser ran again (under load it may lose once more; still bounded).
+        assert!(a.1 + b.1 >= 3, "the loser ran again: {a:?} {b:?}");
+        #[derive(diesel::QueryableByName)]
+        struct Sum {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sum: Sum = diesel::sql_query("SELECT CAST(SUM(n) AS BIGINT) AS n FROM pair")
+            .get_result(&mut *db.conn().unwrap())
+            .unwrap();
+        assert_eq!(sum.n, 4, "each committed its two updates exactly once");
+    }
 
     #[test]
     fn a_server_out_of_connection_slots_is_not_down() {

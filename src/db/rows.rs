@@ -61,6 +61,10 @@ pub struct MemberRow {
     pub member_id: String,
     pub tenant_id: String,
     pub member_type: String,
+    /// `member_id` again when the member is a user, else NULL: the foreign key that cascades.
+    pub member_user_id: Option<String>,
+    /// `member_id` again when the member is a group, else NULL.
+    pub member_group_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]

@@ -62,6 +62,8 @@ diesel::table! {
         member_id -> Text,
         tenant_id -> Text,
         member_type -> Text,
+        member_user_id -> Nullable<Text>,
+        member_group_id -> Nullable<Text>,
     }
 }
 

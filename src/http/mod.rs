@@ -60,6 +60,8 @@ pub struct AppState {
     pub sealer: Arc<crate::oauth::seal::Sealer>,
     /// Mints and checks the sign-in forms' CSRF tokens.
     pub sign_in_csrf: Arc<sign_in_csrf::SignInCsrf>,
+    /// Bounds the pooled connections one tenant's SCIM requests hold at once on this node.
+    pub tenant_slots: Arc<crate::service::operations::tenant_slots::TenantSlots>,
 }
 
 impl AppState {
@@ -77,6 +79,7 @@ impl AppState {
             tenant,
             tenant_slug,
             base,
+            max_multi_values: self.settings.max_multi_values,
         }
     }
 }

@@ -24,6 +24,41 @@ use super::schema::{
 /// under different casing → invalid_syntax, and URN-qualified top-level keys
 /// (`urn:…:enterprise:2.0:User:department`) are accepted. The output lists attributes in schema
 /// order so stored documents are stable whatever order clients send.
+/// Refuses a normalised resource with a multi-valued attribute of more than `max` values (core
+/// attributes at the top, an extension's inside its URN object), naming the attribute. An update
+/// passes the stored resource as `before`: a list stored before the cap existed may keep its
+/// size (or shrink), so such a user can still be deactivated.
+pub fn check_multi_values(data: &Value, before: Option<&Value>, max: usize) -> ScimResult<()> {
+    let Some(object) = data.as_object() else { return Ok(()) };
+    let stored_len = |path: &[&str]| -> usize {
+        let mut at = before;
+        for key in path {
+            at = at.and_then(|v| v.get(key));
+        }
+        at.and_then(Value::as_array).map_or(0, Vec::len)
+    };
+    let too_many = |name: &str, path: &[&str], value: &Value| match value.as_array() {
+        Some(values) if values.len() > max && values.len() > stored_len(path) => {
+            Err(ScimError::invalid_value(format!(
+                "'{name}' has {} values; at most {max} are accepted",
+                values.len()
+            )))
+        }
+        _ => Ok(()),
+    };
+    for (key, value) in object {
+        match value.as_object() {
+            Some(extension) if key.starts_with("urn:") => {
+                for (name, value) in extension {
+                    too_many(&format!("{key}:{name}"), &[key, name], value)?;
+                }
+            }
+            _ => too_many(key, &[key], value)?,
+        }
+    }
+    Ok(())
+}
+
 pub fn normalize_resource(schemas: ResourceSchemas, body: &Value) -> ScimResult<Value> {
     let object = body
         .as_object()
@@ -1364,5 +1399,22 @@ mod tests {
         let body = json!({ "userName": "a", "password": "p", "emails": { "value": "a@x.com" } });
         let stored = normalize_resource(USER, &body).unwrap();
         assert_eq!(Projection::default_for(schemas(USER)).apply(&stored), stored);
+    }
+
+    #[test]
+    fn multi_valued_attributes_are_capped_but_stored_lists_may_keep_their_size() {
+        let emails =
+            |n: usize| -> Value { (0..n).map(|i| json!({"value": format!("{i}@x")})).collect() };
+        let ext = "urn:acme:params:scim:schemas:extension:acme:2.0:User";
+        assert!(check_multi_values(&json!({"emails": emails(3)}), None, 3).is_ok());
+        let err = check_multi_values(&json!({"emails": emails(4)}), None, 3).unwrap_err();
+        assert!(err.detail.contains("'emails'"), "{}", err.detail);
+        let err = check_multi_values(&json!({ext: {"tags": [1, 2, 3, 4]}}), None, 3).unwrap_err();
+        assert!(err.detail.contains(&format!("'{ext}:tags'")), "{}", err.detail);
+        // Stored before the cap: an update may keep the list as it is, or shrink it, not grow it.
+        let stored = json!({"emails": emails(5)});
+        assert!(check_multi_values(&json!({"emails": emails(5)}), Some(&stored), 3).is_ok());
+        assert!(check_multi_values(&json!({"emails": emails(4)}), Some(&stored), 3).is_ok());
+        assert!(check_multi_values(&json!({"emails": emails(6)}), Some(&stored), 3).is_err());
     }
 }

@@ -12,13 +12,27 @@ pub mod provisioning;
 pub mod tenancy;
 pub mod verdict;
 
-use crate::db::{StoreError, is_unique_violation};
+use crate::db::{MayConflict, StoreError, is_unique_violation};
 use crate::scim::error::ScimError;
 
 /// Storage failures reach the client as a bare 500, or a 503 when the database is only out of
 /// reach for now; the detail goes to the log only.
+/// The detail of a write that kept losing conflicts (`Database::write_retrying`): a 503, which
+/// clients retry, and which `MayConflict` recognises inside the retry loop.
+const TRANSACTION_CONFLICT: &str = "the write conflicted with concurrent writes; retry later";
+
+impl MayConflict for ScimError {
+    fn is_conflict(&self) -> bool {
+        self.status == 503 && self.detail == TRANSACTION_CONFLICT
+    }
+}
+
 impl From<StoreError> for ScimError {
     fn from(err: StoreError) -> Self {
+        if err.is_conflict() {
+            tracing::info!(error = %err, "transaction conflict");
+            return ScimError::unavailable(TRANSACTION_CONFLICT);
+        }
         if err.is_unavailable() {
             tracing::warn!(error = %err, "database unavailable");
             return ScimError::unavailable("the database is unavailable; retry later");
@@ -68,12 +82,21 @@ mod tests {
     }
 
     #[test]
-    fn storage_out_of_reach_is_503_and_everything_else_500() {
+    fn storage_out_of_reach_and_lost_conflicts_are_503_and_everything_else_500() {
         let cases = [
             (database_error(DatabaseErrorKind::ClosedConnection), 503),
             (database_error(DatabaseErrorKind::UnableToSendCommand), 503),
             (StoreError::Connection(diesel::ConnectionError::BadConnection("down".into())), 503),
-            (database_error(DatabaseErrorKind::SerializationFailure), 500),
+            // A conflict still lost after `write_retrying`'s runs: the client may retry.
+            (database_error(DatabaseErrorKind::SerializationFailure), 503),
+            (database_error(DatabaseErrorKind::CheckViolation), 500),
+            (
+                StoreError::Query(Error::DatabaseError(
+                    DatabaseErrorKind::Unknown,
+                    Box::new("canceling statement due to statement timeout".to_owned()),
+                )),
+                503,
+            ),
             (StoreError::Query(Error::NotFound), 500),
             (StoreError::Corrupt("x".into()), 500),
             (StoreError::Invariant("x".into()), 500),

@@ -182,3 +182,93 @@ async fn group_patch_can_answer_without_a_body() {
         expect_json(app.patch(&format!("/Users/{uid}"), &deactivate).await, StatusCode::OK).await;
     assert_eq!(user["active"], false);
 }
+
+/// Memberships whose member row is gone (a user or group deleted while it was being added).
+fn dangling_memberships(app: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.db.conn().unwrap();
+    diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM group_members m \
+         WHERE NOT EXISTS (SELECT 1 FROM scim_users u WHERE u.id = m.member_id) \
+         AND NOT EXISTS (SELECT 1 FROM scim_groups g WHERE g.id = m.member_id)",
+    )
+    .get_result::<Count>(&mut *conn)
+    .unwrap()
+    .n
+}
+
+#[tokio::test]
+async fn deleting_a_user_while_it_is_added_to_a_group_leaves_no_dangling_membership() {
+    // Issue 17 item 25: on PostgreSQL the add checked the member with an unlocked read and the
+    // delete read memberships before the add committed, so most races left a row behind.
+    let app = spawn_app_with(|s| s.db_pool_size = 8).await;
+    let gid = id_of(&app.create_group("Racers").await);
+    let rounds = 60;
+    let mut deleted = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let uid = id_of(&app.create_user(&format!("racer{round}@example.com")).await);
+        let add = patch_body(json!([{"op": "add", "path": "members", "value": [{"value": uid}]}]));
+        let group_path = format!("/Groups/{gid}");
+        let user_path = format!("/Users/{uid}");
+        let (patched, removed) = tokio::join!(app.patch(&group_path, &add), app.delete(&user_path));
+        assert_eq!(removed.status(), StatusCode::NO_CONTENT, "round {round}");
+        // Either the add came first (and the delete took the membership with it) or the user
+        // was already gone: a 400 naming the missing member. Never a 500.
+        let status = patched.status();
+        assert!(
+            status == StatusCode::OK || status == StatusCode::BAD_REQUEST,
+            "round {round}: PATCH answered {status}: {}",
+            patched.text().await.unwrap_or_default()
+        );
+        deleted.push(uid);
+    }
+    assert_eq!(dangling_memberships(&app), 0);
+    let group = expect_json(app.get(&format!("/Groups/{gid}")).await, StatusCode::OK).await;
+    assert!(
+        group.get("members").is_none_or(|m| m.as_array().is_some_and(Vec::is_empty)),
+        "{group}"
+    );
+    for uid in &deleted {
+        let filter = urlencode(&format!("members.value eq \"{uid}\""));
+        let found =
+            expect_json(app.get(&format!("/Groups?filter={filter}")).await, StatusCode::OK).await;
+        assert_eq!(found["totalResults"], 0, "{uid} still matches: {found}");
+    }
+}
+
+#[tokio::test]
+async fn the_schema_refuses_a_membership_of_a_missing_member() {
+    // The foreign keys make a dangling membership impossible whatever the code does.
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let gid = id_of(&app.create_group("Keyed").await);
+    let uid = id_of(&app.create_user("keyed@example.com").await);
+    let slug = app.tenant.clone();
+    let mut conn = app.db.conn().unwrap();
+    let insert = |conn: &mut scimd::db::DbConnection, member: &str, kind: &str| {
+        diesel::sql_query(format!(
+            "INSERT INTO group_members (group_id, member_id, tenant_id, member_type, \
+             member_user_id, member_group_id) SELECT '{gid}', '{member}', id, '{kind}', {}, {} FROM tenants \
+             WHERE slug = '{slug}'",
+            if kind == "User" { format!("'{member}'") } else { "NULL".into() },
+            if kind == "Group" { format!("'{member}'") } else { "NULL".into() },
+        ))
+        .execute(conn)
+    };
+    assert!(insert(&mut conn, "no-such-user", "User").is_err());
+    assert!(insert(&mut conn, "no-such-group", "Group").is_err());
+    insert(&mut conn, &uid, "User").expect("a real member is accepted");
+    drop(conn);
+    // Deleting the user row takes its membership with it, even outside the service.
+    let mut conn = app.db.conn().unwrap();
+    diesel::sql_query(format!("DELETE FROM scim_users WHERE id = '{uid}'"))
+        .execute(&mut *conn)
+        .unwrap();
+    drop(conn);
+    assert_eq!(dangling_memberships(&app), 0);
+}

@@ -284,3 +284,62 @@ async fn endpoint_names_match_without_regard_to_case() {
     .await;
     expect_error(app.get("/userz").await, StatusCode::NOT_FOUND, None).await;
 }
+
+/// The index rows of a resource, each with the identity of its stored row (PostgreSQL's `ctid`,
+/// SQLite's `rowid`): a row deleted and written again gets a new one.
+fn index_rows_of(app: &TestApp, resource_id: &str) -> std::collections::BTreeSet<(String, String)> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        ident: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        element: String,
+    }
+    let mut conn = app.db.conn().unwrap();
+    let ident = match &*conn {
+        scimd::db::DbConnection::Postgres(_) => "CAST(ctid AS TEXT)",
+        scimd::db::DbConnection::Sqlite(_) => "CAST(rowid AS TEXT)",
+    };
+    let rows: Vec<Row> = diesel::sql_query(format!(
+        "SELECT {ident} AS ident, element FROM resource_values WHERE resource_id = '{resource_id}'"
+    ))
+    .load(&mut *conn)
+    .unwrap();
+    rows.into_iter().map(|r| (r.ident, r.element)).collect()
+}
+
+#[tokio::test]
+async fn a_patch_rewrites_only_the_index_rows_of_what_changed() {
+    // Issue 17 item 26: a displayName PATCH of a user with hundreds of emails rewrote every
+    // index row of the user.
+    let app = spawn_app().await;
+    let mut body = okta_user("many@example.com");
+    body["emails"] = (0..300)
+        .map(|i| json!({"value": format!("alias{i}@example.com"), "type": "other"}))
+        .collect();
+    let uid = id_of(&expect_json(app.post("/Users", &body).await, StatusCode::CREATED).await);
+    // Another resource's rows after these, so a rewritten row cannot take its old rowid again.
+    app.create_user("later@example.com").await;
+    let before = index_rows_of(&app, &uid);
+    assert!(before.len() >= 300, "{}", before.len());
+
+    let rename = patch_body(json!([{"op": "replace", "path": "displayName", "value": "Renamed"}]));
+    expect_json(app.patch(&format!("/Users/{uid}"), &rename).await, StatusCode::OK).await;
+    let renamed = index_rows_of(&app, &uid);
+    let kept = before.intersection(&renamed).count();
+    assert_eq!((kept, renamed.len()), (before.len(), before.len()), "no row rewritten by a rename");
+
+    let title = patch_body(json!([{"op": "add", "path": "title", "value": "Engineer"}]));
+    expect_json(app.patch(&format!("/Users/{uid}"), &title).await, StatusCode::OK).await;
+    let after = index_rows_of(&app, &uid);
+    let kept = before.intersection(&after).count();
+    assert_eq!(kept, before.len(), "every email row kept");
+    assert_eq!(after.len(), before.len() + 1, "one row for the title");
+
+    // The filters still see the index as it now is.
+    let filter = urlencode("title eq \"Engineer\" and emails.value eq \"alias299@example.com\"");
+    let found =
+        expect_json(app.get(&format!("/Users?filter={filter}")).await, StatusCode::OK).await;
+    assert_eq!(found["totalResults"], 1, "{found}");
+}

@@ -108,6 +108,8 @@ pub fn add_members(
             member_id: id.clone(),
             tenant_id: tenant_id.to_owned(),
             member_type: kind.clone(),
+            member_user_id: (kind == "User").then(|| id.clone()),
+            member_group_id: (kind == "Group").then(|| id.clone()),
         })
         .collect();
     // One statement per row (no multi-row INSERT on MultiConnection); the statement is cached.

@@ -199,6 +199,23 @@ pub fn existing_ids(
     })
 }
 
+/// `existing_ids` for members about to be added to a group. On PostgreSQL the rows are locked
+/// `FOR SHARE` until commit, which a deletion's row lock (taken first, `find_for_update`)
+/// excludes: the deletion waits for the add and then removes the new membership, or the add waits
+/// for the deletion and then finds no such member. SQLite writers are one at a time.
+pub fn existing_ids_for_share(
+    conn: &mut DbConnection,
+    at: TenantTable<'_>,
+    ids: &[String],
+) -> QueryResult<Vec<String>> {
+    let DbConnection::Postgres(pg) = conn else {
+        return existing_ids(conn, at, ids);
+    };
+    on_table!(at.table, |t, _unique| {
+        of_tenant!(t, at.tenant_id).filter(t::id.eq_any(ids)).select(t::id).for_share().load(pg)
+    })
+}
+
 pub fn update(
     conn: &mut DbConnection,
     tenant_id: &str,

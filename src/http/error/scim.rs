@@ -71,6 +71,17 @@ impl ApiError {
             retry_after: Some(retry_after_secs),
         }
     }
+
+    /// 429: the tenant's requests already hold every database slot it may use on this node.
+    pub fn busy_tenant(retry_after_secs: u64) -> ApiError {
+        ApiError {
+            scim: ScimError::too_many_requests(format!(
+                "too many concurrent requests for this tenant; retry after {retry_after_secs} second(s)"
+            )),
+            challenge: None,
+            retry_after: Some(retry_after_secs),
+        }
+    }
 }
 
 impl From<actix_web::error::BlockingError> for ApiError {

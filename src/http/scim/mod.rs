@@ -88,17 +88,31 @@ impl ScimCall {
         }
     }
 
-    /// Runs a use case for the caller's tenant on the blocking pool.
+    /// Runs a use case for the caller's tenant on the blocking pool, holding one of the
+    /// tenant's database slots on this node (`tenant_max_connections`): when none frees up
+    /// within `db_pool_timeout_secs`, 429 with `Retry-After`, and the other tenants never noticed.
     pub(super) async fn run<T: Send + 'static>(
         self,
         call: impl FnOnce(&TenantContext<'_>) -> ScimResult<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         let base = scim_base(&self.req, &self.state);
+        let wait = std::time::Duration::from_secs(self.state.settings.db_pool_timeout_secs);
+        let Some(slot) = self.state.tenant_slots.take(self.tenant.as_str(), wait).await else {
+            tracing::info!(tenant = %self.tenant_slug, "tenant holds all its database slots");
+            return Err(ApiError::busy_tenant(TENANT_BUSY_RETRY_SECS));
+        };
         let (state, tenant, slug) = (self.state, self.tenant, self.tenant_slug);
-        let result = web::block(move || call(&state.tenant_context(&tenant, &slug, &base))).await?;
+        let result = web::block(move || {
+            let _slot = slot;
+            call(&state.tenant_context(&tenant, &slug, &base))
+        })
+        .await?;
         Ok(result?)
     }
 }
+
+/// `Retry-After` of a request refused because its tenant holds all its database slots.
+const TENANT_BUSY_RETRY_SECS: u64 = 1;
 
 /// A SCIM JSON response with an optional ETag.
 fn scim_response(

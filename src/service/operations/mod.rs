@@ -7,3 +7,4 @@ pub mod doctor;
 pub mod housekeeping;
 pub mod inspector;
 pub mod rate_limit;
+pub mod tenant_slots;

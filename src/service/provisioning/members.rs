@@ -114,6 +114,7 @@ pub(super) fn apply(
 }
 
 /// Pairs each id with its type; refuses ids that are not users or groups of this tenant.
+/// The members found stay locked until commit, so none can be deleted under the new membership.
 fn resolve(
     conn: &mut DbConnection,
     tenant_id: &str,
@@ -128,13 +129,13 @@ fn resolve(
     for chunk in ids.chunks(ID_CHUNK) {
         let users = TenantTable { table: ResourceTable::Users, tenant_id };
         let users: HashSet<String> =
-            resources::existing_ids(conn, users, chunk)?.into_iter().collect();
+            resources::existing_ids_for_share(conn, users, chunk)?.into_iter().collect();
         let rest: Vec<String> = chunk.iter().filter(|id| !users.contains(*id)).cloned().collect();
         let groups: HashSet<String> = if rest.is_empty() {
             HashSet::new()
         } else {
             let groups = TenantTable { table: ResourceTable::Groups, tenant_id };
-            resources::existing_ids(conn, groups, &rest)?.into_iter().collect()
+            resources::existing_ids_for_share(conn, groups, &rest)?.into_iter().collect()
         };
         for id in chunk {
             if users.contains(id) {

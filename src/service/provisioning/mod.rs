@@ -72,6 +72,8 @@ pub struct TenantContext<'a> {
     /// The tenant's slug, which its events carry.
     pub tenant_slug: &'a str,
     pub base: &'a str,
+    /// `max_multi_values`: the most values one multi-valued attribute may hold.
+    pub max_multi_values: usize,
 }
 
 impl TenantContext<'_> {

@@ -22,7 +22,7 @@ use crate::scim::list_patch::{
 };
 use crate::scim::patch::{apply_patch, parse_patch_request};
 use crate::scim::query::ListQuery;
-use crate::scim::resource::{Projection, normalize_resource};
+use crate::scim::resource::{Projection, check_multi_values, normalize_resource};
 use crate::scim::schema::{ResourceKind, ResourceSchemas};
 use crate::scim::version::{EntityTags, check_if_match};
 
@@ -71,6 +71,7 @@ impl Resources<'_> {
     pub fn create(&self, body: &Value, projection: &Projection) -> ScimResult<Rendered> {
         let mut data = normalize_resource(self.schemas, body)?;
         let lists = take_lists(&mut data, &self.lists)?;
+        check_multi_values(&data, None, self.ctx.max_multi_values)?;
         let now = self.ctx.clock.now();
         let columns = (self.rt.columns)(&data, now, 1)?;
         let id = ResourceId::generate();
@@ -83,15 +84,16 @@ impl Resources<'_> {
             version: 1,
             data: columns.data().to_owned(),
         };
-        self.ctx.db.write(|conn| {
+        self.ctx.db.write_retrying(|conn| {
             self.ensure_unique(conn, &columns, None)?;
             resources::insert(conn, self.tenant(), id.as_str(), now, &columns)?;
             self.write_index(conn, &id, &data)?;
             let events = self.events();
             let mut recorded = vec![events.created(conn, &row)?];
-            for (list, elements) in lists {
-                let delta = self.apply_list(conn, id.as_str(), list, ListChange::Add(elements))?;
-                recorded.extend(events.list_changed(conn, &row, list, delta)?);
+            for (list, elements) in &lists {
+                let add = ListChange::Add(elements.clone());
+                let delta = self.apply_list(conn, id.as_str(), *list, add)?;
+                recorded.extend(events.list_changed(conn, &row, *list, delta)?);
             }
             events.record(conn, recorded)
         })?;
@@ -152,9 +154,9 @@ impl Resources<'_> {
         projection: &Projection,
     ) -> ScimResult<Rendered> {
         let planned = self.plan(update)?;
-        self.ctx.db.write(|conn| {
+        self.ctx.db.write_retrying(|conn| {
             let current = self.lock(conn, id, if_match)?;
-            self.apply(conn, planned, &current)
+            self.apply(conn, planned.clone(), &current)
         })?;
         self.get(id, projection)
     }
@@ -162,7 +164,7 @@ impl Resources<'_> {
     /// Deletes under the row lock; the resource leaves every group it was in.
     pub fn delete(&self, id: &ResourceId, if_match: Option<&EntityTags>) -> ScimResult<()> {
         let tenant = self.tenant();
-        self.ctx.db.write(|conn| {
+        self.ctx.db.write_retrying(|conn| {
             let current = self.lock(conn, id, if_match)?;
             let events = self.events();
             // Read before the rows go: the event shows the resource as it was.
@@ -170,10 +172,12 @@ impl Resources<'_> {
             if self.rt.kind.has_members() {
                 memberships::remove_all_members(conn, id.as_str())?;
             }
-            resources::delete(conn, self.at(), id.as_str())?;
-            values::delete(conn, id.as_str())?;
+            // Before the row goes: its memberships would go with it (the foreign keys cascade),
+            // unseen by the groups' versions and events.
             let now = self.ctx.clock.now();
             let left = memberships::remove_member_everywhere(conn, tenant, id.as_str(), now)?;
+            resources::delete(conn, self.at(), id.as_str())?;
+            values::delete(conn, id.as_str())?;
             let mut recorded = events.left_groups(conn, &current, &left)?;
             recorded.push(deleted);
             events.record(conn, recorded)
@@ -312,6 +316,8 @@ impl Resources<'_> {
         let now = self.ctx.clock.now().max(current.updated_at);
         let version = current.version + 1;
         if let Some(data) = data {
+            let stored: Option<Value> = serde_json::from_str(&current.data).ok();
+            check_multi_values(data, stored.as_ref(), self.ctx.max_multi_values)?;
             let columns = (self.rt.columns)(data, now, version)?;
             // Stored JSON is canonical (normalised, schema order): equal text, nothing changed.
             if columns.data() != current.data {
@@ -346,7 +352,7 @@ impl Resources<'_> {
         Ok(())
     }
 
-    /// Rebuilds the value index (filters on attributes without a column of their own).
+    /// Brings the value index (filters on attributes without a column of their own) up to `data`.
     fn write_index(
         &self,
         conn: &mut DbConnection,
@@ -355,7 +361,7 @@ impl Resources<'_> {
     ) -> ScimResult<()> {
         let skip = self.rt.column_attributes;
         let rows = index_rows(self.schemas, self.tenant(), id.as_str(), data, skip);
-        values::replace(conn, id.as_str(), &rows)?;
+        values::sync(conn, id.as_str(), &rows)?;
         Ok(())
     }
 
@@ -407,7 +413,8 @@ struct Stored {
     attributes_changed: bool,
 }
 
-/// An update checked before its transaction starts.
+/// An update checked before its transaction starts (cloned for each run of the transaction).
+#[derive(Clone)]
 enum Planned {
     Replace { data: Value, lists: Vec<(RowList, Vec<Element>)> },
     Patch(SplitPatch),
