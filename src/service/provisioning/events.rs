@@ -27,13 +27,15 @@ pub(super) struct Events<'a> {
 
 impl Events<'_> {
     /// The resource's view for an event's `data`. `groups` when the caller knows them (a new
-    /// resource belongs to none), else they are read when the view lists them.
+    /// resource belongs to none and holds nothing), else they are read when the view lists them.
     pub fn view(
         &self,
         conn: &mut DbConnection,
         row: &ResourceRow,
         groups: Option<Vec<GroupRef>>,
     ) -> ScimResult<Value> {
+        // A new resource (its groups known: none) holds nothing yet either: no query for it.
+        let new = groups.is_some();
         let groups = match groups {
             Some(groups) => groups,
             None if self.rt.view_lists_groups => {
@@ -45,17 +47,16 @@ impl Events<'_> {
             }
             None => Vec::new(),
         };
-        let held = if self.rt.holds_catalog_items {
-            let ids = [row.id.clone()];
-            let mut lists = assignments::lists_of_users(
-                conn,
-                self.ctx.schemas,
-                self.ctx.tenant.as_str(),
-                &ids,
-            )?;
-            lists.remove(&row.id).unwrap_or_default()
-        } else {
+        let held = if !self.rt.holds_catalog_items {
             Vec::new()
+        } else if new {
+            let lists = assignments::lists(self.ctx.schemas);
+            lists.into_iter().map(|l| (l.name, Value::Array(Vec::new()))).collect()
+        } else {
+            let ids = [row.id.clone()];
+            let tenant = self.ctx.tenant.as_str();
+            let mut lists = assignments::lists_of_users(conn, self.ctx.schemas, tenant, &ids)?;
+            lists.remove(&row.id).unwrap_or_default()
         };
         let raw = render::raw_resource(self.ctx.base, self.rt.kind, row, &groups, held)?;
         Ok((self.rt.view)(row, &groups, raw))
