@@ -27,9 +27,9 @@ test: ## Run the whole suite (unit + HTTP integration tests) on SQLite
 test-unit: ## Only the library's unit tests (cargo test --lib): the fast loop, no server (a few use a temporary SQLite file)
 	$(CARGO) test --lib
 
-# Loopback needs no TLS, and libpq's OpenSSL state torn down at process exit while a pool thread
-# is still connecting is the one crash seen (once, after every test had passed): tests connect
-# without it.
+# Loopback needs no TLS. A rare crash at the test binary's exit (after every test passed) is
+# suspected to be libpq's OpenSSL state torn down while a pool thread still connects: the tests
+# connect without TLS, which also keeps OpenSSL out of their connections.
 test-postgres: pg-up ## Run the same suite against PostgreSQL on 127.0.0.1:5432 (a fresh database per test)
 	PGSSLMODE=disable SCIMD_TEST_POSTGRES=$(PG_URL) $(CARGO) test --all-targets
 
