@@ -82,23 +82,19 @@ impl Query {
             ("since", &self.since),
             ("until", &self.until),
         ];
-        pairs
-            .iter()
-            .filter_map(|(k, v)| v.as_deref().filter(|v| !v.is_empty()).map(|v| (k, v)))
-            .map(|(k, v)| format!("{k}={}&", urlencode(v)))
-            .collect()
-    }
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
+        // Each set pair and an `&`, so the link can append `before=`.
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in pairs {
+            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                query.append_pair(key, value);
             }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+        }
+        let mut query = query.finish();
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query
+    }
 }
 
 /// One row of the list.

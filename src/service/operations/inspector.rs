@@ -299,23 +299,7 @@ mod tests {
     #[test]
     fn a_full_queue_drops_the_oldest() {
         let inspector = Inspector::default();
-        let row = |n: i64| RequestRow {
-            seq: 0,
-            tenant_id: "t".into(),
-            at: n,
-            method: "GET".into(),
-            path: "/".into(),
-            status: 200,
-            scim_type: None,
-            detail: None,
-            latency_ms: 0,
-            credential: None,
-            client: "other".into(),
-            user_agent: String::new(),
-            request_id: String::new(),
-            request_body: None,
-            response_body: None,
-        };
+        let row = |n: i64| RequestRow { at: n, ..RequestRow::default_for_tests() };
         for n in 0..(QUEUE_MAX as i64 + 3) {
             inspector.push(row(n));
         }
