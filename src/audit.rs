@@ -43,6 +43,13 @@ pub enum Kind {
     ClientDeleted,
     ClientAuthFailed,
     ClientPkceChanged,
+    ClientSecretAdded,
+    ClientSecretRevoked,
+    ClientSecretExpired,
+    ClientFederated,
+    ClientJwksSet,
+    ClientAssertionRefused,
+    ClientCredentialsIssued,
     KeyCreated,
     KeyRotated,
     KeyRevoked,
@@ -97,6 +104,13 @@ impl Kind {
         Kind::ClientDeleted,
         Kind::ClientAuthFailed,
         Kind::ClientPkceChanged,
+        Kind::ClientSecretAdded,
+        Kind::ClientSecretRevoked,
+        Kind::ClientSecretExpired,
+        Kind::ClientFederated,
+        Kind::ClientJwksSet,
+        Kind::ClientAssertionRefused,
+        Kind::ClientCredentialsIssued,
         Kind::KeyCreated,
         Kind::KeyRotated,
         Kind::KeyRevoked,
@@ -150,6 +164,13 @@ impl Kind {
             Kind::ClientDeleted => "client.deleted",
             Kind::ClientAuthFailed => "client.auth_failed",
             Kind::ClientPkceChanged => "client.pkce_changed",
+            Kind::ClientSecretAdded => "client.secret_added",
+            Kind::ClientSecretRevoked => "client.secret_revoked",
+            Kind::ClientSecretExpired => "client.secret_expired",
+            Kind::ClientFederated => "client.federated",
+            Kind::ClientJwksSet => "client.jwks_set",
+            Kind::ClientAssertionRefused => "client.assertion_refused",
+            Kind::ClientCredentialsIssued => "token.client_credentials",
             Kind::KeyCreated => "key.created",
             Kind::KeyRotated => "key.rotated",
             Kind::KeyRevoked => "key.revoked",
@@ -173,7 +194,11 @@ impl Kind {
     fn aggregates(self) -> bool {
         matches!(
             self,
-            Kind::ClientAuthFailed | Kind::LoginFailed | Kind::ScimAuthFailed | Kind::CsrfRejected
+            Kind::ClientAuthFailed
+                | Kind::ClientAssertionRefused
+                | Kind::LoginFailed
+                | Kind::ScimAuthFailed
+                | Kind::CsrfRejected
         )
     }
 }

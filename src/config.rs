@@ -244,6 +244,12 @@ settings! {
     /// Send webhooks to private, loopback, link-local and other non-public addresses, and over
     /// plain http (for tests and closed networks; never on a multi-tenant host).
     allow_private_webhook_targets: bool = false, env = "SCIMD_ALLOW_PRIVATE_WEBHOOK_TARGETS";
+    /// Fetch client JWKS (`private_key_jwt`, workload identity federation) over plain http too
+    /// (tests and closed networks); by default only https URLs are accepted and fetched.
+    allow_insecure_jwks_uri: bool = false, env = "SCIMD_ALLOW_INSECURE_JWKS_URI";
+    /// Longest lifetime (`exp` minus `iat`) of a client assertion we accept, in seconds. Entra's
+    /// federated assertions are its own access tokens, which live 60 to 90 minutes.
+    client_assertion_max_lifetime_secs: u64 = 7200, env = "SCIMD_CLIENT_ASSERTION_MAX_LIFETIME_SECS";
     /// An endpoint whose deliveries have failed for this long is disabled, in seconds (3 days).
     webhook_disable_after_secs: u64 = 3 * 86_400, env = "SCIMD_WEBHOOK_DISABLE_AFTER_SECS";
     /// Webhook delivery threads per node: how many endpoints one node sends to at once.

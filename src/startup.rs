@@ -119,6 +119,7 @@ impl Application {
             settings.tenant_max_connections,
             settings.db_pool_size,
         );
+        let settings_allow_insecure_jwks = settings.allow_insecure_jwks_uri;
         let state = web::Data::new(AppState {
             housekeeper,
             db,
@@ -134,6 +135,9 @@ impl Application {
             sealer: Arc::new(sealer),
             sign_in_csrf: Arc::new(SignInCsrf::new(&csrf_key)),
             tenant_slots,
+            jwks: Arc::new(crate::service::oauth::jwks_cache::JwksCache::new(
+                settings_allow_insecure_jwks,
+            )),
         });
         let registry = web::Data::new(crate::metrics::Registry::new());
         let connections = web::Data::new(Arc::new(limits::ConnectionCounts::default()));

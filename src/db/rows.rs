@@ -125,6 +125,65 @@ pub struct ClientRow {
     pub require_pkce: bool,
     pub created_at: i64,
     pub secret_rotated_at: Option<i64>,
+    /// `None`: vendor-wide (the tenant is chosen at consent).
+    pub tenant_id: Option<String>,
+    /// `authorization_code` or `client_credentials`.
+    pub grant_type: String,
+    /// The scopes of a client-credentials token.
+    pub scope: Option<String>,
+    pub access_ttl_secs: Option<i64>,
+    /// `client_secret` or `private_key_jwt`.
+    pub auth_method: String,
+}
+
+impl ClientRow {
+    /// A vendor-wide authorization-code client with a secret: what every client was before
+    /// per-tenant clients existed.
+    pub fn authorization_code(id: String, name: String, redirect_uris: String, now: i64) -> Self {
+        ClientRow {
+            id,
+            name,
+            secret_hash: String::new(),
+            redirect_uris,
+            require_pkce: false,
+            created_at: now,
+            secret_rotated_at: None,
+            tenant_id: None,
+            grant_type: "authorization_code".into(),
+            scope: None,
+            access_ttl_secs: None,
+            auth_method: "client_secret".into(),
+        }
+    }
+}
+
+/// What a `private_key_jwt` client's assertions must say and where its keys are.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = client_assertion_trust, treat_none_as_null = true)]
+pub struct AssertionTrustRow {
+    pub client_id: String,
+    /// `None`: the client id (RFC 7523 §3 for `private_key_jwt`).
+    pub issuer: Option<String>,
+    pub subject: Option<String>,
+    /// `None`: our token endpoint's URL or our issuer.
+    pub audience: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub jwks: Option<String>,
+}
+
+/// One of a client's secrets (SHA-256 of it; a legacy argon2id PHC string until first use).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = oauth_client_secrets)]
+pub struct ClientSecretRow {
+    pub id: String,
+    pub client_id: String,
+    pub secret_hash: String,
+    pub hint: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub expiry_recorded_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

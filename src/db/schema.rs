@@ -120,6 +120,43 @@ diesel::table! {
         require_pkce -> Bool,
         created_at -> BigInt,
         secret_rotated_at -> Nullable<BigInt>,
+        tenant_id -> Nullable<Text>,
+        grant_type -> Text,
+        scope -> Nullable<Text>,
+        access_ttl_secs -> Nullable<BigInt>,
+        auth_method -> Text,
+    }
+}
+
+diesel::table! {
+    client_assertion_trust (client_id) {
+        client_id -> Text,
+        issuer -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        audience -> Nullable<Text>,
+        jwks_uri -> Nullable<Text>,
+        jwks -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    oauth_client_secrets (id) {
+        id -> Text,
+        client_id -> Text,
+        secret_hash -> Text,
+        hint -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        expiry_recorded_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    used_assertions (key_hash) {
+        key_hash -> Text,
+        expires_at -> BigInt,
     }
 }
 
@@ -385,6 +422,8 @@ diesel::joinable!(admin_accounts -> tenants (tenant_id));
 diesel::joinable!(web_sessions -> admin_accounts (admin_id));
 diesel::joinable!(oauth_grants -> tenants (tenant_id));
 diesel::joinable!(oauth_grants -> oauth_clients (client_id));
+diesel::joinable!(oauth_client_secrets -> oauth_clients (client_id));
+diesel::joinable!(client_assertion_trust -> oauth_clients (client_id));
 diesel::joinable!(oauth_codes -> oauth_grants (grant_id));
 diesel::joinable!(refresh_tokens -> oauth_grants (grant_id));
 diesel::joinable!(revoked_access_tokens -> oauth_grants (grant_id));
@@ -414,6 +453,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     web_sessions,
     login_throttle,
     oauth_clients,
+    oauth_client_secrets,
+    client_assertion_trust,
+    used_assertions,
     oauth_grants,
     oauth_codes,
     refresh_tokens,

@@ -62,6 +62,8 @@ pub struct AppState {
     pub sign_in_csrf: Arc<sign_in_csrf::SignInCsrf>,
     /// Bounds the pooled connections one tenant's SCIM requests hold at once on this node.
     pub tenant_slots: Arc<crate::service::operations::tenant_slots::TenantSlots>,
+    /// This node's cache of the key sets `private_key_jwt` clients sign with.
+    pub jwks: Arc<crate::service::oauth::jwks_cache::JwksCache>,
 }
 
 impl AppState {

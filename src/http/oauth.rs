@@ -20,7 +20,7 @@ use super::web_session::{refused, sign_in, sign_in_csrf, with_csrf_cookie};
 use crate::db::StoreError;
 use crate::db::rows::ClientRow;
 use crate::oauth::error::OAuthError;
-use crate::oauth::{scope, secret};
+use crate::oauth::{assertion, scope, secret};
 use crate::service::accounts;
 use crate::service::accounts::tenant_admins::{self as login, TenantAdminSession as Session};
 use crate::service::oauth::access_tokens;
@@ -68,6 +68,7 @@ impl Ctx {
             ip: self.ip.clone(),
             passwords: &self.state.passwords,
             sealer: &self.state.sealer,
+            jwks: &self.state.jwks,
         }
     }
 }
@@ -579,6 +580,9 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// Every client authentication method the token, revocation and introspection endpoints accept.
+const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+
 /// RFC 8414 authorization server metadata. Without `public_url` it is derived from the request's
 /// host, so no shared cache may hand one client's copy to another.
 async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -601,10 +605,13 @@ async fn metadata(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         "scopes_supported": scope::ALL,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": assertion::ALGORITHMS,
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion::ALGORITHMS,
+        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion::ALGORITHMS,
         "code_challenge_methods_supported": ["S256"],
         "service_documentation": format!("{issuer}/scim/v2/ServiceProviderConfig"),
     }))

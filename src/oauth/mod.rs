@@ -3,6 +3,7 @@
 //! rules, error codes.
 //! oxide-auth drives the protocol; the service layer plugs our storage into it.
 
+pub mod assertion;
 pub mod error;
 pub mod jwt;
 pub mod keys;

@@ -12,6 +12,8 @@ pub const ALL: [&str; 2] = [SCIM_READ, SCIM_WRITE];
 pub const OFFLINE_ACCESS: &str = "offline_access";
 /// Microsoft Entra's scope for the whole SCIM API.
 pub const ENTRA_SCIM: &str = "scim";
+/// The same, as Microsoft's workload identity federation guide writes it.
+pub const ENTRA_SCIM_READWRITE: &str = "scim.readwrite";
 
 /// The request named scopes, none of which we know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -61,6 +63,36 @@ pub fn canonical(scope: &str) -> String {
     ALL.into_iter().filter(|s| tokens.contains(s)).collect::<Vec<_>>().join(" ")
 }
 
+/// A client-credentials request's scope (RFC 6749 §4.4.2) against the client's registered
+/// scopes: absent, `scim` or `scim.readwrite` (Entra's names for the whole API) give all of
+/// them; named scopes must be among them. Unlike consent, nothing unknown is dropped: the client
+/// was registered for exactly this, so an unknown scope is a configuration mistake to report.
+pub fn for_client(requested: Option<&str>, registered: &str) -> Result<String, String> {
+    let registered = canonical(registered);
+    let mut granted: Vec<&str> = Vec::new();
+    for token in requested.unwrap_or("").split(' ').filter(|t| !t.is_empty()) {
+        match token {
+            ENTRA_SCIM | ENTRA_SCIM_READWRITE => granted.extend(registered.split(' ')),
+            known if ALL.contains(&known) => {
+                if !registered.split(' ').any(|r| r == known) {
+                    return Err(format!("this client is not registered for '{known}'"));
+                }
+                granted.push(known);
+            }
+            unknown => {
+                let shown: String = unknown.chars().take(64).collect();
+                return Err(format!(
+                    "unknown scope '{shown}'; request scim, scim:read and/or scim:write"
+                ));
+            }
+        }
+    }
+    if granted.is_empty() {
+        return Ok(registered);
+    }
+    Ok(canonical(&granted.join(" ")))
+}
+
 /// Plain words for the consent page.
 pub fn describe(scope: &str) -> Vec<&'static str> {
     let access = Access::from_scope(scope);
@@ -99,6 +131,23 @@ mod tests {
         ] {
             assert_eq!(negotiate(requested), granted, "{requested:?}");
         }
+    }
+
+    #[test]
+    fn client_credentials_scopes() {
+        let full = "scim:read scim:write";
+        assert_eq!(for_client(None, full), Ok(full.to_owned()));
+        assert_eq!(for_client(Some("scim"), full), Ok(full.to_owned()));
+        assert_eq!(for_client(Some("scim.readwrite"), "scim:read"), Ok("scim:read".to_owned()));
+        assert_eq!(for_client(Some("scim:read"), full), Ok("scim:read".to_owned()));
+        assert_eq!(for_client(Some("scim:write scim:read"), full), Ok(full.to_owned()));
+        assert!(
+            for_client(Some("scim:write"), "scim:read").unwrap_err().contains("not registered")
+        );
+        assert!(
+            for_client(Some("scim admin"), full).unwrap_err().contains("unknown scope 'admin'")
+        );
+        assert!(for_client(Some("offline_access"), full).is_err());
     }
 
     #[test]

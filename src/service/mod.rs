@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod directory;
 pub mod oauth;
 pub mod operations;
+pub mod outbound;
 pub mod provisioning;
 pub mod tenancy;
 pub mod verdict;

@@ -768,7 +768,8 @@ async fn token_endpoint_errors_follow_rfc_6749() {
             vec![("grant_type", "password"), ("username", "a"), ("password", "b")],
             "unsupported_grant_type",
         ),
-        (vec![("grant_type", "client_credentials")], "unsupported_grant_type"),
+        // Okta's client is an authorization-code client (RFC 6749 §5.2).
+        (vec![("grant_type", "client_credentials")], "unauthorized_client"),
         (vec![("code", "x")], "invalid_request"),
         (
             vec![
@@ -848,7 +849,15 @@ async fn discovery_metadata_and_jwks() {
     assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(
         meta["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post"])
+        json!(["client_secret_basic", "client_secret_post", "private_key_jwt"])
+    );
+    assert_eq!(
+        meta["grant_types_supported"],
+        json!(["authorization_code", "refresh_token", "client_credentials"])
+    );
+    assert_eq!(
+        meta["token_endpoint_auth_signing_alg_values_supported"],
+        json!(["RS256", "PS256", "ES256"])
     );
     let jwks = app.get_public_json("/oauth/jwks.json").await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1, "a fresh server creates its first key");

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use scimd::audit::Actor;
 use scimd::clock::Clock;
+use scimd::db::repo::client_credentials as client_repo;
 use scimd::db::repo::oauth as oauth_repo;
 use scimd::oauth::{password, secret};
 
@@ -29,7 +30,18 @@ async fn argon2_bursts_stay_within_the_gate_and_are_answered_busy() {
     .await;
     let fx = okta::setup(&app);
     let legacy = password::hash(&fx.client_secret).unwrap();
-    oauth_repo::set_client_secret(&mut app.db.conn().unwrap(), &fx.client_id, &legacy, 0).unwrap();
+    let stored = |app: &TestApp| {
+        client_repo::secrets_of(&mut app.db.conn().unwrap(), &fx.client_id).unwrap().remove(0)
+    };
+    let first = stored(&app);
+    // As an earlier version stored it (the migration copies it into the client's secrets).
+    client_repo::upgrade_secret_hash(
+        &mut app.db.conn().unwrap(),
+        &first.id,
+        &first.secret_hash,
+        &legacy,
+    )
+    .unwrap();
 
     let b = browser(&app);
     let html = page(&b, "/account/login", StatusCode::OK).await;
@@ -97,8 +109,7 @@ async fn argon2_bursts_stay_within_the_gate_and_are_answered_busy() {
     .await;
     let (error, _) = oauth_error(response, StatusCode::BAD_REQUEST).await;
     assert_eq!(error, "invalid_grant", "authenticated: only the refresh token is wrong");
-    let row = oauth_repo::find_client(&mut app.db.conn().unwrap(), &fx.client_id).unwrap();
-    assert_eq!(row.unwrap().secret_hash, secret::sha256_hex(&fx.client_secret));
+    assert_eq!(stored(&app).secret_hash, secret::sha256_hex(&fx.client_secret));
 }
 
 /// New client secrets never touch argon2: a flood of wrong ones costs no verification slot.

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod assignments;
 pub mod audit;
 pub mod catalog;
+pub mod client_credentials;
 pub mod directory;
 pub mod events;
 pub mod keys;

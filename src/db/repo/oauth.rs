@@ -44,6 +44,17 @@ pub fn set_client_require_pkce(
         .execute(conn)
 }
 
+/// `client_secret` or `private_key_jwt`.
+pub fn set_client_auth_method(
+    conn: &mut DbConnection,
+    id: &str,
+    method: &str,
+) -> QueryResult<usize> {
+    diesel::update(oauth_clients::table.find(id))
+        .set(oauth_clients::auth_method.eq(method))
+        .execute(conn)
+}
+
 /// Replaces a legacy secret hash by another hash of the same secret, unless it changed meanwhile.
 pub fn upgrade_client_secret(
     conn: &mut DbConnection,
@@ -69,6 +80,21 @@ pub fn find_grant(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(Gran
     oauth_grants::table
         .inner_join(tenants::table)
         .filter(oauth_grants::id.eq(id))
+        .select((GrantRow::as_select(), TenantRow::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// A tenant client's standing grant (its newest, revoked or not): what its client-credentials
+/// tokens are issued under, so revoking it revokes them like any grant.
+pub fn standing_grant(
+    conn: &mut DbConnection,
+    client_id: &str,
+) -> QueryResult<Option<(GrantRow, TenantRow)>> {
+    oauth_grants::table
+        .inner_join(tenants::table)
+        .filter(oauth_grants::client_id.eq(client_id))
+        .order((oauth_grants::created_at.desc(), oauth_grants::id.desc()))
         .select((GrantRow::as_select(), TenantRow::as_select()))
         .first(conn)
         .optional()

@@ -1,17 +1,16 @@
-//! OAuth clients (in practice: one per identity provider integration, e.g. the vendor's Okta OIN
-//! app). The secret is shown once and stored as SHA-256: it is 256 random bits from us, so a slow
-//! hash adds nothing but a memory cost any caller could make us pay. Secrets stored as argon2id
-//! by earlier versions still work (through the node's argon2 gate) and are rehashed on first use.
-//! Redirect URIs are matched exactly.
+//! Vendor-wide OAuth clients (in practice: the vendor's Okta OIN app, authorization code, the
+//! tenant chosen at consent). The secret is shown once and stored as SHA-256: it is 256 random
+//! bits from us, so a slow hash adds nothing but a memory cost any caller could make us pay.
+//! Redirect URIs are matched exactly. Per-tenant clients (client credentials, federation) are
+//! `tenant_clients`; checking any client's credentials is `client_auth`.
 
 use serde::Serialize;
 
 use crate::audit::{self, Actor, Event, Kind};
 use crate::clock::{Clock, to_rfc3339};
-use crate::db::repo::oauth;
-use crate::db::rows::ClientRow;
-use crate::db::{Database, StoreError};
-use crate::oauth::password::{self, Busy};
+use crate::db::Database;
+use crate::db::repo::{client_credentials, oauth};
+use crate::db::rows::{ClientRow, ClientSecretRow};
 use crate::oauth::{redirect, secret};
 use crate::service::OperatorError;
 
@@ -112,17 +111,19 @@ pub fn create(
     let client_secret = secret::generate(secret::CLIENT_SECRET_PREFIX);
     let secret_hash = secret::sha256_hex(&client_secret);
     let now = clock.now();
-    let row = ClientRow {
-        id: client_id.clone(),
-        name: name.to_owned(),
-        secret_hash,
-        redirect_uris: serde_json::Value::from(uris.clone()).to_string(),
-        require_pkce,
-        created_at: now,
-        secret_rotated_at: None,
-    };
+    let mut row = ClientRow::authorization_code(
+        client_id.clone(),
+        name.to_owned(),
+        serde_json::Value::from(uris.clone()).to_string(),
+        now,
+    );
+    row.require_pkce = require_pkce;
+    // Also on the client row, which the previous release reads (rolling upgrades).
+    row.secret_hash = secret_hash.clone();
+    let secret_row = secret_row(&client_id, &client_secret, now, None);
     db.write(|conn| {
         oauth::insert_client(conn, &row)?;
+        client_credentials::insert_secret(conn, &secret_row)?;
         let event = Event::new(Kind::ClientCreated, actor)
             .client(client_id.clone())
             .detail("name", name)
@@ -138,6 +139,28 @@ pub fn create(
         redirect_uris: uris,
         require_pkce,
     })
+}
+
+/// A secret's row: its SHA-256, an id to name it by, and its last characters as a hint.
+pub(super) fn secret_row(
+    client_id: &str,
+    client_secret: &str,
+    now: i64,
+    expires_at: Option<i64>,
+) -> ClientSecretRow {
+    let hint: String =
+        client_secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    ClientSecretRow {
+        id: secret::identifier("sec_"),
+        client_id: client_id.to_owned(),
+        secret_hash: secret::sha256_hex(client_secret),
+        hint,
+        created_at: now,
+        expires_at,
+        last_used_at: None,
+        revoked_at: None,
+        expiry_recorded_at: None,
+    }
 }
 
 /// Requires PKCE (S256) of a client's authorization requests, or makes it optional again. Codes
@@ -170,7 +193,8 @@ pub fn list(db: &Database) -> Result<Vec<ClientView>, OperatorError> {
     Ok(oauth::list_clients(&mut conn)?.into_iter().map(ClientView::from).collect())
 }
 
-/// A new secret; the old one stops working at once. Grants and tokens are unaffected, so the
+/// A new secret; the old ones stop working at once (`tenant_clients::add_secret` adds one beside
+/// them instead). Grants and tokens are unaffected, so the
 /// identity provider keeps provisioning once its client configuration is updated.
 pub fn rotate_secret(
     db: &Database,
@@ -185,6 +209,8 @@ pub fn rotate_secret(
         let row = oauth::find_client(conn, client_id)?
             .ok_or_else(|| OperatorError::NotFound(format!("client '{client_id}'")))?;
         oauth::set_client_secret(conn, client_id, &secret_hash, now)?;
+        client_credentials::revoke_all_secrets(conn, client_id, now)?;
+        client_credentials::insert_secret(conn, &secret_row(client_id, &client_secret, now, None))?;
         audit::record(
             conn,
             db.audit_counts(),
@@ -226,63 +252,6 @@ pub fn delete(
     })
 }
 
-/// What checking a client's credentials found.
-#[derive(Debug)]
-pub enum ClientCheck {
-    Authenticated(Box<ClientRow>),
-    /// Unknown client or wrong secret (never says which).
-    Refused,
-    /// The client's secret is a legacy argon2 hash and every argon2 slot is taken.
-    Busy(Busy),
-}
-
-/// Checks a client's credentials: SHA-256 and a constant-time comparison, so an unknown or
-/// wrong one costs microseconds. A legacy argon2id hash is verified in one of `gate`'s slots
-/// and, once it matched, replaced by the SHA-256 of the same secret.
-pub fn authenticate(
-    db: &Database,
-    gate: &password::Gate,
-    client_id: &str,
-    client_secret: &str,
-) -> Result<ClientCheck, StoreError> {
-    let Some(row) = oauth::find_client(&mut *db.conn()?, client_id)? else {
-        return Ok(ClientCheck::Refused);
-    };
-    if !password::is_phc(&row.secret_hash) {
-        let presented = secret::sha256_hex(client_secret);
-        return Ok(if secret::equal(&presented, &row.secret_hash) {
-            ClientCheck::Authenticated(Box::new(row))
-        } else {
-            ClientCheck::Refused
-        });
-    }
-    // Only our own secrets were ever stored: anything else cannot match, so it costs no argon2.
-    if !is_generated_secret(client_secret) {
-        return Ok(ClientCheck::Refused);
-    }
-    match gate.verify(client_secret, &row.secret_hash) {
-        Err(busy) => Ok(ClientCheck::Busy(busy)),
-        Ok(false) => Ok(ClientCheck::Refused),
-        Ok(true) => {
-            let upgraded = secret::sha256_hex(client_secret);
-            // Conditional on the old hash: a rotation meanwhile wins.
-            db.write(|conn| {
-                oauth::upgrade_client_secret(conn, &row.id, &row.secret_hash, &upgraded)
-                    .map_err(StoreError::from)
-            })?;
-            Ok(ClientCheck::Authenticated(Box::new(ClientRow { secret_hash: upgraded, ..row })))
-        }
-    }
-}
-
-/// A secret of the shape `secret::generate` gives client secrets.
-fn is_generated_secret(text: &str) -> bool {
-    text.strip_prefix(secret::CLIENT_SECRET_PREFIX).is_some_and(|rest| {
-        rest.len() == 43
-            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,32 +259,28 @@ mod tests {
     use crate::db::scratch::ScratchDatabase;
 
     #[test]
-    fn new_secrets_are_sha256_and_legacy_argon2_secrets_are_rehashed_on_use() {
+    fn a_rotation_replaces_every_secret_and_keeps_the_row_hash_for_the_previous_release() {
         let scratch = ScratchDatabase::new("clients", 1);
         let clock = ManualClock::new(1_800_000_000_000);
         let uris = ["https://idp.test/cb".to_owned()];
         let new = NewClient { name: "Okta", redirect_uris: &uris, ..NewClient::default() };
         let issued = create(&scratch.db, clock.as_ref(), &Actor::Cli, &new).unwrap();
-        let stored = |db: &Database| {
-            oauth::find_client(&mut db.conn().unwrap(), &issued.client_id).unwrap().unwrap()
-        };
-        assert_eq!(stored(&scratch.db).secret_hash, secret::sha256_hex(&issued.client_secret));
-        let gate = password::Gate::new(1);
-        let check = |s: &str| authenticate(&scratch.db, &gate, &issued.client_id, s).unwrap();
-        assert!(matches!(check(&issued.client_secret), ClientCheck::Authenticated(_)));
-        assert!(matches!(check("scimd_cs_wrong"), ClientCheck::Refused));
-        assert_eq!(gate.peak(), 0, "no argon2 for a SHA-256 secret");
-
-        // As an earlier version stored it.
-        let legacy = password::hash(&issued.client_secret).unwrap();
-        oauth::set_client_secret(&mut scratch.db.conn().unwrap(), &issued.client_id, &legacy, 0)
-            .unwrap();
-        let wrong = secret::generate(secret::CLIENT_SECRET_PREFIX);
-        assert!(matches!(check(&wrong), ClientCheck::Refused));
-        assert_eq!(stored(&scratch.db).secret_hash, legacy, "a wrong secret changes nothing");
-        assert!(matches!(check(&issued.client_secret), ClientCheck::Authenticated(_)));
-        assert_eq!(stored(&scratch.db).secret_hash, secret::sha256_hex(&issued.client_secret));
-        assert_eq!(gate.peak(), 1);
-        assert!(matches!(check(&issued.client_secret), ClientCheck::Authenticated(_)));
+        let mut conn = scratch.db.conn().unwrap();
+        let row = oauth::find_client(&mut conn, &issued.client_id).unwrap().unwrap();
+        assert_eq!(row.secret_hash, secret::sha256_hex(&issued.client_secret));
+        let secrets = client_credentials::secrets_of(&mut conn, &issued.client_id).unwrap();
+        assert_eq!(secrets.len(), 1);
+        assert_eq!(secrets[0].secret_hash, row.secret_hash);
+        assert!(issued.client_secret.ends_with(&secrets[0].hint));
+        drop(conn);
+        let rotated =
+            rotate_secret(&scratch.db, clock.as_ref(), &Actor::Cli, &issued.client_id).unwrap();
+        let mut conn = scratch.db.conn().unwrap();
+        let secrets = client_credentials::secrets_of(&mut conn, &issued.client_id).unwrap();
+        let live: Vec<_> = secrets.iter().filter(|s| s.revoked_at.is_none()).collect();
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].secret_hash, secret::sha256_hex(&rotated.client_secret));
+        let row = oauth::find_client(&mut conn, &issued.client_id).unwrap().unwrap();
+        assert_eq!(row.secret_hash, live[0].secret_hash);
     }
 }

@@ -305,15 +305,12 @@ mod tests {
             };
             tenants::insert(&mut conn, &tenant).unwrap();
             for id in [CLIENT, "other"] {
-                let client = ClientRow {
-                    id: id.into(),
-                    name: id.into(),
-                    secret_hash: "unused".into(),
-                    redirect_uris: "[\"https://idp.test/cb\"]".into(),
-                    require_pkce: false,
-                    created_at: START,
-                    secret_rotated_at: None,
-                };
+                let client = ClientRow::authorization_code(
+                    id.into(),
+                    id.into(),
+                    "[\"https://idp.test/cb\"]".into(),
+                    START,
+                );
                 repo::insert_client(&mut conn, &client).unwrap();
             }
             let grant = GrantRow {

@@ -16,22 +16,24 @@
 pub mod access_tokens;
 mod adapters;
 mod authorize;
+pub mod client_auth;
+mod client_grant;
 pub mod clients;
 pub mod grants;
+pub mod jwks_cache;
 pub mod keys;
 pub mod lineage;
 mod request;
+pub mod tenant_clients;
 mod token;
 
 use chrono::Utc;
 
 pub use authorize::{AuthorizeOutcome, ConsentDecision, ConsentRequest, authorize};
+pub use client_auth::{AuthMethod, ClientCredentials, authenticate_client, client_credentials};
 pub use lineage::token_state;
 pub use request::{GrantRequest, Params};
-pub use token::{
-    AuthMethod, ClientCredentials, Minted, TokenResponse, authenticate_client, client_credentials,
-    token,
-};
+pub use token::{Minted, TokenResponse, token};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -50,6 +52,8 @@ pub struct OAuthEnv<'a> {
     pub passwords: &'a crate::oauth::password::Gate,
     /// Opens the signing key's private part.
     pub sealer: &'a crate::oauth::seal::Sealer,
+    /// The node's cache of client key sets (`private_key_jwt`).
+    pub jwks: &'a jwks_cache::JwksCache,
 }
 
 impl OAuthEnv<'_> {

@@ -59,6 +59,10 @@ pub enum GrantRequest {
         /// rather than failing the refresh with `invalid_scope`.
         scope: Option<String>,
     },
+    /// RFC 6749 §4.4: a tenant's own client asks for a token for itself. `scope` as sent.
+    ClientCredentials {
+        scope: Option<String>,
+    },
 }
 
 impl GrantRequest {
@@ -90,6 +94,9 @@ impl GrantRequest {
                 refresh_token: required("refresh_token")?,
                 scope: params.get("scope").map(scope::canonical).filter(|s| !s.is_empty()),
             }),
+            Some("client_credentials") => Ok(GrantRequest::ClientCredentials {
+                scope: params.get("scope").map(str::to_owned),
+            }),
             Some(_) => Err(generic(OAuthErrorCode::UnsupportedGrantType)),
         }
     }
@@ -99,6 +106,7 @@ impl GrantRequest {
         match self {
             GrantRequest::AuthorizationCode { .. } => "authorization_code",
             GrantRequest::RefreshToken { .. } => "refresh_token",
+            GrantRequest::ClientCredentials { .. } => "client_credentials",
         }
     }
 }
@@ -122,7 +130,7 @@ fn generic_description(code: OAuthErrorCode) -> &'static str {
         }
         OAuthErrorCode::InvalidScope => "the requested scope exceeds the scope originally granted",
         OAuthErrorCode::UnsupportedGrantType => {
-            "grant_type must be authorization_code or refresh_token"
+            "grant_type must be authorization_code, refresh_token or client_credentials"
         }
         OAuthErrorCode::InvalidClient => "client authentication failed",
         _ => "the request was refused",
@@ -188,7 +196,7 @@ mod tests {
             (
                 vec![("grant_type", "password"), ("username", "a")],
                 OAuthErrorCode::UnsupportedGrantType,
-                "grant_type must be authorization_code or refresh_token",
+                "grant_type must be authorization_code, refresh_token or client_credentials",
             ),
             (
                 vec![("grant_type", "refresh_token"), ("grant_type", "refresh_token")],

@@ -1,5 +1,6 @@
-//! POST /oauth/token: client credentials (Basic or body), client authentication, and the
-//! authorization_code and refresh_token grants run through oxide-auth in one transaction.
+//! POST /oauth/token for an authenticated client (`client_auth`): the authorization_code and
+//! refresh_token grants run through oxide-auth in one transaction; the client_credentials grant
+//! (a tenant's own client, Entra's gallery rule) is ours, and issues no refresh token.
 
 use oxide_auth::code_grant::error::AccessTokenErrorType;
 use oxide_auth::code_grant::{accesstoken, refresh};
@@ -7,89 +8,17 @@ use serde::Serialize;
 
 use super::OAuthEnv;
 use super::adapters::{Failure, KnownClient, TokenEndpoint, TokenRequest, TokenStore};
-use super::lineage;
 use super::request::{GrantRequest, generic};
-use crate::audit::{self, Actor, Event, Kind};
+use super::{client_grant, lineage};
+use crate::audit::Event;
 use crate::db::rows::{ClientRow, GrantRow};
 use crate::db::{DbConnection, StoreError};
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
 use crate::oauth::jwt::{self, AccessClaims};
 use crate::oauth::keys as crypto;
-use crate::service::oauth::clients::{self, ClientCheck};
+use crate::service::oauth::client_auth::ClientCredentials;
 use crate::service::oauth::keys::signing_key;
 use crate::service::verdict::{Decided, Verdict};
-
-/// How the client authenticated (RFC 6749 §2.3.1); exactly one method per request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    Basic,
-    Post,
-}
-
-#[derive(Debug, Clone)]
-pub struct ClientCredentials {
-    pub client_id: String,
-    pub client_secret: String,
-    pub method: AuthMethod,
-}
-
-/// Picks the client's credentials from the Basic header or the body, refusing both at once.
-pub fn client_credentials(
-    basic: Option<(String, String)>,
-    params: &super::Params,
-) -> Result<ClientCredentials, OAuthError> {
-    let body = (params.get("client_id"), params.get("client_secret"));
-    match (basic, body) {
-        (Some(_), (_, Some(_))) => Err(OAuthError::invalid_request(
-            "use one client authentication method: HTTP Basic or client_secret in the body, not both",
-        )),
-        (Some((client_id, client_secret)), (body_id, None)) => {
-            if body_id.is_some_and(|id| id != client_id) {
-                return Err(OAuthError::invalid_request(
-                    "client_id in the body differs from the Basic credentials",
-                ));
-            }
-            Ok(ClientCredentials { client_id, client_secret, method: AuthMethod::Basic })
-        }
-        (None, (Some(id), Some(secret_text))) => Ok(ClientCredentials {
-            client_id: id.to_owned(),
-            client_secret: secret_text.to_owned(),
-            method: AuthMethod::Post,
-        }),
-        (None, _) => Err(OAuthError::invalid_client(
-            "client authentication required: HTTP Basic (client_secret_basic) or client_id and client_secret in the body (client_secret_post)",
-        )),
-    }
-}
-
-/// Authenticates the client, outside any transaction (a legacy argon2 hash is slow).
-pub fn authenticate_client(
-    env: &OAuthEnv<'_>,
-    creds: &ClientCredentials,
-) -> Decided<ClientRow, OAuthError> {
-    match clients::authenticate(env.db, env.passwords, &creds.client_id, &creds.client_secret)? {
-        ClientCheck::Authenticated(row) => return Ok(Verdict::Granted(*row)),
-        ClientCheck::Busy(busy) => {
-            return Ok(Verdict::Refused(OAuthError::busy(busy.retry_after_secs)));
-        }
-        ClientCheck::Refused => {}
-    }
-    let now = env.clock.now();
-    let method = match creds.method {
-        AuthMethod::Basic => "client_secret_basic",
-        AuthMethod::Post => "client_secret_post",
-    };
-    let event = Event::new(Kind::ClientAuthFailed, &Actor::Anonymous)
-        .client(creds.client_id.clone())
-        .ip(env.ip.clone())
-        .detail("method", method);
-    env.db.write(|conn| {
-        audit::record(conn, env.db.audit_counts(), now, event).map_err(StoreError::from)
-    })?;
-    Ok(Verdict::Refused(OAuthError::invalid_client(
-        "client authentication failed: unknown client or wrong secret",
-    )))
-}
 
 /// RFC 6749 §5.1.
 #[derive(Debug, Clone, Serialize)]
@@ -97,7 +26,8 @@ pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
-    pub refresh_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub scope: String,
     /// For the audit trail (token lineage), never sent: the access token's `jti` and expiry, and
     /// the new refresh token's id.
@@ -157,7 +87,7 @@ pub(super) fn mint(
         access_token,
         token_type: "Bearer",
         expires_in: ttl_secs,
-        refresh_token: refresh.secret,
+        refresh_token: Some(refresh.secret),
         scope: scope_text.to_owned(),
         minted: Minted {
             jti: claims.jti,
@@ -186,12 +116,21 @@ pub fn token(
     creds: &ClientCredentials,
     client: &ClientRow,
 ) -> Decided<TokenResponse, OAuthError> {
+    if let GrantRequest::ClientCredentials { scope } = grant {
+        return client_grant::issue(env, client, creds, scope.as_deref());
+    }
+    if client.grant_type == client_grant::GRANT_TYPE {
+        return Ok(Verdict::Refused(OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            "this client may only use the client_credentials grant",
+        )));
+    }
     let now = env.clock.now();
     env.db.write(|conn| {
         let mut endpoint = TokenEndpoint {
             registrar: KnownClient {
                 row: Some(client.clone()),
-                authenticated: Some((creds.client_id.clone(), creds.client_secret.clone())),
+                authenticated: Some((creds.client_id.clone(), creds.proof.clone())),
             },
             store: TokenStore::new(conn, env, client, grant, now),
         };
@@ -213,6 +152,8 @@ pub fn token(
                     refresh::Error::Primitive => None,
                 })
             }
+            // Answered above, before the transaction.
+            GrantRequest::ClientCredentials { .. } => Err(None),
         };
         finish(&mut endpoint.store, outcome)
     })

@@ -481,7 +481,7 @@ impl Sender {
             .connect_timeout(TIMEOUT)
             .user_agent(concat!("scimd-webhooks/", env!("CARGO_PKG_VERSION")))
             .dns_resolver(Arc::new(CheckedResolver { allow_private }));
-        for cert in system_roots() {
+        for cert in crate::service::outbound::system_roots() {
             builder = builder.add_root_certificate(cert);
         }
         Ok(Sender { client: builder.build()?, allow_private })
@@ -543,7 +543,7 @@ impl Sender {
                         outcome: Outcome::Error,
                         status: None,
                         latency_ms: latency(started),
-                        body: Some(truncate(describe(&err).as_bytes())),
+                        body: Some(truncate(crate::service::outbound::describe(&err).as_bytes())),
                     },
                 }
             }
@@ -563,52 +563,9 @@ fn find_refusal(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     None
 }
 
-/// A client error without the URL (it may carry a token in its query).
-fn describe(err: &reqwest::Error) -> String {
-    let kind = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
-    let mut message = kind.to_owned();
-    let mut source = std::error::Error::source(err);
-    while let Some(e) = source {
-        message.push_str(": ");
-        message.push_str(&e.to_string());
-        source = e.source();
-    }
-    message
-}
-
 fn truncate(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_STORED_BODY)]);
     text.into_owned()
-}
-
-/// The system's CA certificates (`SSL_CERT_FILE`, or the usual bundle paths): reqwest is built
-/// without a root store of its own.
-fn system_roots() -> Vec<reqwest::Certificate> {
-    let candidates = std::env::var("SSL_CERT_FILE").into_iter().chain(
-        [
-            "/etc/ssl/certs/ca-certificates.crt",
-            "/etc/pki/tls/certs/ca-bundle.crt",
-            "/etc/ssl/cert.pem",
-            "/etc/ssl/ca-bundle.pem",
-        ]
-        .into_iter()
-        .map(str::to_owned),
-    );
-    for path in candidates {
-        if let Ok(pem) = std::fs::read(&path)
-            && let Ok(certs) = reqwest::Certificate::from_pem_bundle(&pem)
-        {
-            return certs;
-        }
-    }
-    tracing::warn!("no CA bundle found: https webhooks will fail (set SSL_CERT_FILE)");
-    Vec::new()
 }
 
 #[cfg(test)]

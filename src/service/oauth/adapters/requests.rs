@@ -43,10 +43,7 @@ pub struct TokenRequest<'r> {
 
 impl TokenRequest<'_> {
     fn credentials(&self) -> (Cow<'_, str>, Cow<'_, [u8]>) {
-        (
-            Cow::Borrowed(self.creds.client_id.as_str()),
-            Cow::Borrowed(self.creds.client_secret.as_bytes()),
-        )
+        (Cow::Borrowed(self.creds.client_id.as_str()), Cow::Borrowed(self.creds.proof.as_bytes()))
     }
 }
 
@@ -57,7 +54,7 @@ impl accesstoken::Request for TokenRequest<'_> {
     fn code(&self) -> Option<Cow<'_, str>> {
         match self.grant {
             GrantRequest::AuthorizationCode { code, .. } => Some(Cow::Borrowed(code)),
-            GrantRequest::RefreshToken { .. } => None,
+            GrantRequest::RefreshToken { .. } | GrantRequest::ClientCredentials { .. } => None,
         }
     }
     fn authorization(&self) -> ClientAuth<'_> {
@@ -72,7 +69,7 @@ impl accesstoken::Request for TokenRequest<'_> {
             GrantRequest::AuthorizationCode { redirect_uri, .. } => {
                 Some(Cow::Borrowed(redirect_uri))
             }
-            GrantRequest::RefreshToken { .. } => None,
+            GrantRequest::RefreshToken { .. } | GrantRequest::ClientCredentials { .. } => None,
         }
     }
     fn grant_type(&self) -> Option<Cow<'_, str>> {
@@ -97,13 +94,13 @@ impl refresh::Request for TokenRequest<'_> {
     fn refresh_token(&self) -> Option<Cow<'_, str>> {
         match self.grant {
             GrantRequest::RefreshToken { refresh_token, .. } => Some(Cow::Borrowed(refresh_token)),
-            GrantRequest::AuthorizationCode { .. } => None,
+            GrantRequest::AuthorizationCode { .. } | GrantRequest::ClientCredentials { .. } => None,
         }
     }
     fn scope(&self) -> Option<Cow<'_, str>> {
         match self.grant {
             GrantRequest::RefreshToken { scope, .. } => scope.as_deref().map(Cow::Borrowed),
-            GrantRequest::AuthorizationCode { .. } => None,
+            GrantRequest::AuthorizationCode { .. } | GrantRequest::ClientCredentials { .. } => None,
         }
     }
     fn grant_type(&self) -> Option<Cow<'_, str>> {

@@ -304,7 +304,7 @@ impl<'c, 'e> TokenStore<'c, 'e> {
             Ok(response) => {
                 let bearer = Bearer {
                     token: response.access_token.clone(),
-                    refresh: Some(response.refresh_token.clone()),
+                    refresh: response.refresh_token.clone(),
                     until: until_in(response.expires_in * 1000),
                 };
                 self.response = Some(response);
