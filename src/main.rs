@@ -12,7 +12,7 @@ use scimd::clock::{Clock, SystemClock};
 use scimd::config::{LogFormat, Settings};
 use scimd::db::Database;
 use scimd::service::accounts::{operators, tenant_admins};
-use scimd::service::oauth::{clients, grants, keys};
+use scimd::service::oauth::{clients, grants, keys, tenant_clients};
 use scimd::service::operations::audit_log;
 use scimd::service::tenancy::{api_keys, credentials, tenants};
 use scimd::startup::Application;
@@ -62,7 +62,7 @@ enum Command {
     // `admin` was the first spelling: scripts keep working, and --help shows the alias.
     #[command(subcommand, name = "tenant-admin", visible_alias = "admin")]
     TenantAdmin(TenantAdminCommand),
-    /// Manage OAuth clients (e.g. the vendor's Okta OIN app).
+    /// Manage OAuth clients: the vendor's Okta OIN app, and tenants' own clients (Entra).
     #[command(subcommand)]
     Client(ClientCommand),
     /// Manage JWT signing keys.
@@ -229,7 +229,9 @@ enum TenantAdminCommand {
 
 #[derive(Debug, Subcommand)]
 enum ClientCommand {
-    /// Register a client; its secret is printed once and stored as SHA-256.
+    /// Register a client; its secret is printed once and stored as SHA-256. Vendor-wide with
+    /// redirect URIs (Okta's authorization code), or with `--tenant` and `--grant
+    /// client_credentials` one tenant's own (Microsoft Entra's gallery rule).
     Create {
         #[arg(long)]
         name: String,
@@ -246,10 +248,73 @@ enum ClientCommand {
         /// Refuse authorization requests without PKCE (S256).
         #[arg(long)]
         require_pkce: bool,
+        /// The tenant a client-credentials client belongs to (its tokens reach only it).
+        #[arg(long, requires = "grant")]
+        tenant: Option<String>,
+        /// `authorization_code` (default: vendor-wide) or `client_credentials` (needs --tenant).
+        #[arg(long)]
+        grant: Option<String>,
+        /// Lifetime of its access tokens, 5-360 minutes (default 60; Entra requires 60-360).
+        #[arg(long)]
+        access_ttl_minutes: Option<u32>,
+        /// Days until its first secret expires, 1-1095 (default 730).
+        #[arg(long)]
+        secret_expires_in_days: Option<u32>,
+        /// Scopes of its tokens (default "scim:read scim:write").
+        #[arg(long)]
+        scope: Option<String>,
     },
-    /// List clients (never their secrets).
-    List,
-    /// Issue a new secret; the old one stops working at once.
+    /// A tenant's client trusted through workload identity federation: Entra signs an assertion
+    /// (RFC 7523) that must carry this issuer, subject and audience, checked with the issuer's keys.
+    Federate {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// The assertion's `iss`, e.g. https://login.microsoftonline.com/<tenant id>/v2.0
+        #[arg(long)]
+        issuer: String,
+        /// The assertion's `sub` (Entra's provisioning workload identity).
+        #[arg(long)]
+        subject: String,
+        /// The assertion's `aud`, e.g. api://<app id>.
+        #[arg(long)]
+        audience: String,
+        /// Where the issuer's signing keys are, e.g.
+        /// https://login.microsoftonline.com/<tenant id>/discovery/v2.0/keys
+        #[arg(long)]
+        jwks_uri: String,
+        #[arg(long)]
+        access_ttl_minutes: Option<u32>,
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// List clients with their secrets (id, hint, created, expires, last used; never the secret).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// One client with its secrets and what its assertions must say.
+    Show { client_id: String },
+    /// Add a secret beside the client's others (printed once): rotate without downtime.
+    AddSecret {
+        client_id: String,
+        /// Days until it expires, 1-1095 (default 730).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Revoke one secret at once.
+    RevokeSecret { client_id: String, secret_id: String },
+    /// Authenticate the client with `private_key_jwt` from now on (its secrets stop working).
+    SetJwks {
+        client_id: String,
+        #[arg(long, conflicts_with = "jwks_file", required_unless_present = "jwks_file")]
+        jwks_uri: Option<String>,
+        /// A file holding the client's JWKS (public keys).
+        #[arg(long)]
+        jwks_file: Option<std::path::PathBuf>,
+    },
+    /// Issue a new secret; every old one stops working at once.
     RotateSecret { client_id: String },
     /// Delete a client and every grant and token it holds.
     Delete { client_id: String },
@@ -376,7 +441,7 @@ fn administer(
         Command::Token(cmd) => token_command(&db, clock, cmd, json),
         Command::Apikey(cmd) => apikey_command(&db, clock, cmd, json),
         Command::TenantAdmin(cmd) => tenant_admin_command(&db, clock, cmd, json),
-        Command::Client(cmd) => client_command(&db, clock, cmd, json),
+        Command::Client(cmd) => client_command(&db, clock, cmd, settings, json),
         Command::Keys(cmd) => keys_command(&db, clock, cmd, settings, json),
         Command::Grant(cmd) => grant_command(&db, clock, cmd, json),
         Command::Operator(cmd) => operator_command(&db, clock, cmd, json),
@@ -791,6 +856,7 @@ fn client_command(
     db: &Database,
     clock: &dyn Clock,
     cmd: ClientCommand,
+    settings: &Settings,
     json: bool,
 ) -> anyhow::Result<()> {
     let issued_text = |c: &clients::IssuedClient| {
@@ -801,6 +867,7 @@ fn client_command(
             c.redirect_uris.join("\n  ")
         )
     };
+    let insecure = settings.allow_insecure_jwks_uri;
     match cmd {
         ClientCommand::Create {
             name,
@@ -808,34 +875,139 @@ fn client_command(
             okta_app,
             okta_http_callback,
             require_pkce,
-        } => {
-            let new = clients::NewClient {
-                name: &name,
-                redirect_uris: &redirect_uris,
-                okta_app: okta_app.as_deref(),
-                okta_http_callback,
-                require_pkce,
-            };
-            let c = clients::create(db, clock, &Actor::Cli, &new)?;
-            print(json, &c, || issued_text(&c));
-        }
-        ClientCommand::List => {
-            let all = clients::list(db)?;
-            print(json, &serde_json::json!({ "clients": all }), || {
-                let mut out =
-                    format!("{:<34} {:<20} {:<6} REDIRECT URIS", "CLIENT ID", "NAME", "PKCE");
-                for c in &all {
-                    let pkce = if c.require_pkce { "yes" } else { "no" };
-                    out.push_str(&format!(
-                        "\n{:<34} {:<20} {:<6} {}",
-                        c.client_id,
-                        c.name,
-                        pkce,
-                        c.redirect_uris.join(" ")
-                    ));
+            tenant,
+            grant,
+            access_ttl_minutes,
+            secret_expires_in_days,
+            scope,
+        } => match (grant.as_deref(), tenant) {
+            (Some("client_credentials"), Some(tenant)) => {
+                if !redirect_uris.is_empty() || okta_app.is_some() || require_pkce {
+                    anyhow::bail!("a client_credentials client has no redirect URIs and no PKCE");
                 }
-                out
+                let new = tenant_clients::NewTenantClient {
+                    tenant: &tenant,
+                    name: &name,
+                    access_ttl_minutes,
+                    scope: scope.as_deref(),
+                };
+                let c =
+                    tenant_clients::create(db, clock, &Actor::Cli, &new, secret_expires_in_days)?;
+                print(json, &c, || {
+                    format!(
+                        "client_id:         {}\nclient_secret:     {}\nsecret_id:         {}\nsecret_expires_at: {}\ntenant:            {}\naccess tokens:     {} minutes, scope \"{}\"\n\nThe secret is shown only now; it is stored as a SHA-256 hash.",
+                        c.client_id,
+                        c.client_secret,
+                        c.secret_id,
+                        c.secret_expires_at.as_deref().unwrap_or("never"),
+                        c.tenant,
+                        c.access_ttl_minutes,
+                        c.scope
+                    )
+                });
+            }
+            (Some("client_credentials"), None) => {
+                anyhow::bail!("a client_credentials client belongs to one tenant: give --tenant")
+            }
+            (None | Some("authorization_code"), None) => {
+                if access_ttl_minutes.is_some()
+                    || secret_expires_in_days.is_some()
+                    || scope.is_some()
+                {
+                    anyhow::bail!(
+                        "--access-ttl-minutes, --secret-expires-in-days and --scope are for \
+                         --grant client_credentials"
+                    );
+                }
+                let new = clients::NewClient {
+                    name: &name,
+                    redirect_uris: &redirect_uris,
+                    okta_app: okta_app.as_deref(),
+                    okta_http_callback,
+                    require_pkce,
+                };
+                let c = clients::create(db, clock, &Actor::Cli, &new)?;
+                print(json, &c, || issued_text(&c));
+            }
+            (Some("authorization_code"), Some(_)) => anyhow::bail!(
+                "an authorization_code client is vendor-wide: the tenant is chosen at consent"
+            ),
+            (Some(other), _) => {
+                anyhow::bail!(
+                    "--grant must be authorization_code or client_credentials, not '{other}'"
+                )
+            }
+            (None, Some(_)) => anyhow::bail!("--tenant needs --grant client_credentials"),
+        },
+        ClientCommand::Federate {
+            tenant,
+            name,
+            issuer,
+            subject,
+            audience,
+            jwks_uri,
+            access_ttl_minutes,
+            scope,
+        } => {
+            let new = tenant_clients::NewTenantClient {
+                tenant: &tenant,
+                name: &name,
+                access_ttl_minutes,
+                scope: scope.as_deref(),
+            };
+            let federation = tenant_clients::Federation {
+                issuer: &issuer,
+                subject: &subject,
+                audience: &audience,
+                jwks_uri: &jwks_uri,
+            };
+            let c = tenant_clients::federate(db, clock, &Actor::Cli, &new, &federation, insecure)?;
+            print(json, &c, || {
+                format!(
+                    "client_id: {}\ntenant:    {}\ntrusts assertions from {} about {} for {}, keys at {}",
+                    c.client_id, c.tenant, c.issuer, c.subject, c.audience, c.jwks_uri
+                )
             });
+        }
+        ClientCommand::List { tenant } => {
+            let all = tenant_clients::list(db, clock, tenant.as_deref())?;
+            print(json, &serde_json::json!({ "clients": all }), || {
+                all.iter().map(client_text).collect::<Vec<_>>().join("\n\n")
+            });
+        }
+        ClientCommand::Show { client_id } => {
+            let c = tenant_clients::show(db, clock, &client_id)?;
+            print(json, &c, || client_text(&c));
+        }
+        ClientCommand::AddSecret { client_id, expires_in_days } => {
+            let s =
+                tenant_clients::add_secret(db, clock, &Actor::Cli, &client_id, expires_in_days)?;
+            print(json, &s, || {
+                format!(
+                    "client_id:         {}\nclient_secret:     {}\nsecret_id:         {}\nsecret_expires_at: {}\n\nThe secret is shown only now. The client's other secrets keep working until they expire or are revoked.",
+                    s.client_id,
+                    s.client_secret,
+                    s.secret_id,
+                    s.secret_expires_at.as_deref().unwrap_or("never")
+                )
+            });
+        }
+        ClientCommand::RevokeSecret { client_id, secret_id } => {
+            let s = tenant_clients::revoke_secret(db, clock, &Actor::Cli, &client_id, &secret_id)?;
+            print(json, &s, || format!("secret {} of client {client_id} is revoked", s.secret_id));
+        }
+        ClientCommand::SetJwks { client_id, jwks_uri, jwks_file } => {
+            let source = match (jwks_uri, jwks_file) {
+                (Some(uri), _) => tenant_clients::JwksSource::Uri(uri),
+                (None, Some(path)) => tenant_clients::JwksSource::Inline(
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                ),
+                (None, None) => anyhow::bail!("give --jwks-uri or --jwks-file"),
+            };
+            let c =
+                tenant_clients::set_jwks(db, clock, &Actor::Cli, &client_id, &source, insecure)?;
+            print(json, &c, || client_text(&c));
         }
         ClientCommand::RotateSecret { client_id } => {
             let c = clients::rotate_secret(db, clock, &Actor::Cli, &client_id)?;
@@ -849,6 +1021,49 @@ fn client_command(
         }
     }
     Ok(())
+}
+
+/// A client and its secrets as `client list` and `client show` print them.
+fn client_text(c: &tenant_clients::TenantClientView) -> String {
+    let mut out = format!(
+        "{}  {}  tenant {}  {}  {}{}",
+        c.client_id,
+        c.name,
+        c.tenant.as_deref().unwrap_or("(vendor-wide)"),
+        c.grant_type,
+        c.auth_method,
+        if c.revoked { "  REVOKED" } else { "" }
+    );
+    if let Some(issuer) = &c.issuer {
+        out.push_str(&format!(
+            "\n  trusts iss {issuer}, sub {}, aud {}",
+            c.subject.as_deref().unwrap_or("-"),
+            c.audience.as_deref().unwrap_or("-")
+        ));
+    }
+    if let Some(uri) = &c.jwks_uri {
+        out.push_str(&format!("\n  keys at {uri}"));
+    }
+    if !c.secrets.is_empty() {
+        let table = scimd::text_table::render(
+            ["SECRET ID", "HINT", "CREATED", "EXPIRES", "LAST USED", "STATUS"],
+            c.secrets.iter().map(|s| {
+                [
+                    s.secret_id.clone(),
+                    format!("…{}", s.hint),
+                    s.created.clone(),
+                    s.expires.clone().unwrap_or_else(|| "never".into()),
+                    s.last_used.clone().unwrap_or_else(|| "-".into()),
+                    s.status.to_owned(),
+                ]
+            }),
+        );
+        for line in table.lines() {
+            out.push_str("\n  ");
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 fn keys_command(

@@ -135,7 +135,7 @@ impl KeySet {
         let keys: HashMap<String, Jwk> = set
             .keys
             .into_iter()
-            .filter(|jwk| usable(jwk))
+            .filter(usable)
             .filter_map(|jwk| jwk.common.key_id.clone().map(|kid| (kid, jwk)))
             .collect();
         if keys.is_empty() {

@@ -6,10 +6,8 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use scimd::audit::Actor;
-use scimd::db::Database;
 use scimd::service::delivery::sequencer::apply_retention;
 use scimd::service::tenancy::{api_keys, tenants};
-use scimd::startup::Application;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -303,26 +301,12 @@ async fn keys_see_only_their_tenant_and_scim_credentials_are_refused() {
     assert_eq!(scim.get("").await.status(), StatusCode::UNAUTHORIZED);
 }
 
-/// A second server on the same database: another node behind the load balancer. Several nodes
-/// are a PostgreSQL deployment; on SQLite (one process owns the file) the same node is used.
-async fn second_node(app: &TestApp) -> String {
-    if app.db.target().is_sqlite() {
-        return app.address.clone();
-    }
-    let settings = scimd::config::Settings { bind: "127.0.0.1:0".into(), ..app.settings.clone() };
-    let db = Database::connect(&settings.database_url, settings.db_pool_size).unwrap();
-    let node = Application::build_with(settings, app.clock.clone(), db).unwrap();
-    let address = format!("http://127.0.0.1:{}", node.port());
-    tokio::spawn(node.run_until_stopped());
-    address
-}
-
 /// Concurrent writers on two nodes, a reader following the feed while they write: the reader
 /// sees every committed event exactly once, and each resource's events in version order.
 #[tokio::test]
 async fn concurrent_writers_on_two_nodes_lose_and_repeat_nothing() {
     let app = Arc::new(spawn_app().await);
-    let nodes = [app.address.clone(), second_node(&app).await];
+    let nodes = [app.address.clone(), app.second_node().await];
     let feed = Feed::new(&app, Some("acme"), None);
     let (_, start) = feed.at_least("", 2, "").await;
     let group = id_of(&app.create_group("Everyone").await);

@@ -12,6 +12,7 @@ mod directory;
 mod discovery;
 mod edge;
 mod entitlements;
+mod entra;
 mod equivalence;
 mod events;
 mod fleet;

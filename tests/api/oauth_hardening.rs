@@ -536,20 +536,6 @@ async fn only_published_keys_verify_and_a_revoked_key_stops_at_once() {
     assert_eq!(app.get_as(&at(&next), "/Users").await.status(), StatusCode::OK);
 }
 
-/// A second server on the same database (PostgreSQL); on SQLite, one process owns the file, so
-/// the same node stands in.
-async fn second_node(app: &TestApp) -> String {
-    if app.db.target().is_sqlite() {
-        return app.address.clone();
-    }
-    let settings = scimd::config::Settings { bind: "127.0.0.1:0".into(), ..app.settings.clone() };
-    let db = scimd::db::Database::connect(&settings.database_url, settings.db_pool_size).unwrap();
-    let node = scimd::startup::Application::build_with(settings, app.clock.clone(), db).unwrap();
-    let address = format!("http://127.0.0.1:{}", node.port());
-    tokio::spawn(node.run_until_stopped());
-    address
-}
-
 /// Item 24: after `keys rotate` on one node, another node that has just (re)loaded its keys, as
 /// any client can make it do with a made-up `kid`, accepts the first token of the new key at
 /// once: the key is published before anything signs with it.
@@ -559,7 +545,7 @@ async fn a_new_key_is_known_to_every_node_before_it_signs() {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use scimd::service::oauth::keys;
     let (app, clock) = spawn_app_manual(|s| s.public_url = Some("http://scim.test".into())).await;
-    let node_b = second_node(&app).await;
+    let node_b = app.second_node().await;
     let fx = okta::setup(&app);
     let body = okta::authorize_and_exchange(&app, &fx, &[]).await;
     let on_b = |token: String| {

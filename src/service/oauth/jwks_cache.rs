@@ -80,10 +80,10 @@ impl JwksCache {
         let due = {
             let mut entries = self.lock();
             let entry = entries.entry(uri.to_owned()).or_default();
-            let known = entry.keys.as_ref().and_then(|keys| keys.get(kid)).is_some();
-            let fresh = entry.keys.is_some() && now - entry.fetched_at < FRESH_MS;
-            if known && fresh {
-                return Ok(entry.keys.as_ref().and_then(|k| k.get(kid)).cloned().expect("known"));
+            let fresh = now - entry.fetched_at < FRESH_MS;
+            if let Some(jwk) = entry.keys.as_ref().and_then(|keys| keys.get(kid)).filter(|_| fresh)
+            {
+                return Ok(jwk.clone());
             }
             let due = entry.attempted_at.is_none_or(|at| now - at >= REFETCH_INTERVAL_MS);
             if due {
@@ -108,8 +108,8 @@ impl JwksCache {
                 }
             }
         }
-        let entries = self.lock();
-        let entry = entries.get(uri).expect("entry made above");
+        let mut entries = self.lock();
+        let entry = entries.entry(uri.to_owned()).or_default();
         let usable = entry.keys.as_ref().filter(|_| now - entry.fetched_at < MAX_STALE_MS);
         match (usable.and_then(|keys| keys.get(kid)), &entry.last_error) {
             (Some(jwk), _) => Ok(jwk.clone()),

@@ -595,23 +595,26 @@ pub fn expiring(
         .collect())
 }
 
-/// Writes each newly expired secret's expiry into the audit trail, once (housekeeping).
-pub fn record_expiries(db: &Database, now: i64) -> Result<usize, crate::db::StoreError> {
-    db.write(|conn| {
-        let expired = repo::unrecorded_expiries(conn, now, 500)?;
-        for (secret, tenant_id) in &expired {
-            let mut event = Event::new(Kind::ClientSecretExpired, &Actor::System)
-                .client(secret.client_id.clone())
-                .detail("secret_id", secret.id.clone())
-                .detail("expired_at", secret.expires_at);
-            if let Some(tenant_id) = tenant_id {
-                event = event.tenant(tenant_id.clone());
-            }
-            audit::record(conn, db.audit_counts(), now, event)?;
-            repo::mark_expiry_recorded(conn, &secret.id, now)?;
+/// Writes each newly expired secret's expiry into the audit trail, once: housekeeping calls it
+/// inside its transaction, under its lock, so one node writes each.
+pub fn record_expiries(
+    conn: &mut DbConnection,
+    counts: &crate::db::repo::audit::AuditCounts,
+    now: i64,
+) -> diesel::QueryResult<usize> {
+    let expired = repo::unrecorded_expiries(conn, now, 500)?;
+    for (secret, tenant_id) in &expired {
+        let mut event = Event::new(Kind::ClientSecretExpired, &Actor::System)
+            .client(secret.client_id.clone())
+            .detail("secret_id", secret.id.clone())
+            .detail("expired_at", secret.expires_at);
+        if let Some(tenant_id) = tenant_id {
+            event = event.tenant(tenant_id.clone());
         }
-        Ok(expired.len())
-    })
+        audit::record(conn, counts, now, event)?;
+        repo::mark_expiry_recorded(conn, &secret.id, now)?;
+    }
+    Ok(expired.len())
 }
 
 #[cfg(test)]

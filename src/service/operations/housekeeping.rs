@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::repo::{retention, throttle};
+use crate::db::repo::{client_credentials, retention, throttle};
 use crate::db::{Database, StoreError};
 use crate::service::accounts::throttle::WINDOW as THROTTLE_WINDOW;
+use crate::service::oauth::tenant_clients;
 
 /// How often a node tries to run housekeeping.
 const RUN_EVERY: Duration = Duration::from_secs(300);
@@ -72,6 +73,11 @@ pub fn run_once(db: &Database, now: i64, policy: &Policy) -> Result<Option<Prune
                 )?,
             ),
             ("revoked_access_tokens", retention::revoked_access_tokens(conn, now)?),
+            ("used_assertions", client_credentials::prune_used_assertions(conn, now)?),
+            (
+                "client_secret_expiries_recorded",
+                tenant_clients::record_expiries(conn, db.audit_counts(), now)?,
+            ),
         ]))
     })?;
     let Some(mut pruned) = pruned else {

@@ -199,6 +199,21 @@ pub fn https_client(cert: &std::path::Path, port: u16) -> reqwest::Client {
 }
 
 impl TestApp {
+    /// A second server on the same database: another node behind the load balancer. Several
+    /// nodes are a PostgreSQL deployment; on SQLite (one process owns the file) this node
+    /// stands in. Returns its address.
+    pub async fn second_node(&self) -> String {
+        if self.db.target().is_sqlite() {
+            return self.address.clone();
+        }
+        let settings = Settings { bind: "127.0.0.1:0".into(), ..self.settings.clone() };
+        let db = Database::connect(&settings.database_url, settings.db_pool_size).unwrap();
+        let node = Application::build_with(settings, self.clock.clone(), db).unwrap();
+        let address = format!("http://127.0.0.1:{}", node.port());
+        tokio::spawn(node.run_until_stopped());
+        address
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}/scim/v2{path}", self.address)
     }

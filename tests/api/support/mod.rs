@@ -12,6 +12,7 @@
 //! | `tls.rs` | self-signed certificates for servers with built-in TLS |
 //! | `cli.rs` | the `scimd` binary run with `--json` |
 //! | `api.rs` | `/api/v1` clients holding an API key; responses checked against `openapi.json` |
+//! | `issuer.rs` | a fake Entra issuer: RS256/PS256/ES256 keys, assertions, a JWKS on loopback |
 //! | `receiver.rs` | a recording webhook receiver, and the independent `standardwebhooks` verifier |
 //!
 //! # Writing a test
@@ -54,6 +55,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod clients;
+pub mod issuer;
 pub mod metrics;
 pub mod okta;
 pub mod proxy;
