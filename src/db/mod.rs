@@ -10,6 +10,7 @@ pub mod rows;
 pub mod schema;
 #[cfg(test)]
 pub mod scratch;
+pub mod upgrade_check;
 pub mod value_index;
 
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -132,7 +132,7 @@ pub struct ClientRow {
     /// The scopes of a client-credentials token.
     pub scope: Option<String>,
     pub access_ttl_secs: Option<i64>,
-    /// `client_secret` or `private_key_jwt`.
+    /// `secret` or `private_key_jwt`.
     pub auth_method: String,
 }
 
@@ -152,7 +152,7 @@ impl ClientRow {
             grant_type: "authorization_code".into(),
             scope: None,
             access_ttl_secs: None,
-            auth_method: "client_secret".into(),
+            auth_method: "secret".into(),
         }
     }
 }

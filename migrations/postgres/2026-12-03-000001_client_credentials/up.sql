@@ -12,8 +12,8 @@ ALTER TABLE oauth_clients ADD COLUMN grant_type TEXT NOT NULL DEFAULT 'authoriza
 ALTER TABLE oauth_clients ADD COLUMN scope TEXT;
 -- The access-token lifetime of this client's tokens; NULL: the server's setting.
 ALTER TABLE oauth_clients ADD COLUMN access_ttl_secs BIGINT;
--- 'client_secret' (Basic or body) or 'private_key_jwt' (a signed assertion).
-ALTER TABLE oauth_clients ADD COLUMN auth_method TEXT NOT NULL DEFAULT 'client_secret';
+-- 'secret' (Basic or body) or 'private_key_jwt' (a signed assertion).
+ALTER TABLE oauth_clients ADD COLUMN auth_method TEXT NOT NULL DEFAULT 'secret';
 CREATE INDEX oauth_clients_tenant ON oauth_clients (tenant_id);
 
 -- A client's secrets, as SHA-256: several live at once so a customer rotates without downtime.

@@ -44,7 +44,7 @@ pub fn set_client_require_pkce(
         .execute(conn)
 }
 
-/// `client_secret` or `private_key_jwt`.
+/// `secret` or `private_key_jwt`.
 pub fn set_client_auth_method(
     conn: &mut DbConnection,
     id: &str,

@@ -18,7 +18,7 @@ use crate::oauth::secret;
 use crate::service::oauth::OAuthEnv;
 use crate::service::verdict::{Decided, Verdict};
 
-pub const SECRET_AUTH: &str = "client_secret";
+pub const SECRET_AUTH: &str = "secret";
 pub const JWT_AUTH: &str = "private_key_jwt";
 
 /// How the client authenticated; exactly one method per request.

@@ -135,7 +135,7 @@ pub struct TenantClientView {
     pub name: String,
     pub tenant: Option<String>,
     pub grant_type: String,
-    /// `client_secret` or `private_key_jwt`.
+    /// `secret` or `private_key_jwt`.
     pub auth_method: String,
     pub access_ttl_minutes: Option<i64>,
     pub scope: Option<String>,
