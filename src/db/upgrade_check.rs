@@ -44,7 +44,8 @@ impl Database {
         };
         drop(migrations);
         for _ in 0..=end {
-            conn.run_next_migration(super::migrations_for(&conn)).map_err(|e| StoreError::Migration(e.to_string()))?;
+            conn.run_next_migration(super::migrations_for(&conn))
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
         }
         Ok(())
     }

@@ -152,3 +152,54 @@ async fn the_log_keeps_at_most_its_count_per_tenant_and_nothing_older_than_its_a
         .unwrap();
     assert_eq!(left, 0);
 }
+
+/// A write's detail page says what it changed, from the events the write recorded: the
+/// attributes of an update, the members a group PATCH added, nothing for a repeated PUT, and
+/// no such section for a read or a failure.
+#[tokio::test]
+async fn a_requests_detail_says_what_the_write_changed() {
+    let app = spawn_app().await;
+    let user =
+        expect_json(app.post("/Users", &okta_user("ada@acme.test")).await, StatusCode::CREATED)
+            .await;
+    let id = id_of(&user);
+    let rename =
+        patch_body(json!([{"op": "replace", "path": "name.givenName", "value": "Augusta"}]));
+    let renamed =
+        expect_json(app.patch(&format!("/Users/{id}"), &rename).await, StatusCode::OK).await;
+    let group = app.create_group("Engineering").await;
+    let add = patch_body(json!([{"op": "add", "path": "members", "value": [{"value": id}]}]));
+    app.patch(&format!("/Groups/{}", id_of(&group)), &add).await;
+    // The same PUT twice: the second changes nothing.
+    let put = app.put(&format!("/Users/{id}"), &renamed).await;
+    assert_eq!(put.status(), StatusCode::OK);
+    app.get(&format!("/Users/{id}")).await;
+    let rows = recorded(&app, 6).await;
+    let seq = |method: &str, path_part: &str| {
+        rows.iter()
+            .find(|r| r.method == method && r.path.contains(path_part))
+            .unwrap_or_else(|| panic!("{method} {path_part}"))
+            .seq
+    };
+    create_operator(&app);
+    let operator = app.operator().await;
+    let pages = [
+        seq("POST", "/Users"),
+        seq("PATCH", "/Users/"),
+        seq("PATCH", "/Groups/"),
+        seq("PUT", "/Users/"),
+        seq("GET", "/Users/"),
+    ];
+    let mut html = Vec::new();
+    for seq in pages {
+        html.push(
+            operator.page(&format!("/admin/tenants/acme/requests/{seq}"), StatusCode::OK).await,
+        );
+    }
+    let [created, patched, membership, repeated, read] = html.try_into().unwrap();
+    assert!(created.contains("What changed") && created.contains("user.created"), "{created}");
+    assert!(patched.contains("user.updated</code> changed name"), "{patched}");
+    assert!(membership.contains("group.member_added") && membership.contains(&id), "{membership}");
+    assert!(repeated.contains("Nothing: the directory already held"), "{repeated}");
+    assert!(!read.contains("What changed"), "a read changes nothing");
+}

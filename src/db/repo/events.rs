@@ -113,6 +113,30 @@ pub fn page(conn: &mut DbConnection, query: &FeedQuery<'_>) -> QueryResult<Vec<E
     select.load(conn)
 }
 
+/// The events one write of `resource_id` recorded: those carrying `version` when it is known,
+/// else every event about the resource between `from` and `to` (the request's time).
+pub fn of_resource(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    resource_id: &str,
+    version: Option<i64>,
+    from: i64,
+    to: i64,
+) -> QueryResult<Vec<EventRow>> {
+    let mut select = events::table
+        .filter(events::occurred_at.between(from, to))
+        .filter(events::tenant_id.eq(tenant_id.to_owned()))
+        .filter(events::resource_id.eq(resource_id.to_owned()))
+        .order(events::seq)
+        .limit(500)
+        .select(EventRow::as_select())
+        .into_boxed();
+    if let Some(version) = version {
+        select = select.filter(events::resource_version.eq(version));
+    }
+    select.load(conn)
+}
+
 /// Positions up to this one were deleted by retention: a cursor below it has lost events.
 pub fn pruned_through(conn: &mut DbConnection) -> QueryResult<i64> {
     event_log_state::table.find(1i64).select(event_log_state::pruned_through).first(conn)

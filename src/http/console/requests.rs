@@ -1,5 +1,5 @@
 //! The request inspector's pages: a tenant's SCIM requests, newest first, filtered by status
-//! class, method, resource, client and time; one request with both bodies. Operators see any
+//! class, method, resource, client and time; one request with both bodies and what it changed. Operators see any
 //! tenant's at /admin/tenants/{slug}/requests; tenant admins their own at /account/requests.
 
 use actix_web::http::StatusCode;
@@ -14,6 +14,7 @@ use crate::http::AppState;
 use crate::http::error::{PageError, blocking};
 use crate::http::ui;
 use crate::service::operations::inspector::{self, PAGE};
+use crate::service::operations::request_changes::{self, Change, Changes};
 use crate::service::tenancy::tenants::{self, TenantView};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -181,6 +182,8 @@ pub struct Detail {
     pub request_id: String,
     pub request_body: String,
     pub response_body: String,
+    /// What the write changed, from the events it recorded; `None` for a read or a failure.
+    pub changes: Option<Vec<Change>>,
 }
 
 pub async fn detail(
@@ -189,8 +192,13 @@ pub async fn detail(
     seq: i64,
 ) -> Result<Detail, PageError> {
     let st = state.clone();
-    let row = blocking(move || Ok(inspector::find(&st.db, &tenant_id, seq)?)).await?;
-    let row = row.ok_or_else(|| PageError::not_found("no such request"))?;
+    let found = blocking(move || {
+        let Some(row) = inspector::find(&st.db, &tenant_id, seq)? else { return Ok(None) };
+        let changes = request_changes::of(&st.db, &row)?;
+        Ok(Some((row, changes)))
+    })
+    .await?;
+    let (row, changes) = found.ok_or_else(|| PageError::not_found("no such request"))?;
     let pretty = |body: &Option<String>| match body {
         None => String::from("(no body)"),
         Some(text) => serde_json::from_str::<serde_json::Value>(text)
@@ -204,6 +212,10 @@ pub async fn detail(
         request_id: row.request_id.clone(),
         request_body: pretty(&row.request_body),
         response_body: pretty(&row.response_body),
+        changes: match changes {
+            Changes::NotApplicable => None,
+            Changes::Recorded(changes) => Some(changes),
+        },
     })
 }
 

@@ -7,4 +7,5 @@ pub mod doctor;
 pub mod housekeeping;
 pub mod inspector;
 pub mod rate_limit;
+pub mod request_changes;
 pub mod tenant_slots;
