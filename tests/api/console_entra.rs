@@ -75,7 +75,9 @@ async fn console_entra_client_is_created_rotated_and_revoked_through_the_forms()
     let html = op.page("/admin/tenants/acme/entra", StatusCode::OK).await;
     assert!(!html.contains(&first));
     assert!(html.contains("Entra prod") && html.contains("client secret"));
-    assert!(html.contains("60 minutes") && html.contains(&format!("…{}", &first[first.len() - 4..])));
+    assert!(
+        html.contains("60 minutes") && html.contains(&format!("…{}", &first[first.len() - 4..]))
+    );
     assert!(html.contains("working"), "{html}");
     // Connect Okta lists vendor-wide clients only.
     let okta = op.page("/admin/tenants/acme/connect", StatusCode::OK).await;
@@ -98,7 +100,7 @@ async fn console_entra_client_is_created_rotated_and_revoked_through_the_forms()
         "/admin/tenants/acme/entra?done=secret-revoked"
     );
     let html = op.page("/admin/tenants/acme/entra?done=secret-revoked", StatusCode::OK).await;
-    assert!(html.contains("Secret revoked") && html.contains("revoked 20"), "{html}");
+    assert!(html.contains("Secret revoked") && html.contains("revoked<br>20"), "{html}");
 
     let (status, body) = token_with(&app, &client_id, &first).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -168,7 +170,9 @@ async fn console_dashboard_lists_client_secrets_expiring_soon() {
     create_operator(&app);
     let op = app.operator().await;
     let html = op.page("/admin", StatusCode::OK).await;
-    assert!(html.contains("Client secrets expiring within 30 days") && html.contains("expiring-none"));
+    assert!(
+        html.contains("Client secrets expiring within 30 days") && html.contains("expiring-none")
+    );
 
     let response = op
         .post("/admin/tenants/acme/entra/clients", &[("name", "Soon gone"), ("secret_days", "10")])

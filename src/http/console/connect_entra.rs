@@ -25,7 +25,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/tenants/{slug}/entra", web::get().to(show))
         .route("/admin/tenants/{slug}/entra/clients", web::post().to(create))
         .route("/admin/tenants/{slug}/entra/federated", web::post().to(federate))
-        .route("/admin/tenants/{slug}/entra/clients/{client_id}/secrets", web::post().to(add_secret))
+        .route(
+            "/admin/tenants/{slug}/entra/clients/{client_id}/secrets",
+            web::post().to(add_secret),
+        )
         .route(
             "/admin/tenants/{slug}/entra/clients/{client_id}/secrets/{secret_id}/revoke",
             web::post().to(revoke_secret),
@@ -42,8 +45,29 @@ struct EntraPage {
     status: ActivityView,
     clients: Vec<ClientCard>,
     shown: Option<Shown>,
-    error: Option<String>,
+    error: Option<Refusal>,
     fields: Fields,
+}
+
+impl EntraPage {
+    /// The refusal of the form `form`, shown above that form.
+    fn error_for(&self, form: Form) -> Option<&str> {
+        self.error.as_ref().filter(|e| e.form == form).map(|e| e.message.as_str())
+    }
+}
+
+/// The page's forms, so a refusal is shown beside the one that was posted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Create,
+    Federate,
+    AddSecret,
+}
+
+/// Why a form was refused.
+struct Refusal {
+    form: Form,
+    message: String,
 }
 
 /// One of the tenant's clients, ready to show (its view's fields read through it).
@@ -114,8 +138,14 @@ impl Default for Fields {
 #[derive(Default)]
 struct Outcome {
     shown: Option<Shown>,
-    error: Option<String>,
+    error: Option<Refusal>,
     fields: Fields,
+}
+
+impl Outcome {
+    fn refused(form: Form, message: String, fields: Fields) -> Outcome {
+        Outcome { error: Some(Refusal { form, message }), fields, shown: None }
+    }
 }
 
 async fn render(
@@ -233,7 +263,7 @@ async fn create(
             }),
             ..Outcome::default()
         },
-        Err(message) => Outcome { error: Some(message), fields, ..Outcome::default() },
+        Err(message) => Outcome::refused(Form::Create, message, fields),
     };
     render(&req, &state, Nav::new(&form.session, None), slug, outcome).await
 }
@@ -292,7 +322,7 @@ async fn federate(
             }),
             ..Outcome::default()
         },
-        Err(message) => Outcome { error: Some(message), fields, ..Outcome::default() },
+        Err(message) => Outcome::refused(Form::Federate, message, fields),
     };
     render(&req, &state, Nav::new(&form.session, None), slug, outcome).await
 }
@@ -323,7 +353,7 @@ async fn add_secret(
             }),
             ..Outcome::default()
         },
-        Err(message) => Outcome { error: Some(message), ..Outcome::default() },
+        Err(message) => Outcome::refused(Form::AddSecret, message, Fields::default()),
     };
     render(&req, &state, Nav::new(&form.session, None), slug, outcome).await
 }
