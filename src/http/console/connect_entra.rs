@@ -217,7 +217,7 @@ async fn attempt<T: Send + 'static>(
     .await
 }
 
-/// The client `client_id` if it is one of `slug`'s own clients (else 404: the path lies).
+/// Refuses (404) a client that is not one of `slug`'s own: the path names another tenant's.
 fn own_client(st: &AppState, slug: &str, client_id: &str) -> Result<(), OperatorError> {
     let client = tenant_clients::show(&st.db, st.clock.as_ref(), client_id)?;
     if client.tenant.as_deref() != Some(slug) {
@@ -372,4 +372,22 @@ async fn revoke_secret(
     })
     .await?;
     Ok(see_other(&format!("/admin/tenants/{slug}/entra?done=secret-revoked")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_whole_or_left_to_the_default() {
+        assert_eq!(number("", "x").unwrap(), None);
+        assert_eq!(number(" 60 ", "x").unwrap(), Some(60));
+        for bad in ["sixty", "-1", "1.5"] {
+            let err = number(bad, "secret expiry").unwrap_err();
+            assert!(
+                matches!(err, OperatorError::Invalid(m) if m.contains("secret expiry")),
+                "{bad}"
+            );
+        }
+    }
 }
