@@ -8,6 +8,7 @@ mod browser;
 mod bulk;
 mod cli;
 mod console;
+mod console_entra;
 mod directory;
 mod discovery;
 mod edge;

@@ -8,6 +8,7 @@ mod browse;
 mod catalog;
 mod clients;
 mod connect;
+mod connect_entra;
 mod operators;
 pub mod requests;
 mod sign_in;
@@ -77,6 +78,9 @@ fn notice(code: &str) -> Option<&'static str> {
         "webhook-enabled" => "Webhook endpoint enabled: deliveries resume where they stopped.",
         "webhook-deleted" => "Webhook endpoint deleted.",
         "webhook-replayed" => "Replay queued: the events are sent again shortly.",
+        "secret-revoked" => {
+            "Secret revoked: it no longer works; tokens already issued with it live out their lifetime."
+        }
         _ => return None,
     })
 }
@@ -94,6 +98,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     catalog::routes(cfg);
     requests::routes(cfg);
     connect::routes(cfg);
+    connect_entra::routes(cfg);
     audit::routes(cfg);
     clients::routes(cfg);
     webhooks::routes(cfg);

@@ -14,6 +14,7 @@ use crate::service::OperatorError;
 use crate::service::accounts::generate_password;
 use crate::service::accounts::tenant_admins::{self, TenantAdminView};
 use crate::service::oauth::grants::{self, GrantSummary};
+use crate::service::oauth::tenant_clients::{self, ExpiringSecretView};
 use crate::service::tenancy::credentials::{self, TokenView};
 use crate::service::tenancy::health::{self, Connection, TenantHealth};
 use crate::service::tenancy::tenants::{self, TenantView};
@@ -48,6 +49,7 @@ struct TenantsPage {
     last: usize,
     prev: Option<usize>,
     next: Option<usize>,
+    expiring: Vec<ExpiringSecretView>,
 }
 
 /// One tenant on the dashboard, ready to show.
@@ -117,7 +119,11 @@ struct TenantPage {
     show_lineage: bool,
     revoke_base: String,
     csrf: String,
+    expiring: Vec<ExpiringSecretView>,
 }
+
+/// The most expiring client secrets a page lists (soonest first).
+const EXPIRING_SHOWN: i64 = 50;
 
 /// A secret shown once (a static token, a generated password, a client secret).
 #[derive(Template)]
@@ -140,8 +146,10 @@ async fn list(
     let q: String = query.q.unwrap_or_default().chars().take(100).collect();
     let start = query.start.unwrap_or(0);
     let (st, needle) = (state.clone(), q.clone());
-    let page = blocking(move || {
-        Ok(health::page(&st.db, st.clock.as_ref(), &needle, start, health::PAGE)?)
+    let (page, expiring) = blocking(move || {
+        let page = health::page(&st.db, st.clock.as_ref(), &needle, start, health::PAGE)?;
+        let expiring = tenant_clients::expiring(&st.db, st.clock.as_ref(), None, EXPIRING_SHOWN)?;
+        Ok((page, expiring))
     })
     .await?;
     let shown = page.tenants.len();
@@ -164,6 +172,7 @@ async fn list(
         last: start + shown,
         prev: (start > 0).then(|| start.saturating_sub(health::PAGE)),
         next: (start + shown < page.total).then_some(start + shown),
+        expiring,
     };
     Ok(ui::render(actix_web::http::StatusCode::OK, &view))
 }
@@ -187,12 +196,14 @@ async fn show(
     check_slug(&slug)?;
     let st = state.clone();
     let slug = slug.into_inner();
-    let (tenant, tokens, admins, grants) = blocking(move || {
+    let (tenant, tokens, admins, grants, expiring) = blocking(move || {
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let tokens = credentials::list(&st.db, &slug)?;
         let admins = tenant_admins::list(&st.db, &slug)?;
         let grants = grants::for_tenant(&st.db, &tenant.id)?;
-        Ok((TenantView::from(tenant), tokens, admins, grants))
+        let expiring =
+            tenant_clients::expiring(&st.db, st.clock.as_ref(), Some(&tenant.id), EXPIRING_SHOWN)?;
+        Ok((TenantView::from(tenant), tokens, admins, grants, expiring))
     })
     .await?;
     let revoke_base = format!("/admin/tenants/{}/grants", tenant.slug);
@@ -205,6 +216,7 @@ async fn show(
         grants,
         show_lineage: true,
         revoke_base,
+        expiring,
     };
     Ok(ui::render(actix_web::http::StatusCode::OK, &page))
 }

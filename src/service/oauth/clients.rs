@@ -188,9 +188,15 @@ pub fn set_require_pkce(
     })
 }
 
+/// The vendor-wide clients (Okta's OIN apps); a tenant's own clients are listed by
+/// `tenant_clients::list`.
 pub fn list(db: &Database) -> Result<Vec<ClientView>, OperatorError> {
     let mut conn = db.conn()?;
-    Ok(oauth::list_clients(&mut conn)?.into_iter().map(ClientView::from).collect())
+    Ok(oauth::list_clients(&mut conn)?
+        .into_iter()
+        .filter(|row| row.tenant_id.is_none())
+        .map(ClientView::from)
+        .collect())
 }
 
 /// A new secret; the old ones stop working at once (`tenant_clients::add_secret` adds one beside
