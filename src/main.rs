@@ -614,7 +614,7 @@ fn tenant_command(
                 "USERS",
                 "REASON",
             ];
-            print_list(json, "tenants", &page.tenants, headings, |t| {
+            let row = |t: &scimd::service::tenancy::health::TenantHealth| {
                 let status = serde_json::to_value(t.status).ok();
                 [
                     t.slug.clone(),
@@ -625,6 +625,25 @@ fn tenant_command(
                     t.users.to_string(),
                     t.last_failure_reason.clone().unwrap_or_default(),
                 ]
+            };
+            // Credentials that need attention: client secrets expiring within 30 days.
+            let expiring = tenant_clients::expiring(db, clock, None, 1000)?;
+            let body = serde_json::json!({ "tenants": page.tenants, "expiring_secrets": expiring });
+            print(json, &body, || {
+                let mut out = scimd::text_table::render(headings, page.tenants.iter().map(row));
+                for e in &expiring {
+                    out.push_str(&format!(
+                        "\n{}: client {} ({}) secret {} …{} {} {}",
+                        e.tenant.as_deref().unwrap_or("(vendor-wide)"),
+                        e.client_id,
+                        e.client_name,
+                        e.secret.secret_id,
+                        e.secret.hint,
+                        e.secret.status,
+                        e.secret.expires.as_deref().unwrap_or("")
+                    ));
+                }
+                out
             });
         }
         TenantCommand::List { health: false, search } => {

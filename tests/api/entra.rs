@@ -196,6 +196,9 @@ async fn two_live_secrets_both_work_and_revoked_or_expired_ones_say_why() {
     let expiring = tenant_clients::expiring(&app.db, clock.as_ref(), None, 10).unwrap();
     assert_eq!(expiring.len(), 1);
     assert_eq!(expiring[0].tenant.as_deref(), Some("acme"));
+    let health = scimd(&app.settings.database_url, &["tenant", "list", "--health"]);
+    assert_eq!(health["expiring_secrets"][0]["client_id"], id.as_str(), "{health}");
+    assert_eq!(health["expiring_secrets"][0]["status"], "expiring");
 
     // The first expires: refused with its reason; the second keeps working.
     clock.advance(10 * DAY_MS + 1);
@@ -307,6 +310,9 @@ async fn federated_assertions_are_verified_claim_by_claim() {
         assert_eq!(app.get_as(token, "/Users").await.status(), StatusCode::OK, "{alg:?}");
     }
     assert_eq!(jwks.fetches(), 1, "keys are cached by kid");
+    let accepted = app.audit_events("client.assertion_accepted");
+    assert_eq!(accepted.len(), 3, "{accepted:?}");
+    assert_eq!(accepted[0]["detail"]["sub"], SUBJECT);
 
     let now = secs(&clock);
     let with = |name: &str, value: Value| {

@@ -309,8 +309,23 @@ fn check_assertion(
         Err(failure) => return refused(&failure),
     };
     let first_use = env.db.write(|conn| {
-        repo::use_assertion(conn, &accepted.replay_key, accepted.remember_until_secs * 1000)
-            .map_err(StoreError::from)
+        let first =
+            repo::use_assertion(conn, &accepted.replay_key, accepted.remember_until_secs * 1000)?;
+        if first {
+            let mut event =
+                Event::new(Kind::ClientAssertionAccepted, &Actor::Client(client.id.clone()))
+                    .client(client.id.clone())
+                    .ip(env.ip.clone())
+                    .detail("iss", expected.issuer)
+                    .detail("sub", expected.subject)
+                    .detail("jti", accepted.jti.clone())
+                    .detail("kid", header.kid.clone());
+            if let Some(tenant_id) = &client.tenant_id {
+                event = event.tenant(tenant_id.clone());
+            }
+            audit::record(conn, env.db.audit_counts(), now, event)?;
+        }
+        Ok::<_, StoreError>(first)
     })?;
     if !first_use {
         return refused(&format!("the client_assertion was already used (jti '{}')", accepted.jti));
