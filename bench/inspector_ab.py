@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-BINARY = BENCH.parent / "target" / "release" / "scimd"
+BINARY = Path(os.environ.get("SCIMD_BENCH_BINARY", BENCH.parent / "target" / "release" / "scimd"))
 
 
 def run_cli(db_url, *args):

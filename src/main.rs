@@ -379,6 +379,11 @@ enum TokenCommand {
     Revoke { token_id: String },
 }
 
+/// Memory a burst took (argon2's blocks, a Bulk request's documents) goes back to the system
+/// once freed; glibc's allocator kept it in its arenas (BENCHMARKS.md, "Memory after bursts").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;

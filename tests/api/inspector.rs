@@ -136,16 +136,25 @@ async fn the_log_keeps_at_most_its_count_per_tenant_and_nothing_older_than_its_a
     }
     let before = recorded(&app, 5).await;
     let week = 7 * 86_400_000;
-    let pruned =
-        apply_retention(&app.db, clock.as_ref(), Retention { max_age_ms: week, max_per_tenant: 3 })
-            .unwrap();
+    let pruned = apply_retention(
+        &app.db,
+        clock.as_ref(),
+        Retention { max_age_ms: week, max_per_tenant: 3 },
+        None,
+    )
+    .unwrap();
     assert_eq!(pruned, 2);
     let kept = recorded(&app, 3).await;
     let seqs: Vec<i64> = kept.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, before[2..].iter().map(|r| r.seq).collect::<Vec<_>>(), "the newest stay");
     clock.advance(week + 1);
-    apply_retention(&app.db, clock.as_ref(), Retention { max_age_ms: week, max_per_tenant: 3 })
-        .unwrap();
+    apply_retention(
+        &app.db,
+        clock.as_ref(),
+        Retention { max_age_ms: week, max_per_tenant: 3 },
+        None,
+    )
+    .unwrap();
     let left = app
         .db
         .read(|conn| Ok::<_, StoreError>(request_log::table.count().get_result::<i64>(conn)?))

@@ -65,13 +65,24 @@ pub struct RequestFilter {
     pub until: Option<i64>,
 }
 
-/// Writes a batch (one statement per row: no multi-row INSERT on MultiConnection).
+/// Writes a batch: multi-row INSERTs of up to [`INSERT_CHUNK`] rows on each backend (diesel's
+/// MultiConnection has no batch insert, so each backend's connection is used as itself).
 pub fn insert(conn: &mut DbConnection, rows: &[RequestRow]) -> QueryResult<()> {
-    for row in rows {
-        diesel::insert_into(request_log::table).values(row).execute(conn)?;
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        match conn {
+            DbConnection::Sqlite(c) => {
+                diesel::insert_into(request_log::table).values(chunk).execute(c)?;
+            }
+            DbConnection::Postgres(c) => {
+                diesel::insert_into(request_log::table).values(chunk).execute(c)?;
+            }
+        }
     }
     Ok(())
 }
+
+/// Rows per INSERT: 14 values each, well within both backends' bind limits.
+const INSERT_CHUNK: usize = 64;
 
 /// One tenant's requests older than `before_seq` (newest first) that pass `filter`.
 pub fn page(
@@ -130,12 +141,20 @@ pub fn prune_older(conn: &mut DbConnection, cutoff: i64) -> QueryResult<usize> {
 }
 
 /// Keeps at most `keep` rows per tenant (the newest); answers how many went.
-pub fn prune_over(conn: &mut DbConnection, keep: i64) -> QueryResult<usize> {
-    let crowded: Vec<String> = request_log::table
-        .group_by(request_log::tenant_id)
-        .having(diesel::dsl::count_star().gt(keep))
-        .select(request_log::tenant_id)
-        .load(conn)?;
+pub fn prune_over(
+    conn: &mut DbConnection,
+    keep: i64,
+    tenants: Option<&[String]>,
+) -> QueryResult<usize> {
+    let crowded: Vec<String> = match tenants {
+        // Only these can have grown: each costs one walk of its newest `keep` index entries.
+        Some(tenants) => tenants.to_vec(),
+        None => request_log::table
+            .group_by(request_log::tenant_id)
+            .having(diesel::dsl::count_star().gt(keep))
+            .select(request_log::tenant_id)
+            .load(conn)?,
+    };
     let mut deleted = 0;
     for tenant_id in crowded {
         let oldest_kept: Option<i64> = request_log::table

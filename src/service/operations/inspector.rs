@@ -3,7 +3,7 @@
 //! same thread applies retention (by age, and by count per tenant). A crash loses at most the
 //! queue (about a second of diagnostics), never SCIM data.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -26,8 +26,9 @@ fn is_lookup_miss(row: &RequestRow) -> bool {
 
 /// How often the queue is written.
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
-/// How often retention runs.
+/// How often retention runs (for the tenants written since), and how often for every tenant.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 /// Requests queued at most, and bytes of bodies; beyond either the oldest are dropped (and
 /// counted), so a database that cannot keep up never costs memory without bound.
 const QUEUE_MAX: usize = 10_000;
@@ -115,6 +116,8 @@ pub fn truncate(mut text: String, limit: usize) -> String {
 pub struct Inspector {
     queue: Mutex<Queue>,
     dropped: AtomicU64,
+    /// Tenants written since the last retention run: only they can be over their count.
+    touched: Mutex<HashSet<String>>,
 }
 
 #[derive(Default)]
@@ -170,7 +173,15 @@ impl Inspector {
             request_log::add_hourly(conn, &hourly)?;
             Ok::<_, StoreError>(())
         })?;
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        touched.extend(hourly.into_keys().map(|(tenant, _)| tenant));
         Ok(rows.len())
+    }
+
+    /// The tenants written since the last call.
+    fn take_touched(&self) -> Vec<String> {
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        touched.drain().collect()
     }
 }
 
@@ -181,17 +192,19 @@ pub struct Retention {
     pub max_per_tenant: i64,
 }
 
-/// Deletes what is older than the retention or beyond its count per tenant.
+/// Deletes what is older than the retention or beyond its count per tenant: of `tenants`, or of
+/// every tenant with `None` (counting every tenant's rows: the writer does it only hourly).
 pub fn apply_retention(
     db: &Database,
     clock: &dyn Clock,
     keep: Retention,
+    tenants: Option<&[String]>,
 ) -> Result<usize, StoreError> {
     let cutoff = clock.now() - keep.max_age_ms;
     db.write(|conn| {
         let old = request_log::prune_older(conn, cutoff)?;
         request_log::prune_hourly(conn, clock.now() / HOUR_MS - HOURLY_KEPT)?;
-        let over = request_log::prune_over(conn, keep.max_per_tenant.max(1))?;
+        let over = request_log::prune_over(conn, keep.max_per_tenant.max(1), tenants)?;
         Ok::<_, StoreError>(old + over)
     })
 }
@@ -225,6 +238,7 @@ pub fn start_writer(
     let weak: Weak<Inspector> = Arc::downgrade(inspector);
     let spawned = std::thread::Builder::new().name("request-inspector".into()).spawn(move || {
         let mut pruned = Instant::now() - PRUNE_EVERY;
+        let mut swept = Instant::now() - SWEEP_EVERY;
         loop {
             std::thread::sleep(FLUSH_EVERY);
             let Some(inspector) = weak.upgrade() else { return };
@@ -233,7 +247,14 @@ pub fn start_writer(
             }
             if pruned.elapsed() >= PRUNE_EVERY {
                 pruned = Instant::now();
-                if let Err(err) = apply_retention(&db, clock.as_ref(), keep) {
+                let touched = inspector.take_touched();
+                // Hourly, every tenant (rows another node or an earlier run left over).
+                let everyone = swept.elapsed() >= SWEEP_EVERY;
+                if everyone {
+                    swept = Instant::now();
+                }
+                let tenants = (!everyone).then_some(touched.as_slice());
+                if let Err(err) = apply_retention(&db, clock.as_ref(), keep, tenants) {
                     tracing::warn!(error = %err, "could not prune the request log");
                 }
             }
@@ -307,4 +328,39 @@ mod tests {
         let taken = inspector.take();
         assert_eq!((taken.len(), taken[0].at), (QUEUE_MAX, 3));
     }
+
+    #[test]
+    fn batches_are_written_whole_and_the_count_is_kept_for_the_tenants_written() {
+        let scratch = crate::db::scratch::ScratchDatabase::new("inspector", 1);
+        let clock = crate::clock::ManualClock::new(1_800_000_000_000);
+        let inspector = Inspector::default();
+        let row = |tenant: &str, n: i64| RequestRow {
+            tenant_id: tenant.into(),
+            at: clock.now() + n,
+            ..RequestRow::default_for_tests()
+        };
+        // More than one INSERT's worth, for each backend's multi-row statement.
+        for n in 0..(INSERT_ROWS_FOR_TEST + 5) {
+            inspector.push(row("t1", n));
+        }
+        for n in 0..5 {
+            inspector.push(row("t2", n));
+        }
+        assert_eq!(inspector.flush(&scratch.db).unwrap(), INSERT_ROWS_FOR_TEST as usize + 10);
+        let mut touched = inspector.take_touched();
+        touched.sort();
+        assert_eq!(touched, ["t1", "t2"]);
+        assert!(inspector.take_touched().is_empty());
+        let count = |tenant: &str| {
+            page(&scratch.db, tenant, &RequestFilter::default(), None).unwrap().len()
+        };
+        let keep = Retention { max_age_ms: i64::MAX / 2, max_per_tenant: 3 };
+        apply_retention(&scratch.db, clock.as_ref(), keep, Some(&["t1".to_owned()])).unwrap();
+        assert_eq!((count("t1"), count("t2")), (3, 5), "only the tenant named");
+        apply_retention(&scratch.db, clock.as_ref(), keep, None).unwrap();
+        assert_eq!((count("t1"), count("t2")), (3, 3), "every tenant");
+    }
+
+    /// More rows than one multi-row INSERT takes.
+    const INSERT_ROWS_FOR_TEST: i64 = 70;
 }
