@@ -148,8 +148,8 @@ pub(super) fn secret_row(
     now: i64,
     expires_at: Option<i64>,
 ) -> ClientSecretRow {
-    let hint: String =
-        client_secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    // Generated secrets are ASCII (base64url after the prefix).
+    let hint = client_secret.get(client_secret.len().saturating_sub(4)..).unwrap_or("").to_owned();
     ClientSecretRow {
         id: secret::identifier("sec_"),
         client_id: client_id.to_owned(),
