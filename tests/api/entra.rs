@@ -292,6 +292,12 @@ fn secs(clock: &ManualClock) -> i64 {
     clock.now().div_euclid(1000)
 }
 
+/// A token for an Entra-shaped RS256 assertion signed by `key` now, which must be granted.
+async fn entra_token(app: &TestApp, clock: &ManualClock, client: &str, key: &SigningKey) -> Value {
+    let assertion = key.mint(Alg::Rs256, &issuer::entra_claims(secs(clock)));
+    granted(assertion_token(app, &app.address, client, &assertion).await).await
+}
+
 #[tokio::test]
 async fn federated_assertions_are_verified_claim_by_claim() {
     let (app, clock) = spawn_app_manual(|s| s.allow_insecure_jwks_uri = true).await;
@@ -397,34 +403,14 @@ async fn the_issuer_rotates_its_keys_and_an_outage_stalls_nothing_already_issued
     let old = SigningKey::rsa("2026-a");
     let jwks = JwksServer::start(&[&old]);
     let client = federated(&app, &jwks);
-    let token = granted(
-        assertion_token(
-            &app,
-            &app.address,
-            &client,
-            &old.mint(Alg::Rs256, &issuer::entra_claims(secs(&clock))),
-        )
-        .await,
-    )
-    .await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token =
+        entra_token(&app, &clock, &client, &old).await["access_token"].as_str().unwrap().to_owned();
 
     // Rotation: a new kid is fetched on first sight, no restart.
     let new = SigningKey::rsa("2026-b");
     jwks.publish(&[&new]);
     clock.advance(11_000);
-    granted(
-        assertion_token(
-            &app,
-            &app.address,
-            &client,
-            &new.mint(Alg::Rs256, &issuer::entra_claims(secs(&clock))),
-        )
-        .await,
-    )
-    .await;
+    entra_token(&app, &clock, &client, &new).await;
     assert_eq!(jwks.fetches(), 2);
 
     // A made-up kid refetches at most once every 10 s.
@@ -440,16 +426,7 @@ async fn the_issuer_rotates_its_keys_and_an_outage_stalls_nothing_already_issued
     jwks.set_down(true);
     clock.advance(20 * 60_000);
     assert_eq!(app.get_as(&token, "/Users").await.status(), StatusCode::OK);
-    granted(
-        assertion_token(
-            &app,
-            &app.address,
-            &client,
-            &new.mint(Alg::Rs256, &issuer::entra_claims(secs(&clock))),
-        )
-        .await,
-    )
-    .await;
+    entra_token(&app, &clock, &client, &new).await;
     let description =
         refused(&app, &client, &stranger.mint(Alg::Rs256, &issuer::entra_claims(secs(&clock))))
             .await;
