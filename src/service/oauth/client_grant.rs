@@ -5,16 +5,13 @@
 
 use super::OAuthEnv;
 use super::client_auth::ClientCredentials;
-use super::token::{Minted, TokenResponse};
+use super::token::{AccessToken, Minted, TokenResponse, sign_access_token};
 use crate::audit::{self, Actor, Event, Kind};
 use crate::db::StoreError;
 use crate::db::repo::oauth;
 use crate::db::rows::ClientRow;
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
-use crate::oauth::jwt::{self, AccessClaims};
-use crate::oauth::keys as crypto;
 use crate::oauth::scope;
-use crate::service::oauth::keys::signing_key;
 use crate::service::verdict::{Decided, Verdict};
 
 pub const GRANT_TYPE: &str = "client_credentials";
@@ -32,7 +29,8 @@ pub fn issue(
             "this client uses the authorization_code grant, not client_credentials",
         )));
     }
-    let registered = client.scope.as_deref().unwrap_or("scim:read scim:write");
+    let all = scope::ALL.join(" ");
+    let registered = client.scope.as_deref().unwrap_or(&all);
     let granted = match scope::for_client(requested_scope, registered) {
         Ok(granted) => granted,
         Err(reason) => {
@@ -57,25 +55,14 @@ pub fn issue(
         }
         let ttl_secs =
             client.access_ttl_secs.unwrap_or_else(|| env.settings.access_token_ttl_ms() / 1000);
-        let (kid, private_key) = signing_key(conn, env.sealer, now)?;
-        let encoding =
-            crypto::encoding_key(&private_key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let iat = now.div_euclid(1000);
-        let claims = AccessClaims {
-            iss: env.issuer.to_owned(),
-            // RFC 9068 §2.2: without a resource owner, the subject is the client.
+        // RFC 9068 §2.2: without a resource owner, the subject is the client.
+        let token = AccessToken {
             sub: client.id.clone(),
-            aud: env.audience(),
-            exp: iat + ttl_secs,
-            iat,
+            scope: &granted,
             jti: uuid::Uuid::new_v4().to_string(),
-            client_id: client.id.clone(),
-            scope: granted.clone(),
-            tenant: grant.tenant_id.clone(),
-            grant: grant.id.clone(),
+            ttl_secs,
         };
-        let access_token = jwt::sign(&claims, &kid, &encoding)
-            .map_err(|e| StoreError::Invariant(e.to_string()))?;
+        let (access_token, claims) = sign_access_token(conn, env, &grant, token, now)?;
         let event = Event::new(Kind::ClientCredentialsIssued, &Actor::Client(client.id.clone()))
             .tenant(tenant.id.clone())
             .client(client.id.clone())

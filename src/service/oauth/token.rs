@@ -63,26 +63,11 @@ pub(super) fn mint(
 ) -> Result<TokenResponse, StoreError> {
     let jti = uuid::Uuid::new_v4().to_string();
     let refresh = lineage::issue_refresh(conn, &grant.id, parent, Some(&jti), now)?;
-    let (kid, private_key) = signing_key(conn, env.sealer, now)?;
-    let encoding =
-        crypto::encoding_key(&private_key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     // JWT times are in seconds.
     let ttl_secs = env.settings.access_token_ttl_ms() / 1000;
-    let iat = now.div_euclid(1000);
-    let claims = AccessClaims {
-        iss: env.issuer.to_owned(),
-        sub: grant.admin_id.clone().unwrap_or_else(|| format!("grant:{}", grant.id)),
-        aud: env.audience(),
-        exp: iat + ttl_secs,
-        iat,
-        jti,
-        client_id: grant.client_id.clone(),
-        scope: scope_text.to_owned(),
-        tenant: grant.tenant_id.clone(),
-        grant: grant.id.clone(),
-    };
-    let access_token =
-        jwt::sign(&claims, &kid, &encoding).map_err(|e| StoreError::Invariant(e.to_string()))?;
+    let sub = grant.admin_id.clone().unwrap_or_else(|| format!("grant:{}", grant.id));
+    let token = AccessToken { sub, scope: scope_text, jti, ttl_secs };
+    let (access_token, claims) = sign_access_token(conn, env, grant, token, now)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -95,6 +80,45 @@ pub(super) fn mint(
             refresh_token_id: refresh.id,
         },
     })
+}
+
+/// What one access token says beyond its grant.
+pub(super) struct AccessToken<'a> {
+    pub sub: String,
+    pub scope: &'a str,
+    pub jti: String,
+    pub ttl_secs: i64,
+}
+
+/// Signs an RFC 9068 access token of `grant` with the current key: the one place that builds
+/// the claims every token carries.
+pub(super) fn sign_access_token(
+    conn: &mut DbConnection,
+    env: &OAuthEnv<'_>,
+    grant: &GrantRow,
+    token: AccessToken<'_>,
+    now: i64,
+) -> Result<(String, AccessClaims), StoreError> {
+    let AccessToken { sub, scope: scope_text, jti, ttl_secs } = token;
+    let (kid, private_key) = signing_key(conn, env.sealer, now)?;
+    let encoding =
+        crypto::encoding_key(&private_key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let iat = now.div_euclid(1000);
+    let claims = AccessClaims {
+        iss: env.issuer.to_owned(),
+        sub,
+        aud: env.audience(),
+        exp: iat + ttl_secs,
+        iat,
+        jti,
+        client_id: grant.client_id.clone(),
+        scope: scope_text.to_owned(),
+        tenant: grant.tenant_id.clone(),
+        grant: grant.id.clone(),
+    };
+    let token =
+        jwt::sign(&claims, &kid, &encoding).map_err(|e| StoreError::Invariant(e.to_string()))?;
+    Ok((token, claims))
 }
 
 fn map_kind(kind: AccessTokenErrorType) -> OAuthErrorCode {
