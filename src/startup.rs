@@ -17,7 +17,7 @@ use crate::config::Settings;
 use crate::db::Database;
 use crate::http::scim::endpoint_case::{self, Endpoints};
 use crate::http::sign_in_csrf::SignInCsrf;
-use crate::http::{AppState, limits, request_id, routes, transport};
+use crate::http::{AppState, chunked, limits, request_id, routes, transport};
 use crate::scim::catalog::CatalogConfig;
 use crate::scim::schema::Registry;
 use crate::service::delivery::sequencer::EventWorker;
@@ -151,6 +151,7 @@ impl Application {
                 .app_data(endpoints)
                 .wrap(actix_web::middleware::from_fn(endpoint_case::canonical_case))
                 .app_data(connections.clone())
+                .wrap(actix_web::middleware::from_fn(chunked::read_chunked_first))
                 .wrap_fn(limits::guard)
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap_fn(|req, srv| {

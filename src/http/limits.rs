@@ -219,29 +219,52 @@ where
     }))
 }
 
+/// Which of the server's surfaces a path belongs to: each words its refusals in its own format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    Scim,
+    /// The endpoints OAuth clients call with form bodies (RFC 6749 error JSON).
+    OAuthClient,
+    Api,
+    /// Browser pages: the console, `/account`, the consent flow.
+    Page,
+}
+
+impl Surface {
+    pub fn of(path: &str) -> Surface {
+        if path.starts_with("/scim/") {
+            Surface::Scim
+        } else if ["/oauth/token", "/oauth/revoke", "/oauth/introspect"].contains(&path) {
+            Surface::OAuthClient
+        } else if path.starts_with("/api/") {
+            Surface::Api
+        } else {
+            Surface::Page
+        }
+    }
+}
+
 /// 429 in the surface's own format, and the connection closed.
 fn too_many_connections(req: &HttpRequest) -> HttpResponse {
     let detail = "too many connections from this address; close some and retry";
-    let path = req.path();
-    let mut response = if path.starts_with("/scim/") {
-        ApiError {
+    let mut response = match Surface::of(req.path()) {
+        Surface::Scim => ApiError {
             scim: ScimError::too_many_requests(detail),
             challenge: None,
             retry_after: Some(1),
         }
-        .error_response()
-    } else if ["/oauth/token", "/oauth/revoke", "/oauth/introspect"].contains(&path) {
-        oauth_error(
+        .error_response(),
+        Surface::OAuthClient => oauth_error(
             &OAuthError { description: detail.into(), ..OAuthError::rate_limited(1) },
             false,
-        )
-    } else if path.starts_with("/api/") {
-        V1Error::too_many_connections(detail).error_response()
-    } else {
-        let mut page =
-            ui::error_page(StatusCode::TOO_MANY_REQUESTS, "Too many connections", detail);
-        page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        page
+        ),
+        Surface::Api => V1Error::too_many_connections(detail).error_response(),
+        Surface::Page => {
+            let mut page =
+                ui::error_page(StatusCode::TOO_MANY_REQUESTS, "Too many connections", detail);
+            page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            page
+        }
     };
     response.head_mut().set_connection_type(ConnectionType::Close);
     response

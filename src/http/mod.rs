@@ -4,6 +4,7 @@
 pub mod account;
 pub mod activity;
 pub mod api;
+pub mod chunked;
 pub mod console;
 pub mod error;
 pub mod extractors;

@@ -256,7 +256,10 @@ async fn raw_exchange(port: u16, request: String) -> String {
                         break;
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    eprintln!("RESET after {} bytes", answer.len());
+                    break;
+                }
                 Err(e) => panic!("no answer: {e}; so far {:?}", String::from_utf8_lossy(&answer)),
             }
         }
@@ -672,4 +675,54 @@ async fn codes_and_refresh_tokens_refused_for_their_client_or_unknown_are_audite
     let rejected = serde_json::to_string(&app.audit_events("token.refresh_rejected")).unwrap();
     assert!(rejected.contains("issued to another client"), "{rejected}");
     assert!(rejected.contains("unknown refresh token"), "{rejected}");
+}
+
+#[tokio::test]
+async fn a_malformed_chunked_body_is_a_400_in_each_surfaces_format() {
+    let app = spawn_app_with(|s| s.max_body_bytes = 4_000).await;
+    let chunked = "Transfer-Encoding: chunked\r\n";
+    // A chunk-size line that is not hexadecimal, after one good chunk and before the end.
+    for broken in
+        ["5\r\n{\"sch\r\nzz\r\nemas\r\n0\r\n\r\n", "zz\r\n{}\r\n0\r\n\r\n", "2\r\n{}XX"].repeat(100)
+    {
+        let scim = head(
+            "POST",
+            "/scim/v2/Users",
+            Some(&app.token),
+            &format!("Content-Type: application/scim+json\r\n{chunked}"),
+        ) + broken;
+        let answer = raw_exchange(app.port, scim).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{broken:?}: {answer}");
+        assert!(answer.contains("application/scim+json"), "{answer}");
+        let token = head(
+            "POST",
+            "/oauth/token",
+            None,
+            &format!("Content-Type: application/x-www-form-urlencoded\r\n{chunked}"),
+        ) + broken;
+        let answer = raw_exchange(app.port, token).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.contains("\"error\":\"invalid_request\""), "{answer}");
+    }
+    // Read ahead only up to the limit: a larger chunked body is still the handler's 413, and a
+    // well-formed one is served.
+    let big = format!("1388\r\n{}\r\n0\r\n\r\n", "x".repeat(5_000));
+    let scim = head(
+        "POST",
+        "/scim/v2/Users",
+        Some(&app.token),
+        &format!("Content-Type: application/scim+json\r\n{chunked}"),
+    ) + &big;
+    let answer = raw_exchange(app.port, scim).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let user = okta_user("chunked@acme.com").to_string();
+    let good = format!("{:x}\r\n{user}\r\n0\r\n\r\n", user.len());
+    let scim = head(
+        "POST",
+        "/scim/v2/Users",
+        Some(&app.token),
+        &format!("Content-Type: application/scim+json\r\n{chunked}"),
+    ) + &good;
+    let answer = raw_exchange(app.port, scim).await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
 }
