@@ -681,16 +681,15 @@ async fn codes_and_refresh_tokens_refused_for_their_client_or_unknown_are_audite
 async fn a_malformed_chunked_body_is_a_400_in_each_surfaces_format() {
     let app = spawn_app_with(|s| s.max_body_bytes = 4_000).await;
     let chunked = "Transfer-Encoding: chunked\r\n";
+    let scim_post = |body: &str| {
+        let content = format!("Content-Type: application/scim+json\r\n{chunked}");
+        head("POST", "/scim/v2/Users", Some(&app.token), &content) + body
+    };
     // A chunk-size line that is not hexadecimal, after one good chunk and before the end.
     for broken in
         ["5\r\n{\"sch\r\nzz\r\nemas\r\n0\r\n\r\n", "zz\r\n{}\r\n0\r\n\r\n", "2\r\n{}XX"].repeat(100)
     {
-        let scim = head(
-            "POST",
-            "/scim/v2/Users",
-            Some(&app.token),
-            &format!("Content-Type: application/scim+json\r\n{chunked}"),
-        ) + broken;
+        let scim = scim_post(broken);
         let answer = raw_exchange(app.port, scim).await;
         assert!(answer.starts_with("HTTP/1.1 400"), "{broken:?}: {answer}");
         assert!(answer.contains("application/scim+json"), "{answer}");
@@ -707,22 +706,12 @@ async fn a_malformed_chunked_body_is_a_400_in_each_surfaces_format() {
     // Read ahead only up to the limit: a larger chunked body is still the handler's 413, and a
     // well-formed one is served.
     let big = format!("1388\r\n{}\r\n0\r\n\r\n", "x".repeat(5_000));
-    let scim = head(
-        "POST",
-        "/scim/v2/Users",
-        Some(&app.token),
-        &format!("Content-Type: application/scim+json\r\n{chunked}"),
-    ) + &big;
+    let scim = scim_post(&big);
     let answer = raw_exchange(app.port, scim).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     let user = okta_user("chunked@acme.com").to_string();
     let good = format!("{:x}\r\n{user}\r\n0\r\n\r\n", user.len());
-    let scim = head(
-        "POST",
-        "/scim/v2/Users",
-        Some(&app.token),
-        &format!("Content-Type: application/scim+json\r\n{chunked}"),
-    ) + &good;
+    let scim = scim_post(&good);
     let answer = raw_exchange(app.port, scim).await;
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
 }
