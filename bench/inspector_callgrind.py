@@ -142,10 +142,13 @@ def main():
     parser.add_argument("--prune", action="store_true",
                         help="each tenant at its request cap: every request also prunes a row")
     parser.add_argument("--scenario", choices=SCENARIOS, action="append")
+    parser.add_argument("--keep", type=Path,
+                        help="keep the databases and callgrind dumps here (for callgrind_annotate)")
     args = parser.parse_args()
     if not BINARY.exists() or shutil.which("valgrind") is None:
         raise SystemExit("build the release binary and install valgrind first")
-    work = Path(tempfile.mkdtemp(prefix="scimd-inspector-cg-"))
+    work = args.keep or Path(tempfile.mkdtemp(prefix="scimd-inspector-cg-"))
+    work.mkdir(parents=True, exist_ok=True)
     try:
         print("| scenario | instructions per request, inspector off | on | on / off |")
         print("|---|---:|---:|---:|")
@@ -154,7 +157,8 @@ def main():
             on = measure(work, scenario, True, args, 18292)
             print(f"| {scenario} | {off:,.0f} | {on:,.0f} | {on / off:.1%} |", flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
