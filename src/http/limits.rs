@@ -269,3 +269,28 @@ fn too_many_connections(req: &HttpRequest) -> HttpResponse {
     response.head_mut().set_connection_type(ConnectionType::Close);
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Surface;
+
+    #[test]
+    fn each_path_belongs_to_the_surface_whose_error_format_it_speaks() {
+        for (path, surface) in [
+            ("/scim/v2/Users", Surface::Scim),
+            ("/scim/v2/Bulk", Surface::Scim),
+            ("/oauth/token", Surface::OAuthClient),
+            ("/oauth/revoke", Surface::OAuthClient),
+            ("/oauth/introspect", Surface::OAuthClient),
+            // The consent flow is a browser page, not a client endpoint.
+            ("/oauth/authorize", Surface::Page),
+            ("/oauth/token/extra", Surface::Page),
+            ("/api/v1/users", Surface::Api),
+            ("/admin/login", Surface::Page),
+            ("/account", Surface::Page),
+            ("/scimx", Surface::Page),
+        ] {
+            assert_eq!(Surface::of(path), surface, "{path}");
+        }
+    }
+}
