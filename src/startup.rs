@@ -128,6 +128,7 @@ impl Application {
             settings: Arc::new(settings),
             schemas: Arc::new(schemas),
             tokens: Arc::new(tokens),
+            credentials: Arc::default(),
             scim_limiter: Arc::new(BatchedLimiter::new()),
             activity: Arc::new(ActivityTracker::new()),
             inspector: inspector.clone(),

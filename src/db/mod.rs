@@ -2,6 +2,7 @@
 //! a pool, embedded migrations, and the repositories in `repo/`.
 
 pub mod columns;
+pub mod credential_epoch;
 pub mod filter_sql;
 pub mod health;
 pub mod pulse;
@@ -16,7 +17,7 @@ pub mod value_index;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -211,8 +212,11 @@ impl ManageConnection for Manager {
         conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection whose transaction could not be ended (its link died mid-way) is not pooled
+    /// again.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking()
+            || <DbConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
     }
 }
 
@@ -250,6 +254,8 @@ pub struct Database {
     prune_counts: Arc<repo::retention::PruneCounts>,
     /// Rung after every commit that recorded events, for this node's sequencer.
     events_pulse: Arc<pulse::Pulse>,
+    /// Bumped after every commit that revoked or disabled a credential, for this node's cache.
+    credential_epoch: Arc<credential_epoch::CredentialEpoch>,
     /// Opens the connections of the readiness check and of the probes while the database is down.
     manager: Manager,
     /// Whether the database is known to be out of reach (see `health`).
@@ -341,6 +347,7 @@ impl Database {
             audit_counts: Arc::default(),
             prune_counts: Arc::default(),
             events_pulse: Arc::default(),
+            credential_epoch: Arc::default(),
             manager,
             health,
             _alive: alive,
@@ -452,6 +459,11 @@ impl Database {
         &self.events_pulse
     }
 
+    /// This node's revocation epoch (see `credential_epoch`).
+    pub fn credential_epoch(&self) -> u64 {
+        self.credential_epoch.current()
+    }
+
     /// This node's pool right now, for metrics. Cheap: no connection is checked out.
     pub fn pool_stats(&self) -> PoolStats {
         let state = self.pool.state();
@@ -523,6 +535,10 @@ impl Database {
         if repo::events::take_inserted() && result.is_ok() {
             self.events_pulse.ring();
         }
+        // Taken whatever the outcome, so a rolled-back mark does not leak into the next write.
+        if credential_epoch::take_revoking() && result.is_ok() {
+            self.credential_epoch.bump();
+        }
         result
     }
 
@@ -542,25 +558,40 @@ impl Database {
 
     /// Runs `f` in one read transaction, so a list and its count see the same snapshot: SQLite's
     /// read transactions are snapshots already; PostgreSQL's default (READ COMMITTED) takes a new
-    /// snapshot per statement, so the transaction is raised to REPEATABLE READ.
+    /// snapshot per statement, so the transaction is raised to REPEATABLE READ, in the same round
+    /// trip as its `BEGIN` (and the read's statement timeout with them).
     pub fn read<T, E>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<diesel::result::Error> + From<StoreError>,
     {
         let mut pooled = self.checkout()?;
         let conn: &mut DbConnection = &mut pooled;
-        conn.transaction(|conn| {
-            if matches!(conn, DbConnection::Postgres(_)) {
-                diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    .execute(conn)?;
-                if let Some(timeout) = self.read_timeout {
-                    let millis = timeout.as_millis().max(1);
-                    diesel::sql_query(format!("SET LOCAL statement_timeout = {millis}"))
-                        .execute(conn)?;
-                }
+        let DbConnection::Postgres(pg) = conn else { return conn.transaction(f) };
+        AnsiTransactionManager::begin_transaction_sql(pg, &self.postgres_read_begin())?;
+        type Transactions = <DbConnection as Connection>::TransactionManager;
+        match f(conn) {
+            Ok(value) => {
+                Transactions::commit_transaction(conn)?;
+                Ok(value)
             }
-            f(conn)
-        })
+            Err(err) => {
+                // The error that ended the read is the one to report; a connection that cannot
+                // roll back is marked broken by diesel.
+                let _ = Transactions::rollback_transaction(conn);
+                Err(err)
+            }
+        }
+    }
+
+    /// What opens a PostgreSQL read: one batch, one round trip.
+    fn postgres_read_begin(&self) -> String {
+        match self.read_timeout {
+            Some(timeout) => format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ; SET LOCAL statement_timeout = {}",
+                timeout.as_millis().max(1)
+            ),
+            None => "BEGIN ISOLATION LEVEL REPEATABLE READ".to_owned(),
+        }
     }
 
     fn lock_writer(&self) -> Option<MutexGuard<'_, ()>> {

@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::limits::{BodyError, read_body};
 use super::{forwarded, nul};
 use crate::scim::error::ScimError;
-use crate::service::provisioning::admission::{self, Admission, Gate, Knock};
+use crate::service::provisioning::admission::{self, Admission, Gate, Knock, Remembered};
 use crate::service::tenancy::credentials::{self, AuthFailure, Principal};
 
 /// The application state, which every app registers; its absence is a wiring bug.
@@ -49,24 +49,53 @@ impl FromRequest for Authenticated {
                 Ok(h) => credentials::scim_token(h.as_deref()).map(str::to_owned),
                 Err(failure) => Err(failure),
             };
-            let (st, path, peer2) = (state.clone(), request.path().to_owned(), peer.clone());
-            let admission = web::block(move || {
-                let gate = Gate {
-                    db: &st.db,
-                    clock: st.clock.as_ref(),
-                    tokens: &st.tokens,
-                    limiter: &st.scim_limiter,
-                    per_minute: st.settings.rate_limits.scim_per_tenant,
-                    failures_per_ip: st.settings.rate_limits.scim_auth_failures_per_ip,
-                };
-                let token = token.as_deref().map_err(|failure| *failure);
-                let knock = Knock { token, issuer: &issuer, peer: peer2, path: &path, writes };
-                admission::admit(&gate, &knock)
-            })
-            .await?
-            .map_err(ScimError::from)?;
+            let path = request.path().to_owned();
+            // A credential this node verified a moment ago is admitted here, on the async worker:
+            // the request's one trip to the blocking pool is then its use case's.
+            let remembered = admission::admit_remembered(
+                &gate(&state),
+                &Knock {
+                    token: token.as_deref().map_err(|failure| *failure),
+                    issuer: &issuer,
+                    peer: peer.clone(),
+                    path: &path,
+                    writes,
+                },
+            );
+            let admission = match remembered {
+                Some(Remembered::Decided(admission)) => admission,
+                Some(Remembered::Settle(principal, checked)) => {
+                    let st = state.clone();
+                    web::block(move || admission::settle(&gate(&st), writes, principal, &checked))
+                        .await?
+                        .map_err(ScimError::from)?
+                }
+                None => {
+                    let (st, peer) = (state.clone(), peer.clone());
+                    web::block(move || {
+                        let token = token.as_deref().map_err(|failure| *failure);
+                        let knock = Knock { token, issuer: &issuer, peer, path: &path, writes };
+                        admission::admit(&gate(&st), &knock)
+                    })
+                    .await?
+                    .map_err(ScimError::from)?
+                }
+            };
             answer(&request, admission, peer)
         })
+    }
+}
+
+/// What SCIM admission needs from the application.
+fn gate(state: &AppState) -> Gate<'_> {
+    Gate {
+        db: &state.db,
+        clock: state.clock.as_ref(),
+        tokens: &state.tokens,
+        credentials: &state.credentials,
+        limiter: &state.scim_limiter,
+        per_minute: state.settings.rate_limits.scim_per_tenant,
+        failures_per_ip: state.settings.rate_limits.scim_auth_failures_per_ip,
     }
 }
 

@@ -49,6 +49,8 @@ pub struct AppState {
     pub schemas: Arc<Registry>,
     /// Per-node caches for JWT verification (keys by kid, verified tokens by hash).
     pub tokens: Arc<TokenRuntime>,
+    /// SCIM credentials this node verified in the last moment (`credential_cache`).
+    pub credentials: Arc<crate::service::provisioning::credential_cache::CredentialCache>,
     /// This node's side of the shared SCIM request budget per tenant.
     pub scim_limiter: Arc<BatchedLimiter>,
     /// This node's queue of SCIM requests for the request inspector.

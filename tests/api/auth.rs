@@ -1,5 +1,7 @@
 //! Authentication: every failure is a 401 that says why; tokens revoke at once; tenants are isolated.
 
+use std::time::Instant;
+
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -124,4 +126,51 @@ async fn tenants_are_isolated() {
 
     let still = expect_json(app.get(&format!("/Users/{id}")).await, StatusCode::OK).await;
     assert_eq!(still["active"], true);
+}
+
+/// Nodes remember verified credentials for under a second (README "Credential cache"): a static
+/// token revoked, a grant revoked and a tenant disabled through one node are refused at once by
+/// that node and within a second by another node, a separate process with its own memory on the
+/// same database.
+#[tokio::test]
+async fn revocations_reach_every_node_within_a_second() {
+    use scimd::audit::Actor;
+    use scimd::service::oauth::grants;
+    use scimd::service::tenancy::tenants;
+    let app = spawn_app_with(|s| s.public_url = Some("http://scim.test".into())).await;
+    let node = app.child_node().await;
+    let fx = okta::setup(&app);
+    let tokens = okta::authorize_and_exchange(&app, &fx, &[]).await;
+    let jwt = tokens["access_token"].as_str().unwrap().to_owned();
+    let globex = app.other_tenant("globex");
+    let status = |address: String, token: String| {
+        let request = app.client.get(format!("{address}/scim/v2/Users")).bearer_auth(token);
+        async move { request.send().await.unwrap().status() }
+    };
+    for token in [&app.token, &jwt, &globex] {
+        for address in [&app.address, &node.address] {
+            // Twice: the second answer may come from the node's memory.
+            for _ in 0..2 {
+                assert_eq!(status(address.clone(), token.clone()).await, StatusCode::OK);
+            }
+        }
+    }
+    let clock = app.clock.as_ref();
+
+    let token_id = credentials::list(&app.db, "acme").unwrap().remove(0).id;
+    credentials::revoke(&app.db, clock, &Actor::Cli, None, &token_id).unwrap();
+    let revoked = Instant::now();
+    assert_eq!(status(app.address.clone(), app.token.clone()).await, StatusCode::UNAUTHORIZED);
+    app.refused_within_a_second(&node.address, &app.token, revoked).await;
+
+    let grant_id = grants::list(&app.db, Some("acme")).unwrap().remove(0).id;
+    grants::revoke(&app.db, clock, &Actor::Cli, None, &grant_id, "test").unwrap();
+    let revoked = Instant::now();
+    assert_eq!(status(app.address.clone(), jwt.clone()).await, StatusCode::UNAUTHORIZED);
+    app.refused_within_a_second(&node.address, &jwt, revoked).await;
+
+    tenants::set_disabled(&app.db, clock, &Actor::Cli, "globex", true).unwrap();
+    let revoked = Instant::now();
+    assert_eq!(status(app.address.clone(), globex.clone()).await, StatusCode::UNAUTHORIZED);
+    app.refused_within_a_second(&node.address, &globex, revoked).await;
 }

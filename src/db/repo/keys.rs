@@ -41,6 +41,7 @@ pub fn retire_all_except(conn: &mut DbConnection, kid: &str, at: i64) -> QueryRe
 
 /// Deletes one key (revocation).
 pub fn delete(conn: &mut DbConnection, kid: &str) -> QueryResult<usize> {
+    crate::db::credential_epoch::mark_revoking();
     diesel::delete(signing_keys::table.find(kid)).execute(conn)
 }
 

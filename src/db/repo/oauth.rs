@@ -68,6 +68,8 @@ pub fn upgrade_client_secret(
 }
 
 pub fn delete_client(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    // Its grants go with it (foreign keys), and the access tokens they carried.
+    crate::db::credential_epoch::mark_revoking();
     diesel::delete(oauth_clients::table.find(id)).execute(conn)
 }
 
@@ -115,6 +117,7 @@ pub fn revoke_grant(
     now: i64,
     reason: &str,
 ) -> QueryResult<usize> {
+    crate::db::credential_epoch::mark_revoking();
     diesel::update(oauth_grants::table.find(id))
         .filter(oauth_grants::revoked_at.is_null())
         .set((oauth_grants::revoked_at.eq(now), oauth_grants::revoked_reason.eq(reason)))
@@ -207,6 +210,7 @@ pub fn revoke_access_token(
     expires_at: i64,
     now: i64,
 ) -> QueryResult<()> {
+    crate::db::credential_epoch::mark_revoking();
     diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(now)))
         .execute(conn)?;
     if expires_at <= now {

@@ -9,6 +9,9 @@ use crate::db::{DbConnection, MultiBackend};
 /// One recorded request, as written and as read.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = request_log)]
+// NULL rather than DEFAULT for `None`: SQLite has no DEFAULT in a VALUES list, so diesel would
+// otherwise split every batch into one INSERT per row.
+#[diesel(treat_none_as_default_value = false)]
 pub struct RequestRow {
     #[diesel(skip_insertion)]
     pub seq: i64,

@@ -35,5 +35,6 @@ pub fn rename(conn: &mut DbConnection, id: &str, name: &str) -> QueryResult<usiz
 }
 
 pub fn set_disabled(conn: &mut DbConnection, id: &str, disabled: bool) -> QueryResult<usize> {
+    crate::db::credential_epoch::mark_revoking();
     diesel::update(tenants::table.find(id)).set(tenants::disabled.eq(disabled)).execute(conn)
 }

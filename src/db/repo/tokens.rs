@@ -40,6 +40,7 @@ pub fn list_for_tenant(
 }
 
 pub fn revoke(conn: &mut DbConnection, id: &str, now: i64) -> QueryResult<usize> {
+    crate::db::credential_epoch::mark_revoking();
     diesel::update(static_tokens::table.find(id))
         .filter(static_tokens::revoked_at.is_null())
         .set(static_tokens::revoked_at.eq(now))

@@ -94,6 +94,7 @@ pub fn authenticate(
         tenant_slug: tenant.slug,
         credential_id: format!("grant:{}", grant.id),
         access: Access::from_scope(&claims.scope),
+        valid_until_ms: Some(claims.exp.saturating_mul(1000)),
     }))
 }
 

@@ -104,6 +104,14 @@ pub struct Checked {
     now: i64,
 }
 
+impl Checked {
+    /// Whether this node's count is due to be added to the shared one (`BatchedLimiter::settle`,
+    /// a database write); otherwise `decision` is final.
+    pub fn needs_settling(&self) -> bool {
+        self.sync.is_some()
+    }
+}
+
 impl BatchedLimiter {
     pub fn new() -> BatchedLimiter {
         BatchedLimiter::default()

@@ -7,15 +7,18 @@ use crate::db::{Database, StoreError};
 use crate::oauth::scope;
 use crate::service::oauth::access_tokens;
 use crate::service::oauth::keys::TokenRuntime;
-use crate::service::operations::rate_limit::{self, BatchedLimiter, Limit};
+use crate::service::operations::rate_limit::{self, BatchedLimiter, Checked, Limit};
+use crate::service::provisioning::credential_cache::{CacheKey, CredentialCache, Lookup};
 use crate::service::tenancy::credentials::{self, AuthFailure, Principal};
-use crate::service::verdict::Verdict;
+use crate::service::verdict::{Decided, Verdict};
 
 /// What admission needs from the application.
 pub struct Gate<'a> {
     pub db: &'a Database,
     pub clock: &'a dyn Clock,
     pub tokens: &'a TokenRuntime,
+    /// This node's verified credentials.
+    pub credentials: &'a CredentialCache,
     pub limiter: &'a BatchedLimiter,
     /// SCIM requests per tenant and minute (0: no limit).
     pub per_minute: u64,
@@ -62,18 +65,48 @@ pub enum Admission {
     },
 }
 
+/// What admission decided from this node's memory alone.
+#[derive(Debug)]
+pub enum Remembered {
+    /// Decided without the database.
+    Decided(Admission),
+    /// The credential is cached, but the tenant's request budget is due to be synchronised with
+    /// the other nodes: finish with [`settle`] on the blocking pool.
+    Settle(Principal, Checked),
+}
+
+/// Admission without any database access, when this node holds a fresh answer for the credential
+/// (see `credential_cache`): `None` otherwise, and [`admit`] must run on the blocking pool. Cheap
+/// enough for the async worker: one SHA-256 and one map lookup.
+pub fn admit_remembered(gate: &Gate<'_>, knock: &Knock<'_>) -> Option<Remembered> {
+    let token = knock.token.ok()?;
+    let key = CacheKey::new(token, knock.issuer);
+    let principal = gate.credentials.get(&key, gate.db.credential_epoch(), gate.clock.now())?;
+    let checked = check_budget(gate, &principal);
+    Some(match checked.needs_settling() {
+        true => Remembered::Settle(principal, checked),
+        false => Remembered::Decided(conclude(
+            knock.writes,
+            principal,
+            checked.decision.retry_after_secs(),
+        )),
+    })
+}
+
+/// Finishes a [`Remembered::Settle`]: synchronises the budget, then decides.
+pub fn settle(
+    gate: &Gate<'_>,
+    writes: bool,
+    principal: Principal,
+    checked: &Checked,
+) -> Result<Admission, StoreError> {
+    let retry_after_secs = gate.limiter.settle(gate.db, checked)?.retry_after_secs();
+    Ok(conclude(writes, principal, retry_after_secs))
+}
+
 /// Decides whether a SCIM request may proceed.
 pub fn admit(gate: &Gate<'_>, knock: &Knock<'_>) -> Result<Admission, StoreError> {
-    let verdict = match knock.token {
-        Ok(token) if token.starts_with(credentials::TOKEN_PREFIX) => {
-            credentials::authenticate(gate.db, gate.clock, token)?
-        }
-        Ok(token) => {
-            access_tokens::authenticate(gate.db, gate.clock, gate.tokens, token, knock.issuer)?
-        }
-        Err(failure) => Verdict::Refused(failure),
-    };
-    let principal = match verdict {
+    let principal = match authenticate(gate, knock)? {
         Verdict::Granted(principal) => principal,
         Verdict::Refused(failure) => {
             if let Some(peer) = &knock.peer {
@@ -96,21 +129,46 @@ pub fn admit(gate: &Gate<'_>, knock: &Knock<'_>) -> Result<Admission, StoreError
             return Ok(Admission::Refused { failure, tenant });
         }
     };
-    let checked = gate.limiter.check(
-        &principal.tenant_id,
-        Limit::per_minute(gate.per_minute),
-        gate.clock.now(),
-    );
-    if let Some(retry_after_secs) = gate.limiter.settle(gate.db, &checked)?.retry_after_secs() {
-        return Ok(Admission::RateLimited { principal, retry_after_secs });
+    let checked = check_budget(gate, &principal);
+    settle(gate, knock.writes, principal, &checked)
+}
+
+/// The credential's principal, from the database, remembered when granted.
+fn authenticate(gate: &Gate<'_>, knock: &Knock<'_>) -> Decided<Principal, AuthFailure> {
+    let token = match knock.token {
+        Ok(token) => token,
+        Err(failure) => return Ok(Verdict::Refused(failure)),
+    };
+    let lookup = Lookup::begin(gate.db.credential_epoch());
+    let verdict = if token.starts_with(credentials::TOKEN_PREFIX) {
+        credentials::authenticate(gate.db, gate.clock, token)?
+    } else {
+        access_tokens::authenticate(gate.db, gate.clock, gate.tokens, token, knock.issuer)?
+    };
+    if let Verdict::Granted(principal) = &verdict {
+        gate.credentials.put(CacheKey::new(token, knock.issuer), principal.clone(), lookup);
     }
-    let (allowed, needed) = if knock.writes {
+    Ok(verdict)
+}
+
+/// Counts the request against its tenant's budget on this node.
+fn check_budget(gate: &Gate<'_>, principal: &Principal) -> Checked {
+    let limit = Limit::per_minute(gate.per_minute);
+    gate.limiter.check(&principal.tenant_id, limit, gate.clock.now())
+}
+
+/// The answer once the credential is known and its budget decided: the rate limit, then scope.
+fn conclude(writes: bool, principal: Principal, retry_after_secs: Option<u64>) -> Admission {
+    if let Some(retry_after_secs) = retry_after_secs {
+        return Admission::RateLimited { principal, retry_after_secs };
+    }
+    let (allowed, needed) = if writes {
         (principal.access.write, scope::SCIM_WRITE)
     } else {
         (principal.access.read, scope::SCIM_READ)
     };
     if !allowed {
-        return Ok(Admission::InsufficientScope { principal, needed });
+        return Admission::InsufficientScope { principal, needed };
     }
-    Ok(Admission::Admitted(principal))
+    Admission::Admitted(principal)
 }

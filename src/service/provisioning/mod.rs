@@ -4,6 +4,7 @@
 pub mod admission;
 mod assignments;
 pub mod bulk;
+pub mod credential_cache;
 mod events;
 mod groups;
 mod members;

@@ -29,6 +29,8 @@ pub struct Principal {
     pub credential_id: String,
     /// What the credential may do: static tokens may do everything, JWTs what their scope says.
     pub access: Access,
+    /// When the credential stops being valid on its own (a JWT's `exp`, in ms), for caches.
+    pub valid_until_ms: Option<i64>,
 }
 
 /// Why a request was not authenticated; each becomes a distinct 401 description.
@@ -143,6 +145,7 @@ pub fn authenticate(
         tenant_slug: tenant.slug,
         credential_id: format!("st:{}", row.id),
         access: Access::FULL,
+        valid_until_ms: None,
     }))
 }
 
@@ -228,8 +231,8 @@ pub fn list(db: &Database, tenant_slug: &str) -> Result<Vec<TokenView>, Operator
     Ok(tokens::list_for_tenant(&mut conn, &tenant.id)?.into_iter().map(TokenView::from).collect())
 }
 
-/// Revokes a token on behalf of `actor`; effective for the very next request, since every request
-/// looks it up. With `tenant_id`, a token of another tenant is not found.
+/// Revokes a token on behalf of `actor`: refused by this node from the next request on, by every
+/// node within `credential_cache::FRESH_FOR`. With `tenant_id`, a token of another tenant is not found.
 pub fn revoke(
     db: &Database,
     clock: &dyn Clock,

@@ -105,8 +105,8 @@ pub fn rename(
 }
 
 /// Disables or re-enables a tenant. Disabled, every credential of the tenant (static tokens,
-/// access and refresh tokens) is refused from the next request on, on every node: each request
-/// reads the tenant row. Its admins' sessions end, as when one admin is disabled, so enabling the
+/// access and refresh tokens) is refused from the next request on by this node, and within
+/// `credential_cache::FRESH_FOR` by every other. Its admins' sessions end, as when one admin is disabled, so enabling the
 /// tenant again does not bring old browser sessions back to life.
 pub fn set_disabled(
     db: &Database,

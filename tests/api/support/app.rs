@@ -312,3 +312,74 @@ impl TestApp {
         expect_json(response, StatusCode::CREATED).await
     }
 }
+
+/// `scimd serve` as a child process on the app's database: another node, with its own memory,
+/// as a load balancer would put beside the first. Killed when dropped.
+pub struct ChildNode {
+    pub address: String,
+    child: std::process::Child,
+}
+
+impl TestApp {
+    /// Requests `token` on `address` until it is refused; fails when a request sent more than a second
+    /// after the revocation (`revoked`) was still admitted. Then it stays refused.
+    pub async fn refused_within_a_second(
+        &self,
+        address: &str,
+        token: &str,
+        revoked: std::time::Instant,
+    ) {
+        let url = format!("{address}/scim/v2/Users");
+        loop {
+            let sent = std::time::Instant::now();
+            let status = self.client.get(&url).bearer_auth(token).send().await.unwrap().status();
+            if status == reqwest::StatusCode::UNAUTHORIZED {
+                break;
+            }
+            assert_eq!(status, reqwest::StatusCode::OK);
+            assert!(
+                sent.duration_since(revoked) < std::time::Duration::from_secs(1),
+                "{address} still admitted the credential a second after its revocation"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        for _ in 0..3 {
+            let status = self.client.get(&url).bearer_auth(token).send().await.unwrap().status();
+            assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+        }
+    }
+
+    /// Starts another node (see [`ChildNode`]) with the app's public URL, and waits until it
+    /// answers `/healthz`.
+    pub async fn child_node(&self) -> ChildNode {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let bind = format!("127.0.0.1:{port}");
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scimd"));
+        command
+            .args(["--database-url", &self.settings.database_url, "serve", "--bind", &bind])
+            .env_remove("SCIMD_CONFIG")
+            .env("SCIMD_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(public_url) = &self.settings.public_url {
+            command.env("SCIMD_PUBLIC_URL", public_url);
+        }
+        let child = command.spawn().expect("start scimd");
+        let node = ChildNode { address: format!("http://{bind}"), child };
+        for _ in 0..600 {
+            let up = self.client.get(format!("{}/healthz", node.address)).send().await;
+            if up.is_ok_and(|r| r.status().is_success()) {
+                return node;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the child node did not come up on {bind}");
+    }
+}
+
+impl Drop for ChildNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
