@@ -4,6 +4,7 @@
 pub mod columns;
 pub mod credential_epoch;
 pub mod filter_sql;
+mod group_commit;
 pub mod health;
 pub mod pulse;
 pub mod repo;
@@ -14,7 +15,7 @@ pub mod scratch;
 pub mod upgrade_check;
 pub mod value_index;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -239,9 +240,9 @@ pub struct PoolStats {
 pub struct Database {
     pool: Pool,
     target: DbTarget,
-    /// SQLite allows one writer; a `BEGIN DEFERRED` that upgrades to a write fails with SQLITE_BUSY
-    /// instead of waiting, so writers queue here instead. PostgreSQL needs no gate.
-    write_gate: Option<Arc<Mutex<()>>>,
+    /// SQLite allows one writer: writers queue here and share commits (`group_commit`).
+    /// PostgreSQL writers run concurrently.
+    group_commit: Option<Arc<group_commit::GroupCommit>>,
     /// How long a caller waits for a free pooled connection before giving up.
     checkout_timeout: Duration,
     /// PostgreSQL: each statement of a read transaction is cancelled after this (`SET LOCAL
@@ -333,7 +334,7 @@ impl Database {
             // on every checkout is pure overhead there; PostgreSQL connections can drop.
             .test_on_check_out(!target.is_sqlite())
             .build(manager.clone())?;
-        let write_gate = target.is_sqlite().then(|| Arc::new(Mutex::new(())));
+        let group_commit = target.is_sqlite().then(Arc::default);
         let alive = Arc::new(());
         if let DbTarget::Sqlite(path) = &target {
             spawn_checkpointer(path.clone(), Arc::downgrade(&alive));
@@ -341,7 +342,7 @@ impl Database {
         let db = Database {
             pool,
             target,
-            write_gate,
+            group_commit,
             checkout_timeout: DEFAULT_CHECKOUT_TIMEOUT,
             read_timeout: None,
             audit_counts: Arc::default(),
@@ -516,22 +517,13 @@ impl Database {
     where
         E: From<diesel::result::Error> + From<StoreError>,
     {
-        let _guard = self.lock_writer();
-        let mut pooled = self.checkout()?;
-        let conn: &mut DbConnection = &mut pooled;
-        let result = conn.transaction(|conn| {
-            if matches!(conn, DbConnection::Sqlite(_)) {
-                // Take SQLite's write lock before reading anything. A deferred transaction that
-                // reads first and writes later fails at once (SQLITE_BUSY, no waiting) when another
-                // process (the CLI beside a running server) committed in between; a write as the
-                // first statement waits out the busy timeout instead. It matches no row.
-                diesel::sql_query(
-                    "UPDATE event_log_state SET pruned_through = pruned_through WHERE id = 0",
-                )
-                .execute(conn)?;
+        let result = match &self.group_commit {
+            Some(group) => group.write(|| self.checkout(), f),
+            None => {
+                let mut pooled = self.checkout()?;
+                <DbConnection as Connection>::transaction(&mut pooled, f)
             }
-            f(conn)
-        });
+        };
         if repo::events::take_inserted() && result.is_ok() {
             self.events_pulse.ring();
         }
@@ -592,13 +584,6 @@ impl Database {
             ),
             None => "BEGIN ISOLATION LEVEL REPEATABLE READ".to_owned(),
         }
-    }
-
-    fn lock_writer(&self) -> Option<MutexGuard<'_, ()>> {
-        // A poisoned gate only means another writer panicked; the database itself rolled back.
-        self.write_gate
-            .as_ref()
-            .map(|gate| gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 }
 

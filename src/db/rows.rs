@@ -56,6 +56,8 @@ pub struct GroupWrite {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = group_members)]
+// NULL, not DEFAULT, for `None`: lets SQLite take several rows in one INSERT.
+#[diesel(treat_none_as_default_value = false)]
 pub struct MemberRow {
     pub group_id: String,
     pub member_id: String,
@@ -69,6 +71,8 @@ pub struct MemberRow {
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = resource_values)]
+// NULL, not DEFAULT, for `None`: lets SQLite take several rows in one INSERT.
+#[diesel(treat_none_as_default_value = false)]
 pub struct ValueRow {
     pub resource_id: String,
     pub tenant_id: String,

@@ -68,19 +68,10 @@ pub struct RequestFilter {
     pub until: Option<i64>,
 }
 
-/// Writes a batch: multi-row INSERTs of up to [`INSERT_CHUNK`] rows on each backend (diesel's
-/// MultiConnection has no batch insert, so each backend's connection is used as itself).
+/// Writes a batch: multi-row INSERTs of up to [`INSERT_CHUNK`] rows on each backend (a flush
+/// holds up to a second of requests).
 pub fn insert(conn: &mut DbConnection, rows: &[RequestRow]) -> QueryResult<()> {
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        match conn {
-            DbConnection::Sqlite(c) => {
-                diesel::insert_into(request_log::table).values(chunk).execute(c)?;
-            }
-            DbConnection::Postgres(c) => {
-                diesel::insert_into(request_log::table).values(chunk).execute(c)?;
-            }
-        }
-    }
+    super::insert_rows!(conn, request_log::table, rows, INSERT_CHUNK, sqlite_batches: true);
     Ok(())
 }
 

@@ -31,20 +31,18 @@ pub fn sync(conn: &mut DbConnection, resource_id: &str, rows: &[ValueRow]) -> Qu
             .execute(conn)?;
         }
     }
-    let mut written = 0;
-    for (key, new_rows) in &new {
-        if old.get(key).is_some_and(|old_rows| same_rows(old_rows, new_rows)) {
-            continue;
-        }
-        // One statement per row: diesel's MultiConnection has no multi-row INSERT, and inside
-        // one transaction the prepared statement is reused.
-        for row in new_rows {
-            diesel::insert_into(resource_values::table).values(*row).execute(conn)?;
-            written += 1;
-        }
-    }
-    Ok(written)
+    let changed: Vec<ValueRow> = new
+        .iter()
+        .filter(|(key, new_rows)| !old.get(*key).is_some_and(|old| same_rows(old, new_rows)))
+        .flat_map(|(_, new_rows)| new_rows.iter().map(|row| (*row).clone()))
+        .collect();
+    // A resource writes a handful of rows: cached one-row statements on SQLite.
+    super::insert_rows!(conn, resource_values::table, &changed, ROWS_PER_INSERT, sqlite_batches: false);
+    Ok(changed.len())
 }
+
+/// Index rows per INSERT: 8 values each, well within both backends' bind limits.
+const ROWS_PER_INSERT: usize = 512;
 
 /// Rows by (attribute, element).
 fn units(rows: &[ValueRow]) -> BTreeMap<(&str, &str), Vec<&ValueRow>> {

@@ -377,6 +377,14 @@ impl TestApp {
     }
 }
 
+impl ChildNode {
+    /// SIGKILL: the process ends mid-way, with no chance to finish anything.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for ChildNode {
     fn drop(&mut self) {
         let _ = self.child.kill();
