@@ -1178,8 +1178,8 @@ class Bench:
         self.meter.start()
         result, total, distinct = okta_import(self.server.port, token)
         self.server.check_alive()
-        label = (f"Okta full import: GET /Users?startIndex=N&count=100, 1 connection, "
-                 f"{total:,} users in {result.seconds:.1f} s")
+        label = (f"Okta full import (count=100, 1 connection): {total:,} users in "
+                 f"{result.seconds:.1f} s")
         self.record(label, "static", result, IMPORT)
         log(f"  {total:,} users, {result.requests:,} pages in {result.seconds:.1f} s; "
             f"{distinct:,} distinct ids")
