@@ -386,7 +386,8 @@ class Wrk:
 
 
 class CpuMeter:
-    """CPU used on this machine by other processes than the benchmark's (server, wrk, this script).
+    """CPU used on this machine by other processes than the benchmark's (server, wrk, this script,
+    and on a PostgreSQL on this machine the backends connected to the bench's database).
 
     wrk and the server share the machine, so a build or test running beside them lowers every
     figure: this measures by how much, in cores, between `start()` and `other_cores()`.
@@ -394,6 +395,8 @@ class CpuMeter:
 
     def __init__(self) -> None:
         self.server_pid: int | None = None
+        # The bench's database on a local PostgreSQL: its backends work for the server.
+        self.postgres_database: str | None = None
         self.tick = os.sysconf("SC_CLK_TCK")
         self.mark = self.snapshot()
 
@@ -412,7 +415,30 @@ class CpuMeter:
                 ours += (int(stat[11]) + int(stat[12])) / self.tick
             except (OSError, IndexError):
                 pass
+        if self.postgres_database:
+            ours += self.postgres_seconds(self.postgres_database)
         return time.monotonic(), busy, ours
+
+    def postgres_seconds(self, database: str) -> float:
+        """CPU seconds of the PostgreSQL backends connected to `database`, found by their process
+        title ("postgres: [cluster:] user database host(port) state"). The pool keeps its
+        connections, so backends seldom come and go between two snapshots."""
+        total = 0.0
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if (proc / "comm").read_text().strip() != "postgres":
+                    continue
+                title = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().split()
+                if not any(word == database and ("(" in after or after == "[local]")
+                           for word, after in zip(title, title[1:])):
+                    continue
+                stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(stat[11]) + int(stat[12])) / self.tick
+            except (OSError, IndexError, ValueError):
+                continue
+        return total
 
     def start(self) -> None:
         self.mark = self.snapshot()
@@ -983,6 +1009,10 @@ class Bench:
         self.tag = secrets.token_hex(3)
         self.backend = POSTGRES if self.database_url.startswith(("postgres://",
                                                                  "postgresql://")) else SQLITE
+        if self.backend == POSTGRES:
+            parts = urllib.parse.urlsplit(self.database_url)
+            if (parts.hostname or "localhost") in ("localhost", "127.0.0.1", "::1"):
+                self.meter.postgres_database = urllib.parse.unquote(parts.path.lstrip("/"))
         self.rows: list[Row] = []
         self.notes: list[str] = []
         self.rss_started = float("nan")
