@@ -1245,8 +1245,12 @@ class Bench:
         elif result.non2xx and not self.args.log_errors:
             found.append(f"{result.non2xx} non-2xx responses; run with --log-errors to see them")
         if problems := self.server.problems():
-            found.append(f"the server logged {len(problems)} warnings or errors, "
-                         f"first: {problems[0][:300]}")
+            # Distinct messages, without their timestamps: a startup warning must not hide the
+            # others.
+            distinct = list(dict.fromkeys(line.split(None, 1)[-1][:250] for line in problems))
+            found.append(f"the server logged {len(problems)} warnings or errors: "
+                         + " | ".join(distinct[:3])
+                         + (f" | and {len(distinct) - 3} more" if len(distinct) > 3 else ""))
         for finding in found:
             log(f"  {finding}")
             self.notes.append(f"**{label} ({auth}): {finding}.**")
