@@ -7,7 +7,7 @@
 --
 -- Environment (set by run.py):
 --   BENCH_SCENARIO  healthz | get_user | filter_user | list_users | create_user |
---                   deactivate_user | group_member | replace_user
+--                   deactivate_user | group_member | replace_user | refresh_token
 --   BENCH_USER_FILE file with one "id userName" line per loaded user; the first
 --                   BENCH_MEMBERS of them are members of the big group
 --   BENCH_MEMBERS   size of the big group
@@ -18,6 +18,9 @@
 --                   pass over the same scenario writes users the first pass did not touch
 --   BENCH_QUOTA     create_user only: stop each thread after this many requests (0 = none)
 --   BENCH_DONE_DIR  create_user only: where a thread that reached its quota leaves a file
+--   BENCH_REFRESH_TOKENS refresh_token only: one refresh token per thread, separated by spaces,
+--                   each from its own grant (run wrk with as many threads as connections)
+--   BENCH_CLIENT_BASIC   refresh_token only: the client's base64 "id:secret" (client_secret_basic)
 --   BENCH_ERROR_LOG if set, every response with a status of 400 or more is appended there
 --                   (status and body), at some cost in wrk's CPU
 
@@ -31,6 +34,11 @@ local pass = tonumber(os.getenv("BENCH_PASS") or "0")
 local quota = tonumber(os.getenv("BENCH_QUOTA") or "0")
 local done_dir = os.getenv("BENCH_DONE_DIR")
 local error_log = os.getenv("BENCH_ERROR_LOG")
+local client_basic = os.getenv("BENCH_CLIENT_BASIC")
+local refresh_tokens = {}
+for token in (os.getenv("BENCH_REFRESH_TOKENS") or ""):gmatch("%S+") do
+   refresh_tokens[#refresh_tokens + 1] = token
+end
 
 local PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 local USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -44,9 +52,11 @@ end
 
 -- Runs in the main Lua state once per thread, before the thread's own state calls init().
 local next_tid = 0
+local all_threads = {}
 function setup(thread)
    thread:set("tid", next_tid)
    next_tid = next_tid + 1
+   all_threads[#all_threads + 1] = thread
 end
 
 -- Per-thread state: each wrk thread runs its own copy of this script.
@@ -69,7 +79,15 @@ end
 function init(args)
    -- Threads start in the same second, so the thread number keeps their sequences apart.
    math.randomseed(os.time() * 1000 + tid)
-   if scenario ~= "healthz" and scenario ~= "create_user" then
+   if scenario == "refresh_token" then
+      -- Globals, so that done() can read each chain's last token and count (thread:get).
+      chain_token = refresh_tokens[tid + 1]
+      chain_refreshed = 0
+      if not chain_token or not client_basic then
+         error("refresh_token needs BENCH_CLIENT_BASIC and a token per thread in "
+                  .. "BENCH_REFRESH_TOKENS (thread " .. tid .. ")")
+      end
+   elseif scenario ~= "healthz" and scenario ~= "create_user" then
       load_users()
    end
 end
@@ -157,6 +175,22 @@ local builders = {
       return wrk.format("PATCH", path, nil, body)
    end,
 
+   -- One refresh chain per thread: each request presents the refresh token the previous
+   -- response returned (see response() below). Refresh tokens rotate and a token used again
+   -- after its successor can revoke the grant, so a chain must be strictly sequential: run.py
+   -- gives each thread one connection, and wrk sends a connection's next request only after
+   -- its response has been read. Every chain is its own grant, so chains never share a token.
+   refresh_token = function()
+      local body = "grant_type=refresh_token&refresh_token=" .. urlencode(chain_token)
+      -- These headers replace wrk's -H ones (no SCIM Content-Type, no bearer token).
+      local headers = {
+         ["Content-Type"] = "application/x-www-form-urlencoded",
+         ["Authorization"] = "Basic " .. client_basic,
+         ["Accept"] = "application/json",
+      }
+      return wrk.format("POST", "/oauth/token", headers, body)
+   end,
+
    -- A full replace that changes the display name, so each PUT writes.
    replace_user = function()
       local i = math.random(#ids)
@@ -178,15 +212,33 @@ if scenario ~= "healthz" then
    end
 end
 
--- Defined only on request: with a response() function wrk keeps every header and body.
-if error_log then
+local function log_error(status, body)
+   if error_log and status >= 400 then
+      local text = (body or ""):sub(1, 300):gsub("\n", " ")
+      local f = io.open(error_log, "a")
+      f:write(status, " ", text, "\n")
+      f:close()
+   end
+end
+
+-- Defined only when needed: with a response() function wrk keeps every header and body.
+if scenario == "refresh_token" then
+   -- The chain goes on from the refresh token this answer carries. (An answer without one
+   -- leaves the token as it was: presenting it again is a retry, not a reuse, while its
+   -- successor is unused; done() reports how many answers carried one.)
    response = function(status, headers, body)
-      if status >= 400 then
-         local text = (body or ""):sub(1, 300):gsub("\n", " ")
-         local f = io.open(error_log, "a")
-         f:write(status, " ", text, "\n")
-         f:close()
+      if status == 200 then
+         local token = (body or ""):match('"refresh_token"%s*:%s*"([^"]+)"')
+         if token then
+            chain_token = token
+            chain_refreshed = chain_refreshed + 1
+         end
       end
+      log_error(status, body)
+   end
+elseif error_log then
+   response = function(status, headers, body)
+      log_error(status, body)
    end
 end
 
@@ -201,4 +253,13 @@ function done(summary, latency, requests)
       summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
       latency:percentile(50), latency:percentile(90), latency:percentile(99),
       latency.max, latency.mean))
+   if scenario == "refresh_token" then
+      -- Each chain's last refresh token and how many answers moved it on, for run.py's checks.
+      local chains = {}
+      for i, thread in ipairs(all_threads) do
+         chains[i] = string.format('{"token":"%s","refreshed":%d}',
+            tostring(thread:get("chain_token")), tonumber(thread:get("chain_refreshed")) or 0)
+      end
+      io.write("BENCH_CHAINS [" .. table.concat(chains, ",") .. "]\n")
+   end
 end
