@@ -44,6 +44,11 @@ enum Part {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SqlFragment {
     parts: Vec<Part>,
+    /// Whether the statement may be kept prepared, cached by its text. Values are always bound,
+    /// so the text varies only with the filter's shape; only shapes from a bounded set are
+    /// cached (one comparison, a sort), because each connection's statement cache has no
+    /// eviction and a client could otherwise fill it with ever new combinations.
+    cacheable: bool,
 }
 
 impl SqlFragment {
@@ -69,6 +74,11 @@ impl SqlFragment {
     fn boolean(&mut self, value: bool) -> &mut Self {
         self.parts.push(Part::Bind(Bind::Bool(value)));
         self
+    }
+
+    /// Whether the statement may stay prepared (see the field).
+    pub fn is_cacheable(&self) -> bool {
+        self.cacheable
     }
 
     /// The SQL text with `?` for each bound value (for tests and debugging).
@@ -102,7 +112,9 @@ impl QueryId for SqlFragment {
 
 impl QueryFragment<MultiBackend> for SqlFragment {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> diesel::QueryResult<()> {
-        out.unsafe_to_cache_prepared();
+        if !self.cacheable {
+            out.unsafe_to_cache_prepared();
+        }
         for part in &self.parts {
             match part {
                 Part::Sql(text) => out.push_sql(text),
@@ -280,14 +292,22 @@ fn uses_value_index(plan: &TablePlan) -> bool {
 pub fn emit(target: &FilterTarget, tenant: &str, plan: &TablePlan) -> SqlFragment {
     let mut out = SqlFragment::default();
     let writer = Writer { target, tenant };
-    tree(plan, &mut out, &mut |test, out| writer.test(test, out));
+    let mut comparisons = 0;
+    tree(plan, &mut out, &mut |test, out| {
+        // A value path (`emails[type eq "work" and …]`) holds a tree of its own: never cached.
+        comparisons += if matches!(test, Test::Element(..)) { 2 } else { 1 };
+        writer.test(test, out)
+    });
+    // `userName eq`, `externalId eq`, `displayName eq`: what IdPs send on every lookup.
+    out.cacheable = comparisons <= 1;
     out
 }
 
 /// Writes a planned sort over `target` rows.
 pub fn emit_order(target: &FilterTarget, plan: &SortPlan<ColumnName>) -> SqlFragment {
     let dir = if plan.descending { "DESC" } else { "ASC" };
-    let mut out = SqlFragment::default();
+    // One attribute and a direction: a bounded set of texts.
+    let mut out = SqlFragment { cacheable: true, ..SqlFragment::default() };
     match &plan.by {
         SortBy::Column(col) if col.nullable => {
             out.sql(&format!("({col} IS NULL) {dir}, {col} {dir}"));
@@ -564,6 +584,24 @@ mod tests {
     }
 
     #[test]
+    fn only_filters_of_one_comparison_stay_prepared() {
+        let cases = [
+            (r#"userName eq "ada@example.com""#, true),
+            (r#"externalId eq "x""#, true),
+            (r#"name.familyName co "love""#, true),
+            ("title pr", true),
+            (r#"userName eq "a" or userName eq "b""#, false),
+            (r#"not (title pr)"#, true),
+            (r#"emails[type eq "work"]"#, false),
+        ];
+        for (filter, cacheable) in cases {
+            let f = parse_filter(filter).unwrap();
+            let fragment = to_predicate(&USERS, schemas(&USERS), "t1", &f).unwrap();
+            assert_eq!(fragment.is_cacheable(), cacheable, "{filter}");
+        }
+    }
+
+    #[test]
     fn columns_values_and_value_paths_translate() {
         let cases = [
             (
@@ -782,5 +820,6 @@ mod tests {
         assert_eq!(binds(&out), ["t9", "urn:x:ext:codes.value", "abc", "abc", "AbC", "false"]);
         let order = SortPlan { by: SortBy::Value(key("n"), SortValue::Number), descending: false };
         assert!(emit_order(&USERS, &order).debug_sql().starts_with("((SELECT MIN(s.value_num)"));
+        assert!(emit_order(&USERS, &order).is_cacheable(), "a sort is one of a bounded set");
     }
 }
