@@ -13,11 +13,8 @@ use crate::db::schema::{group_members, scim_groups, scim_users};
 /// Ids per `IN (…)` list; keeps every backend under its bind-parameter limit.
 pub const ID_CHUNK: usize = 500;
 
-/// Membership rows per INSERT: 6 values each, well within both backends' bind limits.
-const ROWS_PER_INSERT: usize = 1000;
-
-/// From how many new members on SQLite one multi-row INSERT beats cached one-row statements.
-const SQLITE_BATCH_FROM: usize = 32;
+/// Membership rows per INSERT: Okta adds members a few at a time, and by the thousand on import.
+const ROWS_PER_INSERT: usize = 64;
 
 /// A member as SCIM shows it: id, type and the member's current display name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,9 +115,7 @@ pub fn add_members(
             member_group_id: (kind == "Group").then(|| id.clone()),
         })
         .collect();
-    // Okta adds members a few at a time, and imports them by the thousand.
-    let sqlite_batches = rows.len() >= SQLITE_BATCH_FROM;
-    super::insert_rows!(conn, group_members::table, &rows, ROWS_PER_INSERT, sqlite_batches: sqlite_batches);
+    super::insert_rows!(conn, group_members::table, &rows, ROWS_PER_INSERT);
     Ok(rows.into_iter().map(|row| (row.member_id, row.member_type)).collect())
 }
 

@@ -1,32 +1,35 @@
 //! Repositories: one module per aggregate, plain functions over a `DbConnection`, always scoped by
 //! tenant. They return diesel errors; services decide what those mean.
 
-/// Inserts the slice `$rows` into `$table` as multi-row INSERTs of at most `$per_statement` rows:
-/// one round trip per batch on PostgreSQL. diesel's MultiConnection has no batch insert, so each
-/// backend's connection is used as itself. On SQLite (no round trips) only when `$sqlite_batches`:
-/// there a small batch is cheaper as cached one-row statements than as a statement prepared anew.
-/// The row type must insert `None` as NULL (`treat_none_as_default_value = false`), or SQLite,
-/// which has no DEFAULT in a VALUES list, would get one statement per row anyway.
+/// Inserts the slice `$rows` into `$table` as multi-row INSERTs of exactly `$per_statement` rows
+/// (a `const`), the rest one row at a time. Fixed sizes keep each statement's text the same, so it
+/// is prepared once per connection and cached, as the one-row INSERT is; on PostgreSQL a batch is
+/// also one round trip. diesel's MultiConnection has no batch insert, so each backend's connection
+/// is used as itself. The row type must insert `None` as NULL (`treat_none_as_default_value =
+/// false`), or SQLite, which has no DEFAULT in a VALUES list, would get one statement per row.
 macro_rules! insert_rows {
-    ($conn:expr, $table:expr, $rows:expr, $per_statement:expr, sqlite_batches: $sqlite_batches:expr) => {{
+    ($conn:expr, $table:expr, $rows:expr, $per_statement:expr) => {{
         let conn: &mut $crate::db::DbConnection = $conn;
-        let rows = $rows;
-        match conn {
-            $crate::db::DbConnection::Postgres(c) => {
-                for chunk in rows.chunks($per_statement) {
-                    diesel::insert_into($table).values(chunk).execute(c)?;
+        let mut batches = $rows.chunks_exact($per_statement);
+        for batch in &mut batches {
+            match <&[_; $per_statement]>::try_from(batch) {
+                Ok(batch) => match &mut *conn {
+                    $crate::db::DbConnection::Postgres(c) => {
+                        diesel::insert_into($table).values(batch).execute(c)?;
+                    }
+                    $crate::db::DbConnection::Sqlite(c) => {
+                        diesel::insert_into($table).values(batch).execute(c)?;
+                    }
+                },
+                Err(_) => {
+                    for row in batch {
+                        diesel::insert_into($table).values(row).execute(&mut *conn)?;
+                    }
                 }
             }
-            $crate::db::DbConnection::Sqlite(c) if $sqlite_batches => {
-                for chunk in rows.chunks($per_statement) {
-                    diesel::insert_into($table).values(chunk).execute(c)?;
-                }
-            }
-            $crate::db::DbConnection::Sqlite(c) => {
-                for row in rows {
-                    diesel::insert_into($table).values(row).execute(c)?;
-                }
-            }
+        }
+        for row in batches.remainder() {
+            diesel::insert_into($table).values(row).execute(&mut *conn)?;
         }
     }};
 }

@@ -36,13 +36,12 @@ pub fn sync(conn: &mut DbConnection, resource_id: &str, rows: &[ValueRow]) -> Qu
         .filter(|(key, new_rows)| !old.get(*key).is_some_and(|old| same_rows(old, new_rows)))
         .flat_map(|(_, new_rows)| new_rows.iter().map(|row| (*row).clone()))
         .collect();
-    // A resource writes a handful of rows: cached one-row statements on SQLite.
-    super::insert_rows!(conn, resource_values::table, &changed, ROWS_PER_INSERT, sqlite_batches: false);
+    super::insert_rows!(conn, resource_values::table, &changed, ROWS_PER_INSERT);
     Ok(changed.len())
 }
 
-/// Index rows per INSERT: 8 values each, well within both backends' bind limits.
-const ROWS_PER_INSERT: usize = 512;
+/// Index rows per INSERT: a user has about seven.
+const ROWS_PER_INSERT: usize = 4;
 
 /// Rows by (attribute, element).
 fn units(rows: &[ValueRow]) -> BTreeMap<(&str, &str), Vec<&ValueRow>> {
