@@ -69,7 +69,11 @@ impl GroupCommit {
             Some(open) => open,
             None => match begin(open) {
                 Ok(conn) => (conn, Outcome::default(), 0),
-                Err(err) => return Err(err.into()),
+                Err(err) => {
+                    // No group was opened: the turn goes to the next writer.
+                    self.group_ended(self.lock());
+                    return Err(err.into());
+                }
             },
         };
         // Held by the guard while `f` runs: if `f` panics, the group is rolled back and every
@@ -258,6 +262,20 @@ mod tests {
         let kept = numbers(&scratch.db);
         assert_eq!(kept.len(), 6 * 20);
         assert!(kept.iter().all(|n| n % 3 != 0), "{kept:?}");
+    }
+
+    /// A writer that finds no free connection (or the database down) is refused, and the writers
+    /// after it carry on.
+    #[test]
+    fn a_writer_without_a_connection_frees_the_turn() {
+        let scratch = ScratchDatabase::new("group_commit_checkout", 1);
+        let db = scratch.db.clone().with_checkout_timeout(std::time::Duration::from_millis(50));
+        let held = db.conn().unwrap();
+        let refused: Result<(), StoreError> = db.write(|_| Ok(()));
+        assert!(refused.is_err());
+        drop(held);
+        let done: Result<(), StoreError> = db.write(|_| Ok(()));
+        assert!(done.is_ok(), "{done:?}");
     }
 
     /// A writer whose closure panics ends its group (rolled back, the others of it told so), and
