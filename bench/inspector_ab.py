@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """The request inspector's cost: two release servers side by side, one with the inspector on
-(the default) and one with it off (request_log_retention_days = 0), each on its own SQLite
-database with the same users; wrk runs each scenario against them in alternation (on, off, on,
+(the default) and one with it off (request_log_retention_days = 0), each on its own copy of one
+SQLite database seeded with the same users; wrk runs each scenario against them in alternation (on, off, on,
 off, …) so that whatever else the machine does weighs on both alike. Prints requests per second
 per scenario and the ratio on / off.
 
     python3 bench/inspector_ab.py [--users 2000] [--rounds 3] [--duration 5]
 
+`--users 100000` measures at `make bench`'s size.
+
 Needs `cargo build --release --bin scimd` and wrk.
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -51,8 +54,9 @@ def start(db_url, port, inspector):
 
 
 def seed(port, token, users, path):
-    lines = []
-    for n in range(users):
+    """Creates `users` users over four connections and writes their ids and userNames to
+    `path`, one per line, as scim.lua reads them."""
+    def create(n):
         body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                 "userName": f"seed{n}@bench.test", "name": {"givenName": "S", "familyName": str(n)},
                 "emails": [{"value": f"seed{n}@bench.test", "primary": True}]}
@@ -61,7 +65,9 @@ def seed(port, token, users, path):
                                      headers={"Authorization": f"Bearer {token}",
                                               "Content-Type": "application/scim+json"})
         user = json.load(urllib.request.urlopen(req))
-        lines.append(f"{user['id']} {user['userName']}")
+        return f"{user['id']} {user['userName']}"
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        lines = list(pool.map(create, range(users), chunksize=64))
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -87,15 +93,23 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="scimd-inspector-ab-"))
     servers = {}
     try:
+        # One database seeded once (inspector off, so it holds no request log), copied for both.
+        seeded = work / "seed.db"
+        run_cli(f"sqlite://{seeded}", "migrate")
+        run_cli(f"sqlite://{seeded}", "tenant", "create", "bench")
+        token = run_cli(f"sqlite://{seeded}", "token", "issue", "--tenant", "bench")["token"]
+        seeder = start(f"sqlite://{seeded}", 18280, False)
+        users_file = work / "users"
+        try:
+            seed(18280, token, args.users, users_file)
+        finally:
+            seeder.terminate()
+            seeder.wait()
         for name, port, on in (("on", 18281, True), ("off", 18282, False)):
-            db = f"sqlite://{work}/{name}.db"
-            run_cli(db, "migrate")
-            run_cli(db, "tenant", "create", "bench")
-            token = run_cli(db, "token", "issue", "--tenant", "bench")["token"]
-            proc = start(db, port, on)
-            users_file = work / f"{name}.users"
-            seed(port, token, args.users, users_file)
-            servers[name] = (port, token, users_file, proc)
+            for suffix in ("", "-wal"):
+                if Path(f"{seeded}{suffix}").exists():
+                    shutil.copy(f"{seeded}{suffix}", work / f"{name}.db{suffix}")
+            servers[name] = (port, token, users_file, start(f"sqlite://{work}/{name}.db", port, on))
         results = {}
         for scenario in ("get_user", "filter_user", "create_user"):
             for r in range(args.rounds):

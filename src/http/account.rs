@@ -6,7 +6,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::AppState;
 use super::console::requests;
 use super::error::{PageError, blocking};
 use super::ui::{self, SESSION_COOKIE, see_other};
@@ -14,11 +13,15 @@ use super::web_session::{
     Realm, SignInFn, SignInRealm, SignInView, Signed, SignedForm, sign_in_page, sign_in_post,
     sign_out,
 };
+use super::{AppState, Page, State};
 use crate::service::accounts::NewSession;
 use crate::service::accounts::tenant_admins::{self, TenantAdminSession};
 use crate::service::oauth::grants::{self, GrantSummary};
 
 pub struct TenantAdmins;
+
+/// A signed-in tenant admin.
+type Admin = Signed<TenantAdmins>;
 
 impl Realm for TenantAdmins {
     type Session = TenantAdminSession;
@@ -61,11 +64,29 @@ struct LoginPage<'a> {
     csrf: &'a str,
 }
 
+/// What the layout shows on every account page.
+struct AccountNav {
+    tenant_name: String,
+    email: String,
+    csrf: String,
+}
+
+impl AccountNav {
+    fn of(admin: &Signed<TenantAdmins>) -> AccountNav {
+        let session = &admin.session;
+        AccountNav {
+            tenant_name: session.tenant_name.clone(),
+            email: session.email.clone(),
+            csrf: session.csrf_token.clone(),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "account/grants.html")]
 struct GrantsPage {
-    tenant_name: String,
-    email: String,
+    nav: AccountNav,
+    /// For the grants table's revoke forms.
     csrf: String,
     notice: Option<&'static str>,
     grants: Vec<GrantSummary>,
@@ -91,8 +112,7 @@ async fn grants_page(
     let tenant_id = admin.session.tenant_id.clone();
     let grants = blocking(move || grants::for_tenant(&st.db, &tenant_id)).await?;
     let page = GrantsPage {
-        tenant_name: admin.session.tenant_name.clone(),
-        email: admin.session.email.clone(),
+        nav: AccountNav::of(&admin),
         csrf: admin.session.csrf_token.clone(),
         notice: (query.done.as_deref() == Some("grant-revoked"))
             .then_some("Access revoked: that application can no longer reach your directory."),
@@ -106,9 +126,7 @@ async fn grants_page(
 #[derive(Template)]
 #[template(path = "account/requests.html")]
 struct RequestsPage {
-    tenant_name: String,
-    email: String,
-    csrf: String,
+    nav: AccountNav,
     base: &'static str,
     listing: requests::Listing,
 }
@@ -116,46 +134,24 @@ struct RequestsPage {
 #[derive(Template)]
 #[template(path = "account/request.html")]
 struct RequestPage {
-    tenant_name: String,
-    email: String,
-    csrf: String,
+    nav: AccountNav,
     base: &'static str,
     detail: requests::Detail,
 }
 
 /// The tenant's own request log: the same pages as the console's, confined to the session's
 /// tenant.
-async fn requests_page(
-    state: web::Data<AppState>,
-    admin: Signed<TenantAdmins>,
-    query: web::Query<requests::Query>,
-) -> Result<HttpResponse, PageError> {
+async fn requests_page(state: State, admin: Admin, query: web::Query<requests::Query>) -> Page {
     let tenant_id = admin.session.tenant_id.clone();
     let listing = requests::listing(&state, tenant_id, query.into_inner()).await?;
-    let page = RequestsPage {
-        tenant_name: admin.session.tenant_name.clone(),
-        email: admin.session.email.clone(),
-        csrf: admin.session.csrf_token.clone(),
-        base: "/account/requests",
-        listing,
-    };
+    let page = RequestsPage { nav: AccountNav::of(&admin), base: "/account/requests", listing };
     Ok(ui::render(StatusCode::OK, &page))
 }
 
-async fn request_page(
-    state: web::Data<AppState>,
-    admin: Signed<TenantAdmins>,
-    seq: web::Path<i64>,
-) -> Result<HttpResponse, PageError> {
+async fn request_page(state: State, admin: Admin, seq: web::Path<i64>) -> Page {
     let tenant_id = admin.session.tenant_id.clone();
     let detail = requests::detail(&state, tenant_id, seq.into_inner()).await?;
-    let page = RequestPage {
-        tenant_name: admin.session.tenant_name.clone(),
-        email: admin.session.email.clone(),
-        csrf: admin.session.csrf_token.clone(),
-        base: "/account/requests",
-        detail,
-    };
+    let page = RequestPage { nav: AccountNav::of(&admin), base: "/account/requests", detail };
     Ok(ui::render(StatusCode::OK, &page))
 }
 

@@ -45,9 +45,10 @@ pub async fn record(
     };
     let (request, response) = response.into_parts();
     let (response, body) = response.into_parts();
-    let bytes = match actix_web::body::to_bytes(body).await {
+    // SCIM answers are whole in memory: taken as they are, without polling a stream.
+    let bytes = match body.try_into_bytes() {
         Ok(bytes) => bytes,
-        Err(_) => web::Bytes::new(),
+        Err(body) => actix_web::body::to_bytes(body).await.unwrap_or_default(),
     };
     let limit = state.settings.request_log_body_bytes;
     let status = response.status().as_u16();

@@ -37,6 +37,12 @@ use crate::service::operations::rate_limit::BatchedLimiter;
 use crate::service::provisioning::{TenantContext, TenantId};
 
 /// Shared by every request.
+/// The application state, as handlers receive it.
+pub type State = web::Data<AppState>;
+
+/// What an HTML page's handler answers: the page, a redirect, or an error page.
+pub type Page = Result<HttpResponse, error::PageError>;
+
 pub struct AppState {
     pub db: Database,
     /// This node's housekeeping thread (retention of every growing table), alive with the state.

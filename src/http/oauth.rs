@@ -9,7 +9,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use super::AppState;
 use super::error::PageError;
 use super::error::oauth::{no_store, oauth_error, storage_failure};
 use super::extractors::{NUL_DETAIL, client_ip, origin, query_pairs};
@@ -17,6 +16,7 @@ use super::limits::{BodyError, read_body};
 use super::nul;
 use super::ui::{self, ConsentPage, LoginPage, SESSION_COOKIE};
 use super::web_session::{refused, sign_in, sign_in_csrf, with_csrf_cookie};
+use super::{AppState, State};
 use crate::db::StoreError;
 use crate::db::rows::ClientRow;
 use crate::oauth::error::OAuthError;
@@ -439,7 +439,7 @@ fn client_request(
 async fn with_client<T, F>(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    payload: web::Payload,
     act: F,
 ) -> HttpResponse
 where
@@ -454,6 +454,10 @@ where
         + Send
         + 'static,
 {
+    let body = match client_body(payload).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     let (params, creds) = match client_request(&req, &body) {
         Ok(pair) => pair,
         Err((e, basic)) => return oauth_error(&e, basic),
@@ -506,24 +510,10 @@ fn token_budget(ctx: &Ctx, client_id: &str) -> Result<Option<u64>, StoreError> {
     Ok(by_client.retry_after_secs().max(by_ip.retry_after_secs()))
 }
 
-fn token_param(params: &Params) -> Result<&str, OAuthError> {
-    params
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("the token parameter is required"))
-}
-
-async fn token(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    payload: web::Payload,
-) -> HttpResponse {
-    let body = match client_body(payload).await {
-        Ok(body) => body,
-        Err(refused) => return refused,
-    };
+async fn token(req: HttpRequest, state: State, payload: web::Payload) -> HttpResponse {
     // Parsed only once the client is authenticated: a bad secret is `invalid_client` whatever
     // the grant says.
-    with_client(req, state, body, |env, _, params, creds, client| {
+    with_client(req, state, payload, |env, _, params, creds, client| {
         match GrantRequest::parse(params) {
             Ok(grant) => flow::token(env, &grant, creds, client),
             Err(e) => Ok(Verdict::Refused(e)),
@@ -532,37 +522,24 @@ async fn token(
     .await
 }
 
-async fn revoke(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    payload: web::Payload,
-) -> HttpResponse {
-    let body = match client_body(payload).await {
-        Ok(body) => body,
-        Err(refused) => return refused,
-    };
-    with_client(req, state, body, |env, state, params, _, client| match token_param(params) {
-        Ok(token) => access_tokens::revoke(env, &state.tokens, client, token)
-            .map(|()| Verdict::Granted(json!({}))),
-        Err(e) => Ok(Verdict::Refused(e)),
+/// RFC 7009 revocation and RFC 7662 introspection refuse a request that names no `token`.
+fn no_token<T>() -> Verdict<T, OAuthError> {
+    Verdict::Refused(OAuthError::invalid_request("the token parameter is required"))
+}
+
+async fn revoke(req: HttpRequest, state: State, payload: web::Payload) -> HttpResponse {
+    with_client(req, state, payload, |env, state, params, _, client| {
+        let Some(token) = params.get("token") else { return Ok(no_token()) };
+        access_tokens::revoke(env, &state.tokens, client, token)
+            .map(|()| Verdict::Granted(json!({})))
     })
     .await
 }
 
-async fn introspect(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    payload: web::Payload,
-) -> HttpResponse {
-    let body = match client_body(payload).await {
-        Ok(body) => body,
-        Err(refused) => return refused,
-    };
-    with_client(req, state, body, |env, state, params, _, client| match token_param(params) {
-        Ok(token) => {
-            access_tokens::introspect(env, &state.tokens, client, token).map(Verdict::Granted)
-        }
-        Err(e) => Ok(Verdict::Refused(e)),
+async fn introspect(req: HttpRequest, state: State, payload: web::Payload) -> HttpResponse {
+    with_client(req, state, payload, |env, state, params, _, client| {
+        let Some(token) = params.get("token") else { return Ok(no_token()) };
+        access_tokens::introspect(env, &state.tokens, client, token).map(Verdict::Granted)
     })
     .await
 }

@@ -2,13 +2,19 @@
 //! tenant. They return diesel errors; services decide what those mean.
 
 /// Inserts the slice `$rows` into `$table` as multi-row INSERTs of exactly `$per_statement` rows
-/// (a `const`), the rest one row at a time. Fixed sizes keep each statement's text the same, so it
+/// (a `const`), what is left in INSERTs of each `$smaller` size in turn, the rest one row at a time. Fixed sizes keep each statement's text the same, so it
 /// is prepared once per connection and cached, as the one-row INSERT is; on PostgreSQL a batch is
 /// also one round trip. diesel's MultiConnection has no batch insert, so each backend's connection
 /// is used as itself. The row type must insert `None` as NULL (`treat_none_as_default_value =
 /// false`), or SQLite, which has no DEFAULT in a VALUES list, would get one statement per row.
 macro_rules! insert_rows {
-    ($conn:expr, $table:expr, $rows:expr, $per_statement:expr) => {{
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let conn: &mut $crate::db::DbConnection = $conn;
+        for row in $rows {
+            diesel::insert_into($table).values(row).execute(&mut *conn)?;
+        }
+    }};
+    ($conn:expr, $table:expr, $rows:expr, $per_statement:expr $(, $smaller:expr)*) => {{
         let conn: &mut $crate::db::DbConnection = $conn;
         let mut batches = $rows.chunks_exact($per_statement);
         for batch in &mut batches {
@@ -21,16 +27,11 @@ macro_rules! insert_rows {
                         diesel::insert_into($table).values(batch).execute(c)?;
                     }
                 },
-                Err(_) => {
-                    for row in batch {
-                        diesel::insert_into($table).values(row).execute(&mut *conn)?;
-                    }
-                }
+                // `chunks_exact` yields only full batches; kept total rather than a panic.
+                Err(_) => $crate::db::repo::insert_rows!(&mut *conn, $table, batch),
             }
         }
-        for row in batches.remainder() {
-            diesel::insert_into($table).values(row).execute(&mut *conn)?;
-        }
+        $crate::db::repo::insert_rows!(&mut *conn, $table, batches.remainder() $(, $smaller)*);
     }};
 }
 pub(crate) use insert_rows;

@@ -68,16 +68,18 @@ pub struct RequestFilter {
     pub until: Option<i64>,
 }
 
-/// Writes a batch: multi-row INSERTs of [`INSERT_CHUNK`] rows on each backend, the rest one by one (a flush
-/// holds up to a second of requests).
+/// Writes a batch (a flush holds up to half a second of requests): multi-row INSERTs of
+/// [`INSERT_CHUNK`] rows, then of [`INSERT_SMALL`], the rest one by one.
 pub fn insert(conn: &mut DbConnection, rows: &[RequestRow]) -> QueryResult<()> {
-    super::insert_rows!(conn, request_log::table, rows, INSERT_CHUNK);
+    super::insert_rows!(conn, request_log::table, rows, INSERT_CHUNK, INSERT_SMALL);
     Ok(())
 }
 
-/// Rows per INSERT: 14 values each, well within both backends' bind limits; a flush under load
-/// holds dozens.
-const INSERT_CHUNK: usize = 16;
+/// Rows per INSERT under load (a busy node flushes thousands): 14 values each, 896 binds, well
+/// within both backends' limits.
+const INSERT_CHUNK: usize = 64;
+/// Rows per INSERT for a quiet node's flush of a few dozen.
+const INSERT_SMALL: usize = 8;
 
 /// One tenant's requests older than `before_seq` (newest first) that pass `filter`.
 pub fn page(
@@ -130,9 +132,24 @@ pub fn find(conn: &mut DbConnection, tenant_id: &str, seq: i64) -> QueryResult<O
         .optional()
 }
 
-/// Deletes rows recorded before `cutoff`; answers how many.
+/// Deletes rows recorded before `cutoff`; answers how many. Rows are appended about in time
+/// order, so the old ones are the oldest `seq`s: the walk from the first row stops at the first
+/// one young enough to keep, and everything before it goes. No index on `at` is needed (each
+/// recorded request would pay for one); a row that a node with a slow clock wrote after younger
+/// ones waits for the next pass.
 pub fn prune_older(conn: &mut DbConnection, cutoff: i64) -> QueryResult<usize> {
-    diesel::delete(request_log::table.filter(request_log::at.lt(cutoff))).execute(conn)
+    let first_kept: Option<i64> = request_log::table
+        .filter(request_log::at.ge(cutoff))
+        .order(request_log::seq)
+        .select(request_log::seq)
+        .first(conn)
+        .optional()?;
+    match first_kept {
+        Some(seq) => {
+            diesel::delete(request_log::table.filter(request_log::seq.lt(seq))).execute(conn)
+        }
+        None => diesel::delete(request_log::table).execute(conn),
+    }
 }
 
 /// Keeps at most `keep` rows per tenant (the newest); answers how many went.
@@ -236,23 +253,59 @@ mod tests {
     use crate::db::StoreError;
     use crate::db::scratch::ScratchDatabase;
 
+    /// A scratch database with tenant `t`.
+    fn with_tenant(name: &str) -> ScratchDatabase {
+        let scratch = ScratchDatabase::new(name, 2);
+        scratch
+            .db
+            .write(|conn| {
+                let tenant = crate::db::rows::TenantRow {
+                    id: "t".into(),
+                    slug: "t".into(),
+                    name: "T".into(),
+                    disabled: false,
+                    created_at: 0,
+                };
+                crate::db::repo::tenants::insert(conn, &tenant).map_err(StoreError::from)
+            })
+            .unwrap();
+        scratch
+    }
+
+    fn times(db: &crate::db::Database) -> Vec<i64> {
+        let mut conn = db.conn().unwrap();
+        let rows = page(&mut conn, "t", &RequestFilter::default(), None, 1000).unwrap();
+        rows.into_iter().rev().map(|row| row.at).collect()
+    }
+
+    /// Age pruning removes the oldest rows up to the first young one; a late-written old row
+    /// (a node with a slow clock) goes on a later pass, once the rows before it have.
+    #[test]
+    fn age_pruning_takes_the_old_prefix() {
+        let scratch = with_tenant("request_log_age");
+        let db = &scratch.db;
+        let rows: Vec<RequestRow> = [10, 20, 30, 15, 40]
+            .into_iter()
+            .map(|at| RequestRow { at, ..RequestRow::default_for_tests() })
+            .collect();
+        db.write(|conn| insert(conn, &rows).map_err(StoreError::from)).unwrap();
+        let prune = |cutoff| db.write(|conn| prune_older(conn, cutoff).map_err(StoreError::from));
+        assert_eq!(prune(5).unwrap(), 0);
+        assert_eq!(prune(25).unwrap(), 2);
+        assert_eq!(times(db), [30, 15, 40]);
+        assert_eq!(prune(35).unwrap(), 2);
+        assert_eq!(times(db), [40]);
+        assert_eq!(prune(50).unwrap(), 1, "all old: all go");
+        assert!(times(db).is_empty());
+    }
+
     /// Every row is written, whether it falls in a full batch or the rest, with its NULLs.
     #[test]
     fn batches_and_the_rest_are_all_written() {
-        let scratch = ScratchDatabase::new("request_log", 2);
+        let scratch = with_tenant("request_log");
         let db = &scratch.db;
-        db.write(|conn| {
-            let tenant = crate::db::rows::TenantRow {
-                id: "t".into(),
-                slug: "t".into(),
-                name: "T".into(),
-                disabled: false,
-                created_at: 0,
-            };
-            crate::db::repo::tenants::insert(conn, &tenant).map_err(StoreError::from)
-        })
-        .unwrap();
-        for count in [0, 1, INSERT_CHUNK - 1, INSERT_CHUNK, 2 * INSERT_CHUNK + 5] {
+        let mixed = 2 * INSERT_CHUNK + 2 * INSERT_SMALL + 5;
+        for count in [0, 1, INSERT_SMALL, INSERT_CHUNK - 1, INSERT_CHUNK, mixed] {
             let rows: Vec<RequestRow> = (0..count)
                 .map(|n| RequestRow {
                     at: n as i64,

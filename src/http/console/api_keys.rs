@@ -1,13 +1,10 @@
 //! API keys of the vendor's application: the list, creating one (shown once) and revoking.
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use askama::Template;
 
-use super::tenants::SecretPage;
-use super::{Done, Nav, Operator, OperatorForm};
-use crate::http::AppState;
-use crate::http::error::{PageError, blocking};
-use crate::http::ui::{self, see_other};
+use super::{Done, Nav, Operator, OperatorForm, Page, SecretPage, State, ok, read};
+use crate::http::ui::see_other;
 use crate::service::tenancy::api_keys::{self, ApiKeyView, Scope};
 use crate::service::tenancy::tenants::{self, TenantView};
 
@@ -28,28 +25,21 @@ struct ApiKeysPage {
     max_label: usize,
 }
 
-async fn list(
-    state: web::Data<AppState>,
-    op: Operator,
-    query: web::Query<Done>,
-) -> Result<HttpResponse, PageError> {
-    let st = state.clone();
+async fn list(state: State, op: Operator, query: web::Query<Done>) -> Page {
     let (keys, tenants) =
-        blocking(move || Ok((api_keys::list(&st.db, None)?, tenants::list(&st.db)?))).await?;
+        read(&state, |st| Ok((api_keys::list(&st.db, None)?, tenants::list(&st.db)?))).await?;
     let defaults = api_keys::Scopes::default_set();
-    let page = ApiKeysPage {
-        nav: Nav::new(&op.session, query.done.as_deref()),
+    ok(&ApiKeysPage {
+        nav: op.nav(&query),
         keys,
         tenants,
         scopes: Scope::ALL.iter().map(|s| (s.as_str(), defaults.contains(*s))).collect(),
         max_label: api_keys::MAX_LABEL,
-    };
-    Ok(ui::render(actix_web::http::StatusCode::OK, &page))
+    })
 }
 
 /// Each scope is its own checkbox, `scope:<name>`.
-async fn create(state: web::Data<AppState>, form: OperatorForm) -> Result<HttpResponse, PageError> {
-    let actor = form.session.actor();
+async fn create(state: State, form: OperatorForm) -> Page {
     let label = form.field("label").to_owned();
     let tenant = Some(form.field("tenant").trim().to_owned()).filter(|t| !t.is_empty());
     let scopes: Vec<&str> = Scope::ALL
@@ -58,39 +48,25 @@ async fn create(state: web::Data<AppState>, form: OperatorForm) -> Result<HttpRe
         .filter(|s| !form.field(&format!("scope:{s}")).is_empty())
         .collect();
     let scopes = scopes.join(",");
-    let st = state.clone();
-    let issued = blocking(move || {
-        api_keys::create(
-            &st.db,
-            st.clock.as_ref(),
-            &actor,
-            &label,
-            tenant.as_deref(),
-            Some(&scopes),
-        )
-    })
-    .await?;
+    let issued = form
+        .act(&state, move |st, actor| {
+            let clock = st.clock.as_ref();
+            api_keys::create(&st.db, clock, actor, &label, tenant.as_deref(), Some(&scopes))
+        })
+        .await?;
     let sees =
         issued.tenant.as_deref().map_or("every tenant".to_owned(), |t| format!("tenant {t}"));
-    let page = SecretPage {
-        nav: Nav::new(&form.session, None),
-        title: format!("API key '{}' created", issued.label),
-        message: format!(
-            "It sees {sees} with the scopes {}. Your application sends it as 'Authorization: Bearer <key>' to /api/v1.",
-            issued.scopes.join(", ")
-        ),
-        secret: issued.key,
-        back: "/admin/api-keys".into(),
-    };
-    Ok(ui::render(actix_web::http::StatusCode::OK, &page))
+    let message = format!(
+        "It sees {sees} with the scopes {}. Your application sends it as 'Authorization: Bearer <key>' to /api/v1.",
+        issued.scopes.join(", ")
+    );
+    let title = format!("API key '{}' created", issued.label);
+    SecretPage::answer(&form, title, message, issued.key, "/admin/api-keys".into())
 }
 
-async fn revoke(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    id: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    let (actor, st, id) = (form.session.actor(), state.clone(), id.into_inner());
-    blocking(move || api_keys::revoke(&st.db, st.clock.as_ref(), &actor, &id)).await?;
+async fn revoke(state: State, form: OperatorForm, id: web::Path<String>) -> Page {
+    let id = id.into_inner();
+    form.act(&state, move |st, actor| api_keys::revoke(&st.db, st.clock.as_ref(), actor, &id))
+        .await?;
     Ok(see_other("/admin/api-keys?done=api-key-revoked"))
 }

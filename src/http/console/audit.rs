@@ -6,10 +6,9 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::{Done, Nav, Operator};
+use super::{Done, Nav, Operator, Page, State, ok, read};
 use crate::audit::Kind;
-use crate::http::AppState;
-use crate::http::error::{PageError, blocking};
+use crate::http::error::PageError;
 use crate::http::ui;
 use crate::service::oauth::grants::{self, Lineage};
 use crate::service::operations::audit_log::{self, AuditQuery, AuditView};
@@ -89,15 +88,10 @@ struct AuditPage {
     next: Option<String>,
 }
 
-async fn page(
-    state: web::Data<AppState>,
-    op: Operator,
-    filters: web::Query<Filters>,
-) -> Result<HttpResponse, PageError> {
+async fn page(state: State, op: Operator, filters: web::Query<Filters>) -> Page {
     let filters = filters.into_inner();
     let (query, before) = (filters.query(), filters.before.clone());
-    let st = state.clone();
-    let (tenants, result) = blocking(move || {
+    let (tenants, result) = read(&state, move |st| {
         let tenants = tenants::list(&st.db)?;
         let result =
             audit_log::page(&st.db, st.clock.as_ref(), &query, before.as_deref(), true, PAGE_SIZE);
@@ -110,7 +104,7 @@ async fn page(
         Err(e) => (Vec::new(), None, Some(e.to_string()), StatusCode::BAD_REQUEST),
     };
     let page = AuditPage {
-        nav: Nav::new(&op.session, None),
+        nav: op.nav(&Done::NONE),
         tenants,
         events_offered: Kind::ALL.iter().map(|k| k.as_str()).collect(),
         query: filters.to_query_string(),
@@ -126,17 +120,14 @@ async fn page(
 /// Every matching event, oldest first, one JSON object per line. Streamed: each chunk is one
 /// keyset page fetched when the client has read the previous one, so memory stays flat for
 /// millions of events.
-async fn export(
-    state: web::Data<AppState>,
-    _op: Operator,
-    filters: web::Query<Filters>,
-) -> Result<HttpResponse, PageError> {
+async fn export(state: State, _op: Operator, filters: web::Query<Filters>) -> Page {
     let query = filters.into_inner().query();
     // Bad filters fail the request before the stream starts.
-    let (st, q) = (state.clone(), query.clone());
-    let first =
-        blocking(move || audit_log::page(&st.db, st.clock.as_ref(), &q, None, false, EXPORT_BATCH))
-            .await?;
+    let q = query.clone();
+    let first = read(&state, move |st| {
+        audit_log::page(&st.db, st.clock.as_ref(), &q, None, false, EXPORT_BATCH)
+    })
+    .await?;
     let stream = futures_util::stream::unfold(Some((Some(first), None::<String>)), move |cursor| {
         let (state, query) = (state.clone(), query.clone());
         async move {
@@ -192,14 +183,12 @@ struct LineagePage {
 }
 
 async fn lineage(
-    state: web::Data<AppState>,
+    state: State,
     op: Operator,
     grant_id: web::Path<String>,
     query: web::Query<Done>,
-) -> Result<HttpResponse, PageError> {
-    let st = state.clone();
+) -> Page {
     let id = grant_id.into_inner();
-    let lineage = blocking(move || grants::lineage(&st.db, &id)).await?;
-    let page = LineagePage { nav: Nav::new(&op.session, query.done.as_deref()), lineage };
-    Ok(ui::render(StatusCode::OK, &page))
+    let lineage = read(&state, move |st| grants::lineage(&st.db, &id)).await?;
+    ok(&LineagePage { nav: op.nav(&query), lineage })
 }

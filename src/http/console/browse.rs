@@ -1,20 +1,17 @@
 //! Read-only browser of a tenant's users and groups, with search and paging. It runs the same
 //! service code as the SCIM API, so what the console shows is what Okta reads.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 use askama::Template;
 use serde_json::Value;
 
-use super::{Nav, Operator, check_slug};
-use crate::http::AppState;
-use crate::http::error::{PageError, blocking};
+use super::{Done, Nav, Operator, Page, State, check_slug, ok, read};
+use crate::http::error::PageError;
 use crate::http::extractors::scim_base;
-use crate::http::ui;
 use crate::scim::query::{ListQuery, PageLimits};
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceKind;
-use crate::service::provisioning::{ResourceId, TenantId};
+use crate::service::provisioning::{ResourceId, TenantContext, TenantId};
 use crate::service::tenancy::tenants::{self, TenantView};
 
 const PAGE_SIZE: u64 = 50;
@@ -150,13 +147,30 @@ fn row(listing: &Listing, r: &Value) -> Row {
     }
 }
 
+/// Runs `work` in the SCIM context of the tenant `slug` names, as that tenant's IdP would see it.
+async fn in_tenant<T: Send + 'static>(
+    req: &HttpRequest,
+    state: &State,
+    slug: String,
+    work: impl FnOnce(&TenantContext<'_>) -> T + Send + 'static,
+) -> Result<(TenantView, T), PageError> {
+    let base = scim_base(req, state);
+    read(state, move |st| {
+        let tenant = tenants::by_slug(&st.db, &slug)?;
+        let tenant_id = TenantId::new(tenant.id.clone());
+        let done = work(&st.tenant_context(&tenant_id, &tenant.slug, &base));
+        Ok((TenantView::from(tenant), done))
+    })
+    .await
+}
+
 async fn browse(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: State,
     op: Operator,
     path: web::Path<(String, String)>,
     search: web::Query<Search>,
-) -> Result<HttpResponse, PageError> {
+) -> Page {
     let (slug, segment) = path.into_inner();
     let (listing, search) = (listing(&segment), search.into_inner());
     let kind = listing.kind;
@@ -171,16 +185,10 @@ async fn browse(
     if let Some(filter) = filter_for(listing, &q) {
         params.push(("filter".into(), filter));
     }
-    let base = scim_base(&req, &state);
-    let st = state.clone();
-    let (tenant, listed) = blocking(move || {
-        let tenant = tenants::by_slug(&st.db, &slug)?;
-        let limits = PageLimits { default_count: PAGE_SIZE, max_count: PAGE_SIZE };
-        let tenant_id = TenantId::new(tenant.id.clone());
-        let ctx = st.tenant_context(&tenant_id, &tenant.slug, &base);
-        let listed = ListQuery::parse(ctx.schemas_of(kind), &params, limits)
-            .and_then(|query| ctx.resources(kind).list(&query));
-        Ok((TenantView::from(tenant), listed))
+    let limits = PageLimits { default_count: PAGE_SIZE, max_count: PAGE_SIZE };
+    let (tenant, listed) = in_tenant(&req, &state, slug, move |ctx| {
+        ListQuery::parse(ctx.schemas_of(kind), &params, limits)
+            .and_then(|query| ctx.resources(kind).list(&query))
     })
     .await?;
     let (total, resources, error) = match listed {
@@ -191,8 +199,8 @@ async fn browse(
         Err(err) => return Err(PageError::from(err)),
     };
     let shown = resources.len() as u64;
-    let page = BrowsePage {
-        nav: Nav::new(&op.session, None),
+    ok(&BrowsePage {
+        nav: op.nav(&Done::NONE),
         tenant,
         kind: listing.title,
         path: listing.segment,
@@ -207,31 +215,23 @@ async fn browse(
         rows: resources.iter().map(|r| row(listing, r)).collect(),
         prev: (start > 1).then(|| start.saturating_sub(PAGE_SIZE).max(1)),
         next: (start + shown <= total && shown > 0).then_some(start + shown),
-    };
-    Ok(ui::render(StatusCode::OK, &page))
+    })
 }
 
 async fn show(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: State,
     op: Operator,
     path: web::Path<(String, String, String)>,
-) -> Result<HttpResponse, PageError> {
+) -> Page {
     let (slug, segment, id) = path.into_inner();
     let listing = listing(&segment);
     let kind = listing.kind;
     check_slug(&slug)?;
-    let base = scim_base(&req, &state);
-    let st = state.clone();
     let id = ResourceId::from(id);
     let wanted = id.clone();
-    let (tenant, found) = blocking(move || {
-        let tenant = tenants::by_slug(&st.db, &slug)?;
-        let tenant_id = TenantId::new(tenant.id.clone());
-        let ctx = st.tenant_context(&tenant_id, &tenant.slug, &base);
-        let found =
-            ctx.resources(kind).get(&wanted, &Projection::default_for(ctx.schemas_of(kind)));
-        Ok((TenantView::from(tenant), found))
+    let (tenant, found) = in_tenant(&req, &state, slug, move |ctx| {
+        ctx.resources(kind).get(&wanted, &Projection::default_for(ctx.schemas_of(kind)))
     })
     .await?;
     let resource = match found {
@@ -241,14 +241,13 @@ async fn show(
         }
         Err(e) => return Err(PageError::from(e)),
     };
-    let page = ResourcePage {
-        nav: Nav::new(&op.session, None),
+    ok(&ResourcePage {
+        nav: op.nav(&Done::NONE),
         tenant,
         title: format!("{} {}", kind.name(), text(&resource, &[listing.name])),
         path: listing.segment,
         json: serde_json::to_string_pretty(&resource).unwrap_or_default(),
-    };
-    Ok(ui::render(StatusCode::OK, &page))
+    })
 }
 
 #[cfg(test)]

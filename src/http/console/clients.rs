@@ -1,14 +1,9 @@
 //! OAuth clients (register, rotate a secret) and JWT signing keys (rotate).
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use askama::Template;
 
-use super::tenants::SecretPage;
-use super::{Done, Nav, Operator, OperatorForm};
-use crate::http::AppState;
-use crate::http::error::{PageError, blocking};
-use crate::http::ui;
+use super::{Done, Nav, Operator, OperatorForm, Page, SecretPage, State, ok, read};
 use crate::http::ui::see_other;
 use crate::service::oauth::clients::{self, ClientView, IssuedClient};
 use crate::service::oauth::keys::{self, KeyView};
@@ -29,38 +24,24 @@ struct ClientsPage {
     keys: Vec<KeyView>,
 }
 
-async fn list(
-    state: web::Data<AppState>,
-    op: Operator,
-    query: web::Query<Done>,
-) -> Result<HttpResponse, PageError> {
-    let st = state.clone();
-    let (clients, keys) = blocking(move || {
-        Ok((
-            clients::list(&st.db)?,
-            keys::list(&st.db, st.clock.as_ref(), st.settings.access_token_ttl_ms())?,
-        ))
+async fn list(state: State, op: Operator, query: web::Query<Done>) -> Page {
+    let (clients, keys) = read(&state, |st| {
+        let ttl = st.settings.access_token_ttl_ms();
+        Ok((clients::list(&st.db)?, keys::list(&st.db, st.clock.as_ref(), ttl)?))
     })
     .await?;
-    let page = ClientsPage { nav: Nav::new(&op.session, query.done.as_deref()), clients, keys };
-    Ok(ui::render(StatusCode::OK, &page))
+    ok(&ClientsPage { nav: op.nav(&query), clients, keys })
 }
 
-fn shown_once(form: &OperatorForm, title: String, issued: &IssuedClient) -> HttpResponse {
-    let page = SecretPage {
-        nav: Nav::new(&form.session, None),
-        title,
-        message: format!(
-            "Client id {} ({}). Enter this secret in the OIN submission (or Okta app) together with the client id.",
-            issued.client_id, issued.name
-        ),
-        secret: issued.client_secret.clone(),
-        back: "/admin/clients".into(),
-    };
-    ui::render(StatusCode::OK, &page)
+fn shown_once(form: &OperatorForm, title: String, issued: IssuedClient) -> Page {
+    let message = format!(
+        "Client id {} ({}). Enter this secret in the OIN submission (or Okta app) together with the client id.",
+        issued.client_id, issued.name
+    );
+    SecretPage::answer(form, title, message, issued.client_secret, "/admin/clients".into())
 }
 
-async fn create(state: web::Data<AppState>, form: OperatorForm) -> Result<HttpResponse, PageError> {
+async fn create(state: State, form: OperatorForm) -> Page {
     let name = form.field("name").to_owned();
     let okta_app = Some(form.field("okta_app").trim().to_owned()).filter(|s| !s.is_empty());
     let uris: Vec<String> = Some(form.field("redirect_uri").trim().to_owned())
@@ -69,55 +50,44 @@ async fn create(state: web::Data<AppState>, form: OperatorForm) -> Result<HttpRe
         .collect();
     let okta_http_callback = form.field("okta_http_callback") == "on";
     let require_pkce = form.field("require_pkce") == "on";
-    let (st, actor) = (state.clone(), form.session.actor());
-    let issued = blocking(move || {
-        let new = clients::NewClient {
-            name: &name,
-            redirect_uris: &uris,
-            okta_app: okta_app.as_deref(),
-            okta_http_callback,
-            require_pkce,
-        };
-        clients::create(&st.db, st.clock.as_ref(), &actor, &new)
-    })
-    .await?;
-    Ok(shown_once(&form, format!("Client '{}' registered", issued.name), &issued))
+    let issued = form
+        .act(&state, move |st, actor| {
+            let new = clients::NewClient {
+                name: &name,
+                redirect_uris: &uris,
+                okta_app: okta_app.as_deref(),
+                okta_http_callback,
+                require_pkce,
+            };
+            clients::create(&st.db, st.clock.as_ref(), actor, &new)
+        })
+        .await?;
+    shown_once(&form, format!("Client '{}' registered", issued.name), issued)
 }
 
-async fn rotate(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    client_id: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    let (st, actor) = (state.clone(), form.session.actor());
+async fn rotate(state: State, form: OperatorForm, client_id: web::Path<String>) -> Page {
     let id = client_id.into_inner();
-    let issued =
-        blocking(move || clients::rotate_secret(&st.db, st.clock.as_ref(), &actor, &id)).await?;
-    Ok(shown_once(&form, format!("New secret for '{}'", issued.name), &issued))
+    let issued = form
+        .act(&state, move |st, actor| clients::rotate_secret(&st.db, st.clock.as_ref(), actor, &id))
+        .await?;
+    shown_once(&form, format!("New secret for '{}'", issued.name), issued)
 }
 
 /// Requires PKCE of a client (`require_pkce=on`) or makes it optional.
-async fn set_pkce(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    client_id: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
+async fn set_pkce(state: State, form: OperatorForm, client_id: web::Path<String>) -> Page {
     let require = form.field("require_pkce") == "on";
-    let (st, actor) = (state.clone(), form.session.actor());
     let id = client_id.into_inner();
-    blocking(move || clients::set_require_pkce(&st.db, st.clock.as_ref(), &actor, &id, require))
-        .await?;
+    form.act(&state, move |st, actor| {
+        clients::set_require_pkce(&st.db, st.clock.as_ref(), actor, &id, require)
+    })
+    .await?;
     Ok(see_other("/admin/clients?done=pkce-changed"))
 }
 
-async fn rotate_key(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-) -> Result<HttpResponse, PageError> {
-    let (st, actor) = (state.clone(), form.session.actor());
-    blocking(move || {
+async fn rotate_key(state: State, form: OperatorForm) -> Page {
+    form.act(&state, |st, actor| {
         let ttl = st.settings.access_token_ttl_ms();
-        keys::rotate(&st.db, st.clock.as_ref(), &actor, ttl, &st.sealer)
+        keys::rotate(&st.db, st.clock.as_ref(), actor, ttl, &st.sealer)
     })
     .await?;
     Ok(see_other("/admin/clients?done=key-rotated"))

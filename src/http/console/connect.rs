@@ -1,15 +1,11 @@
 //! "Connect Okta": the exact values to paste into Okta for either authentication mode, a token
 //! generated on demand (shown once), and the live status line from the tenant's last requests.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 use askama::Template;
 
-use super::{Nav, Operator, OperatorForm, check_slug};
-use crate::http::AppState;
-use crate::http::error::{PageError, blocking};
+use super::{Done, Nav, Operator, OperatorForm, Page, State, check_slug, ok, read};
 use crate::http::extractors::origin;
-use crate::http::ui;
 use crate::oauth::secret;
 use crate::service::accounts::tenant_admins;
 use crate::service::oauth::clients::{self, ClientView};
@@ -37,13 +33,12 @@ struct ConnectPage {
 
 async fn render(
     req: &HttpRequest,
-    state: &web::Data<AppState>,
+    state: &State,
     nav: Nav,
     slug: String,
     token: Option<String>,
-) -> Result<HttpResponse, PageError> {
-    let st = state.clone();
-    let (tenant, status, clients, admin_count) = blocking(move || {
+) -> Page {
+    let (tenant, status, clients, admin_count) = read(state, move |st| {
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let status = activity::view(&st.db, &tenant.id)?;
         let clients = clients::list(&st.db)?;
@@ -53,7 +48,7 @@ async fn render(
     })
     .await?;
     let origin = origin(req, state);
-    let page = ConnectPage {
+    ok(&ConnectPage {
         nav,
         tenant,
         base_url: format!("{origin}/scim/v2"),
@@ -62,31 +57,28 @@ async fn render(
         status,
         clients,
         admin_count,
-    };
-    Ok(ui::render(StatusCode::OK, &page))
+    })
 }
 
-async fn show(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    op: Operator,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
+async fn show(req: HttpRequest, state: State, op: Operator, slug: web::Path<String>) -> Page {
     check_slug(&slug)?;
-    render(&req, &state, Nav::new(&op.session, None), slug.into_inner(), None).await
+    render(&req, &state, op.nav(&Done::NONE), slug.into_inner(), None).await
 }
 
 async fn generate_token(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: State,
     form: OperatorForm,
     slug: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
+) -> Page {
     check_slug(&slug)?;
-    let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
+    let s = slug.clone();
     // A label that tells tokens generated here apart in the token list.
     let label = format!("okta-{}", &secret::generate("")[..6]);
-    let issued =
-        blocking(move || credentials::issue(&st.db, st.clock.as_ref(), &actor, &s, &label)).await?;
-    render(&req, &state, Nav::new(&form.session, None), slug.into_inner(), Some(issued.token)).await
+    let issued = form
+        .act(&state, move |st, actor| {
+            credentials::issue(&st.db, st.clock.as_ref(), actor, &s, &label)
+        })
+        .await?;
+    render(&req, &state, form.nav(), slug.into_inner(), Some(issued.token)).await
 }

@@ -4,12 +4,12 @@
 //! a refused form comes back with the reason and what was typed, never as an error page.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 use askama::Template;
 
-use super::{Done, Nav, Operator, OperatorForm, check_slug};
+use super::{Done, Nav, Operator, OperatorForm, Page, State, check_slug, read};
+use crate::audit::Actor;
 use crate::http::AppState;
-use crate::http::error::{PageError, blocking};
 use crate::http::extractors::origin;
 use crate::http::ui::{self, see_other};
 use crate::service::OperatorError;
@@ -150,13 +150,12 @@ impl Outcome {
 
 async fn render(
     req: &HttpRequest,
-    state: &web::Data<AppState>,
+    state: &State,
     nav: Nav,
     slug: String,
     outcome: Outcome,
-) -> Result<HttpResponse, PageError> {
-    let st = state.clone();
-    let (tenant, status, clients) = blocking(move || {
+) -> Page {
+    let (tenant, status, clients) = read(state, move |st| {
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let status = activity::view(&st.db, &tenant.id)?;
         let clients = tenant_clients::list(&st.db, st.clock.as_ref(), Some(&slug))?;
@@ -181,14 +180,13 @@ async fn render(
 
 async fn show(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: State,
     op: Operator,
     slug: web::Path<String>,
     query: web::Query<Done>,
-) -> Result<HttpResponse, PageError> {
+) -> Page {
     check_slug(&slug)?;
-    let nav = Nav::new(&op.session, query.done.as_deref());
-    render(&req, &state, nav, slug.into_inner(), Outcome::default()).await
+    render(&req, &state, op.nav(&query), slug.into_inner(), Outcome::default()).await
 }
 
 /// A whole number from a form field; empty means the service's default.
@@ -203,18 +201,45 @@ fn number(value: &str, what: &str) -> Result<Option<u32>, OperatorError> {
         .map_err(|_| OperatorError::Invalid(format!("the {what} must be a whole number")))
 }
 
-/// Runs a form's action off the async runtime; a refusal (`Invalid`) comes back as its message
-/// so the page can say it, anything else is the usual error page.
-async fn attempt<T: Send + 'static>(
-    state: &web::Data<AppState>,
-    action: impl FnOnce(&AppState) -> Result<T, OperatorError> + Send + 'static,
-) -> Result<Result<T, String>, PageError> {
-    let st = state.clone();
-    blocking(move || match action(&st) {
-        Err(OperatorError::Invalid(message)) => Ok(Err(message)),
-        other => other.map(Ok),
-    })
-    .await
+/// One of the page's forms, posted: where it was posted and what was typed into it.
+struct Post<'a> {
+    req: &'a HttpRequest,
+    state: &'a State,
+    form: &'a OperatorForm,
+    slug: String,
+    which: Form,
+    fields: Fields,
+}
+
+impl Post<'_> {
+    /// Runs the form's action off the async runtime and answers with the page: what the action
+    /// produced shown once, or its refusal (`Invalid`) beside the form with the typed fields kept;
+    /// any other failure is the usual error page.
+    async fn answer<T: Send + 'static>(
+        self,
+        action: impl FnOnce(&AppState, &Actor) -> Result<T, OperatorError> + Send + 'static,
+        shown: impl FnOnce(T) -> Shown,
+    ) -> Page {
+        let result = self
+            .form
+            .act(self.state, move |st, actor| match action(st, actor) {
+                Err(OperatorError::Invalid(message)) => Ok(Err(message)),
+                other => other.map(Ok),
+            })
+            .await?;
+        let outcome = match result {
+            Ok(done) => Outcome { shown: Some(shown(done)), ..Outcome::default() },
+            Err(message) => Outcome::refused(self.which, message, self.fields),
+        };
+        render(self.req, self.state, self.form.nav(), self.slug, outcome).await
+    }
+}
+
+impl Shown {
+    /// A client's new secret, with its expiry.
+    fn secret(title: String, client_id: String, secret: String, expires: Option<String>) -> Shown {
+        Shown { title, client_id, secret: Some(secret), expires }
+    }
 }
 
 /// Refuses (404) a client that is not one of `slug`'s own: the path names another tenant's.
@@ -228,54 +253,49 @@ fn own_client(st: &AppState, slug: &str, client_id: &str) -> Result<(), Operator
 
 async fn create(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: State,
     form: OperatorForm,
     slug: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
+) -> Page {
     check_slug(&slug)?;
-    let slug = slug.into_inner();
     let fields = Fields {
         name: form.field("name").to_owned(),
         ttl: form.field("access_ttl_minutes").to_owned(),
         days: form.field("secret_days").to_owned(),
         ..Fields::default()
     };
-    let (actor, s) = (form.session.actor(), slug.clone());
+    let s = slug.clone();
     let (name, ttl, days) = (fields.name.clone(), fields.ttl.clone(), fields.days.clone());
-    let result = attempt(&state, move |st| {
-        let new = NewTenantClient {
-            tenant: &s,
-            name: &name,
-            access_ttl_minutes: number(&ttl, "access-token lifetime")?,
-            scope: None,
-        };
-        let days = number(&days, "secret expiry")?;
-        tenant_clients::create(&st.db, st.clock.as_ref(), &actor, &new, days)
-    })
-    .await?;
-    let outcome = match result {
-        Ok(issued) => Outcome {
-            shown: Some(Shown {
-                title: format!("Client '{}' created", issued.name),
-                client_id: issued.client_id,
-                secret: Some(issued.client_secret),
-                expires: issued.secret_expires_at,
-            }),
-            ..Outcome::default()
-        },
-        Err(message) => Outcome::refused(Form::Create, message, fields),
+    let post = Post {
+        req: &req,
+        state: &state,
+        form: &form,
+        slug: slug.into_inner(),
+        which: Form::Create,
+        fields,
     };
-    render(&req, &state, Nav::new(&form.session, None), slug, outcome).await
+    post.answer(
+        move |st, actor| {
+            let access_ttl_minutes = number(&ttl, "access-token lifetime")?;
+            let new = NewTenantClient { tenant: &s, name: &name, access_ttl_minutes, scope: None };
+            let days = number(&days, "secret expiry")?;
+            tenant_clients::create(&st.db, st.clock.as_ref(), actor, &new, days)
+        },
+        |issued| {
+            let title = format!("Client '{}' created", issued.name);
+            Shown::secret(title, issued.client_id, issued.client_secret, issued.secret_expires_at)
+        },
+    )
+    .await
 }
 
 async fn federate(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: State,
     form: OperatorForm,
     slug: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
+) -> Page {
     check_slug(&slug)?;
-    let slug = slug.into_inner();
     let fields = Fields {
         fed_name: form.field("name").to_owned(),
         fed_ttl: form.field("access_ttl_minutes").to_owned(),
@@ -285,7 +305,7 @@ async fn federate(
         jwks_uri: form.field("jwks_uri").to_owned(),
         ..Fields::default()
     };
-    let (actor, s) = (form.session.actor(), slug.clone());
+    let s = slug.clone();
     let typed = (
         fields.fed_name.clone(),
         fields.fed_ttl.clone(),
@@ -294,81 +314,75 @@ async fn federate(
         fields.audience.clone(),
         fields.jwks_uri.clone(),
     );
-    let result = attempt(&state, move |st| {
-        let (name, ttl, issuer, subject, audience, jwks_uri) = typed;
-        let new = NewTenantClient {
-            tenant: &s,
-            name: &name,
-            access_ttl_minutes: number(&ttl, "access-token lifetime")?,
-            scope: None,
-        };
-        let federation = Federation {
-            issuer: &issuer,
-            subject: &subject,
-            audience: &audience,
-            jwks_uri: &jwks_uri,
-        };
-        let insecure = st.settings.allow_insecure_jwks_uri;
-        tenant_clients::federate(&st.db, st.clock.as_ref(), &actor, &new, &federation, insecure)
-    })
-    .await?;
-    let outcome = match result {
-        Ok(client) => Outcome {
-            shown: Some(Shown {
-                title: format!("Federated client '{}' created", client.name),
-                client_id: client.client_id,
-                secret: None,
-                expires: None,
-            }),
-            ..Outcome::default()
-        },
-        Err(message) => Outcome::refused(Form::Federate, message, fields),
+    let post = Post {
+        req: &req,
+        state: &state,
+        form: &form,
+        slug: slug.into_inner(),
+        which: Form::Federate,
+        fields,
     };
-    render(&req, &state, Nav::new(&form.session, None), slug, outcome).await
+    post.answer(
+        move |st, actor| {
+            let (name, ttl, issuer, subject, audience, jwks_uri) = typed;
+            let access_ttl_minutes = number(&ttl, "access-token lifetime")?;
+            let new = NewTenantClient { tenant: &s, name: &name, access_ttl_minutes, scope: None };
+            let federation = Federation {
+                issuer: &issuer,
+                subject: &subject,
+                audience: &audience,
+                jwks_uri: &jwks_uri,
+            };
+            let insecure = st.settings.allow_insecure_jwks_uri;
+            tenant_clients::federate(&st.db, st.clock.as_ref(), actor, &new, &federation, insecure)
+        },
+        |client| Shown {
+            title: format!("Federated client '{}' created", client.name),
+            client_id: client.client_id,
+            secret: None,
+            expires: None,
+        },
+    )
+    .await
 }
 
 async fn add_secret(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: State,
     form: OperatorForm,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
+) -> Page {
     let (slug, client_id) = path.into_inner();
     check_slug(&slug)?;
-    let (actor, s, id) = (form.session.actor(), slug.clone(), client_id.clone());
+    let s = slug.clone();
     let days = form.field("secret_days").to_owned();
-    let result = attempt(&state, move |st| {
-        own_client(st, &s, &id)?;
-        let days = number(&days, "secret expiry")?;
-        tenant_clients::add_secret(&st.db, st.clock.as_ref(), &actor, &id, days)
-    })
-    .await?;
-    let outcome = match result {
-        Ok(issued) => Outcome {
-            shown: Some(Shown {
-                title: "New secret added".into(),
-                client_id: issued.client_id,
-                secret: Some(issued.client_secret),
-                expires: issued.secret_expires_at,
-            }),
-            ..Outcome::default()
+    let fields = Fields::default();
+    let post = Post { req: &req, state: &state, form: &form, slug, which: Form::AddSecret, fields };
+    post.answer(
+        move |st, actor| {
+            own_client(st, &s, &client_id)?;
+            let days = number(&days, "secret expiry")?;
+            tenant_clients::add_secret(&st.db, st.clock.as_ref(), actor, &client_id, days)
         },
-        Err(message) => Outcome::refused(Form::AddSecret, message, Fields::default()),
-    };
-    render(&req, &state, Nav::new(&form.session, None), slug, outcome).await
+        |issued| {
+            let title = "New secret added".into();
+            Shown::secret(title, issued.client_id, issued.client_secret, issued.secret_expires_at)
+        },
+    )
+    .await
 }
 
 async fn revoke_secret(
-    state: web::Data<AppState>,
+    state: State,
     form: OperatorForm,
     path: web::Path<(String, String, String)>,
-) -> Result<HttpResponse, PageError> {
+) -> Page {
     let (slug, client_id, secret_id) = path.into_inner();
     check_slug(&slug)?;
-    let (actor, st, s) = (form.session.actor(), state.clone(), slug.clone());
-    blocking(move || {
-        own_client(&st, &s, &client_id)?;
-        tenant_clients::revoke_secret(&st.db, st.clock.as_ref(), &actor, &client_id, &secret_id)
+    let s = slug.clone();
+    form.act(&state, move |st, actor| {
+        own_client(st, &s, &client_id)?;
+        tenant_clients::revoke_secret(&st.db, st.clock.as_ref(), actor, &client_id, &secret_id)
     })
     .await?;
     Ok(see_other(&format!("/admin/tenants/{slug}/entra?done=secret-revoked")))

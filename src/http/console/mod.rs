@@ -15,10 +15,17 @@ mod sign_in;
 mod tenants;
 mod webhooks;
 
-use actix_web::web;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
 
-use super::error::PageError;
+use super::AppState;
+use super::error::{PageError, blocking};
+use super::ui;
 use super::web_session::{Realm, Signed, SignedForm};
+pub use super::{Page, State};
+use crate::audit::Actor;
+use crate::service::OperatorError;
 use crate::service::accounts::operators::OperatorSession;
 
 pub const COOKIE: &str = "scimd_operator";
@@ -37,6 +44,69 @@ impl Realm for Operators {
 
 pub type Operator = Signed<Operators>;
 pub type OperatorForm = SignedForm<Operators>;
+
+impl Operator {
+    /// The layout's data, with the notice a post/redirect/get asked for.
+    pub fn nav(&self, done: &Done) -> Nav {
+        Nav::new(&self.session, done.done.as_deref())
+    }
+}
+
+impl OperatorForm {
+    /// The layout's data for the page a post answers with.
+    pub fn nav(&self) -> Nav {
+        Nav::new(&self.session, None)
+    }
+
+    /// Runs `action` off the async runtime, attributed to this operator.
+    pub async fn act<T: Send + 'static>(
+        &self,
+        state: &State,
+        action: impl FnOnce(&AppState, &Actor) -> Result<T, OperatorError> + Send + 'static,
+    ) -> Result<T, PageError> {
+        let (st, actor) = (state.clone(), self.session.actor());
+        blocking(move || action(&st, &actor)).await
+    }
+}
+
+/// Runs `read` off the async runtime.
+pub async fn read<T: Send + 'static>(
+    state: &State,
+    read: impl FnOnce(&AppState) -> Result<T, OperatorError> + Send + 'static,
+) -> Result<T, PageError> {
+    let st = state.clone();
+    blocking(move || read(&st)).await
+}
+
+/// A page answered with 200.
+pub fn ok(page: &impl Template) -> Page {
+    Ok(ui::render(StatusCode::OK, page))
+}
+
+/// A secret shown once (a static token, a generated password, a client secret), with the way
+/// back to where it belongs.
+#[derive(Template)]
+#[template(path = "console/secret.html")]
+pub struct SecretPage {
+    pub nav: Nav,
+    pub title: String,
+    pub message: String,
+    pub secret: String,
+    pub back: String,
+}
+
+impl SecretPage {
+    /// The page answering `form`'s post.
+    pub fn answer(
+        form: &OperatorForm,
+        title: String,
+        message: String,
+        secret: String,
+        back: String,
+    ) -> Page {
+        ok(&SecretPage { nav: form.nav(), title, message, secret, back })
+    }
+}
 
 /// What the layout shows on every console page.
 pub struct Nav {
@@ -89,6 +159,11 @@ fn notice(code: &str) -> Option<&'static str> {
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct Done {
     pub done: Option<String>,
+}
+
+impl Done {
+    /// No notice.
+    pub const NONE: Done = Done { done: None };
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -2,17 +2,14 @@
 //! class, method, resource, client and time; one request with both bodies and what it changed. Operators see any
 //! tenant's at /admin/tenants/{slug}/requests; tenant admins their own at /account/requests.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Nav, Operator, check_slug};
+use super::{Done, Nav, Operator, Page, State, check_slug, ok, read};
 use crate::clock::{parse_rfc3339, to_rfc3339};
 use crate::db::repo::request_log::{RequestFilter, RequestRow};
-use crate::http::AppState;
-use crate::http::error::{PageError, blocking};
-use crate::http::ui;
+use crate::http::error::PageError;
 use crate::service::operations::inspector::{self, PAGE};
 use crate::service::operations::request_changes::{self, Change, Changes};
 use crate::service::tenancy::tenants::{self, TenantView};
@@ -150,15 +147,11 @@ pub struct Listing {
 }
 
 /// Reads a page for `tenant_id` under the query.
-pub async fn listing(
-    state: &web::Data<AppState>,
-    tenant_id: String,
-    query: Query,
-) -> Result<Listing, PageError> {
+pub async fn listing(state: &State, tenant_id: String, query: Query) -> Result<Listing, PageError> {
     let (filter, error) = query.filter();
     let before = query.before;
-    let st = state.clone();
-    let rows = blocking(move || Ok(inspector::page(&st.db, &tenant_id, &filter, before)?)).await?;
+    let rows =
+        read(state, move |st| Ok(inspector::page(&st.db, &tenant_id, &filter, before)?)).await?;
     let older = (rows.len() as i64 == PAGE).then(|| rows.last().map(|r| r.seq)).flatten();
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     Ok(Listing {
@@ -186,13 +179,8 @@ pub struct Detail {
     pub changes: Option<Vec<Change>>,
 }
 
-pub async fn detail(
-    state: &web::Data<AppState>,
-    tenant_id: String,
-    seq: i64,
-) -> Result<Detail, PageError> {
-    let st = state.clone();
-    let found = blocking(move || {
+pub async fn detail(state: &State, tenant_id: String, seq: i64) -> Result<Detail, PageError> {
+    let found = read(state, move |st| {
         let Some(row) = inspector::find(&st.db, &tenant_id, seq)? else { return Ok(None) };
         let changes = request_changes::of(&st.db, &row)?;
         Ok(Some((row, changes)))
@@ -237,34 +225,28 @@ struct RequestPage {
     detail: Detail,
 }
 
-async fn tenant_of(state: &web::Data<AppState>, slug: String) -> Result<TenantView, PageError> {
+/// The tenant `slug` names, and the base of its inspector's links.
+async fn tenant_of(state: &State, slug: String) -> Result<(TenantView, String), PageError> {
     check_slug(&slug)?;
-    let st = state.clone();
-    Ok(TenantView::from(blocking(move || tenants::by_slug(&st.db, &slug)).await?))
+    let tenant = TenantView::from(read(state, move |st| tenants::by_slug(&st.db, &slug)).await?);
+    let base = format!("/admin/tenants/{}/requests", tenant.slug);
+    Ok((tenant, base))
 }
 
 async fn list(
-    state: web::Data<AppState>,
+    state: State,
     op: Operator,
     slug: web::Path<String>,
     query: web::Query<Query>,
-) -> Result<HttpResponse, PageError> {
-    let tenant = tenant_of(&state, slug.into_inner()).await?;
+) -> Page {
+    let (tenant, base) = tenant_of(&state, slug.into_inner()).await?;
     let listing = listing(&state, tenant.id.clone(), query.into_inner()).await?;
-    let base = format!("/admin/tenants/{}/requests", tenant.slug);
-    let page = RequestsPage { nav: Nav::new(&op.session, None), tenant, base, listing };
-    Ok(ui::render(StatusCode::OK, &page))
+    ok(&RequestsPage { nav: op.nav(&Done::NONE), tenant, base, listing })
 }
 
-async fn show(
-    state: web::Data<AppState>,
-    op: Operator,
-    path: web::Path<(String, i64)>,
-) -> Result<HttpResponse, PageError> {
+async fn show(state: State, op: Operator, path: web::Path<(String, i64)>) -> Page {
     let (slug, seq) = path.into_inner();
-    let tenant = tenant_of(&state, slug).await?;
+    let (tenant, base) = tenant_of(&state, slug).await?;
     let detail = detail(&state, tenant.id.clone(), seq).await?;
-    let base = format!("/admin/tenants/{}/requests", tenant.slug);
-    let page = RequestPage { nav: Nav::new(&op.session, None), tenant, base, detail };
-    Ok(ui::render(StatusCode::OK, &page))
+    ok(&RequestPage { nav: op.nav(&Done::NONE), tenant, base, detail })
 }

@@ -4,11 +4,10 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::{Done, Nav, Operator, OperatorForm, check_slug};
+use super::{Done, Nav, Operator, OperatorForm, Page, SecretPage, State, check_slug, ok, read};
 use crate::audit::Actor;
 use crate::http::AppState;
-use crate::http::error::{PageError, blocking};
-use crate::http::ui;
+use crate::http::error::PageError;
 use crate::http::ui::see_other;
 use crate::service::OperatorError;
 use crate::service::accounts::generate_password;
@@ -125,28 +124,13 @@ struct TenantPage {
 /// The most expiring client secrets a page lists (soonest first).
 const EXPIRING_SHOWN: i64 = 50;
 
-/// A secret shown once (a static token, a generated password, a client secret).
-#[derive(Template)]
-#[template(path = "console/secret.html")]
-pub struct SecretPage {
-    pub nav: Nav,
-    pub title: String,
-    pub message: String,
-    pub secret: String,
-    pub back: String,
-}
-
 /// The fleet dashboard: every tenant's connection at a glance, the ones needing attention first.
-async fn list(
-    state: web::Data<AppState>,
-    op: Operator,
-    query: web::Query<Dashboard>,
-) -> Result<HttpResponse, PageError> {
+async fn list(state: State, op: Operator, query: web::Query<Dashboard>) -> Page {
     let query = query.into_inner();
     let q: String = query.q.unwrap_or_default().chars().take(100).collect();
     let start = query.start.unwrap_or(0);
-    let (st, needle) = (state.clone(), q.clone());
-    let (page, expiring) = blocking(move || {
+    let needle = q.clone();
+    let (page, expiring) = read(&state, move |st| {
         let page = health::page(&st.db, st.clock.as_ref(), &needle, start, health::PAGE)?;
         let expiring = tenant_clients::expiring(&st.db, st.clock.as_ref(), None, EXPIRING_SHOWN)?;
         Ok((page, expiring))
@@ -163,8 +147,8 @@ async fn list(
             t,
         })
         .collect();
-    let view = TenantsPage {
-        nav: Nav::new(&op.session, query.done.as_deref()),
+    ok(&TenantsPage {
+        nav: op.nav(&Done { done: query.done }),
         rows,
         q,
         total: page.total,
@@ -173,30 +157,28 @@ async fn list(
         prev: (start > 0).then(|| start.saturating_sub(health::PAGE)),
         next: (start + shown < page.total).then_some(start + shown),
         expiring,
-    };
-    Ok(ui::render(actix_web::http::StatusCode::OK, &view))
+    })
 }
 
-async fn create(state: web::Data<AppState>, form: OperatorForm) -> Result<HttpResponse, PageError> {
-    let actor = form.session.actor();
+async fn create(state: State, form: OperatorForm) -> Page {
     let (slug, name) = (form.field("slug").trim().to_owned(), form.field("name").to_owned());
-    let st = state.clone();
-    let tenant =
-        blocking(move || tenants::create(&st.db, st.clock.as_ref(), &actor, &slug, Some(&name)))
-            .await?;
+    let tenant = form
+        .act(&state, move |st, actor| {
+            tenants::create(&st.db, st.clock.as_ref(), actor, &slug, Some(&name))
+        })
+        .await?;
     Ok(see_other(&format!("/admin/tenants/{}?done=tenant-created", tenant.slug)))
 }
 
 async fn show(
-    state: web::Data<AppState>,
+    state: State,
     op: Operator,
     slug: web::Path<String>,
     query: web::Query<Done>,
-) -> Result<HttpResponse, PageError> {
+) -> Page {
     check_slug(&slug)?;
-    let st = state.clone();
     let slug = slug.into_inner();
-    let (tenant, tokens, admins, grants, expiring) = blocking(move || {
+    let (tenant, tokens, admins, grants, expiring) = read(&state, move |st| {
         let tenant = tenants::by_slug(&st.db, &slug)?;
         let tokens = credentials::list(&st.db, &slug)?;
         let admins = tenant_admins::list(&st.db, &slug)?;
@@ -207,8 +189,8 @@ async fn show(
     })
     .await?;
     let revoke_base = format!("/admin/tenants/{}/grants", tenant.slug);
-    let page = TenantPage {
-        nav: Nav::new(&op.session, query.done.as_deref()),
+    ok(&TenantPage {
+        nav: op.nav(&query),
         csrf: op.session.csrf_token.clone(),
         tenant,
         tokens,
@@ -217,8 +199,7 @@ async fn show(
         show_lineage: true,
         revoke_base,
         expiring,
-    };
-    Ok(ui::render(actix_web::http::StatusCode::OK, &page))
+    })
 }
 
 fn back_to(slug: &str, done: &str) -> HttpResponse {
@@ -227,14 +208,14 @@ fn back_to(slug: &str, done: &str) -> HttpResponse {
 
 /// Runs an operator's action on the tenant `slug` names, off the async runtime.
 async fn on_tenant<T: Send + 'static>(
-    state: &web::Data<AppState>,
+    state: &State,
     form: &OperatorForm,
     slug: &str,
     action: impl FnOnce(&AppState, &Actor, &str) -> Result<T, OperatorError> + Send + 'static,
 ) -> Result<T, PageError> {
     check_slug(slug)?;
-    let (actor, st, slug) = (form.session.actor(), state.clone(), slug.to_owned());
-    blocking(move || action(&st, &actor, &slug)).await
+    let slug = slug.to_owned();
+    form.act(state, move |st, actor| action(st, actor, &slug)).await
 }
 
 /// The id of the tenant `slug` names, for the services that take one.
@@ -242,11 +223,7 @@ fn tenant_id(st: &AppState, slug: &str) -> Result<String, OperatorError> {
     Ok(tenants::by_slug(&st.db, slug)?.id)
 }
 
-async fn rename(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
+async fn rename(state: State, form: OperatorForm, slug: web::Path<String>) -> Page {
     let name = form.field("name").to_owned();
     on_tenant(&state, &form, &slug, move |st, actor, slug| {
         tenants::rename(&st.db, st.clock.as_ref(), actor, slug, &name)
@@ -263,11 +240,7 @@ enum Switch {
     Enable,
 }
 
-async fn set_disabled(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    path: web::Path<(String, Switch)>,
-) -> Result<HttpResponse, PageError> {
+async fn set_disabled(state: State, form: OperatorForm, path: web::Path<(String, Switch)>) -> Page {
     let (slug, switch) = path.into_inner();
     let disabled = matches!(switch, Switch::Disable);
     on_tenant(&state, &form, &slug, move |st, actor, slug| {
@@ -282,19 +255,13 @@ fn shown_once(
     form: &OperatorForm,
     slug: &str,
     title: String,
-    message: String,
+    message: &str,
     secret: String,
-) -> HttpResponse {
-    let back = format!("/admin/tenants/{slug}");
-    let page = SecretPage { nav: Nav::new(&form.session, None), title, message, secret, back };
-    ui::render(actix_web::http::StatusCode::OK, &page)
+) -> Page {
+    SecretPage::answer(form, title, message.into(), secret, format!("/admin/tenants/{slug}"))
 }
 
-async fn issue_token(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
+async fn issue_token(state: State, form: OperatorForm, slug: web::Path<String>) -> Page {
     let label = form.field("label").to_owned();
     let issued = on_tenant(&state, &form, &slug, move |st, actor, slug| {
         credentials::issue(&st.db, st.clock.as_ref(), actor, slug, &label)
@@ -304,14 +271,10 @@ async fn issue_token(
         "Paste it into Okta as the Authorization header value for tenant {} (Provisioning → Integration → HTTP Header).",
         issued.tenant
     );
-    Ok(shown_once(&form, &slug, format!("Token '{}' issued", issued.label), message, issued.token))
+    shown_once(&form, &slug, format!("Token '{}' issued", issued.label), &message, issued.token)
 }
 
-async fn revoke_token(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
+async fn revoke_token(state: State, form: OperatorForm, path: web::Path<(String, String)>) -> Page {
     let (slug, token_id) = path.into_inner();
     on_tenant(&state, &form, &slug, move |st, actor, slug| {
         let tenant = tenant_id(st, slug)?;
@@ -321,11 +284,7 @@ async fn revoke_token(
     Ok(back_to(&slug, "token-revoked"))
 }
 
-async fn create_tenant_admin(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
+async fn create_tenant_admin(state: State, form: OperatorForm, slug: web::Path<String>) -> Page {
     let email = form.field("email").to_owned();
     let password = generate_password();
     let p = password.clone();
@@ -334,14 +293,14 @@ async fn create_tenant_admin(
     })
     .await?;
     let message = "Give them this one-time password over a channel you trust; they sign in with it on the consent page or at /account.";
-    Ok(shown_once(&form, &slug, format!("Admin {} created", admin.email), message.into(), password))
+    shown_once(&form, &slug, format!("Admin {} created", admin.email), message, password)
 }
 
 async fn reset_tenant_admin(
-    state: web::Data<AppState>,
+    state: State,
     form: OperatorForm,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
+) -> Page {
     let (slug, admin_id) = path.into_inner();
     let issued = on_tenant(&state, &form, &slug, move |st, actor, slug| {
         let tenant = tenant_id(st, slug)?;
@@ -350,14 +309,14 @@ async fn reset_tenant_admin(
     .await?;
     let message = "Their sessions were ended. Give them this password over a channel you trust.";
     let title = format!("New password for {}", issued.admin.email);
-    Ok(shown_once(&form, &slug, title, message.into(), issued.password))
+    shown_once(&form, &slug, title, message, issued.password)
 }
 
 async fn set_tenant_admin_disabled(
-    state: web::Data<AppState>,
+    state: State,
     form: OperatorForm,
     path: web::Path<(String, String, Switch)>,
-) -> Result<HttpResponse, PageError> {
+) -> Page {
     let (slug, admin_id, switch) = path.into_inner();
     let disabled = matches!(switch, Switch::Disable);
     on_tenant(&state, &form, &slug, move |st, actor, slug| {
@@ -368,11 +327,7 @@ async fn set_tenant_admin_disabled(
     Ok(back_to(&slug, if disabled { "admin-disabled" } else { "admin-enabled" }))
 }
 
-async fn revoke_grant(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
+async fn revoke_grant(state: State, form: OperatorForm, path: web::Path<(String, String)>) -> Page {
     let (slug, grant_id) = path.into_inner();
     on_tenant(&state, &form, &slug, move |st, actor, slug| {
         let tenant = tenant_id(st, slug)?;
@@ -386,14 +341,11 @@ async fn revoke_grant(
 const REVOKED_BY: &str = "revoked by an operator";
 
 /// From the lineage page, which is not under a tenant.
-async fn revoke_any_grant(
-    state: web::Data<AppState>,
-    form: OperatorForm,
-    grant_id: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    let (actor, st) = (form.session.actor(), state.clone());
+async fn revoke_any_grant(state: State, form: OperatorForm, grant_id: web::Path<String>) -> Page {
     let id = grant_id.clone();
-    blocking(move || grants::revoke(&st.db, st.clock.as_ref(), &actor, None, &id, REVOKED_BY))
-        .await?;
+    form.act(&state, move |st, actor| {
+        grants::revoke(&st.db, st.clock.as_ref(), actor, None, &id, REVOKED_BY)
+    })
+    .await?;
     Ok(see_other(&format!("/admin/grants/{grant_id}?done=grant-revoked")))
 }

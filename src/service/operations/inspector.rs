@@ -3,7 +3,7 @@
 //! same thread applies retention (by age, and by count per tenant). A crash loses at most the
 //! queue (about a second of diagnostics), never SCIM data.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -27,6 +27,8 @@ fn is_lookup_miss(row: &RequestRow) -> bool {
 /// How often the queue is written.
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// How often retention runs (for the tenants written since), and how often for every tenant.
+/// A tenant that has had a tenth of its count written since its last pruning is pruned after
+/// that flush, so a busy tenant exceeds its count by at most that tenth, in small steady deletes.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 /// Requests queued at most, and bytes of bodies; beyond either the oldest are dropped (and
@@ -116,8 +118,9 @@ pub fn truncate(mut text: String, limit: usize) -> String {
 pub struct Inspector {
     queue: Mutex<Queue>,
     dropped: AtomicU64,
-    /// Tenants written since the last retention run: only they can be over their count.
-    touched: Mutex<HashSet<String>>,
+    /// Rows written per tenant since its last retention run: only these tenants can be over
+    /// their count.
+    written: Mutex<HashMap<String, i64>>,
 }
 
 #[derive(Default)]
@@ -173,15 +176,22 @@ impl Inspector {
             request_log::add_hourly(conn, &hourly)?;
             Ok::<_, StoreError>(())
         })?;
-        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
-        touched.extend(hourly.into_keys().map(|(tenant, _)| tenant));
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        for ((tenant, _), count) in hourly {
+            *written.entry(tenant).or_default() += count.requests;
+        }
         Ok(rows.len())
     }
 
-    /// The tenants written since the last call.
-    fn take_touched(&self) -> Vec<String> {
-        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
-        touched.drain().collect()
+    /// The tenants with at least `rows` written since they were last taken, taken now.
+    fn take_written(&self, rows: i64) -> Vec<String> {
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        let due: Vec<String> =
+            written.iter().filter(|(_, n)| **n >= rows).map(|(t, _)| t.clone()).collect();
+        for tenant in &due {
+            written.remove(tenant);
+        }
+        due
     }
 }
 
@@ -207,6 +217,12 @@ pub fn apply_retention(
         let over = request_log::prune_over(conn, keep.max_per_tenant.max(1), tenants)?;
         Ok::<_, StoreError>(old + over)
     })
+}
+
+/// Keeps `tenants` within their count, after a flush that filled them by a tenth.
+fn prune_counts(db: &Database, keep: Retention, tenants: &[String]) -> Result<usize, StoreError> {
+    let keep = keep.max_per_tenant.max(1);
+    db.write(|conn| Ok::<_, StoreError>(request_log::prune_over(conn, keep, Some(tenants))?))
 }
 
 /// Requests a page shows at most.
@@ -245,9 +261,15 @@ pub fn start_writer(
             if let Err(err) = inspector.flush(&db) {
                 tracing::warn!(error = %err, "could not write the request log");
             }
+            let crowded = inspector.take_written((keep.max_per_tenant / 10).max(1));
+            if !crowded.is_empty()
+                && let Err(err) = prune_counts(&db, keep, &crowded)
+            {
+                tracing::warn!(error = %err, "could not prune the request log");
+            }
             if pruned.elapsed() >= PRUNE_EVERY {
                 pruned = Instant::now();
-                let touched = inspector.take_touched();
+                let touched = inspector.take_written(1);
                 // Hourly, every tenant (rows another node or an earlier run left over).
                 let everyone = swept.elapsed() >= SWEEP_EVERY;
                 if everyone {
@@ -347,10 +369,10 @@ mod tests {
             inspector.push(row("t2", n));
         }
         assert_eq!(inspector.flush(&scratch.db).unwrap(), INSERT_ROWS_FOR_TEST as usize + 10);
-        let mut touched = inspector.take_touched();
-        touched.sort();
-        assert_eq!(touched, ["t1", "t2"]);
-        assert!(inspector.take_touched().is_empty());
+        // Due after a flush: the tenants with at least so many rows written since last taken.
+        assert_eq!(inspector.take_written(INSERT_ROWS_FOR_TEST + 5), ["t1"]);
+        assert_eq!(inspector.take_written(1), ["t2"]);
+        assert!(inspector.take_written(1).is_empty());
         let count = |tenant: &str| {
             page(&scratch.db, tenant, &RequestFilter::default(), None).unwrap().len()
         };

@@ -304,17 +304,7 @@ pub fn disable(
     id: &str,
     reason: &str,
 ) -> Result<(), OperatorError> {
-    let now = clock.now();
-    db.write(|conn| {
-        let row = repo::find_endpoint(conn, id)?.ok_or_else(|| not_found(id))?;
-        if !row.enabled {
-            return Ok(());
-        }
-        repo::set_enabled(conn, id, false, Some(reason))?;
-        let event = endpoint_event(Kind::WebhookDisabled, actor, &row).detail("reason", reason);
-        audit::record(conn, db.audit_counts(), now, event)?;
-        Ok(())
-    })
+    switch(db, clock, actor, id, Some(reason))
 }
 
 /// Resumes deliveries where they stopped, with fresh retries.
@@ -324,20 +314,35 @@ pub fn enable(
     actor: &Actor,
     id: &str,
 ) -> Result<(), OperatorError> {
-    let now = clock.now();
+    switch(db, clock, actor, id, None)
+}
+
+/// Disables the endpoint for `disabled_for`, or enables it (`None`); an endpoint already so is
+/// left alone, unaudited.
+fn switch(
+    db: &Database,
+    clock: &dyn Clock,
+    actor: &Actor,
+    id: &str,
+    disabled_for: Option<&str>,
+) -> Result<(), OperatorError> {
+    let (now, enable) = (clock.now(), disabled_for.is_none());
     db.write(|conn| {
         let row = repo::find_endpoint(conn, id)?.ok_or_else(|| not_found(id))?;
-        if row.enabled {
+        if row.enabled == enable {
             return Ok(());
         }
-        repo::set_enabled(conn, id, true, None)?;
-        repo::reset_failures(conn, id, now)?;
-        audit::record(
-            conn,
-            db.audit_counts(),
-            now,
-            endpoint_event(Kind::WebhookEnabled, actor, &row),
-        )?;
+        repo::set_enabled(conn, id, enable, disabled_for)?;
+        let event = match disabled_for {
+            Some(reason) => {
+                endpoint_event(Kind::WebhookDisabled, actor, &row).detail("reason", reason)
+            }
+            None => {
+                repo::reset_failures(conn, id, now)?;
+                endpoint_event(Kind::WebhookEnabled, actor, &row)
+            }
+        };
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok(())
     })
 }
@@ -352,12 +357,8 @@ pub fn delete(
     db.write(|conn| {
         let row = repo::find_endpoint(conn, id)?.ok_or_else(|| not_found(id))?;
         repo::delete_endpoint(conn, id)?;
-        audit::record(
-            conn,
-            db.audit_counts(),
-            now,
-            endpoint_event(Kind::WebhookDeleted, actor, &row),
-        )?;
+        let event = endpoint_event(Kind::WebhookDeleted, actor, &row);
+        audit::record(conn, db.audit_counts(), now, event)?;
         Ok(())
     })
 }
