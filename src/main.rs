@@ -227,43 +227,47 @@ enum TenantAdminCommand {
     },
 }
 
+/// `client create`'s arguments.
+#[derive(Debug, clap::Args)]
+struct NewClientArgs {
+    #[arg(long)]
+    name: String,
+    /// An exact redirect URI (repeatable).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Register Okta's https callback URIs for this OIN app name.
+    #[arg(long)]
+    okta_app: Option<String>,
+    /// Also register Okta's plain-http callback (`http://system-admin.okta1.com:1802/…`)
+    /// of that app; only if the app really is on that cell.
+    #[arg(long, requires = "okta_app")]
+    okta_http_callback: bool,
+    /// Refuse authorization requests without PKCE (S256).
+    #[arg(long)]
+    require_pkce: bool,
+    /// The tenant a client-credentials client belongs to (its tokens reach only it).
+    #[arg(long, requires = "grant")]
+    tenant: Option<String>,
+    /// `authorization_code` (default: vendor-wide) or `client_credentials` (needs --tenant).
+    #[arg(long)]
+    grant: Option<String>,
+    /// Lifetime of its access tokens, 5-360 minutes (default 60; Entra requires 60-360).
+    #[arg(long)]
+    access_ttl_minutes: Option<u32>,
+    /// Days until its first secret expires, 1-1095 (default 730).
+    #[arg(long)]
+    secret_expires_in_days: Option<u32>,
+    /// Scopes of its tokens (default "scim:read scim:write").
+    #[arg(long)]
+    scope: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum ClientCommand {
     /// Register a client; its secret is printed once and stored as SHA-256. Vendor-wide with
     /// redirect URIs (Okta's authorization code), or with `--tenant` and `--grant
     /// client_credentials` one tenant's own (Microsoft Entra's gallery rule).
-    Create {
-        #[arg(long)]
-        name: String,
-        /// An exact redirect URI (repeatable).
-        #[arg(long = "redirect-uri")]
-        redirect_uris: Vec<String>,
-        /// Register Okta's https callback URIs for this OIN app name.
-        #[arg(long)]
-        okta_app: Option<String>,
-        /// Also register Okta's plain-http callback (`http://system-admin.okta1.com:1802/…`)
-        /// of that app; only if the app really is on that cell.
-        #[arg(long, requires = "okta_app")]
-        okta_http_callback: bool,
-        /// Refuse authorization requests without PKCE (S256).
-        #[arg(long)]
-        require_pkce: bool,
-        /// The tenant a client-credentials client belongs to (its tokens reach only it).
-        #[arg(long, requires = "grant")]
-        tenant: Option<String>,
-        /// `authorization_code` (default: vendor-wide) or `client_credentials` (needs --tenant).
-        #[arg(long)]
-        grant: Option<String>,
-        /// Lifetime of its access tokens, 5-360 minutes (default 60; Entra requires 60-360).
-        #[arg(long)]
-        access_ttl_minutes: Option<u32>,
-        /// Days until its first secret expires, 1-1095 (default 730).
-        #[arg(long)]
-        secret_expires_in_days: Option<u32>,
-        /// Scopes of its tokens (default "scim:read scim:write").
-        #[arg(long)]
-        scope: Option<String>,
-    },
+    Create(NewClientArgs),
     /// A tenant's client trusted through workload identity federation: Entra signs an assertion
     /// (RFC 7523) that must carry this issuer, subject and audience, checked with the issuer's keys.
     Federate {
@@ -883,86 +887,9 @@ fn client_command(
     settings: &Settings,
     json: bool,
 ) -> anyhow::Result<()> {
-    let issued_text = |c: &clients::IssuedClient| {
-        format!(
-            "client_id:     {}\nclient_secret: {}\nredirect URIs:\n  {}\n\nThe secret is shown only now; it is stored as a SHA-256 hash.",
-            c.client_id,
-            c.client_secret,
-            c.redirect_uris.join("\n  ")
-        )
-    };
     let insecure = settings.allow_insecure_jwks_uri;
     match cmd {
-        ClientCommand::Create {
-            name,
-            redirect_uris,
-            okta_app,
-            okta_http_callback,
-            require_pkce,
-            tenant,
-            grant,
-            access_ttl_minutes,
-            secret_expires_in_days,
-            scope,
-        } => match (grant.as_deref(), tenant) {
-            (Some("client_credentials"), Some(tenant)) => {
-                if !redirect_uris.is_empty() || okta_app.is_some() || require_pkce {
-                    anyhow::bail!("a client_credentials client has no redirect URIs and no PKCE");
-                }
-                let new = tenant_clients::NewTenantClient {
-                    tenant: &tenant,
-                    name: &name,
-                    access_ttl_minutes,
-                    scope: scope.as_deref(),
-                };
-                let c =
-                    tenant_clients::create(db, clock, &Actor::Cli, &new, secret_expires_in_days)?;
-                print(json, &c, || {
-                    format!(
-                        "client_id:         {}\nclient_secret:     {}\nsecret_id:         {}\nsecret_expires_at: {}\ntenant:            {}\naccess tokens:     {} minutes, scope \"{}\"\n\nThe secret is shown only now; it is stored as a SHA-256 hash.",
-                        c.client_id,
-                        c.client_secret,
-                        c.secret_id,
-                        c.secret_expires_at.as_deref().unwrap_or("never"),
-                        c.tenant,
-                        c.access_ttl_minutes,
-                        c.scope
-                    )
-                });
-            }
-            (Some("client_credentials"), None) => {
-                anyhow::bail!("a client_credentials client belongs to one tenant: give --tenant")
-            }
-            (None | Some("authorization_code"), None) => {
-                if access_ttl_minutes.is_some()
-                    || secret_expires_in_days.is_some()
-                    || scope.is_some()
-                {
-                    anyhow::bail!(
-                        "--access-ttl-minutes, --secret-expires-in-days and --scope are for \
-                         --grant client_credentials"
-                    );
-                }
-                let new = clients::NewClient {
-                    name: &name,
-                    redirect_uris: &redirect_uris,
-                    okta_app: okta_app.as_deref(),
-                    okta_http_callback,
-                    require_pkce,
-                };
-                let c = clients::create(db, clock, &Actor::Cli, &new)?;
-                print(json, &c, || issued_text(&c));
-            }
-            (Some("authorization_code"), Some(_)) => anyhow::bail!(
-                "an authorization_code client is vendor-wide: the tenant is chosen at consent"
-            ),
-            (Some(other), _) => {
-                anyhow::bail!(
-                    "--grant must be authorization_code or client_credentials, not '{other}'"
-                )
-            }
-            (None, Some(_)) => anyhow::bail!("--tenant needs --grant client_credentials"),
-        },
+        ClientCommand::Create(args) => create_client(db, clock, args, json)?,
         ClientCommand::Federate {
             tenant,
             name,
@@ -986,12 +913,7 @@ fn client_command(
                 jwks_uri: &jwks_uri,
             };
             let c = tenant_clients::federate(db, clock, &Actor::Cli, &new, &federation, insecure)?;
-            print(json, &c, || {
-                format!(
-                    "client_id: {}\ntenant:    {}\ntrusts assertions from {} about {} for {}, keys at {}",
-                    c.client_id, c.tenant, c.issuer, c.subject, c.audience, c.jwks_uri
-                )
-            });
+            print(json, &c, || federated_text(&c));
         }
         ClientCommand::List { tenant } => {
             let all = tenant_clients::list(db, clock, tenant.as_deref())?;
@@ -1021,21 +943,14 @@ fn client_command(
             print(json, &s, || format!("secret {} of client {client_id} is revoked", s.secret_id));
         }
         ClientCommand::SetJwks { client_id, jwks_uri, jwks_file } => {
-            let source = match (jwks_uri, jwks_file) {
-                (Some(uri), _) => tenant_clients::JwksSource::Uri(uri),
-                (None, Some(path)) => tenant_clients::JwksSource::Inline(
-                    std::fs::read_to_string(&path)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
-                ),
-                (None, None) => anyhow::bail!("give --jwks-uri or --jwks-file"),
-            };
+            let source = jwks_source(jwks_uri, jwks_file)?;
             let c =
                 tenant_clients::set_jwks(db, clock, &Actor::Cli, &client_id, &source, insecure)?;
             print(json, &c, || client_text(&c));
         }
         ClientCommand::RotateSecret { client_id } => {
             let c = clients::rotate_secret(db, clock, &Actor::Cli, &client_id)?;
-            print(json, &c, || issued_text(&c));
+            print(json, &c, || issued_client_text(&c));
         }
         ClientCommand::Delete { client_id } => {
             let c = clients::delete(db, clock, &Actor::Cli, &client_id)?;
@@ -1043,6 +958,115 @@ fn client_command(
                 format!("deleted client {} ({}) and its grants", c.client_id, c.name)
             });
         }
+    }
+    Ok(())
+}
+
+/// A federated client as `client federate` prints it.
+fn federated_text(c: &tenant_clients::FederatedClient) -> String {
+    format!(
+        "client_id: {}\ntenant:    {}\ntrusts assertions from {} about {} for {}, keys at {}",
+        c.client_id, c.tenant, c.issuer, c.subject, c.audience, c.jwks_uri
+    )
+}
+
+/// Where `client set-jwks` takes a client's keys from: a URI, or a JWKS file read now.
+fn jwks_source(
+    uri: Option<String>,
+    file: Option<std::path::PathBuf>,
+) -> anyhow::Result<tenant_clients::JwksSource> {
+    Ok(match (uri, file) {
+        (Some(uri), _) => tenant_clients::JwksSource::Uri(uri),
+        (None, Some(path)) => tenant_clients::JwksSource::Inline(
+            std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+        ),
+        (None, None) => anyhow::bail!("give --jwks-uri or --jwks-file"),
+    })
+}
+
+/// A vendor-wide client as created or rotated: its secret, shown once.
+fn issued_client_text(c: &clients::IssuedClient) -> String {
+    format!(
+        "client_id:     {}\nclient_secret: {}\nredirect URIs:\n  {}\n\nThe secret is shown only now; it is stored as a SHA-256 hash.",
+        c.client_id,
+        c.client_secret,
+        c.redirect_uris.join("\n  ")
+    )
+}
+
+/// `client create`: a vendor-wide authorization-code client, or one tenant's client-credentials
+/// client.
+fn create_client(
+    db: &Database,
+    clock: &dyn Clock,
+    args: NewClientArgs,
+    json: bool,
+) -> anyhow::Result<()> {
+    let NewClientArgs {
+        name,
+        redirect_uris,
+        okta_app,
+        okta_http_callback,
+        require_pkce,
+        tenant,
+        grant,
+        access_ttl_minutes,
+        secret_expires_in_days,
+        scope,
+    } = args;
+    match (grant.as_deref(), tenant) {
+        (Some("client_credentials"), Some(tenant)) => {
+            if !redirect_uris.is_empty() || okta_app.is_some() || require_pkce {
+                anyhow::bail!("a client_credentials client has no redirect URIs and no PKCE");
+            }
+            let new = tenant_clients::NewTenantClient {
+                tenant: &tenant,
+                name: &name,
+                access_ttl_minutes,
+                scope: scope.as_deref(),
+            };
+            let c = tenant_clients::create(db, clock, &Actor::Cli, &new, secret_expires_in_days)?;
+            print(json, &c, || {
+                format!(
+                    "client_id:         {}\nclient_secret:     {}\nsecret_id:         {}\nsecret_expires_at: {}\ntenant:            {}\naccess tokens:     {} minutes, scope \"{}\"\n\nThe secret is shown only now; it is stored as a SHA-256 hash.",
+                    c.client_id,
+                    c.client_secret,
+                    c.secret_id,
+                    c.secret_expires_at.as_deref().unwrap_or("never"),
+                    c.tenant,
+                    c.access_ttl_minutes,
+                    c.scope
+                )
+            });
+        }
+        (Some("client_credentials"), None) => {
+            anyhow::bail!("a client_credentials client belongs to one tenant: give --tenant")
+        }
+        (None | Some("authorization_code"), None) => {
+            if access_ttl_minutes.is_some() || secret_expires_in_days.is_some() || scope.is_some() {
+                anyhow::bail!(
+                    "--access-ttl-minutes, --secret-expires-in-days and --scope are for \
+                     --grant client_credentials"
+                );
+            }
+            let new = clients::NewClient {
+                name: &name,
+                redirect_uris: &redirect_uris,
+                okta_app: okta_app.as_deref(),
+                okta_http_callback,
+                require_pkce,
+            };
+            let c = clients::create(db, clock, &Actor::Cli, &new)?;
+            print(json, &c, || issued_client_text(&c));
+        }
+        (Some("authorization_code"), Some(_)) => anyhow::bail!(
+            "an authorization_code client is vendor-wide: the tenant is chosen at consent"
+        ),
+        (Some(other), _) => {
+            anyhow::bail!("--grant must be authorization_code or client_credentials, not '{other}'")
+        }
+        (None, Some(_)) => anyhow::bail!("--tenant needs --grant client_credentials"),
     }
     Ok(())
 }
@@ -1175,6 +1199,51 @@ fn grant_command(
     Ok(())
 }
 
+/// A webhook endpoint as created or rotated: its signing secret, shown once.
+fn issued_webhook_text(
+    e: &scimd::service::delivery::webhooks::endpoints::IssuedEndpoint,
+) -> String {
+    let mut text = format!(
+        "endpoint: {}\nurl:      {}\ntenant:   {}\nevents:   {}\nsecret:   {}",
+        e.id,
+        e.url,
+        e.tenant.as_deref().unwrap_or("*"),
+        e.events,
+        e.secret
+    );
+    if let Some(until) = &e.previous_secret_until {
+        text.push_str(&format!("\nthe previous secret also signs until {until}"));
+    }
+    text.push_str("\n\nVerify deliveries with this secret (Standard Webhooks).");
+    text
+}
+
+/// One endpoint as a row of `webhook list`.
+fn webhook_row(e: &scimd::service::delivery::webhooks::endpoints::EndpointView) -> [String; 8] {
+    let status = match (&e.enabled, &e.disabled_reason) {
+        (true, _) => "enabled".to_owned(),
+        (false, Some(reason)) => format!("disabled: {reason}"),
+        (false, None) => "disabled".to_owned(),
+    };
+    let last = e.last_delivery.as_ref().map_or_else(
+        || "-".to_owned(),
+        |d| match d.status_code {
+            Some(code) => format!("{} {code} {}ms", d.outcome, d.latency_ms),
+            None => d.outcome.clone(),
+        },
+    );
+    [
+        e.id.clone(),
+        e.url.clone(),
+        e.tenant.clone().unwrap_or_else(|| "*".into()),
+        e.events.clone(),
+        status,
+        e.pending.to_string(),
+        last,
+        e.next_retry.clone().unwrap_or_else(|| "-".into()),
+    ]
+}
+
 fn webhook_command(
     db: &Database,
     clock: &dyn Clock,
@@ -1183,56 +1252,18 @@ fn webhook_command(
     json: bool,
 ) -> anyhow::Result<()> {
     use scimd::service::delivery::webhooks::endpoints::{self, NewEndpoint, Replay};
-    let issued_text = |e: &endpoints::IssuedEndpoint| {
-        let mut text = format!(
-            "endpoint: {}\nurl:      {}\ntenant:   {}\nevents:   {}\nsecret:   {}",
-            e.id,
-            e.url,
-            e.tenant.as_deref().unwrap_or("*"),
-            e.events,
-            e.secret
-        );
-        if let Some(until) = &e.previous_secret_until {
-            text.push_str(&format!("\nthe previous secret also signs until {until}"));
-        }
-        text.push_str("\n\nVerify deliveries with this secret (Standard Webhooks).");
-        text
-    };
     match cmd {
         WebhookCommand::Create { url, tenant, events } => {
             let new = NewEndpoint { url: &url, tenant: tenant.as_deref(), events: &events };
             let allow = settings.allow_private_webhook_targets;
             let e = endpoints::create(db, clock, &Actor::Cli, &new, allow)?;
-            print(json, &e, || issued_text(&e));
+            print(json, &e, || issued_webhook_text(&e));
         }
         WebhookCommand::List => {
             let all = endpoints::list(db, clock)?;
             let headings =
                 ["ID", "URL", "TENANT", "EVENTS", "STATUS", "PENDING", "LAST", "NEXT RETRY"];
-            print_list(json, "webhooks", &all, headings, |e| {
-                let status = match (&e.enabled, &e.disabled_reason) {
-                    (true, _) => "enabled".to_owned(),
-                    (false, Some(reason)) => format!("disabled: {reason}"),
-                    (false, None) => "disabled".to_owned(),
-                };
-                let last = e.last_delivery.as_ref().map_or_else(
-                    || "-".to_owned(),
-                    |d| match d.status_code {
-                        Some(code) => format!("{} {code} {}ms", d.outcome, d.latency_ms),
-                        None => d.outcome.clone(),
-                    },
-                );
-                [
-                    e.id.clone(),
-                    e.url.clone(),
-                    e.tenant.clone().unwrap_or_else(|| "*".into()),
-                    e.events.clone(),
-                    status,
-                    e.pending.to_string(),
-                    last,
-                    e.next_retry.clone().unwrap_or_else(|| "-".into()),
-                ]
-            });
+            print_list(json, "webhooks", &all, headings, webhook_row);
         }
         WebhookCommand::Disable { id } => {
             endpoints::disable(db, clock, &Actor::Cli, &id, "disabled by an operator")?;
@@ -1248,7 +1279,7 @@ fn webhook_command(
         }
         WebhookCommand::RotateSecret { id, grace_hours } => {
             let e = endpoints::rotate_secret(db, clock, &Actor::Cli, &id, grace_hours)?;
-            print(json, &e, || issued_text(&e));
+            print(json, &e, || issued_webhook_text(&e));
         }
         WebhookCommand::Replay { id, event, since, until } => {
             let which = match (&event, &since) {

@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 const SCIM_JSON: &str = "application/scim+json; charset=utf-8";
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+/// The User-Agents the checks send, as each IdP does.
+const OKTA: &str = "Okta SCIM Client 1.0.0";
+const ENTRA: &str = "Azure-AD-Provisioning/1.0";
 /// Okta's CRUD test reads `/Groups` and expects an answer within this.
 const OKTA_GROUPS_BUDGET: Duration = Duration::from_millis(600);
 
@@ -72,37 +75,85 @@ impl SelfTest {
         }
     }
 
-    /// Runs every check in Okta's order, then Entra's; cleans up its user.
-    pub fn run(mut self) -> Vec<Check> {
-        let okta = "Okta SCIM Client 1.0.0";
-        let entra = "Azure-AD-Provisioning/1.0";
+    /// Sends `request` and records the check `judge` makes of the answer: whether it passed,
+    /// and what was seen. Answers the body when the request was answered.
+    fn check(
+        &mut self,
+        name: &'static str,
+        request: RequestBuilder,
+        hint: &str,
+        judge: impl FnOnce(StatusCode, &Value) -> (bool, String),
+    ) -> Option<(bool, Value)> {
+        let (status, body) = self.send(name, request)?;
+        let (passed, detail) = judge(status, &body);
+        Some((self.record(name, passed, detail, hint), body))
+    }
+
+    fn okta(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.request(method, path, OKTA)
+    }
+
+    /// A request carrying a SCIM JSON body.
+    fn with_body(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        agent: &str,
+        body: &Value,
+    ) -> RequestBuilder {
+        let content_type = if agent == ENTRA { "application/json" } else { SCIM_JSON };
+        self.request(method, path, agent)
+            .header("Content-Type", content_type)
+            .body(body.to_string())
+    }
+
+    fn lookup(&mut self, name: &'static str, expected: u64, hint: &str) {
         let filter =
             format!("/Users?filter={}", encode(&format!("userName eq \"{}\"", self.user_name)));
+        self.check(name, self.okta(reqwest::Method::GET, &filter), hint, |status, body| {
+            let passed = status == StatusCode::OK && body["totalResults"] == expected;
+            (passed, format!("{status}, totalResults {}", body["totalResults"]))
+        });
+    }
 
-        let Some((status, body)) = self.send(
+    /// Runs every check in Okta's order, then Entra's; cleans up its user.
+    pub fn run(mut self) -> Vec<Check> {
+        let config = self.check(
             "service provider config",
-            self.request(reqwest::Method::GET, "/ServiceProviderConfig", okta),
-        ) else {
-            return self.checks;
-        };
-        self.record(
-            "service provider config",
-            status == StatusCode::OK && body["patch"]["supported"] == true,
-            format!("{status}, patch supported: {}", body["patch"]["supported"]),
+            self.okta(reqwest::Method::GET, "/ServiceProviderConfig"),
             "Okta needs PATCH for deactivation",
+            |status, body| {
+                let supported = &body["patch"]["supported"];
+                (
+                    status == StatusCode::OK && supported == true,
+                    format!("{status}, patch supported: {supported}"),
+                )
+            },
         );
-
-        if let Some((status, body)) =
-            self.send("lookup before create", self.request(reqwest::Method::GET, &filter, okta))
-        {
-            self.record(
-                "lookup before create",
-                status == StatusCode::OK && body["totalResults"] == 0,
-                format!("{status}, totalResults {}", body["totalResults"]),
-                "a filter on a userName nobody has must answer 200 with totalResults 0",
-            );
+        if config.is_none() {
+            return self.checks;
         }
+        self.lookup(
+            "lookup before create",
+            0,
+            "a filter on a userName nobody has must answer 200 with totalResults 0",
+        );
+        let Some((id, created)) = self.create() else { return self.checks };
+        let path = format!("/Users/{id}");
+        self.reads(&path, &id);
+        self.updates(&path, created);
+        self.refusals();
+        self.check(
+            "clean up",
+            self.okta(reqwest::Method::DELETE, &path),
+            "the test user could not be deleted; delete it by hand",
+            |status, _| (status == StatusCode::NO_CONTENT, format!("{status}")),
+        );
+        self.checks
+    }
 
+    /// Creates the test user; its id and body, unless that failed.
+    fn create(&mut self) -> Option<(String, Value)> {
         let user = json!({
             "schemas": [USER_SCHEMA],
             "userName": self.user_name,
@@ -112,150 +163,131 @@ impl SelfTest {
             "active": true,
             "password": "Selftest-Placeholder-1"
         });
-        let create = self
-            .request(reqwest::Method::POST, "/Users", okta)
-            .header("Content-Type", SCIM_JSON)
-            .body(user.to_string());
-        let Some((status, created)) = self.send("create user", create) else { return self.checks };
-        let id = created["id"].as_str().unwrap_or_default().to_owned();
-        let ok = status == StatusCode::CREATED
-            && !id.is_empty()
-            && created["userName"] == self.user_name;
-        self.record(
+        let create = self.with_body(reqwest::Method::POST, "/Users", OKTA, &user);
+        let user_name = self.user_name.clone();
+        let (_, created) = self.check(
             "create user",
-            ok,
-            format!("{status}, id {id}"),
+            create,
             "POST /Users must answer 201 with the user and its id",
-        );
-        if id.is_empty() {
-            return self.checks;
-        }
-        let path = format!("/Users/{id}");
+            |status, created| {
+                let id = created["id"].as_str().unwrap_or_default();
+                let passed = status == StatusCode::CREATED
+                    && !id.is_empty()
+                    && created["userName"] == user_name.as_str();
+                (passed, format!("{status}, id {id}"))
+            },
+        )?;
+        let id = created["id"].as_str().filter(|id| !id.is_empty())?.to_owned();
+        Some((id, created))
+    }
 
-        if let Some((status, body)) = self.send(
+    /// Okta's reads of the user just created.
+    fn reads(&mut self, path: &str, id: &str) {
+        self.check(
             "list one user",
-            self.request(reqwest::Method::GET, "/Users?count=1&startIndex=1", okta),
-        ) {
-            let first = &body["Resources"][0];
-            let complete = ["id", "userName", "active"].iter().all(|k| !first[*k].is_null())
-                && first["name"]["givenName"].is_string()
-                && first["emails"][0]["value"].is_string();
-            self.record(
-                "list one user",
-                status == StatusCode::OK && body["itemsPerPage"] == 1 && complete,
-                format!("{status}, itemsPerPage {}", body["itemsPerPage"]),
-                "Okta's SPEC test reads GET /Users?count=1&startIndex=1 and needs a complete user",
-            );
-        }
-        if let Some((status, body)) =
-            self.send("get user", self.request(reqwest::Method::GET, &path, okta))
-        {
-            self.record(
-                "get user",
-                status == StatusCode::OK && body["id"] == id.as_str(),
-                format!("{status}"),
-                "GET /Users/{id} must answer the user",
-            );
-        }
-        if let Some((status, body)) =
-            self.send("lookup after create", self.request(reqwest::Method::GET, &filter, okta))
-        {
-            self.record(
-                "lookup after create",
-                status == StatusCode::OK && body["totalResults"] == 1,
-                format!("{status}, totalResults {}", body["totalResults"]),
-                "userName eq must find the user just created",
-            );
-        }
-        let mut changed = created.clone();
+            self.okta(reqwest::Method::GET, "/Users?count=1&startIndex=1"),
+            "Okta's SPEC test reads GET /Users?count=1&startIndex=1 and needs a complete user",
+            |status, body| {
+                let first = &body["Resources"][0];
+                let complete = ["id", "userName", "active"].iter().all(|k| !first[*k].is_null())
+                    && first["name"]["givenName"].is_string()
+                    && first["emails"][0]["value"].is_string();
+                let passed = status == StatusCode::OK && body["itemsPerPage"] == 1 && complete;
+                (passed, format!("{status}, itemsPerPage {}", body["itemsPerPage"]))
+            },
+        );
+        self.check(
+            "get user",
+            self.okta(reqwest::Method::GET, path),
+            "GET /Users/{id} must answer the user",
+            |status, body| (status == StatusCode::OK && body["id"] == id, format!("{status}")),
+        );
+        self.lookup("lookup after create", 1, "userName eq must find the user just created");
+    }
+
+    /// Okta's PUT and deactivating PATCH, then Entra's PATCH dialect.
+    fn updates(&mut self, path: &str, created: Value) {
+        let mut changed = created;
         changed["name"]["givenName"] = json!("Changed");
-        let put = self
-            .request(reqwest::Method::PUT, &path, okta)
-            .header("Content-Type", SCIM_JSON)
-            .body(changed.to_string());
-        if let Some((status, body)) = self.send("update user (PUT)", put) {
-            self.record(
-                "update user (PUT)",
-                status == StatusCode::OK && body["name"]["givenName"] == "Changed",
-                format!("{status}, givenName {}", body["name"]["givenName"]),
-                "Okta updates profiles with PUT of the whole user",
-            );
-        }
-        let deactivate = json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "value": {"active": false}}]});
-        let patch = self
-            .request(reqwest::Method::PATCH, &path, okta)
-            .header("Content-Type", SCIM_JSON)
-            .body(deactivate.to_string());
-        if let Some((status, body)) = self.send("deactivate (PATCH)", patch) {
-            self.record(
+        let put = self.with_body(reqwest::Method::PUT, path, OKTA, &changed);
+        self.check(
+            "update user (PUT)",
+            put,
+            "Okta updates profiles with PUT of the whole user",
+            |status, body| {
+                let given = &body["name"]["givenName"];
+                (
+                    status == StatusCode::OK && given == "Changed",
+                    format!("{status}, givenName {given}"),
+                )
+            },
+        );
+        let patches = [
+            (
                 "deactivate (PATCH)",
-                status == StatusCode::OK && body["active"] == false,
-                format!("{status}, active {}", body["active"]),
+                OKTA,
+                json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "value": {"active": false}}]}),
+                false,
                 "Okta deactivates with PATCH replace active false and reads active false back",
-            );
-        }
-        let entra_patch = json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "Replace", "path": "active", "value": "True"}]});
-        let patch = self
-            .request(reqwest::Method::PATCH, &path, entra)
-            .header("Content-Type", "application/json")
-            .body(entra_patch.to_string());
-        if let Some((status, body)) = self.send("Entra-style PATCH", patch) {
-            self.record(
+            ),
+            (
                 "Entra-style PATCH",
-                status == StatusCode::OK && body["active"] == true,
-                format!("{status}, active {}", body["active"]),
+                ENTRA,
+                json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "Replace", "path": "active", "value": "True"}]}),
+                true,
                 "Entra sends capitalised ops and \"True\" strings",
-            );
+            ),
+        ];
+        for (name, agent, patch, active, hint) in patches {
+            let request = self.with_body(reqwest::Method::PATCH, path, agent, &patch);
+            self.check(name, request, hint, |status, body| {
+                (
+                    status == StatusCode::OK && body["active"] == active,
+                    format!("{status}, active {}", body["active"]),
+                )
+            });
         }
-        let missing = "/Users/selftest-no-such-user";
-        if let Some((status, body)) =
-            self.send("404 body", self.request(reqwest::Method::GET, missing, okta))
-        {
-            self.record(
-                "404 body",
-                status == StatusCode::NOT_FOUND
+    }
+
+    /// The error answers Okta's tests read, and the speed of `/Groups`.
+    fn refusals(&mut self) {
+        self.check(
+            "404 body",
+            self.okta(reqwest::Method::GET, "/Users/selftest-no-such-user"),
+            "Okta checks a SCIM error body with status \"404\" and a detail",
+            |status, body| {
+                let passed = status == StatusCode::NOT_FOUND
                     && body["status"] == "404"
-                    && body["detail"].is_string(),
-                format!("{status}, status {}", body["status"]),
-                "Okta checks a SCIM error body with status \"404\" and a detail",
-            );
-        }
+                    && body["detail"].is_string();
+                (passed, format!("{status}, status {}", body["status"]))
+            },
+        );
         let started = Instant::now();
-        if let Some((status, _)) =
-            self.send("groups answer fast", self.request(reqwest::Method::GET, "/Groups", okta))
-        {
-            let took = started.elapsed();
-            self.record(
-                "groups answer fast",
-                status == StatusCode::OK && took <= OKTA_GROUPS_BUDGET,
-                format!("{status} in {} ms", took.as_millis()),
-                "Okta's test expects GET /Groups within 600 ms; check the database latency (scimd doctor)",
-            );
-        }
+        self.check(
+            "groups answer fast",
+            self.okta(reqwest::Method::GET, "/Groups"),
+            "Okta's test expects GET /Groups within 600 ms; check the database latency (scimd doctor)",
+            |status, _| {
+                let took = started.elapsed();
+                (status == StatusCode::OK && took <= OKTA_GROUPS_BUDGET, format!("{status} in {} ms", took.as_millis()))
+            },
+        );
         let stranger = self
             .client
             .get(format!("{}/Users", self.base))
             .header("Authorization", "non-token")
-            .header("User-Agent", okta);
-        if let Some((status, body)) = self.send("401 for a bad credential", stranger) {
-            self.record(
-                "401 for a bad credential",
-                status == StatusCode::UNAUTHORIZED && body["status"] == "401",
-                format!("{status}, status {}", body["status"]),
-                "a request with Authorization: non-token must get a SCIM 401 body",
-            );
-        }
-        if let Some((status, _)) =
-            self.send("clean up", self.request(reqwest::Method::DELETE, &path, okta))
-        {
-            self.record(
-                "clean up",
-                status == StatusCode::NO_CONTENT,
-                format!("{status}"),
-                "the test user could not be deleted; delete it by hand",
-            );
-        }
-        self.checks
+            .header("User-Agent", OKTA);
+        self.check(
+            "401 for a bad credential",
+            stranger,
+            "a request with Authorization: non-token must get a SCIM 401 body",
+            |status, body| {
+                (
+                    status == StatusCode::UNAUTHORIZED && body["status"] == "401",
+                    format!("{status}, status {}", body["status"]),
+                )
+            },
+        );
     }
 }
 

@@ -62,84 +62,9 @@ impl Application {
             (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
             _ => None,
         };
-        if settings.trusts_every_peer() {
-            tracing::warn!(
-                "forwarded headers are trusted from every peer; list the proxies in trusted_proxies"
-            );
-        }
-        if settings.refresh_absolute_ttl_ms().is_none() {
-            // A deliberate exception (README, Security): Okta refreshes only when it provisions,
-            // and a forced expiry would be an outage; the operator should know it is so.
-            tracing::warn!(
-                "refresh_absolute_ttl_secs is not set: refresh-token chains have no absolute \
-                 lifetime (only the idle limit, refresh_idle_ttl_secs); set it to bound them"
-            );
-        }
-        let catalog = CatalogConfig {
-            roles: settings.catalog_roles,
-            entitlement_types: settings.entitlement_types.clone(),
-        };
-        let schemas = Registry::configured(&settings.schema_extensions, &catalog)
-            .map_err(|e| anyhow::anyhow!("invalid schema_extensions or entitlement_types: {e}"))?;
-        let db = db
-            .with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs))
-            .with_read_timeout(
-                (settings.db_read_timeout_secs > 0)
-                    .then(|| Duration::from_secs(settings.db_read_timeout_secs)),
-            );
-        let sealer = settings.sealer().map_err(|e| anyhow::anyhow!("{e}"))?;
-        keys::ensure_signing_key(&db, clock.as_ref(), &sealer)
-            .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;
-        let passwords = match settings.password_hash_concurrency {
-            Some(limit) => crate::oauth::password::Gate::new(limit),
-            None => crate::oauth::password::Gate::per_core(),
-        };
-        let tokens = TokenRuntime::new(settings.access_token_ttl_ms());
-        let csrf_key = crate::service::accounts::sign_in_csrf_key(&db, clock.as_ref())
-            .map_err(|e| anyhow::anyhow!("cannot read the sign-in CSRF key: {e}"))?;
-        let events = EventWorker::start(db.clone(), clock.clone(), settings.event_retention_ms());
-        let delivery = start_delivery(&db, &clock, &settings);
-        let inspector = Arc::new(Inspector::default());
-        if settings.request_log_retention_days > 0 {
-            let keep = Retention {
-                max_age_ms: i64::try_from(settings.request_log_retention_days)
-                    .unwrap_or(i64::MAX / 86_400_000)
-                    .saturating_mul(86_400_000),
-                max_per_tenant: i64::try_from(settings.request_log_max_per_tenant)
-                    .unwrap_or(i64::MAX),
-            };
-            start_writer(&inspector, db.clone(), clock.clone(), keep);
-        }
-        let housekeeper = Arc::new(Housekeeper::start(
-            db.clone(),
-            clock.clone(),
-            housekeeping::Policy::of(&settings),
-        ));
-        let tenant_slots = crate::service::operations::tenant_slots::TenantSlots::for_pool(
-            settings.tenant_max_connections,
-            settings.db_pool_size,
-        );
-        let settings_allow_insecure_jwks = settings.allow_insecure_jwks_uri;
-        let state = web::Data::new(AppState {
-            housekeeper,
-            db,
-            clock,
-            events,
-            settings: Arc::new(settings),
-            schemas: Arc::new(schemas),
-            tokens: Arc::new(tokens),
-            credentials: Arc::default(),
-            scim_limiter: Arc::new(BatchedLimiter::new()),
-            activity: Arc::new(ActivityTracker::new()),
-            inspector: inspector.clone(),
-            passwords: Arc::new(passwords),
-            sealer: Arc::new(sealer),
-            sign_in_csrf: Arc::new(SignInCsrf::new(&csrf_key)),
-            tenant_slots,
-            jwks: Arc::new(crate::service::oauth::jwks_cache::JwksCache::new(
-                settings_allow_insecure_jwks,
-            )),
-        });
+        warn_about_settings(&settings);
+        let state = Self::start_state(settings, clock, db)?;
+        let delivery = start_delivery(&state.db, &state.clock, &state.settings);
         let registry = web::Data::new(crate::metrics::Registry::new());
         let connections = web::Data::new(Arc::new(limits::ConnectionCounts::default()));
         let mut server = HttpServer::new(move || {
@@ -184,6 +109,69 @@ impl Application {
         Ok(Application { port, server: server.run() })
     }
 
+    /// The application state every handler shares: the schema registry, keys, caches and the
+    /// background workers that belong to it.
+    fn start_state(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        db: Database,
+    ) -> anyhow::Result<web::Data<AppState>> {
+        let catalog = CatalogConfig {
+            roles: settings.catalog_roles,
+            entitlement_types: settings.entitlement_types.clone(),
+        };
+        let schemas = Registry::configured(&settings.schema_extensions, &catalog)
+            .map_err(|e| anyhow::anyhow!("invalid schema_extensions or entitlement_types: {e}"))?;
+        let db = db
+            .with_checkout_timeout(Duration::from_secs(settings.db_pool_timeout_secs))
+            .with_read_timeout(
+                (settings.db_read_timeout_secs > 0)
+                    .then(|| Duration::from_secs(settings.db_read_timeout_secs)),
+            );
+        let sealer = settings.sealer().map_err(|e| anyhow::anyhow!("{e}"))?;
+        keys::ensure_signing_key(&db, clock.as_ref(), &sealer)
+            .map_err(|e| anyhow::anyhow!("cannot create the first signing key: {e}"))?;
+        let passwords = match settings.password_hash_concurrency {
+            Some(limit) => crate::oauth::password::Gate::new(limit),
+            None => crate::oauth::password::Gate::per_core(),
+        };
+        let tokens = TokenRuntime::new(settings.access_token_ttl_ms());
+        let csrf_key = crate::service::accounts::sign_in_csrf_key(&db, clock.as_ref())
+            .map_err(|e| anyhow::anyhow!("cannot read the sign-in CSRF key: {e}"))?;
+        let events = EventWorker::start(db.clone(), clock.clone(), settings.event_retention_ms());
+        let inspector = start_inspector(&settings, &db, &clock);
+        let housekeeper = Arc::new(Housekeeper::start(
+            db.clone(),
+            clock.clone(),
+            housekeeping::Policy::of(&settings),
+        ));
+        let tenant_slots = crate::service::operations::tenant_slots::TenantSlots::for_pool(
+            settings.tenant_max_connections,
+            settings.db_pool_size,
+        );
+        let settings_allow_insecure_jwks = settings.allow_insecure_jwks_uri;
+        Ok(web::Data::new(AppState {
+            housekeeper,
+            db,
+            clock,
+            events,
+            settings: Arc::new(settings),
+            schemas: Arc::new(schemas),
+            tokens: Arc::new(tokens),
+            credentials: Arc::default(),
+            scim_limiter: Arc::new(BatchedLimiter::new()),
+            activity: Arc::new(ActivityTracker::new()),
+            inspector: inspector.clone(),
+            passwords: Arc::new(passwords),
+            sealer: Arc::new(sealer),
+            sign_in_csrf: Arc::new(SignInCsrf::new(&csrf_key)),
+            tenant_slots,
+            jwks: Arc::new(crate::service::oauth::jwks_cache::JwksCache::new(
+                settings_allow_insecure_jwks,
+            )),
+        }))
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -216,6 +204,38 @@ fn check_public_url(settings: &Settings, bound: std::net::IpAddr) -> anyhow::Res
 
 /// The node's webhook workers; their threads stop when the server (which holds the returned
 /// handle) is dropped.
+/// Settings that work but that an operator should know about.
+fn warn_about_settings(settings: &Settings) {
+    if settings.trusts_every_peer() {
+        tracing::warn!(
+            "forwarded headers are trusted from every peer; list the proxies in trusted_proxies"
+        );
+    }
+    if settings.refresh_absolute_ttl_ms().is_none() {
+        // A deliberate exception (README, Security): Okta refreshes only when it provisions,
+        // and a forced expiry would be an outage; the operator should know it is so.
+        tracing::warn!(
+            "refresh_absolute_ttl_secs is not set: refresh-token chains have no absolute \
+             lifetime (only the idle limit, refresh_idle_ttl_secs); set it to bound them"
+        );
+    }
+}
+
+/// The request inspector's queue, and its writer unless the log is off (retention 0 days).
+fn start_inspector(settings: &Settings, db: &Database, clock: &Arc<dyn Clock>) -> Arc<Inspector> {
+    let inspector = Arc::new(Inspector::default());
+    if settings.request_log_retention_days > 0 {
+        let keep = Retention {
+            max_age_ms: i64::try_from(settings.request_log_retention_days)
+                .unwrap_or(i64::MAX / 86_400_000)
+                .saturating_mul(86_400_000),
+            max_per_tenant: i64::try_from(settings.request_log_max_per_tenant).unwrap_or(i64::MAX),
+        };
+        start_writer(&inspector, db.clone(), clock.clone(), keep);
+    }
+    inspector
+}
+
 fn start_delivery(
     db: &Database,
     clock: &Arc<dyn Clock>,

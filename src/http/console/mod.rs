@@ -16,7 +16,7 @@ mod tenants;
 mod webhooks;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use askama::Template;
 
 use super::AppState;
