@@ -159,6 +159,7 @@ impl Application {
             schemas: Arc::new(schemas),
             tokens: Arc::new(tokens),
             credentials: Arc::default(),
+            list_hints: Arc::default(),
             scim_limiter: Arc::new(BatchedLimiter::new()),
             activity: Arc::new(ActivityTracker::new()),
             inspector: inspector.clone(),

@@ -44,6 +44,8 @@ pub type State = web::Data<AppState>;
 pub type Page = Result<HttpResponse, error::PageError>;
 
 pub struct AppState {
+    /// Where this node's last unfiltered pages ended, and the counts they reported.
+    pub list_hints: Arc<crate::service::provisioning::list_hints::ListHints>,
     pub db: Database,
     /// This node's housekeeping thread (retention of every growing table), alive with the state.
     pub housekeeper: Arc<crate::service::operations::housekeeping::Housekeeper>,
@@ -91,6 +93,7 @@ impl AppState {
             tenant_slug,
             base,
             max_multi_values: self.settings.max_multi_values,
+            list_hints: &self.list_hints,
         }
     }
 }

@@ -248,7 +248,7 @@ pub fn delete(conn: &mut DbConnection, at: TenantTable<'_>, id: &str) -> QueryRe
 }
 
 /// One page, sorted by `order` if given, then in creation order (`seq`), which keeps ties and
-/// unsorted lists stable while other rows are added.
+/// unsorted lists stable while other rows are added; with the `seq` of its last row.
 pub fn list(
     conn: &mut DbConnection,
     at: TenantTable<'_>,
@@ -256,7 +256,7 @@ pub fn list(
     order: Option<SqlFragment>,
     offset: i64,
     limit: i64,
-) -> QueryResult<Vec<ResourceRow>> {
+) -> QueryResult<(Vec<ResourceRow>, Option<i64>)> {
     on_table!(at.table, |t, _unique| {
         let query = filtered!(t, at.tenant_id, predicate);
         let query = match order {
@@ -268,7 +268,27 @@ pub fn list(
         let page: Vec<i64> = query.offset(offset).limit(limit).select(t::seq).load(conn)?;
         let rows: Vec<(i64, ResourceRow)> =
             t::table.filter(t::seq.eq_any(&page)).select((t::seq, row_columns!(t))).load(conn)?;
-        Ok(in_page_order(&page, rows))
+        Ok((in_page_order(&page, rows), page.last().copied()))
+    })
+}
+
+/// The unsorted, unfiltered page that follows the resource `after` (a `seq`): one index seek,
+/// whatever the page's depth; with the `seq` of its last row.
+pub fn list_after(
+    conn: &mut DbConnection,
+    at: TenantTable<'_>,
+    after: i64,
+    limit: i64,
+) -> QueryResult<(Vec<ResourceRow>, Option<i64>)> {
+    on_table!(at.table, |t, _unique| {
+        let rows: Vec<(i64, ResourceRow)> = of_tenant!(t, at.tenant_id)
+            .filter(t::seq.gt(after))
+            .order(t::seq)
+            .limit(limit)
+            .select((t::seq, row_columns!(t)))
+            .load(conn)?;
+        let last = rows.last().map(|(seq, _)| *seq);
+        Ok((rows.into_iter().map(|(_, row)| row).collect(), last))
     })
 }
 

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod credential_cache;
 mod events;
 mod groups;
+pub mod list_hints;
 mod members;
 mod render;
 mod resource_type;
@@ -75,6 +76,8 @@ pub struct TenantContext<'a> {
     pub base: &'a str,
     /// `max_multi_values`: the most values one multi-valued attribute may hold.
     pub max_multi_values: usize,
+    /// This node's shortcuts for paging through a whole tenant.
+    pub list_hints: &'a list_hints::ListHints,
 }
 
 impl TenantContext<'_> {

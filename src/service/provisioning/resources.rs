@@ -84,7 +84,7 @@ impl Resources<'_> {
             version: 1,
             data: columns.data().to_owned(),
         };
-        self.ctx.db.write_retrying(|conn| {
+        self.write(|conn| {
             self.ensure_unique(conn, &columns, None)?;
             resources::insert(conn, self.tenant(), id.as_str(), now, &columns)?;
             self.write_index(conn, &id, &data)?;
@@ -126,21 +126,46 @@ impl Resources<'_> {
         })
     }
 
-    /// One page of resources and the total number matching, read from one snapshot.
+    /// One page of resources and the total number matching, read from one snapshot. An
+    /// unfiltered page may take its count, and an unsorted one its start, from this node's hints
+    /// (`list_hints`): Okta's full import then costs the same per page at any depth.
     pub fn list(&self, query: &ListQuery) -> ScimResult<Page> {
         let target = (self.rt.filter_target)(self.ctx.schemas);
-        let (schemas, tenant) = (self.schemas, self.tenant());
+        let (schemas, tenant, kind) = (self.schemas, self.tenant(), self.rt.kind);
         let predicate =
             || query.filter.as_ref().map(|f| to_predicate(target, schemas, tenant, f)).transpose();
         let order = query.sort.as_ref().map(|sort| order_by(target, schemas, sort)).transpose()?;
+        let hints = self.ctx.list_hints;
+        let (whole, in_order) = (query.filter.is_none(), query.filter.is_none() && order.is_none());
+        let read = hints.snapshot(tenant);
         self.ctx.db.read(|conn| {
-            let total = resources::count(conn, self.at(), predicate()?)?.max(0) as u64;
+            let total = match hints.count(tenant, kind).filter(|_| whole) {
+                Some(total) => total,
+                None => {
+                    let total = resources::count(conn, self.at(), predicate()?)?.max(0) as u64;
+                    if whole {
+                        hints.remember_count(tenant, kind, &read, total);
+                    }
+                    total
+                }
+            };
             let offset = query.start_index.saturating_sub(1);
             if query.count == 0 || offset >= total {
                 return Ok(Page { total, resources: Vec::new() });
             }
-            let (offset, limit) = (offset as i64, query.count as i64);
-            let rows = resources::list(conn, self.at(), predicate()?, order, offset, limit)?;
+            let limit = query.count as i64;
+            let after = hints.cursor(tenant, kind, query.start_index).filter(|_| in_order);
+            let (rows, last) = match after {
+                Some(after) => resources::list_after(conn, self.at(), after, limit)?,
+                None => {
+                    let offset = offset as i64;
+                    resources::list(conn, self.at(), predicate()?, order, offset, limit)?
+                }
+            };
+            if let Some(last) = last.filter(|_| in_order && rows.len() as i64 == limit) {
+                let next = query.start_index + query.count;
+                hints.remember_cursor(tenant, kind, &read, next, last);
+            }
             Ok(Page { total, resources: self.render_rows(conn, &rows, &query.projection)? })
         })
     }
@@ -154,7 +179,7 @@ impl Resources<'_> {
         projection: &Projection,
     ) -> ScimResult<Rendered> {
         let planned = self.plan(update)?;
-        self.ctx.db.write_retrying(|conn| {
+        self.write(|conn| {
             let current = self.lock(conn, id, if_match)?;
             self.apply(conn, planned.clone(), &current)
         })?;
@@ -164,7 +189,7 @@ impl Resources<'_> {
     /// Deletes under the row lock; the resource leaves every group it was in.
     pub fn delete(&self, id: &ResourceId, if_match: Option<&EntityTags>) -> ScimResult<()> {
         let tenant = self.tenant();
-        self.ctx.db.write_retrying(|conn| {
+        self.write(|conn| {
             let current = self.lock(conn, id, if_match)?;
             let events = self.events();
             // Read before the rows go: the event shows the resource as it was.
@@ -182,6 +207,14 @@ impl Resources<'_> {
             recorded.push(deleted);
             events.record(conn, recorded)
         })
+    }
+
+    /// One write transaction (retried on conflict); once it is over, this node's list hints
+    /// about the tenant stop holding.
+    fn write<T>(&self, f: impl FnMut(&mut DbConnection) -> ScimResult<T>) -> ScimResult<T> {
+        let done = self.ctx.db.write_retrying(f);
+        self.ctx.list_hints.wrote(self.tenant());
+        done
     }
 
     fn events(&self) -> Events<'_> {
