@@ -187,12 +187,14 @@ impl Manager {
                 // The WAL is checkpointed by a background thread (`spawn_checkpointer`); the
                 // raised auto-checkpoint threshold only bounds the WAL should that thread stall,
                 // and `journal_size_limit` truncates the WAL file back to 64 MiB after a
-                // checkpoint (SQLite otherwise keeps it at its largest size ever).
+                // checkpoint (SQLite otherwise keeps it at its largest size ever). Temporary
+                // data stays in memory: a write in a savepoint (group commit) needs a statement
+                // journal, which SQLite would otherwise create and delete as a file every time.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                      PRAGMA case_sensitive_like = ON; PRAGMA wal_autocheckpoint = 16384; \
-                     PRAGMA journal_size_limit = 67108864;",
+                     PRAGMA journal_size_limit = 67108864; PRAGMA temp_store = MEMORY;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
