@@ -101,7 +101,11 @@ pub fn find(
     id: &str,
 ) -> QueryResult<Option<AccountRow>> {
     on_accounts!(table, |t, _s, _owner, tenant| {
-        t::table.filter(t::id.eq(id)).select(account_columns!(t, tenant)).first(conn).optional()
+        t::table
+            .filter(t::id.eq(id))
+            .select(account_columns!(t, tenant))
+            .get_result(conn)
+            .optional()
     })
 }
 
@@ -114,7 +118,7 @@ pub fn find_by_email(
         t::table
             .filter(t::email_ci.eq(email_ci))
             .select(account_columns!(t, tenant))
-            .first(conn)
+            .get_result(conn)
             .optional()
     })
 }

@@ -10,7 +10,7 @@ pub fn find(conn: &mut DbConnection, tenant_id: &str) -> QueryResult<Option<Tena
     tenant_activity::table
         .find(tenant_id)
         .select(TenantActivityRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

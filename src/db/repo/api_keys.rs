@@ -20,12 +20,12 @@ pub fn find_by_hash(
         .left_join(tenants::table)
         .filter(api_keys::key_hash.eq(key_hash))
         .select((ApiKeyRow::as_select(), Option::<TenantRow>::as_select()))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiKeyRow>> {
-    api_keys::table.find(id).select(ApiKeyRow::as_select()).first(conn).optional()
+    api_keys::table.find(id).select(ApiKeyRow::as_select()).get_result(conn).optional()
 }
 
 /// Keys, oldest first; with `tenant_id`, only that tenant's (all-tenant keys are not listed then).

@@ -31,7 +31,7 @@ pub fn find_secret(
         .filter(oauth_client_secrets::client_id.eq(client_id))
         .filter(oauth_client_secrets::id.eq(secret_id))
         .select(ClientSecretRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -184,7 +184,7 @@ pub fn trust_of(
     client_assertion_trust::table
         .find(client_id)
         .select(AssertionTrustRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -67,8 +67,10 @@ pub fn sequence(conn: &mut DbConnection, batch: i64) -> QueryResult<usize> {
         diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SEQUENCER_LOCK})"))
             .execute(conn)?;
     }
-    let first: Option<i64> =
-        events::table.filter(events::position.is_null()).select(min(events::seq)).first(conn)?;
+    let first: Option<i64> = events::table
+        .filter(events::position.is_null())
+        .select(min(events::seq))
+        .get_result(conn)?;
     let Some(first) = first else { return Ok(0) };
     let head = head(conn)?;
     // Usually 0 (positions equal seqs); positive once a late commit has to go above the head.
@@ -82,7 +84,7 @@ pub fn sequence(conn: &mut DbConnection, batch: i64) -> QueryResult<usize> {
 
 /// The highest position given so far (0 before the first event).
 pub fn head(conn: &mut DbConnection) -> QueryResult<i64> {
-    let head: Option<i64> = events::table.select(max(events::position)).first(conn)?;
+    let head: Option<i64> = events::table.select(max(events::position)).get_result(conn)?;
     Ok(head.unwrap_or(0))
 }
 
@@ -139,7 +141,7 @@ pub fn of_resource(
 
 /// Positions up to this one were deleted by retention: a cursor below it has lost events.
 pub fn pruned_through(conn: &mut DbConnection) -> QueryResult<i64> {
-    event_log_state::table.find(1i64).select(event_log_state::pruned_through).first(conn)
+    event_log_state::table.find(1i64).select(event_log_state::pruned_through).get_result(conn)
 }
 
 /// Deletes sequenced events that occurred before `cutoff`, a prefix of the feed, and records

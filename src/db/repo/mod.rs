@@ -1,9 +1,15 @@
 //! Repositories: one module per aggregate, plain functions over a `DbConnection`, always scoped by
 //! tenant. They return diesel errors; services decide what those mean.
+//!
+//! A lookup by a unique key reads its row with `get_result`, not `first`: `first` binds its
+//! `LIMIT 1`, and SQLite re-prepares a statement whose LIMIT is a bound parameter every time that
+//! parameter is bound again, so a cached statement would be parsed anew on every run. `first`
+//! stays where an `ORDER BY` picks one of several rows.
 
 /// Inserts the slice `$rows` into `$table` as multi-row INSERTs of exactly `$per_statement` rows
-/// (a `const`), what is left in INSERTs of each `$smaller` size in turn, the rest one row at a time. Fixed sizes keep each statement's text the same, so it
-/// is prepared once per connection and cached, as the one-row INSERT is; on PostgreSQL a batch is
+/// (a `const`), what is left in INSERTs of each `$smaller` size in turn, the rest one row at a
+/// time. Fixed sizes keep each statement's text the same, so it is prepared once per connection
+/// and cached, as the one-row INSERT is; on PostgreSQL a batch is
 /// also one round trip. diesel's MultiConnection has no batch insert, so each backend's connection
 /// is used as itself. The row type must insert `None` as NULL (`treat_none_as_default_value =
 /// false`), or SQLite, which has no DEFAULT in a VALUES list, would get one statement per row.

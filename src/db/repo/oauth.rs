@@ -13,7 +13,7 @@ pub fn insert_client(conn: &mut DbConnection, row: &ClientRow) -> QueryResult<()
 }
 
 pub fn find_client(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ClientRow>> {
-    oauth_clients::table.find(id).select(ClientRow::as_select()).first(conn).optional()
+    oauth_clients::table.find(id).select(ClientRow::as_select()).get_result(conn).optional()
 }
 
 pub fn list_clients(conn: &mut DbConnection) -> QueryResult<Vec<ClientRow>> {
@@ -83,7 +83,7 @@ pub fn find_grant(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(Gran
         .inner_join(tenants::table)
         .filter(oauth_grants::id.eq(id))
         .select((GrantRow::as_select(), TenantRow::as_select()))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -137,7 +137,7 @@ pub fn insert_code(conn: &mut DbConnection, row: &CodeRow) -> QueryResult<()> {
 }
 
 pub fn find_code(conn: &mut DbConnection, code_hash: &str) -> QueryResult<Option<CodeRow>> {
-    oauth_codes::table.find(code_hash).select(CodeRow::as_select()).first(conn).optional()
+    oauth_codes::table.find(code_hash).select(CodeRow::as_select()).get_result(conn).optional()
 }
 
 /// Marks a code used; returns 0 when another request used it first.
@@ -159,7 +159,7 @@ pub fn find_refresh(
     refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(token_hash))
         .select(RefreshTokenRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -167,7 +167,7 @@ pub fn find_refresh_by_id(
     conn: &mut DbConnection,
     id: &str,
 ) -> QueryResult<Option<RefreshTokenRow>> {
-    refresh_tokens::table.find(id).select(RefreshTokenRow::as_select()).first(conn).optional()
+    refresh_tokens::table.find(id).select(RefreshTokenRow::as_select()).get_result(conn).optional()
 }
 
 /// Records the first use of a refresh token (later uses keep the first time).
@@ -245,5 +245,5 @@ pub fn last_refresh(conn: &mut DbConnection, grant_id: &str) -> QueryResult<Opti
     refresh_tokens::table
         .filter(refresh_tokens::grant_id.eq(grant_id))
         .select(diesel::dsl::max(refresh_tokens::used_at))
-        .first(conn)
+        .get_result(conn)
 }

@@ -43,9 +43,9 @@ pub fn add(
                 Err(err) => return Err(err),
             }
         }
-        return rate_limits::table.find(bucket).select(rate_limits::hits).first(conn);
+        return rate_limits::table.find(bucket).select(rate_limits::hits).get_result(conn);
     }
-    rate_limits::table.find(bucket).select(rate_limits::hits).first(conn)
+    rate_limits::table.find(bucket).select(rate_limits::hits).get_result(conn)
 }
 
 /// Forgets windows that ended before `before` (housekeeping).

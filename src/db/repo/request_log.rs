@@ -128,7 +128,7 @@ pub fn find(conn: &mut DbConnection, tenant_id: &str, seq: i64) -> QueryResult<O
         .filter(request_log::tenant_id.eq(tenant_id))
         .filter(request_log::seq.eq(seq))
         .select(RequestRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

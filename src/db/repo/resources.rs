@@ -157,7 +157,7 @@ pub fn find(conn: &mut DbConnection, at: TenantTable<'_>, id: &str) -> Found<Res
         of_tenant!(t, at.tenant_id)
             .filter(t::id.eq(id))
             .select(row_columns!(t))
-            .first(conn)
+            .get_result(conn)
             .optional()
     })
 }
@@ -184,7 +184,7 @@ pub fn find_for_update(
 /// The id of the resource holding this (lower-cased) unique value `key`, if any.
 pub fn id_by_unique_key(conn: &mut DbConnection, at: TenantTable<'_>, key: &str) -> Found<String> {
     on_table!(at.table, |t, unique| {
-        of_tenant!(t, at.tenant_id).filter(unique.eq(key)).select(t::id).first(conn).optional()
+        of_tenant!(t, at.tenant_id).filter(unique.eq(key)).select(t::id).get_result(conn).optional()
     })
 }
 

@@ -9,7 +9,7 @@ pub fn find(conn: &mut DbConnection, name: &str) -> QueryResult<Option<String>> 
     server_secrets::table
         .filter(server_secrets::name.eq(name))
         .select(server_secrets::value)
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -38,7 +38,7 @@ pub fn find(
                 (s::id_hash, owner, s::csrf_token, s::created_at, s::expires_at),
                 account_columns!(t, tenant),
             ))
-            .first(conn)
+            .get_result(conn)
             .optional()
     })
 }

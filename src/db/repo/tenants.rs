@@ -15,12 +15,12 @@ pub fn find_by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<T
     tenants::table
         .filter(tenants::slug.eq(slug))
         .select(TenantRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<TenantRow>> {
-    tenants::table.find(id).select(TenantRow::as_select()).first(conn).optional()
+    tenants::table.find(id).select(TenantRow::as_select()).get_result(conn).optional()
 }
 
 pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<TenantRow>> {

@@ -7,7 +7,7 @@ use crate::db::rows::ThrottleRow;
 use crate::db::schema::login_throttle;
 
 pub fn find(conn: &mut DbConnection, key: &str) -> QueryResult<Option<ThrottleRow>> {
-    login_throttle::table.find(key).select(ThrottleRow::as_select()).first(conn).optional()
+    login_throttle::table.find(key).select(ThrottleRow::as_select()).get_result(conn).optional()
 }
 
 /// Insert or replace the counter for a key (no portable upsert across both backends in diesel's

@@ -20,12 +20,12 @@ pub fn find_by_hash(
         .inner_join(tenants::table)
         .filter(static_tokens::token_hash.eq(token_hash))
         .select((StaticTokenRow::as_select(), TenantRow::as_select()))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<StaticTokenRow>> {
-    static_tokens::table.find(id).select(StaticTokenRow::as_select()).first(conn).optional()
+    static_tokens::table.find(id).select(StaticTokenRow::as_select()).get_result(conn).optional()
 }
 
 pub fn list_for_tenant(

@@ -87,7 +87,7 @@ pub fn insert_endpoint(conn: &mut DbConnection, row: &EndpointRow) -> QueryResul
 }
 
 pub fn find_endpoint(conn: &mut DbConnection, id: &str) -> QueryResult<Option<EndpointRow>> {
-    webhook_endpoints::table.find(id).select(EndpointRow::as_select()).first(conn).optional()
+    webhook_endpoints::table.find(id).select(EndpointRow::as_select()).get_result(conn).optional()
 }
 
 pub fn list_endpoints(conn: &mut DbConnection) -> QueryResult<Vec<EndpointRow>> {
@@ -254,7 +254,7 @@ pub fn find_cursor(
     webhook_cursors::table
         .find((endpoint_id, tenant_id))
         .select(CursorRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -482,6 +482,6 @@ pub fn find_event(
         .filter(events::id.eq(id))
         .filter(events::position.is_not_null())
         .select(crate::db::repo::events::EventRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
