@@ -265,7 +265,16 @@ pub fn list(
         };
         // The page's keys first, then its rows: skipping `offset` entries then walks the
         // (tenant_id, seq) index only, instead of reading every skipped row with its JSON.
-        let page: Vec<i64> = query.offset(offset).limit(limit).select(t::seq).load(conn)?;
+        // A first page on SQLite (every IdP lookup) reads its keys without LIMIT and stops
+        // stepping after `limit`: SQLite re-prepares a statement with a bound LIMIT on each run.
+        let page: Vec<i64> = match conn {
+            DbConnection::Sqlite(_) if offset == 0 => query
+                .select(t::seq)
+                .load_iter::<i64, diesel::connection::DefaultLoadingMode>(conn)?
+                .take(usize::try_from(limit).unwrap_or(0))
+                .collect::<QueryResult<_>>()?,
+            _ => query.offset(offset).limit(limit).select(t::seq).load(conn)?,
+        };
         let rows: Vec<(i64, ResourceRow)> =
             t::table.filter(t::seq.eq_any(&page)).select((t::seq, row_columns!(t))).load(conn)?;
         Ok((in_page_order(&page, rows), page.last().copied()))
