@@ -38,6 +38,15 @@ struct Inner {
     cursors: HashMap<(String, ResourceKind, u64), Hint<i64>>,
 }
 
+impl Inner {
+    /// A hint's value while its tenant has seen no write through this node and it is young.
+    fn valid<T: Copy>(&self, tenant: &str, hint: Option<&Hint<T>>) -> Option<T> {
+        let hint = hint?;
+        let current = self.generations.get(tenant).copied().unwrap_or(0);
+        (hint.generation == current && hint.at.elapsed() < HINT_TTL).then_some(hint.value)
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Hint<T> {
     generation: u64,
@@ -72,18 +81,10 @@ impl ListHints {
         Snapshot { generation, at: Instant::now() }
     }
 
-    /// A hint's value while its tenant has seen no write through this node and it is young.
-    fn valid<T: Copy>(&self, hint: Option<&Hint<T>>, tenant: &str) -> Option<T> {
-        let hint = hint?;
-        let inner = self.lock();
-        let current = inner.generations.get(tenant).copied().unwrap_or(0);
-        (hint.generation == current && hint.at.elapsed() < HINT_TTL).then_some(hint.value)
-    }
-
     /// The unfiltered count of `tenant`'s resources of `kind`, if a valid hint has it.
     pub fn count(&self, tenant: &str, kind: ResourceKind) -> Option<u64> {
-        let hint = self.lock().counts.get(&(tenant.to_owned(), kind)).copied();
-        self.valid(hint.as_ref(), tenant)
+        let inner = self.lock();
+        inner.valid(tenant, inner.counts.get(&(tenant.to_owned(), kind)))
     }
 
     pub fn remember_count(&self, tenant: &str, kind: ResourceKind, read: &Snapshot, total: u64) {
@@ -98,8 +99,8 @@ impl ListHints {
     /// The `seq` after which the unsorted, unfiltered page at `start_index` begins, if this
     /// node's previous page ended just before it and nothing was written since.
     pub fn cursor(&self, tenant: &str, kind: ResourceKind, start_index: u64) -> Option<i64> {
-        let hint = self.lock().cursors.get(&(tenant.to_owned(), kind, start_index)).copied();
-        self.valid(hint.as_ref(), tenant)
+        let inner = self.lock();
+        inner.valid(tenant, inner.cursors.get(&(tenant.to_owned(), kind, start_index)))
     }
 
     /// Remembers that the page before `next_start_index` ended at `last_seq`.

@@ -137,14 +137,15 @@ impl Resources<'_> {
         let order = query.sort.as_ref().map(|sort| order_by(target, schemas, sort)).transpose()?;
         let hints = self.ctx.list_hints;
         let (whole, in_order) = (query.filter.is_none(), query.filter.is_none() && order.is_none());
-        let read = hints.snapshot(tenant);
+        // Filtered lists (every IdP lookup) leave the hints alone.
+        let read = whole.then(|| hints.snapshot(tenant));
         self.ctx.db.read(|conn| {
-            let total = match hints.count(tenant, kind).filter(|_| whole) {
+            let total = match read.as_ref().and_then(|_| hints.count(tenant, kind)) {
                 Some(total) => total,
                 None => {
                     let total = resources::count(conn, self.at(), predicate()?)?.max(0) as u64;
-                    if whole {
-                        hints.remember_count(tenant, kind, &read, total);
+                    if let Some(read) = &read {
+                        hints.remember_count(tenant, kind, read, total);
                     }
                     total
                 }
@@ -154,7 +155,7 @@ impl Resources<'_> {
                 return Ok(Page { total, resources: Vec::new() });
             }
             let limit = query.count as i64;
-            let after = hints.cursor(tenant, kind, query.start_index).filter(|_| in_order);
+            let after = in_order.then(|| hints.cursor(tenant, kind, query.start_index)).flatten();
             let (rows, last) = match after {
                 Some(after) => resources::list_after(conn, self.at(), after, limit)?,
                 None => {
@@ -162,9 +163,12 @@ impl Resources<'_> {
                     resources::list(conn, self.at(), predicate()?, order, offset, limit)?
                 }
             };
-            if let Some(last) = last.filter(|_| in_order && rows.len() as i64 == limit) {
+            if let (Some(read), Some(last)) = (&read, last)
+                && in_order
+                && rows.len() as i64 == limit
+            {
                 let next = query.start_index + query.count;
-                hints.remember_cursor(tenant, kind, &read, next, last);
+                hints.remember_cursor(tenant, kind, read, next, last);
             }
             Ok(Page { total, resources: self.render_rows(conn, &rows, &query.projection)? })
         })
