@@ -332,7 +332,11 @@ enum KeysCommand {
     /// List signing keys.
     List,
     /// Delete a key at once (it leaked): tokens it signed stop working on every node within 5 s.
-    Revoke { kid: String },
+    Revoke {
+        /// A key id is base64url and may begin with `-`.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

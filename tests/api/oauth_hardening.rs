@@ -596,6 +596,14 @@ async fn the_cli_revokes_a_signing_key() {
     let first = scimd(&url, &["keys", "list"])["keys"][0]["kid"].as_str().unwrap().to_owned();
     let rotated = scimd(&url, &["keys", "rotate"]);
     assert_eq!(rotated["signing"], false, "published before it signs");
+    // A key id is base64url: one that begins with `-` is an id, not an option.
+    let dashed = std::process::Command::new(env!("CARGO_BIN_EXE_scimd"))
+        .args(["--database-url", &url, "keys", "revoke", "-no-such-key"])
+        .env_remove("SCIMD_CONFIG")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&dashed.stderr);
+    assert!(!dashed.status.success() && said.contains("'-no-such-key' not found"), "{said}");
     let revoked = scimd(&url, &["keys", "revoke", &first]);
     assert_eq!(
         (revoked["kid"].as_str(), revoked["published"].as_bool()),
