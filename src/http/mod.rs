@@ -100,20 +100,22 @@ impl AppState {
 
 /// Every route; the SCIM catalog endpoints are the ones `schemas` serves.
 pub fn routes(cfg: &mut web::ServiceConfig, schemas: &Registry) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics::scrape))
-        .configure(oauth::routes)
-        .configure(ui::routes)
-        .configure(account::routes)
-        .configure(console::routes)
-        .configure(api::routes)
-        .service(
-            web::scope("/scim/v2")
-                .wrap(actix_web::middleware::from_fn(activity::track))
-                .wrap(actix_web::middleware::from_fn(inspector::record))
-                .configure(|cfg| scim::routes(cfg, schemas)),
-        );
+    // SCIM first: actix tries routes in order, and each console route with a `{…}` segment is a
+    // regex match that every request placed after it would pay for.
+    cfg.service(
+        web::scope("/scim/v2")
+            .wrap(actix_web::middleware::from_fn(activity::track))
+            .wrap(actix_web::middleware::from_fn(inspector::record))
+            .configure(|cfg| scim::routes(cfg, schemas)),
+    )
+    .configure(api::routes)
+    .route("/healthz", web::get().to(healthz))
+    .route("/readyz", web::get().to(readyz))
+    .route("/metrics", web::get().to(metrics::scrape))
+    .configure(oauth::routes)
+    .configure(ui::routes)
+    .configure(account::routes)
+    .configure(console::routes);
 }
 
 /// The process is up (liveness): answered without touching the database.

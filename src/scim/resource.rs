@@ -543,27 +543,29 @@ impl Projection {
     }
 
     /// Applies the projection to a stored or rendered resource. Keys that are not schema
-    /// attributes are kept unless `attributes` was given, which lists everything wanted.
-    pub fn apply(&self, resource: &Value) -> Value {
-        let Some(object) = resource.as_object() else {
-            return resource.clone();
+    /// attributes are kept unless `attributes` was given, which lists everything wanted. The
+    /// resource is taken, not borrowed: what is kept moves into the answer instead of being
+    /// copied (every GET and every row of a page passes through here).
+    pub fn apply(&self, resource: Value) -> Value {
+        let Value::Object(object) = resource else {
+            return resource;
         };
-        let mut out = Map::new();
+        let mut out = Map::with_capacity(object.len());
         for (key, value) in object {
             if key.eq_ignore_ascii_case("schemas") {
-                out.insert(key.clone(), value.clone());
-            } else if let Some(schema) = self.schemas.extension(key) {
+                out.insert(key, value);
+            } else if let Some(schema) = self.schemas.extension(&key) {
                 if let Some(value) = self.project_extension(schema, value) {
-                    out.insert(key.clone(), value);
+                    out.insert(key, value);
                 }
-            } else if let Some(def) = self.schemas.find_attribute(None, key, None) {
+            } else if let Some(def) = self.schemas.find_attribute(None, &key, None) {
                 if let Some(filter) = self.decide(None, def)
                     && let Some(value) = filter_value(def, value, &filter)
                 {
-                    out.insert(key.clone(), value);
+                    out.insert(key, value);
                 }
             } else if !matches!(self.mode, Mode::Include(_)) {
-                out.insert(key.clone(), value.clone());
+                out.insert(key, value);
             }
         }
         Value::Object(out)
@@ -596,28 +598,28 @@ impl Projection {
         }
     }
 
-    fn project_extension(&self, schema: &'static SchemaDef, value: &Value) -> Option<Value> {
-        let Some(object) = value.as_object() else {
-            return (!self.excludes(schema.id)).then(|| value.clone());
+    fn project_extension(&self, schema: &'static SchemaDef, value: Value) -> Option<Value> {
+        let Value::Object(object) = value else {
+            return (!self.excludes(schema.id)).then_some(value);
         };
+        let was_empty = object.is_empty();
         let mut out = Map::new();
         for (key, value) in object {
-            match schema.attribute(key) {
+            match schema.attribute(&key) {
                 Some(def) => {
                     if let Some(filter) = self.decide(Some(schema.id), def)
                         && let Some(value) = filter_value(def, value, &filter)
                     {
-                        out.insert(key.clone(), value);
+                        out.insert(key, value);
                     }
                 }
                 None if !matches!(self.mode, Mode::Include(_)) => {
-                    out.insert(key.clone(), value.clone());
+                    out.insert(key, value);
                 }
                 None => {}
             }
         }
-        (!out.is_empty() || (object.is_empty() && !self.excludes(schema.id)))
-            .then_some(Value::Object(out))
+        (!out.is_empty() || (was_empty && !self.excludes(schema.id))).then_some(Value::Object(out))
     }
 
     /// Whether a top-level attribute is returned and, if so, which of its sub-attributes.
@@ -722,31 +724,32 @@ fn keep_sub(filter: &SubFilter, sub: Option<&AttributeDef>) -> bool {
 
 /// Filters the sub-attributes of a complex value; values a filter empties are dropped, but
 /// values that were empty to begin with are passed through as stored.
-fn filter_value(def: &AttributeDef, value: &Value, filter: &SubFilter) -> Option<Value> {
+fn filter_value(def: &AttributeDef, value: Value, filter: &SubFilter) -> Option<Value> {
     if !def.is_complex() {
-        return Some(value.clone());
+        return Some(value);
     }
-    let filter_object = |object: &Map<String, Value>| -> Option<Value> {
+    let filter_object = |object: Map<String, Value>| -> Option<Value> {
+        let was_empty = object.is_empty();
         let kept: Map<String, Value> = object
-            .iter()
+            .into_iter()
             .filter(|(key, _)| keep_sub(filter, def.sub_attribute(key)))
-            .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
-        (object.is_empty() || !kept.is_empty()).then_some(Value::Object(kept))
+        (was_empty || !kept.is_empty()).then_some(Value::Object(kept))
     };
     match value {
         Value::Object(object) => filter_object(object),
         Value::Array(items) => {
+            let was_empty = items.is_empty();
             let kept: Vec<Value> = items
-                .iter()
+                .into_iter()
                 .filter_map(|item| match item {
                     Value::Object(object) => filter_object(object),
-                    other => Some(other.clone()),
+                    other => Some(other),
                 })
                 .collect();
-            (items.is_empty() || !kept.is_empty()).then_some(Value::Array(kept))
+            (was_empty || !kept.is_empty()).then_some(Value::Array(kept))
         }
-        other => Some(other.clone()),
+        other => Some(other),
     }
 }
 
@@ -1239,7 +1242,7 @@ mod tests {
         ];
         for (attributes, excluded, expected) in cases {
             let projection = parse(USER, attributes, excluded).unwrap();
-            let projected = projection.apply(&stored_user());
+            let projected = projection.apply(stored_user());
             assert_eq!(
                 keys(&projected),
                 expected,
@@ -1291,7 +1294,7 @@ mod tests {
             (Some("emails"), None, "emails", stored_user()["emails"].clone()),
         ];
         for (attributes, excluded, key, expected) in cases {
-            let projected = parse(USER, attributes, excluded).unwrap().apply(&stored_user());
+            let projected = parse(USER, attributes, excluded).unwrap().apply(stored_user());
             assert_eq!(projected[key], expected, "attributes={attributes:?} excluded={excluded:?}");
         }
     }
@@ -1305,7 +1308,7 @@ mod tests {
             (None, Some("userName")),
         ] {
             let projection = parse(USER, attributes, excluded).unwrap();
-            assert!(projection.apply(&stored_user()).get("password").is_none());
+            assert!(projection.apply(stored_user()).get("password").is_none());
             assert!(projection.excludes("password"));
         }
     }
@@ -1351,14 +1354,18 @@ mod tests {
                 "{attributes:?} {excluded:?}"
             );
             assert!(!projection.excludes("id"));
-            assert_eq!(keys(&projection.apply(&group)), expected, "{attributes:?} {excluded:?}");
+            assert_eq!(
+                keys(&projection.apply(group.clone())),
+                expected,
+                "{attributes:?} {excluded:?}"
+            );
         }
-        let only_values = parse(GROUP, Some("members.value"), None).unwrap().apply(&group);
+        let only_values = parse(GROUP, Some("members.value"), None).unwrap().apply(group.clone());
         assert_eq!(only_values["members"], json!([{ "value": "u1" }]));
         // Stored empty lists survive the default projection untouched.
         let empty =
             json!({ "schemas": [GROUP_SCHEMA], "id": "g2", "displayName": "E", "members": [] });
-        assert_eq!(Projection::default_for(schemas(GROUP)).apply(&empty), empty);
+        assert_eq!(Projection::default_for(schemas(GROUP)).apply(empty.clone()), empty);
     }
 
     #[test]
@@ -1398,7 +1405,7 @@ mod tests {
         // The two halves compose: what we store, projected by default, is what we stored.
         let body = json!({ "userName": "a", "password": "p", "emails": { "value": "a@x.com" } });
         let stored = normalize_resource(USER, &body).unwrap();
-        assert_eq!(Projection::default_for(schemas(USER)).apply(&stored), stored);
+        assert_eq!(Projection::default_for(schemas(USER)).apply(stored.clone()), stored);
     }
 
     #[test]

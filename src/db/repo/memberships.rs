@@ -29,18 +29,27 @@ pub struct Member {
 /// the name they are shown by: `$display`, else `$name`.
 macro_rules! members_in {
     ($conn:expr, $group_ids:expr, $t:ident, $display:expr, $name:expr) => {{
-        let rows: Vec<(String, String, String, Option<String>, String)> = group_members::table
-            .inner_join($t::table.on($t::id.eq(group_members::member_id)))
-            .filter(group_members::group_id.eq_any($group_ids))
-            .order((group_members::group_id, $t::seq))
-            .select((
-                group_members::group_id,
-                group_members::member_id,
-                group_members::member_type,
-                $display,
-                $name,
-            ))
-            .load($conn)?;
+        macro_rules! members_where {
+            ($groups:expr) => {
+                group_members::table
+                    .inner_join($t::table.on($t::id.eq(group_members::member_id)))
+                    .filter($groups)
+                    .order((group_members::group_id, $t::seq))
+                    .select((
+                        group_members::group_id,
+                        group_members::member_id,
+                        group_members::member_type,
+                        $display,
+                        $name,
+                    ))
+                    .load($conn)?
+            };
+        }
+        // One group (every GET by id) is `=`, which stays prepared; an `IN (…)` list does not.
+        let rows: Vec<(String, String, String, Option<String>, String)> = match $group_ids {
+            [one] => members_where!(group_members::group_id.eq(one)),
+            many => members_where!(group_members::group_id.eq_any(many)),
+        };
         rows.into_iter().map(|(group_id, member_id, member_type, display, name)| Member {
             group_id,
             member_id,
@@ -74,13 +83,22 @@ pub fn groups_of_member(
     tenant_id: &str,
     member_ids: &[String],
 ) -> QueryResult<Vec<(String, String, String)>> {
-    group_members::table
-        .inner_join(scim_groups::table.on(scim_groups::id.eq(group_members::group_id)))
-        .filter(group_members::tenant_id.eq(tenant_id))
-        .filter(group_members::member_id.eq_any(member_ids))
-        .order(scim_groups::seq)
-        .select((group_members::member_id, scim_groups::id, scim_groups::display_name))
-        .load(conn)
+    macro_rules! groups_of {
+        ($members:expr) => {
+            group_members::table
+                .inner_join(scim_groups::table.on(scim_groups::id.eq(group_members::group_id)))
+                .filter(group_members::tenant_id.eq(tenant_id))
+                .filter($members)
+                .order(scim_groups::seq)
+                .select((group_members::member_id, scim_groups::id, scim_groups::display_name))
+                .load(conn)
+        };
+    }
+    // One member (every GET by id) is `=`: diesel prepares an `IN (…)` list anew on each run.
+    match member_ids {
+        [one] => groups_of!(group_members::member_id.eq(one)),
+        many => groups_of!(group_members::member_id.eq_any(many)),
+    }
 }
 
 /// Adds memberships that are not there yet; returns the (id, type) of those added.

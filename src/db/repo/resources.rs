@@ -275,8 +275,15 @@ pub fn list(
                 .collect::<QueryResult<_>>()?,
             _ => query.offset(offset).limit(limit).select(t::seq).load(conn)?,
         };
-        let rows: Vec<(i64, ResourceRow)> =
-            t::table.filter(t::seq.eq_any(&page)).select((t::seq, row_columns!(t))).load(conn)?;
+        // A page of one (a lookup by filter) is `=`: an `IN (…)` list is prepared anew each run.
+        let rows: Vec<(i64, ResourceRow)> = match page.as_slice() {
+            [one] => {
+                t::table.filter(t::seq.eq(one)).select((t::seq, row_columns!(t))).load(conn)?
+            }
+            many => {
+                t::table.filter(t::seq.eq_any(many)).select((t::seq, row_columns!(t))).load(conn)?
+            }
+        };
         Ok((in_page_order(&page, rows), page.last().copied()))
     })
 }

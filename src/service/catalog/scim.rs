@@ -46,7 +46,7 @@ impl CatalogItems<'_> {
                 catalog::page_visible(conn, tenant, t.id, predicate()?, order, offset, limit)?;
             let resources = rows
                 .iter()
-                .map(|row| self.render(row).map(|json| query.projection.apply(&json)))
+                .map(|row| self.render(row).map(|json| query.projection.apply(json)))
                 .collect::<ScimResult<_>>()?;
             Ok(Page { total, resources })
         })
@@ -62,7 +62,7 @@ impl CatalogItems<'_> {
             })?
             .ok_or_else(|| ScimError::not_found(format!("{} '{item_id}' not found", t.name)))?;
         let json = self.render(&row)?;
-        Ok(Rendered { json: projection.apply(&json), version: row.version })
+        Ok(Rendered { json: projection.apply(json), version: row.version })
     }
 
     /// `{schemas, id, displayName, type, description, …extensions, meta}`.

@@ -110,7 +110,7 @@ impl Resources<'_> {
             .map(|name| (name, Value::Array(Vec::new())))
             .collect();
         let json = render::resource(self.ctx.base, self.rt.kind, &row, dedup(computed))?;
-        Ok(Rendered { json: projection.apply(&json), version: 1 })
+        Ok(Rendered { json: projection.apply(json), version: 1 })
     }
 
     pub fn get(&self, id: &ResourceId, projection: &Projection) -> ScimResult<Rendered> {
@@ -437,7 +437,7 @@ impl Resources<'_> {
                 let lists = held.remove(&row.id).unwrap_or_default();
                 values.extend(lists.into_iter().filter(|(n, _)| !projection.excludes(n)));
                 render::resource(self.ctx.base, self.rt.kind, row, values)
-                    .map(|json| projection.apply(&json))
+                    .map(|json| projection.apply(json))
             })
             .collect()
     }
