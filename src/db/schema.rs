@@ -409,6 +409,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    request_segments (seq) {
+        seq -> BigInt,
+        tenant_id -> Text,
+        first_at -> BigInt,
+        last_at -> BigInt,
+        entries -> BigInt,
+        statuses -> Text,
+        methods -> Text,
+        resources -> Text,
+        clients -> Text,
+        body -> Binary,
+    }
+}
+
+diesel::table! {
     tenant_hourly (tenant_id, hour) {
         tenant_id -> Text,
         hour -> BigInt,
@@ -476,5 +491,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalog_items,
     user_assignments,
     request_log,
+    request_segments,
     tenant_hourly,
 );

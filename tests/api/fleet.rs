@@ -8,8 +8,9 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use scimd::db::StoreError;
 use scimd::db::repo::activity;
+use scimd::db::repo::request_log;
 use scimd::db::rows::TenantRow;
-use scimd::db::schema::{request_log, tenants};
+use scimd::db::schema::tenants;
 use serde_json::{Value, json};
 
 use crate::support::cli::scimd;
@@ -55,10 +56,7 @@ async fn the_dashboard_shows_the_tenants_needing_attention_first_at_ten_thousand
     expect_json(app.post("/Users", &okta_user("ada@acme.test")).await, StatusCode::CREATED).await;
     app.post("/Users", &okta_user("ada@acme.test")).await;
     for _ in 0..100 {
-        let n = app
-            .db
-            .read(|conn| Ok::<_, StoreError>(request_log::table.count().get_result::<i64>(conn)?))
-            .unwrap();
+        let n = app.db.read(|conn| Ok::<_, StoreError>(request_log::count(conn)?)).unwrap();
         if n >= 2 {
             break;
         }

@@ -151,11 +151,10 @@ async fn operator_follows_a_failing_tenant_to_the_request_that_failed() {
     app.refused_within_a_second(&app.address, &app.token, std::time::Instant::now()).await;
     // The inspector writes its queue every half second: wait until the three requests are in.
     for _ in 0..100 {
-        use diesel::prelude::*;
         let recorded = app
             .db
             .read(|conn| {
-                let n = scimd::db::schema::request_log::table.count().get_result::<i64>(conn)?;
+                let n = scimd::db::repo::request_log::count(conn)?;
                 Ok::<_, scimd::db::StoreError>(n)
             })
             .unwrap();

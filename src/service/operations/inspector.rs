@@ -171,8 +171,10 @@ impl Inspector {
             count.requests += 1;
             count.errors += i64::from(row.status >= 400 && !is_lookup_miss(row));
         }
+        // Packed before the write: under the single writer each segment is only copied.
+        let segments = request_log::pack(&rows);
         db.write(|conn| {
-            request_log::insert(conn, &rows)?;
+            request_log::insert(conn, &segments)?;
             request_log::add_hourly(conn, &hourly)?;
             Ok::<_, StoreError>(())
         })?;
@@ -212,12 +214,18 @@ pub fn apply_retention(
 ) -> Result<usize, StoreError> {
     let cutoff = clock.now() - keep.max_age_ms;
     db.write(|conn| {
+        request_log::fold_legacy(conn, LEGACY_FOLD)?;
         let old = request_log::prune_older(conn, cutoff)?;
         request_log::prune_hourly(conn, clock.now() / HOUR_MS - HOURLY_KEPT)?;
         let over = request_log::prune_over(conn, keep.max_per_tenant.max(1), tenants)?;
         Ok::<_, StoreError>(old + over)
     })
 }
+
+/// Rows of the previous release's table folded into segments per retention run, so that one
+/// run's transaction stays short; a previous-release node writing faster than this during an
+/// upgrade leaves the rest for the next runs, after it is replaced.
+const LEGACY_FOLD: i64 = 20_000;
 
 /// Keeps `tenants` within their count, after a flush that filled them by a tenth.
 fn prune_counts(db: &Database, keep: Retention, tenants: &[String]) -> Result<usize, StoreError> {
@@ -228,7 +236,8 @@ fn prune_counts(db: &Database, keep: Retention, tenants: &[String]) -> Result<us
 /// Requests a page shows at most.
 pub const PAGE: i64 = 50;
 
-/// A page of one tenant's recorded requests, newest first, older than `before` (a `seq`).
+/// A page of one tenant's recorded requests, newest first, older than `before` (an id), without
+/// their bodies.
 pub fn page(
     db: &Database,
     tenant_id: &str,
@@ -361,7 +370,7 @@ mod tests {
             at: clock.now() + n,
             ..RequestRow::default_for_tests()
         };
-        // More than one INSERT's worth, for each backend's multi-row statement.
+        // More than one segment holds.
         for n in 0..(INSERT_ROWS_FOR_TEST + 5) {
             inspector.push(row("t1", n));
         }
@@ -383,6 +392,6 @@ mod tests {
         assert_eq!((count("t1"), count("t2")), (3, 3), "every tenant");
     }
 
-    /// More rows than one multi-row INSERT takes.
+    /// More requests than one segment holds.
     const INSERT_ROWS_FOR_TEST: i64 = 70;
 }
