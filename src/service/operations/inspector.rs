@@ -163,14 +163,7 @@ impl Inspector {
         if rows.is_empty() {
             return Ok(0);
         }
-        let mut hourly: HashMap<(String, i64), HourCount> = HashMap::new();
-        for row in &rows {
-            let count = hourly
-                .entry((row.tenant_id.clone(), row.at / HOUR_MS))
-                .or_insert(HourCount { requests: 0, errors: 0 });
-            count.requests += 1;
-            count.errors += i64::from(row.status >= 400 && !is_lookup_miss(row));
-        }
+        let hourly = hourly_counts(&rows);
         // Packed before the write: under the single writer each segment is only copied.
         let segments = request_log::pack(&rows);
         db.write(|conn| {
@@ -195,6 +188,39 @@ impl Inspector {
         }
         due
     }
+}
+
+/// Requests and errors by tenant and hour. A busy flush is mostly one tenant's requests in one
+/// hour after another, so a run of them is counted before its key is looked up (and copied).
+fn hourly_counts(rows: &[RequestRow]) -> HashMap<(String, i64), HourCount> {
+    let mut hourly: HashMap<(String, i64), HourCount> = HashMap::new();
+    let mut add = |tenant: &str, hour: i64, run: HourCount| {
+        let count =
+            hourly.entry((tenant.to_owned(), hour)).or_insert(HourCount { requests: 0, errors: 0 });
+        count.requests += run.requests;
+        count.errors += run.errors;
+    };
+    let mut run: Option<(&str, i64, HourCount)> = None;
+    for row in rows {
+        let hour = row.at / HOUR_MS;
+        let error = i64::from(row.status >= 400 && !is_lookup_miss(row));
+        match &mut run {
+            Some((tenant, at, count)) if *tenant == row.tenant_id && *at == hour => {
+                count.requests += 1;
+                count.errors += error;
+            }
+            _ => {
+                if let Some((tenant, at, count)) = run.take() {
+                    add(tenant, at, count);
+                }
+                run = Some((&row.tenant_id, hour, HourCount { requests: 1, errors: error }));
+            }
+        }
+    }
+    if let Some((tenant, at, count)) = run {
+        add(tenant, at, count);
+    }
+    hourly
 }
 
 /// How long and how much of each tenant's log is kept.
@@ -346,6 +372,31 @@ mod tests {
         }
         assert_eq!(inspector.dropped(), 8, "32 MiB of bodies at most");
         assert_eq!(inspector.take()[0].at, 8);
+    }
+
+    #[test]
+    fn hours_are_counted_per_tenant_across_interleaved_runs() {
+        let row = |tenant: &str, at: i64, status: i64, method: &str| RequestRow {
+            tenant_id: tenant.into(),
+            at,
+            status,
+            method: method.into(),
+            ..RequestRow::default_for_tests()
+        };
+        let rows = [
+            row("a", 10, 200, "GET"),
+            row("a", 20, 500, "GET"),
+            row("b", 30, 404, "GET"),
+            row("a", 40, 404, "DELETE"),
+            row("a", HOUR_MS + 1, 201, "POST"),
+            row("b", 50, 409, "POST"),
+        ];
+        let counts = hourly_counts(&rows);
+        let get = |tenant: &str, hour: i64| counts[&(tenant.to_owned(), hour)];
+        assert_eq!(counts.len(), 3);
+        assert_eq!(get("a", 0), HourCount { requests: 3, errors: 2 }, "a 404 DELETE is an error");
+        assert_eq!(get("a", 1), HourCount { requests: 1, errors: 0 });
+        assert_eq!(get("b", 0), HourCount { requests: 2, errors: 1 }, "a lookup miss is not");
     }
 
     #[test]

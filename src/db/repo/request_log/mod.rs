@@ -130,25 +130,44 @@ impl PackedSegment {
     }
 }
 
-/// Each tenant's rows in the order given, in runs of at most [`SEGMENT_ENTRIES`].
+/// Each tenant's rows in the order given, in runs of at most [`SEGMENT_ENTRIES`] and, unless one
+/// request is larger alone, [`segment::SEGMENT_BYTES`].
 fn runs_by_tenant(rows: &[RequestRow]) -> Vec<(&str, Vec<&RequestRow>)> {
     let mut by_tenant: Vec<(&str, Vec<&RequestRow>)> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut last: Option<(&str, usize)> = None;
     for row in rows {
-        let at = *index.entry(&row.tenant_id).or_insert_with(|| {
-            by_tenant.push((&row.tenant_id, Vec::new()));
-            by_tenant.len() - 1
-        });
+        // A busy flush is mostly runs of one tenant: the same as the last row needs no lookup.
+        let at = match last {
+            Some((tenant, at)) if tenant == row.tenant_id => at,
+            _ => *index.entry(&row.tenant_id).or_insert_with(|| {
+                by_tenant.push((&row.tenant_id, Vec::new()));
+                by_tenant.len() - 1
+            }),
+        };
+        last = Some((&row.tenant_id, at));
         by_tenant[at].1.push(row);
     }
-    by_tenant
-        .into_iter()
-        .flat_map(|(tenant, rows)| {
-            rows.chunks(SEGMENT_ENTRIES as usize)
-                .map(|run| (tenant, run.to_vec()))
-                .collect::<Vec<_>>()
-        })
-        .collect()
+    let mut runs = Vec::new();
+    for (tenant, rows) in by_tenant {
+        let mut run: Vec<&RequestRow> = Vec::new();
+        let mut bytes = 0;
+        for row in rows {
+            let len = segment::packed_len(row);
+            if run.len() == SEGMENT_ENTRIES as usize
+                || (!run.is_empty() && bytes + len > segment::SEGMENT_BYTES)
+            {
+                runs.push((tenant, std::mem::take(&mut run)));
+                bytes = 0;
+            }
+            run.push(row);
+            bytes += len;
+        }
+        if !run.is_empty() {
+            runs.push((tenant, run));
+        }
+    }
+    runs
 }
 
 /// A flush's rows as segments: per tenant, in the order recorded.
@@ -599,6 +618,22 @@ mod tests {
             .map(|s| (s.tenant_id.as_str(), s.entries, s.first_at, s.last_at))
             .collect();
         assert_eq!(shape, [("a", 50, 0, 147), ("b", 64, 1, 95), ("b", 36, 97, 149)]);
+    }
+
+    /// Large bodies close a segment before 64 requests; a request larger alone gets its own.
+    #[test]
+    fn segments_stay_within_their_bytes() {
+        let sized = |len: usize| RequestRow {
+            response_body: Some("x".repeat(len)),
+            ..RequestRow::default_for_tests()
+        };
+        let rows =
+            [sized(20_000), sized(20_000), sized(20_000), sized(20_000), sized(100_000), sized(10)];
+        let entries: Vec<i64> = pack(&rows).iter().map(|s| s.entries).collect();
+        assert_eq!(entries, [3, 1, 1, 1]);
+        assert!(
+            pack(&rows).iter().all(|s| s.body.len() <= segment::SEGMENT_BYTES || s.entries == 1)
+        );
     }
 
     #[test]

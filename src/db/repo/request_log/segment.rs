@@ -19,6 +19,29 @@ use super::RequestRow;
 
 /// Requests per segment at most.
 pub const SEGMENT_ENTRIES: i64 = 64;
+/// Packed bytes per segment at most, unless one request is larger alone. SQLite copies a row
+/// through the C allocator as it binds it and as it builds the record; below glibc's mmap
+/// threshold (128 KiB) those copies reuse heap memory instead of each being mapped, zeroed and
+/// unmapped, and a segment of large bodies stays a modest row.
+pub const SEGMENT_BYTES: usize = 64 * 1024;
+
+/// The bytes `row` takes in a segment.
+pub fn packed_len(row: &RequestRow) -> usize {
+    let text = |t: &Option<String>| 4 + t.as_ref().map_or(0, String::len);
+    1 + 3 * 8
+        + 5 * 4
+        + row.method.len()
+        + row.path.len()
+        + row.client.len()
+        + row.user_agent.len()
+        + row.request_id.len()
+        + text(&row.scim_type)
+        + text(&row.detail)
+        + text(&row.credential)
+        + text(&row.request_body)
+        + text(&row.response_body)
+}
+
 /// The packing's version, its first byte.
 pub const VERSION: u8 = 1;
 /// The length that marks an absent optional field.
@@ -215,36 +238,47 @@ pub fn resource_of(path: &str) -> Option<&str> {
     Some(&rest[..end]).filter(|r| !r.is_empty())
 }
 
-/// The summary of a non-empty set of entries.
+/// The summary of a non-empty set of entries. Runs once per request on the writer, so it
+/// borrows: the few distinct values of a segment are collected as slices and cased once.
 pub fn summarize<'a>(rows: impl IntoIterator<Item = &'a RequestRow>) -> Summary {
     let (mut first_at, mut last_at) = (i64::MAX, i64::MIN);
-    let mut statuses = BTreeSet::new();
-    let mut methods = BTreeSet::new();
-    let mut resources = BTreeSet::new();
-    let mut clients = BTreeSet::new();
+    let mut classes = [false; 10];
+    let mut methods: Vec<&str> = Vec::new();
+    let mut resources: Vec<&str> = Vec::new();
+    let mut clients: Vec<&str> = Vec::new();
     for row in rows {
         first_at = first_at.min(row.at);
         last_at = last_at.max(row.at);
-        statuses.insert((row.status / 100).to_string());
+        classes[(row.status / 100).clamp(0, 9) as usize] = true;
         if row.method.len() <= METHOD_MAX {
-            methods.insert(row.method.to_ascii_uppercase());
+            add_once(&mut methods, &row.method);
         }
         if let Some(resource) = resource_of(&row.path).filter(|r| is_resource_name(r)) {
-            resources.insert(resource.to_ascii_lowercase());
+            add_once(&mut resources, resource);
         }
-        clients.insert(row.client.clone());
+        add_once(&mut clients, &row.client);
     }
+    let statuses =
+        classes.iter().enumerate().filter(|(_, seen)| **seen).map(|(c, _)| c.to_string());
     Summary {
         first_at,
         last_at,
         statuses: tag_list(statuses),
-        methods: tag_list(methods),
-        resources: tag_list(resources),
-        clients: tag_list(clients),
+        methods: tag_list(methods.into_iter().map(str::to_ascii_uppercase)),
+        resources: tag_list(resources.into_iter().map(str::to_ascii_lowercase)),
+        clients: tag_list(clients.into_iter().map(str::to_owned)),
     }
 }
 
-fn tag_list(tags: BTreeSet<String>) -> String {
+/// Adds `value` unless it is there in some case (a segment holds a handful of distinct ones).
+fn add_once<'a>(seen: &mut Vec<&'a str>, value: &'a str) {
+    if !seen.iter().any(|s| s.eq_ignore_ascii_case(value)) {
+        seen.push(value);
+    }
+}
+
+fn tag_list(tags: impl Iterator<Item = String>) -> String {
+    let tags: BTreeSet<String> = tags.collect();
     let mut list = String::from(",");
     for tag in tags {
         list.push_str(&tag);
@@ -299,6 +333,13 @@ mod tests {
             .map(|(n, r)| (n as u8, RequestRow { seq: 7 * SEGMENT_ENTRIES + n as i64, ..r }))
             .collect();
         assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn the_packed_length_of_each_row_is_what_it_takes() {
+        let rows: Vec<RequestRow> = (0..6).map(row).collect();
+        let total: usize = rows.iter().map(packed_len).sum();
+        assert_eq!(encode_all(&rows).len(), 1 + total);
     }
 
     #[test]
