@@ -5,9 +5,11 @@ SQLite database seeded with the same users; wrk runs each scenario against them 
 off, …) so that whatever else the machine does weighs on both alike. Prints requests per second
 per scenario and the ratio on / off.
 
-    python3 bench/inspector_ab.py [--users 2000] [--rounds 3] [--duration 5]
+    python3 bench/inspector_ab.py [--users 2000] [--rounds 3] [--duration 5] [--pin]
 
-`--users 100000` measures at `make bench`'s size.
+`--users 100000` measures at `make bench`'s size. `--pin` runs the servers on the last CPU and
+wrk on the others (`taskset`), so that each server's throughput is its own CPU cost per request
+rather than its share of cores it contends for with wrk: the steadier comparison on 2 cores.
 
 Needs `cargo build --release --bin scimd` and wrk.
 """
@@ -37,12 +39,17 @@ def run_cli(db_url, *args):
     return json.loads(out.stdout)
 
 
+# CPUs the servers and wrk run on (`--pin`); empty: wherever the kernel puts them.
+PIN_SERVER = []
+PIN_WRK = []
+
+
 def start(db_url, port, inspector):
     env = dict(os.environ, SCIMD_DATABASE_URL=db_url, SCIMD_BIND=f"127.0.0.1:{port}",
                SCIMD_RATE_LIMIT_SCIM_PER_TENANT="0", SCIMD_LOG="warn",
                SCIMD_REQUEST_LOG_RETENTION_DAYS="7" if inspector else "0")
     env.pop("SCIMD_CONFIG", None)
-    proc = subprocess.Popen([str(BINARY), "serve"], env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([*PIN_SERVER, str(BINARY), "serve"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
@@ -75,7 +82,7 @@ def wrk(port, token, scenario, users_file, duration, pass_no):
     env = dict(os.environ, BENCH_SCENARIO=scenario, BENCH_USER_FILE=str(users_file),
                BENCH_THREADS="2", BENCH_TAG=secrets.token_hex(4), BENCH_PASS=str(pass_no),
                BENCH_TOKEN=token, BENCH_MEMBERS="0", BENCH_GROUP_ID="none")
-    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{duration}s", "-s", str(BENCH / "scim.lua"),
+    out = subprocess.run([*PIN_WRK, "wrk", "-t2", "-c32", f"-d{duration}s", "-s", str(BENCH / "scim.lua"),
                           "-H", f"Authorization: Bearer {token}",
                           f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True)
     found = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
@@ -87,7 +94,12 @@ def main():
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--pin", action="store_true")
     args = parser.parse_args()
+    if args.pin:
+        last = os.cpu_count() - 1
+        PIN_SERVER[:] = ["taskset", "-c", str(last)]
+        PIN_WRK[:] = ["taskset", "-c", "0" if last == 1 else f"0-{last - 1}"]
     if not BINARY.exists() or shutil.which("wrk") is None:
         raise SystemExit("build the release binary and install wrk first")
     work = Path(tempfile.mkdtemp(prefix="scimd-inspector-ab-"))

@@ -6,7 +6,7 @@ request, grouped by thread name (actix workers, the blocking pool, `request-insp
 checkpointer, …). Tighter than `inspector_ab.py`'s throughput ratio, whose run-to-run spread is
 ±10 %: the writer's microseconds are measured directly, not inferred from throughput.
 
-    python3 bench/inspector_threads.py [--users 2000] [--duration 10] [--off] [scenario ...]
+    python3 bench/inspector_threads.py [--users 2000] [--duration 10] [--off] [--pin] [scenario ...]
 
 Needs `cargo build --release --bin scimd` and wrk.
 """
@@ -47,7 +47,7 @@ def wrk_count(port, token, scenario, users_file, duration):
     env = dict(os.environ, BENCH_SCENARIO=scenario, BENCH_USER_FILE=str(users_file),
                BENCH_THREADS="2", BENCH_TAG=os.urandom(4).hex(), BENCH_PASS="0",
                BENCH_TOKEN=token, BENCH_MEMBERS="0", BENCH_GROUP_ID="none")
-    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{duration}s", "-s",
+    out = subprocess.run([*ab.PIN_WRK, "wrk", "-t2", "-c32", f"-d{duration}s", "-s",
                           str(ab.BENCH / "scim.lua"), "-H", f"Authorization: Bearer {token}",
                           f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True)
     found = re.search(r"(\d+) requests in", out.stdout)
@@ -59,8 +59,13 @@ def main():
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--off", action="store_true", help="inspector off")
+    parser.add_argument("--pin", action="store_true", help="server on the last CPU, wrk on the rest")
     parser.add_argument("scenarios", nargs="*", default=["get_user", "filter_user", "create_user"])
     args = parser.parse_args()
+    if args.pin:
+        last = os.cpu_count() - 1
+        ab.PIN_SERVER[:] = ["taskset", "-c", str(last)]
+        ab.PIN_WRK[:] = ["taskset", "-c", "0" if last == 1 else f"0-{last - 1}"]
     if not ab.BINARY.exists() or shutil.which("wrk") is None:
         raise SystemExit("build the release binary and install wrk first")
     work = Path(tempfile.mkdtemp(prefix="scimd-inspector-threads-"))
