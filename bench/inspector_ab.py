@@ -3,7 +3,8 @@
 (the default) and one with it off (request_log_retention_days = 0), each on its own copy of one
 SQLite database seeded with the same users; wrk runs each scenario against them in alternation (on, off, on,
 off, …) so that whatever else the machine does weighs on both alike. Prints requests per second
-per scenario and the ratio on / off.
+per scenario and the ratio on / off, and each server's CPU time per request (every thread, from
+/proc), which moves less than throughput when the machine's CPUs are shared.
 
     python3 bench/inspector_ab.py [--users 2000] [--rounds 3] [--duration 5] [--pin]
 
@@ -86,7 +87,14 @@ def wrk(port, token, scenario, users_file, duration, pass_no):
                           "-H", f"Authorization: Bearer {token}",
                           f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True)
     found = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
-    return float(found.group(1)) if found else 0.0
+    count = re.search(r"(\d+) requests in", out.stdout)
+    return (float(found.group(1)) if found else 0.0, int(count.group(1)) if count else 0)
+
+
+def cpu_seconds(pid):
+    """The process's CPU time so far, every thread (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main():
@@ -95,6 +103,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--pin", action="store_true")
+    parser.add_argument("--scenario", action="append",
+                        choices=["get_user", "filter_user", "create_user"])
     args = parser.parse_args()
     if args.pin:
         last = os.cpu_count() - 1
@@ -122,19 +132,27 @@ def main():
                 if Path(f"{seeded}{suffix}").exists():
                     shutil.copy(f"{seeded}{suffix}", work / f"{name}.db{suffix}")
             servers[name] = (port, token, users_file, start(f"sqlite://{work}/{name}.db", port, on))
-        results = {}
-        for scenario in ("get_user", "filter_user", "create_user"):
+        results, cpu = {}, {}
+        scenarios = args.scenario or ["get_user", "filter_user", "create_user"]
+        for scenario in scenarios:
             for r in range(args.rounds):
                 for name in ("on", "off") if r % 2 == 0 else ("off", "on"):
-                    port, token, users_file, _ = servers[name]
-                    rate = wrk(port, token, scenario, users_file, args.duration, r)
+                    port, token, users_file, proc = servers[name]
+                    before = cpu_seconds(proc.pid)
+                    rate, count = wrk(port, token, scenario, users_file, args.duration, r)
+                    # The writer's last flush of the round lands in the next round's window.
+                    spent = cpu_seconds(proc.pid) - before
                     results.setdefault((scenario, name), []).append(rate)
-        print(f"| scenario | inspector on (req/s) | off (req/s) | on / off |")
-        print("|---|---:|---:|---:|")
-        for scenario in ("get_user", "filter_user", "create_user"):
-            on = sorted(results[(scenario, "on")])[len(results[(scenario, "on")]) // 2]
-            off = sorted(results[(scenario, "off")])[len(results[(scenario, "off")]) // 2]
-            print(f"| {scenario} | {on:,.0f} | {off:,.0f} | {on / off:.1%} |")
+                    cpu.setdefault((scenario, name), []).append(spent / max(count, 1) * 1e6)
+        median = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
+        print("| scenario | inspector on (req/s) | off (req/s) | on / off "
+              "| server CPU µs/request on | off | on / off |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for scenario in scenarios:
+            on, off = median(results[(scenario, "on")]), median(results[(scenario, "off")])
+            cpu_on, cpu_off = median(cpu[(scenario, "on")]), median(cpu[(scenario, "off")])
+            print(f"| {scenario} | {on:,.0f} | {off:,.0f} | {on / off:.1%} "
+                  f"| {cpu_on:.1f} | {cpu_off:.1f} | {cpu_on / cpu_off:.1%} |")
     finally:
         for _, _, _, proc in servers.values():
             proc.terminate()

@@ -77,15 +77,36 @@ pub async fn record(
         request_body: extensions.get::<RecordedBody>().and_then(|b| redact(&b.0, limit)),
         // Responses never carry secrets (`password` is never returned), so they are only cut,
         // not parsed: a 50 000-member group costs no JSON parse here.
-        response_body: (!bytes.is_empty()).then(|| {
-            truncate(
-                String::from_utf8_lossy(&bytes[..bytes.len().min(limit + 4)]).into_owned(),
-                limit,
-            )
-        }),
+        response_body: (!bytes.is_empty()).then(|| truncate(text_of(&bytes, limit + 4), limit)),
     };
     drop(extensions);
     state.inspector.push(row);
     let response = response.set_body(bytes).map_into_boxed_body();
     Ok(ServiceResponse::new(request, response))
+}
+
+/// The first `max` bytes of a body as text. Our answers are UTF-8, so the strict check (whose
+/// ASCII path is fast) nearly always passes; a cut through a character, or bytes that are not
+/// UTF-8, take the lossy path.
+fn text_of(bytes: &[u8], max: usize) -> String {
+    let prefix = &bytes[..bytes.len().min(max)];
+    match std::str::from_utf8(prefix) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(prefix).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_of;
+
+    #[test]
+    fn bodies_become_text_whole_cut_or_repaired() {
+        assert_eq!(text_of(b"{\"a\":1}", 100), "{\"a\":1}");
+        assert_eq!(text_of(b"abcdef", 3), "abc");
+        // A cut through "é" (two bytes) leaves a replacement character; the caller reads 4 bytes
+        // past its limit, so `truncate` cuts it off again.
+        assert_eq!(text_of("aé".as_bytes(), 2), "a\u{fffd}");
+        assert_eq!(text_of(b"a\xffb", 10), "a\u{fffd}b");
+    }
 }

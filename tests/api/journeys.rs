@@ -167,13 +167,17 @@ async fn operator_follows_a_failing_tenant_to_the_request_that_failed() {
     let Some(body) = in_browser(move |browser| {
         sign_in_operator(browser, &address);
         let dashboard = wait_for_page(browser, "id=\"tenants\"");
+        browser.screenshot_if_asked("dashboard").unwrap();
         assert!(dashboard.contains(">failing<"), "the revoked token makes acme fail");
         browser.click("tr.attention a[href*='/requests']").unwrap();
         // The link opens the inspector filtered to the failures.
         let failures = wait_for_page(browser, "id=\"requests\"");
         assert!(failures.contains("401") && !failures.contains(">201<"), "only failures");
+        browser.screenshot_if_asked("inspector-failures").unwrap();
         browser.click("#requests a").unwrap();
-        wait_for_page(browser, "id=\"response-body\"")
+        let detail = wait_for_page(browser, "id=\"response-body\"");
+        browser.screenshot_if_asked("inspector-request").unwrap();
+        detail
     })
     .await
     else {

@@ -307,8 +307,17 @@ async fn replay_resends_one_event_or_a_time_range() {
     assert_eq!(queued["queued"], 3);
     receiver.wait_for(7).await;
     assert_eq!(numbers(&receiver), [1, 2, 3, 2, 1, 2, 3]);
-    let (_, deliveries) = show(&app, &endpoint.id);
-    assert_eq!(deliveries.iter().filter(|d| d.outcome == "replayed").count(), 4);
+    // The receiver has the last replay before the sender records its attempt: wait for it.
+    let mut replayed = 0;
+    for _ in 0..100 {
+        let (_, deliveries) = show(&app, &endpoint.id);
+        replayed = deliveries.iter().filter(|d| d.outcome == "replayed").count();
+        if replayed >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(replayed, 4);
     assert_eq!(app.audit_events("webhook.replayed").len(), 2);
 
     // Replay of an unknown event, or a range the wrong way round, is refused clearly.

@@ -194,6 +194,19 @@ impl Browser {
         self.get_string("/title")
     }
 
+    /// With `SCIMD_SCREENSHOTS=DIR` set, saves the page as `DIR/NAME.png`, so a person can look
+    /// at what a journey saw; without it, nothing.
+    pub fn screenshot_if_asked(&self, name: &str) -> Result<(), String> {
+        use base64::Engine;
+        let Some(dir) = std::env::var_os("SCIMD_SCREENSHOTS") else { return Ok(()) };
+        let png = self.get_string("/screenshot")?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png)
+            .map_err(|e| format!("screenshot {name}: {e}"))?;
+        let path = std::path::Path::new(&dir).join(format!("{name}.png"));
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// CSS selector; error message includes the selector when not found.
     pub fn find(&self, css: &str) -> Result<Element, String> {
         let body = json!({ "using": "css selector", "value": css });

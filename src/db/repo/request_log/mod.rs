@@ -1,7 +1,7 @@
 //! The request inspector's store. Recorded requests are packed into segments
-//! (`request_segments`, see [`segment`]): a flush writes one row per tenant and 64 requests, a
-//! page of one tenant's log (newest first) unpacks the few segments whose summary can match,
-//! retention deletes whole segments by age and trims one segment per tenant by count.
+//! (`request_segments`, see [`segment`]): a flush writes one row per 64 requests (or 64 KiB) of
+//! a tenant, a page of one tenant's log (newest first) unpacks the few segments whose summary
+//! can match, retention deletes whole segments by age and trims one segment per tenant by count.
 //!
 //! `request_log`, one row per request, is the previous release's table: during a rolling upgrade
 //! its nodes still write it, and [`fold_legacy`] moves those rows into segments until a later
