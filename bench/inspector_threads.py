@@ -15,7 +15,6 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections import defaultdict
@@ -41,17 +40,6 @@ def thread_times(pid):
         name = re.sub(r"[\d:]+$", "", name) or name
         times[name] += (int(fields[11]) + int(fields[12])) / TICK
     return times
-
-
-def wrk_count(port, token, scenario, users_file, duration):
-    env = dict(os.environ, BENCH_SCENARIO=scenario, BENCH_USER_FILE=str(users_file),
-               BENCH_THREADS="2", BENCH_TAG=os.urandom(4).hex(), BENCH_PASS="0",
-               BENCH_TOKEN=token, BENCH_MEMBERS="0", BENCH_GROUP_ID="none")
-    out = subprocess.run([*ab.PIN_WRK, "wrk", "-t2", "-c32", f"-d{duration}s", "-s",
-                          str(ab.BENCH / "scim.lua"), "-H", f"Authorization: Bearer {token}",
-                          f"http://127.0.0.1:{port}"], env=env, capture_output=True, text=True)
-    found = re.search(r"(\d+) requests in", out.stdout)
-    return int(found.group(1)) if found else 0
 
 
 def main():
@@ -81,7 +69,7 @@ def main():
         print(f"inspector {'off' if args.off else 'on'}, {args.users} users, {args.duration} s")
         for scenario in args.scenarios:
             before = thread_times(server.pid)
-            count = wrk_count(18290, token, scenario, users_file, args.duration)
+            _, count = ab.wrk(18290, token, scenario, users_file, args.duration, 0)
             after = thread_times(server.pid)
             spent = {name: after[name] - before.get(name, 0.0) for name in after}
             total = sum(spent.values())
