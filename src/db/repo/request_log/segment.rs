@@ -68,17 +68,8 @@ pub fn locate(id: i64) -> (i64, i64) {
 /// Packs `rows`, each with its index in the segment (below [`SEGMENT_ENTRIES`]; a trimmed
 /// segment keeps the indexes, and so the ids, of what is left).
 pub fn encode(rows: &[(u8, &RequestRow)]) -> Vec<u8> {
-    let bodies: usize = rows
-        .iter()
-        .map(|(_, r)| {
-            r.request_body.as_ref().map_or(0, String::len)
-                + r.response_body.as_ref().map_or(0, String::len)
-                + r.path.len()
-                + r.user_agent.len()
-                + 128
-        })
-        .sum();
-    let mut out = Vec::with_capacity(1 + bodies);
+    let len: usize = rows.iter().map(|(_, row)| packed_len(row)).sum();
+    let mut out = Vec::with_capacity(1 + len);
     out.push(VERSION);
     for (n, row) in rows {
         out.push(*n);
