@@ -45,6 +45,13 @@ PIN_SERVER = []
 PIN_WRK = []
 
 
+def pin():
+    """Servers from now on run on the last CPU, wrk on the others."""
+    last = os.cpu_count() - 1
+    PIN_SERVER[:] = ["taskset", "-c", str(last)]
+    PIN_WRK[:] = ["taskset", "-c", "0" if last == 1 else f"0-{last - 1}"]
+
+
 def start(db_url, port, inspector):
     env = dict(os.environ, SCIMD_DATABASE_URL=db_url, SCIMD_BIND=f"127.0.0.1:{port}",
                SCIMD_RATE_LIMIT_SCIM_PER_TENANT="0", SCIMD_LOG="warn",
@@ -107,9 +114,7 @@ def main():
                         choices=["get_user", "filter_user", "create_user"])
     args = parser.parse_args()
     if args.pin:
-        last = os.cpu_count() - 1
-        PIN_SERVER[:] = ["taskset", "-c", str(last)]
-        PIN_WRK[:] = ["taskset", "-c", "0" if last == 1 else f"0-{last - 1}"]
+        pin()
     if not BINARY.exists() or shutil.which("wrk") is None:
         raise SystemExit("build the release binary and install wrk first")
     work = Path(tempfile.mkdtemp(prefix="scimd-inspector-ab-"))

@@ -51,9 +51,7 @@ def main():
     parser.add_argument("scenarios", nargs="*", default=["get_user", "filter_user", "create_user"])
     args = parser.parse_args()
     if args.pin:
-        last = os.cpu_count() - 1
-        ab.PIN_SERVER[:] = ["taskset", "-c", str(last)]
-        ab.PIN_WRK[:] = ["taskset", "-c", "0" if last == 1 else f"0-{last - 1}"]
+        ab.pin()
     if not ab.BINARY.exists() or shutil.which("wrk") is None:
         raise SystemExit("build the release binary and install wrk first")
     work = Path(tempfile.mkdtemp(prefix="scimd-inspector-threads-"))
