@@ -224,7 +224,7 @@ fn warn_about_settings(settings: &Settings) {
 
 /// The request inspector's queue, and its writer unless the log is off (retention 0 days).
 fn start_inspector(settings: &Settings, db: &Database, clock: &Arc<dyn Clock>) -> Arc<Inspector> {
-    let inspector = Arc::new(Inspector::default());
+    let inspector = Arc::new(Inspector::new(settings.request_log_body_bytes));
     if settings.request_log_retention_days > 0 {
         let keep = Retention {
             max_age_ms: i64::try_from(settings.request_log_retention_days)

@@ -197,13 +197,14 @@ struct StoredSegment {
     body: Vec<u8>,
 }
 
-fn unpack(
-    tenant_id: &str,
-    stored: &StoredSegment,
-    bodies: Bodies,
-) -> QueryResult<Vec<(u8, RequestRow)>> {
-    segment::decode(stored.seq, tenant_id, &stored.body, bodies)
-        .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))
+/// A segment's requests, or none if its bytes cannot be read (damaged on disk, or written by a
+/// newer release): logged, and then passed over, so that one bad segment leaves the rest of the
+/// tenant's log readable and retention still removes it.
+fn unpack(tenant_id: &str, stored: &StoredSegment, bodies: Bodies) -> Vec<(u8, RequestRow)> {
+    segment::decode(stored.seq, tenant_id, &stored.body, bodies).unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "a request log segment cannot be read; it is skipped");
+        Vec::new()
+    })
 }
 
 /// One tenant's requests older than `before` (an id; newest first) that pass `filter`, at most
@@ -221,7 +222,7 @@ pub fn page(
     while rows.len() < limit {
         let batch = candidates(conn, tenant_id, filter, upto)?;
         for stored in &batch {
-            for (_, row) in unpack(tenant_id, stored, Bodies::Skip)?.into_iter().rev() {
+            for (_, row) in unpack(tenant_id, stored, Bodies::Skip).into_iter().rev() {
                 if before.is_none_or(|b| row.seq < b) && filter.matches(&row) {
                     rows.push(row);
                 }
@@ -283,7 +284,7 @@ pub fn find(conn: &mut DbConnection, tenant_id: &str, id: i64) -> QueryResult<Op
         .get_result(conn)
         .optional()?;
     let Some(stored) = stored else { return Ok(None) };
-    let entries = unpack(tenant_id, &stored, Bodies::Read)?;
+    let entries = unpack(tenant_id, &stored, Bodies::Read);
     Ok(entries.into_iter().find(|(at, _)| i64::from(*at) == n).map(|(_, row)| row))
 }
 
@@ -301,7 +302,7 @@ pub fn oldest(conn: &mut DbConnection, limit: usize) -> QueryResult<Vec<RequestR
             .select((s::tenant_id, StoredSegment::as_select()))
             .load(conn)?;
         for (tenant_id, stored) in &batch {
-            rows.extend(unpack(tenant_id, stored, Bodies::Read)?.into_iter().map(|(_, r)| r));
+            rows.extend(unpack(tenant_id, stored, Bodies::Read).into_iter().map(|(_, r)| r));
             after = stored.seq;
         }
         if (batch.len() as i64) < SCAN {
@@ -398,9 +399,16 @@ fn over_the_count(sizes: &[(i64, i64)], keep: i64) -> Option<(i64, i64, i64)> {
 /// Keeps only the newest `room` requests of segment `seq`; answers how many went.
 fn trim(conn: &mut DbConnection, tenant_id: &str, seq: i64, room: i64) -> QueryResult<usize> {
     use request_segments as s;
-    let stored: StoredSegment =
-        s::table.filter(s::seq.eq(seq)).select(StoredSegment::as_select()).get_result(conn)?;
-    let entries = unpack(tenant_id, &stored, Bodies::Read)?;
+    let (stored, count): (StoredSegment, i64) = s::table
+        .filter(s::seq.eq(seq))
+        .select((StoredSegment::as_select(), s::entries))
+        .get_result(conn)?;
+    let entries = unpack(tenant_id, &stored, Bodies::Read);
+    if entries.is_empty() {
+        // Unreadable: it cannot be trimmed, and its requests cannot be shown; it goes whole.
+        diesel::delete(s::table.filter(s::seq.eq(seq))).execute(conn)?;
+        return Ok(usize::try_from(count).unwrap_or(0));
+    }
     let cut = entries.len().saturating_sub(usize::try_from(room).unwrap_or(0));
     if cut == 0 {
         return Ok(0);
@@ -692,6 +700,36 @@ mod tests {
         assert_eq!(times(db), [20, 21, 22, 23, 24]);
         assert_eq!(prune(1).unwrap(), 4);
         assert_eq!(times(db), [24]);
+    }
+
+    /// A segment whose bytes cannot be read leaves the rest of the log readable, is not found
+    /// by id, and goes whole when retention reaches it.
+    #[test]
+    fn a_damaged_segment_is_passed_over_and_pruned() {
+        let scratch = with_tenant("request_log_damaged");
+        let db = &scratch.db;
+        for flush in 0..3 {
+            let rows: Vec<RequestRow> = (0..5).map(|n| at(flush * 10 + n)).collect();
+            write(db, &rows);
+        }
+        let mut conn = db.conn().unwrap();
+        let all = page(&mut conn, "t", &RequestFilter::default(), None, 100).unwrap();
+        let damaged = segment::locate(all[5].seq).0;
+        diesel::update(request_segments::table.filter(request_segments::seq.eq(damaged)))
+            .set(request_segments::body.eq(vec![0xffu8, 1, 2]))
+            .execute(&mut conn)
+            .unwrap();
+        assert_eq!(times(db), [0, 1, 2, 3, 4, 20, 21, 22, 23, 24]);
+        assert_eq!(find(&mut conn, "t", all[5].seq).unwrap(), None);
+        assert_eq!(count(&mut conn).unwrap(), 15, "still counted while it is kept");
+        drop(conn);
+        let prune = |keep| {
+            db.write(|conn| {
+                prune_over(conn, keep, Some(&["t".to_owned()])).map_err(StoreError::from)
+            })
+        };
+        assert_eq!(prune(7).unwrap(), 10, "the damaged segment straddles the count: it goes");
+        assert_eq!(times(db), [20, 21, 22, 23, 24]);
     }
 
     fn varied(n: i64) -> RequestRow {

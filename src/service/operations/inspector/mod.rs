@@ -8,11 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::clock::Clock;
 use crate::db::repo::request_log::{self, HourCount, RequestFilter, RequestRow};
 use crate::db::{Database, StoreError};
+
+mod capture;
+
+pub use capture::CapturedRequest;
 
 /// An hour, in milliseconds: the fleet dashboard's bucket.
 pub const HOUR_MS: i64 = 3_600_000;
@@ -24,8 +26,9 @@ fn is_lookup_miss(row: &RequestRow) -> bool {
     row.status == 404 && row.method == "GET"
 }
 
-/// How often the queue is written.
+/// How often the queue is written, and how many requests go in one transaction at most.
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
+const FLUSH_CHUNK: usize = 1_024;
 /// How often retention runs (for the tenants written since), and how often for every tenant.
 /// A tenant that has had a tenth of its count written since its last pruning is pruned after
 /// that flush, so a busy tenant exceeds its count by at most that tenth, in small steady deletes.
@@ -35,113 +38,41 @@ const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 /// counted), so a database that cannot keep up never costs memory without bound.
 const QUEUE_MAX: usize = 10_000;
 const QUEUE_MAX_BYTES: usize = 32 * 1024 * 1024;
-/// The longest path (with query) and User-Agent kept.
-pub const PATH_MAX: usize = 2_048;
-pub const USER_AGENT_MAX: usize = 256;
-/// What a secret value becomes in a recorded body.
-pub const REDACTED: &str = "[redacted]";
-
-/// Which IdP a User-Agent is.
-pub fn client_of(user_agent: &str) -> &'static str {
-    let ua = user_agent.to_ascii_lowercase();
-    if ua.contains("okta") {
-        "okta"
-    } else if ua.contains("azure") || ua.contains("microsoft") || ua.contains("entra") {
-        "entra"
-    } else {
-        "other"
-    }
-}
-
-/// Keys whose values never reach the log, whatever their case (`password` is writeOnly in
-/// SCIM; the others would be credentials in a body).
-const SECRET_KEYS: &[&str] = &["password", "client_secret", "secret", "token", "access_token"];
-
-/// A body as recorded: JSON with every secret value replaced, cut at `limit` bytes (on a
-/// character boundary, marked); a body that is not JSON is kept only as its size.
-pub fn redact(body: &[u8], limit: usize) -> Option<String> {
-    if body.is_empty() {
-        return None;
-    }
-    let text = match serde_json::from_slice::<Value>(body) {
-        Ok(mut value) => {
-            scrub(&mut value);
-            value.to_string()
-        }
-        Err(_) => return Some(format!("[{} bytes, not JSON]", body.len())),
-    };
-    Some(truncate(text, limit))
-}
-
-fn is_secret_name(name: &str) -> bool {
-    SECRET_KEYS.iter().any(|s| name.eq_ignore_ascii_case(s))
-        || name.to_ascii_lowercase().ends_with(":password")
-}
-
-fn scrub(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            // A PATCH operation whose path names a secret carries it as its plain `value`.
-            let secret_path = map.get("path").and_then(Value::as_str).is_some_and(is_secret_name);
-            if secret_path && let Some(inner) = map.get_mut("value") {
-                *inner = Value::String(REDACTED.into());
-            }
-            for (key, inner) in map.iter_mut() {
-                if is_secret_name(key) && !inner.is_null() {
-                    *inner = Value::String(REDACTED.into());
-                } else {
-                    scrub(inner);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(scrub),
-        _ => {}
-    }
-}
-
-/// `text` cut at `limit` bytes on a character boundary, with a marker when cut.
-pub fn truncate(mut text: String, limit: usize) -> String {
-    if text.len() <= limit {
-        return text;
-    }
-    let mut at = limit;
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    text.truncate(at);
-    text.push_str("…[truncated]");
-    text
-}
-
 /// This node's queue of requests to record.
-#[derive(Default)]
 pub struct Inspector {
     queue: Mutex<Queue>,
     dropped: AtomicU64,
     /// Rows written per tenant since its last retention run: only these tenants can be over
     /// their count.
     written: Mutex<HashMap<String, i64>>,
+    /// The longest body kept, in bytes.
+    body_limit: usize,
 }
 
 #[derive(Default)]
 struct Queue {
-    rows: VecDeque<RequestRow>,
+    requests: VecDeque<CapturedRequest>,
     bytes: usize,
 }
 
-fn size(row: &RequestRow) -> usize {
-    row.request_body.as_ref().map_or(0, String::len)
-        + row.response_body.as_ref().map_or(0, String::len)
-}
-
 impl Inspector {
-    pub fn push(&self, row: RequestRow) {
+    pub fn new(body_limit: usize) -> Inspector {
+        Inspector {
+            queue: Mutex::default(),
+            dropped: AtomicU64::new(0),
+            written: Mutex::default(),
+            body_limit,
+        }
+    }
+
+    /// Queues a request: the request path's whole share of the inspector's work.
+    pub fn push(&self, request: CapturedRequest) {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        queue.bytes += size(&row);
-        queue.rows.push_back(row);
-        while queue.rows.len() > QUEUE_MAX || queue.bytes > QUEUE_MAX_BYTES {
-            let Some(oldest) = queue.rows.pop_front() else { break };
-            queue.bytes -= size(&oldest);
+        queue.bytes += request.size();
+        queue.requests.push_back(request);
+        while queue.requests.len() > QUEUE_MAX || queue.bytes > QUEUE_MAX_BYTES {
+            let Some(oldest) = queue.requests.pop_front() else { break };
+            queue.bytes -= oldest.size();
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -151,18 +82,39 @@ impl Inspector {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    fn take(&self) -> Vec<RequestRow> {
+    /// The oldest `most` requests queued, taken off the queue.
+    fn take(&self, most: usize) -> Vec<CapturedRequest> {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        queue.bytes = 0;
-        queue.rows.drain(..).collect()
+        let most = most.min(queue.requests.len());
+        let taken: Vec<CapturedRequest> = queue.requests.drain(..most).collect();
+        queue.bytes -= taken.iter().map(CapturedRequest::size).sum::<usize>();
+        taken
     }
 
-    /// Writes what is queued now, in one transaction (tests call it to read their own writes).
+    fn queued(&self) -> usize {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).requests.len()
+    }
+
+    /// Writes what is queued now (tests call it to read their own writes), a chunk per
+    /// transaction: a chunk's rows and segments are small enough to reuse the memory the chunk
+    /// before freed, where one flush of a busy half second would touch megabytes of fresh pages.
     pub fn flush(&self, db: &Database) -> Result<usize, StoreError> {
-        let rows = self.take();
-        if rows.is_empty() {
-            return Ok(0);
+        let mut due = self.queued();
+        let mut written = 0;
+        while due > 0 {
+            let taken = self.take(due.min(FLUSH_CHUNK));
+            if taken.is_empty() {
+                break;
+            }
+            due -= taken.len();
+            written += self.write_chunk(db, taken)?;
         }
+        Ok(written)
+    }
+
+    fn write_chunk(&self, db: &Database, taken: Vec<CapturedRequest>) -> Result<usize, StoreError> {
+        let rows: Vec<RequestRow> =
+            taken.into_iter().map(|request| request.into_row(self.body_limit)).collect();
         let hourly = hourly_counts(&rows);
         // Packed before the write: under the single writer each segment is only copied.
         let segments = request_log::pack(&rows);
@@ -327,51 +279,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_leave_bodies_whatever_their_case_or_depth() {
-        let body = br#"{"userName":"a","Password":"hunter2","urn:x:User":{"password":"p"},"emails":[{"value":"a@b"}],"Operations":[{"op":"replace","value":{"password":"q"}}]}"#;
-        let out = redact(body, 10_000).unwrap();
-        assert!(
-            !out.contains("hunter2") && !out.contains("\"p\"") && !out.contains("\"q\""),
-            "{out}"
-        );
-        assert_eq!(out.matches(REDACTED).count(), 3, "{out}");
-        assert!(out.contains("a@b"));
-        // A PATCH of `password` by path carries the secret as the operation's plain value.
-        let path = br#"{"Operations":[{"op":"replace","path":"PASSWORD","value":"s3cret"},{"op":"replace","path":"displayName","value":"kept"}]}"#;
-        let out = redact(path, 10_000).unwrap();
-        assert!(!out.contains("s3cret") && out.contains("kept"), "{out}");
-        assert_eq!(redact(b"", 10), None);
-        assert_eq!(redact(b"not json", 10).as_deref(), Some("[8 bytes, not JSON]"));
-    }
-
-    #[test]
-    fn long_bodies_are_cut_on_a_character_boundary() {
-        let cut = truncate("é".repeat(10), 5);
-        assert_eq!(cut, "éé…[truncated]");
-        assert_eq!(truncate("short".into(), 5), "short");
-    }
-
-    #[test]
-    fn clients_are_told_apart_by_user_agent() {
-        assert_eq!(client_of("Okta SCIM Client 1.0.0"), "okta");
-        assert_eq!(client_of("OKTA SCIM Integration"), "okta");
-        assert_eq!(client_of("Azure-AD-Provisioning/1.0"), "entra");
-        assert_eq!(client_of("curl/8.0"), "other");
-    }
-
-    #[test]
     fn a_queue_full_of_bytes_drops_the_oldest() {
-        let inspector = Inspector::default();
-        let big = "x".repeat(1024 * 1024);
+        let inspector = Inspector::new(8_192);
+        let big = bytes::Bytes::from("x".repeat(1024 * 1024));
         for n in 0..40 {
-            inspector.push(RequestRow {
+            inspector.push(CapturedRequest {
                 at: n,
                 request_body: Some(big.clone()),
-                ..RequestRow::default_for_tests()
+                ..CapturedRequest::default_for_tests()
             });
         }
         assert_eq!(inspector.dropped(), 8, "32 MiB of bodies at most");
-        assert_eq!(inspector.take()[0].at, 8);
+        assert_eq!(inspector.take(usize::MAX)[0].at, 8);
     }
 
     #[test]
@@ -401,13 +320,13 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_the_oldest() {
-        let inspector = Inspector::default();
-        let row = |n: i64| RequestRow { at: n, ..RequestRow::default_for_tests() };
+        let inspector = Inspector::new(8_192);
+        let row = |n: i64| CapturedRequest { at: n, ..CapturedRequest::default_for_tests() };
         for n in 0..(QUEUE_MAX as i64 + 3) {
             inspector.push(row(n));
         }
         assert_eq!(inspector.dropped(), 3);
-        let taken = inspector.take();
+        let taken = inspector.take(usize::MAX);
         assert_eq!((taken.len(), taken[0].at), (QUEUE_MAX, 3));
     }
 
@@ -415,11 +334,11 @@ mod tests {
     fn batches_are_written_whole_and_the_count_is_kept_for_the_tenants_written() {
         let scratch = crate::db::scratch::ScratchDatabase::new("inspector", 1);
         let clock = crate::clock::ManualClock::new(1_800_000_000_000);
-        let inspector = Inspector::default();
-        let row = |tenant: &str, n: i64| RequestRow {
+        let inspector = Inspector::new(8_192);
+        let row = |tenant: &str, n: i64| CapturedRequest {
             tenant_id: tenant.into(),
             at: clock.now() + n,
-            ..RequestRow::default_for_tests()
+            ..CapturedRequest::default_for_tests()
         };
         // More than one segment holds.
         for n in 0..(INSERT_ROWS_FOR_TEST + 5) {
@@ -441,6 +360,29 @@ mod tests {
         assert_eq!((count("t1"), count("t2")), (3, 5), "only the tenant named");
         apply_retention(&scratch.db, clock.as_ref(), keep, None).unwrap();
         assert_eq!((count("t1"), count("t2")), (3, 3), "every tenant");
+    }
+
+    #[test]
+    fn a_flush_writes_everything_queued_in_chunks_and_keeps_the_byte_count() {
+        let scratch = crate::db::scratch::ScratchDatabase::new("inspector-chunks", 1);
+        let inspector = Inspector::new(8_192);
+        let body = bytes::Bytes::from_static(b"{}");
+        let queued = FLUSH_CHUNK * 2 + 7;
+        for n in 0..queued {
+            let response_body = body.clone();
+            inspector.push(CapturedRequest {
+                at: n as i64,
+                response_body,
+                ..CapturedRequest::default_for_tests()
+            });
+        }
+        assert_eq!(inspector.take(3).len(), 3);
+        assert_eq!(inspector.queue.lock().unwrap().bytes, (queued - 3) * 2, "bytes of the rest");
+        assert_eq!(inspector.flush(&scratch.db).unwrap(), queued - 3);
+        assert_eq!(inspector.queue.lock().unwrap().bytes, 0);
+        let stored = scratch.db.read(|conn| Ok::<_, StoreError>(request_log::count(conn)?));
+        assert_eq!(stored.unwrap(), (queued - 3) as i64);
+        assert_eq!(inspector.flush(&scratch.db).unwrap(), 0, "nothing left");
     }
 
     /// More requests than one segment holds.
