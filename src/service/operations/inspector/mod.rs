@@ -364,7 +364,7 @@ mod tests {
 
     #[test]
     fn a_flush_writes_everything_queued_in_chunks_and_keeps_the_byte_count() {
-        let scratch = crate::db::scratch::ScratchDatabase::new("inspector-chunks", 1);
+        let scratch = crate::db::scratch::ScratchDatabase::new("inspector_chunks", 1);
         let inspector = Inspector::new(8_192);
         let body = bytes::Bytes::from_static(b"{}");
         let queued = FLUSH_CHUNK * 2 + 7;
