@@ -45,9 +45,13 @@ impl CapturedRequest {
         if body.len() <= keep { body } else { Bytes::copy_from_slice(&body[..keep]) }
     }
 
-    /// The bytes it holds while queued.
+    /// The bytes it holds while queued: its bodies, and the path and User-Agent the client chose
+    /// (cut only on the writer, so counted here against the queue's bound).
     pub fn size(&self) -> usize {
-        self.request_body.as_ref().map_or(0, Bytes::len) + self.response_body.len()
+        self.request_body.as_ref().map_or(0, Bytes::len)
+            + self.response_body.len()
+            + self.path.len()
+            + self.user_agent.len()
     }
 
     /// The row as recorded: the request body with its secrets removed, both bodies cut at
@@ -253,6 +257,14 @@ mod tests {
         let short = Bytes::from(vec![b'a'; 100]);
         let kept = CapturedRequest::response_prefix(short.clone(), 100);
         assert_eq!(kept.as_ptr(), short.as_ptr(), "not copied");
+        let queued = CapturedRequest {
+            path: "/p".into(),
+            user_agent: "ua".into(),
+            request_body: Some(Bytes::from_static(b"{}")),
+            response_body: kept,
+            ..CapturedRequest::default_for_tests()
+        };
+        assert_eq!(queued.size(), 2 + 2 + 2 + 100, "every part the client chose is counted");
         let long = Bytes::from(vec![b'a'; 1_000_000]);
         let kept = CapturedRequest::response_prefix(long.clone(), 100);
         assert_eq!(kept.len(), 100 + UTF8_SLACK);

@@ -281,7 +281,8 @@ mod tests {
     #[test]
     fn a_queue_full_of_bytes_drops_the_oldest() {
         let inspector = Inspector::new(8_192);
-        let big = bytes::Bytes::from("x".repeat(1024 * 1024));
+        // With its one-byte path, each request holds exactly 1 MiB.
+        let big = bytes::Bytes::from("x".repeat(1024 * 1024 - 1));
         for n in 0..40 {
             inspector.push(CapturedRequest {
                 at: n,
@@ -289,7 +290,7 @@ mod tests {
                 ..CapturedRequest::default_for_tests()
             });
         }
-        assert_eq!(inspector.dropped(), 8, "32 MiB of bodies at most");
+        assert_eq!(inspector.dropped(), 8, "32 MiB at most");
         assert_eq!(inspector.take(usize::MAX)[0].at, 8);
     }
 
@@ -377,7 +378,8 @@ mod tests {
             });
         }
         assert_eq!(inspector.take(3).len(), 3);
-        assert_eq!(inspector.queue.lock().unwrap().bytes, (queued - 3) * 2, "bytes of the rest");
+        // Each holds its two-byte answer and its one-byte path.
+        assert_eq!(inspector.queue.lock().unwrap().bytes, (queued - 3) * 3, "bytes of the rest");
         assert_eq!(inspector.flush(&scratch.db).unwrap(), queued - 3);
         assert_eq!(inspector.queue.lock().unwrap().bytes, 0);
         let stored = scratch.db.read(|conn| Ok::<_, StoreError>(request_log::count(conn)?));
