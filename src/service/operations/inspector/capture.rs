@@ -8,14 +8,14 @@ use serde_json::Value;
 use crate::db::repo::request_log::RequestRow;
 
 /// The longest path (with query) and User-Agent kept.
-pub const PATH_MAX: usize = 2_048;
-pub const USER_AGENT_MAX: usize = 256;
+const PATH_MAX: usize = 2_048;
+const USER_AGENT_MAX: usize = 256;
 /// The longest error detail kept.
 const DETAIL_MAX: usize = 1_000;
 /// Bytes read past a body's limit, so that a character cut by the limit is whole (then cut).
 const UTF8_SLACK: usize = 4;
 /// What a secret value becomes in a recorded body.
-pub const REDACTED: &str = "[redacted]";
+const REDACTED: &str = "[redacted]";
 
 /// One answered request of a known tenant, as taken by the middleware.
 #[derive(Debug, Clone)]
@@ -107,7 +107,7 @@ impl CapturedRequest {
 }
 
 /// Which IdP a User-Agent is.
-pub fn client_of(user_agent: &str) -> &'static str {
+fn client_of(user_agent: &str) -> &'static str {
     let ua = user_agent.to_ascii_lowercase();
     if ua.contains("okta") {
         "okta"
@@ -124,7 +124,7 @@ const SECRET_KEYS: &[&str] = &["password", "client_secret", "secret", "token", "
 
 /// A body as recorded: JSON with every secret value replaced, cut at `limit` bytes (on a
 /// character boundary, marked); a body that is not JSON is kept only as its size.
-pub fn redact(body: &[u8], limit: usize) -> Option<String> {
+fn redact(body: &[u8], limit: usize) -> Option<String> {
     if body.is_empty() {
         return None;
     }
@@ -165,7 +165,7 @@ fn scrub(value: &mut Value) {
 }
 
 /// `text` cut at `limit` bytes on a character boundary, with a marker when cut.
-pub fn truncate(mut text: String, limit: usize) -> String {
+fn truncate(mut text: String, limit: usize) -> String {
     if text.len() <= limit {
         return text;
     }
