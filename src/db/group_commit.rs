@@ -1,138 +1,305 @@
-//! Group commit for SQLite's single writer. Writers that queue behind one another share one
-//! transaction, each in a savepoint of its own, and the last of the group commits for all of them:
-//! a burst of creates pays for one commit's page writes (the pages of the tables and indexes they
-//! share) instead of one each. A writer still runs alone, returns its own error alone (its
-//! savepoint is rolled back, the group goes on), and is answered only after the commit that holds
-//! its changes, so an acknowledged write is exactly as durable as before. PostgreSQL has concurrent
-//! writers and takes none of this.
+//! Group commit for SQLite's single writer. Writers queue; the first of a burst leads: it runs
+//! the queued writers' closures one after another in one transaction, each in a savepoint of its
+//! own, and commits once for all of them. A burst of creates pays for one commit's page writes
+//! instead of one each, and the write lock passes from writer to writer without a thread switch
+//! (each waiting writer sleeps once, until its group ended). A writer's closure still fails alone
+//! (its savepoint is rolled back, the group goes on), and a writer is answered only after the commit
+//! that holds its changes, so an acknowledged write is exactly as durable as before. PostgreSQL has
+//! concurrent writers and takes none of this.
+//!
+//! The leader runs another thread's closure, which borrows from that thread's stack: the writer
+//! waiting in [`GroupCommit::write`] does not return before the leader signalled that it is done
+//! with it, as a scoped thread does. That hand-over is the one `unsafe` here.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::cell::UnsafeCell;
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, Thread};
 
 use diesel::connection::{Connection, TransactionManager};
 use diesel::prelude::*;
 
-use super::{DbConnection, PooledConnection, StoreError};
+use super::{DbConnection, PooledConnection, StoreError, credential_epoch, repo};
 
 /// Writers in one group at most: the first of them waits for the others' work before its answer.
 const MAX_GROUP: usize = 32;
 
 type Transactions = <DbConnection as Connection>::TransactionManager;
 
-/// How a group ended: committed, or rolled back with why.
-type Outcome = Arc<OnceLock<Result<(), String>>>;
-
 #[derive(Default)]
 pub struct GroupCommit {
-    state: Mutex<State>,
-    /// Rung when the writer's turn is free.
-    turn: Condvar,
-    /// Rung when a group ended.
-    ended: Condvar,
+    queue: Mutex<Queue>,
 }
 
 #[derive(Default)]
-struct State {
-    /// A writer is running, or a group is committing.
-    busy: bool,
-    /// Writers waiting for their turn.
-    waiting: usize,
-    /// The open transaction between two writers of a group, with the group's outcome and size.
-    open: Option<(PooledConnection, Outcome, usize)>,
+struct Queue {
+    /// Writers whose closures have not run yet, oldest first.
+    waiting: VecDeque<Queued>,
+    /// A writer is leading: the others only queue. Never set with `waiting` empty for long: a
+    /// leader that stops hands the lead to the oldest waiting writer.
+    leading: bool,
+}
+
+/// What a waiting writer is woken with.
+const WAITING: u8 = 0;
+const DONE: u8 = 1;
+const LEAD: u8 = 2;
+
+/// How a waiting writer is woken; shared, so that the leader can wake it after it let go of the
+/// writer's stack.
+struct Signal {
+    state: AtomicU8,
+    thread: Thread,
+}
+
+impl Signal {
+    fn wake(&self, to: u8) {
+        self.state.store(to, Ordering::Release);
+        self.thread.unpark();
+    }
+
+    /// Sleeps until woken with something other than `WAITING`, and takes it.
+    fn wait(&self) -> u8 {
+        loop {
+            match self.state.swap(WAITING, Ordering::Acquire) {
+                WAITING => thread::park(),
+                woken => return woken,
+            }
+        }
+    }
+}
+
+/// A writer in the queue: its closure, on its own thread's stack, and how to wake it.
+struct Queued {
+    job: *const (dyn Job + 'static),
+    signal: Arc<Signal>,
+}
+
+// SAFETY: the job is touched by one thread at a time: the leader from taking it off the queue
+// until it wakes the writer with `DONE`, the writer itself afterwards (the `Release` store and
+// `Acquire` swap of `Signal::state` order the two). Its closure and result are `Send`.
+unsafe impl Send for Queued {}
+
+impl Queued {
+    /// Runs the closure in a savepoint; false when the transaction is no longer usable.
+    fn run(&self, conn: &mut DbConnection) -> bool {
+        // SAFETY: see `impl Send for Queued`; the writer is still waiting for `DONE`.
+        unsafe { (*self.job).run(conn) }
+    }
+
+    /// Gives the writer its answer (`group`: how its group ended) and lets it return.
+    fn settle(self, group: Result<(), &str>) {
+        // SAFETY: as in `run`; nothing touches the job once the writer is woken.
+        unsafe { (*self.job).settle(group) };
+        self.signal.wake(DONE);
+    }
+
+    /// Answers a writer whose closure never ran: no transaction could be opened.
+    fn refuse(self, why: StoreError) {
+        // SAFETY: as in `settle`.
+        unsafe { (*self.job).refuse(why) };
+        self.signal.wake(DONE);
+    }
+}
+
+/// A writer's closure and, once run, its outcome, seen through its types.
+trait Job {
+    fn run(&self, conn: &mut DbConnection) -> bool;
+    fn settle(&self, group: Result<(), &str>);
+    fn refuse(&self, why: StoreError);
+}
+
+/// What a closure run on the leader's thread left there for its own thread: events to sequence, a
+/// credential revoked (`Database::write` acts on both after the commit).
+#[derive(Default)]
+struct Marks {
+    events: bool,
+    revoking: bool,
+}
+
+impl Marks {
+    fn take() -> Marks {
+        Marks { events: repo::events::take_inserted(), revoking: credential_epoch::take_revoking() }
+    }
+
+    fn restore(self) {
+        if self.events {
+            repo::events::mark_inserted();
+        }
+        if self.revoking {
+            credential_epoch::mark_revoking();
+        }
+    }
+}
+
+struct Writer<F, T, E> {
+    slot: UnsafeCell<Slot<F, T, E>>,
+}
+
+struct Slot<F, T, E> {
+    f: Option<F>,
+    outcome: Option<thread::Result<Result<T, E>>>,
+    marks: Marks,
+}
+
+impl<F, T, E> Job for Writer<F, T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error> + From<StoreError>,
+{
+    fn run(&self, conn: &mut DbConnection) -> bool {
+        // SAFETY: only the leader touches the slot while the writer waits.
+        let slot = unsafe { &mut *self.slot.get() };
+        let Some(f) = slot.f.take() else { return true };
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            <DbConnection as Connection>::transaction(conn, f)
+        }));
+        slot.marks = Marks::take();
+        // A panic left its savepoint open; an error that could not be rolled back to the
+        // savepoint broke the transaction: the group is over either way.
+        let usable = outcome.is_ok()
+            && Transactions::transaction_manager_status_mut(conn).transaction_depth().is_ok();
+        slot.outcome = Some(outcome);
+        usable
+    }
+
+    fn settle(&self, group: Result<(), &str>) {
+        // SAFETY: as in `run`.
+        let slot = unsafe { &mut *self.slot.get() };
+        if let (Err(why), Some(Ok(Ok(_)))) = (group, &slot.outcome) {
+            let lost =
+                StoreError::Invariant(format!("the transaction of this write failed: {why}"));
+            slot.outcome = Some(error_of(lost));
+        }
+    }
+
+    fn refuse(&self, why: StoreError) {
+        // SAFETY: as in `run`.
+        let slot = unsafe { &mut *self.slot.get() };
+        slot.f = None;
+        slot.outcome = Some(error_of(why));
+    }
+}
+
+/// The writer's error for a store failure; a panic in its conversion goes to the writer too, so
+/// the leader always gets to wake every writer it holds.
+fn error_of<T, E: From<StoreError>>(why: StoreError) -> thread::Result<Result<T, E>> {
+    panic::catch_unwind(AssertUnwindSafe(|| Err(E::from(why))))
 }
 
 impl GroupCommit {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` in the current group's transaction (opening one with `open` when there is
-    /// none) and returns once that transaction ended: `f`'s own result if it committed.
+    /// Runs `f` in a group's transaction (each group opened with `open`) and returns once that
+    /// transaction ended: `f`'s own result if it committed. A panic in `f` is resumed here.
     pub fn write<T, E>(
         &self,
-        open: impl FnOnce() -> Result<PooledConnection, StoreError>,
-        f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+        open: impl Fn() -> Result<PooledConnection, StoreError>,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send,
     ) -> Result<T, E>
     where
-        E: From<diesel::result::Error> + From<StoreError>,
+        T: Send,
+        E: From<diesel::result::Error> + From<StoreError> + Send,
     {
-        let mut state = self.lock();
-        state.waiting += 1;
-        while state.busy {
-            state = self.turn.wait(state).unwrap_or_else(|p| p.into_inner());
-        }
-        state.waiting -= 1;
-        state.busy = true;
-        let joined = state.open.take();
-        drop(state);
-        let mut turn = Turn { group: self, holding: None };
-        let (mut conn, outcome, size) = match joined {
-            Some(open) => open,
-            None => match begin(open) {
-                Ok(conn) => (conn, Outcome::default(), 0),
-                Err(err) => {
-                    // No group was opened: the turn goes to the next writer.
-                    self.group_ended(self.lock());
-                    return Err(err.into());
-                }
-            },
+        let writer = Writer {
+            slot: UnsafeCell::new(Slot { f: Some(f), outcome: None, marks: Marks::default() }),
         };
-        // Held by the guard while `f` runs: if `f` panics, the group is rolled back and every
-        // writer waiting on it is told, instead of waiting for ever.
-        turn.holding = Some(outcome.clone());
-        let result = <DbConnection as Connection>::transaction(&mut conn, f);
-        turn.holding = None;
-        // In error: the transaction could not be brought back to the savepoint, the group is over.
-        let broken =
-            Transactions::transaction_manager_status_mut(&mut conn).transaction_depth().is_err();
-        let mut state = self.lock();
-        if broken || state.waiting == 0 || size + 1 >= MAX_GROUP {
-            drop(state);
-            let ended = self.end_group(conn, &outcome, broken);
-            return result.and_then(|value| ended.map(|()| value).map_err(E::from));
+        let signal = Arc::new(Signal { state: AtomicU8::new(WAITING), thread: thread::current() });
+        let job: *const (dyn Job + '_) = &writer;
+        // SAFETY: only the lifetime is erased. The leader uses the pointer until it wakes this
+        // writer with `DONE`, and this function does not return (nor unwind) before that.
+        let job = unsafe {
+            std::mem::transmute::<*const (dyn Job + '_), *const (dyn Job + 'static)>(job)
+        };
+        let mut lead = {
+            let mut queue = self.lock();
+            queue.waiting.push_back(Queued { job, signal: signal.clone() });
+            !std::mem::replace(&mut queue.leading, true)
+        };
+        loop {
+            if lead {
+                self.lead(&open, &signal);
+            }
+            match signal.wait() {
+                DONE => break,
+                _ => lead = true,
+            }
         }
-        // Others are waiting: the next one carries on in this transaction.
-        state.open = Some((conn, outcome.clone(), size + 1));
-        state.busy = false;
-        self.turn.notify_one();
-        let value = result?;
-        while outcome.get().is_none() {
-            state = self.ended.wait(state).unwrap_or_else(|p| p.into_inner());
-        }
-        drop(state);
-        match outcome.get() {
-            Some(Err(why)) => Err(StoreError::Invariant(format!(
-                "the transaction this write shared was rolled back: {why}"
-            ))
-            .into()),
-            _ => Ok(value),
+        let slot = writer.slot.into_inner();
+        slot.marks.restore();
+        match slot.outcome {
+            Some(Ok(result)) => result,
+            Some(Err(panicked)) => panic::resume_unwind(panicked),
+            None => Err(StoreError::Invariant("a queued write was never run".into()).into()),
         }
     }
 
-    /// A group is over: the next writer may start one, its writers may return.
-    fn group_ended(&self, mut state: MutexGuard<'_, State>) {
-        state.busy = false;
-        self.turn.notify_one();
-        self.ended.notify_all();
+    /// Runs groups until the writer of `own` is done, then hands the lead to the oldest writer
+    /// still waiting (or gives it up when none is). Nothing unwinds out of here: a panic outside
+    /// the writers' closures fails the group it happened in, and the lead goes on.
+    fn lead(&self, open: &dyn Fn() -> Result<PooledConnection, StoreError>, own: &Signal) {
+        while own.state.load(Ordering::Acquire) == WAITING {
+            let mut ran = Vec::new();
+            let group = panic::catch_unwind(AssertUnwindSafe(|| self.run_group(open, &mut ran)));
+            let ended = match &group {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(why)) => Err(why.as_str()),
+                Err(_) => Err("the group's leader panicked"),
+            };
+            for writer in ran {
+                writer.settle(ended);
+            }
+        }
+        let mut queue = self.lock();
+        match queue.waiting.front() {
+            Some(next) => next.signal.wake(LEAD),
+            None => queue.leading = false,
+        }
     }
 
-    /// Commits the group's transaction (rolls it back when `broken`), tells its writers, and
-    /// frees the turn.
-    fn end_group(
+    /// Opens a transaction, runs waiting writers in it (at most `MAX_GROUP`, moved to `ran`) and
+    /// ends it: committed, or rolled back with why.
+    fn run_group(
         &self,
-        mut conn: PooledConnection,
-        outcome: &Outcome,
-        broken: bool,
-    ) -> Result<(), diesel::result::Error> {
-        let ended = match broken {
-            false => Transactions::commit_transaction(&mut conn),
-            true => Err(diesel::result::Error::BrokenTransactionManager),
+        open: &dyn Fn() -> Result<PooledConnection, StoreError>,
+        ran: &mut Vec<Queued>,
+    ) -> Result<(), String> {
+        let mut conn = match begin(open) {
+            Ok(conn) => conn,
+            Err(err) => {
+                // Every writer waiting now would wait for the same database: all are refused.
+                let refused: Vec<Queued> = self.lock().waiting.drain(..).collect();
+                let why = err.to_string();
+                let unavailable = err.is_unavailable();
+                let mut first = Some(err);
+                for writer in refused {
+                    let err = first.take().unwrap_or_else(|| match unavailable {
+                        true => StoreError::Down,
+                        false => StoreError::Invariant(format!("no write transaction: {why}")),
+                    });
+                    writer.refuse(err);
+                }
+                return Ok(());
+            }
+        };
+        let mut usable = true;
+        while usable && ran.len() < MAX_GROUP {
+            let Some(next) = self.lock().waiting.pop_front() else { break };
+            // In `ran` before it runs: whatever happens next, its writer is answered.
+            ran.push(next);
+            usable = ran.last().is_none_or(|writer| writer.run(&mut conn));
+        }
+        let ended = match usable {
+            true => Transactions::commit_transaction(&mut conn).map_err(|e| e.to_string()),
+            false => Err("a writer of the group panicked or broke its transaction".to_owned()),
         };
         if ended.is_err() {
             let _ = Transactions::rollback_transaction(&mut conn);
         }
-        let _ = outcome.set(ended.as_ref().map(drop).map_err(ToString::to_string));
-        drop(conn);
-        self.group_ended(self.lock());
         ended
     }
 }
@@ -142,7 +309,7 @@ impl GroupCommit {
 /// (the CLI beside a running server) committed in between; a write as the first statement waits
 /// out the busy timeout instead. It matches no row.
 fn begin(
-    open: impl FnOnce() -> Result<PooledConnection, StoreError>,
+    open: &dyn Fn() -> Result<PooledConnection, StoreError>,
 ) -> Result<PooledConnection, StoreError> {
     let mut conn = open()?;
     Transactions::begin_transaction(&mut conn)?;
@@ -155,21 +322,6 @@ fn begin(
         return Err(err.into());
     }
     Ok(conn)
-}
-
-/// A writer's turn; dropped while it still holds the group's outcome only when the writer's
-/// closure panicked: the group is then over, rolled back with the connection.
-struct Turn<'a> {
-    group: &'a GroupCommit,
-    holding: Option<Outcome>,
-}
-
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        let Some(outcome) = self.holding.take() else { return };
-        let _ = outcome.set(Err("a writer of the group panicked".into()));
-        self.group.group_ended(self.group.lock());
-    }
 }
 
 #[cfg(test)]
@@ -232,6 +384,43 @@ mod tests {
             }
         });
         assert_eq!(numbers(&scratch.db).len(), 320);
+    }
+
+    /// What a closure marks on the thread that ran it (the leader's, for most writers of a group)
+    /// reaches its own writer: every write that revoked bumps the node's credential epoch once,
+    /// and no other write does.
+    #[test]
+    fn each_writers_marks_reach_its_own_write() {
+        let scratch = scratch();
+        let before = scratch.db.credential_epoch.current();
+        std::thread::scope(|s| {
+            for t in 0..8_i64 {
+                let db = &scratch.db;
+                s.spawn(move || {
+                    for i in 0..40 {
+                        let revoking = (t + i) % 4 == 0;
+                        let epoch = db.credential_epoch.current();
+                        db.write(|conn| {
+                            if revoking {
+                                crate::db::credential_epoch::mark_revoking();
+                            }
+                            diesel::sql_query("INSERT INTO group_commit_test VALUES (1)")
+                                .execute(conn)
+                                .map_err(StoreError::from)
+                        })
+                        .unwrap();
+                        if revoking {
+                            assert!(
+                                db.credential_epoch.current() > epoch,
+                                "writer {t}: not bumped"
+                            );
+                        }
+                        assert!(!crate::db::credential_epoch::take_revoking(), "a mark was left");
+                    }
+                });
+            }
+        });
+        assert_eq!(scratch.db.credential_epoch.current() - before, 8 * 10);
     }
 
     /// A writer that fails loses only its own changes, whoever it shared a transaction with.

@@ -4,6 +4,8 @@
 pub mod columns;
 pub mod credential_epoch;
 pub mod filter_sql;
+// The one module with `unsafe`: a leader runs other writers' borrowed closures (see its header).
+#[allow(unsafe_code)]
 mod group_commit;
 pub mod health;
 pub mod pulse;
@@ -514,10 +516,15 @@ impl Database {
         self.checkout()
     }
 
-    /// Runs `f` in one transaction: everything it writes commits together or not at all.
-    pub fn write<T, E>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+    /// Runs `f` in one transaction: everything it writes commits together or not at all. On
+    /// SQLite `f` may run on another writer's thread (group commit), hence `Send`.
+    pub fn write<T, E>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, E> + Send,
+    ) -> Result<T, E>
     where
-        E: From<diesel::result::Error> + From<StoreError>,
+        T: Send,
+        E: From<diesel::result::Error> + From<StoreError> + Send,
     {
         let result = match &self.group_commit {
             Some(group) => group.write(|| self.checkout(), f),
@@ -542,10 +549,11 @@ impl Database {
     /// safe to run again from the start, which a rolled-back transaction makes it.
     pub fn write_retrying<T, E>(
         &self,
-        mut f: impl FnMut(&mut DbConnection) -> Result<T, E>,
+        mut f: impl FnMut(&mut DbConnection) -> Result<T, E> + Send,
     ) -> Result<T, E>
     where
-        E: From<diesel::result::Error> + From<StoreError> + MayConflict,
+        T: Send,
+        E: From<diesel::result::Error> + From<StoreError> + MayConflict + Send,
     {
         retry_conflicts(WRITE_ATTEMPTS, || self.write(&mut f))
     }

@@ -49,8 +49,14 @@ pub fn take_inserted() -> bool {
     INSERTED.with(|flag| flag.replace(false))
 }
 
-pub fn insert(conn: &mut DbConnection, rows: &[NewEventRow]) -> QueryResult<()> {
+/// Marks this thread as having inserted events: what `insert` does, for a write whose closure
+/// ran on another thread (group commit's leader).
+pub fn mark_inserted() {
     INSERTED.with(|flag| flag.set(true));
+}
+
+pub fn insert(conn: &mut DbConnection, rows: &[NewEventRow]) -> QueryResult<()> {
+    mark_inserted();
     // One statement per row (no multi-row INSERT on MultiConnection); the statement is cached.
     for row in rows {
         diesel::insert_into(events::table).values(row).execute(conn)?;

@@ -21,7 +21,7 @@ use crate::service::OperatorError;
 pub const MIN_PASSWORD_LEN: usize = 12;
 
 /// A signed-in browser of one kind of account, as its pages need it.
-pub trait Session: Clone + Send + Sized + 'static {
+pub trait Session: Clone + Send + Sync + Sized + 'static {
     /// The live session a cookie names (none for expired sessions and disabled accounts).
     fn lookup(db: &Database, clock: &dyn Clock, cookie: &str) -> Result<Option<Self>, StoreError>;
     /// The synchronizer token every form post of this session must carry.

@@ -158,13 +158,13 @@ fn verify(
 
 /// Signs an account of `table` in and opens a session for it. `open` runs in the session's
 /// transaction: it builds what the pages need and the `login.succeeded` event to record.
-pub(super) fn sign_in<S>(
+pub(super) fn sign_in<S: Send>(
     db: &Database,
     clock: &dyn Clock,
     table: AccountTable,
     session_ttl_ms: i64,
     attempt: &Attempt<'_>,
-    open: impl FnOnce(&mut DbConnection, AccountRow, &Minted) -> Result<Opened<S>, StoreError>,
+    open: impl FnOnce(&mut DbConnection, AccountRow, &Minted) -> Result<Opened<S>, StoreError> + Send,
 ) -> Decided<NewSession<S>, LoginFailure> {
     let account = match verify(db, clock, table, attempt)? {
         Verdict::Granted(account) => account,

@@ -215,7 +215,10 @@ impl Resources<'_> {
 
     /// One write transaction (retried on conflict); once it is over, this node's list hints
     /// about the tenant stop holding.
-    fn write<T>(&self, f: impl FnMut(&mut DbConnection) -> ScimResult<T>) -> ScimResult<T> {
+    fn write<T: Send>(
+        &self,
+        f: impl FnMut(&mut DbConnection) -> ScimResult<T> + Send,
+    ) -> ScimResult<T> {
         let done = self.ctx.db.write_retrying(f);
         self.ctx.list_hints.wrote(self.tenant());
         done
