@@ -18,8 +18,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, Thread};
 
-use diesel::connection::{Connection, TransactionManager};
-use diesel::prelude::*;
+use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
 
 use super::{DbConnection, PooledConnection, StoreError, credential_epoch, repo};
 
@@ -304,22 +303,19 @@ impl GroupCommit {
     }
 }
 
-/// Opens a group's transaction, taking SQLite's write lock first: a deferred transaction that
-/// reads first and writes later fails at once (SQLITE_BUSY, no waiting) when another process
-/// (the CLI beside a running server) committed in between; a write as the first statement waits
-/// out the busy timeout instead. It matches no row.
+/// Opens a group's transaction with SQLite's write lock taken (`BEGIN IMMEDIATE`): a deferred
+/// transaction that reads first and writes later fails at once (SQLITE_BUSY, no waiting) when
+/// another process (the CLI beside a running server) committed in between; taking the lock first
+/// waits out the busy timeout instead, and writes no page for it.
 fn begin(
     open: &dyn Fn() -> Result<PooledConnection, StoreError>,
 ) -> Result<PooledConnection, StoreError> {
     let mut conn = open()?;
-    Transactions::begin_transaction(&mut conn)?;
-    let locked = diesel::sql_query(
-        "UPDATE event_log_state SET pruned_through = pruned_through WHERE id = 0",
-    )
-    .execute(&mut *conn);
-    if let Err(err) = locked {
-        let _ = Transactions::rollback_transaction(&mut conn);
-        return Err(err.into());
+    match &mut *conn {
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?
+        }
+        other => Transactions::begin_transaction(other)?,
     }
     Ok(conn)
 }

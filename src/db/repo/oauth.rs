@@ -103,8 +103,13 @@ pub fn standing_grant(
 }
 
 /// Takes the grant's row lock (a no-op UPDATE) so refreshes of one family run one at a time on
-/// every backend and every node; SQLite already serialises writers.
+/// every node of PostgreSQL. SQLite serialises writers already: a write transaction holds the
+/// database's one write lock from its start (group commit opens it `IMMEDIATE`), so nothing is
+/// written there (the UPDATE would only dirty a page of every commit).
 pub fn lock_grant(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    if let DbConnection::Sqlite(_) = conn {
+        return Ok(0);
+    }
     diesel::update(oauth_grants::table.find(id))
         .set(oauth_grants::created_at.eq(oauth_grants::created_at))
         .execute(conn)
