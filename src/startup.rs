@@ -170,6 +170,7 @@ impl Application {
             jwks: Arc::new(crate::service::oauth::jwks_cache::JwksCache::new(
                 settings_allow_insecure_jwks,
             )),
+            signers: Arc::default(),
         }))
     }
 

@@ -75,6 +75,8 @@ pub struct AppState {
     pub tenant_slots: Arc<crate::service::operations::tenant_slots::TenantSlots>,
     /// This node's cache of the key sets `private_key_jwt` clients sign with.
     pub jwks: Arc<crate::service::oauth::jwks_cache::JwksCache>,
+    /// This node's signing keys, opened and parsed once each.
+    pub signers: Arc<crate::service::oauth::keys::Signers>,
 }
 
 impl AppState {

@@ -69,6 +69,7 @@ impl Ctx {
             passwords: &self.state.passwords,
             sealer: &self.state.sealer,
             jwks: &self.state.jwks,
+            signers: &self.state.signers,
         }
     }
 }

@@ -3,8 +3,11 @@
 //! end the token at once). Signature checks are split from claim checks so a verified token can be
 //! cached and its claims still re-checked against the clock on every request.
 
+use aws_lc_rs::signature::Ed25519KeyPair;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 pub const TYP: &str = "at+jwt";
@@ -59,16 +62,55 @@ impl JwtFailure {
     }
 }
 
-/// Signing failed: the key does not fit the algorithm (a corrupt stored key).
+/// Signing failed: the claims could not be written as JSON.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
-pub struct SignError(#[from] jsonwebtoken::errors::Error);
+pub struct SignError(#[from] serde_json::Error);
 
-pub fn sign(claims: &AccessClaims, kid: &str, key: &EncodingKey) -> Result<String, SignError> {
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.typ = Some(TYP.to_owned());
-    header.kid = Some(kid.to_owned());
-    Ok(jsonwebtoken::encode(&header, claims, key)?)
+/// One signing key, ready to sign: its parsed key pair and the token header naming it. Parsing a
+/// PKCS#8 Ed25519 key derives its public half, a scalar multiplication as costly as the signature
+/// itself, so a node makes a signer once per key and keeps it (`service::oauth::keys::Signers`)
+/// instead of parsing the key for every token as `jsonwebtoken::encode` would. Tokens are
+/// verified with jsonwebtoken (`verify_signature`).
+pub struct Signer {
+    kid: String,
+    pair: Ed25519KeyPair,
+    /// `{"typ":"at+jwt","alg":"EdDSA","kid":…}`, base64url: the same for every token of the key.
+    header: String,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    pub fn new(kid: &str, pair: Ed25519KeyPair) -> Signer {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(TYP.to_owned());
+        header.kid = Some(kid.to_owned());
+        // A header of strings only always serialises.
+        let json = serde_json::to_vec(&header).unwrap_or_default();
+        Signer { kid: kid.to_owned(), pair, header: URL_SAFE_NO_PAD.encode(json) }
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The compact JWS (RFC 7515 §7.1) of `claims`: header, claims and signature, base64url.
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, SignError> {
+        let claims = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?);
+        let mut token = String::with_capacity(self.header.len() + claims.len() + 90);
+        token.push_str(&self.header);
+        token.push('.');
+        token.push_str(&claims);
+        let signature = self.pair.sign(token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut token);
+        Ok(token)
+    }
 }
 
 /// The key id a token names, after checking its header's type and algorithm.
@@ -131,8 +173,6 @@ pub fn check_claims(
 mod tests {
     use super::*;
     use crate::oauth::keys;
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn claims() -> AccessClaims {
         AccessClaims {
@@ -149,11 +189,11 @@ mod tests {
         }
     }
 
-    fn keypair() -> (String, EncodingKey, DecodingKey) {
+    fn keypair() -> (String, Signer, DecodingKey) {
         let k = keys::generate().unwrap();
         (
             k.kid.clone(),
-            keys::encoding_key(&k.private_pkcs8).unwrap(),
+            keys::signer(&k.kid, &k.private_pkcs8).unwrap(),
             keys::decoding_key(&k.public_x).unwrap(),
         )
     }
@@ -161,17 +201,33 @@ mod tests {
     #[test]
     fn sign_and_verify_round_trip() {
         let (kid, enc, dec) = keypair();
-        let token = sign(&claims(), &kid, &enc).unwrap();
+        let token = enc.sign(&claims()).unwrap();
         assert_eq!(key_id(&token).unwrap(), kid);
         assert_eq!(verify_signature(&token, &dec).unwrap(), claims());
         let (_, _, other) = keypair();
         assert_eq!(verify_signature(&token, &other), Err(JwtFailure::BadSignature));
     }
 
+    /// Ed25519 signatures are deterministic: a signer's token is the very token jsonwebtoken
+    /// makes from the same header, claims and key.
+    #[test]
+    fn a_signer_signs_as_jsonwebtoken_does() {
+        let k = keys::generate().unwrap();
+        let der = base64::engine::general_purpose::STANDARD.decode(&k.private_pkcs8).unwrap();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(TYP.to_owned());
+        header.kid = Some(k.kid.clone());
+        let theirs =
+            jsonwebtoken::encode(&header, &claims(), &jsonwebtoken::EncodingKey::from_ed_der(&der))
+                .unwrap();
+        let ours = keys::signer(&k.kid, &k.private_pkcs8).unwrap().sign(&claims()).unwrap();
+        assert_eq!(ours, theirs);
+    }
+
     #[test]
     fn tampered_and_forged_tokens_are_refused() {
         let (kid, enc, dec) = keypair();
-        let token = sign(&claims(), &kid, &enc).unwrap();
+        let token = enc.sign(&claims()).unwrap();
         let parts: Vec<&str> = token.split('.').collect();
         // alg "none", unsigned.
         let none =

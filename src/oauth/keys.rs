@@ -6,9 +6,11 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::DecodingKey;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+use crate::oauth::jwt::Signer;
 
 pub const ALG: &str = "EdDSA";
 
@@ -50,9 +52,11 @@ pub fn thumbprint(public_x: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
-pub fn encoding_key(private_pkcs8: &str) -> Result<EncodingKey, KeyError> {
+/// The signer of a stored key (PKCS#8, base64) named `kid`.
+pub fn signer(kid: &str, private_pkcs8: &str) -> Result<Signer, KeyError> {
     let der = STANDARD.decode(private_pkcs8).map_err(KeyError::NotBase64)?;
-    Ok(EncodingKey::from_ed_der(&der))
+    let pair = Ed25519KeyPair::from_pkcs8(&der).map_err(KeyError::Rejected)?;
+    Ok(Signer::new(kid, pair))
 }
 
 pub fn decoding_key(public_x: &str) -> Result<DecodingKey, KeyError> {
@@ -75,11 +79,12 @@ mod tests {
         assert_ne!(a.kid, b.kid);
         assert_eq!(a.kid, thumbprint(&a.public_x));
         assert_eq!(URL_SAFE_NO_PAD.decode(&a.public_x).unwrap().len(), 32);
-        assert!(encoding_key(&a.private_pkcs8).is_ok());
+        assert_eq!(signer(&a.kid, &a.private_pkcs8).unwrap().kid(), a.kid);
         assert!(decoding_key(&a.public_x).is_ok());
         assert_eq!(jwk(&a.kid, &a.public_x)["kty"], "OKP");
-        let corrupt = encoding_key("not base64!").err().map(|e| e.to_string());
+        let corrupt = signer(&a.kid, "not base64!").err().map(|e| e.to_string());
         assert!(corrupt.is_some_and(|m| m.starts_with("stored key is not base64: ")));
+        assert!(signer(&a.kid, &STANDARD.encode(b"not a key")).is_err());
     }
 
     #[test]

@@ -524,7 +524,9 @@ async fn scopes_limit_what_a_token_may_do() {
 fn sign_with_server_key(app: &TestApp, claims: &Value) -> String {
     use scimd::db::repo::keys as key_repo;
     let row = key_repo::active(&mut app.db.conn().unwrap()).unwrap().unwrap();
-    let key = scimd::oauth::keys::encoding_key(&row.private_key).unwrap();
+    let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &row.private_key)
+        .unwrap();
+    let key = jsonwebtoken::EncodingKey::from_ed_der(&der);
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
     header.typ = Some("at+jwt".into());
     header.kid = Some(row.kid);

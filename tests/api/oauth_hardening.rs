@@ -472,7 +472,9 @@ async fn four_threads_sharing_one_stored_token_never_lose_the_grant() {
 
 /// Signs `claims` with a stored key, as someone holding its private part could.
 fn forge(row: &scimd::db::rows::SigningKeyRow, claims: &Value) -> String {
-    let key = scimd::oauth::keys::encoding_key(&row.private_key).unwrap();
+    let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &row.private_key)
+        .unwrap();
+    let key = jsonwebtoken::EncodingKey::from_ed_der(&der);
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
     header.typ = Some("at+jwt".into());
     header.kid = Some(row.kid.clone());

@@ -5,7 +5,7 @@
 
 use super::OAuthEnv;
 use super::client_auth::ClientCredentials;
-use super::token::{AccessToken, Minted, TokenResponse, sign_access_token};
+use super::token::{AccessToken, Minted, TokenResponse, access_token};
 use crate::audit::{self, Actor, Event, Kind};
 use crate::db::StoreError;
 use crate::db::repo::oauth;
@@ -38,7 +38,7 @@ pub fn issue(
         }
     };
     let now = env.clock.now();
-    env.db.write(|conn| {
+    let unsigned = env.db.write(|conn| {
         let Some((grant, tenant)) = oauth::standing_grant(conn, &client.id)? else {
             return Err(StoreError::Invariant(format!("client {} has no grant", client.id)));
         };
@@ -62,7 +62,8 @@ pub fn issue(
             jti: uuid::Uuid::new_v4().to_string(),
             ttl_secs,
         };
-        let (access_token, claims) = sign_access_token(conn, env, &grant, token, now)?;
+        let access = access_token(conn, env, &grant, token, now)?;
+        let claims = &access.claims;
         let event = Event::new(Kind::ClientCredentialsIssued, &Actor::Client(client.id.clone()))
             .tenant(tenant.id.clone())
             .client(client.id.clone())
@@ -73,7 +74,12 @@ pub fn issue(
             .detail("jti", claims.jti.clone())
             .detail("access_expires_at", claims.exp * 1000);
         audit::record(conn, env.db.audit_counts(), now, event)?;
-        Ok(Verdict::Granted(TokenResponse {
+        Ok(Verdict::Granted((access, ttl_secs)))
+    })?;
+    // Signed after the commit, as every token is (`token::Issued`).
+    unsigned.and_then(|(access, ttl_secs)| {
+        let (access_token, claims) = access.sign()?;
+        Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
             expires_in: ttl_secs,
@@ -84,6 +90,6 @@ pub fn issue(
                 expires_at: claims.exp * 1000,
                 refresh_token_id: String::new(),
             },
-        }))
+        })
     })
 }

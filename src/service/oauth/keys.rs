@@ -20,7 +20,7 @@ use crate::clock::{Clock, to_rfc3339};
 use crate::db::repo::keys;
 use crate::db::rows::SigningKeyRow;
 use crate::db::{Database, DbConnection, StoreError};
-use crate::oauth::jwt::AccessClaims;
+use crate::oauth::jwt::{AccessClaims, Signer};
 use crate::oauth::keys as crypto;
 use crate::oauth::seal::Sealer;
 use crate::service::OperatorError;
@@ -211,20 +211,47 @@ pub fn ensure_signing_key(
     })
 }
 
-/// The key that signs new tokens at `now`, read inside the caller's transaction: its `kid` and
-/// its private part, opened.
+/// A node's signers of the stored keys, by `kid`. A key's private part never changes, so its
+/// signer is made once (the key opened with the sealer and parsed) and kept while the key is in
+/// the table; which key signs is still read from the table for every token.
+#[derive(Debug, Default)]
+pub struct Signers(Mutex<HashMap<String, Arc<Signer>>>);
+
+impl Signers {
+    /// The signer of `row`, one of `rows` (the whole table: signers of deleted keys are dropped).
+    fn of(
+        &self,
+        row: &SigningKeyRow,
+        rows: &[SigningKeyRow],
+        sealer: &Sealer,
+    ) -> Result<Arc<Signer>, StoreError> {
+        let mut signers = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(signer) = signers.get(&row.kid) {
+            return Ok(signer.clone());
+        }
+        let private = sealer
+            .open(&row.kid, &row.private_key)
+            .map_err(|e| StoreError::Invariant(e.to_string()))?;
+        let signer = Arc::new(
+            crypto::signer(&row.kid, &private).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+        signers.retain(|kid, _| rows.iter().any(|r| &r.kid == kid));
+        signers.insert(row.kid.clone(), signer.clone());
+        Ok(signer)
+    }
+}
+
+/// The signer of the key that signs new tokens at `now`, read inside the caller's transaction.
 pub fn signing_key(
     conn: &mut DbConnection,
     sealer: &Sealer,
+    signers: &Signers,
     now: i64,
-) -> Result<(String, String), StoreError> {
+) -> Result<Arc<Signer>, StoreError> {
     let rows = keys::all(conn)?;
     let row = choose_signing(&rows, now)
         .ok_or_else(|| StoreError::Invariant("no signing key; run `scimd keys rotate`".into()))?;
-    let private = sealer
-        .open(&row.kid, &row.private_key)
-        .map_err(|e| StoreError::Invariant(e.to_string()))?;
-    Ok((row.kid.clone(), private))
+    signers.of(row, &rows, sealer)
 }
 
 /// Publishes a new signing key, which signs from `PUBLISH_LEAD` on; the current keys sign until

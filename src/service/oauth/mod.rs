@@ -54,6 +54,8 @@ pub struct OAuthEnv<'a> {
     pub sealer: &'a crate::oauth::seal::Sealer,
     /// The node's cache of client key sets (`private_key_jwt`).
     pub jwks: &'a jwks_cache::JwksCache,
+    /// The node's signers of our own keys.
+    pub signers: &'a keys::Signers,
 }
 
 impl OAuthEnv<'_> {

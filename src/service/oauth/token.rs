@@ -2,6 +2,8 @@
 //! refresh_token grants run through oxide-auth in one transaction; the client_credentials grant
 //! (a tenant's own client, Entra's gallery rule) is ours, and issues no refresh token.
 
+use std::sync::Arc;
+
 use oxide_auth::code_grant::error::AccessTokenErrorType;
 use oxide_auth::code_grant::{accesstoken, refresh};
 use serde::Serialize;
@@ -14,11 +16,52 @@ use crate::audit::Event;
 use crate::db::rows::{ClientRow, GrantRow};
 use crate::db::{DbConnection, StoreError};
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
-use crate::oauth::jwt::{self, AccessClaims};
-use crate::oauth::keys as crypto;
+use crate::oauth::jwt::{AccessClaims, Signer};
 use crate::service::oauth::client_auth::ClientCredentials;
 use crate::service::oauth::keys::signing_key;
 use crate::service::verdict::{Decided, Verdict};
+
+/// What a token request's transaction produced: everything of the answer but the access token's
+/// signature, which is made after the commit, off SQLite's single writer (an Ed25519 signature
+/// was a tenth of a refresh exchange's work). A `TokenResponse` exists only once signed.
+#[derive(Debug)]
+pub struct Issued {
+    access: UnsignedAccess,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub refresh_token: Option<String>,
+    pub scope: String,
+    pub minted: Minted,
+}
+
+impl Issued {
+    pub fn sign(self) -> Result<TokenResponse, StoreError> {
+        let (access_token, _) = self.access.sign()?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: self.token_type,
+            expires_in: self.expires_in,
+            refresh_token: self.refresh_token,
+            scope: self.scope,
+            minted: self.minted,
+        })
+    }
+}
+
+/// An access token's claims and the signer of the key that signs at its issue.
+#[derive(Debug)]
+pub(super) struct UnsignedAccess {
+    signer: Arc<Signer>,
+    pub claims: AccessClaims,
+}
+
+impl UnsignedAccess {
+    pub fn sign(self) -> Result<(String, AccessClaims), StoreError> {
+        let token =
+            self.signer.sign(&self.claims).map_err(|e| StoreError::Invariant(e.to_string()))?;
+        Ok((token, self.claims))
+    }
+}
 
 /// RFC 6749 §5.1.
 #[derive(Debug, Clone, Serialize)]
@@ -52,7 +95,7 @@ impl Minted {
     }
 }
 
-/// A new refresh token (child of `parent`) and a signed access token for `scope_text`.
+/// A new refresh token (child of `parent`) and an access token for `scope_text`, to be signed.
 pub(super) fn mint(
     conn: &mut DbConnection,
     env: &OAuthEnv<'_>,
@@ -60,25 +103,26 @@ pub(super) fn mint(
     scope_text: &str,
     parent: Option<&str>,
     now: i64,
-) -> Result<TokenResponse, StoreError> {
+) -> Result<Issued, StoreError> {
     let jti = uuid::Uuid::new_v4().to_string();
     let refresh = lineage::issue_refresh(conn, &grant.id, parent, Some(&jti), now)?;
     // JWT times are in seconds.
     let ttl_secs = env.settings.access_token_ttl_ms() / 1000;
     let sub = grant.admin_id.clone().unwrap_or_else(|| format!("grant:{}", grant.id));
     let token = AccessToken { sub, scope: scope_text, jti, ttl_secs };
-    let (access_token, claims) = sign_access_token(conn, env, grant, token, now)?;
-    Ok(TokenResponse {
-        access_token,
+    let access = access_token(conn, env, grant, token, now)?;
+    let minted = Minted {
+        jti: access.claims.jti.clone(),
+        expires_at: access.claims.exp * 1000,
+        refresh_token_id: refresh.id,
+    };
+    Ok(Issued {
+        access,
         token_type: "Bearer",
         expires_in: ttl_secs,
         refresh_token: Some(refresh.secret),
         scope: scope_text.to_owned(),
-        minted: Minted {
-            jti: claims.jti,
-            expires_at: claims.exp * 1000,
-            refresh_token_id: refresh.id,
-        },
+        minted,
     })
 }
 
@@ -90,19 +134,17 @@ pub(super) struct AccessToken<'a> {
     pub ttl_secs: i64,
 }
 
-/// Signs an RFC 9068 access token of `grant` with the current key: the one place that builds
-/// the claims every token carries.
-pub(super) fn sign_access_token(
+/// An RFC 9068 access token of `grant` for the key that signs now, read in the caller's
+/// transaction: the one place that builds the claims every token carries.
+pub(super) fn access_token(
     conn: &mut DbConnection,
     env: &OAuthEnv<'_>,
     grant: &GrantRow,
     token: AccessToken<'_>,
     now: i64,
-) -> Result<(String, AccessClaims), StoreError> {
+) -> Result<UnsignedAccess, StoreError> {
     let AccessToken { sub, scope: scope_text, jti, ttl_secs } = token;
-    let (kid, private_key) = signing_key(conn, env.sealer, now)?;
-    let encoding =
-        crypto::encoding_key(&private_key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let signer = signing_key(conn, env.sealer, env.signers, now)?;
     let iat = now.div_euclid(1000);
     let claims = AccessClaims {
         iss: env.issuer.to_owned(),
@@ -116,9 +158,7 @@ pub(super) fn sign_access_token(
         tenant: grant.tenant_id.clone(),
         grant: grant.id.clone(),
     };
-    let token =
-        jwt::sign(&claims, &kid, &encoding).map_err(|e| StoreError::Invariant(e.to_string()))?;
-    Ok((token, claims))
+    Ok(UnsignedAccess { signer, claims })
 }
 
 fn map_kind(kind: AccessTokenErrorType) -> OAuthErrorCode {
@@ -150,7 +190,7 @@ pub fn token(
         )));
     }
     let now = env.clock.now();
-    env.db.write(|conn| {
+    let issued = env.db.write(|conn| {
         let mut endpoint = TokenEndpoint {
             registrar: KnownClient {
                 row: Some(client.clone()),
@@ -180,7 +220,8 @@ pub fn token(
             GrantRequest::ClientCredentials { .. } => Err(None),
         };
         finish(&mut endpoint.store, outcome)
-    })
+    })?;
+    issued.and_then(Issued::sign)
 }
 
 /// Our callbacks' own failure, when there is one, explains oxide-auth's error better than its
@@ -188,7 +229,7 @@ pub fn token(
 fn finish(
     store: &mut TokenStore<'_, '_>,
     outcome: Result<(), Option<OAuthErrorCode>>,
-) -> Decided<TokenResponse, OAuthError> {
+) -> Decided<Issued, OAuthError> {
     match (outcome, store.take_failure()) {
         (Ok(()), _) => store
             .response

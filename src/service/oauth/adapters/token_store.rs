@@ -19,8 +19,9 @@ use crate::oauth::refresh::Decision;
 use crate::oauth::{pkce, scope};
 use crate::service::oauth::GrantRequest;
 use crate::service::oauth::lineage::{self, CodeRedemption, CodeRequest, RefreshPresentation};
+use crate::service::oauth::token::Issued;
 use crate::service::oauth::token::mint;
-use crate::service::oauth::{OAuthEnv, TokenResponse, until_in};
+use crate::service::oauth::{OAuthEnv, until_in};
 
 /// Why a callback failed: the client's fault (committed with what it wrote, e.g. a revoked
 /// grant), or storage (rolled back).
@@ -57,7 +58,7 @@ pub struct TokenStore<'c, 'e> {
     client: &'e ClientRow,
     now: i64,
     failure: RefCell<Option<Failure>>,
-    pub response: Option<TokenResponse>,
+    pub response: Option<Issued>,
     pkce_stored: Option<String>,
     /// The refresh token `recover_refresh` accepted, and whether it is a retry.
     presented: RefCell<Option<(RefreshTokenRow, bool)>>,
@@ -262,7 +263,7 @@ impl<'c, 'e> TokenStore<'c, 'e> {
     }
 
     /// A child of the token `recover` accepted, which retires what that token supersedes.
-    fn rotate(&mut self, grant: &Grant) -> Result<TokenResponse, Failure> {
+    fn rotate(&mut self, grant: &Grant) -> Result<Issued, Failure> {
         let now = self.now;
         let (presented, retry) = self
             .presented
@@ -288,7 +289,7 @@ impl<'c, 'e> TokenStore<'c, 'e> {
     }
 
     /// The code's first tokens.
-    fn issue_first(&mut self, grant: &Grant) -> Result<TokenResponse, Failure> {
+    fn issue_first(&mut self, grant: &Grant) -> Result<Issued, Failure> {
         let row = self.find_grant(&grant.owner_id)?;
         let scope_text = scope::canonical(&grant.scope.to_string());
         let response = mint(self.conn.get_mut(), self.env, &row, &scope_text, None, self.now)?;
@@ -299,11 +300,13 @@ impl<'c, 'e> TokenStore<'c, 'e> {
     }
 
     /// Keeps a minted response for the caller and hands oxide-auth what it returns.
-    fn keep(&mut self, result: Result<TokenResponse, Failure>) -> Result<Bearer, ()> {
+    fn keep(&mut self, result: Result<Issued, Failure>) -> Result<Bearer, ()> {
         match result {
             Ok(response) => {
                 let bearer = Bearer {
-                    token: response.access_token.clone(),
+                    // oxide-auth's own answer is not sent (ours is `response`, signed after the
+                    // commit): the token's id stands in for the token.
+                    token: response.minted.jti.clone(),
                     refresh: response.refresh_token.clone(),
                     until: until_in(response.expires_in * 1000),
                 };
