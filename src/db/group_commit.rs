@@ -152,13 +152,17 @@ where
         // SAFETY: only the leader touches the slot while the writer waits.
         let slot = unsafe { &mut *self.slot.get() };
         let Some(f) = slot.f.take() else { return true };
+        let mut kept = false;
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            <DbConnection as Connection>::transaction(conn, f)
+            let (result, intact) = in_savepoint(conn, f);
+            kept = intact;
+            result
         }));
         slot.marks = Marks::take();
-        // A panic left its savepoint open; an error that could not be rolled back to the
-        // savepoint broke the transaction: the group is over either way.
+        // A panic left its savepoint open; a savepoint that could not be released or rolled back
+        // to, or a transaction diesel saw break, ends the group either way.
         let usable = outcome.is_ok()
+            && kept
             && Transactions::transaction_manager_status_mut(conn).transaction_depth().is_ok();
         slot.outcome = Some(outcome);
         usable
@@ -179,6 +183,88 @@ where
         let slot = unsafe { &mut *self.slot.get() };
         slot.f = None;
         slot.outcome = Some(error_of(why));
+    }
+}
+
+/// Runs `f` in a savepoint of the group's transaction: released when `f` succeeds, rolled back to
+/// when it fails, so a failing writer undoes only its own changes. The three statements are
+/// prepared once per connection (diesel's nested `transaction` sends its savepoints as text,
+/// parsed anew every time: a tenth of a small write's instructions). Also answers whether the
+/// transaction is still as the next writer expects it.
+fn in_savepoint<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> (Result<T, E>, bool)
+where
+    E: From<diesel::result::Error>,
+{
+    if let Err(err) = savepoint::run(conn, savepoint::Statement::Open) {
+        return (Err(err.into()), true);
+    }
+    match f(conn) {
+        Ok(value) => match savepoint::run(conn, savepoint::Statement::Release) {
+            Ok(()) => (Ok(value), true),
+            Err(err) => (Err(err.into()), false),
+        },
+        Err(err) => {
+            let undone = savepoint::run(conn, savepoint::Statement::RollBackTo)
+                .and_then(|()| savepoint::run(conn, savepoint::Statement::Release));
+            (Err(err), undone.is_ok())
+        }
+    }
+}
+
+/// A writer's savepoint statements, each a type of its own so diesel keeps it prepared.
+mod savepoint {
+    use diesel::prelude::*;
+    use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+    use diesel::sqlite::Sqlite;
+
+    use crate::db::DbConnection;
+
+    macro_rules! statement {
+        ($name:ident, $sql:literal) => {
+            #[derive(Debug, Clone, Copy, QueryId)]
+            pub struct $name;
+
+            impl QueryFragment<Sqlite> for $name {
+                fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+                    out.push_sql($sql);
+                    Ok(())
+                }
+            }
+
+            impl RunQueryDsl<SqliteConnection> for $name {}
+        };
+    }
+
+    statement!(Open, "SAVEPOINT writer");
+    statement!(Release, "RELEASE writer");
+    statement!(RollBackTo, "ROLLBACK TO writer");
+
+    #[derive(Debug, Clone, Copy)]
+    pub enum Statement {
+        Open,
+        Release,
+        RollBackTo,
+    }
+
+    /// Group commit runs on SQLite only; on another backend the same statements go as text.
+    pub fn run(conn: &mut DbConnection, statement: Statement) -> QueryResult<()> {
+        let DbConnection::Sqlite(sqlite) = conn else {
+            let sql = match statement {
+                Statement::Open => "SAVEPOINT writer",
+                Statement::Release => "RELEASE writer",
+                Statement::RollBackTo => "ROLLBACK TO writer",
+            };
+            return diesel::connection::SimpleConnection::batch_execute(conn, sql);
+        };
+        match statement {
+            Statement::Open => Open.execute(sqlite),
+            Statement::Release => Release.execute(sqlite),
+            Statement::RollBackTo => RollBackTo.execute(sqlite),
+        }
+        .map(drop)
     }
 }
 
