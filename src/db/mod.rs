@@ -35,6 +35,22 @@ pub enum DbConnection {
     Sqlite(diesel::SqliteConnection),
 }
 
+/// Runs one diesel query on the connection of its backend: the same DSL, type-checked once per
+/// backend, run without `MultiConnection`'s wrapper, which renders the query's whole SQL text on
+/// every execution (twice: for the cache check and for the binds), cached statement or not. That
+/// was a sixth of a refresh exchange's instructions. For the hot paths; the rest of the queries
+/// go through `DbConnection` as before. A transaction opened on the `DbConnection` is the inner
+/// connection's, so a query run here is part of it.
+macro_rules! native {
+    ($conn:expr, |$c:ident| $query:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $query,
+            $crate::db::DbConnection::Postgres($c) => $query,
+        }
+    };
+}
+pub(crate) use native;
+
 /// Errors from the storage layer, mapped to protocol errors by the services.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -5,12 +5,12 @@ use std::sync::{Mutex, PoisonError};
 
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::rows::AuditEventRow;
 use crate::db::schema::audit_events;
+use crate::db::{DbConnection, native};
 
 pub fn insert(conn: &mut DbConnection, row: &AuditEventRow) -> QueryResult<()> {
-    diesel::insert_into(audit_events::table).values(row).execute(conn).map(drop)
+    native!(conn, |c| diesel::insert_into(audit_events::table).values(row).execute(c).map(drop))
 }
 
 /// The newest row with `fingerprint` recorded at or after `since` (by the fingerprint index).

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
+use crate::db::{DbConnection, native};
 use crate::db::rows::{AssertionTrustRow, ClientRow, ClientSecretRow};
 use crate::db::schema::{
     client_assertion_trust, oauth_client_secrets, oauth_clients, tenants, used_assertions,
@@ -15,11 +15,11 @@ pub fn insert_secret(conn: &mut DbConnection, row: &ClientSecretRow) -> QueryRes
 
 /// Every secret of a client, newest first (revoked and expired ones too: lists show them).
 pub fn secrets_of(conn: &mut DbConnection, client_id: &str) -> QueryResult<Vec<ClientSecretRow>> {
-    oauth_client_secrets::table
+    native!(conn, |c| oauth_client_secrets::table
         .filter(oauth_client_secrets::client_id.eq(client_id))
         .order((oauth_client_secrets::created_at.desc(), oauth_client_secrets::id.desc()))
         .select(ClientSecretRow::as_select())
-        .load(conn)
+        .load(c))
 }
 
 pub fn find_secret(
@@ -60,13 +60,22 @@ pub fn revoke_all_secrets(
     .execute(conn)
 }
 
-/// Notes a secret's use, at most once a minute (the token endpoint is hot; the list shows minutes).
+/// How often a secret's use is written at most (ms): the token endpoint is hot, and the list
+/// shows minutes.
+const TOUCH_EVERY: i64 = 60_000;
+
+/// Whether a secret last recorded as used at `last_used_at` is due to be recorded again.
+pub fn touch_due(last_used_at: Option<i64>, now: i64) -> bool {
+    last_used_at.is_none_or(|at| at < now - TOUCH_EVERY)
+}
+
+/// Notes a secret's use, at most once every `TOUCH_EVERY` (another node may have just done it).
 pub fn touch_secret(conn: &mut DbConnection, secret_id: &str, now: i64) -> QueryResult<usize> {
     diesel::update(
         oauth_client_secrets::table.find(secret_id).filter(
             oauth_client_secrets::last_used_at
                 .is_null()
-                .or(oauth_client_secrets::last_used_at.lt(now - 60_000)),
+                .or(oauth_client_secrets::last_used_at.lt(now - TOUCH_EVERY)),
         ),
     )
     .set(oauth_client_secrets::last_used_at.eq(now))
@@ -208,4 +217,18 @@ pub fn use_assertion(
 pub fn prune_used_assertions(conn: &mut DbConnection, cutoff: i64) -> QueryResult<usize> {
     diesel::delete(used_assertions::table.filter(used_assertions::expires_at.lt(cutoff)))
         .execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_use_is_written_once_a_minute_at_most() {
+        let now = 10_000_000;
+        assert!(touch_due(None, now), "never recorded");
+        assert!(!touch_due(Some(now), now));
+        assert!(!touch_due(Some(now - TOUCH_EVERY), now), "exactly a minute ago");
+        assert!(touch_due(Some(now - TOUCH_EVERY - 1), now));
+    }
 }

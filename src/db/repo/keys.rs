@@ -2,9 +2,9 @@
 
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::rows::SigningKeyRow;
 use crate::db::schema::signing_keys;
+use crate::db::{DbConnection, native};
 
 pub fn insert(conn: &mut DbConnection, row: &SigningKeyRow) -> QueryResult<()> {
     diesel::insert_into(signing_keys::table).values(row).execute(conn).map(drop)
@@ -12,10 +12,10 @@ pub fn insert(conn: &mut DbConnection, row: &SigningKeyRow) -> QueryResult<()> {
 
 /// Every key, newest first.
 pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<SigningKeyRow>> {
-    signing_keys::table
+    native!(conn, |c| signing_keys::table
         .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
         .select(SigningKeyRow::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// The key that signs new tokens: the newest one not retired.

@@ -2,18 +2,22 @@
 
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::rows::{ClientRow, CodeRow, GrantRow, RefreshTokenRow, TenantRow};
 use crate::db::schema::{
     oauth_clients, oauth_codes, oauth_grants, refresh_tokens, revoked_access_tokens, tenants,
 };
+use crate::db::{DbConnection, native};
 
 pub fn insert_client(conn: &mut DbConnection, row: &ClientRow) -> QueryResult<()> {
     diesel::insert_into(oauth_clients::table).values(row).execute(conn).map(drop)
 }
 
 pub fn find_client(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ClientRow>> {
-    oauth_clients::table.find(id).select(ClientRow::as_select()).get_result(conn).optional()
+    native!(conn, |c| oauth_clients::table
+        .find(id)
+        .select(ClientRow::as_select())
+        .get_result(c)
+        .optional())
 }
 
 pub fn list_clients(conn: &mut DbConnection) -> QueryResult<Vec<ClientRow>> {
@@ -79,12 +83,12 @@ pub fn insert_grant(conn: &mut DbConnection, row: &GrantRow) -> QueryResult<()> 
 
 /// A grant and its tenant.
 pub fn find_grant(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(GrantRow, TenantRow)>> {
-    oauth_grants::table
+    native!(conn, |c| oauth_grants::table
         .inner_join(tenants::table)
         .filter(oauth_grants::id.eq(id))
         .select((GrantRow::as_select(), TenantRow::as_select()))
-        .get_result(conn)
-        .optional()
+        .get_result(c)
+        .optional())
 }
 
 /// A tenant client's standing grant (its newest, revoked or not): what its client-credentials
@@ -154,42 +158,46 @@ pub fn use_code(conn: &mut DbConnection, code_hash: &str, now: i64) -> QueryResu
 }
 
 pub fn insert_refresh(conn: &mut DbConnection, row: &RefreshTokenRow) -> QueryResult<()> {
-    diesel::insert_into(refresh_tokens::table).values(row).execute(conn).map(drop)
+    native!(conn, |c| diesel::insert_into(refresh_tokens::table).values(row).execute(c).map(drop))
 }
 
 pub fn find_refresh(
     conn: &mut DbConnection,
     token_hash: &str,
 ) -> QueryResult<Option<RefreshTokenRow>> {
-    refresh_tokens::table
+    native!(conn, |c| refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(token_hash))
         .select(RefreshTokenRow::as_select())
-        .get_result(conn)
-        .optional()
+        .get_result(c)
+        .optional())
 }
 
 pub fn find_refresh_by_id(
     conn: &mut DbConnection,
     id: &str,
 ) -> QueryResult<Option<RefreshTokenRow>> {
-    refresh_tokens::table.find(id).select(RefreshTokenRow::as_select()).get_result(conn).optional()
+    native!(conn, |c| refresh_tokens::table
+        .find(id)
+        .select(RefreshTokenRow::as_select())
+        .get_result(c)
+        .optional())
 }
 
 /// Records the first use of a refresh token (later uses keep the first time).
 pub fn mark_refresh_used(conn: &mut DbConnection, id: &str, now: i64) -> QueryResult<usize> {
-    diesel::update(refresh_tokens::table.find(id))
+    native!(conn, |c| diesel::update(refresh_tokens::table.find(id))
         .filter(refresh_tokens::used_at.is_null())
         .set(refresh_tokens::used_at.eq(now))
-        .execute(conn)
+        .execute(c))
 }
 
 /// The family's tokens not retired yet.
 pub fn live_family(conn: &mut DbConnection, grant_id: &str) -> QueryResult<Vec<RefreshTokenRow>> {
-    refresh_tokens::table
+    native!(conn, |c| refresh_tokens::table
         .filter(refresh_tokens::grant_id.eq(grant_id))
         .filter(refresh_tokens::retired_at.is_null())
         .select(RefreshTokenRow::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// Retires these tokens (those still live).
@@ -197,13 +205,13 @@ pub fn retire_refresh(conn: &mut DbConnection, ids: &[String], now: i64) -> Quer
     if ids.is_empty() {
         return Ok(0);
     }
-    diesel::update(
+    native!(conn, |c| diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::id.eq_any(ids))
             .filter(refresh_tokens::retired_at.is_null()),
     )
     .set(refresh_tokens::retired_at.eq(now))
-    .execute(conn)
+    .execute(c))
 }
 
 /// Revokes one access token until it would have expired; expired revocations are dropped on the
@@ -216,8 +224,10 @@ pub fn revoke_access_token(
     now: i64,
 ) -> QueryResult<()> {
     crate::db::credential_epoch::mark_revoking();
-    diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(now)))
-        .execute(conn)?;
+    native!(conn, |c| diesel::delete(
+        revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(now))
+    )
+    .execute(c))?;
     if expires_at <= now {
         return Ok(());
     }
