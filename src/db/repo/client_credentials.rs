@@ -3,11 +3,11 @@
 
 use diesel::prelude::*;
 
-use crate::db::{DbConnection, native};
 use crate::db::rows::{AssertionTrustRow, ClientRow, ClientSecretRow};
 use crate::db::schema::{
     client_assertion_trust, oauth_client_secrets, oauth_clients, tenants, used_assertions,
 };
+use crate::db::{DbConnection, native};
 
 pub fn insert_secret(conn: &mut DbConnection, row: &ClientSecretRow) -> QueryResult<()> {
     diesel::insert_into(oauth_client_secrets::table).values(row).execute(conn).map(drop)

@@ -11,8 +11,8 @@
 use diesel::dsl::{max, min};
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{event_log_state, events};
+use crate::db::{DbConnection, native};
 
 /// A key no other advisory lock in scimd uses: the one sequencer at a time on PostgreSQL.
 const SEQUENCER_LOCK: i64 = 0x5C1_D0E7;
@@ -59,7 +59,7 @@ pub fn insert(conn: &mut DbConnection, rows: &[NewEventRow]) -> QueryResult<()> 
     mark_inserted();
     // One statement per row (no multi-row INSERT on MultiConnection); the statement is cached.
     for row in rows {
-        diesel::insert_into(events::table).values(row).execute(conn)?;
+        native!(&mut *conn, |c| diesel::insert_into(events::table).values(row).execute(c))?;
     }
     Ok(())
 }

@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::rows::MemberRow;
 use crate::db::schema::{group_members, scim_groups, scim_users};
+use crate::db::{DbConnection, native};
 
 /// Ids per `IN (…)` list; keeps every backend under its bind-parameter limit.
 pub const ID_CHUNK: usize = 500;
@@ -91,13 +91,12 @@ pub fn groups_of_member(
                 .filter($members)
                 .order(scim_groups::seq)
                 .select((group_members::member_id, scim_groups::id, scim_groups::display_name))
-                .load(conn)
         };
     }
     // One member (every GET by id) is `=`: diesel prepares an `IN (…)` list anew on each run.
     match member_ids {
-        [one] => groups_of!(group_members::member_id.eq(one)),
-        many => groups_of!(group_members::member_id.eq_any(many)),
+        [one] => native!(conn, |c| groups_of!(group_members::member_id.eq(one)).load(c)),
+        many => native!(conn, |c| groups_of!(group_members::member_id.eq_any(many)).load(c)),
     }
 }
 

@@ -17,7 +17,7 @@ macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {{
         let conn: &mut $crate::db::DbConnection = $conn;
         for row in $rows {
-            diesel::insert_into($table).values(row).execute(&mut *conn)?;
+            $crate::db::native!(&mut *conn, |c| diesel::insert_into($table).values(row).execute(c))?;
         }
     }};
     ($conn:expr, $table:expr, $rows:expr, $per_statement:expr $(, $smaller:expr)*) => {{

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::filter_sql::SqlFragment;
 use crate::db::rows::{GroupWrite, UserWrite};
-use crate::db::{DbConnection, in_page_order};
+use crate::db::{DbConnection, in_page_order, native};
 
 /// A resource type's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,14 +137,14 @@ pub fn insert(
     values: &ColumnValues,
 ) -> QueryResult<()> {
     on_columns!(values, |t, fields| {
-        diesel::insert_into(t::table)
+        native!(&mut *conn, |c| diesel::insert_into(t::table)
             .values((
                 t::id.eq(id),
                 t::tenant_id.eq(tenant_id),
                 t::created_at.eq(created_at),
                 fields,
             ))
-            .execute(conn)
+            .execute(c))
     })?;
     Ok(())
 }
@@ -154,11 +154,11 @@ pub type Found<T> = QueryResult<Option<T>>;
 
 pub fn find(conn: &mut DbConnection, at: TenantTable<'_>, id: &str) -> Found<ResourceRow> {
     on_table!(at.table, |t, _unique| {
-        of_tenant!(t, at.tenant_id)
+        native!(conn, |c| of_tenant!(t, at.tenant_id)
             .filter(t::id.eq(id))
             .select(row_columns!(t))
-            .get_result(conn)
-            .optional()
+            .get_result(c)
+            .optional())
     })
 }
 
@@ -171,9 +171,9 @@ pub fn find_for_update(
     id: &str,
 ) -> Found<ResourceRow> {
     let claimed = on_table!(at.table, |t, _unique| {
-        diesel::update(of_tenant!(t, at.tenant_id).filter(t::id.eq(id)))
+        native!(&mut *conn, |c| diesel::update(of_tenant!(t, at.tenant_id).filter(t::id.eq(id)))
             .set(t::version.eq(t::version))
-            .execute(conn)
+            .execute(c))
     })?;
     if claimed == 0 {
         return Ok(None);
@@ -184,7 +184,11 @@ pub fn find_for_update(
 /// The id of the resource holding this (lower-cased) unique value `key`, if any.
 pub fn id_by_unique_key(conn: &mut DbConnection, at: TenantTable<'_>, key: &str) -> Found<String> {
     on_table!(at.table, |t, unique| {
-        of_tenant!(t, at.tenant_id).filter(unique.eq(key)).select(t::id).get_result(conn).optional()
+        native!(conn, |c| of_tenant!(t, at.tenant_id)
+            .filter(unique.eq(key))
+            .select(t::id)
+            .get_result(c)
+            .optional())
     })
 }
 

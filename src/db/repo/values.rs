@@ -5,30 +5,30 @@ use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::rows::ValueRow;
 use crate::db::schema::resource_values;
+use crate::db::{DbConnection, native};
 
 /// Brings the stored index rows of `resource_id` to `rows`. Rows are compared per
 /// (attribute, element), the unit a value-path filter reads together: a unit whose rows differ in
 /// any way is deleted and written again; an equal unit is left alone. Answers how many rows were
 /// written.
 pub fn sync(conn: &mut DbConnection, resource_id: &str, rows: &[ValueRow]) -> QueryResult<usize> {
-    let stored: Vec<ValueRow> = resource_values::table
+    let stored: Vec<ValueRow> = native!(&mut *conn, |c| resource_values::table
         .filter(resource_values::resource_id.eq(resource_id))
         .select(ValueRow::as_select())
-        .load(conn)?;
+        .load(c))?;
     let old = units(&stored);
     let new = units(rows);
     for (&(attr, element), old_rows) in &old {
         if new.get(&(attr, element)).is_none_or(|new_rows| !same_rows(old_rows, new_rows)) {
-            diesel::delete(
+            native!(&mut *conn, |c| diesel::delete(
                 resource_values::table
                     .filter(resource_values::resource_id.eq(resource_id))
                     .filter(resource_values::attr.eq(attr))
                     .filter(resource_values::element.eq(element)),
             )
-            .execute(conn)?;
+            .execute(c))?;
         }
     }
     let changed: Vec<ValueRow> = new
