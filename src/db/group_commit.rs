@@ -227,9 +227,13 @@ mod savepoint {
             #[derive(Debug, Clone, Copy, QueryId)]
             pub struct $name;
 
+            impl $name {
+                const SQL: &'static str = $sql;
+            }
+
             impl QueryFragment<Sqlite> for $name {
                 fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-                    out.push_sql($sql);
+                    out.push_sql(Self::SQL);
                     Ok(())
                 }
             }
@@ -253,9 +257,9 @@ mod savepoint {
     pub fn run(conn: &mut DbConnection, statement: Statement) -> QueryResult<()> {
         let DbConnection::Sqlite(sqlite) = conn else {
             let sql = match statement {
-                Statement::Open => "SAVEPOINT writer",
-                Statement::Release => "RELEASE writer",
-                Statement::RollBackTo => "ROLLBACK TO writer",
+                Statement::Open => Open::SQL,
+                Statement::Release => Release::SQL,
+                Statement::RollBackTo => RollBackTo::SQL,
             };
             return diesel::connection::SimpleConnection::batch_execute(conn, sql);
         };
