@@ -11,7 +11,7 @@
 /// time. Fixed sizes keep each statement's text the same, so it is prepared once per connection
 /// and cached, as the one-row INSERT is; on PostgreSQL a batch is
 /// also one round trip. diesel's MultiConnection has no batch insert, so each backend's connection
-/// is used as itself. The row type must insert `None` as NULL (`treat_none_as_default_value =
+/// is used as itself (`db::native!`). The row type must insert `None` as NULL (`treat_none_as_default_value =
 /// false`), or SQLite, which has no DEFAULT in a VALUES list, would get one statement per row.
 macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {{
@@ -25,14 +25,11 @@ macro_rules! insert_rows {
         let mut batches = $rows.chunks_exact($per_statement);
         for batch in &mut batches {
             match <&[_; $per_statement]>::try_from(batch) {
-                Ok(batch) => match &mut *conn {
-                    $crate::db::DbConnection::Postgres(c) => {
-                        diesel::insert_into($table).values(batch).execute(c)?;
-                    }
-                    $crate::db::DbConnection::Sqlite(c) => {
-                        diesel::insert_into($table).values(batch).execute(c)?;
-                    }
-                },
+                Ok(batch) => {
+                    $crate::db::native!(&mut *conn, |c| diesel::insert_into($table)
+                        .values(batch)
+                        .execute(c))?;
+                }
                 // `chunks_exact` yields only full batches; kept total rather than a panic.
                 Err(_) => $crate::db::repo::insert_rows!(&mut *conn, $table, batch),
             }
