@@ -18,7 +18,7 @@ pub mod upgrade_check;
 pub mod value_index;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
@@ -243,6 +243,38 @@ impl ManageConnection for Manager {
 
 pub type Pool = r2d2::Pool<Manager>;
 
+/// A PostgreSQL connection checked out again within this time of its last checkout is used
+/// without a `SELECT 1` first: under load that test was a round trip per request. If its link
+/// died meanwhile, its first statement fails (a 503 with `Retry-After`) and diesel marks it
+/// broken (libpq no longer knows its transaction state), so r2d2 closes it: a database restart
+/// costs at most one request per connection in steady use. One idle longer is tested first.
+const TRUSTED_WHILE_BUSY: Duration = Duration::from_secs(1);
+
+/// When a pooled connection was last checked out (r2d2 keeps it with the connection).
+struct LastCheckout(Instant);
+
+/// Tests a PostgreSQL connection idle longer than `TRUSTED_WHILE_BUSY`; one that fails is
+/// marked broken, so r2d2 closes it instead of pooling it again.
+fn tested_if_idle(pooled: &mut PooledConnection, now: Instant) -> diesel::QueryResult<()> {
+    let extensions = r2d2::PooledConnection::extensions_mut(pooled);
+    let previous = match extensions.get_mut::<LastCheckout>() {
+        Some(last) => Some(std::mem::replace(&mut last.0, now)),
+        None => {
+            extensions.insert(LastCheckout(now));
+            None
+        }
+    };
+    let DbConnection::Postgres(pg) = &mut **pooled else { return Ok(()) };
+    if previous.is_some_and(|at| now.duration_since(at) < TRUSTED_WHILE_BUSY) {
+        return Ok(());
+    }
+    let tested = pg.batch_execute("SELECT 1");
+    if tested.is_err() {
+        AnsiTransactionManager::transaction_manager_status_mut(pg).set_in_error();
+    }
+    tested
+}
+
 /// How long a caller waits for a pooled connection unless the settings say otherwise.
 const DEFAULT_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
 pub type PooledConnection = r2d2::PooledConnection<Manager>;
@@ -350,9 +382,9 @@ impl Database {
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .connection_timeout(DEFAULT_CHECKOUT_TIMEOUT)
-            // A SQLite connection is a file handle that cannot go stale, so the `SELECT 1` check
-            // on every checkout is pure overhead there; PostgreSQL connections can drop.
-            .test_on_check_out(!target.is_sqlite())
+            // A SQLite connection is a file handle that cannot go stale; a PostgreSQL one can
+            // drop, and `checkout` tests it when it has been idle (`TRUSTED_WHILE_BUSY`).
+            .test_on_check_out(false)
             .build(manager.clone())?;
         let group_commit = target.is_sqlite().then(Arc::default);
         let alive = Arc::new(());
@@ -396,7 +428,16 @@ impl Database {
             self.probe();
             return Err(StoreError::Down);
         }
-        Ok(self.pool.get_timeout(self.checkout_timeout)?)
+        // A connection that fails its test is closed and another taken (after a restart of the
+        // database, every idle one may be dead); r2d2 opens a new one once none is left.
+        for _ in 0..=self.pool.max_size() {
+            let mut pooled = self.pool.get_timeout(self.checkout_timeout)?;
+            match tested_if_idle(&mut pooled, Instant::now()) {
+                Ok(()) => return Ok(pooled),
+                Err(err) => tracing::debug!(error = %err, "closing a dead pooled connection"),
+            }
+        }
+        Err(StoreError::Down)
     }
 
     /// Copies a SQLite database into the new file `to`: one consistent snapshot taken while the
@@ -599,6 +640,21 @@ impl Database {
                 Err(err)
             }
         }
+    }
+
+    /// Runs `f` without a snapshot: on PostgreSQL each statement sees what was committed when it
+    /// started, and no `BEGIN`/`COMMIT` round trips are spent. For reads whose statements need
+    /// not agree with one another (a row by its key, then its memberships); a page and its
+    /// count use `read`. Statements are bounded by the connection's `statement_timeout` only.
+    pub fn read_latest<T, E>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut pooled = self.checkout()?;
+        f(&mut pooled)
     }
 
     /// What opens a PostgreSQL read: one batch, one round trip.

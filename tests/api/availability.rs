@@ -92,6 +92,50 @@ async fn an_unreachable_database_is_a_503_with_retry_after_and_the_server_recove
     assert_eq!(body["totalResults"], 1);
 }
 
+/// Drops every connection of the app's database from the server side, as a restart would.
+fn drop_connections(base: &str, app: &crate::support::TestApp) {
+    let name = app.settings.database_url.rsplit('/').next().unwrap().to_owned();
+    admin_sql(
+        base,
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ),
+    );
+}
+
+/// Pooled connections are not tested on every checkout (that was a round trip per request):
+/// when the database drops them all, a connection in steady use costs at most one request a
+/// 503 (never a 500) before it is replaced.
+#[tokio::test]
+async fn dropped_connections_cost_at_most_one_503_each() {
+    let Ok(base) = std::env::var("SCIMD_TEST_POSTGRES") else { return };
+    let base = base.trim_end_matches('/').to_owned();
+    let pool_size = 4;
+    let app = spawn_app_with(|s| s.db_pool_size = pool_size).await;
+    let created = app.post("/Users", &okta_user("steady@acme.com")).await;
+    let id = created.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let path = format!("/Users/{id}");
+    // Every pooled connection in use at once, then dropped while still trusted.
+    let warm = futures_util::future::join_all((0..pool_size * 2).map(|_| app.get(&path))).await;
+    assert!(warm.iter().all(|r| r.status() == StatusCode::OK));
+    drop_connections(&base, &app);
+    let mut failed = 0;
+    for _ in 0..(pool_size * 3) {
+        for response in [app.get(&path).await, app.get("/Users?count=1").await] {
+            match response.status() {
+                StatusCode::OK => {}
+                StatusCode::SERVICE_UNAVAILABLE => failed += 1,
+                other => panic!("a dropped connection answered {other}"),
+            }
+        }
+    }
+    assert!(failed <= pool_size, "{failed} requests failed for {pool_size} dropped connections");
+    for _ in 0..pool_size * 2 {
+        assert_eq!(app.get(&path).await.status(), StatusCode::OK, "not recovered");
+    }
+}
+
 /// `host:port` of a `postgres://user@host[:port]` base URL.
 fn host_port(base: &str) -> String {
     let rest = base.split_once("://").unwrap().1;

@@ -278,6 +278,23 @@ async fn doctor_reports_each_check_and_fails_on_pending_migrations() {
         assert_eq!(status(&report, check), "ok", "{check}: {report}");
     }
     assert_eq!(status(&report, "public_url"), "warn");
+    // PostgreSQL without autovacuum (as on CI's server) is warned about; SQLite has no setting.
+    let autovacuum_off = match &mut *app.db.conn().unwrap() {
+        scimd::db::DbConnection::Postgres(pg) => {
+            use diesel::RunQueryDsl;
+            #[derive(diesel::QueryableByName)]
+            struct Setting {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                autovacuum: String,
+            }
+            let setting: Setting =
+                diesel::sql_query("SHOW autovacuum").get_result(pg).expect("SHOW autovacuum");
+            setting.autovacuum == "off"
+        }
+        scimd::db::DbConnection::Sqlite(_) => false,
+    };
+    let expected = if autovacuum_off { "warn" } else { "ok" };
+    assert_eq!(status(&report, "planner_statistics"), expected, "{report}");
     // Plain http on every interface with neither TLS nor a proxy, and an http public_url.
     let exposed = [("SCIMD_BIND", "0.0.0.0:8080"), ("SCIMD_PUBLIC_URL", "http://scim.example.com")];
     let (code, report) = run(&app.settings.database_url, &exposed);

@@ -5,7 +5,7 @@
 
 use super::OAuthEnv;
 use super::client_auth::ClientCredentials;
-use super::token::{AccessToken, Minted, TokenResponse, access_token};
+use super::token::{AccessToken, Issued, TokenResponse, access_token};
 use crate::audit::{self, Actor, Event, Kind};
 use crate::db::StoreError;
 use crate::db::repo::oauth;
@@ -38,7 +38,7 @@ pub fn issue(
         }
     };
     let now = env.clock.now();
-    let unsigned = env.db.write(|conn| {
+    let issued = env.db.write(|conn| {
         let Some((grant, tenant)) = oauth::standing_grant(conn, &client.id)? else {
             return Err(StoreError::Invariant(format!("client {} has no grant", client.id)));
         };
@@ -74,22 +74,8 @@ pub fn issue(
             .detail("jti", claims.jti.clone())
             .detail("access_expires_at", claims.exp * 1000);
         audit::record(conn, env.db.audit_counts(), now, event)?;
-        Ok(Verdict::Granted((access, ttl_secs)))
+        Ok(Verdict::Granted(Issued::new(access, ttl_secs, None)))
     })?;
     // Signed after the commit, as every token is (`token::Issued`).
-    unsigned.and_then(|(access, ttl_secs)| {
-        let (access_token, claims) = access.sign()?;
-        Ok(TokenResponse {
-            access_token,
-            token_type: "Bearer",
-            expires_in: ttl_secs,
-            refresh_token: None,
-            scope: granted,
-            minted: Minted {
-                jti: claims.jti,
-                expires_at: claims.exp * 1000,
-                refresh_token_id: String::new(),
-            },
-        })
-    })
+    issued.and_then(Issued::sign)
 }

@@ -27,22 +27,44 @@ use crate::service::verdict::{Decided, Verdict};
 #[derive(Debug)]
 pub struct Issued {
     access: UnsignedAccess,
-    pub token_type: &'static str,
     pub expires_in: i64,
     pub refresh_token: Option<String>,
-    pub scope: String,
     pub minted: Minted,
 }
 
 impl Issued {
+    /// An access token valid for `expires_in` seconds, with the refresh token minted beside it
+    /// (none for the client-credentials grant).
+    pub(super) fn new(
+        access: UnsignedAccess,
+        expires_in: i64,
+        refresh: Option<lineage::IssuedRefresh>,
+    ) -> Self {
+        let (refresh_token, refresh_token_id) = match refresh {
+            Some(refresh) => (Some(refresh.secret), refresh.id),
+            None => (None, String::new()),
+        };
+        let minted = Minted {
+            jti: access.claims.jti.clone(),
+            expires_at: access.claims.exp * 1000,
+            refresh_token_id,
+        };
+        Issued { access, expires_in, refresh_token, minted }
+    }
+
+    /// The scope the access token carries.
+    pub fn scope(&self) -> &str {
+        &self.access.claims.scope
+    }
+
     pub fn sign(self) -> Result<TokenResponse, StoreError> {
-        let (access_token, _) = self.access.sign()?;
+        let (access_token, claims) = self.access.sign()?;
         Ok(TokenResponse {
             access_token,
-            token_type: self.token_type,
+            token_type: "Bearer",
             expires_in: self.expires_in,
             refresh_token: self.refresh_token,
-            scope: self.scope,
+            scope: claims.scope,
             minted: self.minted,
         })
     }
@@ -111,19 +133,7 @@ pub(super) fn mint(
     let sub = grant.admin_id.clone().unwrap_or_else(|| format!("grant:{}", grant.id));
     let token = AccessToken { sub, scope: scope_text, jti, ttl_secs };
     let access = access_token(conn, env, grant, token, now)?;
-    let minted = Minted {
-        jti: access.claims.jti.clone(),
-        expires_at: access.claims.exp * 1000,
-        refresh_token_id: refresh.id,
-    };
-    Ok(Issued {
-        access,
-        token_type: "Bearer",
-        expires_in: ttl_secs,
-        refresh_token: Some(refresh.secret),
-        scope: scope_text.to_owned(),
-        minted,
-    })
+    Ok(Issued::new(access, ttl_secs, Some(refresh)))
 }
 
 /// What one access token says beyond its grant.

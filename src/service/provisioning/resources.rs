@@ -113,8 +113,12 @@ impl Resources<'_> {
         Ok(Rendered { json: projection.apply(json), version: 1 })
     }
 
+    /// The row, then its lists, each as last committed (no snapshot, so no `BEGIN`/`COMMIT` on
+    /// PostgreSQL): the lists are read after the row, so they are never older than the version
+    /// they are served with, and a revalidation with that ETag only succeeds while the version
+    /// is still current.
     pub fn get(&self, id: &ResourceId, projection: &Projection) -> ScimResult<Rendered> {
-        self.ctx.db.read(|conn| {
+        self.ctx.db.read_latest(|conn| {
             let row =
                 resources::find(conn, self.at(), id.as_str())?.ok_or_else(|| self.not_found(id))?;
             let version = row.version;

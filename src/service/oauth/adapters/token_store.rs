@@ -294,7 +294,7 @@ impl<'c, 'e> TokenStore<'c, 'e> {
         let scope_text = scope::canonical(&grant.scope.to_string());
         let response = mint(self.conn.get_mut(), self.env, &row, &scope_text, None, self.now)?;
         self.record(response.minted.describe(
-            self.event(Kind::TokenIssued, &row).detail("scope", response.scope.clone()),
+            self.event(Kind::TokenIssued, &row).detail("scope", response.scope().to_owned()),
         ))?;
         Ok(response)
     }
