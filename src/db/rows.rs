@@ -31,6 +31,8 @@ pub struct StaticTokenRow {
 /// `tenant_id` and `created_at` are written once, on insert).
 #[derive(Debug, Clone, Insertable, AsChangeset)]
 #[diesel(table_name = scim_users, treat_none_as_null = true)]
+// NULL, not DEFAULT, for `None` on insert too: one SQL text, so PostgreSQL keeps it prepared.
+#[diesel(treat_none_as_default_value = false)]
 pub struct UserWrite {
     pub user_name: String,
     pub user_name_ci: String,
@@ -45,6 +47,8 @@ pub struct UserWrite {
 
 #[derive(Debug, Clone, Insertable, AsChangeset)]
 #[diesel(table_name = scim_groups, treat_none_as_null = true)]
+// NULL, not DEFAULT, for `None` on insert too: one SQL text, so PostgreSQL keeps it prepared.
+#[diesel(treat_none_as_default_value = false)]
 pub struct GroupWrite {
     pub display_name: String,
     pub display_name_ci: String,

@@ -19,6 +19,8 @@ const SEQUENCER_LOCK: i64 = 0x5C1_D0E7;
 
 #[derive(Debug, Clone, Insertable, Queryable, Selectable)]
 #[diesel(table_name = events)]
+// NULL, not DEFAULT, for `None`: one SQL text, so PostgreSQL keeps the insert prepared.
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewEventRow {
     pub id: String,
     pub tenant_id: String,

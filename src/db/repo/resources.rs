@@ -267,18 +267,24 @@ pub fn list(
             Some(order) => query.order(order).then_order_by(t::seq),
             None => query.order(t::seq),
         };
-        // The page's keys first, then its rows: skipping `offset` entries then walks the
+        // A first page (every IdP lookup) skips nothing, so it reads its rows at once. SQLite
+        // reads them without LIMIT and stops stepping after `limit`: it re-prepares a statement
+        // with a bound LIMIT on each run.
+        if offset == 0 {
+            let query = query.select((t::seq, row_columns!(t)));
+            let rows: Vec<(i64, ResourceRow)> = match conn {
+                DbConnection::Sqlite(_) => query
+                    .load_iter::<(i64, ResourceRow), diesel::connection::DefaultLoadingMode>(conn)?
+                    .take(usize::try_from(limit).unwrap_or(0))
+                    .collect::<QueryResult<_>>()?,
+                _ => query.limit(limit).load(conn)?,
+            };
+            let last = rows.last().map(|(seq, _)| *seq);
+            return Ok((rows.into_iter().map(|(_, row)| row).collect(), last));
+        }
+        // A deeper page's keys first, then its rows: skipping `offset` entries then walks the
         // (tenant_id, seq) index only, instead of reading every skipped row with its JSON.
-        // A first page on SQLite (every IdP lookup) reads its keys without LIMIT and stops
-        // stepping after `limit`: SQLite re-prepares a statement with a bound LIMIT on each run.
-        let page: Vec<i64> = match conn {
-            DbConnection::Sqlite(_) if offset == 0 => query
-                .select(t::seq)
-                .load_iter::<i64, diesel::connection::DefaultLoadingMode>(conn)?
-                .take(usize::try_from(limit).unwrap_or(0))
-                .collect::<QueryResult<_>>()?,
-            _ => query.offset(offset).limit(limit).select(t::seq).load(conn)?,
-        };
+        let page: Vec<i64> = query.offset(offset).limit(limit).select(t::seq).load(conn)?;
         // A page of one (a lookup by filter) is `=`: an `IN (…)` list is prepared anew each run.
         let rows: Vec<(i64, ResourceRow)> = match page.as_slice() {
             [one] => {

@@ -40,6 +40,13 @@ pub fn sync(conn: &mut DbConnection, resource_id: &str, rows: &[ValueRow]) -> Qu
     Ok(changed.len())
 }
 
+/// Writes the index rows of a resource created in this transaction: nothing is stored to
+/// compare them with, so no read first.
+pub fn insert_new(conn: &mut DbConnection, rows: &[ValueRow]) -> QueryResult<usize> {
+    super::insert_rows!(conn, resource_values::table, rows, ROWS_PER_INSERT);
+    Ok(rows.len())
+}
+
 /// Index rows per INSERT: a user has about seven.
 const ROWS_PER_INSERT: usize = 4;
 

@@ -87,7 +87,7 @@ impl Resources<'_> {
         self.write(|conn| {
             self.ensure_unique(conn, &columns, None)?;
             resources::insert(conn, self.tenant(), id.as_str(), now, &columns)?;
-            self.write_index(conn, &id, &data)?;
+            self.write_new_index(conn, &id, &data)?;
             let events = self.events();
             let mut recorded = vec![events.created(conn, &row)?];
             for (list, elements) in &lists {
@@ -144,6 +144,21 @@ impl Resources<'_> {
         // Filtered lists (every IdP lookup) leave the hints alone.
         let read = whole.then(|| hints.snapshot(tenant));
         self.ctx.db.read(|conn| {
+            let offset = query.start_index.saturating_sub(1);
+            if !whole && query.count > 0 {
+                // A filtered page first: a short one tells the total without counting (every
+                // IdP lookup finds one resource or none).
+                let (limit, skip) = (query.count as i64, offset as i64);
+                let (rows, _) = resources::list(conn, self.at(), predicate()?, order, skip, limit)?;
+                let total = match total_of_short_page(offset, rows.len(), query.count) {
+                    Some(total) => total,
+                    None => resources::count(conn, self.at(), predicate()?)?.max(0) as u64,
+                };
+                return Ok(Page {
+                    total,
+                    resources: self.render_rows(conn, &rows, &query.projection)?,
+                });
+            }
             let total = match read.as_ref().and_then(|_| hints.count(tenant, kind)) {
                 Some(total) => total,
                 None => {
@@ -154,7 +169,6 @@ impl Resources<'_> {
                     total
                 }
             };
-            let offset = query.start_index.saturating_sub(1);
             if query.count == 0 || offset >= total {
                 return Ok(Page { total, resources: Vec::new() });
             }
@@ -397,6 +411,19 @@ impl Resources<'_> {
     }
 
     /// Brings the value index (filters on attributes without a column of their own) up to `data`.
+    /// The index rows of a resource this transaction created.
+    fn write_new_index(
+        &self,
+        conn: &mut DbConnection,
+        id: &ResourceId,
+        data: &Value,
+    ) -> ScimResult<()> {
+        let skip = self.rt.column_attributes;
+        let rows = index_rows(self.schemas, self.tenant(), id.as_str(), data, skip);
+        values::insert_new(conn, &rows)?;
+        Ok(())
+    }
+
     fn write_index(
         &self,
         conn: &mut DbConnection,
@@ -495,4 +522,35 @@ pub fn list_all(
         all.resources.extend(page.resources);
     }
     Ok(all)
+}
+
+/// The number of matches, known from a page read in the same snapshot when the page came out
+/// short of `count`: nothing follows it. A page of `count` rows, or an empty one past the first
+/// (the offset may exceed the matches), does not tell.
+fn total_of_short_page(offset: u64, rows: usize, count: u64) -> Option<u64> {
+    let rows = rows as u64;
+    (rows < count && (rows > 0 || offset == 0)).then_some(offset + rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_page_tells_the_total_and_a_full_or_empty_later_one_does_not() {
+        let cases = [
+            // (offset, rows, count) → total
+            ((0, 0, 100), Some(0)),
+            ((0, 1, 100), Some(1)),
+            ((0, 99, 100), Some(99)),
+            ((0, 100, 100), None),
+            ((200, 5, 100), Some(205)),
+            ((200, 0, 100), None),
+            ((200, 100, 100), None),
+            ((0, 1, 1), None),
+        ];
+        for ((offset, rows, count), total) in cases {
+            assert_eq!(total_of_short_page(offset, rows, count), total, "{offset} {rows} {count}");
+        }
+    }
 }
