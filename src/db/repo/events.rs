@@ -83,8 +83,14 @@ pub fn sequence(conn: &mut DbConnection, batch: i64) -> QueryResult<usize> {
     let head = head(conn)?;
     // Usually 0 (positions equal seqs); positive once a late commit has to go above the head.
     let shift = (head + 1 - first).max(0);
+    // From `first` on only: on PostgreSQL the UPDATE sees commits its earlier statements did
+    // not, and an event with a lower seq committed meanwhile would get a position at or below
+    // the head (a duplicate key). It is sequenced by the next run, above the head.
     diesel::update(
-        events::table.filter(events::position.is_null()).filter(events::seq.lt(first + batch)),
+        events::table
+            .filter(events::position.is_null())
+            .filter(events::seq.ge(first))
+            .filter(events::seq.lt(first + batch)),
     )
     .set(events::position.eq((events::seq + shift).nullable()))
     .execute(conn)

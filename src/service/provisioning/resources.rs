@@ -14,6 +14,7 @@ use crate::db::filter_sql::{order_by, to_predicate};
 use crate::db::repo::memberships;
 use crate::db::repo::resources::{self, ColumnValues, ResourceRow, TenantTable};
 use crate::db::repo::values;
+use crate::db::rows::ValueRow;
 use crate::db::value_index::index_rows;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::hints::SchemaHints;
@@ -87,7 +88,8 @@ impl Resources<'_> {
         self.write(|conn| {
             self.ensure_unique(conn, &columns, None)?;
             resources::insert(conn, self.tenant(), id.as_str(), now, &columns)?;
-            self.write_new_index(conn, &id, &data)?;
+            // A new resource has no index rows to compare with.
+            values::insert_new(conn, &self.index_of(&id, &data))?;
             let events = self.events();
             let mut recorded = vec![events.created(conn, &row)?];
             for (list, elements) in &lists {
@@ -382,7 +384,7 @@ impl Resources<'_> {
                 let id = ResourceId::from(current.id.clone());
                 self.ensure_unique(conn, &columns, Some(&id))?;
                 resources::update(conn, self.tenant(), &current.id, &columns)?;
-                self.write_index(conn, &id, data)?;
+                values::sync(conn, id.as_str(), &self.index_of(&id, data))?;
                 let data = columns.data().to_owned();
                 let row = ResourceRow { updated_at: now, version, data, ..current.clone() };
                 return Ok(Some(Stored { row, attributes_changed: true }));
@@ -410,30 +412,9 @@ impl Resources<'_> {
         Ok(())
     }
 
-    /// Brings the value index (filters on attributes without a column of their own) up to `data`.
-    /// The index rows of a resource this transaction created.
-    fn write_new_index(
-        &self,
-        conn: &mut DbConnection,
-        id: &ResourceId,
-        data: &Value,
-    ) -> ScimResult<()> {
-        let skip = self.rt.column_attributes;
-        let rows = index_rows(self.schemas, self.tenant(), id.as_str(), data, skip);
-        values::insert_new(conn, &rows)?;
-        Ok(())
-    }
-
-    fn write_index(
-        &self,
-        conn: &mut DbConnection,
-        id: &ResourceId,
-        data: &Value,
-    ) -> ScimResult<()> {
-        let skip = self.rt.column_attributes;
-        let rows = index_rows(self.schemas, self.tenant(), id.as_str(), data, skip);
-        values::sync(conn, id.as_str(), &rows)?;
-        Ok(())
+    /// The value index rows of `data` (filters on attributes without a column of their own).
+    fn index_of(&self, id: &ResourceId, data: &Value) -> Vec<ValueRow> {
+        index_rows(self.schemas, self.tenant(), id.as_str(), data, self.rt.column_attributes)
     }
 
     /// Renders rows with their computed attribute and row-held lists, unless the projection
