@@ -31,13 +31,7 @@ async fn an_unreachable_database_is_a_503_with_retry_after_and_the_server_recove
     let api = app.api_key(Some("acme"), None);
 
     admin_sql(&base, &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"));
-    admin_sql(
-        &base,
-        &format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-        ),
-    );
+    drop_connections(&base, &app);
     for response in [app.get("/Users").await, app.post("/Users", &okta_user("x@acme.com")).await] {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()["retry-after"], "2");
